@@ -1,0 +1,1 @@
+"""`make bench`: each benchmark prints its figure next to a baseline measured in the same run."""

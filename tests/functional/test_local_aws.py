@@ -1,0 +1,76 @@
+"""The embedded AWS answers boto3 over HTTP, and `mlayer local-aws` serves it until stopped."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+
+import boto3
+
+from mlayer.gateway import Gateway
+from mlayer.local.aws import embedded_aws
+
+
+def test_fixture_answers_boto3_over_http(aws):
+    assert aws.endpoint_url.startswith("http://127.0.0.1:")
+    s3 = boto3.client("s3", endpoint_url=aws.endpoint_url, region_name="us-east-1")
+    s3.create_bucket(Bucket="mlayer-artifacts")
+    s3.put_object(Bucket="mlayer-artifacts", Key="k", Body=b"v")
+    assert s3.get_object(Bucket="mlayer-artifacts", Key="k")["Body"].read() == b"v"
+    lam = boto3.client("lambda", endpoint_url=aws.endpoint_url, region_name="us-east-1")
+    assert lam.list_functions()["Functions"] == []
+
+
+def test_gateway_uses_the_endpoint_from_the_environment(aws):
+    gw = Gateway(endpoint_url=os.environ["AWS_ENDPOINT_URL"])
+    assert gw.ensure_bucket("mlayer-artifacts") is True
+    assert gw.ensure_bucket("mlayer-artifacts") is False
+    gw.put_json("mlayer-artifacts", "a.json", {"x": 1})
+    assert gw.get_json("mlayer-artifacts", "a.json") == {"x": 1}
+    assert gw.list_layer_versions("absent-layer") == []
+
+
+def test_each_test_starts_from_an_empty_aws(aws):
+    s3 = boto3.client("s3", endpoint_url=aws.endpoint_url, region_name="us-east-1")
+    assert s3.list_buckets()["Buckets"] == []
+
+
+def test_context_manager_sets_and_restores_env():
+    before = os.environ.get("AWS_ENDPOINT_URL")
+    with embedded_aws(set_env=True) as local:
+        assert os.environ["AWS_ENDPOINT_URL"] == local.endpoint_url
+        urllib.request.urlopen(f"{local.endpoint_url}/moto-api/data.json").read()
+    assert os.environ.get("AWS_ENDPOINT_URL") == before
+
+
+def test_local_aws_command_prints_the_endpoint_and_runs_until_interrupted(tmp_path):
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "mlayer.cli", "--json", "local-aws"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        lines = []
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            line = proc.stdout.readline()
+            lines.append(line)
+            if line == "}\n" or not line:
+                break
+        doc = json.loads("".join(lines))
+        endpoint = doc["endpoint_url"]
+        assert doc["env"]["AWS_ENDPOINT_URL"] == endpoint
+        sqs = boto3.client("sqs", endpoint_url=endpoint, region_name="us-east-1")
+        url = sqs.create_queue(QueueName="q")["QueueUrl"]
+        assert "q" in url
+        assert proc.poll() is None  # still serving
+    finally:
+        proc.send_signal(signal.SIGINT)
+        proc.wait(timeout=20)
+    assert proc.returncode == 0
