@@ -463,7 +463,12 @@ def local_aws(app: App, port) -> None:
 @pass_app
 def demo(app: App, workdir, records) -> None:
     """The whole story on the embedded AWS: build, deploy, publish, predict, roll back."""
-    raise api.not_built("demo", 6)
+    from mlayer.demo import run_demo
+
+    result = run_demo(workdir, records, say=lambda line: click.echo(line, err=app.json_output))
+    app.emit(result)
+    if not result.ok:
+        raise click.exceptions.Exit(1)
 
 
 def main() -> None:

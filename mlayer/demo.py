@@ -1,0 +1,277 @@
+"""`mlayer demo`: the whole story on the embedded AWS, driven through the CLI as a user would.
+
+Every step runs the real `mlayer` command in a subprocess against moto's server over HTTP and
+shows its output; the checks read the sink and the dead-letter queue directly and compare the
+function's predictions with scikit-learn run here. The run exits 0 only if every check held.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import platform
+import shlex
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from mlayer import demo_data, report
+from mlayer.errors import MlayerError
+from mlayer.gateway import Gateway
+from mlayer.local.aws import embedded_aws
+
+FUNCTION = "mlayer-demo"
+STREAM = "mlayer-demo-events"
+TABLE = "mlayer-demo-predictions"
+DEAD_LETTERS = "mlayer-demo-dead-letters"
+BUCKET = "mlayer-demo-artifacts"
+REPO = Path(__file__).resolve().parent.parent
+
+
+@dataclass
+class Check:
+    name: str
+    ok: bool
+    detail: str
+
+
+@dataclass
+class DemoResult:
+    checks: list[Check] = field(default_factory=list)
+    seconds: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return bool(self.checks) and all(c.ok for c in self.checks)
+
+    def render(self) -> str:
+        rows = [["PASS" if c.ok else "FAIL", c.name, c.detail] for c in self.checks]
+        verdict = "every check held" if self.ok else "SOME CHECKS FAILED"
+        return f"{report.table(['', 'check', 'detail'], rows)}\n\nDemo finished in {self.seconds:.0f} s: {verdict}."
+
+
+def local_runtime() -> str:
+    return f"python{sys.version_info.major}.{sys.version_info.minor}"
+
+
+def local_arch() -> str:
+    return "arm64" if platform.machine().lower() in ("aarch64", "arm64") else "x86_64"
+
+
+def malformed_records(phase: str) -> list[tuple[bytes, str]]:
+    """Records that can never succeed, each with what the dead-letter reason should mention."""
+    return [
+        (b"\xff\xfe not utf-8", "utf"),
+        (b"{not json", "json"),
+        (json.dumps([1, 2, 3]).encode(), "object"),
+        (json.dumps({"text": "no id here"}).encode(), "id"),
+        (json.dumps({"id": f"{phase}-bad-type", "text": 42}).encode(), "text"),
+    ]
+
+
+class Demo:
+    def __init__(self, workdir: Path, records: int, say: Callable[[str], None]) -> None:
+        self.workdir = workdir
+        self.records = records
+        self.say = say
+        self.result = DemoResult()
+        self.env: dict[str, str] = {}
+        self.gateway: Gateway | None = None
+
+    # -- plumbing --------------------------------------------------------------------------
+    def mlayer(self, *args: str, expect_ok: bool = True) -> subprocess.CompletedProcess:
+        """Run one mlayer command as a user would, show it and its output."""
+        self.say(f"\n$ mlayer {shlex.join(args)}")
+        proc = subprocess.run(
+            [sys.executable, "-m", "mlayer.cli", *args],
+            cwd=self.workdir,
+            env=self.env,
+            capture_output=True,
+            text=True,
+        )
+        for line in (proc.stdout + proc.stderr).rstrip().splitlines():
+            self.say(f"  {line}")
+        if expect_ok and proc.returncode != 0:
+            raise MlayerError(
+                f"`mlayer {args[0]}` failed with exit code {proc.returncode}.",
+                "Its output is above; rerun the demo with --workdir to keep the files.",
+            )
+        return proc
+
+    def check(self, name: str, ok: bool, detail: str) -> None:
+        self.result.checks.append(Check(name, bool(ok), detail))
+        self.say(f"  [{'ok' if ok else 'FAILED'}] {name}: {detail}")
+
+    def put_phase(self, phase: str, texts: list[str]) -> list[str]:
+        """Put good records (ids phase-N) and a few malformed ones on the stream."""
+        assert self.gateway is not None
+        payloads = [
+            json.dumps({"id": f"{phase}-{i}", "text": t}).encode() for i, t in enumerate(texts)
+        ]
+        payloads += [data for data, _ in malformed_records(phase)]
+        for start in range(0, len(payloads), 500):
+            chunk = payloads[start : start + 500]
+            self.gateway.put_records(
+                STREAM,
+                [{"Data": d, "PartitionKey": f"{phase}-{start + i}"} for i, d in enumerate(chunk)],
+            )
+        self.say(
+            f"  put {len(texts)} tickets and {len(malformed_records(phase))} malformed records on {STREAM}"
+        )
+        return [f"{phase}-{i}" for i in range(len(texts))]
+
+    def results_for(self, ids: list[str]) -> dict[str, dict]:
+        assert self.gateway is not None
+        wanted = set(ids)
+        out = {}
+        for item in self.gateway.scan_table(TABLE):
+            record_id = item.get("id", {}).get("S")
+            if record_id in wanted:
+                out[record_id] = {k: next(iter(v.values())) for k, v in item.items()}
+        return out
+
+    def verify_phase(
+        self, phase: str, ids: list[str], texts: list[str], model: demo_data.DemoModel
+    ) -> None:
+        expected = dict(zip(ids, demo_data.predict_directly(model, texts), strict=True))
+        got = self.results_for(ids)
+        self.check(
+            f"{phase}: every good record predicted",
+            len(got) == len(ids),
+            f"{len(got)}/{len(ids)} in dynamodb://{TABLE}",
+        )
+        versions = sorted({str(r.get("model_version")) for r in got.values()})
+        self.check(
+            f"{phase}: predictions come from {model.label}",
+            versions == [model.label],
+            f"model_version {versions}",
+        )
+        same = sum(1 for i in ids if i in got and str(got[i].get("prediction")) == expected[i])
+        self.check(
+            f"{phase}: predictions equal sklearn's",
+            same == len(ids),
+            f"{same}/{len(ids)} identical",
+        )
+
+    def verify_dead_letters(self, phases: int) -> None:
+        assert self.gateway is not None
+        bodies = [json.loads(b) for b in self.gateway.receive_all(DEAD_LETTERS)]
+        expected = phases * len(malformed_records("x"))
+        with_reason = [b for b in bodies if b.get("reason") and b.get("event_id")]
+        self.check(
+            "bad records dead-lettered with a reason",
+            len(with_reason) == expected == len(bodies),
+            f"{len(bodies)} in sqs://{DEAD_LETTERS} (expected {expected})",
+        )
+        for body in bodies[:3]:
+            raw = base64.b64decode(body.get("data", ""))[:30]
+            self.say(f"    {body.get('event_id')}: {body.get('reason')} (data {raw!r})")
+
+    # -- the story -------------------------------------------------------------------------
+    def run(self) -> DemoResult:
+        started = time.monotonic()
+        try:
+            self.story()
+        except MlayerError as exc:
+            self.check("the story ran to its end", False, f"{exc.message} {exc.hint}".strip())
+        self.result.seconds = time.monotonic() - started
+        return self.result
+
+    def story(self) -> None:
+        with embedded_aws() as aws:
+            self.env = {**os.environ, **aws.env}
+            self.gateway = Gateway(endpoint_url=aws.endpoint_url, region=aws.region)
+            self.say(
+                f"Embedded AWS (moto server) on {aws.endpoint_url}; work folder {self.workdir}"
+            )
+            self.prepare_aws()
+            models = {v: demo_data.train(self.workdir / "models", v) for v in (1, 2)}
+            self.say(
+                f"Trained {models[1].label} (logistic regression) and {models[2].label} (naive Bayes) on generated tickets"
+            )
+            role = self.gateway.ensure_lambda_role("mlayer-demo-role")
+            requirements = REPO / "layers" / "sklearn" / "requirements.txt"
+            self.mlayer(
+                "init",
+                "--force",
+                "--function",
+                FUNCTION,
+                "--runtime",
+                local_runtime(),
+                "--arch",
+                local_arch(),
+                "--role",
+                role,
+                "--requirements",
+                str(requirements),
+                "--bucket",
+                BUCKET,
+                "--stream",
+                STREAM,
+                "--sink",
+                f"dynamodb://{TABLE}",
+                "--dead-letter",
+                f"sqs://{DEAD_LETTERS}",
+                "--memory",
+                "1024",
+            )
+            self.mlayer("build-deps", "--builder", "pip", "--publish", "--yes")
+            self.mlayer("deploy-function", "--yes")
+            self.publish(models[1])
+            self.phase("phase-1", models[1], seed=101)
+            self.publish(models[2])
+            self.phase("phase-2", models[2], seed=202)
+            self.mlayer("rollback", "--version", "1", "--yes")
+            self.phase("phase-3", models[1], seed=303)
+            self.verify_dead_letters(phases=3)
+            history = json.loads(self.mlayer("--json", "history").stdout)
+            self.mlayer("history")
+            self.check(
+                "history lists both versions",
+                _history_versions(history) >= 2,
+                f"{_history_versions(history)} versions",
+            )
+            self.mlayer("status")
+
+    def prepare_aws(self) -> None:
+        assert self.gateway is not None
+        self.gateway.ensure_stream(STREAM)
+        self.gateway.ensure_table(TABLE)
+        self.gateway.ensure_queue(DEAD_LETTERS)
+        self.say(f"  created stream {STREAM}, table {TABLE} and queue {DEAD_LETTERS}")
+
+    def publish(self, model: demo_data.DemoModel) -> None:
+        args = ["publish-model", str(model.model)]
+        for pre in model.preprocessors:
+            args += ["-p", str(pre)]
+        self.mlayer(*args, "--label", model.label, "--input", "text", "--yes")
+
+    def phase(self, phase: str, model: demo_data.DemoModel, seed: int) -> None:
+        per_phase = max(self.records // 3, 10)
+        texts, _ = demo_data.make_texts(per_phase, seed)
+        ids = self.put_phase(phase, texts)
+        self.mlayer("poll", "--local", "--until-empty")
+        self.verify_phase(phase, ids, texts, model)
+
+
+def _history_versions(doc: object) -> int:
+    if isinstance(doc, dict):
+        for key in ("versions", "items", "history"):
+            if isinstance(doc.get(key), list):
+                return len(doc[key])
+    return len(doc) if isinstance(doc, list) else 0
+
+
+def run_demo(workdir: str | None, records: int, say: Callable[[str], None]) -> DemoResult:
+    """Run the story in ``workdir`` (a temporary folder when None)."""
+    if workdir:
+        folder = Path(workdir).resolve()
+        folder.mkdir(parents=True, exist_ok=True)
+        return Demo(folder, records, say).run()
+    with tempfile.TemporaryDirectory(prefix="mlayer-demo-") as tmp:
+        return Demo(Path(tmp), records, say).run()
