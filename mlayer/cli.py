@@ -219,7 +219,11 @@ def init(
 
 # -- build-deps -----------------------------------------------------------------------------------
 @cli.command("build-deps")
-@click.option("--requirements", help="Requirements file (default: [deps] requirements).")
+@click.option(
+    "--requirements",
+    type=click.Path(resolve_path=True),
+    help="Requirements file (default: [deps] requirements).",
+)
 @click.option("--runtime", type=click.Choice(SUPPORTED_RUNTIMES), help="Target Lambda runtime.")
 @click.option("--arch", type=click.Choice(ARCHITECTURES), help="Target architecture.")
 @click.option(
@@ -254,7 +258,21 @@ def build_deps(
     yes,
 ) -> None:
     """Build (and publish) the dependencies layer: scikit-learn, numpy, scipy, joblib."""
-    raise api.not_built("build-deps", 3)
+    settings = app.settings_with(
+        function={"runtime": runtime, "architecture": arch},
+        deps={"requirements": requirements, "layer": layer_name, "builder": builder},
+    )
+    result = api.build_deps(
+        settings,
+        output=output,
+        publish=publish,
+        slim=not no_slim,
+        compile=not no_compile,
+        force=force,
+        progress=app.progress(),
+        confirm=lambda question: confirm(app, question, yes),
+    )
+    app.emit(result, report.render_build_deps)
 
 
 # -- publish-model / rollback / history / status -------------------------------------------------
@@ -320,7 +338,23 @@ def publish_model(
     yes,
 ) -> None:
     """Publish MODEL (and its preprocessors) as a new model-layer version and relink the function."""
-    raise api.not_built("publish-model", 4)
+    settings = app.settings_with(function={"name": function_name}, model={"layer": layer_name})
+    result = api.publish_model(
+        settings,
+        model,
+        preprocessors,
+        code_files=code_files,
+        label=label,
+        input_kind=input_kind,
+        description=description,
+        metrics=metrics,
+        alias=alias,
+        link=not no_link,
+        allow_version_mismatch=allow_version_mismatch,
+        dry_run=dry_run,
+        confirm=lambda question: confirm(app, question, yes),
+    )
+    app.emit(result)
 
 
 @cli.command()
@@ -334,7 +368,16 @@ def publish_model(
 @pass_app
 def rollback(app: App, version, previous, function_name, layer_name, alias, dry_run, yes) -> None:
     """Relink an older model-layer version: no code deploy, seconds."""
-    raise api.not_built("rollback", 4)
+    settings = app.settings_with(function={"name": function_name}, model={"layer": layer_name})
+    result = api.rollback(
+        settings,
+        version=version,
+        previous=previous,
+        alias=alias,
+        dry_run=dry_run,
+        confirm=lambda question: confirm(app, question, yes),
+    )
+    app.emit(result)
 
 
 @cli.command()
@@ -344,7 +387,8 @@ def rollback(app: App, version, previous, function_name, layer_name, alias, dry_
 @pass_app
 def history(app: App, function_name, layer_name, alias) -> None:
     """Every model-layer version, newest first, and which one is live."""
-    raise api.not_built("history", 4)
+    settings = app.settings_with(function={"name": function_name}, model={"layer": layer_name})
+    app.emit(api.history(settings, alias=alias))
 
 
 @cli.command()
@@ -354,7 +398,8 @@ def history(app: App, function_name, layer_name, alias) -> None:
 @pass_app
 def status(app: App, function_name) -> None:
     """The function's layers, their sizes, the budget left and its state."""
-    raise api.not_built("status", 4)
+    settings = app.settings_with(function={"name": function_name})
+    app.emit(api.status(settings))
 
 
 # -- deploy-function --------------------------------------------------------------------------------
@@ -392,7 +437,18 @@ def deploy_function(app: App, function_name, runtime, arch, role, stream, dry_ru
 @pass_app
 def invoke(app: App, local, event_file, function_name, repeat) -> None:
     """Invoke the function once (or --repeat N times) and print the response and REPORT line."""
-    raise api.not_built("invoke", 6)
+    step = app.progress()
+    result = api.invoke(
+        app.settings,
+        event_file=event_file,
+        function=function_name,
+        repeat=repeat,
+        local=local,
+        on_log=lambda line: step(f"| {line}"),
+    )
+    app.emit(result)
+    if not result.ok:
+        raise click.exceptions.Exit(1)
 
 
 @cli.command()
@@ -413,7 +469,18 @@ def invoke(app: App, local, event_file, function_name, repeat) -> None:
 @pass_app
 def poll(app: App, local, stream, function_name, batch_size, max_batches, until_empty) -> None:
     """Play Lambda's Kinesis event-source mapping against a stream."""
-    raise api.not_built("poll", 6)
+    step = app.progress()
+    result = api.poll(
+        app.settings,
+        stream=stream,
+        function=function_name,
+        batch_size=batch_size,
+        max_batches=max_batches,
+        until_empty=until_empty,
+        local=local,
+        on_batch=lambda batch: step(batch.line()),
+    )
+    app.emit(result)
 
 
 @cli.command("local-aws")

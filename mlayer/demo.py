@@ -183,7 +183,7 @@ class Demo:
         return self.result
 
     def story(self) -> None:
-        with embedded_aws() as aws:
+        with embedded_aws(set_env=True) as aws:
             self.env = {**os.environ, **aws.env}
             self.gateway = Gateway(endpoint_url=aws.endpoint_url, region=aws.region)
             self.say(

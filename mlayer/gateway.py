@@ -257,6 +257,42 @@ class Gateway:
     def get_json(self, bucket: str, key: str) -> Any:
         return json.loads(self.get_bytes(bucket, key))
 
+    def get_json_if_exists(self, bucket: str, key: str) -> Any | None:
+        """The JSON document at key, or None when the object (or the bucket) is absent."""
+        try:
+            return self.get_json(bucket, key)
+        except NotFoundError:
+            return None
+
+    def object_size(self, bucket: str, key: str) -> int | None:
+        """Bytes of an object, or None when absent (one HEAD)."""
+        try:
+            head = self.client("s3").head_object(Bucket=bucket, Key=key)
+        except botocore.exceptions.ClientError as exc:
+            if str(exc.response.get("Error", {}).get("Code", "")) in (
+                "404",
+                "NoSuchKey",
+                "NotFound",
+                "NoSuchBucket",
+            ):
+                return None
+            raise translate(exc, f"Reading s3://{bucket}/{key}") from exc
+        except botocore.exceptions.BotoCoreError as exc:
+            raise translate(exc, f"Reading s3://{bucket}/{key}") from exc
+        return int(head["ContentLength"])
+
+    def get_range(self, bucket: str, key: str, start: int, end: int) -> bytes:
+        """Bytes start..end (inclusive) of an object: e.g. a zip's central directory only."""
+        resp = self.call(
+            "s3",
+            "get_object",
+            f"Reading s3://{bucket}/{key}",
+            Bucket=bucket,
+            Key=key,
+            Range=f"bytes={start}-{end}",
+        )
+        return resp["Body"].read()
+
     def list_keys(self, bucket: str, prefix: str = "") -> list[str]:
         return [
             o["Key"]
@@ -502,6 +538,38 @@ class Gateway:
         return self.call(
             "kinesis", "get_shard_iterator", f"Reading shard {shard_id} of {stream}", **params
         )["ShardIterator"]
+
+    def get_shard_iterator_at(self, stream: str, shard_id: str, timestamp: Any) -> str:
+        """An iterator at the first record that arrived at or after ``timestamp`` (AT_TIMESTAMP)."""
+        return self.call(
+            "kinesis",
+            "get_shard_iterator",
+            f"Reading shard {shard_id} of {stream}",
+            StreamName=stream,
+            ShardId=shard_id,
+            ShardIteratorType="AT_TIMESTAMP",
+            Timestamp=timestamp,
+        )["ShardIterator"]
+
+    def invoke_function(self, name: str, payload: bytes) -> dict:
+        """A synchronous Invoke with the log tail: StatusCode, FunctionError, Payload bytes, LogResult."""
+        resp = self.call(
+            "lambda",
+            "invoke",
+            f"Invoking {name}",
+            FunctionName=name,
+            InvocationType="RequestResponse",
+            LogType="Tail",
+            Payload=payload,
+        )
+        log = resp.get("LogResult")
+        return {
+            "StatusCode": resp.get("StatusCode"),
+            "FunctionError": resp.get("FunctionError"),
+            "Payload": resp["Payload"].read() if resp.get("Payload") is not None else b"",
+            "LogResult": base64.b64decode(log).decode("utf-8", "replace") if log else "",
+            "ExecutedVersion": resp.get("ExecutedVersion"),
+        }
 
     def get_records(self, iterator: str, limit: int) -> dict:
         return self.call(

@@ -61,3 +61,101 @@ def aws(aws_server, monkeypatch):
 @pytest.fixture(scope="session")
 def repo_root() -> Path:
     return REPO
+
+
+# --- function fixtures ---
+# Folders a Lambda-like subprocess puts on its path instead of this venv's site-packages:
+# the dependencies layer (/opt/python) and the runtime's own boto3 (/var/runtime). Built once
+# with `pip install --target`, cached under .cache/test-layers/ by what goes in, so repeat
+# sessions (and xdist workers, which take turns on a lock) find them ready.
+
+
+def _pip_target(name: str, pip_args: list[str], key_text: str, subdir: str = "") -> Path:
+    import fcntl
+    import hashlib
+    import platform
+    import shutil
+    import subprocess
+    import sys
+
+    identity = f"{key_text}\n{sys.version}\n{platform.machine()}"
+    key = hashlib.sha256(identity.encode()).hexdigest()[:16]
+    root = CACHE / "test-layers"
+    root.mkdir(parents=True, exist_ok=True)
+    dest = root / f"{name}-{key}"
+    with open(root / f"{name}-{key}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (dest / ".complete").exists():
+            staging = root / f"{name}-{key}.tmp"
+            shutil.rmtree(staging, ignore_errors=True)
+            target = staging / subdir if subdir else staging
+            subprocess.run(
+                [sys.executable, "-m", "pip", "install", "-q", "--no-compile"]
+                + ["--disable-pip-version-check", "--target", str(target), *pip_args],
+                check=True,
+            )
+            (staging / ".complete").write_text(key_text)
+            shutil.rmtree(dest, ignore_errors=True)
+            staging.rename(dest)
+    return dest
+
+
+@pytest.fixture(scope="session")
+def deps_layer_build(tmp_path_factory):
+    """The real dependencies layer, built by mlayer's pip builder for this interpreter's runtime
+    (x86_64 here), slimmed and compiled, cached in <repo>/.cache/mlayer so repeat sessions are
+    instant. The build cache holds an fcntl lock per entry, so xdist workers build it once."""
+    import platform
+    import sys
+
+    from mlayer.build import BuildRequest, build_layer
+
+    arch = "arm64" if platform.machine().lower() in ("aarch64", "arm64") else "x86_64"
+    return build_layer(
+        BuildRequest(
+            requirements=REPO / "layers" / "sklearn" / "requirements.txt",
+            runtime=f"python{sys.version_info[0]}.{sys.version_info[1]}",
+            arch=arch,
+            builder="pip",
+            output=tmp_path_factory.mktemp("deps-layer-out"),
+            cache_dir=CACHE / "mlayer",
+        )
+    )
+
+
+@pytest.fixture(scope="session")
+def deps_layer(deps_layer_build) -> Path:
+    """A folder holding python/ (the unpacked layer, as /opt on Lambda). Read-only: copy first."""
+    return deps_layer_build.tree.parent
+
+
+@pytest.fixture(scope="session")
+def deps_layer_zip(deps_layer_build) -> Path:
+    """The layer's deterministic zip (python/... entries)."""
+    return deps_layer_build.zip_path
+
+
+@pytest.fixture(scope="session")
+def runtime_dir() -> Path:
+    """A folder with boto3, as Lambda's runtime provides it (never this venv's copy)."""
+    from importlib.metadata import version
+
+    pin = f"boto3=={version('boto3')}"
+    return _pip_target("runtime", [pin], pin)
+
+
+@pytest.fixture(scope="session")
+def model_layers(tmp_path_factory) -> dict[str, Path]:
+    """Real sklearn pipelines saved as model layers (<opt>/mlayer/manifest.json + artifacts).
+
+    "text": CountVectorizer -> TfidfTransformer -> LogisticRegression (spam/ham);
+    "features": StandardScaler -> RandomForestClassifier on 4 numbers (classes 0/1).
+    Values are the model folders (MLAYER_MODEL_DIR). Built once per session: copy before editing.
+    """
+    from function_support import build_numeric_model, build_text_model
+
+    root = tmp_path_factory.mktemp("model-layers")
+    return {
+        "text": build_text_model(root / "text-opt"),
+        "features": build_numeric_model(root / "features-opt"),
+    }

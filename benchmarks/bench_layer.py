@@ -1,0 +1,140 @@
+"""The dependencies layer: naive `pip install --target` of the recipe vs mlayer's layer.
+
+Per architecture (runtime python3.12): unzipped and zipped sizes of the naive install (pip's
+defaults, same platform tags), of mlayer's slim layer without pycs and with pycs; the time of a
+cached rebuild; and the cold `import sklearn` time with the runtime's own Python (x86_64 only:
+this machine cannot run arm64), read-only like /opt on Lambda (-B: nothing gets written, so the
+naive layer compiles every module at every start; ours ships pycs).
+Targets: slim without pycs <= 0.80x naive unzipped; with pycs >= 60 MB left under 250 MB;
+cold import <= 0.5x naive; cached rebuild < 1 s.
+"""
+
+from __future__ import annotations
+
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+RECIPE = ROOT / "layers" / "sklearn" / "requirements.txt"
+CACHE = ROOT / ".cache" / "mlayer"
+RUNTIME = "python3.12"
+MB = 1_000_000
+
+
+def _naive(arch: str, dest: Path) -> Path:
+    from mlayer.runtimes import get_runtime, manylinux_tags
+
+    runtime = get_runtime(RUNTIME)
+    tree = dest / "python"
+    argv = [
+        sys.executable,
+        "-m",
+        "pip",
+        "install",
+        "-q",
+        "--target",
+        str(tree),
+        "--only-binary=:all:",
+        "--implementation",
+        "cp",
+        "--python-version",
+        runtime.python_version,
+    ]
+    for tag in manylinux_tags(runtime, arch):
+        argv += ["--platform", tag]
+    subprocess.run([*argv, "-r", str(RECIPE)], check=True)
+    return tree
+
+
+def _cold_import(python: str, tree: Path, runs: int = 5) -> float:
+    code = f"import sys; sys.path.insert(0, {str(tree)!r}); import sklearn"
+    times = []
+    for _ in range(runs):
+        t0 = time.perf_counter()
+        subprocess.run([python, "-I", "-B", "-c", code], check=True)
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times)
+
+
+def _no_pycache_size(tree: Path) -> int:
+    return sum(
+        p.stat().st_size for p in tree.rglob("*") if p.is_file() and "__pycache__" not in p.parts
+    )
+
+
+def main() -> int:
+    from mlayer.build import BuildRequest, build_layer
+    from mlayer.build.interpreters import find_python
+    from mlayer.packaging import tree_size, zip_tree
+    from mlayer.runtimes import MAX_UNZIPPED_BYTES
+
+    ok = True
+    print(f"recipe {RECIPE.relative_to(ROOT)}, runtime {RUNTIME}, builder pip")
+    with tempfile.TemporaryDirectory() as tmp:
+        for arch in ("x86_64", "arm64"):
+            naive = _naive(arch, Path(tmp) / f"naive-{arch}")
+            naive_unzipped = tree_size(naive)
+            naive_src = _no_pycache_size(naive)
+            naive_zipped = zip_tree(Path(tmp) / f"naive-{arch}.zip", naive, "python/").zipped_size
+
+            def build(compile: bool, arch=arch):
+                return build_layer(
+                    BuildRequest(
+                        RECIPE,
+                        RUNTIME,
+                        arch,
+                        "pip",
+                        Path(tmp) / "out",
+                        compile=compile,
+                        cache_dir=CACHE,
+                    )
+                )
+
+            bare, full = build(False), build(True)
+            t0 = time.perf_counter()
+            again = build(True)
+            cached = time.perf_counter() - t0
+            ratio = bare.budget.unzipped / naive_unzipped
+            ratio_src = bare.budget.unzipped / naive_src
+            room = MAX_UNZIPPED_BYTES - full.budget.unzipped
+            print(f"\n[{arch}]")
+            print(
+                f"  naive pip --target      {naive_unzipped / MB:7.1f} MB unzipped "
+                f"({naive_src / MB:.1f} MB without pip's host pycs), {naive_zipped / MB:6.1f} MB zipped"
+            )
+            print(
+                f"  mlayer slim, no pycs    {bare.budget.unzipped / MB:7.1f} MB unzipped, "
+                f"{bare.budget.zipped / MB:6.1f} MB zipped  -> {ratio:.2f}x naive "
+                f"({ratio_src:.2f}x naive without pycs; target <= 0.80)"
+            )
+            print(
+                f"  mlayer slim + pycs      {full.budget.unzipped / MB:7.1f} MB unzipped, "
+                f"{full.budget.zipped / MB:6.1f} MB zipped  -> {room / MB:.1f} MB "
+                f"({room / 2**20:.1f} MiB) left under 250 MB (target >= 60 MiB)"
+            )
+            print(f"  cached rebuild          {cached:.3f} s (target < 1 s; cached={again.cached})")
+            ok &= ratio_src <= 0.80 and room >= 60 * 2**20 and cached < 1 and again.cached
+            if arch == "x86_64":
+                python = find_python(RUNTIME.removeprefix("python"))
+                if python is None:
+                    print(f"  cold import: skipped, no {RUNTIME} here")
+                    continue
+                t_naive = _cold_import(python, naive)
+                t_slim = _cold_import(python, full.tree)
+                print(
+                    f"  cold `import sklearn`   naive {t_naive:.3f} s, mlayer {t_slim:.3f} s "
+                    f"-> {t_slim / t_naive:.2f}x (target <= 0.5)"
+                )
+                ok &= t_slim / t_naive <= 0.5
+            else:
+                print("  cold import: not measurable here (arm64 cannot run on this x86_64 host)")
+    print("\nall targets met" if ok else "\nSOME TARGETS MISSED")
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,137 @@
+"""Turn one incoming payload into one model row, or say exactly why it cannot be one.
+
+Every check here is about the record alone, so a bad record never costs the rest of its batch:
+the reason travels with the record to the dead-letter sink, where a person can read it.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import math
+import sys
+from dataclasses import dataclass
+
+INPUT_KINDS = ("text", "features", "record")
+
+
+class BadRecord(Exception):
+    """The record can never be predicted as sent; ``reason`` says why, for the dead letter."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class RowRules:
+    """What a row must look like for this model (from the manifest and the environment)."""
+
+    input_kind: str
+    n_features: int | None = None
+    max_text_chars: int = 10_000
+
+
+def _reject_constant(name: str) -> float:
+    raise BadRecord(f"non-finite value: {name} is not a number JSON allows")
+
+
+# Built once: json.loads with any keyword builds a new decoder per call.
+_DECODER = json.JSONDecoder(parse_constant=_reject_constant)
+
+
+def parse_json(text: str) -> object:
+    """Strict JSON: NaN and Infinity literals, which Python accepts by default, are refused."""
+    try:
+        return _DECODER.decode(text)
+    except json.JSONDecodeError as exc:
+        raise BadRecord(f"not JSON: {exc.msg} at {exc.lineno}:{exc.colno}") from None
+    except RecursionError:
+        raise BadRecord("not JSON: nested too deeply") from None
+
+
+if sys.version_info >= (3, 11):
+
+    def _b64decode(data: str) -> bytes:
+        return binascii.a2b_base64(data, strict_mode=True)
+
+else:  # pragma: no cover - python3.10 runtime
+
+    def _b64decode(data: str) -> bytes:
+        return base64.b64decode(data, validate=True)
+
+
+def decode_payload(data: object, encoding: str) -> object:
+    """The JSON value inside a record's data: ``base64`` (Kinesis) or ``text`` (SQS bodies)."""
+    if not isinstance(data, str):
+        raise BadRecord(f"wrong type: data must be a string, got {type(data).__name__}")
+    if encoding == "base64":
+        try:
+            raw = _b64decode(data)
+        except (binascii.Error, ValueError) as exc:
+            raise BadRecord(f"bad base64: {exc}") from None
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise BadRecord(f"not UTF-8: byte {exc.start} ({exc.reason})") from None
+    else:
+        text = data
+    return parse_json(text)
+
+
+def _type_name(value: object) -> str:
+    return "null" if value is None else type(value).__name__
+
+
+def record_id(obj: dict) -> str | int:
+    if "id" not in obj:
+        raise BadRecord("no id")
+    value = obj["id"]
+    if isinstance(value, bool) or not isinstance(value, (str, int)):
+        raise BadRecord(f"wrong type: id must be a string or an integer, got {_type_name(value)}")
+    return value
+
+
+def _check_text(value: object, field: str, limit: int) -> str:
+    if not isinstance(value, str):
+        raise BadRecord(f"wrong type: {field} must be a string, got {_type_name(value)}")
+    if len(value) > limit:
+        raise BadRecord(f"text too long: {field} has {len(value)} characters, limit {limit}")
+    return value
+
+
+def _check_features(value: object, n_features: int | None) -> list[float]:
+    if not isinstance(value, list):
+        raise BadRecord(f"wrong type: features must be a list, got {_type_name(value)}")
+    if n_features is not None and len(value) != n_features:
+        raise BadRecord(f"wrong number of features: got {len(value)}, expected {n_features}")
+    if not value:
+        raise BadRecord("wrong number of features: got 0")
+    for i, x in enumerate(value):
+        if isinstance(x, bool) or not isinstance(x, (int, float)):
+            raise BadRecord(f"wrong type: features[{i}] must be a number, got {_type_name(x)}")
+        if isinstance(x, float) and not math.isfinite(x):
+            raise BadRecord(f"non-finite value: features[{i}] is {x}")
+        if isinstance(x, int) and abs(x) >= 2**1024:
+            raise BadRecord(f"non-finite value: features[{i}] is too large for a float")
+    return value
+
+
+def to_row(obj: object, rules: RowRules) -> tuple[str | int, object]:
+    """(caller's id, the row the first pipeline step takes) or BadRecord."""
+    if not isinstance(obj, dict):
+        raise BadRecord(f"not a JSON object: got {_type_name(obj)}")
+    rid = record_id(obj)
+    if rules.input_kind == "text":
+        if "text" not in obj:
+            raise BadRecord("no text")
+        return rid, _check_text(obj["text"], "text", rules.max_text_chars)
+    if rules.input_kind == "features":
+        if "features" not in obj:
+            raise BadRecord("no features")
+        return rid, _check_features(obj["features"], rules.n_features)
+    for key, value in obj.items():
+        if isinstance(value, str):
+            _check_text(value, key, rules.max_text_chars)
+    return rid, obj

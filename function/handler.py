@@ -1,0 +1,215 @@
+"""Lambda entry point (``handler.handler``): the model is loaded at import, once per container.
+
+Cold start reads the environment once, verifies and loads the model named by the manifest, and
+builds the sinks; an integrity or configuration problem raises here, so Lambda reports an init
+error instead of serving a model that is not the published one. Each invocation is then only
+an adapter (Kinesis, SQS or a direct ``{"instances": [...]}`` call) around batch.py.
+
+Environment:
+  MLAYER_MODEL_DIR            folder of manifest.json (default /opt/mlayer)
+  MLAYER_OUTPUT_SINK          dynamodb://T | s3://B/P | kinesis://S | sqs://Q | stdout:// (default)
+  MLAYER_OUTPUT_DEAD_LETTER   sqs://Q | s3://B/P; unset: dead letters are logged to stdout
+  MLAYER_MAX_TEXT_CHARS       longest text accepted (default 10000)
+  MLAYER_METRICS_NAMESPACE    CloudWatch namespace of the EMF lines (default mlayer)
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, timezone
+
+import batch
+import sinks
+import telemetry
+from decoding import RowRules
+from modelstore import DEFAULT_MODEL_DIR, LoadedModel, load_model
+
+
+@dataclass(frozen=True)
+class Settings:
+    model_dir: str = DEFAULT_MODEL_DIR
+    output: str = "stdout://"
+    dead_letter: str = ""
+    max_text_chars: int = 10_000
+    namespace: str = "mlayer"
+    function_name: str = ""
+
+
+def read_settings(environ: Mapping[str, str]) -> Settings:
+    raw_limit = environ.get("MLAYER_MAX_TEXT_CHARS", "") or "10000"
+    try:
+        limit = int(raw_limit)
+    except ValueError:
+        raise ValueError(f"MLAYER_MAX_TEXT_CHARS={raw_limit!r} is not an integer") from None
+    if limit < 1:
+        raise ValueError(f"MLAYER_MAX_TEXT_CHARS={limit} must be at least 1")
+    return Settings(
+        model_dir=environ.get("MLAYER_MODEL_DIR") or DEFAULT_MODEL_DIR,
+        output=environ.get("MLAYER_OUTPUT_SINK") or "stdout://",
+        dead_letter=environ.get("MLAYER_OUTPUT_DEAD_LETTER", ""),
+        max_text_chars=limit,
+        namespace=environ.get("MLAYER_METRICS_NAMESPACE") or "mlayer",
+        function_name=environ.get("AWS_LAMBDA_FUNCTION_NAME", ""),
+    )
+
+
+class SystemClock:
+    def now(self) -> datetime:
+        return datetime.now(timezone.utc)
+
+    def monotonic(self) -> float:
+        return time.perf_counter()
+
+
+def emit(line: str) -> None:
+    """One line to stdout (CloudWatch Logs on Lambda); sys.stdout is looked up per call."""
+    sys.stdout.write(line + "\n")
+    sys.stdout.flush()
+
+
+def warn(message: str) -> None:
+    emit(telemetry.log_line("WARN", message))
+
+
+class App:
+    """What the cold start builds and every invocation reuses."""
+
+    def __init__(self, settings: Settings, model: LoadedModel, output, dead_letter, clock) -> None:
+        self.settings, self.model, self.clock = settings, model, clock
+        self.output, self.dead_letter = output, dead_letter
+        self.rules = RowRules(model.input_kind, model.n_features, settings.max_text_chars)
+
+    def handle(self, event: object, context: object = None) -> dict:
+        if isinstance(event, dict) and "instances" in event:
+            return self._direct(event["instances"], context)
+        records = event.get("Records") if isinstance(event, dict) else None
+        if not isinstance(records, list):
+            raise ValueError(
+                "unrecognized event: expected Kinesis or SQS 'Records', or {'instances': [...]}"
+            )
+        source = records[0].get("eventSource") if records else "aws:kinesis"
+        if source == "aws:kinesis":
+            return self._batch(kinesis_records(records), "kinesis", True, context, first_only=True)
+        if source == "aws:sqs":
+            fifo = str(records[0].get("eventSourceARN", "")).endswith(".fifo")
+            return self._batch(sqs_records(records), "sqs", fifo, context, first_only=False)
+        raise ValueError(f"unsupported event source {source!r}")
+
+    def _batch(self, records, source: str, ordered: bool, context, *, first_only: bool) -> dict:
+        outcome = batch.process_batch(
+            records,
+            model=self.model,
+            rules=self.rules,
+            output=self.output,
+            dead_letter=self.dead_letter,
+            clock=self.clock,
+            ordered=ordered,
+        )
+        failed = outcome.failed[:1] if first_only else outcome.failed
+        self._metrics(
+            source,
+            outcome.metrics.__dict__,
+            context,
+            checkpoint=outcome.checkpoint.item_id if outcome.checkpoint else None,
+        )
+        for error in outcome.sink_errors:
+            warn(error)
+        return {"batchItemFailures": [{"itemIdentifier": r.item_id} for r in failed]}
+
+    def _direct(self, instances: object, context) -> dict:
+        if not isinstance(instances, list):
+            raise ValueError("'instances' must be a list")
+        result = batch.predict_instances(
+            instances, model=self.model, rules=self.rules, clock=self.clock
+        )
+        metrics = {
+            "records": len(instances),
+            "predicted": result.predicted,
+            "dead_lettered": 0,
+            "failed": result.errors,
+            "decode_ms": result.decode_ms,
+            "predict_ms": result.predict_ms,
+            "deliver_ms": 0.0,
+        }
+        self._metrics("direct", metrics, context)
+        return {"model_version": self.model.version, "predictions": result.predictions}
+
+    def _metrics(self, source: str, metrics: dict, context, **properties) -> None:
+        dimensions = {"model_version": self.model.version}
+        if self.settings.function_name:
+            dimensions["function"] = self.settings.function_name
+        request_id = getattr(context, "aws_request_id", None)
+        emit(
+            telemetry.emf_line(
+                metrics,
+                namespace=self.settings.namespace,
+                timestamp_ms=int(self.clock.now().timestamp() * 1000),
+                dimensions=dimensions,
+                properties={"source": source, "request_id": request_id, **properties},
+            )
+        )
+
+
+def kinesis_records(raw: list[dict]) -> list[batch.InRecord]:
+    out = []
+    for record in raw:
+        kinesis = record["kinesis"]
+        seq = str(kinesis["sequenceNumber"])
+        if not seq.isdigit():
+            raise ValueError(f"Kinesis sequence number {seq!r} is not a decimal number")
+        event_id = record.get("eventID") or f"shardId-unknown:{seq}"
+        out.append(batch.InRecord(event_id, seq, kinesis.get("data"), "base64", int(seq)))
+    return out
+
+
+def sqs_records(raw: list[dict]) -> list[batch.InRecord]:
+    return [
+        batch.InRecord(r["messageId"], r["messageId"], r.get("body"), "text", i)
+        for i, r in enumerate(raw)
+    ]
+
+
+def init(environ: Mapping[str, str] = os.environ) -> App:
+    """The cold start: settings, verified model, sinks; one structured log line."""
+    started = time.perf_counter()
+    settings = read_settings(environ)
+    model = load_model(settings.model_dir)
+    output = sinks.sink_from_url(settings.output, warn=warn)
+    dead_letter = (
+        sinks.sink_from_url(settings.dead_letter, warn=warn)
+        if settings.dead_letter
+        else sinks.StdoutSink()
+    )
+    sklearn = sys.modules.get("sklearn")
+    emit(
+        telemetry.log_line(
+            "INFO",
+            "model loaded",
+            model_version=model.version,
+            content_sha256=model.manifest.get("content_sha256"),
+            input_kind=model.input_kind,
+            load_ms=round(model.load_ms, 3),
+            init_ms=round((time.perf_counter() - started) * 1000, 3),
+            artifacts=[
+                {"file": a["file"], "size": a.get("size"), "role": a.get("role")}
+                for a in model.manifest["artifacts"]
+            ],
+            output=settings.output,
+            dead_letter=settings.dead_letter or "stdout:// (no MLAYER_OUTPUT_DEAD_LETTER)",
+            python=sys.version.split()[0],
+            sklearn=getattr(sklearn, "__version__", None),
+            built_with=model.manifest.get("versions"),
+        )
+    )
+    return App(settings, model, output, dead_letter, SystemClock())
+
+
+APP = init()
+
+
+def handler(event: object, context: object = None) -> dict:
+    return APP.handle(event, context)

@@ -1,0 +1,76 @@
+"""The build cache: a finished layer (tree, zip, result) per key, so a repeat build is a copy.
+
+The key covers everything that changes the output: the requirements file's bytes, the runtime,
+the architecture, the builder, and whether slimming and bytecode were on. An entry appears
+atomically (built beside it, then renamed), so a crash never leaves half an entry behind.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+from pathlib import Path
+
+CACHE_FORMAT = 1
+ENTRY_RESULT = "result.json"
+ENTRY_ZIP = "layer.zip"
+ENTRY_TREE = "python"
+
+
+def default_cache_dir() -> Path:
+    return Path(os.environ.get("MLAYER_CACHE_DIR") or Path.home() / ".cache" / "mlayer")
+
+
+def cache_key(
+    requirements_sha256: str, runtime: str, arch: str, builder: str, slim: bool, compile: bool
+) -> str:
+    doc = {
+        "format": CACHE_FORMAT,
+        "requirements": requirements_sha256,
+        "runtime": runtime,
+        "arch": arch,
+        "builder": builder,
+        "slim": slim,
+        "compile": compile,
+    }
+    return hashlib.sha256(json.dumps(doc, sort_keys=True).encode()).hexdigest()[:32]
+
+
+class BuildCache:
+    def __init__(self, root: Path) -> None:
+        self.root = Path(root)
+
+    def entry(self, key: str) -> Path:
+        return self.root / "layers" / key
+
+    def lock_path(self, key: str) -> Path:
+        return self.root / "locks" / f"{key}.lock"
+
+    def load(self, key: str) -> dict | None:
+        """The stored result of a complete entry, or None."""
+        entry = self.entry(key)
+        try:
+            doc = json.loads((entry / ENTRY_RESULT).read_text())
+        except (OSError, ValueError):
+            return None
+        zip_path = entry / ENTRY_ZIP
+        if not zip_path.is_file() or zip_path.stat().st_size != doc.get("zipped_size"):
+            return None
+        return doc
+
+    def staging(self, key: str) -> Path:
+        path = self.root / "staging" / f"{key}-{os.getpid()}"
+        shutil.rmtree(path, ignore_errors=True)
+        path.mkdir(parents=True)
+        return path
+
+    def commit(self, key: str, staging: Path, result: dict) -> Path:
+        (staging / ENTRY_RESULT).write_text(json.dumps(result, indent=2, sort_keys=True))
+        entry = self.entry(key)
+        entry.parent.mkdir(parents=True, exist_ok=True)
+        if entry.exists():
+            shutil.rmtree(entry)
+        os.replace(staging, entry)
+        return entry

@@ -1,0 +1,275 @@
+"""Building a dependencies layer end to end: install, verify, slim, compile, zip, measure, cache.
+
+Each stage lives in its own module; this one only orders them and records what happened, so
+that the result (and the cache entry it is saved as) tells the whole story of the build.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from mlayer.build.budget import Budget, make_budget
+from mlayer.build.bytecode import BytecodeResult, compile_tree
+from mlayer.build.cache import ENTRY_TREE, ENTRY_ZIP, BuildCache, cache_key, default_cache_dir
+from mlayer.build.checks import import_check, static_check
+from mlayer.build.docker_builder import DockerRun, docker_available, install_with_docker
+from mlayer.build.interpreters import find_python
+from mlayer.build.lock import file_lock
+from mlayer.build.pip_builder import install_with_pip
+from mlayer.build.progress import Progress, ProgressCallback, no_progress
+from mlayer.build.requirements import read_requirements
+from mlayer.build.runner import Runner, run_subprocess
+from mlayer.build.slim import SlimStep, slim_tree
+from mlayer.build.strip import find_strip, strip_rewriter
+from mlayer.build.target import TargetPython, host_target
+from mlayer.build.tree import installed_distributions, package_sizes, top_level_modules
+from mlayer.build.versions import check_versions
+from mlayer.errors import BuildError, ConfigError
+from mlayer.packaging import zip_tree
+from mlayer.runtimes import MAX_UNZIPPED_BYTES, check_arch, get_runtime
+
+LOCK_SCHEMA_VERSION = 1
+BUILDERS = ("auto", "docker", "pip")
+
+
+@dataclass(frozen=True)
+class BuildRequest:
+    requirements: Path
+    runtime: str = "python3.12"
+    arch: str = "x86_64"
+    builder: str = "auto"
+    output: Path = Path("build")
+    slim: bool = True
+    compile: bool = True
+    force: bool = False
+    cache_dir: Path | None = None
+    budget_bytes: int = MAX_UNZIPPED_BYTES
+
+
+@dataclass(frozen=True)
+class LayerBuild:
+    """What was built, how, and what it weighs. ``cached`` says whether this run built it."""
+
+    runtime: str
+    python_version: str
+    arch: str
+    builder: str
+    builder_reason: str
+    requirements: str
+    requirements_sha256: str
+    packages: dict[str, str]
+    modules: tuple[str, ...]
+    slim_steps: tuple[SlimStep, ...]
+    bytecode: BytecodeResult
+    check: str  # how the final tree was proven (import or static checks)
+    budget: Budget
+    zip_path: Path
+    zip_sha256: str
+    lock_path: Path
+    tree: Path  # the unpacked layer tree (``python/``) in the cache
+    cache_key: str
+    cached: bool
+    seconds: float
+    package_sizes: dict[str, int] = field(default_factory=dict)
+
+    def lock(self) -> dict:
+        """The dependencies lock (docs/FORMATS.md)."""
+        return {
+            "schema_version": LOCK_SCHEMA_VERSION,
+            "runtime": self.runtime,
+            "python_version": self.python_version,
+            "architecture": self.arch,
+            "builder": self.builder,
+            "requirements_sha256": self.requirements_sha256,
+            "packages": dict(self.packages),
+            "modules": list(self.modules),
+            "unzipped_size": self.budget.unzipped,
+            "zipped_size": self.budget.zipped,
+            "zip_sha256": self.zip_sha256,
+        }
+
+    def to_dict(self) -> dict:
+        return {
+            **self.lock(),
+            "builder_reason": self.builder_reason,
+            "requirements": self.requirements,
+            "slim_steps": [s.to_dict() for s in self.slim_steps],
+            "bytecode": self.bytecode.to_dict(),
+            "check": self.check,
+            "budget": self.budget.to_dict(),
+            "zip_path": str(self.zip_path),
+            "lock_path": str(self.lock_path),
+            "tree": str(self.tree),
+            "cache_key": self.cache_key,
+            "cached": self.cached,
+            "seconds": round(self.seconds, 3),
+        }
+
+
+def choose_builder(builder: str, runner: Runner) -> tuple[str, str]:
+    """(builder, why): ``auto`` is docker when an engine answers, else pip."""
+    if builder not in BUILDERS:
+        raise ConfigError(f"Unknown builder {builder!r}.", "Use one of: auto, docker, pip.")
+    if builder == "pip":
+        return "pip", "pip (asked for)"
+    ok, seen = docker_available(runner)
+    if builder == "docker":
+        if not ok:
+            raise BuildError(
+                f"The docker builder needs a Docker engine: {seen}.",
+                "Start Docker (or set DOCKER_HOST), or use --builder pip.",
+            )
+        return "docker", f"docker (asked for; {seen})"
+    if ok:
+        return "docker", f"docker ({seen})"
+    return "pip", f"pip ({seen})"
+
+
+def _build_into(
+    staging: Path,
+    request: BuildRequest,
+    builder: str,
+    runner: Runner,
+    progress: ProgressCallback,
+) -> dict:
+    runtime = get_runtime(request.runtime)
+    reqs = read_requirements(request.requirements)
+    tree = staging / ENTRY_TREE
+    tree.mkdir()
+    progress(Progress("install", f"installing {request.requirements} with {builder}"))
+    target: TargetPython
+    if builder == "docker":
+        run = DockerRun(runtime, request.arch, Path(request.requirements), staging)
+        install_with_docker(run, ENTRY_TREE, runner)
+        target = run.python(ENTRY_TREE)
+    else:
+        install_with_pip(Path(request.requirements), tree, runtime, request.arch, runner)
+        python = find_python(runtime.python_version, runner)
+        target = host_target(python, runtime.python_version, request.arch, str(tree))
+
+    progress(Progress("verify", "checking installed versions against the pins"))
+    installed = installed_distributions(tree)
+    check_versions(reqs.pins, installed)
+    modules = top_level_modules(tree)
+    if target.can_import:
+        smoke = import_check(target, modules, runner)
+    else:
+        smoke = static_check(modules, request.arch)
+    ok, detail = smoke(tree)
+    if not ok:
+        raise BuildError(f"The installed layer does not import: {detail}", "See the error above.")
+
+    steps: list[SlimStep] = []
+    if request.slim:
+        tool, why_not = find_strip(request.arch)
+        steps = slim_tree(
+            tree,
+            smoke,
+            staging / "slim",
+            strip_rewriter(tool, request.arch, runner) if tool else None,
+            why_not,
+            on_step=lambda name: progress(Progress("slim", f"slimming: {name}")),
+        )
+
+    if request.compile:
+        progress(Progress("compile", f"compiling bytecode for {runtime.name}"))
+        bytecode = compile_tree(tree, target, runtime, runner)
+    else:
+        bytecode = BytecodeResult("skipped", 0, 0, "skipped: --no-compile")
+
+    ok, detail = smoke(tree)
+    if not ok:
+        raise BuildError(f"The finished layer does not import: {detail}", "Retry with --no-slim.")
+    if not target.can_import:
+        detail = f"{detail}; {target.why_not}"
+
+    progress(Progress("zip", "writing the deterministic zip"))
+    info = zip_tree(staging / ENTRY_ZIP, tree, prefix="python/")
+    return {
+        "runtime": runtime.name,
+        "python_version": runtime.python_version,
+        "architecture": request.arch,
+        "builder": builder,
+        "requirements_sha256": reqs.sha256,
+        "packages": installed,
+        "modules": modules,
+        "slim_steps": [s.to_dict() for s in steps],
+        "bytecode": bytecode.to_dict(),
+        "check": detail,
+        "unzipped_size": info.unzipped_size,
+        "zipped_size": info.zipped_size,
+        "zip_sha256": info.sha256,
+        "package_sizes": package_sizes(tree),
+    }
+
+
+def _result(
+    doc: dict, entry: Path, request: BuildRequest, reason: str, key: str, cached: bool, t0: float
+) -> LayerBuild:
+    out = Path(request.output)
+    out.mkdir(parents=True, exist_ok=True)
+    stem = f"deps-{doc['runtime']}-{doc['architecture']}"
+    zip_path = out / f"{stem}.zip"
+    shutil.copyfile(entry / ENTRY_ZIP, zip_path)
+    build = LayerBuild(
+        runtime=doc["runtime"],
+        python_version=doc["python_version"],
+        arch=doc["architecture"],
+        builder=doc["builder"],
+        builder_reason=reason,
+        requirements=str(request.requirements),
+        requirements_sha256=doc["requirements_sha256"],
+        packages=dict(doc["packages"]),
+        modules=tuple(doc["modules"]),
+        slim_steps=tuple(SlimStep(**s) for s in doc["slim_steps"]),
+        bytecode=BytecodeResult(**doc["bytecode"]),
+        check=doc["check"],
+        budget=make_budget(
+            doc["unzipped_size"], doc["zipped_size"], doc["package_sizes"], request.budget_bytes
+        ),
+        zip_path=zip_path,
+        zip_sha256=doc["zip_sha256"],
+        lock_path=out / f"{stem}.lock.json",
+        tree=entry / ENTRY_TREE,
+        cache_key=key,
+        cached=cached,
+        seconds=time.monotonic() - t0,
+        package_sizes=dict(doc["package_sizes"]),
+    )
+    build.lock_path.write_text(json.dumps(build.lock(), indent=2, sort_keys=True) + "\n")
+    return build
+
+
+def build_layer(
+    request: BuildRequest,
+    runner: Runner = run_subprocess,
+    progress: ProgressCallback = no_progress,
+) -> LayerBuild:
+    """Build (or fetch from the cache) the layer that ``request`` describes."""
+    t0 = time.monotonic()
+    runtime = get_runtime(request.runtime)
+    check_arch(request.arch)
+    reqs = read_requirements(request.requirements)
+    progress(Progress("resolve", "choosing the builder"))
+    builder, reason = choose_builder(request.builder, runner)
+    key = cache_key(reqs.sha256, runtime.name, request.arch, builder, request.slim, request.compile)
+    cache = BuildCache(request.cache_dir or default_cache_dir())
+    if not request.force and (doc := cache.load(key)) is not None:
+        progress(Progress("cache", "found in the build cache"))
+        return _result(doc, cache.entry(key), request, reason, key, True, t0)
+    with file_lock(cache.lock_path(key)):
+        if not request.force and (doc := cache.load(key)) is not None:
+            return _result(doc, cache.entry(key), request, reason, key, True, t0)
+        staging = cache.staging(key)
+        try:
+            doc = _build_into(staging, request, builder, runner, progress)
+            shutil.rmtree(staging / "slim", ignore_errors=True)
+            entry = cache.commit(key, staging, doc)
+        except BaseException:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise
+    return _result(doc, entry, request, reason, key, False, t0)

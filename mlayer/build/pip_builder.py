@@ -1,0 +1,101 @@
+"""The pip builder: a cross-platform install of wheels only, for the runtime's glibc and CPU.
+
+pip picks, for every requirement, the newest wheel whose tags match one of the platforms given,
+so it must be given every manylinux tag the runtime accepts. It never builds from source here:
+a requirement without a matching wheel needs the docker builder.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+from pathlib import Path
+
+from mlayer.build.runner import Completed, Runner
+from mlayer.errors import BuildError
+from mlayer.runtimes import Runtime, manylinux_tags
+
+_NO_MATCH = re.compile(r"No matching distribution found for ([^\s]+)")
+_NO_VERSION = re.compile(r"Could not find a version that satisfies the requirement ([^\s]+)")
+_NETWORK = (
+    "Failed to establish a new connection",
+    "Connection refused",
+    "Temporary failure in name resolution",
+    "Name or service not known",
+    "Network is unreachable",
+    "ConnectTimeoutError",
+    "Read timed out",
+    "ProxyError",
+    "SSLError",
+)
+
+
+def pip_argv(
+    python: str, requirements: Path, target: Path, runtime: Runtime, arch: str
+) -> list[str]:
+    argv = [
+        python,
+        "-m",
+        "pip",
+        "install",
+        "--disable-pip-version-check",
+        "--no-input",
+        "--no-compile",
+        "--target",
+        str(target),
+        "--only-binary=:all:",
+        "--implementation",
+        "cp",
+        "--python-version",
+        runtime.python_version,
+        "--abi",
+        runtime.python_tag,
+        "--abi",
+        "abi3",
+        "--abi",
+        "none",
+    ]
+    for tag in manylinux_tags(runtime, arch):
+        argv += ["--platform", tag]
+    argv += ["-r", str(requirements)]
+    return argv
+
+
+def explain_pip_failure(done: Completed, runtime: Runtime, arch: str) -> BuildError:
+    """Turn pip's output into an error that says which package and what to do."""
+    out = done.stdout + "\n" + done.stderr
+    missing = _NO_MATCH.search(out) or _NO_VERSION.search(out)
+    if any(marker in out for marker in _NETWORK):
+        return BuildError(
+            "pip could not reach the package index: " + done.tail(2).replace("\n", " "),
+            "Check the network, a proxy (HTTPS_PROXY) or PIP_INDEX_URL, then run again.",
+        )
+    if missing:
+        name = missing.group(1).strip("'\"")
+        if "(from versions: none)" in out:
+            hint_more = (
+                " pip saw no release of it at all: check the name, and that the index "
+                "(PIP_INDEX_URL) is reachable."
+            )
+        else:
+            hint_more = ""
+        return BuildError(
+            f"No wheel of {name} exists for {runtime.name} on {arch} "
+            f"(glibc {runtime.glibc[0]}.{runtime.glibc[1]}, {runtime.python_tag}).",
+            "Pin a version that publishes manylinux wheels for this runtime, or build with "
+            "--builder docker (compiles from source inside the Lambda build image)." + hint_more,
+        )
+    return BuildError(f"pip install failed:\n{done.tail(12)}", "See pip's output above.")
+
+
+def install_with_pip(
+    requirements: Path,
+    target: Path,
+    runtime: Runtime,
+    arch: str,
+    runner: Runner,
+    python: str = sys.executable,
+) -> None:
+    done = runner(pip_argv(python, requirements, target, runtime, arch), timeout=3600)
+    if not done.ok:
+        raise explain_pip_failure(done, runtime, arch)

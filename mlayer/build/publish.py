@@ -1,0 +1,122 @@
+"""Publishing a built layer: zip and lock into the artifact bucket, then a layer version.
+
+The zip always goes to ``layers/<sha256>.zip`` (SSE AES256) whatever its size: the local
+emulation fetches layers from there. The version is always published from that S3 object (one
+path for every size; the API's direct upload stops at 50 MB anyway). A zip whose sha256 is
+already the latest version's ``CodeSha256`` is not published again.
+"""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from mlayer.build.budget import check_budget
+from mlayer.build.layer import LayerBuild
+from mlayer.build.progress import Progress, ProgressCallback, no_progress
+
+
+@dataclass(frozen=True)
+class Published:
+    layer_name: str
+    layer_arn: str
+    version: int
+    bucket: str
+    zip_key: str
+    lock_key: str
+    published: bool  # False: the latest version already holds this zip
+    method: str  # "s3"
+    code_sha256: str
+
+
+def zip_key(sha256_hex: str) -> str:
+    return f"layers/{sha256_hex}.zip"
+
+
+def lock_key(sha256_hex: str) -> str:
+    return f"layers/{sha256_hex}.lock.json"
+
+
+def code_sha256(sha256_hex: str) -> str:
+    """Lambda's CodeSha256: base64 of the digest (not of the hex string)."""
+    return base64.b64encode(bytes.fromhex(sha256_hex)).decode()
+
+
+def description(build: LayerBuild) -> str:
+    """Enough to tell versions apart from ``list-layer-versions`` alone (256 chars max)."""
+    return (
+        f"mlayer deps {build.runtime} {build.arch} {build.builder} "
+        f"requirements sha256:{build.requirements_sha256[:16]} zip sha256:{build.zip_sha256[:16]}"
+    )
+
+
+def latest_version(gateway: Any, name: str) -> dict | None:
+    versions = gateway.list_layer_versions(name)
+    if not versions:
+        return None
+    return gateway.get_layer_version(name, versions[0]["Version"])
+
+
+def publish_layer(
+    build: LayerBuild,
+    gateway: Any,
+    bucket: str,
+    name: str,
+    progress: ProgressCallback = no_progress,
+    confirm: Callable[[str], None] = lambda _question: None,
+) -> Published:
+    check_budget(build.budget)
+    sha = build.zip_sha256
+    key, lkey = zip_key(sha), lock_key(sha)
+    latest = latest_version(gateway, name)
+    same = latest is not None and latest.get("Content", {}).get("CodeSha256") == code_sha256(sha)
+    if not same:
+        confirm(
+            f"Publish {build.zip_path.name} ({build.budget.zipped / 1e6:.1f} MB zipped) "
+            f"as a new version of layer {name}?"
+        )
+    progress(Progress("upload", f"storing the zip in s3://{bucket}/{key}"))
+    gateway.ensure_bucket(bucket)
+    if gateway.object_size(bucket, key) != build.budget.zipped:
+        total = build.budget.zipped
+        sent = [0]
+
+        def on_bytes(n: int) -> None:
+            sent[0] += n
+            progress(Progress("upload", f"uploading {key}", sent[0], total))
+
+        gateway.upload_file(str(build.zip_path), bucket, key, callback=on_bytes)
+    gateway.put_json(bucket, lkey, build.lock())
+    if same:
+        return Published(
+            name,
+            latest["LayerVersionArn"],
+            int(latest["Version"]),
+            bucket,
+            key,
+            lkey,
+            False,
+            "s3",
+            code_sha256(sha),
+        )
+    progress(Progress("publish", f"publishing layer {name} from s3://{bucket}/{key}"))
+    resp = gateway.publish_layer_version(
+        name,
+        description(build),
+        s3=(bucket, key),
+        runtimes=[build.runtime],
+        architectures=[build.arch],
+    )
+    return Published(
+        name,
+        resp["LayerVersionArn"],
+        int(resp["Version"]),
+        bucket,
+        key,
+        lkey,
+        True,
+        "s3",
+        resp.get("Content", {}).get("CodeSha256", ""),
+    )

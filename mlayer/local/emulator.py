@@ -1,0 +1,413 @@
+"""A warm Lambda container without Docker: the real runtime interface client in a fresh process.
+
+``python3.X -S -m awslambdaric <handler>`` talks to mlayer's Runtime API, so bootstrap, context
+object and error shapes are Lambda's own. The emulator owns what the Lambda service owns: the
+environment and sys.path, the init and invoke clocks, the timeout (kill, "Task timed out"), the
+memory limit and the REPORT line. Memory is enforced on resident memory, as Lambda does, by
+watching /proc/<pid>/status (an RLIMIT_AS cap would hang OpenBLAS at import).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import queue
+import secrets
+import signal
+import subprocess
+import tempfile
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from mlayer.errors import LocalRuntimeError
+from mlayer.local.runtime_api import Invocation, Outcome, RuntimeApi
+
+INIT_LIMIT_S = 10.0  # Lambda's init phase limit for on-demand functions
+# What the caller's environment may lend the function (Lambda would give it the role's keys).
+PASSED_THROUGH = (
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_SESSION_TOKEN",
+    "AWS_ENDPOINT_URL",
+)
+
+
+@dataclass(frozen=True)
+class FunctionSpec:
+    """Everything the emulator needs to know about one function version."""
+
+    name: str
+    handler: str
+    runtime: str  # python3.X
+    task_root: Path
+    opt_dir: Path
+    memory_mb: int = 128
+    timeout_s: int = 3
+    architecture: str = "x86_64"
+    environment: dict[str, str] = field(default_factory=dict)
+    region: str = "us-east-1"
+    arn: str = ""
+    version: str = "$LATEST"
+
+    @property
+    def python_version(self) -> str:
+        return self.runtime.removeprefix("python")
+
+
+@dataclass(frozen=True)
+class Report:
+    """Lambda's REPORT line, from the emulator's clocks and /proc."""
+
+    request_id: str
+    duration_ms: float
+    billed_ms: int
+    memory_mb: int
+    max_memory_mb: int
+    init_ms: float | None = None
+
+    def line(self) -> str:
+        text = (
+            f"REPORT RequestId: {self.request_id}\tDuration: {self.duration_ms:.2f} ms\t"
+            f"Billed Duration: {self.billed_ms} ms\tMemory Size: {self.memory_mb} MB\t"
+            f"Max Memory Used: {self.max_memory_mb} MB"
+        )
+        if self.init_ms is not None:
+            text += f"\tInit Duration: {self.init_ms:.2f} ms"
+        return text
+
+
+@dataclass(frozen=True)
+class InvokeResult:
+    request_id: str
+    payload: Any  # the response (JSON-decoded when it is JSON), or Lambda's error object
+    error: dict | None
+    report: Report
+    logs: list[str] = field(default_factory=list)
+
+    @property
+    def function_error(self) -> str | None:
+        """'Unhandled' when the invocation failed, as Lambda's X-Amz-Function-Error header says."""
+        return "Unhandled" if self.error is not None else None
+
+
+def billed_ms(duration_ms: float, init_ms: float | None) -> int:
+    """Lambda bills per started ms, the init phase included (managed runtimes, since 2025-08-01)."""
+    return max(1, math.ceil(duration_ms + (init_ms or 0.0)))
+
+
+def read_memory_kb(pid: int) -> tuple[int, int]:
+    """(VmRSS, VmHWM) of a process in kB, from /proc; (0, 0) once it is gone."""
+    rss = hwm = 0
+    try:
+        with open(f"/proc/{pid}/status") as fh:
+            for line in fh:
+                if line.startswith("VmRSS:"):
+                    rss = int(line.split()[1])
+                elif line.startswith("VmHWM:"):
+                    hwm = int(line.split()[1])
+    except (OSError, ValueError):
+        pass
+    return rss, hwm
+
+
+def build_environment(
+    spec: FunctionSpec,
+    runtime_dir: Path,
+    api_address: str,
+    tmp: Path,
+    caller: dict[str, str] | None = None,
+) -> dict[str, str]:
+    """The process environment Lambda gives a function (paths mapped into the private dirs)."""
+    caller = dict(os.environ if caller is None else caller)
+    v = spec.python_version
+    opt, task = str(spec.opt_dir), str(spec.task_root)
+    env = {k: caller[k] for k in PASSED_THROUGH if k in caller}
+    env.update({"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "en_US.UTF-8", "TZ": ":UTC"})
+    env.update(spec.environment)  # the function's own variables; the reserved ones below win
+    env.update(
+        {
+            "AWS_LAMBDA_RUNTIME_API": api_address,
+            "LAMBDA_TASK_ROOT": task,
+            "LAMBDA_RUNTIME_DIR": str(runtime_dir),
+            "_HANDLER": spec.handler,
+            "AWS_EXECUTION_ENV": f"AWS_Lambda_{spec.runtime}",
+            "AWS_LAMBDA_FUNCTION_NAME": spec.name,
+            "AWS_LAMBDA_FUNCTION_VERSION": spec.version,
+            "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(spec.memory_mb),
+            "AWS_LAMBDA_LOG_GROUP_NAME": f"/aws/lambda/{spec.name}",
+            "AWS_LAMBDA_LOG_STREAM_NAME": time.strftime("%Y/%m/%d/[$LATEST]")
+            + secrets.token_hex(16),
+            "AWS_LAMBDA_INITIALIZATION_TYPE": "on-demand",
+            "AWS_REGION": spec.region,
+            "AWS_DEFAULT_REGION": spec.region,
+            "MLAYER_MODEL_DIR": str(spec.opt_dir / "mlayer"),
+            "PYTHONPATH": os.pathsep.join(
+                [
+                    task,
+                    f"{opt}/python",
+                    f"{opt}/python/lib/python{v}/site-packages",
+                    str(runtime_dir),
+                ]
+            ),
+            "PYTHONNOUSERSITE": "1",
+            "LD_LIBRARY_PATH": os.pathsep.join([f"{task}/lib", f"{opt}/lib"]),
+            "TMPDIR": str(tmp),
+            "HOME": str(tmp),
+        }
+    )
+    return env
+
+
+class Emulator:
+    """One warm container: started on the first invoke, reused until closed, timeout or crash."""
+
+    def __init__(
+        self,
+        spec: FunctionSpec,
+        python_exe: str,
+        runtime_dir: Path,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        poll_interval: float = 0.005,
+        caller_env: dict[str, str] | None = None,
+        on_log: Callable[[str], None] | None = None,
+    ) -> None:
+        self.spec = spec
+        self.python_exe = python_exe
+        self.runtime_dir = Path(runtime_dir)
+        self.clock = clock
+        self.poll_interval = poll_interval
+        self.caller_env = caller_env
+        self.on_log = on_log
+        self.cold_starts = 0
+        self._api: RuntimeApi | None = None
+        self._proc: subprocess.Popen | None = None
+        self._logs: list[str] = []
+        self._log_lock = threading.Lock()
+        self._tmp = Path(tempfile.mkdtemp(prefix=f"mlayer-{spec.name}-tmp-"))
+
+    # -- lifecycle ------------------------------------------------------------------------------
+    def __enter__(self) -> Emulator:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._stop()
+        import shutil
+
+        shutil.rmtree(self._tmp, ignore_errors=True)
+
+    @property
+    def pid(self) -> int | None:
+        return self._proc.pid if self._proc and self._proc.poll() is None else None
+
+    def _stop(self) -> None:
+        if self._proc is not None:
+            if self._proc.poll() is None:
+                try:
+                    os.killpg(self._proc.pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+            self._proc.wait()
+            if self._proc.stdout:
+                self._proc.stdout.close()
+            self._proc = None
+        if self._api is not None:
+            self._api.close()
+            self._api = None
+
+    def _start(self) -> tuple[float | None, dict | None]:
+        """Start the runtime and wait for its first /next. Returns (init ms, init error or None)."""
+        self._api = RuntimeApi().start()
+        env = build_environment(
+            self.spec, self.runtime_dir, self._api.address, self._tmp, self.caller_env
+        )
+        t0 = self.clock()
+        try:
+            self._proc = subprocess.Popen(
+                [self.python_exe, "-S", "-m", "awslambdaric", self.spec.handler],
+                cwd=self.spec.task_root,
+                env=env,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        except OSError as exc:
+            self._stop()
+            raise LocalRuntimeError(
+                f"Cannot start {self.python_exe}: {exc.strerror}",
+                "Check the interpreter the emulation found.",
+            ) from exc
+        self.cold_starts += 1
+        threading.Thread(target=self._read_logs, args=(self._proc,), daemon=True).start()
+        limit = max(INIT_LIMIT_S, float(self.spec.timeout_s))
+        kind, outcome, _ = self._wait(lambda o: o.kind in ("next", "init_error"), t0 + limit, "")
+        init_ms = (self.clock() - t0) * 1000
+        if kind == "ok" and outcome is not None and outcome.kind == "next":
+            return init_ms, None
+        error = self._error_for(kind, outcome, "", limit, phase="init")
+        self._stop()
+        return init_ms, error
+
+    def _read_logs(self, proc: subprocess.Popen) -> None:
+        assert proc.stdout is not None
+        for raw in proc.stdout:
+            line = raw.decode("utf-8", "replace").rstrip("\n")
+            with self._log_lock:
+                self._logs.append(line)
+            if self.on_log:
+                self.on_log(line)
+
+    def _take_logs(self) -> list[str]:
+        with self._log_lock:
+            lines, self._logs = self._logs, []
+        return lines
+
+    # -- the wait loop: outcomes, deadline, memory, process exit ---------------------------------
+    def _wait(
+        self, accept: Callable[[Outcome], bool], deadline: float, request_id: str
+    ) -> tuple[str, Outcome | None, int]:
+        """Wait for an accepted outcome. Returns (ok | timeout | oom | exit, outcome, peak RSS kB)."""
+        assert self._api is not None and self._proc is not None
+        limit_kb = self.spec.memory_mb * 1024
+        peak = 0
+        while True:
+            rss, hwm = read_memory_kb(self._proc.pid)
+            peak = max(peak, hwm, rss)
+            if rss > limit_kb:
+                return "oom", None, peak
+            try:
+                outcome = self._api.outcomes.get(timeout=self.poll_interval)
+            except queue.Empty:
+                outcome = None
+            if (
+                outcome is not None
+                and accept(outcome)
+                and (not request_id or outcome.request_id in ("", request_id))
+            ):
+                return "ok", outcome, peak
+            if outcome is not None and outcome.kind == "init_error":
+                return "ok", outcome, peak
+            if self._proc.poll() is not None and self._api.outcomes.empty():
+                return "exit", None, peak
+            if self.clock() > deadline:
+                return "timeout", None, peak
+
+    def _error_for(
+        self,
+        kind: str,
+        outcome: Outcome | None,
+        request_id: str,
+        limit_s: float,
+        phase: str = "invoke",
+    ) -> dict:
+        prefix = f"RequestId: {request_id} " if request_id else ""
+        if kind == "ok" and outcome is not None:  # an init error the runtime reported
+            body = outcome.json()
+            return (
+                body
+                if isinstance(body, dict)
+                else {
+                    "errorType": outcome.error_type or "Runtime.Unknown",
+                    "errorMessage": str(body),
+                }
+            )
+        if kind == "timeout":
+            what = "Task" if phase == "invoke" else "Init"
+            return {
+                "errorType": "Sandbox.Timedout",
+                "errorMessage": f"{prefix}Error: {what} timed out after {limit_s:.2f} seconds",
+            }
+        if kind == "oom":
+            return {
+                "errorType": "Runtime.OutOfMemory",
+                "errorMessage": f"{prefix}Error: Runtime exited with error: signal: killed (out of memory: "
+                f"resident memory passed the function's {self.spec.memory_mb} MB)",
+            }
+        code = self._proc.returncode if self._proc else None
+        status = (
+            f"signal: {signal.Signals(-code).name.lower().removeprefix('sig')}"
+            if code is not None and code < 0
+            else f"exit status {code}"
+        )
+        return {
+            "errorType": "Runtime.ExitError",
+            "errorMessage": f"{prefix}Error: Runtime exited with error: {status}",
+        }
+
+    # -- one invocation -------------------------------------------------------------------------
+    def invoke(self, event: Any) -> InvokeResult:
+        """Run one event (a JSON-able object, or bytes) on the warm container, starting it if cold."""
+        body = event if isinstance(event, bytes) else json.dumps(event).encode()
+        request_id = str(uuid.uuid4())
+        init_ms: float | None = None
+        if self._proc is None or self._proc.poll() is not None:
+            self._stop()
+            init_ms, init_error = self._start()
+            if init_error is not None:
+                peak = 0
+                return self._result(request_id, init_error, init_error, 0.0, init_ms, peak)
+        assert self._api is not None
+        now_ms = int(time.time() * 1000)
+        trace = f"Root=1-{int(time.time()):08x}-{secrets.token_hex(12)};Parent={secrets.token_hex(8)};Sampled=0"
+        arn = (
+            self.spec.arn
+            or f"arn:aws:lambda:{self.spec.region}:000000000000:function:{self.spec.name}"
+        )
+        t0 = self.clock()
+        self._api.invocations.put(
+            Invocation(request_id, body, now_ms + self.spec.timeout_s * 1000, arn, trace)
+        )
+        kind, outcome, peak = self._wait(
+            lambda o: o.kind in ("response", "error"), t0 + self.spec.timeout_s, request_id
+        )
+        duration_ms = (self.clock() - t0) * 1000
+        if kind == "ok" and outcome is not None and outcome.kind == "response":
+            return self._result(request_id, outcome.json(), None, duration_ms, init_ms, peak)
+        if kind == "ok" and outcome is not None and outcome.kind == "error":
+            err = outcome.json()
+            err = (
+                err
+                if isinstance(err, dict)
+                else {"errorType": outcome.error_type, "errorMessage": str(err)}
+            )
+            return self._result(request_id, err, err, duration_ms, init_ms, peak)
+        if kind == "timeout":
+            duration_ms = self.spec.timeout_s * 1000.0
+        error = self._error_for(kind, outcome, request_id, self.spec.timeout_s)
+        self._stop()  # Lambda resets the sandbox: the next invoke is a cold start
+        return self._result(request_id, error, error, duration_ms, init_ms, peak)
+
+    def _result(
+        self,
+        request_id: str,
+        payload: Any,
+        error: dict | None,
+        duration_ms: float,
+        init_ms: float | None,
+        peak_kb: int,
+    ) -> InvokeResult:
+        if self._proc is not None and self._proc.poll() is None:
+            peak_kb = max(peak_kb, read_memory_kb(self._proc.pid)[1])
+        max_mb = min(math.ceil(peak_kb / 1024), self.spec.memory_mb)
+        report = Report(
+            request_id,
+            duration_ms,
+            billed_ms(duration_ms, init_ms),
+            self.spec.memory_mb,
+            max_mb,
+            init_ms,
+        )
+        time.sleep(
+            0
+        )  # yield once so the log reader can catch lines written just before the response
+        return InvokeResult(request_id, payload, error, report, self._take_logs())

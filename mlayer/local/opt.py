@@ -1,0 +1,159 @@
+"""The function's /opt and task root, rebuilt privately from the real zips.
+
+Layers are fetched by sha256 from the artifact bucket (``layers/<sha256>.zip``; moto's
+Content.Location is a bare ``s3://``), or from Content.Location when it is a real http(s) URL,
+and unpacked in the function's layer order so later layers overwrite earlier files, as on
+Lambda. A zip is untrusted input: entries that would land outside the directory (absolute
+paths, ``..``, symbolic links) are refused rather than skipped, so a bad layer is noticed.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import io
+import os
+import shutil
+import stat
+import tempfile
+import urllib.request
+import zipfile
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+from mlayer.errors import LocalRuntimeError, NotFoundError
+from mlayer.gateway import code_sha256_to_hex
+
+_MARKER = ".mlayer-complete"
+
+
+@dataclass(frozen=True)
+class Artifact:
+    """One zip the function needs: where it is known from, its hex sha256 and its bucket key."""
+
+    arn: str
+    sha256: str
+    key: str
+    location: str = ""
+
+
+def layer_artifact(gateway: Any, arn: str) -> Artifact:
+    """A layer version's zip, found from its ARN alone (CodeSha256 is base64 of the digest)."""
+    layer, _, version = arn.rpartition(":")  # moto has no GetLayerVersionByArn; both accept this
+    content = gateway.get_layer_version(layer, int(version))["Content"]
+    sha = code_sha256_to_hex(content["CodeSha256"])
+    return Artifact(
+        arn=arn, sha256=sha, key=f"layers/{sha}.zip", location=content.get("Location", "")
+    )
+
+
+def function_artifact(config: dict) -> Artifact:
+    sha = code_sha256_to_hex(config["CodeSha256"])
+    return Artifact(arn=config["FunctionArn"], sha256=sha, key=f"functions/{sha}.zip")
+
+
+def fetch(
+    gateway: Any, bucket: str, art: Artifact, urlopen: Callable[..., Any] = urllib.request.urlopen
+) -> bytes:
+    """The zip's bytes from the bucket (or a real URL), checked against its sha256."""
+    try:
+        data = gateway.get_bytes(bucket, art.key)
+    except NotFoundError:
+        if not art.location.startswith(("http://", "https://")):
+            raise LocalRuntimeError(
+                f"{art.arn}: its zip is not in s3://{bucket}/{art.key} and AWS gives no URL for it "
+                f"(Content.Location is {art.location!r}).",
+                "Publish layers and deploy the function with mlayer, which keeps every zip in the "
+                "artifact bucket by its sha256; or set [artifacts] bucket to the bucket that has them.",
+            ) from None
+        with urlopen(art.location, timeout=120) as resp:
+            data = resp.read()
+    got = hashlib.sha256(data).hexdigest()
+    if got != art.sha256:
+        raise LocalRuntimeError(
+            f"{art.arn}: the zip fetched from {art.key} has sha256 {got[:12]}…, AWS says {art.sha256[:12]}….",
+            "The artifact bucket holds a different file under that key; re-publish the layer.",
+        )
+    return data
+
+
+def check_entry(info: zipfile.ZipInfo) -> PurePosixPath:
+    """The entry's relative path, or LocalRuntimeError when it would escape its directory."""
+    name = info.filename.replace("\\", "/")
+    path = PurePosixPath(name)
+    mode = info.external_attr >> 16
+    if stat.S_ISLNK(mode):
+        raise LocalRuntimeError(
+            f"Zip entry {name!r} is a symbolic link; refusing to unpack it.",
+            "Rebuild the zip without links (mlayer's zips never hold any).",
+        )
+    if path.is_absolute() or (len(name) > 1 and name[1] == ":"):
+        raise LocalRuntimeError(
+            f"Zip entry {name!r} has an absolute path; refusing to unpack it.",
+            "Rebuild the zip with paths relative to its root.",
+        )
+    if ".." in path.parts:
+        raise LocalRuntimeError(
+            f"Zip entry {name!r} climbs out with '..'; refusing to unpack it.",
+            "Rebuild the zip with paths inside its root.",
+        )
+    return path
+
+
+def extract(data: bytes, dest: Path) -> int:
+    """Unpack a zip into dest (overwriting files), every entry checked first. Returns file count."""
+    dest = Path(dest)
+    root = dest.resolve()
+    with zipfile.ZipFile(io.BytesIO(data)) as zf:
+        infos = zf.infolist()
+        paths = [check_entry(i) for i in infos]  # refuse before writing anything
+        count = 0
+        for info, rel in zip(infos, paths, strict=True):
+            target = (dest / rel).resolve()
+            if target != root and root not in target.parents:  # a link planted by an earlier layer
+                raise LocalRuntimeError(
+                    f"Zip entry {info.filename!r} resolves outside {dest}.",
+                    "Rebuild the zip with paths inside its root.",
+                )
+            if info.is_dir():
+                target.mkdir(parents=True, exist_ok=True)
+                continue
+            target.parent.mkdir(parents=True, exist_ok=True)
+            if target.is_dir():
+                shutil.rmtree(target)
+            with zf.open(info) as src, open(target, "wb") as out:
+                shutil.copyfileobj(src, out, 1 << 20)
+            mode = (info.external_attr >> 16) & 0o777
+            if mode:
+                os.chmod(target, mode | 0o400)
+            count += 1
+    return count
+
+
+def materialize(cache: Path, shas: Sequence[str], load: Callable[[int], bytes]) -> Path:
+    """A directory holding the zips unpacked in order, cached by their sha256s (built once).
+
+    ``load(i)`` returns the i-th zip's bytes; it is called only when the cache misses.
+    """
+    key = hashlib.sha256("\n".join(shas).encode()).hexdigest()[:32]
+    target = cache / key
+    if (target / _MARKER).is_file():
+        return target
+    cache.mkdir(parents=True, exist_ok=True)
+    with open(cache / f"{key}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if (target / _MARKER).is_file():
+            return target
+        staging = Path(tempfile.mkdtemp(prefix=f"{key}-", dir=cache))
+        try:
+            for i in range(len(shas)):
+                extract(load(i), staging)
+        except BaseException:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise
+        (staging / _MARKER).write_text("\n".join(shas) + "\n")
+        shutil.rmtree(target, ignore_errors=True)
+        os.replace(staging, target)
+    return target

@@ -1,0 +1,87 @@
+"""From a function's name to a ready emulator: its configuration, code and layers, as AWS has them.
+
+The configuration (handler, runtime, memory, timeout, environment, layer ARNs) is read from AWS
+or the embedded AWS; the code and layers are the exact zips in the artifact bucket, unpacked
+once into a cache keyed by their sha256s.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from mlayer.errors import LocalRuntimeError
+from mlayer.local import opt
+from mlayer.local.emulator import Emulator, FunctionSpec
+from mlayer.local.interpreters import find_interpreter
+from mlayer.local.runtime_dir import cache_root, runtime_dir
+from mlayer.runtimes import RUNTIMES
+
+
+def function_spec(
+    gateway: Any, bucket: str, name: str, cache: Path | None = None
+) -> tuple[FunctionSpec, dict]:
+    """The function's spec with its task root and /opt materialized locally; and its raw config."""
+    config = gateway.get_function_configuration(name)
+    runtime = config.get("Runtime", "")
+    if runtime not in RUNTIMES:
+        raise LocalRuntimeError(
+            f"Function {name} uses runtime {runtime or '(none: a container image)'}; the local emulation runs "
+            f"Python zip functions only ({', '.join(RUNTIMES)}).",
+            "Deploy it with `mlayer deploy-function`, which uses a Python runtime.",
+        )
+    cache = cache or cache_root()
+    code = opt.function_artifact(config)
+    try:
+        code_bytes = opt.fetch(gateway, bucket, code)
+    except LocalRuntimeError as exc:
+        raise LocalRuntimeError(
+            f"Function {name}'s code is not in s3://{bucket}/{code.key} (AWS gives no fetchable copy).",
+            "Deploy it with `mlayer deploy-function`, which keeps the code zip there, or point "
+            "[artifacts] bucket at the bucket that has it.",
+        ) from exc
+    task_root = opt.materialize(cache / "task", [code.sha256], lambda _i: code_bytes)
+    layers = [opt.layer_artifact(gateway, layer["Arn"]) for layer in config.get("Layers", [])]
+    opt_dir = opt.materialize(
+        cache / "opt", [a.sha256 for a in layers], lambda i: opt.fetch(gateway, bucket, layers[i])
+    )
+    spec = FunctionSpec(
+        name=config["FunctionName"],
+        handler=config["Handler"],
+        runtime=runtime,
+        task_root=task_root,
+        opt_dir=opt_dir,
+        memory_mb=int(config.get("MemorySize", 128)),
+        timeout_s=int(config.get("Timeout", 3)),
+        architecture=(config.get("Architectures") or ["x86_64"])[0],
+        environment=dict((config.get("Environment") or {}).get("Variables") or {}),
+        region=gateway.region,
+        arn=config["FunctionArn"],
+    )
+    return spec, config
+
+
+def emulator_for(gateway: Any, bucket: str, name: str, **kwargs: Any) -> tuple[Emulator, dict]:
+    """A (cold) emulator for the function, with the runtime's interpreter and runtime directory."""
+    spec, config = function_spec(gateway, bucket, name)
+    exe = find_interpreter(spec.runtime)
+    rdir = runtime_dir(exe, spec.python_version)
+    return Emulator(spec, exe, rdir, **kwargs), config
+
+
+def failure_sender(gateway: Any, destination: str):
+    """A function that sends an on-failure record (JSON) to an sqs/sns destination (URL or ARN)."""
+    import json
+
+    if destination.startswith("sqs://") or destination.startswith("arn:aws:sqs:"):
+        queue = destination.removeprefix("sqs://").rsplit(":", 1)[-1]
+        return lambda record: gateway.send_message(queue, json.dumps(record))
+    if destination.startswith("sns://") or destination.startswith("arn:aws:sns:"):
+        topic = destination.removeprefix("sns://")
+        if not topic.startswith("arn:"):
+            topic = f"arn:aws:sns:{gateway.region}:{gateway.account_id()}:{topic}"
+        return lambda record: gateway.publish_sns(topic, json.dumps(record))
+    raise LocalRuntimeError(
+        f"On-failure destination {destination!r} is neither SQS nor SNS.",
+        "Use sqs://QUEUE, sns://TOPIC or their ARNs.",
+    )

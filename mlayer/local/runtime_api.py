@@ -1,0 +1,148 @@
+"""A small Lambda Runtime API on 127.0.0.1, spoken to by the real runtime interface client.
+
+Only the calls a Python runtime makes: ``invocation/next`` (long-polls until the emulator hands
+out an event), ``invocation/{id}/response``, ``invocation/{id}/error`` and ``init/error``. Each
+one becomes a message on ``outcomes`` for the emulator, which owns clocks, limits and the process.
+"""
+
+from __future__ import annotations
+
+import json
+import queue
+import threading
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+PREFIX = "/2018-06-01/runtime"
+
+
+@dataclass(frozen=True)
+class Invocation:
+    request_id: str
+    body: bytes
+    deadline_ms: int
+    function_arn: str
+    trace_id: str
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What the runtime said: kind is next | response | error | init_error."""
+
+    kind: str
+    request_id: str = ""
+    body: bytes = b""
+    error_type: str = ""
+
+    def json(self) -> object:
+        try:
+            return json.loads(self.body or b"null")
+        except ValueError:
+            return self.body.decode("utf-8", "replace")
+
+
+class RuntimeApi:
+    """The server and its two queues: invocations in, outcomes out."""
+
+    def __init__(self, host: str = "127.0.0.1") -> None:
+        self.invocations: queue.Queue[Invocation] = queue.Queue()
+        self.outcomes: queue.Queue[Outcome] = queue.Queue()
+        self.closed = threading.Event()
+        self._server = _QuietServer((host, 0), _handler_for(self))
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, name="runtime-api", daemon=True
+        )
+
+    @property
+    def address(self) -> str:
+        """host:port, the value of AWS_LAMBDA_RUNTIME_API."""
+        host, port = self._server.server_address[:2]
+        return f"{host}:{port}"
+
+    def start(self) -> RuntimeApi:
+        self._thread.start()
+        return self
+
+    def close(self) -> None:
+        self.closed.set()
+        self._server.shutdown()
+        self._server.server_close()
+
+    def next_invocation(self) -> Invocation | None:
+        """Block until the emulator queues an invocation (None once closed)."""
+        while not self.closed.is_set():
+            try:
+                return self.invocations.get(timeout=0.2)
+            except queue.Empty:
+                continue
+        return None
+
+
+class _QuietServer(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request: object, client_address: object) -> None:
+        return  # a runtime killed mid-request (timeout, memory) is expected, not news
+
+
+def _handler_for(api: RuntimeApi) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        server_version = "mlayer-runtime-api"
+
+        def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - quiet
+            return
+
+        def _reply(
+            self, status: int, body: bytes = b"{}", headers: dict[str, str] | None = None
+        ) -> None:
+            self.send_response(status)
+            for name, value in (headers or {}).items():
+                self.send_header(name, value)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            try:
+                self.wfile.write(body)
+            except OSError:  # the runtime was killed while it waited: nothing to tell it
+                pass
+
+        def _body(self) -> bytes:
+            length = int(self.headers.get("Content-Length") or 0)
+            return self.rfile.read(length) if length else b""
+
+        def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+            if self.path != f"{PREFIX}/invocation/next":
+                return self._reply(404, b'{"errorType":"NotFound"}')
+            api.outcomes.put(Outcome("next"))
+            inv = api.next_invocation()
+            if inv is None:
+                return self._reply(503, b'{"errorType":"ShuttingDown"}')
+            self._reply(
+                200,
+                inv.body,
+                {
+                    "Lambda-Runtime-Aws-Request-Id": inv.request_id,
+                    "Lambda-Runtime-Deadline-Ms": str(inv.deadline_ms),
+                    "Lambda-Runtime-Invoked-Function-Arn": inv.function_arn,
+                    "Lambda-Runtime-Trace-Id": inv.trace_id,
+                },
+            )
+
+        def do_POST(self) -> None:  # noqa: N802
+            body = self._body()
+            error_type = self.headers.get("Lambda-Runtime-Function-Error-Type", "")
+            if self.path == f"{PREFIX}/init/error":
+                api.outcomes.put(Outcome("init_error", "", body, error_type))
+                return self._reply(202, b'{"status":"OK"}')
+            parts = self.path[len(PREFIX) :].strip("/").split("/")
+            if (
+                self.path.startswith(PREFIX)
+                and len(parts) == 3
+                and parts[0] == "invocation"
+                and parts[2] in ("response", "error")
+            ):
+                api.outcomes.put(Outcome(parts[2], parts[1], body, error_type))
+                return self._reply(202, b'{"status":"OK"}')
+            self._reply(404, b'{"errorType":"NotFound"}')
+
+    return Handler

@@ -1,0 +1,102 @@
+"""Plain frozen value types shared by the planner, the relinker, the API and the renderers."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from mlayer.arns import LayerVersionArn
+from mlayer.runtimes import MAX_LAYERS, MAX_UNZIPPED_BYTES
+
+
+@dataclass(frozen=True)
+class LayerArtifact:
+    """One file of the model layer's pipeline, as the manifest records it."""
+
+    file: str  # name inside mlayer/ (e.g. 00-countvectorizer.joblib)
+    role: str  # preprocessor | model
+    sha256: str
+    size: int
+    cls: str  # dotted class name of the pickled object
+    sklearn_version: str | None
+    globals: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class FunctionLayers:
+    """A function's layer list as read, with the RevisionId that read carried (None on moto)."""
+
+    arns: tuple[str, ...]
+    revision_id: str | None = None
+    code_size: int = 0  # the function's own zipped code size (unzipped when known)
+
+    @classmethod
+    def from_configuration(cls, config: dict) -> FunctionLayers:
+        return cls(
+            arns=tuple(layer["Arn"] for layer in config.get("Layers") or []),
+            revision_id=config.get("RevisionId"),
+            code_size=int(config.get("CodeSize") or 0),
+        )
+
+
+@dataclass(frozen=True)
+class LayerSize:
+    """Unzipped bytes of one layer version; ``exact`` False when only the zipped size was known."""
+
+    unzipped: int
+    exact: bool = True
+
+
+@dataclass(frozen=True)
+class RelinkPlan:
+    """What a relink will do: the layer list before and after, and the budget it leaves."""
+
+    function: str
+    layer_name: str
+    before: tuple[str, ...]
+    after: tuple[str, ...]
+    old_arn: str | None
+    new_arn: str
+    total_unzipped: int
+    sizes_exact: bool = True
+    revision_id: str | None = None
+    limit_bytes: int = MAX_UNZIPPED_BYTES
+    max_layers: int = MAX_LAYERS
+
+    @property
+    def changed(self) -> bool:
+        return self.before != self.after
+
+    @property
+    def budget_left(self) -> int:
+        return self.limit_bytes - self.total_unzipped
+
+    @property
+    def new_version(self) -> int | None:
+        parsed = LayerVersionArn.try_parse(self.new_arn)
+        return parsed.version if parsed else None
+
+    def to_dict(self) -> dict:
+        return {
+            "function": self.function,
+            "layer_name": self.layer_name,
+            "changed": self.changed,
+            "old_arn": self.old_arn,
+            "new_arn": self.new_arn,
+            "before": list(self.before),
+            "after": list(self.after),
+            "total_unzipped": self.total_unzipped,
+            "sizes_exact": self.sizes_exact,
+            "budget_left": self.budget_left,
+            "revision_id": self.revision_id,
+        }
+
+
+@dataclass(frozen=True)
+class RelinkOutcome:
+    """What the relinker did: the configuration's RevisionId after, attempts, and the alias move."""
+
+    revision_id: str | None
+    attempts: int
+    function_version: str | None = None
+    alias: str | None = None
+    warnings: tuple[str, ...] = field(default_factory=tuple)

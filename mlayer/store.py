@@ -1,0 +1,124 @@
+"""The artifact bucket (docs/FORMATS.md): where a layer version's zip, lock and manifest live.
+
+From a layer version alone (its CodeSha256) mlayer finds everything it published about it.
+Unzipped sizes — what Lambda's 250 MB budget counts — are read from the zip's central
+directory with two ranged reads, never by downloading the zip, and cached by sha256.
+"""
+
+from __future__ import annotations
+
+import struct
+
+from mlayer.arns import LayerVersionArn
+from mlayer.errors import ModelError
+from mlayer.gateway import Gateway, code_sha256_to_hex
+from mlayer.models import LayerSize
+
+_EOCD = b"PK\x05\x06"
+_CENTRAL = b"PK\x01\x02"
+_TAIL = 22 + 65535  # end-of-central-directory record plus the longest possible comment
+
+
+def zip_key(sha: str) -> str:
+    return f"layers/{sha}.zip"
+
+
+def lock_key(sha: str) -> str:
+    return f"layers/{sha}.lock.json"
+
+
+def manifest_key(sha: str) -> str:
+    return f"layers/{sha}.manifest.json"
+
+
+def central_directory_span(tail: bytes, total: int) -> tuple[int, int] | None:
+    """(offset, size) of the central directory from a zip's tail; None for zip64 archives."""
+    at = tail.rfind(_EOCD)
+    if at < 0 or len(tail) - at < 22:
+        raise ModelError(
+            "Not a zip file: no end-of-central-directory record.", "Publish the layer again."
+        )
+    _sig, _d, _cd, _n1, _n, size, offset, _clen = struct.unpack("<4sHHHHIIH", tail[at : at + 22])
+    if offset == 0xFFFFFFFF or size == 0xFFFFFFFF:
+        return None
+    return offset, size
+
+
+def sum_uncompressed(central: bytes) -> int:
+    """Sum of every entry's uncompressed size in a central directory."""
+    total, pos = 0, 0
+    while central.startswith(_CENTRAL, pos):
+        (usize,) = struct.unpack_from("<I", central, pos + 24)
+        name_len, extra_len, comment_len = struct.unpack_from("<HHH", central, pos + 28)
+        total += usize
+        pos += 46 + name_len + extra_len + comment_len
+    return total
+
+
+class ArtifactStore:
+    """Reads (and writes) mlayer's objects in the artifact bucket; caches by sha256."""
+
+    def __init__(self, gateway: Gateway, bucket: str) -> None:
+        self.gw = gateway
+        self.bucket = bucket
+        self._sizes: dict[str, int | None] = {}
+        self._versions: dict[str, dict] = {}
+
+    def layer_version(self, arn: str) -> dict:
+        """get_layer_version by parts (moto 5.2.5 lacks GetLayerVersionByArn)."""
+        if arn not in self._versions:
+            parsed = LayerVersionArn.parse(arn)
+            self._versions[arn] = self.gw.get_layer_version(parsed.name, parsed.version)
+        return self._versions[arn]
+
+    def layer_sha(self, arn: str) -> str:
+        return code_sha256_to_hex(self.layer_version(arn)["Content"]["CodeSha256"])
+
+    def lock(self, sha: str) -> dict | None:
+        return self.gw.get_json_if_exists(self.bucket, lock_key(sha))
+
+    def manifest(self, sha: str) -> dict | None:
+        return self.gw.get_json_if_exists(self.bucket, manifest_key(sha))
+
+    def zip_unzipped_size(self, sha: str, key: str | None = None) -> int | None:
+        """Unzipped bytes of the zip at key (default layers/<sha>.zip); None when absent."""
+        if sha in self._sizes:
+            return self._sizes[sha]
+        key = key or zip_key(sha)
+        total = self.gw.object_size(self.bucket, key)
+        size = None
+        if total:
+            start = max(0, total - _TAIL)
+            tail = self.gw.get_range(self.bucket, key, start, total - 1)
+            span = central_directory_span(tail, total)
+            if span is not None:
+                offset, length = span
+                if offset >= start:
+                    central = tail[offset - start : offset - start + length]
+                else:
+                    central = self.gw.get_range(self.bucket, key, offset, offset + length - 1)
+                size = sum_uncompressed(central)
+        self._sizes[sha] = size
+        return size
+
+    def layer_size(self, arn: str) -> LayerSize:
+        """Unzipped size of a layer version: its lock, else its zip here, else its zipped size."""
+        version = self.layer_version(arn)
+        sha = code_sha256_to_hex(version["Content"]["CodeSha256"])
+        lock = self.lock(sha)
+        if lock and isinstance(lock.get("unzipped_size"), int):
+            return LayerSize(lock["unzipped_size"])
+        size = self.zip_unzipped_size(sha)
+        if size is not None:
+            return LayerSize(size)
+        return LayerSize(int(version["Content"].get("CodeSize") or 0), exact=False)
+
+    def function_size(self, config: dict) -> LayerSize:
+        """Unzipped size of the function's own code (functions/<sha>.zip), else its zipped size."""
+        code_sha = config.get("CodeSha256")
+        if code_sha:
+            sha = code_sha256_to_hex(code_sha)
+            size = self.zip_unzipped_size(sha, key=f"functions/{sha}.zip")
+            if size is not None:
+                return LayerSize(size)
+        return LayerSize(int(config.get("CodeSize") or 0), exact=False)

@@ -1,0 +1,212 @@
+"""The emulated container with the real runtime interface client and small fake handlers.
+
+One container per scenario group; the runtime directory is installed once per session.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from mlayer.local.emulator import Emulator, FunctionSpec
+from mlayer.local.interpreters import find_interpreter
+from mlayer.local.runtime_dir import runtime_dir
+
+pytestmark = pytest.mark.slow
+REPO = Path(__file__).resolve().parents[2]
+# the venv's Python, so the sklearn pickles load
+RUNTIME = "python{}.{}".format(*sys.version_info[:2])
+
+HANDLERS = textwrap.dedent("""
+    import json, os, sys, time
+    COLD = time.time()
+    if os.environ.get("FAIL_AT_INIT"):
+        raise RuntimeError("cannot start")
+
+    def ok(event, context):
+        print("handling", context.aws_request_id)
+        try:
+            import click  # the caller's venv has it; Lambda's runtime does not
+            leaked = True
+        except ImportError:
+            leaked = False
+        return {"event": event, "request_id": context.aws_request_id, "function": context.function_name,
+                "memory": context.memory_limit_in_mb, "left_ms": context.get_remaining_time_in_millis(),
+                "sys_path": sys.path, "model_dir": os.environ["MLAYER_MODEL_DIR"], "pid": os.getpid(),
+                "cold": COLD, "greeting": os.environ.get("GREETING"), "leaked": leaked,
+                "boto3": __import__("boto3").__file__, "from_opt": __import__("optmod").WHO}
+
+    def boom(event, context):
+        raise ValueError("bad input: " + str(event))
+
+    def sleepy(event, context):
+        time.sleep(event.get("sleep", 30))
+        return "woke"
+
+    def hungry(event, context):
+        block = bytearray(event["mb"] * 1024 * 1024)
+        block[::4096] = b"x" * len(block[::4096])  # touch every page: resident, not just reserved
+        time.sleep(1)
+        return len(block)
+
+    def dies(event, context):
+        os._exit(3)
+""")
+
+
+@pytest.fixture(scope="session")
+def interpreter():
+    return find_interpreter(RUNTIME)
+
+
+@pytest.fixture(scope="session")
+def rdir(interpreter):
+    root = Path(os.environ.get("MLAYER_CACHE_DIR") or REPO / ".cache" / "mlayer")
+    return runtime_dir(interpreter, RUNTIME.removeprefix("python"), root=root)
+
+
+@pytest.fixture(scope="module")
+def dirs(tmp_path_factory):
+    base = tmp_path_factory.mktemp("fn")
+    task, opt = base / "task", base / "opt"
+    task.mkdir()
+    (task / "app.py").write_text(HANDLERS)
+    (opt / "python").mkdir(parents=True)
+    (opt / "python" / "optmod.py").write_text("WHO = 'layer'\n")
+    return task, opt
+
+
+def spec(dirs, handler, **kw):
+    task, opt = dirs
+    return FunctionSpec(
+        name="fake", handler=handler, runtime=RUNTIME, task_root=task, opt_dir=opt, **kw
+    )
+
+
+def test_a_warm_container_runs_a_handler_as_lambda_does(dirs, interpreter, rdir):
+    s = spec(dirs, "app.ok", memory_mb=256, timeout_s=5, environment={"GREETING": "hi"})
+    with Emulator(s, interpreter, rdir) as em:
+        first = em.invoke({"n": 1})
+        second = em.invoke({"n": 2})
+    a, b = first.payload, second.payload
+    assert first.error is None and a["event"] == {"n": 1} and b["event"] == {"n": 2}
+    assert a["request_id"] == first.request_id and a["function"] == "fake" and a["memory"] == "256"
+    assert 0 < a["left_ms"] <= 5000
+    task, opt = dirs
+    v = RUNTIME.removeprefix("python")
+    expected = [str(task), f"{opt}/python", f"{opt}/python/lib/python{v}/site-packages", str(rdir)]
+    assert a["sys_path"][1:5] == expected  # [0] is the working directory, the task root too
+    assert a["model_dir"] == f"{opt}/mlayer" and a["greeting"] == "hi" and a["from_opt"] == "layer"
+    assert a["leaked"] is False  # the caller's site-packages is not on the path
+    assert a["boto3"].startswith(str(rdir))  # boto3 comes from the runtime directory
+    assert a["pid"] == b["pid"] and a["cold"] == b["cold"]  # warm: same process, init ran once
+    assert first.report.init_ms is not None and second.report.init_ms is None
+    assert any("handling" in line for line in first.logs)
+    assert 0 < first.report.max_memory_mb <= 256
+    assert em.cold_starts == 1
+
+
+def test_errors_have_lambdas_shapes(dirs, interpreter, rdir):
+    with Emulator(spec(dirs, "app.boom"), interpreter, rdir) as em:
+        result = em.invoke({"x": 1})
+        assert result.function_error == "Unhandled"
+        assert result.error["errorType"] == "ValueError"
+        assert result.error["errorMessage"] == "bad input: {'x': 1}"
+        assert isinstance(result.error["stackTrace"], list)
+        assert em.invoke({}).report.init_ms is None  # a handled error keeps the container warm
+
+    failing = spec(dirs, "app.ok", environment={"FAIL_AT_INIT": "1"})
+    with Emulator(failing, interpreter, rdir) as em:
+        result = em.invoke({})
+        assert (
+            result.error["errorType"] == "RuntimeError"
+            and "cannot start" in result.error["errorMessage"]
+        )
+
+    with Emulator(spec(dirs, "nosuchmodule.handler"), interpreter, rdir) as em:
+        assert em.invoke({}).error["errorType"] == "Runtime.ImportModuleError"
+
+    with Emulator(spec(dirs, "app.dies"), interpreter, rdir) as em:
+        result = em.invoke({})
+        assert result.error["errorType"] == "Runtime.ExitError"
+        assert "exit status 3" in result.error["errorMessage"]
+
+
+def test_a_handler_past_its_timeout_is_killed_and_the_next_invoke_is_cold(dirs, interpreter, rdir):
+    with Emulator(spec(dirs, "app.sleepy", timeout_s=1), interpreter, rdir) as em:
+        result = em.invoke({"sleep": 30})
+        assert result.error == {
+            "errorType": "Sandbox.Timedout",
+            "errorMessage": f"RequestId: {result.request_id} Error: Task timed out after 1.00 seconds",
+        }
+        assert result.report.duration_ms == 1000.0 and em.pid is None
+        again = em.invoke({"sleep": 0})
+        assert again.payload == "woke" and again.report.init_ms is not None and em.cold_starts == 2
+
+
+def test_a_handler_past_its_memory_is_stopped_as_out_of_memory(dirs, interpreter, rdir):
+    with Emulator(spec(dirs, "app.hungry", memory_mb=128, timeout_s=10), interpreter, rdir) as em:
+        assert em.invoke({"mb": 16}).payload == 16 * 1024 * 1024
+        result = em.invoke({"mb": 300})
+        assert result.error["errorType"] == "Runtime.OutOfMemory"
+        assert "Runtime exited with error: signal: killed" in result.error["errorMessage"]
+        assert result.report.max_memory_mb == 128 and result.report.duration_ms < 5000
+        assert em.pid is None
+
+
+def test_a_real_sklearn_model_loads_from_opt(tmp_path, interpreter, rdir):
+    """The deps come from /opt/python only (links to the venv's packages stand in for the layer)."""
+    joblib = pytest.importorskip("joblib")
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+
+    texts = ["win money now", "cheap pills offer", "lunch at noon?", "see you at the meeting"] * 5
+    labels = ["spam", "spam", "ham", "ham"] * 5
+    model = make_pipeline(TfidfVectorizer(), LogisticRegression()).fit(texts, labels)
+    task, opt = tmp_path / "task", tmp_path / "opt"
+    (opt / "python").mkdir(parents=True)
+    (opt / "mlayer").mkdir()
+    joblib.dump(model, opt / "mlayer" / "model.joblib")
+    import numpy
+    import scipy
+    import sklearn
+    import threadpoolctl
+
+    site = Path(sklearn.__file__).parents[1]
+    for mod in (sklearn, numpy, scipy, joblib):
+        (opt / "python" / mod.__name__).symlink_to(Path(mod.__file__).parent)
+    for libs in site.glob("*.libs"):
+        (opt / "python" / libs.name).symlink_to(libs)
+    (opt / "python" / "threadpoolctl.py").symlink_to(threadpoolctl.__file__)
+    task.mkdir()
+    (task / "predict.py").write_text(
+        textwrap.dedent("""
+        import os, joblib
+        MODEL = joblib.load(os.path.join(os.environ["MLAYER_MODEL_DIR"], "model.joblib"))
+        def handler(event, context):
+            return {"predictions": MODEL.predict(event["texts"]).tolist(), "sklearn": __import__("sklearn").__file__}
+    """)
+    )
+    s = FunctionSpec(
+        name="sk",
+        handler="predict.handler",
+        runtime=RUNTIME,
+        task_root=task,
+        opt_dir=opt,
+        memory_mb=1024,
+        timeout_s=30,
+    )
+    with Emulator(s, interpreter, rdir) as em:
+        result = em.invoke({"texts": ["cheap money offer", "meeting at noon"]})
+    assert result.error is None, result.payload
+    assert (
+        result.payload["predictions"]
+        == model.predict(["cheap money offer", "meeting at noon"]).tolist()
+    )
+    assert result.payload["sklearn"].startswith(str(opt / "python"))
+    assert result.report.max_memory_mb > 30 and result.report.init_ms > 0

@@ -1,0 +1,308 @@
+"""publish-model through the CLI against the embedded AWS (moto's server over HTTP)."""
+
+from __future__ import annotations
+
+import pytest
+from publish_support import (
+    BUCKET,
+    FUNCTION,
+    MODEL,
+    create_function,
+    foreign_layer,
+    publish_deps,
+    run_cli,
+    snapshot,
+    train_text_pipeline,
+)
+
+from mlayer.arns import layer_name
+from mlayer.gateway import Gateway, code_sha256_to_hex
+
+
+@pytest.fixture(scope="session")
+def models(tmp_path_factory):
+    root = tmp_path_factory.mktemp("publish-models")
+    return {
+        "v1": train_text_pipeline(root / "v1", variant=0),
+        "v2": train_text_pipeline(root / "v2", variant=1),
+        "v3": train_text_pipeline(root / "v3", variant=2),
+        "old": train_text_pipeline(root / "old", variant=3, sklearn_version="1.5.2"),
+    }
+
+
+@pytest.fixture
+def gw(aws, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # no stray mlayer.toml
+    return Gateway(endpoint_url=aws.endpoint_url, region="us-east-1")
+
+
+@pytest.fixture
+def deployed(gw):
+    deps = publish_deps(gw)
+    create_function(gw, [deps])
+    return deps
+
+
+def publish(paths, *extra):
+    return run_cli(
+        "publish-model",
+        str(paths["model"]),
+        "-p",
+        str(paths["countvectorizer"]),
+        "-p",
+        str(paths["tfidf"]),
+        "--yes",
+        *extra,
+    )
+
+
+def model_arn(gw):
+    return next(a for a in (ly["Arn"] for ly in snapshot(gw)["Layers"]) if layer_name(a) == MODEL)
+
+
+def test_publish_links_the_function_and_stores_zip_and_manifest(gw, deployed, models):
+    result, doc = publish(models["v1"])
+    assert result.exit_code == 0, result.output
+    assert doc["version"] == 1 and doc["label"] == "v1" and not doc["reused"] and doc["published"]
+    layers = [ly["Arn"] for ly in snapshot(gw)["Layers"]]
+    assert layers == [deployed, doc["layer_version_arn"]]
+    version = gw.get_layer_version(MODEL, 1)
+    sha = code_sha256_to_hex(version["Content"]["CodeSha256"])
+    assert (
+        sha == doc["zip_sha256"]
+    )  # moto's CodeSha256 of an S3-published layer is the zip's digest
+    assert version["Description"] == f"v1 sha:{doc['content_sha256'][:12]}"
+    manifest = gw.get_json(BUCKET, f"layers/{sha}.manifest.json")
+    assert manifest["input_kind"] == "text"
+    assert [a["role"] for a in manifest["artifacts"]] == ["preprocessor", "preprocessor", "model"]
+    assert manifest["artifacts"][-1]["class"] == "sklearn.linear_model._logistic.LogisticRegression"
+    assert manifest["outputs"] == {
+        "predict": True,
+        "predict_proba": True,
+        "classes": ["ham", "spam"],
+    }
+    assert "sklearn.linear_model._logistic.LogisticRegression" in manifest["globals"]
+    import io
+    import zipfile
+
+    names = zipfile.ZipFile(io.BytesIO(gw.get_bytes(BUCKET, f"layers/{sha}.zip"))).namelist()
+    assert names == [
+        "mlayer/00-countvectorizer.joblib",
+        "mlayer/01-tfidf.joblib",
+        "mlayer/02-model.joblib",
+        "mlayer/manifest.json",
+    ]
+
+
+def test_three_versions_then_idempotent_republish(gw, deployed, models):
+    arns = []
+    for key in ("v1", "v2", "v3"):
+        result, doc = publish(models[key])
+        assert result.exit_code == 0, result.output
+        arns.append(doc["layer_version_arn"])
+    assert [a.rsplit(":", 1)[1] for a in arns] == ["1", "2", "3"]
+    assert model_arn(gw) == arns[2]
+    result, doc = publish(models["v2"])
+    assert result.exit_code == 0, result.output
+    assert doc["reused"] and not doc["published"] and doc["version"] == 2 and doc["label"] == "v2"
+    assert len(gw.list_layer_versions(MODEL)) == 3
+    assert model_arn(gw) == arns[1]
+
+
+def test_dry_run_changes_nothing(gw, deployed, models):
+    before = snapshot(gw)
+    result, doc = publish(models["v1"], "--dry-run")
+    assert result.exit_code == 0, result.output
+    assert doc["dry_run"] and not doc["published"]
+    assert doc["plan"]["after"] == [deployed, doc["layer_version_arn"]]
+    assert snapshot(gw) == before
+    assert gw.list_layer_versions(MODEL) == []
+    assert not [k for k in gw.list_keys(BUCKET, "layers/") if k.endswith(".manifest.json")]
+
+
+def test_foreign_layers_keep_their_order(gw, models):
+    deps = publish_deps(gw)
+    a, b = foreign_layer(gw, "tools-a"), foreign_layer(gw, "tools-b")
+    create_function(gw, [a, deps, b])
+    publish(models["v1"])
+    _, doc = publish(models["v2"])
+    assert [ly["Arn"] for ly in snapshot(gw)["Layers"]] == [a, deps, b, doc["layer_version_arn"]]
+
+
+def test_a_sixth_layer_is_refused_and_nothing_changes(gw, models):
+    deps = publish_deps(gw)
+    create_function(gw, [deps] + [foreign_layer(gw, f"extra-{i}") for i in range(4)])
+    before = snapshot(gw)
+    result, doc = publish(models["v1"])
+    assert result.exit_code == 1
+    assert doc["error"] == "BudgetError" and "Lambda allows 5" in doc["message"]
+    assert snapshot(gw) == before
+    assert gw.list_layer_versions(MODEL) == []
+
+
+def test_oversize_is_refused(gw, models):
+    deps = publish_deps(gw, unzipped=262_143_000)
+    create_function(gw, [deps])
+    before = snapshot(gw)
+    result, doc = publish(models["v1"])
+    assert result.exit_code == 1 and doc["error"] == "BudgetError" and "unzipped" in doc["message"]
+    assert snapshot(gw) == before
+
+
+def test_incompatible_sklearn_pickle_is_refused_naming_both_versions(gw, deployed, models):
+    before = snapshot(gw)
+    result, doc = publish(models["old"])
+    assert result.exit_code == 1
+    assert doc["error"] == "ModelError"
+    assert "1.5.2" in doc["message"] and "1.7.2" in doc["message"]
+    assert snapshot(gw) == before
+    assert gw.list_layer_versions(MODEL) == []
+
+
+def test_allow_version_mismatch_publishes_and_warns(gw, deployed, models):
+    result, doc = publish(models["old"], "--allow-version-mismatch")
+    assert result.exit_code == 0, result.output
+    assert any("1.5.2" in w for w in doc["warnings"])
+
+
+def test_no_lock_at_all_is_refused_unless_allowed(gw, models):
+    gw.ensure_bucket(BUCKET)
+    create_function(gw, [])
+    before = snapshot(gw)
+    result, doc = publish(models["v1"])
+    assert result.exit_code == 1 and "lock" in doc["message"]
+    assert snapshot(gw) == before
+    result, doc = publish(models["v1"], "--allow-version-mismatch")
+    assert result.exit_code == 0, result.output
+    assert any("NOT checked" in w for w in doc["warnings"])
+
+
+def test_unknown_function_is_refused(gw, deployed, models):
+    before = snapshot(gw)
+    result, doc = publish(models["v1"], "--function", "no-such-function")
+    assert result.exit_code == 1 and doc["error"] == "NotFoundError"
+    assert "no-such-function" in doc["message"]
+    assert snapshot(gw) == before
+    assert gw.list_layer_versions(MODEL) == []
+
+
+def test_no_link_publishes_only(gw, deployed, models):
+    before = snapshot(gw)
+    result, doc = publish(models["v1"], "--no-link")
+    assert result.exit_code == 0, result.output
+    assert doc["published"] and doc["plan"] is None
+    assert snapshot(gw) == before
+
+
+def test_main_module_reference_is_refused_with_the_code_fix(gw, deployed, tmp_path):
+    (tmp_path / "bad.joblib").write_bytes(_main_pickle())
+    before = snapshot(gw)
+    result, doc = run_cli("publish-model", str(tmp_path / "bad.joblib"), "--yes")
+    assert result.exit_code == 1 and doc["error"] == "ModelError"
+    assert "__main__" in doc["message"] and "--code" in doc["hint"]
+    assert snapshot(gw) == before
+
+
+def _main_pickle() -> bytes:
+    """A pickle of an object whose class lives in __main__ (as a notebook's would): the opcodes
+    PROTO 4, SHORT_BINUNICODE '__main__', 'MyScaler', STACK_GLOBAL, EMPTY_TUPLE, NEWOBJ, STOP."""
+    return b"\x80\x04\x8c\x08__main__\x94\x8c\x08MyScaler\x94\x93\x94)\x81\x94."
+
+
+def test_code_module_ships_under_python(gw, deployed, tmp_path, models):
+    (tmp_path / "my_steps.py").write_text(
+        "class Upper:\n    def fit(self, X, y=None):\n        return self\n"
+        "    def transform(self, X):\n        return [x.upper() for x in X]\n"
+    )
+    import sys
+
+    sys.path.insert(0, str(tmp_path))
+    try:
+        import joblib
+        import my_steps
+
+        joblib.dump(my_steps.Upper(), tmp_path / "upper.joblib")
+    finally:
+        sys.path.remove(str(tmp_path))
+        sys.modules.pop("my_steps", None)
+    result, doc = run_cli(
+        "publish-model",
+        str(models["v1"]["model"]),
+        "-p",
+        str(tmp_path / "upper.joblib"),
+        "-p",
+        str(models["v1"]["countvectorizer"]),
+        "-p",
+        str(models["v1"]["tfidf"]),
+        "--yes",
+    )
+    assert result.exit_code == 1 and "my_steps" in doc["message"]
+    result, doc = run_cli(
+        "publish-model",
+        str(models["v1"]["model"]),
+        "-p",
+        str(tmp_path / "upper.joblib"),
+        "-p",
+        str(models["v1"]["countvectorizer"]),
+        "-p",
+        str(models["v1"]["tfidf"]),
+        "--code",
+        str(tmp_path / "my_steps.py"),
+        "--yes",
+    )
+    assert result.exit_code == 0, result.output
+    assert doc["manifest"]["code"][0]["file"] == "python/my_steps.py"
+    assert "my_steps.Upper" in doc["manifest"]["globals"]
+
+
+def test_not_a_model_is_refused(gw, deployed, models):
+    result, doc = run_cli("publish-model", str(models["v1"]["tfidf"]), "--yes")
+    assert result.exit_code == 1 and "predict" in doc["message"]
+
+
+def test_alias_moves_to_a_published_version(gw, deployed, models):
+    result, doc = publish(models["v1"], "--alias", "live")
+    assert result.exit_code == 0, result.output
+    alias = gw.get_alias(FUNCTION, "live")
+    assert alias["FunctionVersion"] == doc["outcome"]["function_version"]
+    layers = [ly["Arn"] for ly in gw.get_function_configuration(FUNCTION, "live")["Layers"]]
+    assert doc["layer_version_arn"] in layers
+
+
+def test_human_output_shows_the_plan(gw, deployed, models):
+    from click.testing import CliRunner
+
+    from mlayer.cli import cli
+
+    paths = models["v1"]
+    result = CliRunner().invoke(
+        cli,
+        [
+            "publish-model",
+            str(paths["model"]),
+            "-p",
+            str(paths["countvectorizer"]),
+            "-p",
+            str(paths["tfidf"]),
+            "--dry-run",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    assert "(no model layer)" in result.output and "-> arn:aws:lambda:" in result.output
+    assert "Dry run" in result.output
+
+
+def test_without_yes_and_without_a_terminal_nothing_happens(gw, deployed, models):
+    paths = models["v1"]
+    before = snapshot(gw)
+    result, doc = run_cli(
+        "publish-model",
+        str(paths["model"]),
+        "-p",
+        str(paths["countvectorizer"]),
+        "-p",
+        str(paths["tfidf"]),
+    )
+    assert result.exit_code == 2 and "--yes" in doc["hint"]
+    assert snapshot(gw) == before
+    assert gw.list_layer_versions(MODEL) == []

@@ -1,0 +1,136 @@
+"""Pure parts of the layer builder: cache keys, budget, pins, pip argv and its failures."""
+
+import pytest
+
+from mlayer.build.budget import check_budget, make_budget, to_drop
+from mlayer.build.cache import cache_key
+from mlayer.build.layer import choose_builder
+from mlayer.build.pip_builder import explain_pip_failure, pip_argv
+from mlayer.build.requirements import canonical_name, parse_requirements
+from mlayer.build.runner import Completed
+from mlayer.build.versions import check_versions
+from mlayer.errors import BudgetError, BuildError, ConfigError
+from mlayer.runtimes import get_runtime, manylinux_tags
+
+MB = 1024 * 1024
+
+
+def test_cache_key_changes_with_every_input_and_only_then():
+    base = dict(
+        requirements_sha256="a" * 64,
+        runtime="python3.12",
+        arch="x86_64",
+        builder="pip",
+        slim=True,
+        compile=True,
+    )
+    key = cache_key(**base)
+    assert key == cache_key(**base)
+    for field, other in [
+        ("requirements_sha256", "b" * 64),
+        ("runtime", "python3.11"),
+        ("arch", "arm64"),
+        ("builder", "docker"),
+        ("slim", False),
+        ("compile", False),
+    ]:
+        assert cache_key(**{**base, field: other}) != key, field
+
+
+def test_budget_reports_room_and_the_ten_largest():
+    sizes = {f"pkg{i}": (i + 1) * MB for i in range(12)}
+    budget = make_budget(200 * MB, 60 * MB, sizes, limit=250 * MB)
+    assert budget.fits and budget.room_left == 50 * MB
+    assert [n for n, _ in budget.largest][:2] == ["pkg11", "pkg10"]
+    assert len(budget.largest) == 10
+    check_budget(budget)
+
+
+def test_over_budget_names_what_to_drop():
+    budget = make_budget(
+        300 * MB, 90 * MB, {"scipy": 120 * MB, "numpy": 60 * MB, "x": MB}, 250 * MB
+    )
+    assert not budget.fits
+    assert to_drop(budget) == ["scipy"]
+    with pytest.raises(BudgetError) as err:
+        check_budget(budget)
+    assert "over Lambda's" in err.value.message
+    assert "Drop scipy" in err.value.hint
+
+
+def test_pins_and_names_are_canonical():
+    pins, names = parse_requirements(
+        "# comment\nscikit_learn==1.7.2  # pinned\nNumPy == 2.2.6\njoblib>=1\n-r other.txt\n"
+    )
+    assert pins == {"scikit-learn": "1.7.2", "numpy": "2.2.6"}
+    assert names == ("scikit-learn", "numpy", "joblib")
+    assert canonical_name("Scikit.Learn") == "scikit-learn"
+
+
+def test_a_silent_downgrade_is_an_error():
+    check_versions({"numpy": "2.2.6"}, {"numpy": "2.2.6", "scipy": "1.15.3"})
+    with pytest.raises(BuildError) as err:
+        check_versions({"numpy": "2.2.6"}, {"numpy": "1.26.4"})
+    assert "numpy 1.26.4 (pinned 2.2.6)" in err.value.message
+    with pytest.raises(BuildError):
+        check_versions({"numpy": "2.2.6"}, {})
+
+
+def test_pip_is_given_every_tag_of_the_runtime():
+    runtime = get_runtime("python3.12")
+    argv = pip_argv("py", "req.txt", "out", runtime, "arm64")
+    platforms = [argv[i + 1] for i, a in enumerate(argv) if a == "--platform"]
+    assert platforms == manylinux_tags(runtime, "arm64")
+    assert "--only-binary=:all:" in argv
+    assert argv[argv.index("--python-version") + 1] == "3.12"
+    assert argv[argv.index("--implementation") + 1] == "cp"
+
+
+def _failed(stderr):
+    return Completed(("pip",), 1, "", stderr)
+
+
+def test_no_wheel_names_the_package_and_the_docker_builder():
+    err = explain_pip_failure(
+        _failed(
+            "ERROR: Could not find a version that satisfies the requirement numpy==1.21.0\n"
+            "ERROR: No matching distribution found for numpy==1.21.0\n"
+        ),
+        get_runtime("python3.12"),
+        "arm64",
+    )
+    assert "numpy==1.21.0" in err.message and "python3.12" in err.message
+    assert "--builder docker" in err.hint
+
+
+def test_network_failure_says_so():
+    err = explain_pip_failure(
+        _failed(
+            "WARNING: Retrying ... NewConnectionError: Failed to establish a new connection: "
+            "[Errno 111] Connection refused\nERROR: No matching distribution found for numpy\n"
+        ),
+        get_runtime("python3.12"),
+        "x86_64",
+    )
+    assert "could not reach the package index" in err.message
+
+
+class FakeRunner:
+    def __init__(self, returncode):
+        self.returncode = returncode
+        self.calls = []
+
+    def __call__(self, argv, **_kwargs):
+        self.calls.append(list(argv))
+        return Completed(tuple(argv), self.returncode, "27.0" if not self.returncode else "", "no")
+
+
+def test_auto_picks_docker_only_when_an_engine_answers():
+    assert choose_builder("auto", FakeRunner(0))[0] == "docker"
+    builder, why = choose_builder("auto", FakeRunner(1))
+    assert builder == "pip" and "no Docker engine answers" in why
+    assert choose_builder("pip", FakeRunner(0))[0] == "pip"
+    with pytest.raises(BuildError):
+        choose_builder("docker", FakeRunner(1))
+    with pytest.raises(ConfigError):
+        choose_builder("conda", FakeRunner(0))

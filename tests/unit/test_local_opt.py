@@ -1,0 +1,119 @@
+"""Unpacking layer zips into the private /opt: Lambda's order, and no entry may escape."""
+
+from __future__ import annotations
+
+import io
+import stat
+import zipfile
+
+import pytest
+
+from mlayer.errors import LocalRuntimeError
+from mlayer.local import opt
+
+
+def make_zip(entries: dict[str, bytes], links: dict[str, str] | None = None) -> bytes:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        for name, data in entries.items():
+            zf.writestr(name, data)
+        for name, target in (links or {}).items():
+            info = zipfile.ZipInfo(name)
+            info.create_system = 3
+            info.external_attr = (stat.S_IFLNK | 0o777) << 16
+            zf.writestr(info, target)
+    return buf.getvalue()
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["/etc/passwd", "../outside.txt", "python/../../outside.txt", "C:/x.txt", "a\\..\\..\\b"],
+)
+def test_entries_that_escape_are_refused_and_nothing_is_written(tmp_path, name):
+    data = make_zip({"python/ok.py": b"x = 1\n", name: b"evil"})
+    with pytest.raises(LocalRuntimeError, match="refusing|outside"):
+        opt.extract(data, tmp_path / "opt")
+    assert not (tmp_path / "opt").exists() or not any((tmp_path / "opt").rglob("*"))
+    assert not (tmp_path / "outside.txt").exists()
+
+
+def test_symbolic_links_are_refused(tmp_path):
+    data = make_zip({"python/ok.py": b""}, links={"python/evil": "/etc"})
+    with pytest.raises(LocalRuntimeError, match="symbolic link"):
+        opt.extract(data, tmp_path / "opt")
+
+
+def test_a_link_already_in_the_directory_cannot_be_written_through(tmp_path):
+    dest = tmp_path / "opt"
+    dest.mkdir()
+    (tmp_path / "elsewhere").mkdir()
+    (dest / "python").symlink_to(tmp_path / "elsewhere")
+    with pytest.raises(LocalRuntimeError, match="outside"):
+        opt.extract(make_zip({"python/x.py": b"1"}), dest)
+    assert not (tmp_path / "elsewhere" / "x.py").exists()
+
+
+def test_later_layers_overwrite_earlier_ones_in_order(tmp_path):
+    first = make_zip({"python/shared.py": b"who = 'deps'\n", "python/only_deps.py": b""})
+    second = make_zip({"python/shared.py": b"who = 'model'\n", "mlayer/manifest.json": b"{}"})
+    zips = [first, second]
+    out = opt.materialize(tmp_path / "cache", ["a" * 64, "b" * 64], lambda i: zips[i])
+    assert (out / "python/shared.py").read_text() == "who = 'model'\n"
+    assert (out / "python/only_deps.py").exists() and (out / "mlayer/manifest.json").exists()
+
+
+def test_materialize_builds_once_per_set_of_zips(tmp_path):
+    calls = []
+
+    def load(i):
+        calls.append(i)
+        return make_zip({"f.txt": b"1"})
+
+    a = opt.materialize(tmp_path, ["c" * 64], load)
+    b = opt.materialize(tmp_path, ["c" * 64], load)
+    assert a == b and calls == [0]
+    assert opt.materialize(tmp_path, ["c" * 64, "d" * 64], load) != a
+
+
+class FakeGateway:
+    def __init__(self, objects):
+        self.objects = objects
+
+    def get_bytes(self, bucket, key):
+        from mlayer.errors import NotFoundError
+
+        if key not in self.objects:
+            raise NotFoundError(f"no {key}")
+        return self.objects[key]
+
+
+def test_fetch_checks_the_sha256_and_explains_a_missing_zip():
+    import hashlib
+
+    data = make_zip({"a": b"1"})
+    sha = hashlib.sha256(data).hexdigest()
+    art = opt.Artifact("arn:layer:1", sha, f"layers/{sha}.zip", "s3://")
+    assert opt.fetch(FakeGateway({art.key: data}), "b", art) == data
+    with pytest.raises(LocalRuntimeError, match="sha256"):
+        opt.fetch(FakeGateway({art.key: b"other"}), "b", art)
+    with pytest.raises(LocalRuntimeError, match="not in s3://b/layers/"):
+        opt.fetch(FakeGateway({}), "b", art)
+
+
+def test_fetch_falls_back_to_a_real_url():
+    import contextlib
+    import hashlib
+
+    data = make_zip({"a": b"1"})
+    sha = hashlib.sha256(data).hexdigest()
+    art = opt.Artifact(
+        "arn:layer:1", sha, f"layers/{sha}.zip", "https://awslambda.example/layer.zip"
+    )
+    seen = []
+
+    def urlopen(url, timeout):
+        seen.append(url)
+        return contextlib.nullcontext(io.BytesIO(data))
+
+    assert opt.fetch(FakeGateway({}), "b", art, urlopen=urlopen) == data
+    assert seen == [art.location]

@@ -1,0 +1,191 @@
+"""The relink's waiter and conflict paths, which the embedded AWS cannot produce, on botocore's Stubber."""
+
+from __future__ import annotations
+
+import boto3
+import pytest
+from botocore.stub import ANY, Stubber
+
+from mlayer.errors import AwsError, ConflictError
+from mlayer.gateway import Gateway
+from mlayer.models import RelinkPlan
+from mlayer.relink import Relinker
+
+FN = "fn"
+OLD = "arn:aws:lambda:us-east-1:123456789012:layer:m:1"
+NEW = "arn:aws:lambda:us-east-1:123456789012:layer:m:2"
+DEPS = "arn:aws:lambda:us-east-1:123456789012:layer:deps:1"
+PLAN = RelinkPlan(FN, "m", (DEPS, OLD), (DEPS, NEW), OLD, NEW, 1000, revision_id="r1")
+
+
+class FakeTime:
+    def __init__(self) -> None:
+        self.now = 0.0
+        self.sleeps: list[float] = []
+
+    def sleep(self, s: float) -> None:
+        self.sleeps.append(s)
+        self.now += s
+
+    def clock(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def rig():
+    client = boto3.client(
+        "lambda", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x"
+    )
+    stub = Stubber(client)
+    t = FakeTime()
+    gw = Gateway(region="us-east-1", clients={"lambda": client}, sleep=t.sleep, clock=t.clock)
+    with stub:
+        yield stub, Relinker(gw, timeout=30, poll=1, backoff=0.5), t
+        stub.assert_no_pending_responses()
+
+
+def config(status="Successful", layers=(DEPS, OLD), rev="r1", **extra):
+    out = {
+        "FunctionName": FN,
+        "RevisionId": rev,
+        "State": "Active",
+        "LastUpdateStatus": status,
+        "Layers": [{"Arn": a, "CodeSize": 1} for a in layers],
+    }
+    out.update(extra)
+    return out
+
+
+def expect_read(stub, **kw):
+    stub.add_response("get_function_configuration", config(**kw), {"FunctionName": FN})
+
+
+def expect_update(stub, rev="r1", status="InProgress"):
+    stub.add_response(
+        "update_function_configuration",
+        config(status, (DEPS, NEW), rev),
+        {"FunctionName": FN, "Layers": [DEPS, NEW], "RevisionId": rev},
+    )
+
+
+def test_in_progress_then_successful(rig):
+    stub, relinker, t = rig
+    expect_read(stub, status="InProgress")
+    expect_read(
+        stub, rev="r2"
+    )  # another update finished meanwhile: its RevisionId is the one to use
+    expect_update(stub, rev="r2")
+    expect_read(stub, status="InProgress", layers=(DEPS, NEW), rev="r3")
+    expect_read(stub, layers=(DEPS, NEW), rev="r3")
+    outcome = relinker.apply(PLAN)
+    assert outcome.revision_id == "r3" and outcome.attempts == 1 and t.sleeps == [1, 1]
+
+
+def test_failed_update_reports_the_reason(rig):
+    stub, relinker, _ = rig
+    expect_read(stub)
+    expect_update(stub)
+    expect_read(
+        stub,
+        status="Failed",
+        layers=(DEPS, NEW),
+        LastUpdateStatusReason="Layer too big",
+        LastUpdateStatusReasonCode="InvalidConfiguration",
+    )
+    with pytest.raises(AwsError, match="InvalidConfiguration: Layer too big") as err:
+        relinker.apply(PLAN)
+    assert err.value.code == "InvalidConfiguration"
+
+
+def test_resource_conflict_is_retried_with_backoff(rig):
+    stub, relinker, t = rig
+    for _ in range(2):
+        expect_read(stub)
+        stub.add_client_error(
+            "update_function_configuration",
+            "ResourceConflictException",
+            "update in progress",
+            409,
+            expected_params={"FunctionName": FN, "Layers": [DEPS, NEW], "RevisionId": "r1"},
+        )
+    expect_read(stub)
+    expect_update(stub, status="Successful")
+    expect_read(stub, layers=(DEPS, NEW), rev="r4")
+    outcome = relinker.apply(PLAN)
+    assert outcome.attempts == 3 and t.sleeps == [0.5, 1.0]
+
+
+def test_resource_conflict_gives_up_eventually(rig):
+    stub, relinker, _ = rig
+    relinker.max_conflicts = 1
+    for _ in range(2):
+        expect_read(stub)
+        stub.add_client_error(
+            "update_function_configuration", "ResourceConflictException", "busy", 409
+        )
+    with pytest.raises(AwsError) as err:
+        relinker.apply(PLAN)
+    assert err.value.code == "ResourceConflictException"
+
+
+def test_precondition_failed_aborts_without_retry(rig):
+    stub, relinker, t = rig
+    expect_read(stub)
+    stub.add_client_error(
+        "update_function_configuration",
+        "PreconditionFailedException",
+        "The Revision Id provided does not match the latest Revision Id.",
+        412,
+    )
+    with pytest.raises(ConflictError, match="changed since mlayer read it"):
+        relinker.apply(PLAN)
+    assert t.sleeps == []
+
+
+def test_layers_changed_since_the_plan_aborts_before_updating(rig):
+    stub, relinker, _ = rig
+    expect_read(stub, layers=(DEPS,))
+    with pytest.raises(ConflictError, match="changed since mlayer planned"):
+        relinker.apply(PLAN)
+
+
+def test_waiting_too_long_times_out(rig):
+    stub, relinker, _ = rig
+    relinker.timeout = 2
+    for _ in range(4):
+        expect_read(stub, status="InProgress")
+    with pytest.raises(AwsError, match="still being updated"):
+        relinker.apply(PLAN)
+
+
+def test_unchanged_plan_makes_no_call(rig):
+    _, relinker, _ = rig
+    same = RelinkPlan(FN, "m", (DEPS, OLD), (DEPS, OLD), OLD, OLD, 1)
+    assert relinker.apply(same).attempts == 0
+
+
+def test_alias_moves_with_revision_ids(rig):
+    stub, relinker, _ = rig
+    expect_read(stub)
+    expect_update(stub, status="Successful")
+    expect_read(stub, layers=(DEPS, NEW), rev="r5")
+    stub.add_response(
+        "publish_version",
+        {"FunctionName": FN, "Version": "7", "RevisionId": "r6"},
+        {"FunctionName": FN, "Description": ANY, "RevisionId": "r5"},
+    )
+    alias = {
+        "AliasArn": f"arn:aws:lambda:us-east-1:123456789012:function:{FN}:live",
+        "Name": "live",
+        "FunctionVersion": "6",
+        "RevisionId": "a1",
+    }
+    for _ in range(2):  # ours, then put_alias's own existence check
+        stub.add_response("get_alias", alias, {"FunctionName": FN, "Name": "live"})
+    stub.add_response(
+        "update_alias",
+        {**alias, "FunctionVersion": "7", "RevisionId": "a2"},
+        {"FunctionName": FN, "Name": "live", "FunctionVersion": "7", "RevisionId": "a1"},
+    )
+    outcome = relinker.apply(PLAN, alias="live")
+    assert outcome.function_version == "7" and outcome.alias == "live"
