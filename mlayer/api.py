@@ -240,6 +240,32 @@ def status(settings: Settings, *, gateway: Any = None) -> Any:
     )
 
 
+# -- deploy-function (issue 5) ---------------------------------------------------------------------
+def deploy_function(
+    settings: Settings,
+    *,
+    dry_run: bool = False,
+    confirm: Any = None,
+    gateway: Any = None,
+) -> Any:
+    """Create or update the function, its layers and its Kinesis trigger (DeployResult).
+
+    ``confirm(question)`` is called once, after planning and only when something will change.
+    """
+    import tempfile
+
+    from mlayer import deploy
+
+    with tempfile.TemporaryDirectory(prefix="mlayer-deploy-") as tmp:
+        return deploy.deploy_function(
+            _model_gateway(settings, gateway),
+            settings,
+            workdir=Path(tmp),
+            dry_run=dry_run,
+            confirm=confirm or (lambda _question: None),
+        )
+
+
 # -- invoke / poll (the local Lambda emulation, issue 6) -----------------------------------------
 def _is_embedded(endpoint_url: str | None) -> bool:
     return bool(endpoint_url) and any(

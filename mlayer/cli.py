@@ -7,6 +7,7 @@ The only module that imports click. Errors are mapped to exit codes in one place
 from __future__ import annotations
 
 import json
+import re
 import sys
 import traceback
 from collections.abc import Callable
@@ -55,11 +56,39 @@ class App:
             click.echo(text(result) if text else report.render(result))
 
     def progress(self) -> Callable[[str], None]:
-        """A step reporter for long work: lines on stderr, so --json stdout stays clean."""
+        """A step reporter for long work, on stderr so that --json stdout stays clean.
+
+        A message ending in ``NN%`` is a bar: redrawn in place on a terminal, and shown only
+        at each quarter in a log, so a 200 MB upload is not 100 lines.
+        """
+        tty = sys.stderr.isatty()
+        state = {"bar": "", "shown": -1}
 
         def step(message: str) -> None:
-            if not self.json_output or self.verbose:
+            if self.json_output and not self.verbose:
+                return
+            match = _PERCENT.match(message)
+            if match is None:
+                if state["bar"] and tty:
+                    click.echo("", err=True)
+                state["bar"] = ""
                 click.echo(f"  {message}", err=True)
+                return
+            label, pct = match.group(1), min(int(match.group(2)), 100)
+            if label != state["bar"]:
+                if state["bar"] and tty:
+                    click.echo("", err=True)
+                state["bar"], state["shown"] = label, -1
+            if tty:
+                filled = pct * 30 // 100
+                click.echo(
+                    f"\r  {label} [{'#' * filled}{'.' * (30 - filled)}] {pct:3d}%",
+                    err=True,
+                    nl=pct >= 100,
+                )
+            elif pct // 25 > state["shown"]:
+                state["shown"] = pct // 25
+                click.echo(f"  {label} {pct}%", err=True)
 
         return step
 
@@ -109,6 +138,7 @@ class MlayerGroup(click.Group):
 
 
 pass_app = click.make_pass_decorator(App)
+_PERCENT = re.compile(r"^(.*?)\s+(\d{1,3})%$")
 
 
 @click.group(
@@ -414,7 +444,14 @@ def status(app: App, function_name) -> None:
 @pass_app
 def deploy_function(app: App, function_name, runtime, arch, role, stream, dry_run, yes) -> None:
     """Create or update the function (code from function/), its layers and its Kinesis trigger."""
-    raise api.not_built("deploy-function", 5)
+    settings = app.settings_with(
+        function={"name": function_name, "runtime": runtime, "architecture": arch, "role": role},
+        trigger={"stream": stream},
+    )
+    result = api.deploy_function(
+        settings, dry_run=dry_run, confirm=lambda question: confirm(app, question, yes)
+    )
+    app.emit(result)
 
 
 # -- local emulation ------------------------------------------------------------------------------
@@ -497,7 +534,7 @@ def local_aws(app: App, port) -> None:
 
     from mlayer.local.aws import embedded_aws
 
-    with embedded_aws(port=port) as local:
+    with embedded_aws(port=port, isolated=True) as local:
         if app.json_output:
             click.echo(json.dumps({"endpoint_url": local.endpoint_url, "env": local.env}, indent=2))
         else:

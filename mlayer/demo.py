@@ -87,14 +87,17 @@ class Demo:
     def mlayer(self, *args: str, expect_ok: bool = True) -> subprocess.CompletedProcess:
         """Run one mlayer command as a user would, show it and its output."""
         self.say(f"\n$ mlayer {shlex.join(args)}")
+        machine = args[0] == "--json"  # keep stdout apart to parse it; else show it interleaved
         proc = subprocess.run(
             [sys.executable, "-m", "mlayer.cli", *args],
             cwd=self.workdir,
             env=self.env,
-            capture_output=True,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE if machine else subprocess.STDOUT,
             text=True,
         )
-        for line in (proc.stdout + proc.stderr).rstrip().splitlines():
+        shown = proc.stderr if machine else proc.stdout
+        for line in (shown or "").rstrip().splitlines():
             self.say(f"  {line}")
         if expect_ok and proc.returncode != 0:
             raise MlayerError(
@@ -183,7 +186,7 @@ class Demo:
         return self.result
 
     def story(self) -> None:
-        with embedded_aws(set_env=True) as aws:
+        with embedded_aws(set_env=True, isolated=True) as aws:
             self.env = {**os.environ, **aws.env}
             self.gateway = Gateway(endpoint_url=aws.endpoint_url, region=aws.region)
             self.say(
@@ -229,8 +232,8 @@ class Demo:
             self.mlayer("rollback", "--version", "1", "--yes")
             self.phase("phase-3", models[1], seed=303)
             self.verify_dead_letters(phases=3)
-            history = json.loads(self.mlayer("--json", "history").stdout)
             self.mlayer("history")
+            history = json.loads(self.mlayer("--json", "history").stdout)
             self.check(
                 "history lists both versions",
                 _history_versions(history) >= 2,

@@ -457,9 +457,12 @@ class Gateway:
 
     # -- event-source mappings --------------------------------------------------------------
     def list_event_source_mappings(
-        self, function: str, source_arn: str | None = None
+        self, function: str | None = None, source_arn: str | None = None
     ) -> list[dict]:
-        params: dict[str, Any] = {"FunctionName": function}
+        """Mappings of a function (name or ARN) and/or of an event source."""
+        params: dict[str, Any] = {}
+        if function:
+            params["FunctionName"] = function
         if source_arn:
             params["EventSourceArn"] = source_arn
         return list(
@@ -467,7 +470,7 @@ class Gateway:
                 "lambda",
                 "list_event_source_mappings",
                 "EventSourceMappings",
-                f"Listing triggers of {function}",
+                f"Listing triggers of {function or source_arn}",
                 **params,
             )
         )

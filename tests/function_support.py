@@ -285,11 +285,6 @@ class HandlerProcess:
         self._stderr.close()
 
 
-def run_handler_once(**kwargs) -> HandlerProcess:
-    """Start a HandlerProcess; the caller closes it."""
-    return HandlerProcess(**kwargs)
-
-
 # ---------------------------------------------------------------- child side: faults on boto3
 
 

@@ -7,7 +7,12 @@ to AWS, so nothing in mlayer knows it is not the real thing.
 from __future__ import annotations
 
 import contextlib
+import importlib.util
+import logging
 import os
+import select
+import subprocess
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -43,39 +48,87 @@ class LocalAws:
 
 @contextlib.contextmanager
 def embedded_aws(
-    port: int = 0, host: str = "127.0.0.1", set_env: bool = False
+    port: int = 0, host: str = "127.0.0.1", set_env: bool = False, isolated: bool = False
 ) -> Iterator[LocalAws]:
-    """Run moto's server in a background thread for the duration of the block.
+    """Run moto's server for the duration of the block.
 
     ``port=0`` picks a free port. ``set_env`` also exports the endpoint and fake credentials
     into os.environ for the block (restored afterwards), for code that reads them from there.
+    ``isolated`` runs the server in a child process (its output never reaches ours), otherwise
+    in a background thread (faster to start: what tests use).
     """
+    starter = _process_server if isolated else _thread_server
+    with starter(host, port) as bound_port:
+        local = LocalAws(endpoint_url=f"http://{host}:{bound_port}")
+        saved = {k: os.environ.get(k) for k in local.env} if set_env else {}
+        if set_env:
+            os.environ.update(local.env)
+        try:
+            yield local
+        finally:
+            for key, value in saved.items():
+                if value is None:
+                    os.environ.pop(key, None)
+                else:
+                    os.environ[key] = value
+
+
+def _missing_moto(exc: ImportError) -> LocalRuntimeError:
+    return LocalRuntimeError(
+        "The embedded AWS needs moto's server, which is not installed.",
+        "pip install 'mlayer[local]' (or `make demo`, which installs it).",
+    )
+
+
+def _cannot_start(host: str, port: int, why: str) -> LocalRuntimeError:
+    return LocalRuntimeError(
+        f"Cannot start the embedded AWS on {host}:{port}: {why}",
+        "Pick another --port, or omit it to use a free one.",
+    )
+
+
+@contextlib.contextmanager
+def _thread_server(host: str, port: int) -> Iterator[int]:
     try:
         from moto.moto_server.threaded_moto_server import ThreadedMotoServer
     except ImportError as exc:  # pragma: no cover - depends on the install
-        raise LocalRuntimeError(
-            "The embedded AWS needs moto's server, which is not installed.",
-            "pip install 'mlayer[local]' (or `make demo`, which installs it).",
-        ) from exc
+        raise _missing_moto(exc) from exc
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)
     server = ThreadedMotoServer(ip_address=host, port=port, verbose=False)
     try:
         server.start()
     except OSError as exc:
-        raise LocalRuntimeError(
-            f"Cannot start the embedded AWS on {host}:{port}: {exc.strerror or exc}",
-            "Pick another --port, or omit it to use a free one.",
-        ) from exc
-    bound_host, bound_port = server.get_host_and_port()
-    local = LocalAws(endpoint_url=f"http://{bound_host}:{bound_port}")
-    saved = {k: os.environ.get(k) for k in local.env} if set_env else {}
-    if set_env:
-        os.environ.update(local.env)
+        raise _cannot_start(host, port, str(exc.strerror or exc)) from exc
     try:
-        yield local
+        yield server.get_host_and_port()[1]
     finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
         server.stop()
+
+
+@contextlib.contextmanager
+def _process_server(host: str, port: int, timeout: float = 60.0) -> Iterator[int]:
+    if importlib.util.find_spec("moto") is None:
+        raise _missing_moto(ImportError("moto"))
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "mlayer.local.moto_process", "--host", host, "--port", str(port)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        ready, _, _ = select.select([proc.stdout], [], [], timeout)
+        line = proc.stdout.readline().strip() if ready else ""
+        if not line.isdigit():
+            proc.kill()
+            err = proc.stderr.read().strip().splitlines()
+            raise _cannot_start(host, port, err[-1] if err else "the server did not start in time")
+        yield int(line)
+    finally:
+        if proc.poll() is None:
+            proc.stdin.close()
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()

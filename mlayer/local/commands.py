@@ -162,7 +162,15 @@ def mapping_for(
     """The mapping's settings: AWS's event-source mapping when one exists, else [trigger]. Also a note."""
     summary = gateway.describe_stream(stream.rsplit("/", 1)[-1])
     stream_arn, name = summary["StreamARN"], summary["StreamName"]
-    esms = gateway.list_event_source_mappings(function_config["FunctionName"], stream_arn)
+    # By the stream, then by function ARN (or one of its versions/aliases): moto finds nothing
+    # when asked by function name, and reports an alias's mapping under a version ARN.
+    function_arn = function_config["FunctionArn"]
+    esms = [
+        e
+        for e in gateway.list_event_source_mappings(source_arn=stream_arn)
+        if e.get("FunctionArn", "") == function_arn
+        or e.get("FunctionArn", "").startswith(function_arn + ":")
+    ]
     common = {
         "stream": name,
         "stream_arn": stream_arn,

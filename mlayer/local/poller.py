@@ -117,12 +117,11 @@ class PollResult:
         }
 
     def render(self) -> str:
-        lines = [b.line() for b in self.batches]
-        lines.append(
+        """The totals: each batch's line was shown as it happened (the progress callback)."""
+        return (
             f"{len(self.batches)} batches, {self.records} records: {self.succeeded} ok, "
             f"{self.gave_up} given up, {self.invocations} invocations."
         )
-        return "\n".join(lines)
 
 
 def seq_int(sequence: str) -> int:

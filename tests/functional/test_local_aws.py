@@ -74,3 +74,22 @@ def test_local_aws_command_prints_the_endpoint_and_runs_until_interrupted(tmp_pa
         proc.send_signal(signal.SIGINT)
         proc.wait(timeout=20)
     assert proc.returncode == 0
+
+
+def test_isolated_server_runs_in_a_child_process_and_stops_with_the_block():
+    with embedded_aws(isolated=True) as local:
+        s3 = boto3.client(
+            "s3",
+            endpoint_url=local.endpoint_url,
+            region_name="us-east-1",
+            aws_access_key_id="testing",
+            aws_secret_access_key="testing",
+        )
+        s3.create_bucket(Bucket="isolated-bucket")
+        assert [b["Name"] for b in s3.list_buckets()["Buckets"]] == ["isolated-bucket"]
+        endpoint = local.endpoint_url
+    try:
+        urllib.request.urlopen(f"{endpoint}/moto-api/data.json", timeout=2)
+        raise AssertionError("the server still answers after the block")
+    except OSError:
+        pass

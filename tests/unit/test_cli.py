@@ -185,3 +185,26 @@ def test_env_overrides_reach_commands(runner, probe, monkeypatch, tmp_path):
     monkeypatch.setenv("MLAYER_FUNCTION_NAME", "fraud-score")
     assert runner.invoke(cli, ["--config", str(path), "_probe"]).exit_code == 0
     assert probe["settings"].function.name == "fraud-score"
+
+
+def test_progress_shows_bars_at_quarters_in_a_log_and_nothing_with_json(capsys):
+    from mlayer.cli import App
+
+    step = App(None, None, None, None, json_output=False, verbose=False).progress()
+    step("install: resolving wheels")
+    for pct in range(0, 101, 5):
+        step(f"upload: uploading layers/abc.zip {pct}%")
+    step("publish: publishing layer deps")
+    err = capsys.readouterr().err.splitlines()
+    assert err == [
+        "  install: resolving wheels",
+        "  upload: uploading layers/abc.zip 0%",
+        "  upload: uploading layers/abc.zip 25%",
+        "  upload: uploading layers/abc.zip 50%",
+        "  upload: uploading layers/abc.zip 75%",
+        "  upload: uploading layers/abc.zip 100%",
+        "  publish: publishing layer deps",
+    ]
+    quiet = App(None, None, None, None, json_output=True, verbose=False).progress()
+    quiet("install: resolving wheels")
+    assert capsys.readouterr().err == ""
