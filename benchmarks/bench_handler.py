@@ -1,6 +1,6 @@
 """The prediction function against its floors, measured in the same run.
 
-- Warm: function/handler.py on Kinesis batches of 1, 10, 100, 1000 records (decode, validate,
+- Warm: function/mlayer_function/handler.py on Kinesis batches of 1, 10, 100, 1000 records (decode, validate,
   predict + predict_proba, build and write every result to the stdout sink, pointed at
   /dev/null, plus the EMF line) against the floor: the same pipeline's transforms, predict and
   predict_proba on already-decoded input. Target: batch of 100 within 1.3x.
@@ -176,7 +176,7 @@ def warm(model_dir: Path, paths: list[Path]) -> list[dict]:
     sink = open(os.devnull, "w")  # noqa: SIM115 - closed below
     try:
         with contextlib.redirect_stdout(sink):
-            import handler  # the cold start happens here
+            from mlayer_function import handler  # the cold start happens here
 
             *steps, estimator = [joblib.load(p) for p in paths]
             naive = anti_pattern_handler(paths)
@@ -213,7 +213,7 @@ CHILD_HANDLER = """
 import resource, sys, time
 t = time.perf_counter()
 sys.path.insert(0, {function!r})
-import handler
+from mlayer_function import handler
 ms = (time.perf_counter() - t) * 1000
 sys.stderr.write(f"RESULT {{ms}} {{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}}\\n")
 """
@@ -274,6 +274,104 @@ def cold(model_dir: Path, paths: list[Path]) -> dict:
     }
 
 
+# ------------------------------------------------------------------ the DynamoDB sink's own cost
+
+STUB_DYNAMODB = """
+import sys
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+class Stub(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def do_POST(self):
+        self.rfile.read(int(self.headers["Content-Length"]))
+        batch = "BatchWriteItem" in self.headers.get("X-Amz-Target", "")
+        body = b'{"UnprocessedItems":{}}' if batch else b"{}"
+        self.wfile.write(
+            b"HTTP/1.1 200 OK\\r\\nContent-Type: application/x-amz-json-1.0\\r\\n"
+            + b"Content-Length: " + str(len(body)).encode() + b"\\r\\n\\r\\n" + body
+        )
+
+    def log_message(self, *args):
+        pass
+
+server = ThreadingHTTPServer(("127.0.0.1", 0), Stub)
+print(server.server_port, flush=True)
+server.serve_forever()
+"""
+
+
+def dynamodb_sink_cost(n: int = 100, rounds: int = 5) -> dict:
+    """Client-side cost of writing n results: conditional PutItems (the sink) vs BatchWriteItem.
+
+    Against a stub DynamoDB in another process that answers at once, so this is the cost the
+    function itself pays (CPU: serialization, signing, botocore's per-call work); AWS's network
+    time comes on top of both.
+    """
+    import boto3
+    from botocore.config import Config
+
+    sys.path.insert(0, str(FUNCTION_DIR))
+    from mlayer_function import sinks
+
+    stub = subprocess.Popen(
+        [sys.executable, "-c", STUB_DYNAMODB], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        port = int(stub.stdout.readline())
+        client = boto3.client(
+            "dynamodb",
+            endpoint_url=f"http://127.0.0.1:{port}",
+            region_name="us-east-1",
+            aws_access_key_id="bench",
+            aws_secret_access_key="bench",
+            config=Config(max_pool_connections=sinks.DynamoDBSink.workers),
+        )
+        sink = sinks.DynamoDBSink(client, "predictions", sinks.Retry())
+        docs = [
+            {
+                "id": f"r-{i}",
+                "prediction": "billing",
+                "probabilities": {"billing": 0.8, "spam": 0.1, "support": 0.1},
+                "model_version": "v1",
+                "event_id": f"shardId-000000000000:{49590338271490256608559692538361571095921575989136588800 + i}",
+                "predicted_at": "2026-11-24T07:00:00.123Z",
+            }
+            for i in range(n)
+        ]
+
+        def batch_write() -> None:
+            for i in range(0, n, 25):
+                items = [
+                    {"PutRequest": {"Item": {k: sinks.to_attribute(v) for k, v in d.items()}}}
+                    for d in docs[i : i + 25]
+                ]
+                client.batch_write_item(RequestItems={"predictions": items})
+
+        def measure(fn) -> tuple[float, float]:
+            fn()  # connections and the thread pool are warm on Lambda too
+            walls, cpus = [], []
+            for _ in range(rounds):
+                w, c = time.perf_counter(), time.process_time()
+                fn()
+                walls.append((time.perf_counter() - w) * 1000)
+                cpus.append((time.process_time() - c) * 1000)
+            return statistics.median(walls), statistics.median(cpus)
+
+        put_wall, put_cpu = measure(lambda: sink.write(docs))
+        batch_wall, batch_cpu = measure(batch_write)
+    finally:
+        stub.kill()
+        stub.wait()
+    return {
+        "n": n,
+        "put_wall_ms": put_wall,
+        "put_cpu_ms": put_cpu,
+        "batch_wall_ms": batch_wall,
+        "batch_cpu_ms": batch_cpu,
+    }
+
+
 def main() -> int:
     with tempfile.TemporaryDirectory(prefix="mlayer-bench-") as tmp:
         model_dir = Path(tmp) / "opt" / "mlayer"
@@ -320,7 +418,21 @@ def main() -> int:
         f"{'ok' if hundred <= WARM_TARGET else 'MISSED'}; init <= {INIT_TARGET}x: "
         f"{init_ratio:.2f}x {'ok' if init_ratio <= INIT_TARGET else 'MISSED'}"
     )
+    ddb = dynamodb_sink_cost()
+    print(
+        f"\nDynamoDB sink, {ddb['n']} results against a stub that answers at once (client cost "
+        f"only): conditional PutItems in {sinks_workers()} threads {ddb['put_wall_ms']:.1f} ms "
+        f"wall / {ddb['put_cpu_ms']:.1f} ms CPU vs unconditional BatchWriteItem "
+        f"{ddb['batch_wall_ms']:.1f} ms / {ddb['batch_cpu_ms']:.1f} ms (not a target: the price "
+        "of first-write-wins; see function/mlayer_function/sinks.py)"
+    )
     return 0 if ok else 1
+
+
+def sinks_workers() -> int:
+    from mlayer_function import sinks
+
+    return sinks.DynamoDBSink.workers
 
 
 if __name__ == "__main__":

@@ -55,9 +55,22 @@ def _cold_import(python: str, tree: Path, runs: int = 5) -> float:
     times = []
     for _ in range(runs):
         t0 = time.perf_counter()
-        subprocess.run([python, "-I", "-B", "-c", code], check=True)
+        subprocess.run([python, "-I", "-S", "-B", "-c", code], check=True)
         times.append(time.perf_counter() - t0)
     return statistics.median(times)
+
+
+def _cli_rebuild(arch: str, out: Path) -> tuple[float, bool]:
+    """`mlayer build-deps` again in a new process, as a user runs it: (seconds, cached)."""
+    import json
+    import os
+
+    argv = [str(Path(sys.executable).parent / "mlayer"), "--json", "build-deps", "--builder"]
+    argv += ["pip", "--runtime", RUNTIME, "--arch", arch, "--requirements", str(RECIPE)]
+    env = {**os.environ, "MLAYER_CACHE_DIR": str(CACHE)}
+    t0 = time.perf_counter()
+    done = subprocess.run([*argv, "--output", str(out)], env=env, capture_output=True, check=True)
+    return time.perf_counter() - t0, json.loads(done.stdout)["build"]["cached"]
 
 
 def _no_pycache_size(tree: Path) -> int:
@@ -116,8 +129,13 @@ def main() -> int:
                 f"{full.budget.zipped / MB:6.1f} MB zipped  -> {room / MB:.1f} MB "
                 f"({room / 2**20:.1f} MiB) left under 250 MB (target >= 60 MiB)"
             )
-            print(f"  cached rebuild          {cached:.3f} s (target < 1 s; cached={again.cached})")
-            ok &= ratio_src <= 0.80 and room >= 60 * 2**20 and cached < 1 and again.cached
+            cli, cli_cached = _cli_rebuild(arch, Path(tmp) / "cli")
+            print(
+                f"  cached rebuild          {cached:.3f} s in process, {cli:.3f} s as "
+                f"`mlayer build-deps` (target < 1 s; cached={again.cached and cli_cached})"
+            )
+            ok &= ratio_src <= 0.80 and room >= 60 * 2**20 and max(cached, cli) < 1
+            ok &= again.cached and cli_cached
             if arch == "x86_64":
                 python = find_python(RUNTIME.removeprefix("python"))
                 if python is None:

@@ -89,6 +89,7 @@ def build_deps(
     """
     from mlayer.build import BuildRequest, build_layer
     from mlayer.build.publish import publish_layer
+    from mlayer.build.requirements import requirements_path
     from mlayer.build.runner import run_subprocess
     from mlayer.runtimes import MAX_UNZIPPED_BYTES
 
@@ -97,8 +98,9 @@ def build_deps(
             pct = f" {100 * event.done // event.total}%" if event.total else ""
             progress(f"{event.step}: {event.message}{pct}")
 
+    configured = settings.deps.requirements
     request = BuildRequest(
-        requirements=settings.path(settings.deps.requirements),
+        requirements=requirements_path(configured, settings.path(configured)),
         runtime=settings.function.runtime,
         arch=settings.function.architecture,
         builder=settings.deps.builder,
@@ -158,6 +160,11 @@ def publish_model(
     """
     from mlayer import modelops
 
+    if alias and not link:
+        raise UsageError(
+            f"--alias {alias} moves the function's alias, but --no-link leaves the function alone.",
+            "Drop --no-link to relink and move the alias, or drop --alias.",
+        )
     if model is None:
         if preprocessors or not settings.model.artifacts:
             raise UsageError(
@@ -179,7 +186,7 @@ def publish_model(
         input_kind=input_kind or settings.model.input,
         description=description,
         metrics=modelops.read_metrics(metrics),
-        alias=alias or settings.model.alias or None,
+        alias=(alias or settings.model.alias or None) if link else None,
         link=link,
         allow_version_mismatch=allow_version_mismatch,
         dry_run=dry_run,
@@ -193,11 +200,16 @@ def rollback(
     version: int | None = None,
     previous: bool = False,
     alias: str | None = None,
+    allow_version_mismatch: bool = False,
     dry_run: bool = False,
     confirm: Any = None,
     gateway: Any = None,
 ) -> Any:
-    """Relink an existing model-layer version after checking it against the deps lock (RollbackResult)."""
+    """Relink an existing model-layer version after checking it against the deps lock (RollbackResult).
+
+    ``alias`` (default [model] alias) is moved too; ``allow_version_mismatch`` lets a version
+    pickled with another scikit-learn through, with a warning.
+    """
     from mlayer import modelops
 
     return modelops.rollback(
@@ -209,6 +221,7 @@ def rollback(
         version=version,
         previous=previous,
         alias=alias or settings.model.alias or None,
+        allow_version_mismatch=allow_version_mismatch,
         dry_run=dry_run,
         confirm=confirm or modelops._no_confirm,
     )

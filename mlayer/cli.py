@@ -338,7 +338,10 @@ def build_deps(
 )
 @click.option("--function", "function_name", help="Function to relink (default: [function] name).")
 @click.option("--layer-name", help="Model layer name (default: [model] layer).")
-@click.option("--alias", help="Also publish a function version and move this alias to it.")
+@click.option(
+    "--alias",
+    help="Also publish a function version and move this alias to it (default: [model] alias).",
+)
 @click.option(
     "--no-link", is_flag=True, help="Publish the layer version only; leave the function alone."
 )
@@ -367,7 +370,11 @@ def publish_model(
     dry_run,
     yes,
 ) -> None:
-    """Publish MODEL (and its preprocessors) as a new model-layer version and relink the function."""
+    """Publish MODEL (and its preprocessors) as a new model-layer version and relink the function.
+
+    Without MODEL, the pipeline is [model] artifacts of mlayer.toml (preprocessors first, the
+    model last). Publishing files already published reuses that version.
+    """
     settings = app.settings_with(function={"name": function_name}, model={"layer": layer_name})
     result = api.publish_model(
         settings,
@@ -388,22 +395,43 @@ def publish_model(
 
 
 @cli.command()
-@click.option("--version", "version", type=int, help="Model-layer version to relink.")
+@click.option(
+    "--version", "version", type=click.IntRange(min=1), help="Model-layer version to relink."
+)
 @click.option("--previous", is_flag=True, help="The version before the live one.")
 @click.option("--function", "function_name", help="Function to relink (default: [function] name).")
 @click.option("--layer-name", help="Model layer name (default: [model] layer).")
-@click.option("--alias", help="Also move this alias.")
+@click.option(
+    "--alias",
+    help="Also publish a function version and move this alias to it (default: [model] alias).",
+)
+@click.option(
+    "--allow-version-mismatch",
+    is_flag=True,
+    help="Relink even if the version was pickled with another scikit-learn than the deps layer's (unsafe).",
+)
 @click.option("--dry-run", is_flag=True, help="Show the plan and change nothing.")
 @click.option("--yes", is_flag=True, help="Relink without asking.")
 @pass_app
-def rollback(app: App, version, previous, function_name, layer_name, alias, dry_run, yes) -> None:
-    """Relink an older model-layer version: no code deploy, seconds."""
+def rollback(
+    app: App,
+    version,
+    previous,
+    function_name,
+    layer_name,
+    alias,
+    allow_version_mismatch,
+    dry_run,
+    yes,
+) -> None:
+    """Relink another model-layer version (--version N or --previous): no code deploy, seconds."""
     settings = app.settings_with(function={"name": function_name}, model={"layer": layer_name})
     result = api.rollback(
         settings,
         version=version,
         previous=previous,
         alias=alias,
+        allow_version_mismatch=allow_version_mismatch,
         dry_run=dry_run,
         confirm=lambda question: confirm(app, question, yes),
     )
@@ -413,7 +441,7 @@ def rollback(app: App, version, previous, function_name, layer_name, alias, dry_
 @cli.command()
 @click.option("--function", "function_name", help="Function whose live version to mark.")
 @click.option("--layer-name", help="Model layer name (default: [model] layer).")
-@click.option("--alias", help="Also mark the version live on this alias.")
+@click.option("--alias", help="Also mark the version live on this alias (default: [model] alias).")
 @pass_app
 def history(app: App, function_name, layer_name, alias) -> None:
     """Every model-layer version, newest first, and which one is live."""
@@ -529,11 +557,16 @@ def poll(app: App, local, stream, function_name, batch_size, max_batches, until_
 )
 @pass_app
 def local_aws(app: App, port) -> None:
-    """Run the embedded AWS (moto's server) on 127.0.0.1 until interrupted."""
+    """Run the embedded AWS (moto's server) on 127.0.0.1 until interrupted (Ctrl-C or SIGTERM)."""
+    import signal
     import time
 
     from mlayer.local.aws import embedded_aws
 
+    def stop(_signum: int, _frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, stop)
     with embedded_aws(port=port, isolated=True) as local:
         if app.json_output:
             click.echo(json.dumps({"endpoint_url": local.endpoint_url, "env": local.env}, indent=2))

@@ -31,26 +31,44 @@ from mlayer.gateway import Gateway, code_sha256_to_hex
 from mlayer.packaging import sha256_bytes, write_zip
 from mlayer.relink import Relinker
 
-HANDLER = "handler.handler"
-FUNCTION_DIR = Path(__file__).resolve().parent.parent / "function"
+PACKAGE = "mlayer_function"
+HANDLER = f"{PACKAGE}.handler.handler"
 OWNED_ENV = ("MLAYER_OUTPUT_SINK", "MLAYER_OUTPUT_DEAD_LETTER")
 
 
 # -- the code zip ----------------------------------------------------------------------------------
-def function_sources(root: Path = FUNCTION_DIR) -> list[tuple[str, Path]]:
-    """The function's modules: every .py directly in function/ (no caches, no dependencies)."""
-    if not root.is_dir():
+def function_code_dir() -> Path:
+    """The folder holding the ``mlayer_function`` package: the one place that says where it is.
+
+    From a source tree (``pip install -e .``) it is ``function/`` beside ``mlayer/``; an install
+    that ships the package elsewhere changes only this function.
+    """
+    return Path(__file__).resolve().parent.parent / "function"
+
+
+def function_sources(root: Path | None = None) -> list[tuple[str, Path]]:
+    """The zip entries: ``mlayer_function/*.py`` (no caches, no tests, no dependencies).
+
+    A package, so nothing of ours sits at the top of Lambda's sys.path (/var/task comes before
+    the layers' /opt/python): a user's ``--code batch.py`` is never shadowed by our modules.
+    """
+    root = root or function_code_dir()
+    package = root / PACKAGE
+    if not package.is_dir():
         raise UsageError(
-            f"The function's code is not at {root}.",
+            f"The function's code is not at {package}.",
             "Run mlayer from its source tree (pip install -e .), where function/ sits beside mlayer/.",
         )
-    files = sorted((p.name, p) for p in root.glob("*.py") if p.is_file())
-    if not any(name == "handler.py" for name, _ in files):
-        raise UsageError(f"{root} has no handler.py.", "Restore function/handler.py.")
+    files = sorted((f"{PACKAGE}/{p.name}", p) for p in package.glob("*.py") if p.is_file())
+    for required in ("__init__.py", "handler.py"):
+        if not any(name == f"{PACKAGE}/{required}" for name, _ in files):
+            raise UsageError(
+                f"{package} has no {required}.", f"Restore function/{PACKAGE}/{required}."
+            )
     return files
 
 
-def build_code_zip(dest: Path, root: Path = FUNCTION_DIR) -> tuple[bytes, str]:
+def build_code_zip(dest: Path, root: Path | None = None) -> tuple[bytes, str]:
     """The deterministic code zip (fixed times and modes) and its hex sha256."""
     info = write_zip(dest, function_sources(root))
     data = info.path.read_bytes()
@@ -72,6 +90,7 @@ class FunctionPlan:
     code_changed: bool
     changes: tuple[Change, ...]  # configuration keys that differ (all of them on create)
     desired: dict = field(repr=False, default_factory=dict)
+    notes: tuple[str, ...] = ()
 
     @property
     def changed(self) -> bool:
@@ -182,12 +201,24 @@ def plan_function(
         ),
         "Environment": desired_environment((current or {}).get("Environment") or {}, settings),
     }
+    names = [layer_name(arn) for arn in desired["Layers"]]
+    notes = []
+    if settings.deps.layer not in names:
+        notes.append(
+            f"no dependencies layer {settings.deps.layer} is published: the function cannot "
+            "import scikit-learn until `mlayer build-deps --publish` and another deploy-function."
+        )
+    if settings.model.layer not in names:
+        notes.append(
+            f"no model layer {settings.model.layer} yet: the function fails its cold start "
+            "(no /opt/mlayer/manifest.json) until `mlayer publish-model` attaches one."
+        )
     if current is None:
         changes = tuple(Change(k, None, v) for k, v in desired.items())
-        return FunctionPlan(fn.name, True, True, changes, desired)
+        return FunctionPlan(fn.name, True, True, changes, desired, tuple(notes))
     changes = tuple(Change(k, current[k], v) for k, v in desired.items() if current[k] != v)
     live_sha = code_sha256_to_hex(config["CodeSha256"]) if config.get("CodeSha256") else ""
-    return FunctionPlan(fn.name, False, live_sha != code_sha, changes, desired)
+    return FunctionPlan(fn.name, False, live_sha != code_sha, changes, desired, tuple(notes))
 
 
 def trigger_settings(settings: Settings, on_failure_arn: str | None) -> dict:
@@ -256,13 +287,21 @@ def _short(value: Any) -> str:
     return text if len(text) <= 90 else text[:87] + "..."
 
 
+def _action(create: bool, changed: bool) -> str:
+    return "created" if create else "updated" if changed else "unchanged"
+
+
+def _changes_json(changes: Sequence[Change]) -> list[dict]:
+    return [{"key": c.key, "before": c.before, "after": c.after} for c in changes]
+
+
 @dataclass(frozen=True)
 class DeployResult:
     function: FunctionPlan
     trigger: TriggerPlan | None
     applied: bool
     dry_run: bool
-    function_arn: str = ""
+    function_arn: str = ""  # the live function's ARN ("" while it does not exist)
     alias_arn: str = ""
     mapping_uuid: str = ""
     code_sha256: str = ""
@@ -273,18 +312,46 @@ class DeployResult:
         return self.function.changed or bool(self.trigger and self.trigger.changed)
 
     def to_dict(self) -> dict:
-        import dataclasses
-
-        out = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
-        return {**out, "changed": self.changed}
+        """The --json document; its keys are stable (a dry run says what it would do)."""
+        fn, trig = self.function, self.trigger
+        trigger = None
+        if trig is not None:
+            trigger = {
+                "action": _action(trig.create, trig.changed),
+                "uuid": self.mapping_uuid or trig.uuid or "",
+                "stream_arn": trig.stream_arn,
+                "target": trig.target,
+                "settings": trig.desired,
+                "changes": _changes_json(trig.changes),
+                "notes": list(trig.notes),
+            }
+        return {
+            "function_name": fn.name,
+            "function_arn": self.function_arn,
+            "alias_arn": self.alias_arn,
+            "action": _action(fn.create, fn.changed),
+            "changed": self.changed,
+            "dry_run": self.dry_run,
+            "applied": self.applied,
+            "code": {
+                "sha256": self.code_sha256,
+                "size": self.code_size,
+                "changed": fn.code_changed,
+            },
+            "configuration": fn.desired,
+            "changes": _changes_json(fn.changes),
+            "trigger": trigger,
+            "notes": list(fn.notes),
+        }
 
     def render(self) -> str:
         fn, trig = self.function, self.trigger
+        notes = [f"  note: {n}" for n in (*fn.notes, *(trig.notes if trig else ()))]
         if not self.changed:
             lines = [f"Nothing to change: {fn.name} and its trigger are as configured."]
             if trig is None:
                 lines = [f"Nothing to change: {fn.name} is as configured (no [trigger] stream)."]
-            return "\n".join(lines + [f"  note: {n}" for n in (trig.notes if trig else ())])
+            return "\n".join(lines + notes)
         verb = "Would" if self.dry_run else "Did"
         lines = []
         if fn.create:
@@ -310,7 +377,7 @@ class DeployResult:
             for c in trig.changes:
                 before = "" if trig.create else f"{_short(c.before)} -> "
                 lines.append(f"  {c.key}: {before}{_short(c.after)}")
-            lines += [f"  note: {n}" for n in trig.notes]
+        lines += notes
         if self.dry_run:
             lines.append("Dry run: nothing was changed.")
         return "\n".join(lines)
@@ -333,8 +400,7 @@ def _on_failure_arn(gw: Gateway, url: str) -> str | None:
         return url
     if url.startswith("sqs://"):
         return gw.queue_arn(url[len("sqs://") :])
-    topic = url[len("sns://") :]
-    return f"arn:aws:sns:{gw.region}:{gw.account_id()}:{topic}"
+    return gw.topic_arn(url[len("sns://") :])
 
 
 def deploy_function(
@@ -344,7 +410,7 @@ def deploy_function(
     workdir: Path,
     dry_run: bool = False,
     confirm: Callable[[str], None] = lambda _question: None,
-    function_dir: Path = FUNCTION_DIR,
+    function_dir: Path | None = None,
     relinker: Relinker | None = None,
 ) -> DeployResult:
     """Create or update the function and its trigger; idempotent (see the module docstring)."""
@@ -390,10 +456,18 @@ def deploy_function(
             on_failure_arn=on_failure,
             same_target=same_target,
         )
-    result = DeployResult(
-        fplan, tplan, applied=False, dry_run=dry_run, code_sha256=code_sha, code_size=len(code)
-    )
     alias_missing = bool(alias) and (config is None or gw.get_alias(name, alias) is None)
+    result = DeployResult(
+        fplan,
+        tplan,
+        applied=False,
+        dry_run=dry_run,
+        function_arn=function_arn,
+        alias_arn=f"{function_arn}:{alias}" if function_arn and alias and not alias_missing else "",
+        mapping_uuid=(tplan.uuid or "") if tplan else "",
+        code_sha256=code_sha,
+        code_size=len(code),
+    )
     if dry_run or not (result.changed or alias_missing):
         return result
     confirm(f"Deploy {name}?")

@@ -637,6 +637,14 @@ class Gateway:
                 )
         return bodies
 
+    def topic_arn(self, name: str) -> str:
+        """The ARN of the SNS topic ``name`` in this account and region; NotFoundError if absent."""
+        arn = name
+        if not name.startswith("arn:"):
+            arn = f"arn:aws:sns:{self.region}:{self.account_id()}:{name}"
+        self.call("sns", "get_topic_attributes", f"Reading topic {name}", TopicArn=arn)
+        return arn
+
     def publish_sns(self, topic_arn: str, message: str) -> None:
         self.call(
             "sns", "publish", f"Publishing to {topic_arn}", TopicArn=topic_arn, Message=message
@@ -691,3 +699,26 @@ class Gateway:
 
     def account_id(self) -> str:
         return self.call("sts", "get_caller_identity", "Reading the AWS account")["Account"]
+
+    # -- what a locally emulated function needs to reach the same AWS --------------------------
+    def function_aws_env(self) -> dict[str, str]:
+        """AWS_* variables that point a local function's boto3 at this gateway's AWS.
+
+        Lambda gives a function its role's keys; locally the caller's resolved credentials (from
+        flags, env or a profile) and this gateway's endpoint and region stand in for them, so the
+        function's sinks write to the same (embedded or real) AWS that mlayer is talking to.
+        """
+        env = {"AWS_REGION": self.region, "AWS_DEFAULT_REGION": self.region}
+        if self.endpoint_url:
+            env["AWS_ENDPOINT_URL"] = self.endpoint_url
+        try:
+            creds = self.session.get_credentials()
+        except Exception as exc:  # a broken profile
+            raise translate(exc, "Reading the AWS credentials") from exc
+        if creds is not None:
+            frozen = creds.get_frozen_credentials()
+            env["AWS_ACCESS_KEY_ID"] = frozen.access_key
+            env["AWS_SECRET_ACCESS_KEY"] = frozen.secret_key
+            if frozen.token:
+                env["AWS_SESSION_TOKEN"] = frozen.token
+        return env

@@ -49,8 +49,25 @@ def _plan_lines(plan: RelinkPlan | None) -> list[str]:
     ]
 
 
+def _outcome_fields(outcome: RelinkOutcome | None) -> dict:
+    return {
+        "alias": outcome.alias if outcome else None,
+        "function_version": outcome.function_version if outcome else None,
+        "outcome": None
+        if outcome is None
+        else {
+            "revision_id": outcome.revision_id,
+            "attempts": outcome.attempts,
+            "function_version": outcome.function_version,
+            "alias": outcome.alias,
+        },
+    }
+
+
 @dataclass(frozen=True)
 class PublishResult:
+    """What publish-model did. ``to_dict`` is the ``--json`` contract (docs/FORMATS.md)."""
+
     layer_name: str
     layer_version_arn: str
     version: int | None
@@ -68,6 +85,38 @@ class PublishResult:
     lock_source: str
     warnings: tuple[str, ...] = ()
     manifest: dict = field(default_factory=dict)
+    function: str | None = None
+    alias: str | None = None
+
+    @property
+    def relinked(self) -> bool:
+        """True when this run changed the function's layers."""
+        return bool(self.outcome and self.plan is not None and self.plan.changed)
+
+    def to_dict(self) -> dict:
+        return {
+            "function": self.function if self.linked else None,
+            "layer_name": self.layer_name,
+            "layer_version_arn": self.layer_version_arn,
+            "version": self.version,
+            "label": self.label,
+            "content_sha256": self.content_sha256,
+            "short_sha": mf.short_sha(self.content_sha256),
+            "zip_sha256": self.zip_sha256,
+            "zipped_size": self.zipped_size,
+            "unzipped_size": self.unzipped_size,
+            "reused": self.reused,
+            "published": self.published,
+            "dry_run": self.dry_run,
+            "linked": self.linked,
+            "relinked": self.relinked,
+            "plan": self.plan.to_dict() if self.plan is not None else None,
+            **_outcome_fields(self.outcome),
+            "alias": self.alias if self.linked else None,
+            "lock_source": self.lock_source,
+            "warnings": list(self.warnings),
+            "manifest": self.manifest,
+        }
 
     def render(self) -> str:
         lines = [f"WARNING: {w}" for w in self.warnings]
@@ -81,6 +130,8 @@ class PublishResult:
         )
         lines += _plan_lines(self.plan)
         if self.dry_run:
+            if self.alias and self.linked:
+                lines.append(f"Would publish a function version and move alias {self.alias} to it.")
             lines.append("Dry run: nothing was changed.")
         elif self.linked and self.plan is not None and self.plan.changed:
             lines.append(f"Relinked {self.plan.function}.")
@@ -93,6 +144,8 @@ class PublishResult:
 
 @dataclass(frozen=True)
 class RollbackResult:
+    """What rollback did. ``to_dict`` is the ``--json`` contract (docs/FORMATS.md)."""
+
     function: str
     layer_name: str
     from_version: int | None
@@ -102,14 +155,63 @@ class RollbackResult:
     dry_run: bool
     noop: bool
     outcome: RelinkOutcome | None = None
+    alias: str | None = None
+    alias_version: int | None = None  # model-layer version on the alias before the rollback
+    warnings: tuple[str, ...] = ()
+
+    @property
+    def relinked(self) -> bool:
+        return bool(self.outcome and self.plan.changed)
+
+    def to_dict(self) -> dict:
+        return {
+            "function": self.function,
+            "layer_name": self.layer_name,
+            "layer_version_arn": self.plan.new_arn,
+            "from_version": self.from_version,
+            "to_version": self.to_version,
+            "label": self.label,
+            "noop": self.noop,
+            "dry_run": self.dry_run,
+            "relinked": self.relinked,
+            "plan": self.plan.to_dict(),
+            **_outcome_fields(self.outcome),
+            "alias": self.alias,
+            "alias_from_version": self.alias_version,
+            "warnings": list(self.warnings),
+        }
 
     def render(self) -> str:
+        lines = [f"WARNING: {w}" for w in self.warnings]
         if self.noop:
-            return f"Version {self.to_version} ({self.label}) is already live on {self.function}; nothing to do."
-        lines = [
-            f"Roll back {self.function}: model layer version {self.from_version} -> {self.to_version} ({self.label})."
-        ]
-        lines += _plan_lines(self.plan)
+            where = f"{self.function}" + (f" and on alias {self.alias}" if self.alias else "")
+            return "\n".join(
+                [
+                    *lines,
+                    f"Version {self.to_version} ({self.label}) is already live on {where}; nothing to do.",
+                ]
+            )
+        verb = (
+            "Roll forward"
+            if self.from_version is not None and self.to_version > self.from_version
+            else "Roll back"
+        )
+        if self.plan.changed:
+            lines.append(
+                f"{verb} {self.function}: model layer version {self.from_version} -> {self.to_version} ({self.label})."
+            )
+            lines += _plan_lines(self.plan)
+        else:
+            lines.append(
+                f"Version {self.to_version} ({self.label}) is already live on {self.function}; "
+                + (
+                    f"alias {self.alias} is on version {self.alias_version}: moving it."
+                    if self.alias_version
+                    else f"alias {self.alias} does not point at it yet: moving it."
+                )
+            )
+        if self.dry_run and self.alias:
+            lines.append(f"Would publish a function version and move alias {self.alias} to it.")
         lines.append("Dry run: nothing was changed." if self.dry_run else "Done.")
         if self.outcome and self.outcome.alias:
             lines.append(
@@ -124,6 +226,7 @@ class HistoryRow:
     arn: str
     label: str
     short_sha: str
+    content_sha256: str | None
     created: str
     zipped_size: int
     unzipped_size: int | None
@@ -135,19 +238,63 @@ class HistoryRow:
 
 @dataclass(frozen=True)
 class HistoryResult:
+    """Every model-layer version. ``to_dict`` is the ``--json`` contract (docs/FORMATS.md)."""
+
     layer_name: str
     function: str
     alias: str | None
     versions: tuple[HistoryRow, ...]
+    warnings: tuple[str, ...] = ()
+
+    @property
+    def live_version(self) -> int | None:
+        return next((r.version for r in self.versions if r.live), None)
+
+    @property
+    def alias_version(self) -> int | None:
+        return next((r.version for r in self.versions if r.live_on_alias), None)
+
+    def to_dict(self) -> dict:
+        return {
+            "layer_name": self.layer_name,
+            "function": self.function,
+            "alias": self.alias,
+            "live_version": self.live_version,
+            "alias_version": self.alias_version,
+            "versions": [
+                {
+                    "version": r.version,
+                    "layer_version_arn": r.arn,
+                    "label": r.label,
+                    "short_sha": r.short_sha,
+                    "content_sha256": r.content_sha256,
+                    "created": r.created,
+                    "zipped_size": r.zipped_size,
+                    "unzipped_size": r.unzipped_size,
+                    "sklearn_version": r.sklearn_version,
+                    "live": r.live,
+                    "live_on_alias": r.live_on_alias,
+                    "description": r.description,
+                }
+                for r in self.versions
+            ],
+            "warnings": list(self.warnings),
+        }
 
     def render(self) -> str:
+        notes = [f"WARNING: {w}" for w in self.warnings]
         if not self.versions:
-            return f"Layer {self.layer_name} has no versions yet. Publish one with `mlayer publish-model`."
+            return "\n".join(
+                [
+                    *notes,
+                    f"Layer {self.layer_name} has no versions yet. Publish one with `mlayer publish-model`.",
+                ]
+            )
         rows = []
         for r in self.versions:
-            live = ["live"] if r.live else []
+            live = [self.function] if r.live else []
             if r.live_on_alias:
-                live.append(self.alias or "alias")
+                live.append(f"alias {self.alias}")
             rows.append(
                 [
                     r.version,
@@ -157,11 +304,30 @@ class HistoryResult:
                     human_bytes(r.zipped_size),
                     human_bytes(r.unzipped_size),
                     r.sklearn_version or "-",
-                    ",".join(live),
+                    ", ".join(live),
                 ]
             )
-        return f"{self.layer_name} (function {self.function})\n" + table(
-            ["version", "label", "sha", "created", "zipped", "unzipped", "sklearn", "live"], rows
+        head = f"{self.layer_name} (function {self.function}" + (
+            f", alias {self.alias})" if self.alias else ")"
+        )
+        return "\n".join(
+            [
+                *notes,
+                head,
+                table(
+                    [
+                        "version",
+                        "label",
+                        "sha",
+                        "created",
+                        "zipped",
+                        "unzipped",
+                        "sklearn",
+                        "live on",
+                    ],
+                    rows,
+                ),
+            ]
         )
 
 
@@ -189,6 +355,42 @@ class StatusResult:
     total_unzipped: int
     budget_left: int
     max_layers: int
+    limit_bytes: int = 0
+
+    @property
+    def model_layer(self) -> StatusLayer | None:
+        return next((ly for ly in self.layers if ly.role == "model"), None)
+
+    def to_dict(self) -> dict:
+        model = self.model_layer
+        return {
+            "function": self.function,
+            "state": self.state,
+            "last_update_status": self.last_update_status,
+            "runtime": self.runtime,
+            "architectures": list(self.architectures),
+            "code_size": self.code_size,
+            "layers": [
+                {
+                    "arn": ly.arn,
+                    "name": ly.name,
+                    "version": ly.version,
+                    "role": ly.role,
+                    "label": ly.label,
+                    "zipped_size": ly.zipped_size,
+                    "unzipped_size": ly.unzipped_size,
+                    "exact": ly.exact,
+                }
+                for ly in self.layers
+            ],
+            "layer_count": len(self.layers),
+            "max_layers": self.max_layers,
+            "total_unzipped": self.total_unzipped,
+            "limit_bytes": self.limit_bytes,
+            "budget_left": self.budget_left,
+            "model_version": model.version if model else None,
+            "model_label": model.label if model else None,
+        }
 
     def render(self) -> str:
         head = (
@@ -222,12 +424,16 @@ class StatusResult:
 def find_deps_lock(
     store: ArtifactStore, deps_layer: str, config: Mapping[str, Any] | None
 ) -> tuple[dict | None, str]:
-    """The lock of the function's dependencies layer, else of the newest deps version, else None."""
+    """The lock of the function's dependencies layer; when the function carries none (or does
+    not exist yet), the newest deps version's; else None.
+
+    A deps layer on the function without a lock in the bucket gives None, never another
+    version's lock: the check must be against what the function really runs with.
+    """
     for layer in (config or {}).get("Layers") or []:
         if layer_name(layer["Arn"]) == deps_layer:
             lock = store.lock(store.layer_sha(layer["Arn"]))
-            if lock is not None:
-                return lock, layer["Arn"]
+            return lock, (layer["Arn"] if lock is not None else "")
     versions = store.gw.list_layer_versions(deps_layer)
     if versions:
         arn = versions[0]["LayerVersionArn"]
@@ -334,6 +540,11 @@ def publish_model(
     confirm: Confirm = _no_confirm,
     now: Callable[[], str] = utc_now,
 ) -> PublishResult:
+    if alias and not link:
+        raise UsageError(
+            f"--alias {alias} moves the function's alias, but --no-link leaves the function alone.",
+            "Drop --no-link to relink and move the alias, or drop --alias.",
+        )
     pipeline = inspect_pipeline(model, preprocessors, code_files, input_kind)
     config = _function_config(gw, function, required=link)
     store = ArtifactStore(gw, bucket)
@@ -395,7 +606,7 @@ def publish_model(
                 reused=bool(reuse),
                 published=False,
                 dry_run=dry_run,
-                linked=False,
+                linked=plan is not None,
                 plan=plan,
                 outcome=None,
                 zip_sha256=zip_sha,
@@ -404,6 +615,8 @@ def publish_model(
                 lock_source=lock_source,
                 warnings=tuple(warnings),
                 manifest=manifest,
+                function=function,
+                alias=alias or None,
             )
             base.update(kw)
             return PublishResult(**base)
@@ -502,11 +715,17 @@ def rollback(
             "It was not published by mlayer (or the bucket changed); publish the model again.",
         )
     lock, lock_source = find_deps_lock(store, deps_layer, config)
-    check_compatibility(manifest, lock, lock_source, allow_version_mismatch)
+    warnings = check_compatibility(manifest, lock, lock_source, allow_version_mismatch)
     sizes = _sizes(store, (*current.arns, target), {})
     plan = planner.plan_rollback(
         function, current, layer, target, sizes, function_size=store.function_size(config)
     )
+    alias_version = None
+    alias_behind = False
+    if alias:
+        on_alias = [a for a in _live_arns(gw, function, alias) if layer_name(a) == layer]
+        alias_version = LayerVersionArn.parse(on_alias[0]).version if on_alias else None
+        alias_behind = target not in on_alias
     base = dict(
         function=function,
         layer_name=layer,
@@ -515,12 +734,20 @@ def rollback(
         label=manifest.get("model_version", ""),
         plan=plan,
         dry_run=dry_run,
+        alias=alias or None,
+        alias_version=alias_version,
+        warnings=tuple(warnings),
     )
-    if not plan.changed:
+    if not plan.changed and not alias_behind:
         return RollbackResult(**base, noop=True)
     if dry_run:
         return RollbackResult(**base, noop=False)
-    confirm(f"Relink {function} from model layer version {live} to {target_version}?")
+    if plan.changed:
+        question = f"Relink {function} from model layer version {live} to {target_version}"
+        question += f" and move alias {alias}?" if alias else "?"
+    else:
+        question = f"Move alias {alias} of {function} to model layer version {target_version}?"
+    confirm(question)
     outcome = Relinker(gw).apply(plan, alias=alias)
     return RollbackResult(**base, noop=False, outcome=outcome)
 
@@ -539,8 +766,20 @@ def history(
     gw: Gateway, *, bucket: str, function: str, layer: str, alias: str | None = None
 ) -> HistoryResult:
     store = ArtifactStore(gw, bucket)
-    live = set(_live_arns(gw, function))
-    on_alias = set(_live_arns(gw, function, alias)) if alias else set()
+    warnings = []
+    try:
+        live = set(FunctionLayers.from_configuration(gw.get_function_configuration(function)).arns)
+    except NotFoundError:
+        live = set()
+        warnings.append(f"Function {function} does not exist: no version is marked live.")
+    on_alias: set[str] = set()
+    if alias and not warnings:
+        if gw.get_alias(function, alias) is None:
+            warnings.append(
+                f"Function {function} has no alias {alias}: no version is marked on it."
+            )
+        else:
+            on_alias = set(_live_arns(gw, function, alias))
     rows = []
     for v in gw.list_layer_versions(layer):
         arn = v["LayerVersionArn"]
@@ -556,6 +795,7 @@ def history(
                 label=manifest.get("model_version") or desc.split(" sha:")[0],
                 short_sha=mf.short_sha(manifest.get("content_sha256", ""))
                 or (mf.description_sha(desc) or ""),
+                content_sha256=manifest.get("content_sha256"),
                 created=str(v.get("CreatedDate", "")),
                 zipped_size=int(detail["Content"].get("CodeSize") or 0),
                 unzipped_size=store.zip_unzipped_size(sha),
@@ -565,7 +805,13 @@ def history(
                 description=desc,
             )
         )
-    return HistoryResult(layer_name=layer, function=function, alias=alias, versions=tuple(rows))
+    return HistoryResult(
+        layer_name=layer,
+        function=function,
+        alias=alias,
+        versions=tuple(rows),
+        warnings=tuple(warnings),
+    )
 
 
 def status(
@@ -615,6 +861,7 @@ def status(
         total_unzipped=total,
         budget_left=MAX_UNZIPPED_BYTES - total,
         max_layers=MAX_LAYERS,
+        limit_bytes=MAX_UNZIPPED_BYTES,
     )
 
 

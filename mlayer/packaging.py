@@ -10,7 +10,7 @@ import hashlib
 import os
 import stat
 import zipfile
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -71,8 +71,12 @@ def write_zip(
     dest: str | os.PathLike,
     entries: Iterable[tuple[str, Path | bytes]],
     compresslevel: int = 9,
+    on_bytes: Callable[[int, int], None] | None = None,
 ) -> ZipInfo:
-    """Write (archive name, file path or bytes) entries sorted, with fixed time and modes."""
+    """Write (archive name, file path or bytes) entries sorted, with fixed time and modes.
+
+    ``on_bytes(done, total)`` is told the uncompressed bytes written so far, after each entry.
+    """
     dest = Path(dest)
     dest.parent.mkdir(parents=True, exist_ok=True)
     items = sorted(entries, key=lambda e: e[0])
@@ -81,6 +85,7 @@ def write_zip(
         dupes = sorted({n for n in names if names.count(n) > 1})
         raise ValueError(f"duplicate zip entries: {dupes[:5]}")
     unzipped = 0
+    total = sum(len(src) if isinstance(src, bytes) else src.stat().st_size for _, src in items)
     tmp = dest.with_suffix(dest.suffix + ".tmp")
     with zipfile.ZipFile(
         tmp, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=compresslevel
@@ -97,6 +102,8 @@ def write_zip(
             info.external_attr = (stat.S_IFREG | mode) << 16
             zf.writestr(info, data, compress_type=zipfile.ZIP_DEFLATED, compresslevel=compresslevel)
             unzipped += len(data)
+            if on_bytes is not None:
+                on_bytes(unzipped, total)
     os.replace(tmp, dest)
     return ZipInfo(
         path=dest,
@@ -108,7 +115,11 @@ def write_zip(
 
 
 def zip_tree(
-    dest: str | os.PathLike, root: Path, prefix: str = "", compresslevel: int = 9
+    dest: str | os.PathLike,
+    root: Path,
+    prefix: str = "",
+    compresslevel: int = 9,
+    on_bytes: Callable[[int, int], None] | None = None,
 ) -> ZipInfo:
     """Zip every file below root, names prefixed (e.g. 'python/'), deterministically."""
-    return write_zip(dest, iter_tree(Path(root), prefix), compresslevel=compresslevel)
+    return write_zip(dest, iter_tree(Path(root), prefix), compresslevel, on_bytes)

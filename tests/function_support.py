@@ -199,7 +199,7 @@ class InvokeError(Exception):
 
 
 class HandlerProcess:
-    """function/handler.py in a child Python whose path is only Lambda's; one per scenario."""
+    """function/mlayer_function/handler.py in a child Python whose path is only Lambda's; one per scenario."""
 
     def __init__(
         self,
@@ -210,11 +210,15 @@ class HandlerProcess:
         workdir: Path,
         env: dict[str, str],
         faults: list[dict] | None = None,
+        user_python: Path | None = None,
     ) -> None:
+        """``user_python``: modules a model layer ships with ``--code`` (its /opt/python)."""
         workdir.mkdir(parents=True, exist_ok=True)
         self.log_path = workdir / "stdout.log"
         self.stderr_path = workdir / "stderr.log"
-        lambda_path = [str(FUNCTION_DIR), str(deps_layer / "python"), str(runtime_dir)]
+        # Lambda's order: /var/task (the function's zip), /opt/python (every layer), runtime.
+        opt_python = [str(deps_layer / "python")] + ([str(user_python)] if user_python else [])
+        lambda_path = [str(FUNCTION_DIR), *opt_python, str(runtime_dir)]
         child_env = {
             "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
             "LANG": "C.UTF-8",
@@ -261,11 +265,13 @@ class HandlerProcess:
             raise InvokeError(answer["error"])
         return answer["ok"]
 
-    def set_faults(self, faults: list[dict]) -> None:
-        self._call({"op": "faults", "faults": faults})
+    def set_faults(self, faults: list[dict]) -> list[dict]:
+        """Install ``faults``; returns the ones they replace, with ``_used``: calls they hit."""
+        return self._call({"op": "faults", "faults": faults})["ok"]
 
-    def info(self) -> dict:
-        return self._call({"op": "info"})["ok"]
+    def info(self, imports: list[str] = ()) -> dict:
+        """The child's sys.path, where its libraries come from, and ``imports`` imported there."""
+        return self._call({"op": "info", "imports": list(imports)})["ok"]
 
     def log_lines(self) -> list[dict]:
         lines = self.log_path.read_text().splitlines()
@@ -299,31 +305,46 @@ class _FakeHttp:
 class FaultInjector:
     """Makes boto3 calls fail the way AWS does, before they reach moto.
 
-    A fault is a dict: ``operation`` ("dynamodb.BatchWriteItem"), ``mode`` ("unprocessed":
-    DynamoDB hands the matching items back as UnprocessedItems; "error": the call raises
-    ``code``), ``times`` (how many calls it hits; null = every call), ``ids`` (only items whose
-    ``id`` is listed; unprocessed mode only).
+    A fault is a dict: ``operation`` ("dynamodb.PutItem"), ``mode`` ("error": the call raises
+    ``code`` with HTTP ``status``; "unprocessed": BatchWriteItem hands the matching items back
+    as UnprocessedItems), ``times`` (how many calls it hits; null = every call), ``ids`` (only
+    requests whose item ``id`` is listed: PutItem's Item, BatchWriteItem's PutRequests).
+    Calls may come from the DynamoDB sink's thread pool: counting is under a lock.
     """
 
     def __init__(self, faults: list[dict]) -> None:
-        self.faults = faults
-        self.hits: dict[str, int] = {}
+        import threading
 
-    def _active(self, event_name: str) -> dict | None:
+        self.faults = faults
+        self._lock = threading.Lock()
+
+    def _take(self, event_name: str, mode: str, params: dict | None = None) -> dict | None:
+        """The fault that hits this call (and count it), or None."""
         operation = ".".join(event_name.split(".")[1:3])
-        for fault in self.faults:
-            if fault["operation"] != operation:
-                continue
-            if fault.get("times") is not None and fault.get("_used", 0) >= fault["times"]:
-                continue
-            return fault
+        with self._lock:
+            for fault in self.faults:
+                if fault["operation"] != operation or fault.get("mode", "error") != mode:
+                    continue
+                if fault.get("times") is not None and fault.get("_used", 0) >= fault["times"]:
+                    continue
+                if mode == "error" and fault.get("ids") and params is not None:
+                    item_id = (params.get("Item") or {}).get("id", {})
+                    if item_id.get("S", item_id.get("N")) not in fault["ids"]:
+                        continue
+                fault["_used"] = fault.get("_used", 0) + 1
+                return fault
         return None
 
     def before_parameter_build(self, params, event_name, context=None, **_):
-        fault = self._active(event_name)
-        if fault is None or fault.get("mode") != "unprocessed" or context is None:
+        if context is None:
             return
-        fault["_used"] = fault.get("_used", 0) + 1
+        fault = self._take(event_name, "error", params)
+        if fault is not None:
+            context["mlayer_fault_error"] = fault
+            return
+        fault = self._take(event_name, "unprocessed")
+        if fault is None:
+            return
         ids = set(fault.get("ids") or [])
         held = {}
         for table, requests in params["RequestItems"].items():
@@ -346,10 +367,9 @@ class FaultInjector:
         context = context or {}
         if context.get("mlayer_fault_all"):
             return _FakeHttp(200), {"UnprocessedItems": context["mlayer_fault_held"]}
-        fault = self._active(event_name)
-        if fault is None or fault.get("mode") != "error":
+        fault = context.get("mlayer_fault_error")
+        if fault is None:
             return None
-        fault["_used"] = fault.get("_used", 0) + 1
         code = fault.get("code", "ThrottlingException")
         body = {"Error": {"Code": code, "Message": "injected by the test"}}
         return _FakeHttp(fault.get("status", 400)), body
@@ -397,7 +417,7 @@ def driver_main() -> int:
     if boto3 is not None:
         injector.install(boto3)
     try:
-        import handler
+        from mlayer_function import handler
     except BaseException as exc:
         answer({"init_error": _error_dict(exc)})
         return 1
@@ -411,9 +431,12 @@ def driver_main() -> int:
             except Exception as exc:
                 answer({"error": _error_dict(exc)})
         elif op == "faults":
-            injector.faults = message["faults"]
-            answer({"ok": None})
+            previous, injector.faults = injector.faults, message["faults"]
+            answer({"ok": previous})
         elif op == "info":
+            import importlib
+
+            function_dir = os.path.dirname(os.path.dirname(handler.__file__))
             answer(
                 {
                     "ok": {
@@ -421,6 +444,15 @@ def driver_main() -> int:
                         "modules": {
                             name: getattr(sys.modules.get(name), "__file__", None)
                             for name in ("boto3", "sklearn", "numpy", "joblib")
+                        },
+                        "from_function_dir": sorted(
+                            name
+                            for name, module in list(sys.modules.items())
+                            if (getattr(module, "__file__", None) or "").startswith(function_dir)
+                        ),
+                        "imported": {
+                            name: importlib.import_module(name).__file__
+                            for name in message.get("imports", [])
                         },
                     }
                 }

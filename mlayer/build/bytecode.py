@@ -77,5 +77,8 @@ def compile_tree(
             f"{len(pycs)} pycs; {failed or 'some'} files did not compile",
         )
     return BytecodeResult(
-        "compiled", len(pycs), added, f"{len(pycs)} unchecked-hash pycs for {runtime.pyc_tag}"
+        "compiled",
+        len(pycs),
+        added,
+        f"{len(pycs)} unchecked-hash pycs for {runtime.pyc_tag} by {target.argv[-1]}",
     )

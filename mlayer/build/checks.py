@@ -30,7 +30,11 @@ def smoke_modules(modules: list[str]) -> list[str]:
 
 
 def import_check(target: TargetPython, modules: list[str], runner: Runner) -> SmokeCheck:
-    """A fresh interpreter with only the tree on its path (-I) imports every module (-B: no pycs)."""
+    """A fresh interpreter with only the tree and the stdlib on its path imports every module.
+
+    -I -S: no environment, user or site-packages (a module missing from the tree must not be
+    found elsewhere); -B: writes no pycs into the tree.
+    """
     names = smoke_modules(modules)
     code = (
         "import importlib, sys\n"
@@ -40,7 +44,7 @@ def import_check(target: TargetPython, modules: list[str], runner: Runner) -> Sm
     )
 
     def check(_tree: Path) -> tuple[bool, str]:
-        done = runner([*target.argv, "-I", "-B", "-c", code], timeout=600)
+        done = runner([*target.argv, "-I", "-S", "-B", "-c", code], timeout=600)
         if done.ok:
             return True, f"imported {len(names)} modules"
         return False, done.tail(3)

@@ -8,9 +8,11 @@ work folder are mounted; files are written as the calling user so they stay remo
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from mlayer.build.requirements import SHIPPED_ROOT
 from mlayer.build.runner import Runner
 from mlayer.build.target import TargetPython
 from mlayer.errors import BuildError
@@ -23,7 +25,7 @@ WORK_MOUNT = "/mlayer/work"
 
 def scripts_dir() -> Path:
     """``docker-build/`` beside the mlayer package (a source checkout or an editable install)."""
-    here = Path(__file__).resolve().parents[2] / "docker-build"
+    here = SHIPPED_ROOT / "docker-build"
     if not (here / "build.sh").is_file():
         raise BuildError(
             f"The docker builder's script is missing ({here / 'build.sh'}).",
@@ -39,7 +41,7 @@ def docker_available(runner: Runner) -> tuple[bool, str]:
         return True, f"Docker engine {done.stdout.strip() or 'found'}"
     if done.returncode == 127:
         return False, "no docker command"
-    return False, "no Docker engine answers (" + (done.tail(1) or "docker info failed") + ")"
+    return False, "no Docker engine answers: " + (done.tail(1) or "docker info failed")
 
 
 @dataclass(frozen=True)
@@ -97,8 +99,13 @@ class DockerRun:
         )
 
 
-def install_with_docker(run: DockerRun, tree_name: str, runner: Runner) -> None:
-    done = runner(run.install_argv(tree_name), timeout=3600)
+def install_with_docker(
+    run: DockerRun,
+    tree_name: str,
+    runner: Runner,
+    on_line: Callable[[str], None] | None = None,
+) -> None:
+    done = runner(run.install_argv(tree_name), timeout=3600, on_line=on_line)
     if not done.ok:
         raise BuildError(
             f"The build in {build_image(run.runtime, run.arch)} failed:\n{done.tail(12)}",

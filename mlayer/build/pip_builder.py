@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 from mlayer.build.runner import Completed, Runner
@@ -17,6 +18,7 @@ from mlayer.runtimes import Runtime, manylinux_tags
 
 _NO_MATCH = re.compile(r"No matching distribution found for ([^\s]+)")
 _NO_VERSION = re.compile(r"Could not find a version that satisfies the requirement ([^\s]+)")
+_INDEXES = re.compile(r"Looking in indexes: (.+)")
 _NETWORK = (
     "Failed to establish a new connection",
     "Connection refused",
@@ -28,6 +30,21 @@ _NETWORK = (
     "ProxyError",
     "SSLError",
 )
+
+
+# pip's lines worth showing while it works (it prints no bars when not on a terminal).
+_PROGRESS_LINES = ("Collecting", "Downloading", "Processing", "Building", "Installing", "Success")
+
+
+def pip_progress(show: Callable[[str], None]) -> Callable[[str], None]:
+    """An ``on_line`` for the runner that passes pip's download/install steps to ``show``."""
+
+    def on_line(line: str) -> None:
+        text = line.strip()
+        if text.startswith(_PROGRESS_LINES):
+            show(text)
+
+    return on_line
 
 
 def pip_argv(
@@ -73,9 +90,11 @@ def explain_pip_failure(done: Completed, runtime: Runtime, arch: str) -> BuildEr
     if missing:
         name = missing.group(1).strip("'\"")
         if "(from versions: none)" in out:
+            where = _INDEXES.search(out)
             hint_more = (
                 " pip saw no release of it at all: check the name, and that the index "
-                "(PIP_INDEX_URL) is reachable."
+                f"(PIP_INDEX_URL{'; pip looked in ' + where.group(1) if where else ''}) "
+                "is reachable."
             )
         else:
             hint_more = ""
@@ -95,7 +114,9 @@ def install_with_pip(
     arch: str,
     runner: Runner,
     python: str = sys.executable,
+    on_line: Callable[[str], None] | None = None,
 ) -> None:
-    done = runner(pip_argv(python, requirements, target, runtime, arch), timeout=3600)
+    argv = pip_argv(python, requirements, target, runtime, arch)
+    done = runner(argv, timeout=3600, on_line=on_line)
     if not done.ok:
         raise explain_pip_failure(done, runtime, arch)

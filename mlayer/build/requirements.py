@@ -9,6 +9,11 @@ from pathlib import Path
 
 from mlayer.errors import UsageError
 
+# mlayer's own checkout (or editable install): it holds layers/ and docker-build/.
+SHIPPED_ROOT = Path(__file__).resolve().parents[2]
+# ``[deps] requirements`` by default: relative to mlayer.toml, else the recipe mlayer ships.
+DEFAULT_RECIPE = "layers/sklearn/requirements.txt"
+
 _PIN = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)\s*(?:\[[^\]]*\])?\s*==\s*([^\s;,#]+)")
 _NAME = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)")
 
@@ -42,6 +47,16 @@ def parse_requirements(text: str) -> tuple[dict[str, str], tuple[str, ...]]:
         if name:
             names.append(canonical_name(name.group(1)))
     return pins, tuple(names)
+
+
+def requirements_path(configured: str, resolved: Path) -> Path:
+    """The file to install: ``resolved`` (the configured value against mlayer.toml's folder),
+    or mlayer's own default recipe when the default names no file in the project (a fresh
+    ``mlayer init`` folder)."""
+    shipped = SHIPPED_ROOT / DEFAULT_RECIPE
+    if Path(configured) == Path(DEFAULT_RECIPE) and not resolved.exists() and shipped.is_file():
+        return shipped
+    return resolved
 
 
 def read_requirements(path: str | Path) -> Requirements:

@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import os
 import subprocess
-from collections.abc import Mapping, Sequence
+import threading
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -37,6 +38,7 @@ class Runner(Protocol):
         env: Mapping[str, str] | None = None,
         cwd: str | os.PathLike | None = None,
         timeout: float | None = None,
+        on_line: Callable[[str], None] | None = None,
     ) -> Completed: ...
 
 
@@ -46,9 +48,16 @@ def run_subprocess(
     env: Mapping[str, str] | None = None,
     cwd: str | os.PathLike | None = None,
     timeout: float | None = None,
+    on_line: Callable[[str], None] | None = None,
 ) -> Completed:
-    """Run argv to completion, capturing output; a missing program is returncode 127."""
+    """Run argv to completion, capturing output; a missing program is returncode 127.
+
+    With ``on_line``, stderr is merged into stdout and each line is passed on as it comes
+    (pip's "Collecting ..."/"Downloading ..." lines become the progress display).
+    """
     full_env = {**os.environ, **env} if env is not None else None
+    if on_line is not None:
+        return _run_streaming(argv, full_env, cwd, timeout, on_line)
     try:
         proc = subprocess.run(
             list(argv),
@@ -64,3 +73,50 @@ def run_subprocess(
     except subprocess.TimeoutExpired as exc:
         return Completed(tuple(argv), 124, "", f"timed out after {exc.timeout:.0f}s")
     return Completed(tuple(argv), proc.returncode, proc.stdout, proc.stderr)
+
+
+def _run_streaming(
+    argv: Sequence[str],
+    env: Mapping[str, str] | None,
+    cwd: str | os.PathLike | None,
+    timeout: float | None,
+    on_line: Callable[[str], None],
+) -> Completed:
+    try:
+        proc = subprocess.Popen(
+            list(argv),
+            env=env,
+            cwd=cwd,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            bufsize=1,
+        )
+    except FileNotFoundError as exc:
+        return Completed(tuple(argv), 127, "", str(exc))
+    timed_out = threading.Event()
+
+    def kill() -> None:
+        timed_out.set()
+        proc.kill()
+
+    timer = threading.Timer(timeout, kill) if timeout else None
+    if timer:
+        timer.start()
+    lines: list[str] = []
+    assert proc.stdout is not None
+    try:
+        with proc.stdout:
+            for line in proc.stdout:
+                lines.append(line)
+                on_line(line.rstrip("\n"))
+        code = proc.wait()
+    finally:
+        if timer:
+            timer.cancel()
+        if proc.poll() is None:  # on_line raised (e.g. Ctrl-C): do not leave pip running
+            proc.kill()
+            proc.wait()
+    if timed_out.is_set():
+        return Completed(tuple(argv), 124, "".join(lines), f"timed out after {timeout:.0f}s")
+    return Completed(tuple(argv), code, "".join(lines), "")

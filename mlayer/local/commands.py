@@ -39,6 +39,16 @@ def read_event(path: str | Path | None) -> Any:
         ) from None
 
 
+def _invocation_dict(r: InvokeResult) -> dict:
+    return {
+        "request_id": r.request_id,
+        "response": r.payload,
+        "function_error": r.function_error,
+        "report": {**r.report.__dict__, "line": r.report.line()},
+        "logs": r.logs,
+    }
+
+
 def _pretty(payload: Any) -> str:
     return (
         json.dumps(payload, indent=2, sort_keys=True) if not isinstance(payload, str) else payload
@@ -70,25 +80,43 @@ class InvokeSummary:
         return pricing.estimate(self.architecture, self.memory_mb, billed)
 
     def to_dict(self) -> dict:
+        """Stable keys, local or not: response, function_error, report{...}, cost{...}.
+
+        ``response``/``report`` are the last invocation's (the one the text output shows);
+        ``invocations`` lists every one of a ``--repeat``. ``report`` and ``cost`` are null for
+        Lambda's own Invoke, whose REPORT line is in ``logs``.
+        """
         if self.remote is not None:
-            return {"function": self.function, "local": False, **self.remote}
+            return {
+                "function": self.function,
+                "local": False,
+                "ok": self.ok,
+                "request_id": None,
+                "response": self.remote.get("Response"),
+                "function_error": self.remote.get("FunctionError"),
+                "report": None,
+                "cost": None,
+                "logs": (self.remote.get("LogResult") or "").splitlines(),
+                "status_code": self.remote.get("StatusCode"),
+                "executed_version": self.remote.get("ExecutedVersion"),
+                "cold_starts": None,
+                "invocations": [],
+            }
         cost = self.cost()
+        invocations = [_invocation_dict(r) for r in self.results]
+        last = invocations[-1] if invocations else {}
         return {
             "function": self.function,
             "local": True,
             "ok": self.ok,
-            "invocations": [
-                {
-                    "request_id": r.request_id,
-                    "response": r.payload,
-                    "function_error": r.function_error,
-                    "report": r.report.__dict__,
-                    "report_line": r.report.line(),
-                    "logs": r.logs,
-                }
-                for r in self.results
-            ],
-            "cost_estimate": cost.to_dict() if cost else None,
+            "request_id": last.get("request_id"),
+            "response": last.get("response"),
+            "function_error": last.get("function_error"),
+            "report": last.get("report"),
+            "cost": cost.to_dict() if cost else None,
+            "logs": last.get("logs", []),
+            "cold_starts": sum(1 for r in self.results if r.report.init_ms is not None),
+            "invocations": invocations,
         }
 
     def render(self) -> str:

@@ -122,12 +122,18 @@ def build_environment(
     api_address: str,
     tmp: Path,
     caller: dict[str, str] | None = None,
+    aws: dict[str, str] | None = None,
 ) -> dict[str, str]:
-    """The process environment Lambda gives a function (paths mapped into the private dirs)."""
+    """The process environment Lambda gives a function (paths mapped into the private dirs).
+
+    ``aws`` (the gateway's endpoint, region and resolved credentials) points the function's
+    boto3 at the AWS mlayer talks to; without it, the AWS_* keys pass through from ``caller``.
+    """
     caller = dict(os.environ if caller is None else caller)
     v = spec.python_version
     opt, task = str(spec.opt_dir), str(spec.task_root)
-    env = {k: caller[k] for k in PASSED_THROUGH if k in caller}
+    passed = {k: caller[k] for k in PASSED_THROUGH if k in caller}
+    env = dict(aws) if aws is not None else passed
     env.update({"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "en_US.UTF-8", "TZ": ":UTC"})
     env.update(spec.environment)  # the function's own variables; the reserved ones below win
     env.update(
@@ -176,6 +182,7 @@ class Emulator:
         clock: Callable[[], float] = time.monotonic,
         poll_interval: float = 0.005,
         caller_env: dict[str, str] | None = None,
+        aws_env: dict[str, str] | None = None,
         on_log: Callable[[str], None] | None = None,
     ) -> None:
         self.spec = spec
@@ -184,6 +191,7 @@ class Emulator:
         self.clock = clock
         self.poll_interval = poll_interval
         self.caller_env = caller_env
+        self.aws_env = aws_env
         self.on_log = on_log
         self.cold_starts = 0
         self._api: RuntimeApi | None = None
@@ -228,7 +236,7 @@ class Emulator:
         """Start the runtime and wait for its first /next. Returns (init ms, init error or None)."""
         self._api = RuntimeApi().start()
         env = build_environment(
-            self.spec, self.runtime_dir, self._api.address, self._tmp, self.caller_env
+            self.spec, self.runtime_dir, self._api.address, self._tmp, self.caller_env, self.aws_env
         )
         t0 = self.clock()
         try:

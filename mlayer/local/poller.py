@@ -249,6 +249,10 @@ class Poller:
                 iterators[shard_id] = resp.get("NextShardIterator")
                 records = resp.get("Records", [])
                 if not records:
+                    # Real Kinesis returns empty pages while the iterator crosses a gap (expired
+                    # or sparse data): only MillisBehindLatest == 0 says the shard is caught up.
+                    if (resp.get("MillisBehindLatest") or 0) > 0 and iterators[shard_id]:
+                        read_any = True
                     continue
                 read_any = True
                 progress = self._handle(len(result.batches) + 1, shard_id, records, result)

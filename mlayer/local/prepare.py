@@ -66,6 +66,7 @@ def emulator_for(gateway: Any, bucket: str, name: str, **kwargs: Any) -> tuple[E
     spec, config = function_spec(gateway, bucket, name)
     exe = find_interpreter(spec.runtime)
     rdir = runtime_dir(exe, spec.python_version)
+    kwargs.setdefault("aws_env", gateway.function_aws_env())
     return Emulator(spec, exe, rdir, **kwargs), config
 
 

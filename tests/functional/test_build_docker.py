@@ -7,11 +7,13 @@ import json
 import os
 import stat
 import sys
+from pathlib import Path
 
 import pytest
 
 from mlayer.build import BuildRequest, build_layer
 
+REPO = Path(__file__).resolve().parents[2]
 FAKE_DOCKER = r"""#!{python}
 import json, os, subprocess, sys
 args = sys.argv[1:]
@@ -75,24 +77,36 @@ def test_docker_builder_runs_the_build_image_with_the_script(tmp_path, fake_dock
     assert build.builder == "docker" and "Docker engine" in build.builder_reason
     calls = fake_docker()
     assert calls[0][0] == "info"
-    install = calls[1]
     image = "public.ecr.aws/sam/build-python3.11:latest-x86_64"
-    at = install.index(image)
-    assert install[:5] == ["run", "--rm", "--platform", "linux/amd64", "--user"]
-    assert install[at + 1 :] == [
-        "bash",
-        "/mlayer/scripts/build.sh",
-        "install",
-        "/mlayer/requirements/requirements.txt",
-        "/mlayer/work/python",
+    staging = tmp_path / "cache" / "staging" / f"{build.cache_key}-{os.getpid()}"
+    prefix = [
+        *("run", "--rm", "--platform", "linux/amd64", "--user", f"{os.getuid()}:{os.getgid()}"),
+        *("-e", "HOME=/tmp", "-e", "MLAYER_PYTHON_VERSION=3.11"),
+        *("-v", f"{REPO / 'docker-build'}:/mlayer/scripts:ro"),
+        *("-v", f"{tmp_path / 'reqs'}:/mlayer/requirements:ro"),
+        *("-v", f"{staging}:/mlayer/work"),
+        *("--entrypoint", "", image),
     ]
-    mounts = [install[i + 1] for i, a in enumerate(install) if a == "-v"]
-    assert any(m.endswith("docker-build:/mlayer/scripts:ro") for m in mounts)
-    assert f"{tmp_path / 'reqs'}:/mlayer/requirements:ro" in mounts
-    assert "MLAYER_PYTHON_VERSION=3.11" in install
-    # smoke imports and bytecode run with the image's own python3.11
-    assert any(c[at + 1 : at + 4] == ["python3.11", "-I", "-B"] for c in calls[2:])
-    assert any("compileall" in c for c in calls[2:])
+    assert calls[1] == [
+        *prefix,
+        *("bash", "/mlayer/scripts/build.sh", "install"),
+        *("/mlayer/requirements/requirements.txt", "/mlayer/work/python"),
+    ]
+    # smoke imports (after install and after every slimming step) and bytecode run with the
+    # image's own python3.11, on the tree as the container sees it
+    smoke = [
+        c for c in calls[2:] if c[: len(prefix) + 4] == [*prefix, "python3.11", "-I", "-S", "-B"]
+    ]
+    assert len(smoke) >= 2 and "/mlayer/work/python" in smoke[0][-1]
+    tree = "/mlayer/work/python"
+    compiles = [c for c in calls if "compileall" in c]
+    assert compiles == [
+        [
+            *(*prefix, "python3.11", "-m", "compileall", "-q", "-j", "0"),
+            *("--invalidation-mode", "unchecked-hash", "-s", tree, "-p", "/opt/python", tree),
+        ]
+    ]
+    assert len(calls) == 2 + len(smoke) + 1
     assert build.packages == {"threadpoolctl": "3.6.0"}
     assert build.bytecode.status == "compiled"
     assert (build.tree / "__pycache__" / "threadpoolctl.cpython-311.pyc").is_file()

@@ -68,6 +68,7 @@ def test_requirement_without_a_wheel_for_the_target(tmp_path):
 
 
 def test_no_network_pip_fails_clearly(tmp_path, monkeypatch):
+    """Through the CLI as a user meets it: exit 1, Error and Hint on stderr, no zip."""
     for key, value in {
         "PIP_CONFIG_FILE": "/dev/null",
         "PIP_INDEX_URL": "http://127.0.0.1:9/simple",
@@ -78,12 +79,18 @@ def test_no_network_pip_fails_clearly(tmp_path, monkeypatch):
         "PIP_TIMEOUT": "2",
     }.items():
         monkeypatch.setenv(key, value)
+    monkeypatch.setenv("MLAYER_CACHE_DIR", str(tmp_path / "cache"))
     req = tmp_path / "requirements.txt"
     req.write_text("threadpoolctl==3.6.0\n")
-    with pytest.raises(BuildError) as err:
-        build_layer(_request(tmp_path, req))
-    assert "could not reach the package index" in err.value.message
-    assert "network" in err.value.hint
+    out = tmp_path / "out"
+    result = CliRunner().invoke(
+        cli,
+        ["build-deps", "--builder", "pip", "--requirements", str(req), "--output", str(out)],
+    )
+    assert result.exit_code == 1, result.output
+    assert "Error: pip could not reach the package index" in result.stderr
+    assert "Hint: Check the network" in result.stderr
+    assert not out.exists() or not any(out.iterdir())
 
 
 @pytest.mark.slow
@@ -114,3 +121,41 @@ def test_empty_requirements_error_renders_as_json_on_the_cli(tmp_path):
     )
     assert result.exit_code == 2
     assert json.loads(result.stdout)["error"] == "UsageError"
+
+
+@pytest.mark.slow
+def test_a_fresh_project_builds_the_recipe_mlayer_ships(deps_layer_build, tmp_path, monkeypatch):
+    """`mlayer init` then `mlayer build-deps` in an empty folder: no layers/ here, so the
+    default [deps] requirements means mlayer's own recipe (found in the build cache here)."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("MLAYER_CACHE_DIR", str(REPO / ".cache" / "mlayer"))
+    assert CliRunner().invoke(cli, ["init"]).exit_code == 0
+    result = CliRunner().invoke(
+        cli,
+        [
+            *("--json", "build-deps", "--builder", "pip"),
+            *("--runtime", deps_layer_build.runtime, "--arch", deps_layer_build.arch),
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    build = json.loads(result.stdout)["build"]
+    assert build["requirements"] == str(REPO / "layers" / "sklearn" / "requirements.txt")
+    assert build["zip_sha256"] == deps_layer_build.zip_sha256
+    assert Path(build["zip_path"]).parent == tmp_path / "build"
+
+
+@pytest.mark.parametrize("where", ["--output", "MLAYER_CACHE_DIR"])
+def test_a_folder_that_cannot_be_written_is_a_usage_error(tmp_path, monkeypatch, where):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    req = tmp_path / "requirements.txt"
+    req.write_text("threadpoolctl==3.6.0\n")
+    monkeypatch.setenv("MLAYER_CACHE_DIR", str(tmp_path / "cache"))
+    args = ["build-deps", "--builder", "pip", "--requirements", str(req)]
+    if where == "--output":
+        args += ["--output", str(blocker / "out")]
+    else:
+        monkeypatch.setenv("MLAYER_CACHE_DIR", str(blocker / "cache"))
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 2, result.output
+    assert f"Error: Cannot write to {blocker}" in result.stderr and "Hint: " in result.stderr

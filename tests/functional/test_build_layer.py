@@ -42,7 +42,7 @@ def model_file(tmp_path_factory) -> Path:
 
 def _predict_with(python: str, tree: Path, model: Path) -> str:
     done = subprocess.run(
-        [python, "-I", "-c", PREDICT, str(tree), str(model)],
+        [python, "-I", "-S", "-c", PREDICT, str(tree), str(model)],
         capture_output=True,
         text=True,
         timeout=300,

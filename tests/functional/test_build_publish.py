@@ -90,11 +90,39 @@ def test_cli_text_and_json(aws, tmp_path, tiny, monkeypatch):
     ]
     text = CliRunner().invoke(cli, args)
     assert text.exit_code == 0, text.output
-    assert "Layer for python3.11 (x86_64) built" in text.output
-    assert "left under Lambda's" in text.output
+    assert "Layer for python3.11 (x86_64) built" in text.stdout
+    assert "left under Lambda's" in text.stdout
+    # progress goes to stderr: pip's download/install steps, then the zip
+    assert "install: Collecting threadpoolctl==3.6.0" in text.stderr
+    assert "zip: zipping 100%" in text.stderr
     published = CliRunner().invoke(cli, ["--json", *args, "--publish", "--yes"])
     assert published.exit_code == 0, published.output
+    assert published.stderr == ""  # quiet with --json
     doc = json.loads(published.stdout)
     assert doc["build"]["cached"] is True and doc["publish"]["published"] is True
+    assert set(doc) == {"build", "publish"}
+    assert set(doc["build"]) == {
+        *("schema_version", "runtime", "python_version", "architecture", "requirements"),
+        *("requirements_sha256", "builder", "builder_reason", "packages", "modules"),
+        *("zip_path", "zip_sha256", "unzipped_size", "zipped_size", "lock_path", "budget"),
+        *("slim", "slim_steps", "compile", "bytecode", "check", "tree", "cache_key"),
+        *("cached", "seconds"),
+    }
+    build = doc["build"]
+    assert build["zip_path"] == str(tmp_path / "out" / "deps-python3.11-x86_64.zip")
+    assert build["lock_path"] == str(tmp_path / "out" / "deps-python3.11-x86_64.lock.json")
+    assert build["builder"] == "pip" and build["builder_reason"] == "pip (asked for)"
+    assert build["packages"] == {"threadpoolctl": "3.6.0"}
+    assert build["slim"] is True and build["compile"] is True
+    assert {s["name"] for s in build["slim_steps"]} >= {"tests folders", "strip"}
+    assert all(isinstance(s["bytes_saved"], int) for s in build["slim_steps"])
+    assert build["bytecode"]["status"] == "compiled"
+    assert set(build["budget"]) == {"unzipped", "zipped", "limit", "room_left", "fits", "largest"}
+    assert build["budget"]["room_left"] == 262_144_000 - build["unzipped_size"]
+    assert set(doc["publish"]) == {
+        *("layer_name", "layer_arn", "version", "bucket", "zip_key", "lock_key"),
+        *("published", "method", "code_sha256"),
+    }
+    assert doc["publish"]["lock_key"] == f"layers/{build['zip_sha256']}.lock.json"
     again = CliRunner().invoke(cli, [*args, "--publish", "--yes"])
     assert "Not published again" in again.output and doc["publish"]["layer_arn"] in again.output

@@ -101,7 +101,7 @@ def test_first_run_creates_the_function_its_layers_and_a_finite_trigger(project,
     assert f"Did create function {NAME}" in result.output
 
     fn = gw.get_function_configuration(NAME)
-    assert fn["Handler"] == "handler.handler" and fn["Runtime"] == "python3.12"
+    assert fn["Handler"] == "mlayer_function.handler.handler" and fn["Runtime"] == "python3.12"
     assert fn["Architectures"] == ["arm64"]
     assert (fn["MemorySize"], fn["Timeout"]) == (512, 30)
     assert [layer["Arn"] for layer in fn["Layers"]] == [
@@ -129,10 +129,13 @@ def test_first_run_creates_the_function_its_layers_and_a_finite_trigger(project,
 def test_the_code_zip_is_only_the_function_and_is_kept_by_sha256(project, gw):
     config, _ = project
     doc = mlayer_json(config, "deploy-function", "--yes")
-    key = f"functions/{doc['code_sha256']}.zip"
+    key = f"functions/{doc['code']['sha256']}.zip"
     names = zipfile.ZipFile(io.BytesIO(gw.get_bytes(BUCKET, key))).namelist()
-    assert "handler.py" in names and "batch.py" in names and "sinks.py" in names
-    assert all(n.endswith(".py") and "/" not in n for n in names)
+    # One package and nothing at the top of Lambda's path: a user's batch.py is not shadowed.
+    assert {"mlayer_function/__init__.py", "mlayer_function/handler.py"} <= set(names)
+    assert {"mlayer_function/batch.py", "mlayer_function/sinks.py"} <= set(names)
+    assert all(n.startswith("mlayer_function/") and n.endswith(".py") for n in names)
+    assert not any("__pycache__" in n or n.count("/") > 1 for n in names)
 
 
 def test_a_second_run_changes_nothing_and_says_so(project, gw):
@@ -146,6 +149,77 @@ def test_a_second_run_changes_nothing_and_says_so(project, gw):
     assert mlayer_json(config, "deploy-function")["changed"] is False
     assert len(mappings(gw)) == 1
     assert gw.get_function_configuration(NAME)["CodeSha256"] == before["CodeSha256"]
+
+
+def test_json_output_has_stable_keys_on_create_and_when_nothing_changes(project, gw):
+    config, layers = project
+    created = mlayer_json(config, "deploy-function", "--yes")
+    fn = gw.get_function_configuration(NAME)
+    (mapping,) = mappings(gw)
+    assert created["action"] == "created" and created["changed"] and created["applied"]
+    assert created["function_arn"] == fn["FunctionArn"] and created["alias_arn"] == ""
+    assert {c["key"] for c in created["changes"]} >= {"Runtime", "Handler", "Layers", "Role"}
+    assert all(c["before"] is None for c in created["changes"])
+    trigger = created["trigger"]
+    assert (trigger["action"], trigger["uuid"]) == ("created", mapping["UUID"])
+    assert trigger["settings"]["MaximumRetryAttempts"] == 2
+    assert trigger["settings"]["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    assert created["notes"] == []
+
+    again = mlayer_json(config, "deploy-function")
+    assert set(again) == set(created)
+    assert (again["action"], again["changed"], again["applied"]) == ("unchanged", False, False)
+    assert again["function_arn"] == fn["FunctionArn"] and again["changes"] == []
+    assert (again["trigger"]["action"], again["trigger"]["uuid"]) == ("unchanged", mapping["UUID"])
+    assert again["code"] == {**created["code"], "changed": False}
+
+
+def test_a_dry_run_of_an_update_changes_nothing(project, gw):
+    config, _ = project
+    assert mlayer(config, "deploy-function", "--yes").exit_code == 0
+    before, (mapping_before,) = gw.get_function_configuration(NAME), mappings(gw)
+    config.write_text(
+        config.read_text()
+        .replace("memory = 512", "memory = 768")
+        .replace("batch_size = 50", "batch_size = 20")
+    )
+
+    doc = mlayer_json(config, "deploy-function", "--dry-run")
+    assert (doc["action"], doc["dry_run"], doc["applied"]) == ("updated", True, False)
+    assert [(c["key"], c["before"], c["after"]) for c in doc["changes"]] == [
+        ("MemorySize", 512, 768)
+    ]
+    assert doc["trigger"]["changes"] == [{"key": "BatchSize", "before": 50, "after": 20}]
+    after, (mapping_after,) = gw.get_function_configuration(NAME), mappings(gw)
+    assert after["MemorySize"] == 512 and after["CodeSha256"] == before["CodeSha256"]
+    assert mapping_after["BatchSize"] == mapping_before["BatchSize"] == 50
+
+
+def test_an_sns_on_failure_destination_is_resolved_and_must_exist(project, gw):
+    config, _ = project
+    topic = gw.client("sns").create_topic(Name="ops")["TopicArn"]
+    config.write_text(config.read_text().replace(f"sqs://{ON_FAILURE}", "sns://ops"))
+    doc = mlayer_json(config, "deploy-function", "--yes")
+    assert doc["trigger"]["settings"]["DestinationConfig"] == {"OnFailure": {"Destination": topic}}
+    (mapping,) = mappings(gw)
+    assert mapping["DestinationConfig"]["OnFailure"]["Destination"] == topic
+
+    config.write_text(config.read_text().replace("sns://ops", "sns://opz"))
+    result = mlayer(config, "deploy-function", "--dry-run")
+    assert result.exit_code == 1 and "Reading topic opz: not found" in result.output
+
+
+def test_missing_layers_are_named_in_the_plan(project, gw):
+    config, _ = project
+    config.write_text(
+        config.read_text()
+        .replace('layer = "scorer-deps"', 'layer = "other-deps"')
+        .replace('layer = "scorer-model"', 'layer = "other-model"')
+    )
+    result = mlayer(config, "deploy-function", "--dry-run")
+    assert result.exit_code == 0, result.output
+    assert "note: no dependencies layer other-deps is published" in result.output
+    assert "note: no model layer other-model yet" in result.output
 
 
 def test_an_update_changes_only_what_differs_and_keeps_the_live_model_version(project, gw):

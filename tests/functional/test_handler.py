@@ -156,6 +156,31 @@ def test_the_child_sees_only_the_function_the_layer_and_the_runtime(
     assert info["modules"]["sklearn"].startswith(str(deps_layer))
 
 
+def test_only_the_function_package_sits_first_on_the_path(
+    tmp_path, model_layers, deps_layer, runtime_dir
+):
+    """A user's --code module named like one of ours (batch, handler, sinks) is not shadowed."""
+    user_python = tmp_path / "opt-python"
+    user_python.mkdir()
+    for name in ("batch", "handler", "sinks", "decoding"):
+        (user_python / f"{name}.py").write_text(f"WHO = 'user {name}'\n")
+    proc = HandlerProcess(
+        model_dir=model_layers["text"],
+        deps_layer=deps_layer,
+        runtime_dir=runtime_dir,
+        workdir=tmp_path / "run",
+        env={"MLAYER_OUTPUT_SINK": "stdout://"},
+        user_python=user_python,
+    )
+    try:
+        info = proc.info(["batch", "handler", "sinks", "decoding"])
+        assert proc.invoke(kinesis_event(good(2, "u"))) == {"batchItemFailures": []}
+    finally:
+        proc.close()
+    assert all(path.startswith(str(user_python)) for path in info["imported"].values())
+    assert {name.split(".")[0] for name in info["from_function_dir"]} == {"mlayer_function"}
+
+
 def test_cold_start_logs_one_structured_line(text_fn, model_layers):
     (init,) = [line for line in text_fn.log_lines() if line.get("message") == "model loaded"]
     assert init["level"] == "INFO" and init["model_version"] == "v1"
@@ -183,6 +208,30 @@ def test_all_good_records_are_predicted_and_written_once(text_fn, resources):
     assert first["predicted_at"]["S"].endswith("Z")
     metrics = text_fn.metrics()[-1]
     assert (metrics["records"], metrics["predicted"], metrics["failed"]) == (5, 5, 0)
+
+
+def test_each_batch_logs_one_embedded_metric_format_line(text_fn):
+    before = len(text_fn.metrics())
+    text_fn.invoke(kinesis_event(good(3, "e"), shard="shardId-000000000008"))
+    (emf,) = text_fn.metrics()[before:]
+    (directive,) = emf["_aws"]["CloudWatchMetrics"]
+    assert directive["Namespace"] == "mlayer"
+    assert directive["Dimensions"] == [["function", "model_version"]]
+    names = {m["Name"]: m["Unit"] for m in directive["Metrics"]}
+    assert names == {
+        "records": "Count",
+        "predicted": "Count",
+        "dead_lettered": "Count",
+        "failed": "Count",
+        "decode_ms": "Milliseconds",
+        "predict_ms": "Milliseconds",
+        "deliver_ms": "Milliseconds",
+    }
+    for name in names:  # every metric is a top-level number, as EMF requires
+        assert isinstance(emf[name], (int, float))
+    assert (emf["records"], emf["predicted"], emf["dead_lettered"], emf["failed"]) == (3, 3, 0, 0)
+    assert emf["model_version"] == "v1" and emf["function"] == "mlayer-predict"
+    assert isinstance(emf["_aws"]["Timestamp"], int) and emf["source"] == "kinesis"
 
 
 def test_all_bad_records_go_to_the_dead_letter_queue_and_are_not_retried(text_fn, resources):
@@ -231,28 +280,56 @@ def test_the_same_batch_delivered_twice_leaves_no_duplicates(text_fn, resources)
     assert len(items_of(resources, shard)) == 6
 
 
+def test_a_replay_keeps_the_first_stored_prediction(text_fn, resources):
+    """A batch delivered again after a rollback: what was stored stays, nothing is added."""
+    shard = "shardId-000000000007"
+    event = kinesis_event(good(4, "r"), shard=shard, first_seq=LONG_SEQ_BASE)
+    earlier = {
+        "event_id": {"S": f"{shard}:{LONG_SEQ_BASE + 1}"},
+        "id": {"S": "r-1"},
+        "prediction": {"S": "spam"},
+        "model_version": {"S": "v0"},
+    }
+    client(resources, "dynamodb").put_item(TableName=TABLE, Item=earlier)
+
+    assert failures(text_fn.invoke(event)) == []
+    items = items_of(resources, shard)
+    assert [i["model_version"]["S"] for i in items] == ["v1", "v0", "v1", "v1"]
+    assert items[1] == earlier  # first write wins: not rewritten by the replay
+    metrics = text_fn.metrics()[-1]
+    assert (metrics["predicted"], metrics["failed"]) == (4, 0)
+
+
 def test_a_sink_that_throttles_then_recovers_loses_nothing(text_fn, resources):
     shard = "shardId-000000000005"
-    text_fn.set_faults(
-        [{"operation": "dynamodb.BatchWriteItem", "mode": "unprocessed", "times": 2}]
-    )
+    throttle = {"mode": "error", "code": "ProvisionedThroughputExceededException"}
+    text_fn.set_faults([{"operation": "dynamodb.PutItem", "times": 12, **throttle}])
     try:
         response = text_fn.invoke(kinesis_event(good(30, "t"), shard=shard))
     finally:
-        text_fn.set_faults([])
+        (fault,) = text_fn.set_faults([])
     assert failures(response) == []
     assert len(items_of(resources, shard)) == 30
+    assert fault["_used"] == 12  # twelve puts were throttled, then retried
+    assert text_fn.metrics()[-1]["predicted"] == 30
 
 
-@pytest.mark.parametrize("first_seq", [1, LONG_SEQ_BASE + 95], ids=["moto-seq", "56-digit-seq"])
+@pytest.mark.parametrize(
+    ("first_seq", "code", "shard"),
+    [
+        (1, "ProvisionedThroughputExceededException", "shardId-000000000011"),
+        (LONG_SEQ_BASE + 95, "ProvisionedThroughputExceededException", "shardId-000000000012"),
+        (LONG_SEQ_BASE + 95, "ValidationException", "shardId-000000000013"),
+    ],
+    ids=["moto-seq-throttled", "56-digit-seq-throttled", "56-digit-seq-refused"],
+)
 def test_a_sink_that_keeps_failing_reports_the_first_undelivered_record(
-    text_fn, resources, first_seq
+    text_fn, resources, first_seq, code, shard
 ):
-    shard = f"shardId-00000000001{len(str(first_seq)) % 10}"
     # Records 8 and 12 are never taken; 8+first_seq crosses a power of ten for the short case.
     payloads = good(14, "f")
     text_fn.set_faults(
-        [{"operation": "dynamodb.BatchWriteItem", "mode": "unprocessed", "ids": ["f-12", "f-8"]}]
+        [{"operation": "dynamodb.PutItem", "mode": "error", "code": code, "ids": ["f-12", "f-8"]}]
     )
     try:
         response = text_fn.invoke(kinesis_event(payloads, shard=shard, first_seq=first_seq))
@@ -290,7 +367,14 @@ def test_bad_records_are_reported_when_the_dead_letter_queue_fails(text_fn, reso
 def test_an_sqs_event_reports_failed_message_ids(text_fn, resources):
     bodies = [json.dumps(p) for p in good(3, "s")] + ["not json"]
     text_fn.set_faults(
-        [{"operation": "dynamodb.BatchWriteItem", "mode": "unprocessed", "ids": ["s-1"]}]
+        [
+            {
+                "operation": "dynamodb.PutItem",
+                "mode": "error",
+                "code": "ValidationException",
+                "ids": ["s-1"],
+            }
+        ]
     )
     try:
         response = text_fn.invoke(sqs_event(bodies, prefix="sqs-a"))

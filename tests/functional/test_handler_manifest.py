@@ -18,7 +18,7 @@ from mlayer.artifacts import inspect_pipeline
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "function"))
 
-import modelstore  # noqa: E402
+from mlayer_function import modelstore  # noqa: E402
 
 
 def publish_locally(paths: list[Path], opt: Path) -> Path:

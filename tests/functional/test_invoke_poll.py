@@ -21,6 +21,7 @@ from click.testing import CliRunner
 
 from mlayer.cli import cli
 from mlayer.gateway import Gateway
+from mlayer.local import pricing
 
 pytestmark = pytest.mark.slow
 REPO = Path(__file__).resolve().parents[2]
@@ -42,7 +43,7 @@ HANDLER = textwrap.dedent("""
                 failures.append({"itemIdentifier": r["kinesis"]["sequenceNumber"]})
         print("records", len(records))
         return {"count": len(records), "layer": shared.WHO, "model_dir": os.environ["MLAYER_MODEL_DIR"],
-                "batchItemFailures": failures}
+                "pid": os.getpid(), "batchItemFailures": failures}
 """)
 
 
@@ -69,7 +70,9 @@ def gateway(env):
     return Gateway(region=env.region, endpoint_url=env.endpoint_url)
 
 
-def deploy(gateway: Gateway, *, name="scorer", timeout=10, store_code=True, esm=None) -> dict:
+def deploy(
+    gateway: Gateway, *, name="scorer", timeout=10, store_code=True, runtime=RUNTIME
+) -> dict:
     gateway.ensure_bucket(BUCKET)
     layer_zip = zip_bytes(
         {"python/shared.py": "WHO = 'deps layer'\n", "mlayer/manifest.json": "{}"}
@@ -77,12 +80,13 @@ def deploy(gateway: Gateway, *, name="scorer", timeout=10, store_code=True, esm=
     layer_sha = hashlib.sha256(layer_zip).hexdigest()
     gateway.put_bytes(BUCKET, f"layers/{layer_sha}.zip", layer_zip)
     layer = gateway.publish_layer_version(f"{name}-deps", "test", zip_bytes=layer_zip)
-    code = zip_bytes({"app.py": HANDLER})
+    # a handler inside a package, named only by the function's configuration (as deploy-function's)
+    code = zip_bytes({"scorer_fn/__init__.py": "", "scorer_fn/app.py": HANDLER})
     config = gateway.create_function(
         FunctionName=name,
-        Runtime=RUNTIME,
+        Runtime=runtime,
         Role=gateway.ensure_lambda_role("mlayer-test"),
-        Handler="app.handler",
+        Handler="scorer_fn.app.handler",
         Code={"ZipFile": code},
         MemorySize=256,
         Timeout=timeout,
@@ -132,13 +136,50 @@ def test_invoke_local_runs_the_deployed_code_with_its_layers_on_a_warm_container
     out = result.stdout
     assert '"count": 2' in out and '"layer": "deps layer"' in out
     assert out.count("REPORT RequestId:") == 3 and out.count("Init Duration") == 1
-    assert "Estimated cost" in out and "256 MB" in out
+    for field in ("Duration:", "Billed Duration:", "Memory Size: 256 MB", "Max Memory Used:"):
+        assert field in out
+    [cost_line] = [line for line in out.splitlines() if line.startswith("Estimated cost")]
+    assert "256 MB" in cost_line and "local timing" in cost_line
+    assert f"prices read {pricing.PRICES_READ_ON}" in cost_line
 
-    as_json = json.loads(mlayer("--json", "invoke", "--local", "--event", str(event)).stdout)
-    [inv] = as_json["invocations"]
-    assert inv["response"]["count"] == 2 and inv["response"]["model_dir"].endswith("/mlayer")
-    assert inv["report"]["memory_mb"] == 256 and inv["report"]["init_ms"] > 0
-    assert as_json["cost_estimate"]["label"] == "estimate"
+    as_json = json.loads(
+        mlayer("--json", "invoke", "--local", "--event", str(event), "--repeat", "3").stdout
+    )
+    assert set(as_json) >= {"response", "function_error", "report", "cost", "invocations"}
+    assert as_json["response"]["count"] == 2 and as_json["function_error"] is None
+    assert as_json["response"]["model_dir"].endswith("/mlayer")
+    assert set(as_json["report"]) == {
+        "request_id",
+        "duration_ms",
+        "billed_ms",
+        "memory_mb",
+        "max_memory_mb",
+        "init_ms",
+        "line",
+    }
+    assert as_json["report"]["memory_mb"] == 256 and as_json["report"]["init_ms"] is None
+    assert set(as_json["cost"]) >= {"total_usd", "billed_ms", "label", "prices_read_on"}
+    assert as_json["cost"]["label"] == "estimate"
+    assert as_json["cost"]["prices_read_on"] == pricing.PRICES_READ_ON
+    # --repeat reuses one warm container: one process, init only on the first invocation
+    runs = as_json["invocations"]
+    assert len(runs) == 3 and as_json["cold_starts"] == 1
+    assert len({r["response"]["pid"] for r in runs}) == 1
+    assert runs[0]["report"]["init_ms"] > 0
+    assert [r["report"]["init_ms"] for r in runs[1:]] == [None, None]
+
+
+def test_invoke_local_names_the_python_to_install_when_the_runtimes_one_is_missing(
+    gateway, tmp_path, monkeypatch
+):
+    deploy(gateway, runtime="python3.12" if RUNTIME != "python3.12" else "python3.13")
+    wanted = "3.12" if RUNTIME != "python3.12" else "3.13"
+    monkeypatch.setenv("PATH", str(tmp_path))  # no python3.X on PATH ...
+    monkeypatch.setenv("PYENV_ROOT", str(tmp_path / "pyenv"))  # ... nor under pyenv
+    result = mlayer("invoke", "--local")
+    assert result.exit_code == 1
+    assert f"runtime is python{wanted}" in result.stderr
+    assert f"pyenv install {wanted}" in result.stderr
 
 
 def test_invoke_without_local_on_the_embedded_aws_says_it_cannot_run_functions(gateway):
@@ -209,6 +250,39 @@ def test_poll_local_delivers_retries_bisects_and_gives_up_to_the_destination(gat
     assert all(f["requestContext"]["condition"] == "RetryAttemptsExhausted" for f in failures)
     assert all(f["requestContext"]["functionArn"] == config["FunctionArn"] for f in failures)
     assert all(f["KinesisBatchInfo"]["streamArn"] == summary["StreamARN"] for f in failures)
+    # Lambda's on-failure record for a stream: where the records are, never their data
+    [poison] = [f for f in failures if f["KinesisBatchInfo"]["startSequenceNumber"] == "5"]
+    assert set(poison) == {
+        "requestContext",
+        "responseContext",
+        "version",
+        "timestamp",
+        "KinesisBatchInfo",
+    }
+    assert poison["version"] == "1.0" and poison["timestamp"].endswith("Z")
+    assert set(poison["requestContext"]) == {
+        "requestId",
+        "functionArn",
+        "condition",
+        "approximateInvokeCount",
+    }
+    assert poison["responseContext"] == {
+        "statusCode": 200,
+        "executedVersion": "$LATEST",
+        "functionError": "Unhandled",
+    }
+    info = poison["KinesisBatchInfo"]
+    assert info["shardId"] == "shardId-000000000000" and info["batchSize"] == 1
+    assert set(info) == {
+        "shardId",
+        "startSequenceNumber",
+        "endSequenceNumber",
+        "approximateArrivalOfFirstRecord",
+        "approximateArrivalOfLastRecord",
+        "batchSize",
+        "streamArn",
+    }
+    assert info["approximateArrivalOfFirstRecord"].endswith("Z")
 
     # the mapping remembers where it stopped: a second poll sees only the new records
     gateway.put_records(
@@ -218,6 +292,47 @@ def test_poll_local_delivers_retries_bisects_and_gives_up_to_the_destination(gat
         mlayer("--json", "poll", "--local", "--stream", "events", "--until-empty").stdout
     )
     assert again["records"] == 3 and again["succeeded"] == 3 and again["cold_starts"] == 1
+
+
+def test_poll_local_batch_size_and_max_batches_stop_early_and_the_next_poll_resumes(gateway):
+    deploy(gateway)
+    summary = gateway.ensure_stream("events")
+    gateway.create_event_source_mapping(
+        FunctionName="scorer",
+        EventSourceArn=summary["StreamARN"],
+        StartingPosition="TRIM_HORIZON",
+        BatchSize=100,
+    )
+    gateway.put_records(
+        "events", [{"Data": json.dumps({"id": i}).encode(), "PartitionKey": "k"} for i in range(12)]
+    )
+    # no --until-empty: the mapping would keep polling; --max-batches stops it
+    first = mlayer(
+        "poll", "--local", "--stream", "events", "--batch-size", "5", "--max-batches", "2"
+    )
+    assert first.exit_code == 0, first.output
+    assert "batch 1: shardId-000000000000 seq 1..5 5 records -> 5 ok" in first.stderr
+    assert "batch 2: shardId-000000000000 seq 6..10 5 records -> 5 ok" in first.stderr
+    assert "2 batches, 10 records: 10 ok" in first.stdout
+    rest = json.loads(
+        mlayer("--json", "poll", "--local", "--stream", "events", "--until-empty").stdout
+    )
+    assert rest["records"] == 2 and [b["first_sequence"] for b in rest["batches"]] == ["11"]
+
+
+def test_poll_local_without_a_mapping_uses_the_trigger_settings_from_the_oldest_record(
+    gateway, monkeypatch
+):
+    deploy(gateway)
+    gateway.ensure_stream("events")
+    gateway.put_records(
+        "events", [{"Data": json.dumps({"id": i}).encode(), "PartitionKey": "k"} for i in range(3)]
+    )
+    monkeypatch.setenv("MLAYER_TRIGGER_BATCH_SIZE", "2")
+    result = mlayer("poll", "--local", "--stream", "events", "--until-empty")
+    assert result.exit_code == 0, result.output
+    assert "3 records: 3 ok" in result.stdout and "[trigger] settings" in result.stdout
+    assert result.stderr.count("batch ") == 2  # [trigger] batch_size = 2
 
 
 def test_poll_needs_local(gateway):

@@ -11,6 +11,7 @@ import time
 import urllib.request
 
 import boto3
+import pytest
 
 from mlayer.gateway import Gateway
 from mlayer.local.aws import embedded_aws
@@ -48,7 +49,8 @@ def test_context_manager_sets_and_restores_env():
     assert os.environ.get("AWS_ENDPOINT_URL") == before
 
 
-def test_local_aws_command_prints_the_endpoint_and_runs_until_interrupted(tmp_path):
+@pytest.mark.parametrize("stop_signal", [signal.SIGINT, signal.SIGTERM])
+def test_local_aws_command_prints_the_endpoint_and_runs_until_stopped(stop_signal):
     proc = subprocess.Popen(
         [sys.executable, "-m", "mlayer.cli", "--json", "local-aws"],
         stdout=subprocess.PIPE,
@@ -71,7 +73,7 @@ def test_local_aws_command_prints_the_endpoint_and_runs_until_interrupted(tmp_pa
         assert "q" in url
         assert proc.poll() is None  # still serving
     finally:
-        proc.send_signal(signal.SIGINT)
+        proc.send_signal(stop_signal)
         proc.wait(timeout=20)
     assert proc.returncode == 0
 

@@ -80,6 +80,23 @@ def dirs(tmp_path_factory):
     return task, opt
 
 
+def link_venv_deps(opt: Path) -> None:
+    """Links to the venv's sklearn stack under <opt>/python stand in for the dependencies layer."""
+    import joblib
+    import numpy
+    import scipy
+    import sklearn
+    import threadpoolctl
+
+    (opt / "python").mkdir(parents=True, exist_ok=True)
+    site = Path(sklearn.__file__).parents[1]
+    for mod in (sklearn, numpy, scipy, joblib):
+        (opt / "python" / mod.__name__).symlink_to(Path(mod.__file__).parent)
+    for libs in site.glob("*.libs"):
+        (opt / "python" / libs.name).symlink_to(libs)
+    (opt / "python" / "threadpoolctl.py").symlink_to(threadpoolctl.__file__)
+
+
 def spec(dirs, handler, **kw):
     task, opt = dirs
     return FunctionSpec(
@@ -172,17 +189,7 @@ def test_a_real_sklearn_model_loads_from_opt(tmp_path, interpreter, rdir):
     (opt / "python").mkdir(parents=True)
     (opt / "mlayer").mkdir()
     joblib.dump(model, opt / "mlayer" / "model.joblib")
-    import numpy
-    import scipy
-    import sklearn
-    import threadpoolctl
-
-    site = Path(sklearn.__file__).parents[1]
-    for mod in (sklearn, numpy, scipy, joblib):
-        (opt / "python" / mod.__name__).symlink_to(Path(mod.__file__).parent)
-    for libs in site.glob("*.libs"):
-        (opt / "python" / libs.name).symlink_to(libs)
-    (opt / "python" / "threadpoolctl.py").symlink_to(threadpoolctl.__file__)
+    link_venv_deps(opt)
     task.mkdir()
     (task / "predict.py").write_text(
         textwrap.dedent("""
@@ -210,3 +217,51 @@ def test_a_real_sklearn_model_loads_from_opt(tmp_path, interpreter, rdir):
     )
     assert result.payload["sklearn"].startswith(str(opt / "python"))
     assert result.report.max_memory_mb > 30 and result.report.init_ms > 0
+
+
+def test_the_real_handler_writes_to_the_aws_the_gateway_talks_to(
+    aws, tmp_path, interpreter, rdir, model_layers
+):
+    """mlayer's own function code, by its Handler string, with the endpoint and credentials of
+    the gateway only (the caller's environment holds no AWS_* at all): its sink reaches moto."""
+    import json
+    import shutil
+
+    from function_support import kinesis_event
+
+    from mlayer.deploy import HANDLER, build_code_zip
+    from mlayer.gateway import Gateway
+    from mlayer.local.opt import extract
+
+    gateway = Gateway(region=aws.region, endpoint_url=aws.endpoint_url)
+    gateway.ensure_queue("predictions")
+    code, _sha = build_code_zip(tmp_path / "code.zip")
+    extract(code, tmp_path / "task")
+    opt = tmp_path / "opt"
+    shutil.copytree(model_layers["text"], opt / "mlayer")
+    link_venv_deps(opt)
+    s = FunctionSpec(
+        name="real",
+        handler=HANDLER,
+        runtime=RUNTIME,
+        task_root=tmp_path / "task",
+        opt_dir=opt,
+        memory_mb=1024,
+        timeout_s=30,
+        environment={"MLAYER_OUTPUT_SINK": "sqs://predictions"},
+        region=aws.region,
+    )
+    caller = {"PATH": os.environ["PATH"]}
+    aws_env = gateway.function_aws_env()
+    assert aws_env["AWS_ENDPOINT_URL"] == aws.endpoint_url and aws_env["AWS_ACCESS_KEY_ID"]
+    with Emulator(s, interpreter, rdir, caller_env=caller, aws_env=aws_env) as em:
+        result = em.invoke(
+            kinesis_event([{"id": "a", "text": "win money now"}, {"id": "b", "text": "lunch?"}])
+        )
+    assert result.error is None, result.payload
+    assert result.payload == {"batchItemFailures": []}
+    written = sorted(
+        (json.loads(m)["id"], json.loads(m)["prediction"])
+        for m in gateway.receive_all("predictions")
+    )
+    assert written == [("a", "spam"), ("b", "ham")]

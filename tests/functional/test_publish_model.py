@@ -306,3 +306,153 @@ def test_without_yes_and_without_a_terminal_nothing_happens(gw, deployed, models
     assert result.exit_code == 2 and "--yes" in doc["hint"]
     assert snapshot(gw) == before
     assert gw.list_layer_versions(MODEL) == []
+
+
+def _write_config(folder, **model):
+    lines = ["[model]"]
+    for key, value in model.items():
+        if isinstance(value, list):
+            lines.append(f"{key} = [" + ", ".join(f'"{v}"' for v in value) + "]")
+        else:
+            lines.append(f'{key} = "{value}"')
+    (folder / "mlayer.toml").write_text("\n".join(lines) + "\n")
+
+
+def test_model_artifacts_from_the_config_when_no_model_is_named(gw, deployed, models, tmp_path):
+    import shutil
+
+    for name in ("countvectorizer", "tfidf", "model"):
+        shutil.copy(models["v1"][name], tmp_path / f"{name}.joblib")
+    _write_config(
+        tmp_path, artifacts=["countvectorizer.joblib", "tfidf.joblib", "model.joblib"], input="text"
+    )
+    result, doc = run_cli("publish-model", "--yes")
+    assert result.exit_code == 0, result.output
+    assert [a["role"] for a in doc["manifest"]["artifacts"]] == [
+        "preprocessor",
+        "preprocessor",
+        "model",
+    ]
+    assert doc["manifest"]["artifacts"][0]["class"].endswith("CountVectorizer")
+    assert doc["manifest"]["artifacts"][-1]["class"].endswith("LogisticRegression")
+    assert doc["relinked"] and model_arn(gw) == doc["layer_version_arn"]
+    # the same files named on the command line are the same content: reused
+    result, doc = publish(models["v1"])
+    assert result.exit_code == 0 and doc["reused"] and doc["version"] == 1
+
+
+def test_preprocessors_without_a_model_is_a_usage_error(gw, deployed, models):
+    before = snapshot(gw)
+    result, doc = run_cli("publish-model", "-p", str(models["v1"]["tfidf"]), "--yes")
+    assert result.exit_code == 2 and doc["error"] == "UsageError" and doc["hint"]
+    assert snapshot(gw) == before
+
+
+def test_no_model_and_no_config_artifacts_is_a_usage_error(gw, deployed):
+    result, doc = run_cli("publish-model", "--yes")
+    assert result.exit_code == 2 and "[model] artifacts" in doc["hint"]
+    assert "Error: " in result.stderr and "Hint: " in result.stderr
+
+
+def test_alias_defaults_to_the_config_alias(gw, deployed, models, tmp_path):
+    _write_config(tmp_path, alias="prod")
+    result, doc = publish(models["v1"])
+    assert result.exit_code == 0, result.output
+    assert doc["alias"] == "prod" and doc["function_version"]
+    assert gw.get_alias(FUNCTION, "prod")["FunctionVersion"] == doc["function_version"]
+    layers = [ly["Arn"] for ly in gw.get_function_configuration(FUNCTION, "prod")["Layers"]]
+    assert layers == [deployed, doc["layer_version_arn"]]
+    # --no-link leaves the function and so the config's alias alone, without complaint
+    moved = gw.get_alias(FUNCTION, "prod")
+    result, doc = publish(models["v2"], "--no-link")
+    assert result.exit_code == 0 and doc["alias"] is None and not doc["relinked"]
+    assert gw.get_alias(FUNCTION, "prod")["FunctionVersion"] == moved["FunctionVersion"]
+
+
+def test_alias_with_no_link_is_a_usage_error(gw, deployed, models):
+    before = snapshot(gw)
+    result, doc = publish(models["v1"], "--alias", "live", "--no-link")
+    assert result.exit_code == 2 and "--no-link" in doc["message"]
+    assert snapshot(gw) == before and gw.list_layer_versions(MODEL) == []
+    assert gw.get_alias(FUNCTION, "live") is None
+
+
+def test_dry_run_with_alias_changes_nothing(gw, deployed, models):
+    publish(models["v1"], "--alias", "live")
+    before, alias_before = snapshot(gw), gw.get_alias(FUNCTION, "live")
+    versions_before = gw.list_layer_versions(MODEL)
+    result, doc = publish(models["v2"], "--alias", "live", "--dry-run")
+    assert result.exit_code == 0 and doc["dry_run"] and doc["alias"] == "live"
+    assert doc["function_version"] is None and not doc["relinked"]
+    assert snapshot(gw) == before
+    assert gw.list_layer_versions(MODEL) == versions_before
+    got = gw.get_alias(FUNCTION, "live")
+    assert got["FunctionVersion"] == alias_before["FunctionVersion"]
+
+
+PUBLISH_KEYS = {
+    "function",
+    "layer_name",
+    "layer_version_arn",
+    "version",
+    "label",
+    "content_sha256",
+    "short_sha",
+    "zip_sha256",
+    "zipped_size",
+    "unzipped_size",
+    "reused",
+    "published",
+    "dry_run",
+    "linked",
+    "relinked",
+    "plan",
+    "alias",
+    "function_version",
+    "outcome",
+    "lock_source",
+    "warnings",
+    "manifest",
+}
+PLAN_KEYS = {
+    "function",
+    "layer_name",
+    "changed",
+    "old_arn",
+    "new_arn",
+    "before",
+    "after",
+    "total_unzipped",
+    "sizes_exact",
+    "budget_left",
+    "revision_id",
+}
+
+
+def test_json_keys_are_the_documented_ones(gw, deployed, models):
+    _, doc = publish(models["v1"], "--dry-run")
+    assert set(doc) == PUBLISH_KEYS and set(doc["plan"]) == PLAN_KEYS
+    _, doc = publish(models["v1"])
+    assert set(doc) == PUBLISH_KEYS and doc["relinked"] and doc["function"] == FUNCTION
+    assert doc["short_sha"] == doc["content_sha256"][:12]
+    _, doc = publish(models["v1"])
+    assert doc["reused"] and not doc["relinked"] and not doc["plan"]["changed"]
+
+
+def test_the_lock_checked_is_the_function_deps_layer_not_a_newer_one(gw, models):
+    """deps v1 (no lock: built elsewhere) on the function, deps v2 with a lock: v2 says nothing
+    about what the function runs, so the model is refused as unchecked."""
+    from publish_support import DEPS, fake_zip
+
+    gw.ensure_bucket(BUCKET)
+    unlocked = gw.publish_layer_version(DEPS, "hand-made", zip_bytes=fake_zip({"python/x": b"1"}))
+    create_function(gw, [unlocked["LayerVersionArn"]])
+    publish_deps(gw)
+    before = snapshot(gw)
+    result, doc = publish(models["v1"])
+    assert (
+        result.exit_code == 1
+        and "lock" in doc["message"]
+        and "--allow-version-mismatch" in doc["hint"]
+    )
+    assert snapshot(gw) == before and gw.list_layer_versions(MODEL) == []

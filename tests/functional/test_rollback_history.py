@@ -193,3 +193,262 @@ def test_status_shows_layers_sizes_and_budget(gw, three):
 def test_status_of_an_unknown_function(gw):
     result, doc = run_cli("status", "--function", "nope")
     assert result.exit_code == 1 and doc["error"] == "NotFoundError"
+
+
+def alias_layers(gw, alias):
+    return [ly["Arn"] for ly in gw.get_function_configuration(FUNCTION, alias)["Layers"]]
+
+
+def test_rollback_allow_version_mismatch_relinks_loudly(gw, three):
+    newer = publish_deps(gw, sklearn="1.8.0")
+    gw.update_function_configuration(FUNCTION, Layers=[three["tools"], newer, three["arns"][2]])
+    result, doc = run_cli("rollback", "--version", "1", "--allow-version-mismatch", "--yes")
+    assert result.exit_code == 0, result.output
+    assert doc["relinked"] and live(gw) == three["arns"][0]
+    assert doc["warnings"] and "1.8.0" in doc["warnings"][0] and "1.7.2" in doc["warnings"][0]
+    assert "--allow-version-mismatch" in doc["warnings"][0]
+
+
+def test_alias_follows_publish_rollback_and_previous_through_the_cli(gw, three, models):
+    """--alias live: a function version is published and the alias moved, on every relink."""
+    paths = models["v1"]
+    result, doc = run_cli(
+        "publish-model",
+        str(paths["model"]),
+        "-p",
+        str(paths["countvectorizer"]),
+        "-p",
+        str(paths["tfidf"]),
+        "--alias",
+        "live",
+        "--yes",
+    )
+    assert result.exit_code == 0, result.output
+    assert doc["reused"] and doc["relinked"] and doc["alias"] == "live"
+    assert alias_layers(gw, "live")[-1] == three["arns"][0]
+    first = doc["function_version"]
+
+    result, doc = run_cli("rollback", "--version", "3", "--alias", "live", "--yes")
+    assert result.exit_code == 0, result.output
+    assert doc["alias"] == "live" and doc["alias_from_version"] == 1
+    assert doc["function_version"] != first
+    assert gw.get_alias(FUNCTION, "live")["FunctionVersion"] == doc["function_version"]
+    assert alias_layers(gw, "live")[-1] == three["arns"][2] == live(gw)
+
+    result, doc = run_cli("rollback", "--previous", "--alias", "live", "--yes")
+    assert result.exit_code == 0, result.output
+    assert doc["to_version"] == 2 and alias_layers(gw, "live")[-1] == three["arns"][1]
+
+    doc = run_cli("history", "--alias", "live")[1]
+    assert doc["live_version"] == 2 and doc["alias_version"] == 2
+    assert [(r["version"], r["live"], r["live_on_alias"]) for r in doc["versions"]] == [
+        (3, False, False),
+        (2, True, True),
+        (1, False, False),
+    ]
+    text = run_cli_text("history", "--alias", "live")
+    assert "alias live" in text and FUNCTION in text
+
+
+def run_cli_text(*args):
+    from click.testing import CliRunner
+
+    from mlayer.cli import cli
+
+    result = CliRunner().invoke(cli, list(args))
+    assert result.exit_code == 0, result.output
+    return result.stdout
+
+
+def test_rollback_to_the_live_version_still_moves_a_lagging_alias(gw, three):
+    # the alias is created on version 1, then the function alone is rolled forward to 3
+    assert run_cli("rollback", "--version", "1", "--alias", "live", "--yes")[0].exit_code == 0
+    assert run_cli("rollback", "--version", "3", "--yes")[0].exit_code == 0
+    before = snapshot(gw)
+    result, doc = run_cli("rollback", "--version", "3", "--alias", "live", "--yes")
+    assert result.exit_code == 0, result.output
+    assert not doc["noop"] and not doc["relinked"] and doc["alias_from_version"] == 1
+    assert alias_layers(gw, "live")[-1] == three["arns"][2]
+    assert snapshot(gw)["Layers"] == before["Layers"]
+    # now both are there: a no-op that says so
+    result, doc = run_cli("rollback", "--version", "3", "--alias", "live", "--yes")
+    assert result.exit_code == 0 and doc["noop"]
+    text = run_cli_text("rollback", "--version", "3", "--alias", "live", "--yes")
+    assert "already live" in text and "alias live" in text
+
+
+def test_config_alias_is_the_default_for_rollback_and_history(gw, three, tmp_path):
+    (tmp_path / "mlayer.toml").write_text('[model]\nalias = "prod"\n')
+    result, doc = run_cli("rollback", "--version", "2", "--yes")
+    assert result.exit_code == 0, result.output
+    assert doc["alias"] == "prod" and alias_layers(gw, "prod")[-1] == three["arns"][1]
+    doc = run_cli("history")[1]
+    assert doc["alias"] == "prod" and doc["alias_version"] == 2 and doc["live_version"] == 2
+
+
+def test_rollback_without_yes_and_without_a_terminal_changes_nothing(gw, three):
+    before = snapshot(gw)
+    result, doc = run_cli("rollback", "--version", "1")
+    assert result.exit_code == 2 and "--yes" in doc["hint"]
+    assert "Error: " in result.stderr and "Hint: " in result.stderr
+    assert snapshot(gw) == before
+
+
+def test_rollback_dry_run_changes_neither_function_nor_versions_nor_alias(gw, three):
+    assert run_cli("rollback", "--version", "3", "--alias", "live", "--yes")[0].exit_code == 0
+    before, versions = snapshot(gw), gw.list_layer_versions(MODEL)
+    alias = gw.get_alias(FUNCTION, "live")
+    result, doc = run_cli("rollback", "--version", "1", "--alias", "live", "--dry-run")
+    assert result.exit_code == 0 and doc["dry_run"] and not doc["relinked"]
+    assert doc["plan"]["after"][-1] == three["arns"][0]
+    assert snapshot(gw) == before and gw.list_layer_versions(MODEL) == versions
+    assert gw.get_alias(FUNCTION, "live")["FunctionVersion"] == alias["FunctionVersion"]
+
+
+def test_rollback_refusals_exit_codes_and_messages(gw, three):
+    before = snapshot(gw)
+    for args, code, hint in (
+        (["rollback", "--yes"], 2, "Hint: "),
+        (["rollback", "--version", "0", "--yes"], 2, "Try 'mlayer rollback --help'"),  # click's own
+        (["rollback", "--version", "1", "--previous", "--yes"], 2, "Hint: "),
+        (["rollback", "--version", "9", "--yes"], 1, "Hint: "),
+        (["rollback", "--version", "1", "--function", "nope", "--yes"], 1, "Hint: "),
+    ):
+        result, _ = run_cli(*args)
+        assert result.exit_code == code, (args, result.output)
+        assert "Error: " in result.stderr and hint in result.stderr, args
+        assert snapshot(gw) == before
+
+
+def test_history_of_an_unknown_function_warns(gw, three):
+    result, doc = run_cli("history", "--function", "nope")
+    assert result.exit_code == 0
+    assert [r["live"] for r in doc["versions"]] == [False, False, False]
+    assert "nope does not exist" in doc["warnings"][0]
+    doc = run_cli("history", "--alias", "nosuch")[1]
+    assert "no alias nosuch" in doc["warnings"][0] and doc["live_version"] == 3
+
+
+HISTORY_KEYS = {
+    "layer_name",
+    "function",
+    "alias",
+    "live_version",
+    "alias_version",
+    "versions",
+    "warnings",
+}
+ROW_KEYS = {
+    "version",
+    "layer_version_arn",
+    "label",
+    "short_sha",
+    "content_sha256",
+    "created",
+    "zipped_size",
+    "unzipped_size",
+    "sklearn_version",
+    "live",
+    "live_on_alias",
+    "description",
+}
+ROLLBACK_KEYS = {
+    "function",
+    "layer_name",
+    "layer_version_arn",
+    "from_version",
+    "to_version",
+    "label",
+    "noop",
+    "dry_run",
+    "relinked",
+    "plan",
+    "alias",
+    "alias_from_version",
+    "function_version",
+    "outcome",
+    "warnings",
+}
+STATUS_KEYS = {
+    "function",
+    "state",
+    "last_update_status",
+    "runtime",
+    "architectures",
+    "code_size",
+    "layers",
+    "layer_count",
+    "max_layers",
+    "total_unzipped",
+    "limit_bytes",
+    "budget_left",
+    "model_version",
+    "model_label",
+}
+STATUS_LAYER_KEYS = {
+    "arn",
+    "name",
+    "version",
+    "role",
+    "label",
+    "zipped_size",
+    "unzipped_size",
+    "exact",
+}
+
+
+def test_json_keys_are_the_documented_ones(gw, three):
+    doc = run_cli("history")[1]
+    assert set(doc) == HISTORY_KEYS and all(set(r) == ROW_KEYS for r in doc["versions"])
+    assert doc["versions"][0]["content_sha256"][:12] == doc["versions"][0]["short_sha"]
+    for args in (["--version", "1", "--dry-run"], ["--version", "1", "--yes"], ["--version", "1"]):
+        doc = run_cli("rollback", *args)[1]
+        assert set(doc) == ROLLBACK_KEYS, args
+    doc = run_cli("status")[1]
+    assert set(doc) == STATUS_KEYS and all(set(ly) == STATUS_LAYER_KEYS for ly in doc["layers"])
+    assert doc["model_version"] == 1 and doc["model_label"] == "v1" and doc["layer_count"] == 3
+
+
+def _on_a_terminal(args: list[str], answer: bytes, cwd) -> str:
+    """Run the CLI in a subprocess whose stdin/stdout/stderr are a pseudo-terminal; answer the prompt."""
+    import os
+    import pty
+    import subprocess
+    import sys
+    import time
+
+    leader, follower = pty.openpty()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "mlayer.cli", *args],
+        stdin=follower,
+        stdout=follower,
+        stderr=follower,
+        cwd=cwd,
+        close_fds=True,
+    )
+    os.close(follower)
+    out, deadline, answered = b"", time.monotonic() + 60, False
+    while time.monotonic() < deadline:
+        try:
+            chunk = os.read(leader, 4096)
+        except OSError:  # the child closed the terminal
+            break
+        if not chunk:
+            break
+        out += chunk
+        if not answered and b"[y/N]" in out:
+            os.write(leader, answer + b"\n")
+            answered = True
+    proc.wait(timeout=60)
+    os.close(leader)
+    assert answered, out
+    return out.decode(errors="replace")
+
+
+def test_on_a_terminal_rollback_asks_and_no_changes_nothing(gw, three, tmp_path):
+    before = snapshot(gw)
+    out = _on_a_terminal(["rollback", "--version", "1"], b"n", tmp_path)
+    assert "Relink mlayer-predict from model layer version 3 to 1?" in out and "Cancelled" in out
+    assert snapshot(gw) == before
+    out = _on_a_terminal(["rollback", "--version", "1"], b"y", tmp_path)
+    assert "Done." in out and live(gw) == three["arns"][0]

@@ -1,4 +1,4 @@
-"""function/sinks.py against the moto server over HTTP: idempotent writes, chunking, retries."""
+"""function/mlayer_function/sinks.py against the moto server over HTTP: idempotent writes, chunking, retries."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from mlayer.local.aws import LOCAL_REGION
 
 sys.path.insert(0, str(__import__("pathlib").Path(__file__).resolve().parents[2] / "function"))
 
-import sinks  # noqa: E402
+from mlayer_function import sinks  # noqa: E402
 
 SHARD = "shardId-000000000000"
 
@@ -63,12 +63,27 @@ def table(aws):
     return ddb
 
 
-def test_dynamodb_writes_every_item_in_chunks_and_a_replay_adds_none(table, retry):
+def test_dynamodb_writes_every_item_and_a_replay_adds_none(table, retry):
     sink = make("dynamodb://predictions", retry[0])
-    docs = [doc(n) for n in range(60)]  # three BatchWriteItem requests
+    docs = [doc(n) for n in range(60)]
     assert sink.write(docs) == set()
     assert sink.write(docs[10:20]) == set()  # Lambda delivers part of it again
     assert table.scan(TableName="predictions", Select="COUNT")["Count"] == 60
+    assert sink.already_there == 10
+    assert retry[1].delays == []  # "already there" is a success, not something to retry
+
+
+def test_dynamodb_a_replay_never_rewrites_a_stored_result(table, retry):
+    """First write wins: a replay after a rollback keeps the prediction that was stored."""
+    sink = make("dynamodb://predictions", retry[0])
+    sink.write([doc(1, model_version="v2"), doc(2, model_version="v2")])
+    replay = [doc(n, model_version="v1", prediction="ham") for n in (1, 2, 3)]
+    assert sink.write(replay) == set()
+    items = table.scan(TableName="predictions")["Items"]
+    by_id = {i["event_id"]["S"]: i for i in items}
+    assert by_id[f"{SHARD}:1"]["model_version"] == {"S": "v2"}
+    assert by_id[f"{SHARD}:1"]["prediction"] == {"S": "spam"}
+    assert by_id[f"{SHARD}:3"]["model_version"] == {"S": "v1"}
 
 
 def test_dynamodb_items_keep_their_json_types(table, retry):
@@ -86,39 +101,75 @@ def test_dynamodb_items_keep_their_json_types(table, retry):
     ]
 
 
+@pytest.mark.parametrize(
+    ("value", "attribute"),
+    [
+        (1e-200, {"N": "0"}),  # under DynamoDB's 1E-130: the whole item would be refused
+        (0.125, {"N": "0.125"}),
+        (float("nan"), {"S": "nan"}),
+        (1e300, {"S": "1e+300"}),
+        (10**40, {"S": str(10**40)}),
+    ],
+)
+def test_dynamodb_numbers_outside_its_range_do_not_cost_the_item(value, attribute):
+    assert sinks.to_attribute(value) == attribute
+
+
 def test_dynamodb_a_missing_table_fails_fast_without_retrying(aws, retry):
     policy, sleeps = retry
     warnings = []
     sink = sinks.sink_from_url("dynamodb://nope", retry=policy, warn=warnings.append)
     assert sink.write([doc(1), doc(2)]) == {f"{SHARD}:1", f"{SHARD}:2"}
     assert sleeps.delays == []
-    assert "ResourceNotFoundException" in warnings[0]
+    assert len(warnings) == 1 and "2 x ResourceNotFoundException" in warnings[0]
 
 
-def test_dynamodb_unprocessed_items_are_resent_with_backoff(retry):
+class FakeDynamoDB:
+    """put_item answers from a script: event_id -> error codes for its successive calls."""
+
+    def __init__(self, script: dict[str, list[str]]) -> None:
+        import threading
+
+        self.script = script
+        self.calls: list[dict] = []
+        self._lock = threading.Lock()
+
+    def put_item(self, **params):
+        from botocore.exceptions import ClientError
+
+        with self._lock:
+            self.calls.append(params)
+            codes = self.script.get(params["Item"]["event_id"]["S"]) or [""]
+            code = codes.pop(0) if len(codes) > 1 else codes[0]
+        if code:
+            raise ClientError({"Error": {"Code": code, "Message": "scripted"}}, "PutItem")
+        return {}
+
+
+def test_dynamodb_throttled_puts_are_resent_with_backoff_and_only_they(retry):
     policy, sleeps = retry
-    client = boto3.client("dynamodb", region_name=LOCAL_REGION)
-    sink = sinks.DynamoDBSink(client, "predictions", policy)
-    docs = [doc(1), doc(2)]
-    held = [{"PutRequest": {"Item": {"event_id": {"S": f"{SHARD}:2"}}}}]
-    with Stubber(client) as stub:
-        stub.add_response("batch_write_item", {"UnprocessedItems": {"predictions": held}})
-        stub.add_client_error("batch_write_item", "ProvisionedThroughputExceededException")
-        stub.add_response("batch_write_item", {"UnprocessedItems": {}})
-        assert sink.write(docs) == set()
+    throttled = "ProvisionedThroughputExceededException"
+    fake = FakeDynamoDB({f"{SHARD}:2": [throttled, throttled, ""], f"{SHARD}:4": [throttled, ""]})
+    sink = sinks.DynamoDBSink(fake, "predictions", policy)
+    assert sink.write([doc(n) for n in range(1, 6)]) == set()
     assert sleeps.delays == [0.01, 0.02]
+    sent = [c["Item"]["event_id"]["S"] for c in fake.calls]
+    assert sorted(sent) == sorted([f"{SHARD}:{n}" for n in (1, 2, 2, 2, 3, 4, 4, 5)])
+    assert all(c["ConditionExpression"] == "attribute_not_exists(event_id)" for c in fake.calls)
 
 
 def test_dynamodb_gives_up_after_its_attempts_and_names_what_is_left(retry):
     policy, sleeps = retry
-    client = boto3.client("dynamodb", region_name=LOCAL_REGION)
-    sink = sinks.DynamoDBSink(client, "predictions", policy)
-    held = [{"PutRequest": {"Item": {"event_id": {"S": f"{SHARD}:2"}}}}]
-    with Stubber(client) as stub:
-        for _ in range(3):
-            stub.add_response("batch_write_item", {"UnprocessedItems": {"predictions": held}})
-        assert sink.write([doc(1), doc(2)]) == {f"{SHARD}:2"}
-    assert len(sleeps.delays) == 2
+    warnings = []
+    fake = FakeDynamoDB(
+        {f"{SHARD}:2": ["ThrottlingException"], f"{SHARD}:3": ["ValidationException"]}
+    )
+    sink = sinks.DynamoDBSink(fake, "predictions", policy, warn=warnings.append)
+    assert sink.write([doc(1), doc(2), doc(3)]) == {f"{SHARD}:2", f"{SHARD}:3"}
+    assert len(sleeps.delays) == 2  # three attempts for the throttled one
+    assert [c["Item"]["event_id"]["S"] for c in fake.calls].count(f"{SHARD}:3") == 1
+    (warning,) = warnings
+    assert "2 of 3 not written (1 refused, 1 still throttled after 3 attempts)" in warning
 
 
 # ------------------------------------------------------------------ S3

@@ -1,4 +1,4 @@
-"""batch.py with in-memory fakes: decoding reasons, one vectorized predict, bisect, delivery.
+"""mlayer_function/batch.py with in-memory fakes: decoding reasons, one vectorized predict, bisect, delivery.
 
 GIVEN a batch and fake sinks, WHEN it is processed, THEN every record ends in exactly one
 state and batchItemFailures points at the first record that must be delivered again.
@@ -18,9 +18,15 @@ from hypothesis import strategies as st
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "function"))
 
-import batch  # noqa: E402
-from batch import DEAD_LETTERED, FAILED, PREDICTED, InRecord, process_batch  # noqa: E402
-from decoding import RowRules  # noqa: E402
+from mlayer_function import batch  # noqa: E402
+from mlayer_function.batch import (  # noqa: E402
+    DEAD_LETTERED,
+    FAILED,
+    PREDICTED,
+    InRecord,
+    process_batch,
+)
+from mlayer_function.decoding import RowRules  # noqa: E402
 
 LONG_SEQ = 49590338271490256608559692538361571095921575989136588898  # a real, 56-digit one
 

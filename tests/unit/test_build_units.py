@@ -5,10 +5,17 @@ import pytest
 from mlayer.build.budget import check_budget, make_budget, to_drop
 from mlayer.build.cache import cache_key
 from mlayer.build.layer import choose_builder
-from mlayer.build.pip_builder import explain_pip_failure, pip_argv
-from mlayer.build.requirements import canonical_name, parse_requirements
+from mlayer.build.pip_builder import explain_pip_failure, pip_argv, pip_progress
+from mlayer.build.requirements import (
+    DEFAULT_RECIPE,
+    SHIPPED_ROOT,
+    canonical_name,
+    parse_requirements,
+    requirements_path,
+)
 from mlayer.build.runner import Completed
 from mlayer.build.versions import check_versions
+from mlayer.config import DepsSettings
 from mlayer.errors import BudgetError, BuildError, ConfigError
 from mlayer.runtimes import get_runtime, manylinux_tags
 
@@ -101,6 +108,17 @@ def test_no_wheel_names_the_package_and_the_docker_builder():
     )
     assert "numpy==1.21.0" in err.message and "python3.12" in err.message
     assert "--builder docker" in err.hint
+    nothing = explain_pip_failure(
+        _failed(
+            "Looking in indexes: https://pypi.example/simple\n"
+            "ERROR: Could not find a version that satisfies the requirement nmupy "
+            "(from versions: none)\n"
+        ),
+        get_runtime("python3.12"),
+        "x86_64",
+    )
+    assert "nmupy" in nothing.message and "check the name" in nothing.hint
+    assert "pip looked in https://pypi.example/simple" in nothing.hint
 
 
 def test_network_failure_says_so():
@@ -134,3 +152,36 @@ def test_auto_picks_docker_only_when_an_engine_answers():
         choose_builder("docker", FakeRunner(1))
     with pytest.raises(ConfigError):
         choose_builder("conda", FakeRunner(0))
+
+
+def test_the_default_recipe_falls_back_to_the_one_mlayer_ships(tmp_path):
+    assert DepsSettings().requirements == DEFAULT_RECIPE
+    shipped = SHIPPED_ROOT / DEFAULT_RECIPE
+    assert shipped.is_file()
+    # a fresh `mlayer init` folder has no layers/: mlayer's own recipe is used
+    assert requirements_path(DEFAULT_RECIPE, tmp_path / DEFAULT_RECIPE) == shipped
+    # the project's own copy wins, and any other value is taken as it is (errors stay errors)
+    own = tmp_path / DEFAULT_RECIPE
+    own.parent.mkdir(parents=True)
+    own.write_text("numpy==2.2.6\n")
+    assert requirements_path(DEFAULT_RECIPE, own) == own
+    assert requirements_path("req.txt", tmp_path / "req.txt") == tmp_path / "req.txt"
+
+
+def test_pip_progress_shows_download_and_install_steps_only():
+    shown = []
+    on_line = pip_progress(shown.append)
+    for line in [
+        "Looking in indexes: https://pypi.org/simple",
+        "Collecting numpy==2.2.6",
+        "  Downloading numpy-2.2.6-cp312-cp312-manylinux_2_17_aarch64.whl (14.1 MB)",
+        "Installing collected packages: numpy",
+        "Successfully installed numpy-2.2.6",
+    ]:
+        on_line(line)
+    assert shown == [
+        "Collecting numpy==2.2.6",
+        "Downloading numpy-2.2.6-cp312-cp312-manylinux_2_17_aarch64.whl (14.1 MB)",
+        "Installing collected packages: numpy",
+        "Successfully installed numpy-2.2.6",
+    ]

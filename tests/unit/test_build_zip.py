@@ -32,3 +32,15 @@ def test_content_changes_the_sha256(tmp_path):
     first = zip_tree(tmp_path / "1.zip", a).sha256
     (a / "pkg" / "a.py").write_text("changed\n")
     assert zip_tree(tmp_path / "2.zip", a).sha256 != first
+
+
+def test_modes_are_fixed_and_progress_counts_every_byte(tmp_path):
+    a = _tree(tmp_path / "a", ["a.py", "tool"])
+    (a / "pkg" / "a.py").chmod(0o600)
+    (a / "pkg" / "tool").chmod(0o775)
+    seen = []
+    info = zip_tree(tmp_path / "a.zip", a, on_bytes=lambda done, total: seen.append((done, total)))
+    with zipfile.ZipFile(info.path) as zf:
+        modes = {i.filename: (i.external_attr >> 16) & 0o777 for i in zf.infolist()}
+    assert modes == {"pkg/a.py": 0o644, "pkg/tool": 0o755}
+    assert seen[-1] == (info.unzipped_size, info.unzipped_size) and len(seen) == 2

@@ -274,3 +274,60 @@ def test_each_shard_is_read_and_max_batches_stops_early():
         "shardId-000000000000",
     ]
     assert p.run().records == 5  # resumes: only what is left
+
+
+def test_until_empty_reads_past_empty_pages_that_are_still_behind_the_tip():
+    """Real Kinesis: an empty page with MillisBehindLatest > 0 is a gap, not the end."""
+
+    class GappyStream(FakeStream):
+        def __init__(self, shards, gaps):
+            super().__init__(shards)
+            self.gaps = gaps
+
+        def get_records(self, iterator, limit):
+            if self.gaps:
+                self.gaps -= 1
+                return {"Records": [], "NextShardIterator": iterator, "MillisBehindLatest": 5000}
+            return {**super().get_records(iterator, limit), "MillisBehindLatest": 0}
+
+    fn = FakeFunction()
+    stream = GappyStream({"shardId-000000000000": make_records(3)}, gaps=2)
+    result = Poller(stream, fn, mapping(), clock=lambda: NOW).run(until_empty=True)
+    assert result.records == 3 and fn.calls == [[0, 1, 2]]
+
+
+def test_the_on_failure_destination_is_sqs_or_sns_by_url_or_arn():
+    from mlayer.errors import LocalRuntimeError
+    from mlayer.local.prepare import failure_sender
+
+    class FakeGateway:
+        region = "us-east-1"
+
+        def __init__(self):
+            self.sent = []
+
+        def account_id(self):
+            return "123456789012"
+
+        def send_message(self, queue, body):
+            self.sent.append(("sqs", queue, json.loads(body)))
+
+        def publish_sns(self, topic, body):
+            self.sent.append(("sns", topic, json.loads(body)))
+
+    gw = FakeGateway()
+    for destination in (
+        "sqs://dlq",
+        "arn:aws:sqs:us-east-1:123456789012:dlq",
+        "sns://alerts",
+        "arn:aws:sns:us-east-1:123456789012:alerts",
+    ):
+        failure_sender(gw, destination)({"version": "1.0"})
+    assert [(kind, target) for kind, target, _ in gw.sent] == [
+        ("sqs", "dlq"),
+        ("sqs", "dlq"),
+        ("sns", "arn:aws:sns:us-east-1:123456789012:alerts"),
+        ("sns", "arn:aws:sns:us-east-1:123456789012:alerts"),
+    ]
+    with pytest.raises(LocalRuntimeError, match="neither SQS nor SNS"):
+        failure_sender(gw, "s3://bucket")

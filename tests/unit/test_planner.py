@@ -150,3 +150,46 @@ def test_properties(others, model_at, old, new):
     assert not expect_refusal and len(p.after) <= 5
     assert p.changed == (model_at is None or old != new)
     assert p.total_unzipped == 1000 * len(p.after)
+
+
+@given(
+    others=st.lists(st.integers(0, 120_000_000), max_size=4),
+    old_size=st.integers(0, 100_000_000),
+    new_size=st.integers(0, 100_000_000),
+    code=st.integers(0, 10_000_000),
+    has_model=st.booleans(),
+)
+def test_budget_property(others, old_size, new_size, code, has_model):
+    """Refused exactly when code + every layer after the swap (not the old model) passes 250 MB."""
+    current = [arn(f"o{i}") for i in range(len(others))]
+    sizes = {a: LayerSize(s) for a, s in zip(current, others, strict=True)}
+    if has_model:
+        current.append(arn(MODEL, 1))
+        sizes[arn(MODEL, 1)] = LayerSize(old_size)
+    sizes[arn(MODEL, 2)] = LayerSize(new_size)
+    total = code + sum(others) + new_size
+    try:
+        p = planner.plan_relink(
+            "f",
+            FunctionLayers(tuple(current)),
+            MODEL,
+            arn(MODEL, 2),
+            sizes,
+            function_size=LayerSize(code),
+        )
+    except BudgetError as exc:
+        assert total > 262_144_000 and "unzipped" in exc.message
+        return
+    assert total <= 262_144_000 and p.total_unzipped == total
+    assert p.budget_left == 262_144_000 - total and p.sizes_exact
+
+
+def test_foreign_arns_that_are_not_layer_versions_are_kept():
+    """A layer ARN mlayer cannot parse (another partition's shape) is someone else's: kept in place."""
+    odd = "arn:aws:lambda:us-east-1:123456789012:layer:odd"  # no version: never the model layer
+    p = plan(
+        [odd, arn("deps")],
+        arn(MODEL, 1),
+        {**sizes_for(arn("deps"), arn(MODEL, 1)), odd: LayerSize(1)},
+    )
+    assert p.after == (odd, arn("deps"), arn(MODEL, 1))

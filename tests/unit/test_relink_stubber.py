@@ -189,3 +189,52 @@ def test_alias_moves_with_revision_ids(rig):
     )
     outcome = relinker.apply(PLAN, alias="live")
     assert outcome.function_version == "7" and outcome.alias == "live"
+
+
+def test_unchanged_layers_with_a_lagging_alias_move_only_the_alias(rig):
+    """rollback to the version $LATEST already has, with --alias: no update, one version, the alias moved."""
+    stub, relinker, _ = rig
+    expect_read(stub, rev="r7")
+    stub.add_response(
+        "publish_version",
+        {"FunctionName": FN, "Version": "8", "RevisionId": "r8"},
+        {"FunctionName": FN, "Description": ANY, "RevisionId": "r7"},
+    )
+    stub.add_client_error("get_alias", "ResourceNotFoundException", "no alias", 404)
+    stub.add_client_error("get_alias", "ResourceNotFoundException", "no alias", 404)
+    stub.add_response(
+        "create_alias",
+        {"Name": "live", "FunctionVersion": "8", "RevisionId": "a1"},
+        {"FunctionName": FN, "Name": "live", "FunctionVersion": "8"},
+    )
+    same = RelinkPlan(FN, "m", (DEPS, OLD), (DEPS, OLD), OLD, OLD, 1)
+    outcome = relinker.apply(same, alias="live")
+    assert outcome.attempts == 0 and outcome.function_version == "8"
+
+
+def test_alias_moved_by_someone_else_aborts(rig):
+    stub, relinker, _ = rig
+    expect_read(stub, rev="r7")
+    stub.add_response(
+        "publish_version",
+        {"FunctionName": FN, "Version": "8", "RevisionId": "r8"},
+        {"FunctionName": FN, "Description": ANY, "RevisionId": "r7"},
+    )
+    alias = {"Name": "live", "FunctionVersion": "6", "RevisionId": "a1"}
+    for _ in range(2):
+        stub.add_response("get_alias", alias, {"FunctionName": FN, "Name": "live"})
+    stub.add_client_error(
+        "update_alias",
+        "PreconditionFailedException",
+        "The Revision Id provided does not match the latest Revision Id.",
+        412,
+        expected_params={
+            "FunctionName": FN,
+            "Name": "live",
+            "FunctionVersion": "8",
+            "RevisionId": "a1",
+        },
+    )
+    same = RelinkPlan(FN, "m", (DEPS, OLD), (DEPS, OLD), OLD, OLD, 1)
+    with pytest.raises(ConflictError):
+        relinker.apply(same, alias="live")

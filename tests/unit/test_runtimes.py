@@ -61,3 +61,12 @@ def test_build_image_per_runtime_and_arch():
         build_image(get_runtime("python3.12"), "arm64")
         == "public.ecr.aws/sam/build-python3.12:latest-arm64"
     )
+
+
+def test_the_dockerfile_starts_from_the_runtimes_build_image():
+    from pathlib import Path
+
+    dockerfile = Path(__file__).resolve().parents[2] / "docker-build" / "Dockerfile"
+    (line,) = [x for x in dockerfile.read_text().splitlines() if x.startswith("FROM ")]
+    image = line.split()[1].replace("${PYTHON_VERSION}", "3.12").replace("${ARCH}", "arm64")
+    assert image == build_image(get_runtime("python3.12"), "arm64")

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import NamedTuple, Protocol
 
-from decoding import BadRecord, RowRules, decode_payload, to_row
+from .decoding import BadRecord, RowRules, decode_payload, to_row
 
 PREDICTED = "predicted"
 DEAD_LETTERED = "dead_lettered"

@@ -1,4 +1,4 @@
-"""Lambda entry point (``handler.handler``): the model is loaded at import, once per container.
+"""Lambda entry point ``mlayer_function.handler.handler``; the model loads at import, once per container.
 
 Cold start reads the environment once, verifies and loads the model named by the manifest, and
 builds the sinks; an integrity or configuration problem raises here, so Lambda reports an init
@@ -22,11 +22,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
-import batch
-import sinks
-import telemetry
-from decoding import RowRules
-from modelstore import DEFAULT_MODEL_DIR, LoadedModel, load_model
+from . import batch, sinks, telemetry
+from .decoding import RowRules
+from .modelstore import DEFAULT_MODEL_DIR, LoadedModel, load_model
 
 
 @dataclass(frozen=True)

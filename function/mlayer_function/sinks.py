@@ -5,11 +5,15 @@ event_ids it could not write, after retrying what AWS reports as throttled or un
 are idempotent on ``event_id`` wherever the service allows it, so a batch that Lambda delivers
 again leaves no duplicates:
 
-- DynamoDB: the table's partition key is ``event_id``. BatchWriteItem cannot carry a condition,
-  but it does not need one: a replayed put has the same key, so it replaces the item instead
-  of adding one. A per-item conditional PutItem would cost one round trip per record and
-  TransactWriteItems fails the whole group when one item exists; both buy only "first write
-  wins" over "last write wins" for the same prediction.
+- DynamoDB: the table's partition key is ``event_id``. Each result is a PutItem conditional on
+  ``attribute_not_exists(event_id)``: the first write of an event wins and a replay changes
+  nothing (``ConditionalCheckFailedException`` means "already there", a success). So a batch
+  that Lambda delivers again after a rollback does not rewrite stored predictions with another
+  model version, and a DynamoDB Streams consumer sees one INSERT per record, never a MODIFY to
+  act on twice. BatchWriteItem cannot carry a condition (it would be last write wins), and
+  TransactWriteItems costs two write units per item and cancels the whole group when one item
+  exists; conditional PutItems cost one write unit each, fail or throttle one item at a time,
+  and run in a small thread pool (client CPU ~0.5 ms per item, docs/BENCHMARKS.md).
 - S3: one JSON-lines object per batch, keyed by shard and first/last sequence number, so a
   retry of the same batch overwrites the same object.
 - SQS FIFO: ``MessageDeduplicationId`` is the event_id. Standard queues and Kinesis streams have
@@ -22,6 +26,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -154,14 +159,26 @@ class S3Sink:
         return {d["event_id"] for d in docs}  # pragma: no cover - attempts >= 1
 
 
+# DynamoDB numbers: 38 significant digits, magnitudes 1E-130 .. 9.9999999999999999999E+125.
+_DDB_TINY, _DDB_HUGE = 1e-130, 9.9e125
+
+
 def to_attribute(value: object) -> dict:
-    """A JSON value as a DynamoDB attribute value (numbers travel as decimal strings)."""
+    """A JSON value as a DynamoDB attribute value (numbers travel as decimal strings).
+
+    A probability that underflows DynamoDB's range (e.g. 1e-200) is stored as 0, since
+    DynamoDB would refuse the whole item; a non-finite or huge float is stored as its text.
+    """
     if isinstance(value, bool):
         return {"BOOL": value}
     if isinstance(value, str):
         return {"S": value}
-    if isinstance(value, (int, float)):
-        return {"N": repr(value)}
+    if isinstance(value, int):
+        return {"N": str(value)} if abs(value) < 10**38 else {"S": str(value)}
+    if isinstance(value, float):
+        if not math.isfinite(value) or abs(value) > _DDB_HUGE:
+            return {"S": repr(value)}
+        return {"N": repr(value) if abs(value) >= _DDB_TINY else "0"}
     if value is None:
         return {"NULL": True}
     if isinstance(value, dict):
@@ -214,30 +231,76 @@ class _PartialRetrySink:
         return {d["event_id"] for d in pending + refused}
 
 
-class DynamoDBSink(_PartialRetrySink):
-    """BatchWriteItem, 25 items at a time, retrying UnprocessedItems (see the module docstring)."""
+WRITTEN, ALREADY_THERE, AGAIN, REFUSED = "written", "already there", "again", "refused"
 
-    chunk_size = 25
+
+class DynamoDBSink:
+    """One conditional PutItem per result, in a thread pool (see the module docstring)."""
+
+    workers = 10  # <= the client's max_pool_connections (make_client)
+    condition = "attribute_not_exists(event_id)"
 
     def __init__(self, client, table: str, retry: Retry, warn=_noop) -> None:
-        super().__init__(retry, warn)
-        self._client, self._table = client, table
+        self._client, self._table, self._retry, self._warn = client, table, retry, warn
         self.name = f"dynamodb://{table}"
+        self._pool = None  # a ThreadPoolExecutor, made on the first write of many
+        self.already_there = 0  # results a replay found written and kept (container's total)
+
+    def _put(self, doc: dict) -> tuple[str, str]:
+        try:
+            self._client.put_item(
+                TableName=self._table,
+                Item={k: to_attribute(v) for k, v in doc.items()},
+                ConditionExpression=self.condition,
+            )
+        except Exception as exc:
+            if error_code(exc) == "ConditionalCheckFailedException":
+                return ALREADY_THERE, ""
+            status = AGAIN if is_retryable(exc) else REFUSED
+            return status, f"{error_code(exc) or type(exc).__name__}: {exc}"
+        return WRITTEN, ""
+
+    def _put_all(self, docs: list[dict]) -> list[tuple[str, str]]:
+        if len(docs) == 1:
+            return [self._put(docs[0])]
+        if self._pool is None:  # once per container: threads are reused by warm invocations
+            from concurrent.futures import ThreadPoolExecutor
+
+            self._pool = ThreadPoolExecutor(self.workers, thread_name_prefix="mlayer-ddb")
+        return list(self._pool.map(self._put, docs))
 
     def write(self, docs: Sequence[dict]) -> set[str]:
-        # One request may not name a key twice; the last document for an event_id wins.
-        unique = {d["event_id"]: d for d in docs}
-        return super().write(list(unique.values()))
-
-    def _send(self, docs: list[dict]) -> list[dict]:
-        by_id = {d["event_id"]: d for d in docs}
-        requests = [
-            {"PutRequest": {"Item": {k: to_attribute(v) for k, v in d.items()}}} for d in docs
-        ]
-        response = self._client.batch_write_item(RequestItems={self._table: requests})
-        unprocessed = (response.get("UnprocessedItems") or {}).get(self._table, [])
-        again = [by_id[r["PutRequest"]["Item"]["event_id"]["S"]] for r in unprocessed]
-        return again, []
+        unique: dict[str, dict] = {}
+        for doc in docs:  # an event_id twice in one call: the first one wins, as in the table
+            unique.setdefault(doc["event_id"], doc)
+        pending = list(unique.values())
+        refused: list[dict] = []
+        errors: dict[str, int] = {}
+        for attempt in range(self._retry.attempts):
+            if attempt:
+                self._retry.pause(attempt - 1)
+            again = []
+            for doc, (status, message) in zip(pending, self._put_all(pending), strict=True):
+                if status == ALREADY_THERE:
+                    self.already_there += 1
+                elif status == AGAIN:
+                    again.append(doc)
+                elif status == REFUSED:
+                    refused.append(doc)
+                if message:
+                    errors[message] = errors.get(message, 0) + 1
+            pending = again
+            if not pending:
+                break
+        if pending or refused:
+            worst = sorted(errors.items(), key=lambda kv: -kv[1])[:3]
+            summary = "; ".join(f"{n} x {message}" for message, n in worst)
+            self._warn(
+                f"{self.name}: {len(pending) + len(refused)} of {len(docs)} not written "
+                f"({len(refused)} refused, {len(pending)} still throttled after "
+                f"{self._retry.attempts} attempts): {summary}"
+            )
+        return {d["event_id"] for d in pending + refused}
 
 
 class KinesisSink(_PartialRetrySink):
@@ -335,7 +398,10 @@ def make_client(service: str):
     from botocore.config import Config
 
     config = Config(
-        retries={"mode": "standard", "max_attempts": 3}, connect_timeout=3, read_timeout=15
+        retries={"mode": "standard", "max_attempts": 3},
+        connect_timeout=3,
+        read_timeout=15,
+        max_pool_connections=DynamoDBSink.workers,
     )
     return boto3.client(service, config=config)
 
