@@ -100,7 +100,7 @@ def confirm(app: App, question: str, yes: bool) -> None:
     if not sys.stdin.isatty():
         raise UsageError(
             f"{question} Refusing without confirmation: standard input is not a terminal.",
-            "Pass --yes to confirm, or --dry-run to only see the plan.",
+            "Pass --yes to confirm (commands that change something also take --dry-run).",
         )
     if not click.confirm(question, default=False, err=True):
         raise UsageError("Cancelled; nothing was changed.", "Pass --yes to skip the question.")

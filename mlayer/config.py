@@ -284,8 +284,19 @@ def _scheme(value: str, schemes: tuple[str, ...], where: str, allow_empty: bool)
     ):
         raise ConfigError(
             f"{where} is {value!r}; it must look like {' or '.join(s + ('…' if s != 'stdout://' else '') for s in schemes)}.",
-            "For example sqs://my-queue or s3://bucket/prefix.",
+            "For example " + " or ".join(_EXAMPLES[s] for s in schemes if s in _EXAMPLES) + ".",
         )
+
+
+_EXAMPLES = {
+    "dynamodb://": "dynamodb://predictions",
+    "s3://": "s3://bucket/prefix",
+    "kinesis://": "kinesis://results",
+    "sqs://": "sqs://my-queue",
+    "sns://": "sns://my-topic",
+    "arn:": "an SQS queue or SNS topic ARN",
+    "stdout://": "stdout://",
+}
 
 
 def _validate(s: Settings, origin: str) -> None:

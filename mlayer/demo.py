@@ -24,13 +24,13 @@ from mlayer import demo_data, report
 from mlayer.errors import MlayerError
 from mlayer.gateway import Gateway
 from mlayer.local.aws import embedded_aws
+from mlayer.shipped import shipped_path
 
 FUNCTION = "mlayer-demo"
 STREAM = "mlayer-demo-events"
 TABLE = "mlayer-demo-predictions"
 DEAD_LETTERS = "mlayer-demo-dead-letters"
 BUCKET = "mlayer-demo-artifacts"
-REPO = Path(__file__).resolve().parent.parent
 
 
 @dataclass
@@ -198,7 +198,7 @@ class Demo:
                 f"Trained {models[1].label} (logistic regression) and {models[2].label} (naive Bayes) on generated tickets"
             )
             role = self.gateway.ensure_lambda_role("mlayer-demo-role")
-            requirements = REPO / "layers" / "sklearn" / "requirements.txt"
+            requirements = shipped_path("layers", "sklearn", "requirements.txt")
             self.mlayer(
                 "init",
                 "--force",

@@ -30,6 +30,7 @@ from mlayer.errors import ConfigError, UsageError
 from mlayer.gateway import Gateway, code_sha256_to_hex
 from mlayer.packaging import sha256_bytes, write_zip
 from mlayer.relink import Relinker
+from mlayer.shipped import shipped_path
 
 PACKAGE = "mlayer_function"
 HANDLER = f"{PACKAGE}.handler.handler"
@@ -43,7 +44,7 @@ def function_code_dir() -> Path:
     From a source tree (``pip install -e .``) it is ``function/`` beside ``mlayer/``; an install
     that ships the package elsewhere changes only this function.
     """
-    return Path(__file__).resolve().parent.parent / "function"
+    return shipped_path("function")
 
 
 def function_sources(root: Path | None = None) -> list[tuple[str, Path]]:

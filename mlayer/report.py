@@ -29,13 +29,14 @@ def to_jsonable(value: Any) -> Any:
 
 
 def human_bytes(n: int | float | None) -> str:
+    """Sizes in Lambda's own units: its "250 MB" limit is 262,144,000 bytes, so 1 MB = 1024² B."""
     if n is None:
         return "-"
     value = float(n)
-    for unit in ("B", "KB", "MB", "GB"):
-        if abs(value) < 1000 or unit == "GB":
+    for unit in ("B", "KB", "MB"):
+        if abs(value) < 1024:
             return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1000
+        value /= 1024
     return f"{value:.1f} GB"
 
 

@@ -16,6 +16,7 @@ from typing import Any
 from mlayer.build.budget import check_budget
 from mlayer.build.layer import LayerBuild
 from mlayer.build.progress import Progress, ProgressCallback, no_progress
+from mlayer.report import human_bytes
 
 
 @dataclass(frozen=True)
@@ -74,7 +75,7 @@ def publish_layer(
     same = latest is not None and latest.get("Content", {}).get("CodeSha256") == code_sha256(sha)
     if not same:
         confirm(
-            f"Publish {build.zip_path.name} ({build.budget.zipped / 1e6:.1f} MB zipped) "
+            f"Publish {build.zip_path.name} ({human_bytes(build.budget.zipped)} zipped) "
             f"as a new version of layer {name}?"
         )
     progress(Progress("upload", f"storing the zip in s3://{bucket}/{key}"))

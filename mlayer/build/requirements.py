@@ -8,9 +8,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from mlayer.errors import UsageError
+from mlayer.shipped import shipped_root
 
-# mlayer's own checkout (or editable install): it holds layers/ and docker-build/.
-SHIPPED_ROOT = Path(__file__).resolve().parents[2]
+# mlayer's checkout, or the data files of an installed wheel: layers/ and docker-build/.
+SHIPPED_ROOT = shipped_root()
 # ``[deps] requirements`` by default: relative to mlayer.toml, else the recipe mlayer ships.
 DEFAULT_RECIPE = "layers/sklearn/requirements.txt"
 
