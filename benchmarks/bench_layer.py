@@ -81,7 +81,8 @@ def _no_pycache_size(tree: Path) -> int:
 
 def main() -> int:
     from mlayer.build import BuildRequest, build_layer
-    from mlayer.build.interpreters import find_python
+    from mlayer.build.runner import probe_version
+    from mlayer.interpreters import find_python
     from mlayer.packaging import tree_size, zip_tree
     from mlayer.runtimes import MAX_UNZIPPED_BYTES
 
@@ -137,7 +138,7 @@ def main() -> int:
             ok &= ratio_src <= 0.80 and room >= 60 * 2**20 and max(cached, cli) < 1
             ok &= again.cached and cli_cached
             if arch == "x86_64":
-                python = find_python(RUNTIME.removeprefix("python"))
+                python, _tried = find_python(RUNTIME.removeprefix("python"), probe_version)
                 if python is None:
                     print(f"  cold import: skipped, no {RUNTIME} here")
                     continue

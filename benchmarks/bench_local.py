@@ -62,11 +62,11 @@ def _setup(base: Path):
 
 def main() -> int:
     from mlayer.local.emulator import Emulator, FunctionSpec
-    from mlayer.local.interpreters import find_interpreter
+    from mlayer.local.prepare import interpreter_for
     from mlayer.local.runtime_dir import runtime_dir
 
     runtime = "python{}.{}".format(*sys.version_info[:2])
-    exe = find_interpreter(runtime)
+    exe = interpreter_for(runtime)
     rdir = runtime_dir(exe, runtime.removeprefix("python"))
     with tempfile.TemporaryDirectory() as tmp:
         task, opt, event = _setup(Path(tmp))

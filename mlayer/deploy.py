@@ -288,6 +288,14 @@ def _short(value: Any) -> str:
     return text if len(text) <= 90 else text[:87] + "..."
 
 
+def _change_lines(changes: Any, create: bool) -> list[str]:
+    """``  key: before -> after`` a change (only ``after`` for what is being created)."""
+    return [
+        f"  {c.key}: {'' if create else _short(c.before) + ' -> '}{_short(c.after)}"
+        for c in changes
+    ]
+
+
 def _action(create: bool, changed: bool) -> str:
     return "created" if create else "updated" if changed else "unchanged"
 
@@ -363,9 +371,7 @@ class DeployResult:
             lines.append(f"Function {fn.name}: unchanged.")
         if fn.code_changed and not fn.create:
             lines.append(f"  code -> sha256 {self.code_sha256[:12]} ({self.code_size} bytes)")
-        for c in fn.changes:
-            before = "" if fn.create else f"{_short(c.before)} -> "
-            lines.append(f"  {c.key}: {before}{_short(c.after)}")
+        lines += _change_lines(fn.changes, fn.create)
         if trig is None:
             lines.append("No [trigger] stream: no Kinesis trigger.")
         elif trig.create:
@@ -375,9 +381,7 @@ class DeployResult:
         else:
             lines.append(f"Trigger {trig.uuid}: unchanged.")
         if trig is not None:
-            for c in trig.changes:
-                before = "" if trig.create else f"{_short(c.before)} -> "
-                lines.append(f"  {c.key}: {before}{_short(c.after)}")
+            lines += _change_lines(trig.changes, trig.create)
         lines += notes
         if self.dry_run:
             lines.append("Dry run: nothing was changed.")

@@ -31,6 +31,8 @@ _NOT_FOUND = {
     "AWS.SimpleQueueService.NonExistentQueue",
     "NoSuchEntity",
 }
+# What a HEAD on an absent bucket or object answers (a HEAD has no body: mostly a bare "404").
+_S3_ABSENT = ("404", "NoSuchKey", "NoSuchBucket", "NotFound")
 
 
 def code_sha256_to_hex(code_sha256: str) -> str:
@@ -174,18 +176,21 @@ class Gateway:
             raise translate(exc, action) from exc
 
     # -- S3 ---------------------------------------------------------------------------------
+    def _head(self, operation: str, action: str, **params: Any) -> dict | None:
+        """One S3 HEAD (``head_bucket``/``head_object``); None when S3 says it is absent."""
+        try:
+            return getattr(self.client("s3"), operation)(**params)
+        except botocore.exceptions.ClientError as exc:
+            if str(exc.response.get("Error", {}).get("Code", "")) in _S3_ABSENT:
+                return None
+            raise translate(exc, action) from exc
+        except botocore.exceptions.BotoCoreError as exc:
+            raise translate(exc, action) from exc
+
     def ensure_bucket(self, bucket: str) -> bool:
         """Create the artifact bucket if absent. Returns True when it was created."""
-        s3 = self.client("s3")
-        try:
-            s3.head_bucket(Bucket=bucket)
+        if self._head("head_bucket", f"Checking bucket {bucket}", Bucket=bucket) is not None:
             return False
-        except botocore.exceptions.ClientError as exc:
-            code = str(exc.response.get("Error", {}).get("Code", ""))
-            if code not in ("404", "NoSuchBucket", "NotFound"):
-                raise translate(exc, f"Checking bucket {bucket}") from exc
-        except botocore.exceptions.BotoCoreError as exc:
-            raise translate(exc, f"Checking bucket {bucket}") from exc
         params: dict[str, Any] = {"Bucket": bucket}
         if self.region != "us-east-1":
             params["CreateBucketConfiguration"] = {"LocationConstraint": self.region}
@@ -193,19 +198,7 @@ class Gateway:
         return True
 
     def object_exists(self, bucket: str, key: str) -> bool:
-        try:
-            self.client("s3").head_object(Bucket=bucket, Key=key)
-            return True
-        except botocore.exceptions.ClientError as exc:
-            if str(exc.response.get("Error", {}).get("Code", "")) in (
-                "404",
-                "NoSuchKey",
-                "NotFound",
-            ):
-                return False
-            raise translate(exc, f"Reading s3://{bucket}/{key}") from exc
-        except botocore.exceptions.BotoCoreError as exc:
-            raise translate(exc, f"Reading s3://{bucket}/{key}") from exc
+        return self.object_size(bucket, key) is not None
 
     def upload_file(
         self, path: str, bucket: str, key: str, callback: Callable[[int], None] | None = None
@@ -219,17 +212,13 @@ class Gateway:
                 ExtraArgs={"ServerSideEncryption": "AES256"},
                 Callback=callback,
             )
-        except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as exc:
-            raise translate(exc, f"Uploading {path} to s3://{bucket}/{key}") from exc
-        except Exception as exc:  # s3transfer wraps failures in its own types
+        except Exception as exc:  # botocore's, and s3transfer wraps failures in its own types
             raise translate(exc, f"Uploading {path} to s3://{bucket}/{key}") from exc
 
     def download_file(self, bucket: str, key: str, path: str) -> None:
         try:
             self.client("s3").download_file(bucket, key, str(path))
-        except botocore.exceptions.ClientError as exc:
-            raise translate(exc, f"Downloading s3://{bucket}/{key}") from exc
-        except Exception as exc:
+        except Exception as exc:  # botocore's and s3transfer's
             raise translate(exc, f"Downloading s3://{bucket}/{key}") from exc
 
     def put_bytes(
@@ -266,20 +255,8 @@ class Gateway:
 
     def object_size(self, bucket: str, key: str) -> int | None:
         """Bytes of an object, or None when absent (one HEAD)."""
-        try:
-            head = self.client("s3").head_object(Bucket=bucket, Key=key)
-        except botocore.exceptions.ClientError as exc:
-            if str(exc.response.get("Error", {}).get("Code", "")) in (
-                "404",
-                "NoSuchKey",
-                "NotFound",
-                "NoSuchBucket",
-            ):
-                return None
-            raise translate(exc, f"Reading s3://{bucket}/{key}") from exc
-        except botocore.exceptions.BotoCoreError as exc:
-            raise translate(exc, f"Reading s3://{bucket}/{key}") from exc
-        return int(head["ContentLength"])
+        head = self._head("head_object", f"Reading s3://{bucket}/{key}", Bucket=bucket, Key=key)
+        return None if head is None else int(head["ContentLength"])
 
     def get_range(self, bucket: str, key: str, start: int, end: int) -> bytes:
         """Bytes start..end (inclusive) of an object: e.g. a zip's central directory only."""
@@ -529,7 +506,12 @@ class Gateway:
         )["Shards"]
 
     def get_shard_iterator(
-        self, stream: str, shard_id: str, iterator_type: str, sequence_number: str | None = None
+        self,
+        stream: str,
+        shard_id: str,
+        iterator_type: str,
+        sequence_number: str | None = None,
+        timestamp: Any = None,
     ) -> str:
         params: dict[str, Any] = {
             "StreamName": stream,
@@ -538,21 +520,15 @@ class Gateway:
         }
         if sequence_number is not None:
             params["StartingSequenceNumber"] = sequence_number
+        if timestamp is not None:
+            params["Timestamp"] = timestamp
         return self.call(
             "kinesis", "get_shard_iterator", f"Reading shard {shard_id} of {stream}", **params
         )["ShardIterator"]
 
     def get_shard_iterator_at(self, stream: str, shard_id: str, timestamp: Any) -> str:
         """An iterator at the first record that arrived at or after ``timestamp`` (AT_TIMESTAMP)."""
-        return self.call(
-            "kinesis",
-            "get_shard_iterator",
-            f"Reading shard {shard_id} of {stream}",
-            StreamName=stream,
-            ShardId=shard_id,
-            ShardIteratorType="AT_TIMESTAMP",
-            Timestamp=timestamp,
-        )["ShardIterator"]
+        return self.get_shard_iterator(stream, shard_id, "AT_TIMESTAMP", timestamp=timestamp)
 
     def invoke_function(self, name: str, payload: bytes) -> dict:
         """A synchronous Invoke with the log tail: StatusCode, FunctionError, Payload bytes, LogResult."""

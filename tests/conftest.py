@@ -58,6 +58,15 @@ def aws(aws_server, monkeypatch):
     return aws_server
 
 
+@pytest.fixture
+def gw(aws, tmp_path, monkeypatch):
+    """A Gateway on the embedded AWS, working from an empty folder (no stray mlayer.toml)."""
+    from mlayer.gateway import Gateway
+
+    monkeypatch.chdir(tmp_path)
+    return Gateway(region=aws.region, endpoint_url=aws.endpoint_url)
+
+
 @pytest.fixture(scope="session")
 def repo_root() -> Path:
     return REPO

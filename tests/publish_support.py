@@ -1,5 +1,6 @@
-"""Helpers for the publish-model / rollback / history tests: tiny real models, a fake
-dependencies layer with its lock in the embedded AWS, a function, and the CLI runner."""
+"""Helpers for the tests against the embedded AWS (publish-model, rollback, history, deploy,
+invoke): tiny real models, deterministic zips, a fake dependencies layer with its lock, a
+function, and the CLI runner."""
 
 from __future__ import annotations
 
@@ -7,6 +8,8 @@ import io
 import json
 import zipfile
 from pathlib import Path
+
+from mlayer.arns import layer_name
 
 BUCKET = "mlayer-artifacts"
 FUNCTION = "mlayer-predict"
@@ -63,7 +66,8 @@ def train_text_pipeline(
     return paths
 
 
-def fake_zip(files: dict[str, bytes]) -> bytes:
+def fake_zip(files: dict[str, bytes | str]) -> bytes:
+    """A deterministic zip of ``files`` (name -> content; text is written as UTF-8)."""
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
         for name, data in sorted(files.items()):
@@ -128,6 +132,24 @@ def snapshot(gw, name: str = FUNCTION) -> dict:
     config = dict(gw.get_function_configuration(name))
     config.pop("ResponseMetadata", None)
     return config
+
+
+def live_model(gw, name: str = FUNCTION) -> str:
+    """The ARN of the model-layer version the function has now."""
+    return next(
+        a for a in (ly["Arn"] for ly in snapshot(gw, name)["Layers"]) if layer_name(a) == MODEL
+    )
+
+
+def publish_args(paths: dict[str, Path], *extra: str, before=()) -> list[str]:
+    """``publish-model`` of a train_text_pipeline, ``before`` being preprocessors ahead of it."""
+    pre = [*before, paths["countvectorizer"], paths["tfidf"]]
+    return ["publish-model", str(paths["model"]), *(a for p in pre for a in ("-p", str(p))), *extra]
+
+
+def publish(paths: dict[str, Path], *extra: str, before=()):
+    """publish-model --yes through the CLI (JSON): (result, doc)."""
+    return run_cli(*publish_args(paths, "--yes", *extra, before=before))
 
 
 def run_cli(*args: str):

@@ -19,18 +19,18 @@ from mlayer.build.bytecode import BytecodeResult, compile_tree
 from mlayer.build.cache import ENTRY_TREE, ENTRY_ZIP, BuildCache, cache_key, default_cache_dir
 from mlayer.build.checks import import_check, static_check
 from mlayer.build.docker_builder import DockerRun, docker_available, install_with_docker
-from mlayer.build.interpreters import find_python
 from mlayer.build.lock import file_lock
 from mlayer.build.pip_builder import install_with_pip, pip_progress
 from mlayer.build.progress import Progress, ProgressCallback, no_progress
 from mlayer.build.requirements import read_requirements
-from mlayer.build.runner import Runner, run_subprocess
+from mlayer.build.runner import Runner, probe_version, run_subprocess
 from mlayer.build.slim import SlimStep, slim_tree
 from mlayer.build.strip import find_strip, strip_rewriter
 from mlayer.build.target import TargetPython, host_target
 from mlayer.build.tree import installed_distributions, package_sizes, top_level_modules
 from mlayer.build.versions import check_versions
 from mlayer.errors import BuildError, ConfigError, UsageError
+from mlayer.interpreters import find_python
 from mlayer.packaging import zip_tree
 from mlayer.runtimes import MAX_UNZIPPED_BYTES, check_arch, get_runtime
 
@@ -160,7 +160,7 @@ def _build_into(
         install_with_pip(
             Path(request.requirements), tree, runtime, request.arch, runner, on_line=on_line
         )
-        python = find_python(runtime.python_version, runner)
+        python, _tried = find_python(runtime.python_version, lambda exe: probe_version(exe, runner))
         target = host_target(python, runtime.python_version, request.arch, str(tree))
 
     progress(Progress("verify", "checking installed versions against the pins"))

@@ -120,3 +120,15 @@ def _run_streaming(
     if timed_out.is_set():
         return Completed(tuple(argv), 124, "".join(lines), f"timed out after {timeout:.0f}s")
     return Completed(tuple(argv), code, "".join(lines), "")
+
+
+def probe_version(exe: str, runner: Runner = run_subprocess) -> str | None:
+    """Run ``exe`` isolated (``-I``: PYTHON* variables ignored) and return the ``major.minor``
+    it reports, or None if it does not run: the probe of ``mlayer.interpreters``."""
+    try:
+        done = runner(
+            [exe, "-I", "-c", "import sys; print('%d.%d' % sys.version_info[:2])"], timeout=30
+        )
+    except OSError:  # e.g. a file that is not executable
+        return None
+    return done.stdout.strip() if done.ok else None

@@ -7,6 +7,7 @@ from email.parser import HeaderParser
 from pathlib import Path
 
 from mlayer.build.requirements import canonical_name
+from mlayer.packaging import tree_size
 
 _NOT_MODULES = {"bin", "__pycache__", "share", "include", "lib"}
 
@@ -45,15 +46,8 @@ def top_level_modules(tree: Path) -> list[str]:
 
 
 def dir_size(path: Path) -> int:
-    if path.is_file():
-        return path.stat().st_size
-    total = 0
-    for dirpath, _dirs, files in os.walk(path):
-        for f in files:
-            p = os.path.join(dirpath, f)
-            if not os.path.islink(p):
-                total += os.path.getsize(p)
-    return total
+    """Bytes of a file, or of all regular files below a folder."""
+    return path.stat().st_size if path.is_file() else tree_size(path)
 
 
 def owners(tree: Path) -> dict[str, str]:

@@ -10,10 +10,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from mlayer.build.runner import probe_version
 from mlayer.errors import LocalRuntimeError
+from mlayer.interpreters import require_python
 from mlayer.local import opt
 from mlayer.local.emulator import Emulator, FunctionSpec
-from mlayer.local.interpreters import find_interpreter
 from mlayer.local.runtime_dir import cache_root, runtime_dir
 from mlayer.runtimes import RUNTIMES
 
@@ -61,10 +62,17 @@ def function_spec(
     return spec, config
 
 
+def interpreter_for(runtime: str) -> str:
+    """The runtime's own Python (PATH, then pyenv), or a LocalRuntimeError naming what to install."""
+    return require_python(
+        runtime, "the emulation never runs a function under another Python version", probe_version
+    )
+
+
 def emulator_for(gateway: Any, bucket: str, name: str, **kwargs: Any) -> tuple[Emulator, dict]:
     """A (cold) emulator for the function, with the runtime's interpreter and runtime directory."""
     spec, config = function_spec(gateway, bucket, name)
-    exe = find_interpreter(spec.runtime)
+    exe = interpreter_for(spec.runtime)
     rdir = runtime_dir(exe, spec.python_version)
     kwargs.setdefault("aws_env", gateway.function_aws_env())
     return Emulator(spec, exe, rdir, **kwargs), config

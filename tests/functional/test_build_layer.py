@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 
 from mlayer.build import BuildRequest, build_layer
-from mlayer.build.interpreters import find_python
+from mlayer.build.runner import probe_version
+from mlayer.interpreters import find_python
 from mlayer.runtimes import MAX_UNZIPPED_BYTES
 
 pytestmark = pytest.mark.slow
@@ -83,7 +84,7 @@ def test_cached_rebuild_is_instant_and_identical(deps_layer_build, tmp_path):
 
 
 def test_python312_x86_64_layer_with_pyenvs_312(model_file, tmp_path):
-    python = find_python("3.12")
+    python, _tried = find_python("3.12", probe_version)
     if python is None:
         pytest.skip("no python3.12 on this machine")
     build = build_layer(

@@ -35,14 +35,18 @@ def test_publish_stores_zip_and_lock_then_skips_the_same_zip(aws, tmp_path, tiny
     gw = Gateway(endpoint_url=aws.endpoint_url)
     settings = _settings(tmp_path, tiny)
     questions = []
-    first = api.build_deps(
-        settings,
-        output=tmp_path / "out",
-        publish=True,
-        cache_dir=tmp_path / "cache",
-        gateway=gw,
-        confirm=questions.append,
-    )
+
+    def build_and_publish():
+        return api.build_deps(
+            settings,
+            output=tmp_path / "out",
+            publish=True,
+            cache_dir=tmp_path / "cache",
+            gateway=gw,
+            confirm=questions.append,
+        )
+
+    first = build_and_publish()
     sha = first.build.zip_sha256
     assert first.publish.published and first.publish.layer_arn.endswith(":tiny-deps:1")
     assert len(questions) == 1 and "tiny-deps" in questions[0]
@@ -58,14 +62,7 @@ def test_publish_stores_zip_and_lock_then_skips_the_same_zip(aws, tmp_path, tiny
     assert version["CompatibleArchitectures"] == ["x86_64"]
     assert first.build.requirements_sha256[:16] in version["Description"]
 
-    again = api.build_deps(
-        settings,
-        output=tmp_path / "out",
-        publish=True,
-        cache_dir=tmp_path / "cache",
-        gateway=gw,
-        confirm=questions.append,
-    )
+    again = build_and_publish()
     assert not again.publish.published and again.publish.layer_arn == first.publish.layer_arn
     assert len(questions) == 1
     assert [v["Version"] for v in gw.list_layer_versions("tiny-deps")] == [1]

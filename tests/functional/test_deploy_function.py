@@ -8,25 +8,12 @@ import zipfile
 
 import pytest
 from click.testing import CliRunner
+from publish_support import fake_zip
 
 from mlayer.cli import cli
-from mlayer.gateway import Gateway
 
 BUCKET, STREAM, DLQ, ON_FAILURE = "artifacts", "input", "dead", "gave-up"
 NAME = "scorer"
-
-
-def zip_bytes(files: dict[str, str]) -> bytes:
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w") as zf:
-        for name, text in files.items():
-            zf.writestr(name, text)
-    return buf.getvalue()
-
-
-@pytest.fixture
-def gw(aws):
-    return Gateway(region=aws.region, endpoint_url=aws.endpoint_url)
 
 
 @pytest.fixture
@@ -77,7 +64,7 @@ dead_letter = "sqs://{DLQ}"
 
 
 def zip_bytes_of() -> bytes:
-    return zip_bytes({"python/x.py": "X = 1\n"})
+    return fake_zip({"python/x.py": "X = 1\n"})
 
 
 def mlayer(config, *args: str):

@@ -8,16 +8,15 @@ fetches them.
 from __future__ import annotations
 
 import hashlib
-import io
 import json
 import os
 import sys
 import textwrap
-import zipfile
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from publish_support import fake_zip
 
 from mlayer.cli import cli
 from mlayer.gateway import Gateway
@@ -47,14 +46,6 @@ HANDLER = textwrap.dedent("""
 """)
 
 
-def zip_bytes(files: dict[str, str]) -> bytes:
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w") as zf:
-        for name, text in files.items():
-            zf.writestr(name, text)
-    return buf.getvalue()
-
-
 @pytest.fixture
 def env(aws, monkeypatch):
     monkeypatch.setenv("MLAYER_ARTIFACTS_BUCKET", BUCKET)
@@ -74,14 +65,12 @@ def deploy(
     gateway: Gateway, *, name="scorer", timeout=10, store_code=True, runtime=RUNTIME
 ) -> dict:
     gateway.ensure_bucket(BUCKET)
-    layer_zip = zip_bytes(
-        {"python/shared.py": "WHO = 'deps layer'\n", "mlayer/manifest.json": "{}"}
-    )
+    layer_zip = fake_zip({"python/shared.py": "WHO = 'deps layer'\n", "mlayer/manifest.json": "{}"})
     layer_sha = hashlib.sha256(layer_zip).hexdigest()
     gateway.put_bytes(BUCKET, f"layers/{layer_sha}.zip", layer_zip)
     layer = gateway.publish_layer_version(f"{name}-deps", "test", zip_bytes=layer_zip)
     # a handler inside a package, named only by the function's configuration (as deploy-function's)
-    code = zip_bytes({"scorer_fn/__init__.py": "", "scorer_fn/app.py": HANDLER})
+    code = fake_zip({"scorer_fn/__init__.py": "", "scorer_fn/app.py": HANDLER})
     config = gateway.create_function(
         FunctionName=name,
         Runtime=runtime,

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from mlayer.local.emulator import Emulator, FunctionSpec
-from mlayer.local.interpreters import find_interpreter
+from mlayer.local.prepare import interpreter_for
 from mlayer.local.runtime_dir import runtime_dir
 
 pytestmark = pytest.mark.slow
@@ -60,7 +60,7 @@ HANDLERS = textwrap.dedent("""
 
 @pytest.fixture(scope="session")
 def interpreter():
-    return find_interpreter(RUNTIME)
+    return interpreter_for(RUNTIME)
 
 
 @pytest.fixture(scope="session")

@@ -9,14 +9,16 @@ from publish_support import (
     MODEL,
     create_function,
     foreign_layer,
+    live_model,
+    publish,
+    publish_args,
     publish_deps,
     run_cli,
     snapshot,
     train_text_pipeline,
 )
 
-from mlayer.arns import layer_name
-from mlayer.gateway import Gateway, code_sha256_to_hex
+from mlayer.gateway import code_sha256_to_hex
 
 
 @pytest.fixture(scope="session")
@@ -31,33 +33,10 @@ def models(tmp_path_factory):
 
 
 @pytest.fixture
-def gw(aws, tmp_path, monkeypatch):
-    monkeypatch.chdir(tmp_path)  # no stray mlayer.toml
-    return Gateway(endpoint_url=aws.endpoint_url, region="us-east-1")
-
-
-@pytest.fixture
 def deployed(gw):
     deps = publish_deps(gw)
     create_function(gw, [deps])
     return deps
-
-
-def publish(paths, *extra):
-    return run_cli(
-        "publish-model",
-        str(paths["model"]),
-        "-p",
-        str(paths["countvectorizer"]),
-        "-p",
-        str(paths["tfidf"]),
-        "--yes",
-        *extra,
-    )
-
-
-def model_arn(gw):
-    return next(a for a in (ly["Arn"] for ly in snapshot(gw)["Layers"]) if layer_name(a) == MODEL)
 
 
 def test_publish_links_the_function_and_stores_zip_and_manifest(gw, deployed, models):
@@ -101,12 +80,12 @@ def test_three_versions_then_idempotent_republish(gw, deployed, models):
         assert result.exit_code == 0, result.output
         arns.append(doc["layer_version_arn"])
     assert [a.rsplit(":", 1)[1] for a in arns] == ["1", "2", "3"]
-    assert model_arn(gw) == arns[2]
+    assert live_model(gw) == arns[2]
     result, doc = publish(models["v2"])
     assert result.exit_code == 0, result.output
     assert doc["reused"] and not doc["published"] and doc["version"] == 2 and doc["label"] == "v2"
     assert len(gw.list_layer_versions(MODEL)) == 3
-    assert model_arn(gw) == arns[1]
+    assert live_model(gw) == arns[1]
 
 
 def test_dry_run_changes_nothing(gw, deployed, models):
@@ -225,30 +204,10 @@ def test_code_module_ships_under_python(gw, deployed, tmp_path, models):
     finally:
         sys.path.remove(str(tmp_path))
         sys.modules.pop("my_steps", None)
-    result, doc = run_cli(
-        "publish-model",
-        str(models["v1"]["model"]),
-        "-p",
-        str(tmp_path / "upper.joblib"),
-        "-p",
-        str(models["v1"]["countvectorizer"]),
-        "-p",
-        str(models["v1"]["tfidf"]),
-        "--yes",
-    )
+    result, doc = publish(models["v1"], before=[tmp_path / "upper.joblib"])
     assert result.exit_code == 1 and "my_steps" in doc["message"]
-    result, doc = run_cli(
-        "publish-model",
-        str(models["v1"]["model"]),
-        "-p",
-        str(tmp_path / "upper.joblib"),
-        "-p",
-        str(models["v1"]["countvectorizer"]),
-        "-p",
-        str(models["v1"]["tfidf"]),
-        "--code",
-        str(tmp_path / "my_steps.py"),
-        "--yes",
+    result, doc = publish(
+        models["v1"], "--code", str(tmp_path / "my_steps.py"), before=[tmp_path / "upper.joblib"]
     )
     assert result.exit_code == 0, result.output
     assert doc["manifest"]["code"][0]["file"] == "python/my_steps.py"
@@ -274,35 +233,15 @@ def test_human_output_shows_the_plan(gw, deployed, models):
 
     from mlayer.cli import cli
 
-    paths = models["v1"]
-    result = CliRunner().invoke(
-        cli,
-        [
-            "publish-model",
-            str(paths["model"]),
-            "-p",
-            str(paths["countvectorizer"]),
-            "-p",
-            str(paths["tfidf"]),
-            "--dry-run",
-        ],
-    )
+    result = CliRunner().invoke(cli, publish_args(models["v1"], "--dry-run"))
     assert result.exit_code == 0, result.output
     assert "(no model layer)" in result.output and "-> arn:aws:lambda:" in result.output
     assert "Dry run" in result.output
 
 
 def test_without_yes_and_without_a_terminal_nothing_happens(gw, deployed, models):
-    paths = models["v1"]
     before = snapshot(gw)
-    result, doc = run_cli(
-        "publish-model",
-        str(paths["model"]),
-        "-p",
-        str(paths["countvectorizer"]),
-        "-p",
-        str(paths["tfidf"]),
-    )
+    result, doc = run_cli(*publish_args(models["v1"]))
     assert result.exit_code == 2 and "--yes" in doc["hint"]
     assert snapshot(gw) == before
     assert gw.list_layer_versions(MODEL) == []
@@ -335,7 +274,7 @@ def test_model_artifacts_from_the_config_when_no_model_is_named(gw, deployed, mo
     ]
     assert doc["manifest"]["artifacts"][0]["class"].endswith("CountVectorizer")
     assert doc["manifest"]["artifacts"][-1]["class"].endswith("LogisticRegression")
-    assert doc["relinked"] and model_arn(gw) == doc["layer_version_arn"]
+    assert doc["relinked"] and live_model(gw) == doc["layer_version_arn"]
     # the same files named on the command line are the same content: reused
     result, doc = publish(models["v1"])
     assert result.exit_code == 0 and doc["reused"] and doc["version"] == 1

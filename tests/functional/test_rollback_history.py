@@ -10,26 +10,21 @@ from publish_support import (
     MODEL,
     create_function,
     foreign_layer,
+    live_model,
+    publish,
     publish_deps,
     run_cli,
     snapshot,
     train_text_pipeline,
 )
 
-from mlayer.arns import layer_name
-from mlayer.gateway import Gateway, code_sha256_to_hex
+from mlayer.gateway import code_sha256_to_hex
 
 
 @pytest.fixture(scope="session")
 def models(tmp_path_factory):
     root = tmp_path_factory.mktemp("rollback-models")
     return {f"v{i}": train_text_pipeline(root / f"v{i}", variant=i) for i in (1, 2, 3)}
-
-
-@pytest.fixture
-def gw(aws, tmp_path, monkeypatch):
-    monkeypatch.chdir(tmp_path)
-    return Gateway(endpoint_url=aws.endpoint_url, region="us-east-1")
 
 
 @pytest.fixture
@@ -40,23 +35,10 @@ def three(gw, models):
     create_function(gw, [tools, deps])
     arns = []
     for key in ("v1", "v2", "v3"):
-        paths = models[key]
-        result, doc = run_cli(
-            "publish-model",
-            str(paths["model"]),
-            "-p",
-            str(paths["countvectorizer"]),
-            "-p",
-            str(paths["tfidf"]),
-            "--yes",
-        )
+        result, doc = publish(models[key])
         assert result.exit_code == 0, result.output
         arns.append(doc["layer_version_arn"])
     return {"deps": deps, "tools": tools, "arns": arns}
-
-
-def live(gw):
-    return next(a for a in (ly["Arn"] for ly in snapshot(gw)["Layers"]) if layer_name(a) == MODEL)
 
 
 def test_rollback_to_version_one_keeps_the_other_layers(gw, three):
@@ -72,9 +54,9 @@ def test_rollback_to_version_one_keeps_the_other_layers(gw, three):
 
 def test_previous_steps_back_one_version_at_a_time(gw, three):
     assert run_cli("rollback", "--previous", "--yes")[0].exit_code == 0
-    assert live(gw) == three["arns"][1]
+    assert live_model(gw) == three["arns"][1]
     assert run_cli("rollback", "--previous", "--yes")[0].exit_code == 0
-    assert live(gw) == three["arns"][0]
+    assert live_model(gw) == three["arns"][0]
     before = snapshot(gw)
     result, doc = run_cli("rollback", "--previous", "--yes")
     assert result.exit_code == 1 and "oldest" in doc["message"]
@@ -204,25 +186,14 @@ def test_rollback_allow_version_mismatch_relinks_loudly(gw, three):
     gw.update_function_configuration(FUNCTION, Layers=[three["tools"], newer, three["arns"][2]])
     result, doc = run_cli("rollback", "--version", "1", "--allow-version-mismatch", "--yes")
     assert result.exit_code == 0, result.output
-    assert doc["relinked"] and live(gw) == three["arns"][0]
+    assert doc["relinked"] and live_model(gw) == three["arns"][0]
     assert doc["warnings"] and "1.8.0" in doc["warnings"][0] and "1.7.2" in doc["warnings"][0]
     assert "--allow-version-mismatch" in doc["warnings"][0]
 
 
 def test_alias_follows_publish_rollback_and_previous_through_the_cli(gw, three, models):
     """--alias live: a function version is published and the alias moved, on every relink."""
-    paths = models["v1"]
-    result, doc = run_cli(
-        "publish-model",
-        str(paths["model"]),
-        "-p",
-        str(paths["countvectorizer"]),
-        "-p",
-        str(paths["tfidf"]),
-        "--alias",
-        "live",
-        "--yes",
-    )
+    result, doc = publish(models["v1"], "--alias", "live")
     assert result.exit_code == 0, result.output
     assert doc["reused"] and doc["relinked"] and doc["alias"] == "live"
     assert alias_layers(gw, "live")[-1] == three["arns"][0]
@@ -233,7 +204,7 @@ def test_alias_follows_publish_rollback_and_previous_through_the_cli(gw, three, 
     assert doc["alias"] == "live" and doc["alias_from_version"] == 1
     assert doc["function_version"] != first
     assert gw.get_alias(FUNCTION, "live")["FunctionVersion"] == doc["function_version"]
-    assert alias_layers(gw, "live")[-1] == three["arns"][2] == live(gw)
+    assert alias_layers(gw, "live")[-1] == three["arns"][2] == live_model(gw)
 
     result, doc = run_cli("rollback", "--previous", "--alias", "live", "--yes")
     assert result.exit_code == 0, result.output
@@ -451,4 +422,4 @@ def test_on_a_terminal_rollback_asks_and_no_changes_nothing(gw, three, tmp_path)
     assert "Relink mlayer-predict from model layer version 3 to 1?" in out and "Cancelled" in out
     assert snapshot(gw) == before
     out = _on_a_terminal(["rollback", "--version", "1"], b"y", tmp_path)
-    assert "Done." in out and live(gw) == three["arns"][0]
+    assert "Done." in out and live_model(gw) == three["arns"][0]

@@ -68,6 +68,15 @@ def expect_update(stub, rev="r1", status="InProgress"):
     )
 
 
+def expect_publish(stub, version, rev, new_rev):
+    """publish_version of $LATEST at RevisionId ``rev``, answering ``version``/``new_rev``."""
+    stub.add_response(
+        "publish_version",
+        {"FunctionName": FN, "Version": version, "RevisionId": new_rev},
+        {"FunctionName": FN, "Description": ANY, "RevisionId": rev},
+    )
+
+
 def test_in_progress_then_successful(rig):
     stub, relinker, t = rig
     expect_read(stub, status="InProgress")
@@ -169,11 +178,7 @@ def test_alias_moves_with_revision_ids(rig):
     expect_read(stub)
     expect_update(stub, status="Successful")
     expect_read(stub, layers=(DEPS, NEW), rev="r5")
-    stub.add_response(
-        "publish_version",
-        {"FunctionName": FN, "Version": "7", "RevisionId": "r6"},
-        {"FunctionName": FN, "Description": ANY, "RevisionId": "r5"},
-    )
+    expect_publish(stub, "7", rev="r5", new_rev="r6")
     alias = {
         "AliasArn": f"arn:aws:lambda:us-east-1:123456789012:function:{FN}:live",
         "Name": "live",
@@ -195,11 +200,7 @@ def test_unchanged_layers_with_a_lagging_alias_move_only_the_alias(rig):
     """rollback to the version $LATEST already has, with --alias: no update, one version, the alias moved."""
     stub, relinker, _ = rig
     expect_read(stub, rev="r7")
-    stub.add_response(
-        "publish_version",
-        {"FunctionName": FN, "Version": "8", "RevisionId": "r8"},
-        {"FunctionName": FN, "Description": ANY, "RevisionId": "r7"},
-    )
+    expect_publish(stub, "8", rev="r7", new_rev="r8")
     stub.add_client_error("get_alias", "ResourceNotFoundException", "no alias", 404)
     stub.add_client_error("get_alias", "ResourceNotFoundException", "no alias", 404)
     stub.add_response(
@@ -215,11 +216,7 @@ def test_unchanged_layers_with_a_lagging_alias_move_only_the_alias(rig):
 def test_alias_moved_by_someone_else_aborts(rig):
     stub, relinker, _ = rig
     expect_read(stub, rev="r7")
-    stub.add_response(
-        "publish_version",
-        {"FunctionName": FN, "Version": "8", "RevisionId": "r8"},
-        {"FunctionName": FN, "Description": ANY, "RevisionId": "r7"},
-    )
+    expect_publish(stub, "8", rev="r7", new_rev="r8")
     alias = {"Name": "live", "FunctionVersion": "6", "RevisionId": "a1"}
     for _ in range(2):
         stub.add_response("get_alias", alias, {"FunctionName": FN, "Name": "live"})
