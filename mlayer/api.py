@@ -44,7 +44,7 @@ def init_config(path: str | Path, *, force: bool = False, **sections: dict[str, 
         raise UsageError(
             f"{target} already exists.", "Pass --force to overwrite it, or edit it by hand."
         )
-    settings = Settings(source="command-line flag").with_overrides(**sections)
+    settings = Settings(source=str(target), root=target.resolve().parent).with_overrides(**sections)
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_text(render_toml(settings), encoding="utf-8")
     return InitResult(path=target, overwritten=existed, settings=settings.to_dict())

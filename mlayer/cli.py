@@ -106,10 +106,36 @@ def confirm(app: App, question: str, yes: bool) -> None:
         raise UsageError("Cancelled; nothing was changed.", "Pass --yes to skip the question.")
 
 
+def show_usage_error(exc: click.UsageError, json_output: bool) -> None:
+    """click's own usage errors (bad flag, bad value) in mlayer's shape: Error, Hint, JSON."""
+    command = exc.ctx.command_path if exc.ctx is not None else "mlayer"
+    message, hint = exc.format_message(), f"Run `{command} --help` for its options."
+    if json_output:
+        click.echo(json.dumps({"error": "UsageError", "message": message, "hint": hint}, indent=2))
+    if exc.ctx is not None:
+        click.echo(exc.ctx.get_usage(), err=True)
+    click.echo(f"Error: {message}", err=True)
+    click.echo(f"Hint: {hint}", err=True)
+
+
 class MlayerGroup(click.Group):
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        json_output = "--json" in args  # before click's parser consumes the list
+        try:
+            return super().parse_args(ctx, args)
+        except click.exceptions.NoArgsIsHelpError:
+            raise
+        except click.UsageError as exc:
+            show_usage_error(exc, json_output)
+            ctx.exit(exc.exit_code)
+
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
+        except click.UsageError as exc:
+            # An unknown command fails before the group's callback: ctx.obj is not set yet.
+            show_usage_error(exc, bool(ctx.params.get("json_output")))
+            ctx.exit(exc.exit_code)
         except MlayerError as exc:
             app = ctx.obj if isinstance(ctx.obj, App) else None
             if app is not None and app.verbose:
@@ -535,6 +561,8 @@ def invoke(app: App, local, event_file, function_name, repeat) -> None:
 def poll(app: App, local, stream, function_name, batch_size, max_batches, until_empty) -> None:
     """Play Lambda's Kinesis event-source mapping against a stream."""
     step = app.progress()
+    if local and not until_empty and max_batches is None:
+        step("polling until interrupted (Ctrl-C); --until-empty stops at the end of every shard")
     result = api.poll(
         app.settings,
         stream=stream,

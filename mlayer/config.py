@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -22,6 +23,7 @@ else:  # pragma: no cover - exercised on python3.10 only
     import tomli as tomllib
 
 DEFAULT_CONFIG = "mlayer.toml"
+ENV_PREFIX = "MLAYER_"
 SUPPORTED_RUNTIMES = ("python3.10", "python3.11", "python3.12", "python3.13")
 ARCHITECTURES = ("x86_64", "arm64")
 BUILDERS = ("auto", "docker", "pip")
@@ -30,6 +32,8 @@ STARTING_POSITIONS = ("LATEST", "TRIM_HORIZON")
 SINK_SCHEMES = ("dynamodb://", "s3://", "kinesis://", "sqs://", "stdout://")
 DEAD_LETTER_SCHEMES = ("sqs://", "s3://")
 ON_FAILURE_SCHEMES = ("sqs://", "sns://", "arn:")
+# What Lambda's CreateFunction accepts as Role (its documented pattern).
+_ROLE_ARN = re.compile(r"arn:(aws[a-zA-Z-]*)?:iam::\d{12}:role/?[a-zA-Z_0-9+=,.@\-_/]+")
 
 
 @dataclass(frozen=True)
@@ -190,7 +194,7 @@ def _env_overrides(env: Mapping[str, str]) -> dict[str, dict[str, str]]:
     out: dict[str, dict[str, str]] = {}
     for section, cls in SECTIONS.items():
         for f in dataclasses.fields(cls):
-            name = f"MLAYER_{section.upper()}_{f.name.upper()}"
+            name = f"{ENV_PREFIX}{section.upper()}_{f.name.upper()}"
             if name in env:
                 out.setdefault(section, {})[f.name] = env[name]
     return out
@@ -225,8 +229,15 @@ def _build(base: Settings, raw: Mapping[str, Any], *, origin: str) -> Settings:
     return settings
 
 
+def _where(key: str, origin: str) -> str:
+    """``section.key in <origin>``; from the environment, also the variable that set it."""
+    if origin == "environment":
+        return f"{key} in environment ({ENV_PREFIX}{key.replace('.', '_').upper()})"
+    return f"{key} in {origin}"
+
+
 def _coerce(section: str, key: str, value: Any, default: Any, origin: str) -> Any:
-    where = f"{section}.{key} in {origin}"
+    where = _where(f"{section}.{key}", origin)
     from_env = isinstance(value, str) and origin == "environment"
     if isinstance(default, bool):
         if isinstance(value, bool):
@@ -301,7 +312,7 @@ _EXAMPLES = {
 
 def _validate(s: Settings, origin: str) -> None:
     def at(key: str) -> str:
-        return f"{key} in {origin}"
+        return _where(key, origin)
 
     if not s.function.name.strip():
         raise ConfigError(f"{at('function.name')} is empty.", "Name the Lambda function.")
@@ -309,6 +320,11 @@ def _validate(s: Settings, origin: str) -> None:
     _choice(s.function.architecture, ARCHITECTURES, at("function.architecture"))
     _between(s.function.memory, 128, 10240, at("function.memory"), " MB")
     _between(s.function.timeout, 1, 900, at("function.timeout"), " s")
+    if s.function.role and not _ROLE_ARN.fullmatch(s.function.role):
+        raise ConfigError(
+            f"{at('function.role')} is {s.function.role!r}; it must be an IAM role ARN.",
+            "Set it to the function's role, e.g. arn:aws:iam::123456789012:role/mlayer-predict.",
+        )
     _choice(s.deps.builder, BUILDERS, at("deps.builder"))
     for key, value in (("deps.layer", s.deps.layer), ("model.layer", s.model.layer)):
         if not value.strip():

@@ -72,6 +72,13 @@ def translate(exc: Exception, action: str) -> AwsError:
                 "Check --profile / AWS_PROFILE and that the credentials may call this API.",
                 code,
             )
+        if code == "InvalidParameterValueException" and "role" in message.lower():
+            return AwsError(
+                f"{action}: {code}: {message}",
+                "Check [function] role: the role must exist and trust lambda.amazonaws.com "
+                "(on the embedded AWS too: create it with `aws iam create-role`).",
+                code,
+            )
         return AwsError(f"{action}: {code}: {message}", "See AWS's message above.", code)
     if isinstance(exc, botocore.exceptions.NoCredentialsError):
         return AwsError(
@@ -151,8 +158,9 @@ class Gateway:
             kwargs: dict[str, Any] = {"region_name": self.region, "config": config}
             if self.endpoint_url:
                 kwargs["endpoint_url"] = self.endpoint_url
+            session = self.session  # its own errors (an unknown profile) keep their hint
             try:
-                self._clients[service] = self.session.client(service, **kwargs)
+                self._clients[service] = session.client(service, **kwargs)
             except Exception as exc:
                 raise translate(exc, f"Creating the {service} client") from exc
         return self._clients[service]

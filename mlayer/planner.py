@@ -19,7 +19,8 @@ from mlayer.runtimes import MAX_LAYERS, MAX_UNZIPPED_BYTES
 
 
 def _mb(n: int) -> str:
-    return f"{n / 1_000_000:.1f} MB"
+    """Lambda's own MB (its "250 MB" limit is 262,144,000 bytes), as status and history show."""
+    return f"{n / (1024 * 1024):.1f} MB"
 
 
 def relink_layers(current: tuple[str, ...], model_layer: str, new_arn: str) -> tuple[str, ...]:

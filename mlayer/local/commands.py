@@ -22,9 +22,13 @@ from mlayer.local.prepare import emulator_for, failure_sender
 
 
 def read_event(path: str | Path | None) -> Any:
-    """The event JSON (e.g. from `sam local generate-event kinesis get-records`); {} without a file."""
+    """The event JSON (e.g. from `sam local generate-event kinesis get-records`); required."""
     if path is None:
-        return {}
+        raise UsageError(
+            "No event to invoke the function with.",
+            "Pass --event FILE: e.g. `sam local generate-event kinesis get-records > event.json`, "
+            'or a file holding {"instances": [...]}.',
+        )
     p = Path(path)
     try:
         return json.loads(p.read_text(encoding="utf-8"))

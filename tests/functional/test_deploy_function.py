@@ -284,3 +284,21 @@ def test_a_new_function_needs_a_role(project, gw):
     result = mlayer(config, "deploy-function", "--yes")
     assert result.exit_code == 2
     assert "role" in result.output
+
+
+def test_a_role_that_does_not_exist_is_explained(project, gw):
+    config, _ = project
+    absent = "arn:aws:iam::123456789012:role/no-such-role"
+    result = mlayer(config, "deploy-function", "--role", absent, "--yes")
+    assert result.exit_code == 1
+    assert "InvalidParameterValueException" in result.stderr
+    assert "Hint: Check [function] role" in result.stderr
+    assert not gw.function_exists(NAME)
+
+
+def test_a_role_that_is_not_an_arn_is_refused_before_any_call(project, gw):
+    config, _ = project
+    result = mlayer(config, "deploy-function", "--role", "scorer-role", "--yes")
+    assert result.exit_code == 2
+    assert "function.role" in result.stderr and "Hint:" in result.stderr
+    assert not gw.function_exists(NAME)

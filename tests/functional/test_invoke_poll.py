@@ -10,6 +10,8 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import signal
+import subprocess
 import sys
 import textwrap
 from pathlib import Path
@@ -116,6 +118,19 @@ def mlayer(*args: str):
     return CliRunner().invoke(cli, list(args), catch_exceptions=False)
 
 
+def event_file(tmp_path: Path) -> str:
+    path = tmp_path / "event.json"
+    path.write_text(json.dumps(sam_kinesis_event(1)))
+    return str(path)
+
+
+def test_invoke_without_an_event_file_is_a_usage_error(gateway):
+    deploy(gateway)
+    result = mlayer("invoke", "--local")
+    assert result.exit_code == 2
+    assert "Error: No event" in result.stderr and "--event FILE" in result.stderr
+
+
 def test_invoke_local_runs_the_deployed_code_with_its_layers_on_a_warm_container(gateway, tmp_path):
     deploy(gateway)
     event = tmp_path / "event.json"
@@ -165,22 +180,22 @@ def test_invoke_local_names_the_python_to_install_when_the_runtimes_one_is_missi
     wanted = "3.12" if RUNTIME != "python3.12" else "3.13"
     monkeypatch.setenv("PATH", str(tmp_path))  # no python3.X on PATH ...
     monkeypatch.setenv("PYENV_ROOT", str(tmp_path / "pyenv"))  # ... nor under pyenv
-    result = mlayer("invoke", "--local")
+    result = mlayer("invoke", "--local", "--event", event_file(tmp_path))
     assert result.exit_code == 1
     assert f"runtime is python{wanted}" in result.stderr
     assert f"pyenv install {wanted}" in result.stderr
 
 
-def test_invoke_without_local_on_the_embedded_aws_says_it_cannot_run_functions(gateway):
+def test_invoke_without_local_on_the_embedded_aws_says_it_cannot_run_functions(gateway, tmp_path):
     deploy(gateway)
-    result = mlayer("invoke")
+    result = mlayer("invoke", "--event", event_file(tmp_path))
     assert result.exit_code == 2
     assert "cannot run them" in result.stderr and "--local" in result.stderr
 
 
-def test_invoke_local_explains_a_missing_code_zip(gateway):
+def test_invoke_local_explains_a_missing_code_zip(gateway, tmp_path):
     deploy(gateway, store_code=False)
-    result = mlayer("invoke", "--local")
+    result = mlayer("invoke", "--local", "--event", event_file(tmp_path))
     assert result.exit_code == 1
     assert "functions/" in result.stderr and "deploy-function" in result.stderr
 
@@ -327,3 +342,20 @@ def test_poll_local_without_a_mapping_uses_the_trigger_settings_from_the_oldest_
 def test_poll_needs_local(gateway):
     result = mlayer("poll", "--stream", "events")
     assert result.exit_code == 2 and "--local" in result.stderr
+
+
+def test_poll_local_without_a_stop_says_it_waits_until_interrupted(gateway):
+    deploy(gateway)
+    gateway.ensure_stream("events")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "mlayer.cli", "poll", "--local", "--stream", "events"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        first_line = proc.stderr.readline()
+    finally:
+        proc.send_signal(signal.SIGINT)
+        proc.wait(timeout=30)
+    assert "until interrupted" in first_line and "--until-empty" in first_line

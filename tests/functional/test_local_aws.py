@@ -13,6 +13,7 @@ import urllib.request
 import boto3
 import pytest
 
+from mlayer.errors import AwsError
 from mlayer.gateway import Gateway
 from mlayer.local.aws import embedded_aws
 
@@ -95,3 +96,12 @@ def test_isolated_server_runs_in_a_child_process_and_stops_with_the_block():
         raise AssertionError("the server still answers after the block")
     except OSError:
         pass
+
+
+def test_an_unknown_profile_keeps_its_hint(aws, monkeypatch, tmp_path):
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "config"))
+    gw = Gateway(profile="no-such-profile", endpoint_url=aws.endpoint_url)
+    with pytest.raises(AwsError) as err:
+        gw.client("lambda")
+    assert "no-such-profile" in err.value.message
+    assert "configure list-profiles" in err.value.hint

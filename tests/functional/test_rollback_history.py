@@ -280,7 +280,7 @@ def test_rollback_refusals_exit_codes_and_messages(gw, three):
     before = snapshot(gw)
     for args, code, hint in (
         (["rollback", "--yes"], 2, "Hint: "),
-        (["rollback", "--version", "0", "--yes"], 2, "Try 'mlayer rollback --help'"),  # click's own
+        (["rollback", "--version", "0", "--yes"], 2, "Hint: Run `mlayer rollback --help`"),
         (["rollback", "--version", "1", "--previous", "--yes"], 2, "Hint: "),
         (["rollback", "--version", "9", "--yes"], 1, "Hint: "),
         (["rollback", "--version", "1", "--function", "nope", "--yes"], 1, "Hint: "),

@@ -98,6 +98,17 @@ def test_init_writes_a_file_that_loads_back(runner, tmp_path):
     assert s.model.artifacts == ("pre.joblib", "m.joblib")
 
 
+def test_init_json_names_the_file_it_wrote(runner, tmp_path):
+    path = tmp_path / "sub" / "mlayer.toml"
+    result = runner.invoke(cli, ["--json", "--config", str(path), "init", "--function", "fraud"])
+    assert result.exit_code == 0, result.output
+    doc = json.loads(result.stdout)
+    assert doc["path"] == str(path) and doc["overwritten"] is False
+    assert doc["settings"]["source"] == str(path)
+    assert doc["settings"]["root"] == str(path.parent.resolve())
+    assert doc["settings"]["function"]["name"] == "fraud"
+
+
 def test_init_refuses_to_overwrite_without_force(runner, tmp_path):
     path = tmp_path / "mlayer.toml"
     path.write_text("# mine\n")
@@ -153,6 +164,27 @@ def test_click_usage_errors_exit_2(runner):
     result = runner.invoke(cli, ["build-deps", "--arch", "sparc"])
     assert result.exit_code == 2
     assert "Invalid value for '--arch'" in result.stderr
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["build-deps", "--arch", "sparc"],
+        ["init", "--memory", "lots"],
+        ["status", "--bogus"],
+        ["no-such-command"],
+        ["--bogus", "status"],
+    ],
+)
+def test_click_usage_errors_have_error_and_hint_and_json(runner, args):
+    result = runner.invoke(cli, args)
+    assert result.exit_code == 2
+    assert "Error: " in result.stderr and "Hint: Run `mlayer" in result.stderr
+    assert "Traceback" not in result.stderr
+    as_json = runner.invoke(cli, ["--json", *args])
+    assert as_json.exit_code == 2
+    doc = json.loads(as_json.stdout)
+    assert doc["error"] == "UsageError" and doc["message"] and "--help" in doc["hint"]
 
 
 def test_aws_location_comes_from_env_and_flags(runner, probe, monkeypatch):

@@ -98,6 +98,7 @@ def test_missing_default_file_is_fine_but_a_named_one_is_an_error(tmp_path, monk
         ('[function]\narchitecture = "i386"\n', "function.architecture"),
         ('[function]\nruntime = "python3.9"\n', "function.runtime"),
         ("[function]\ntimeout = 0\n", "function.timeout"),
+        ('[function]\nrole = "mlayer-role"\n', "function.role"),
         ('[function]\nmemory = "big"\n', "function.memory"),
         ('[function]\nnmae = "typo"\n', "function.nmae"),
         ('[deps]\nbuilder = "conda"\n', "deps.builder"),
@@ -129,6 +130,23 @@ def test_bad_env_value_names_the_environment():
     with pytest.raises(ConfigError) as err:
         load_settings(None, env={"MLAYER_FUNCTION_MEMORY": "lots"})
     assert "function.memory in environment" in err.value.message
+
+
+def test_bad_env_value_names_the_variable_to_fix():
+    with pytest.raises(ConfigError) as err:
+        load_settings(None, env={"MLAYER_FUNCTION_MEMORY": "lots"})
+    assert "MLAYER_FUNCTION_MEMORY" in err.value.message
+    with pytest.raises(ConfigError) as err:
+        load_settings(None, env={"MLAYER_TRIGGER_BATCH_SIZE": "0"})
+    assert "MLAYER_TRIGGER_BATCH_SIZE" in err.value.message
+
+
+def test_role_must_be_an_iam_role_arn():
+    role = "arn:aws:iam::123456789012:role/service-role/mlayer-predict"
+    assert load_settings(None, env={"MLAYER_FUNCTION_ROLE": role}).function.role == role
+    with pytest.raises(ConfigError, match="function.role .* must be an IAM role ARN") as err:
+        load_settings(None, env={"MLAYER_FUNCTION_ROLE": "arn:aws:iam::123:user/ana"})
+    assert "arn:aws:iam::" in err.value.hint
 
 
 def test_list_from_env_is_comma_separated():

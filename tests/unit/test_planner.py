@@ -80,6 +80,13 @@ def test_budget_counts_code_and_every_layer_after_the_swap():
         plan([arn("deps"), old], new, sizes, code=1)
 
 
+def test_budget_error_speaks_lambdas_mb_like_status():
+    sizes = {arn("deps"): LayerSize(200 * 1024 * 1024), arn(MODEL, 1): LayerSize(60 * 1024 * 1024)}
+    with pytest.raises(BudgetError) as err:
+        plan([arn("deps")], arn(MODEL, 1), sizes)
+    assert "would be 260.0 MB unzipped; Lambda allows 250.0 MB" in err.value.message
+
+
 def test_inexact_sizes_are_flagged():
     sizes = {arn("x"): LayerSize(10, exact=False), arn(MODEL, 1): LayerSize(10)}
     assert not plan([arn("x")], arn(MODEL, 1), sizes).sizes_exact
