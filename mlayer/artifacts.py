@@ -65,11 +65,23 @@ def read_code_files(paths: Sequence[str | Path]) -> tuple[CodeFile, ...]:
             raise UsageError(
                 f"--code {raw} is not a Python module file.", "Pass a file like my_transformers.py."
             )
+        _check_syntax(path)
         out.append(CodeFile(path, path.stem, sha256_file(path), path.stat().st_size))
     modules = [c.module for c in out]
     if len(set(modules)) != len(modules):
         raise UsageError("Two --code files have the same module name.", "Rename one of them.")
     return tuple(out)
+
+
+def _check_syntax(path: Path) -> None:
+    """A module that cannot compile would only fail at the function's cold start: refuse it now."""
+    try:
+        compile(path.read_bytes(), str(path), "exec", dont_inherit=True)
+    except SyntaxError as exc:
+        raise UsageError(
+            f"--code {path} does not compile: {exc.msg} (line {exc.lineno}).",
+            "Fix the module (python -m py_compile shows the error) and publish again.",
+        ) from exc
 
 
 @contextlib.contextmanager

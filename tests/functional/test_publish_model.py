@@ -395,3 +395,15 @@ def test_the_lock_checked_is_the_function_deps_layer_not_a_newer_one(gw, models)
         and "--allow-version-mismatch" in doc["hint"]
     )
     assert snapshot(gw) == before and gw.list_layer_versions(MODEL) == []
+
+
+def test_code_module_that_does_not_compile_is_refused_before_anything_is_published(
+    gw, deployed, tmp_path, models
+):
+    (tmp_path / "broken_steps.py").write_text("def transform(X):\n    return [x for x in X\n")
+    before = snapshot(gw)
+    result, doc = publish(models["v1"], "--code", str(tmp_path / "broken_steps.py"))
+    assert result.exit_code == 2 and doc["error"] == "UsageError"
+    assert "broken_steps.py does not compile" in doc["message"] and "py_compile" in doc["hint"]
+    assert gw.list_layer_versions(MODEL) == []
+    assert snapshot(gw) == before
