@@ -52,8 +52,10 @@ class App:
         """Print a result: JSON on stdout with --json, else the human rendering."""
         if self.json_output:
             click.echo(json.dumps(report.to_jsonable(result), indent=2, sort_keys=True))
-        else:
-            click.echo(text(result) if text else report.render(result))
+            return
+        for warning in getattr(result, "warnings", ()) or ():
+            click.echo(f"Warning: {warning}", err=True)
+        click.echo(text(result) if text else report.render(result))
 
     def progress(self) -> Callable[[str], None]:
         """A step reporter for long work, on stderr so that --json stdout stays clean.

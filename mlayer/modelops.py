@@ -119,7 +119,7 @@ class PublishResult:
         }
 
     def render(self) -> str:
-        lines = [f"WARNING: {w}" for w in self.warnings]
+        lines: list[str] = []  # warnings go to stderr (cli.App.emit)
         what = f"{self.layer_name} version {self.version if self.version is not None else '(new)'} ({self.label}, sha:{mf.short_sha(self.content_sha256)})"
         if self.dry_run:
             verb = "Would reuse" if self.reused else "Would publish"
@@ -182,7 +182,7 @@ class RollbackResult:
         }
 
     def render(self) -> str:
-        lines = [f"WARNING: {w}" for w in self.warnings]
+        lines: list[str] = []  # warnings go to stderr (cli.App.emit)
         if self.noop:
             where = f"{self.function}" + (f" and on alias {self.alias}" if self.alias else "")
             return "\n".join(
@@ -282,7 +282,7 @@ class HistoryResult:
         }
 
     def render(self) -> str:
-        notes = [f"WARNING: {w}" for w in self.warnings]
+        notes: list[str] = []  # warnings go to stderr (cli.App.emit)
         if not self.versions:
             return "\n".join(
                 [

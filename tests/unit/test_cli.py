@@ -240,3 +240,24 @@ def test_progress_shows_bars_at_quarters_in_a_log_and_nothing_with_json(capsys):
     quiet = App(None, None, None, None, json_output=True, verbose=False).progress()
     quiet("install: resolving wheels")
     assert capsys.readouterr().err == ""
+
+
+def test_warnings_go_to_stderr_and_stay_in_the_json(capsys):
+    from dataclasses import dataclass
+
+    from mlayer.cli import App
+
+    @dataclass
+    class Result:
+        warnings: tuple[str, ...]
+
+        def render(self) -> str:
+            return "Published v2."
+
+    App(None, None, None, None, json_output=False, verbose=False).emit(Result(("versions differ",)))
+    out = capsys.readouterr()
+    assert out.out == "Published v2.\n"
+    assert out.err == "Warning: versions differ\n"
+    App(None, None, None, None, json_output=True, verbose=False).emit(Result(("versions differ",)))
+    out = capsys.readouterr()
+    assert json.loads(out.out) == {"warnings": ["versions differ"]} and out.err == ""
