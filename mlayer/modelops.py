@@ -34,6 +34,14 @@ def _no_confirm(question: str) -> None:
 
 
 # -- results ------------------------------------------------------------------------------------
+def _would_move_alias(alias: str) -> str:
+    return f"Would publish a function version and move alias {alias} to it."
+
+
+def _moved_alias(outcome: RelinkOutcome) -> str:
+    return f"Alias {outcome.alias} -> function version {outcome.function_version}."
+
+
 def _plan_lines(plan: RelinkPlan | None) -> list[str]:
     if plan is None:
         return []
@@ -131,14 +139,12 @@ class PublishResult:
         lines += _plan_lines(self.plan)
         if self.dry_run:
             if self.alias and self.linked:
-                lines.append(f"Would publish a function version and move alias {self.alias} to it.")
+                lines.append(_would_move_alias(self.alias))
             lines.append("Dry run: nothing was changed.")
         elif self.linked and self.plan is not None and self.plan.changed:
             lines.append(f"Relinked {self.plan.function}.")
         if self.outcome and self.outcome.alias:
-            lines.append(
-                f"Alias {self.outcome.alias} -> function version {self.outcome.function_version}."
-            )
+            lines.append(_moved_alias(self.outcome))
         return "\n".join(lines)
 
 
@@ -211,12 +217,10 @@ class RollbackResult:
                 )
             )
         if self.dry_run and self.alias:
-            lines.append(f"Would publish a function version and move alias {self.alias} to it.")
+            lines.append(_would_move_alias(self.alias))
         lines.append("Dry run: nothing was changed." if self.dry_run else "Done.")
         if self.outcome and self.outcome.alias:
-            lines.append(
-                f"Alias {self.outcome.alias} -> function version {self.outcome.function_version}."
-            )
+            lines.append(_moved_alias(self.outcome))
         return "\n".join(lines)
 
 
