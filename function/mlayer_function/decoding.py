@@ -13,7 +13,7 @@ import math
 import sys
 from dataclasses import dataclass
 
-INPUT_KINDS = ("text", "features", "record")
+INPUT_KINDS = ("text", "features", "record", "table")
 
 
 class BadRecord(Exception):
@@ -31,6 +31,7 @@ class RowRules:
     input_kind: str
     n_features: int | None = None
     max_text_chars: int = 10_000
+    table: object = None  # table models: their schema (tabular.TableSchema) checks each record
 
 
 def _reject_constant(name: str) -> float:
@@ -131,6 +132,8 @@ def to_row(obj: object, rules: RowRules) -> tuple[str | int, object]:
         if "features" not in obj:
             raise BadRecord("no features")
         return rid, _check_features(obj["features"], rules.n_features)
+    if rules.input_kind == "table":
+        return rid, rules.table.row(obj)
     for key, value in obj.items():
         if isinstance(value, str):
             _check_text(value, key, rules.max_text_chars)

@@ -79,7 +79,9 @@ class App:
     def __init__(self, settings: Settings, model: LoadedModel, output, dead_letter, clock) -> None:
         self.settings, self.model, self.clock = settings, model, clock
         self.output, self.dead_letter = output, dead_letter
-        self.rules = RowRules(model.input_kind, model.n_features, settings.max_text_chars)
+        self.rules = RowRules(
+            model.input_kind, model.n_features, settings.max_text_chars, table=model.table
+        )
 
     def handle(self, event: object, context: object = None) -> dict:
         if isinstance(event, dict) and "instances" in event:

@@ -103,6 +103,7 @@ class LoadedModel:
     class_keys: list[str] | None
     manifest: dict = field(repr=False)
     load_ms: float = 0.0
+    table: object = None  # tabular.TableSchema of a "table" model (RowRules checks records with it)
 
     def transform(self, rows: list) -> object:
         x = rows
