@@ -31,6 +31,7 @@ class Requirements:
     sha256: str
     pins: dict[str, str]  # canonical name -> pinned version
     names: tuple[str, ...]  # every requirement named, canonical
+    inputs_sha256: str = ""  # this file and every -r/-c file it pulls in (the cache key)
 
 
 def parse_requirements(text: str) -> tuple[dict[str, str], tuple[str, ...]]:
@@ -90,4 +91,42 @@ def read_requirements(path: str | Path) -> Requirements:
         raise UsageError(
             f"Requirements file {path} names no package.", "Add e.g. scikit-learn==1.7.2."
         )
-    return Requirements(path, text, hashlib.sha256(data).hexdigest(), pins, names)
+    sha = hashlib.sha256(data).hexdigest()
+    return Requirements(path, text, sha, pins, names, inputs_sha256(path, data))
+
+
+_INCLUDE = re.compile(r"^\s*(?:--requirement|--constraint|-r|-c)(?:\s*=\s*|\s*)(\S+)")
+
+
+def included_files(path: Path, text: str) -> list[Path]:
+    """The files a requirements text pulls in with -r/-c (pip reads them relative to it)."""
+    found = []
+    for raw in text.splitlines():
+        match = _INCLUDE.match(raw.split(" #", 1)[0])
+        if match and "://" not in match.group(1):
+            found.append(path.parent / match.group(1))
+    return found
+
+
+def inputs_sha256(path: Path, data: bytes) -> str:
+    """One sha256 over the file and, recursively, every -r/-c include: an edit to a
+    constraints file must miss the build cache as an edit to the file itself does. A missing
+    include is hashed as missing (pip then fails the build and says which)."""
+    if not included_files(path, data.decode("utf-8", "replace")):
+        return hashlib.sha256(data).hexdigest()  # the key of a file that includes nothing
+    digest = hashlib.sha256()
+    seen: set[Path] = set()
+    pending = [(path, data)]
+    while pending:
+        current, content = pending.pop(0)
+        digest.update(f"{len(content)}\0".encode() + content)
+        for child in included_files(current, content.decode("utf-8", "replace")):
+            resolved = child.resolve()
+            if resolved in seen:
+                continue
+            seen.add(resolved)
+            try:
+                pending.append((child, child.read_bytes()))
+            except OSError:
+                digest.update(f"missing {child}\0".encode())
+    return digest.hexdigest()
