@@ -288,7 +288,9 @@ def build_layer(
         Path(request.output).mkdir(parents=True, exist_ok=True)  # before a build, not after
     progress(Progress("resolve", "choosing the builder"))
     builder, reason = choose_builder(request.builder, runner)
-    key = cache_key(reqs.inputs_sha256, runtime.name, request.arch, builder, request.slim, request.compile)
+    key = cache_key(
+        reqs.inputs_sha256, runtime.name, request.arch, builder, request.slim, request.compile
+    )
     cache = BuildCache(request.cache_dir or default_cache_dir())
     if not request.force and (doc := cache.load(key)) is not None:
         progress(Progress("cache", "found in the build cache"))
