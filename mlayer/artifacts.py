@@ -22,10 +22,12 @@ from pathlib import Path
 from typing import Any
 
 from mlayer import manifest as mf
+from mlayer import samples as sample_io
 from mlayer.errors import ModelError, UsageError
 from mlayer.models import LayerArtifact
 from mlayer.packaging import sha256_file
 from mlayer.pickles import PickleScan, scan_file
+from mlayer.schema import choose_input, table_schema
 
 
 @dataclass(frozen=True)
@@ -51,6 +53,10 @@ class Pipeline:
     input_kind: str
     outputs: dict
     n_features: int | None
+    input_reason: str = ""  # why this input kind: publish-model prints it
+    input_schema: dict | None = None  # table models: the columns (mlayer.schema)
+    samples: tuple[dict, ...] = ()  # --sample records with their publish-time predictions
+    samples_dropped: int = 0  # --sample records past the first MAX_SAMPLES, not kept
 
     @property
     def code_modules(self) -> list[str]:
@@ -118,17 +124,18 @@ def _outputs(model: Any) -> dict:
     return {"predict": True, "predict_proba": proba, "classes": getattr(model, "classes_", None)}
 
 
-def _guess_input(first_class: str) -> str:
-    return "text" if first_class.startswith("sklearn.feature_extraction.text.") else "features"
-
-
 def inspect_pipeline(
     model: str | Path,
     preprocessors: Sequence[str | Path] = (),
     code_files: Sequence[str | Path] = (),
     input_kind: str | None = None,
+    sample: str | Path | None = None,
 ) -> Pipeline:
-    """Scan, then load and check, every artifact; refuse what cannot serve on Lambda."""
+    """Scan, then load and check, every artifact; refuse what cannot serve on Lambda.
+
+    ``sample``: a JSON-lines file of input records (``--sample``); up to 20 are kept with the
+    predictions made here, for the function's cold-start self-check.
+    """
     paths = tuple(Path(p) for p in (*preprocessors, model))
     for p in paths:
         if not p.is_file():
@@ -169,16 +176,33 @@ def inspect_pipeline(
                 )
             )
             loaded.append(obj)
-    kind = input_kind if input_kind and input_kind != "auto" else _guess_input(artifacts[0].cls)
+    if input_kind and input_kind != "auto":
+        kind, reason = input_kind, f"{input_kind}: asked for (--input {input_kind})"
+    else:
+        kind, reason = choose_input(loaded[0], artifacts[0].cls)
+    schema = table_schema(loaded) if kind == "table" else None
     n_features = getattr(loaded[0], "n_features_in_", None) if kind == "features" else None
+    outputs = _outputs(loaded[-1])
+    samples: list[dict] = []
+    dropped = 0
+    if sample is not None:
+        records, dropped = sample_io.read_samples(sample)
+        with _importable(code):
+            samples = sample_io.expected_outputs(
+                loaded, records, kind, schema, bool(outputs["predict_proba"])
+            )
     return Pipeline(
         paths=paths,
         artifacts=tuple(artifacts),
         scans=scans,
         code=code,
         input_kind=kind,
-        outputs=_outputs(loaded[-1]),
+        outputs=outputs,
         n_features=int(n_features) if n_features is not None else None,
+        input_reason=reason,
+        input_schema=schema,
+        samples=tuple(samples),
+        samples_dropped=dropped,
     )
 
 

@@ -17,7 +17,7 @@ from mlayer.errors import ModelError
 from mlayer.models import LayerArtifact
 
 SCHEMA_VERSION = 1
-INPUT_KINDS = ("text", "features", "record")
+INPUT_KINDS = ("text", "features", "record", "table")
 SHORT_SHA = 12
 REQUIRED_KEYS = (
     "schema_version",
@@ -35,6 +35,8 @@ REQUIRED_KEYS = (
     "metrics",
     "description",
 )
+# Written by every mlayer that knows them; a manifest from before may lack them.
+OPTIONAL_KEYS = ("input_schema", "samples")
 # Modules every Lambda Python runtime has without any layer.
 RUNTIME_MODULES = frozenset(sys.stdlib_module_names) | {"boto3", "botocore"}
 
@@ -89,8 +91,14 @@ def build_manifest(
     created_by: Mapping[str, Any],
     metrics: Mapping[str, Any] | None = None,
     description: str = "",
+    input_schema: Mapping[str, Any] | None = None,
+    samples: Sequence[Mapping[str, Any]] = (),
 ) -> dict:
-    """The manifest dict, validated: the last artifact is the model, the rest preprocessors."""
+    """The manifest dict, validated: the last artifact is the model, the rest preprocessors.
+
+    ``input_schema`` (table inputs: mlayer.schema.table_schema) and ``samples`` (mlayer.samples)
+    are what the function checks records and its own predictions against.
+    """
     if not artifacts:
         raise ModelError(
             "A model layer needs at least one artifact.", "Pass MODEL (and -p for preprocessors)."
@@ -98,6 +106,11 @@ def build_manifest(
     if input_kind not in INPUT_KINDS:
         raise ModelError(
             f"Unknown input kind {input_kind!r}.", f"Use one of {', '.join(INPUT_KINDS)}."
+        )
+    if (input_kind == "table") != (input_schema is not None):
+        raise ModelError(
+            "A table input needs its input schema, and only a table input has one.",
+            "Let mlayer.schema.table_schema describe the pipeline fitted on a DataFrame.",
         )
     roles = [a.role for a in artifacts]
     if roles[-1] != "model" or any(r != "preprocessor" for r in roles[:-1]):
@@ -137,6 +150,8 @@ def build_manifest(
         "globals": globals_,
         "metrics": dict(metrics or {}),
         "description": description,
+        "input_schema": dict(input_schema) if input_schema is not None else None,
+        "samples": [dict(s) for s in samples],
     }
 
 

@@ -9,13 +9,21 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
+import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from . import telemetry
+from .decoding import BadRecord, RowRules, to_row
+
 SUPPORTED_SCHEMA = 1
-INPUT_KINDS = ("text", "features", "record")
+INPUT_KINDS = ("text", "features", "record", "table")
 DEFAULT_MODEL_DIR = "/opt/mlayer"
+# How far a sample's number (a regression output, a probability) may move and still count as
+# reproduced: floating-point sums differ in their last bits between CPUs and BLAS builds.
+SAMPLE_TOLERANCE = 1e-6
 
 
 class ModelIntegrityError(Exception):
@@ -104,10 +112,13 @@ class LoadedModel:
     manifest: dict = field(repr=False)
     load_ms: float = 0.0
     table: object = None  # tabular.TableSchema of a "table" model (RowRules checks records with it)
+    check_ms: float = 0.0  # what predicting the manifest's samples took at load (in load_ms)
 
     def transform(self, rows: list) -> object:
         x = rows
-        if self.input_kind == "features":
+        if self.table is not None:
+            x = self.table.frame(rows)
+        elif self.input_kind == "features":
             import numpy as np
 
             x = np.asarray(rows, dtype=np.float64)
@@ -117,6 +128,8 @@ class LoadedModel:
 
     def predict(self, rows: list) -> tuple[list, list[dict] | None]:
         """Labels (and per-class probabilities) for all rows in one vectorized call each."""
+        if self.table is not None:
+            _log_extra_fields(self.table.take_extra_fields())
         x = self.transform(rows)
         raw = self.estimator.predict(x)
         labels = _as_list(raw)
@@ -137,6 +150,96 @@ class LoadedModel:
 def _as_list(values: object) -> list:
     tolist = getattr(values, "tolist", None)
     return tolist() if callable(tolist) else list(values)
+
+
+def _log_extra_fields(extra: dict[str, int]) -> None:
+    """Fields of a batch's records that are not columns: ignored, said once per batch."""
+    if extra:
+        sys.stdout.write(
+            telemetry.log_line("INFO", "fields that are not columns were ignored", fields=extra)
+            + "\n"
+        )
+
+
+def _table_schema(manifest: dict) -> object:
+    """The manifest's input_schema as a tabular.TableSchema (imports pandas: table models only)."""
+    try:
+        from .tabular import TableSchema
+
+        return TableSchema.from_manifest(manifest.get("input_schema"))
+    except ImportError as exc:
+        raise ModelIntegrityError(
+            f"a table model needs pandas in the dependencies layer ({exc}); "
+            "build it from layers/sklearn-pandas/requirements.txt"
+        ) from exc
+    except ValueError as exc:
+        raise ModelIntegrityError(f"model manifest: {exc}") from None
+
+
+def _same(expected: object, got: object) -> bool:
+    numbers = (int, float)
+    if (
+        isinstance(expected, numbers)
+        and isinstance(got, numbers)
+        and not isinstance(expected, bool)
+        and not isinstance(got, bool)
+    ):
+        return math.isclose(expected, got, rel_tol=SAMPLE_TOLERANCE, abs_tol=SAMPLE_TOLERANCE)
+    return expected == got
+
+
+def _differs(sample: dict, label: object, probas: dict | None) -> str | None:
+    """What in one sample's outputs was not reproduced, or None."""
+    if not _same(sample.get("prediction"), label):
+        return f"predicted {label!r}, published {sample.get('prediction')!r}"
+    expected = sample.get("probabilities")
+    if expected is not None:
+        if probas is None or set(probas) != set(expected):
+            return f"probabilities for {sorted(probas or {})}, published for {sorted(expected)}"
+        for key, value in expected.items():
+            if not _same(value, probas[key]):
+                return f"P({key}) = {probas[key]!r}, published {value!r}"
+    return None
+
+
+def check_samples(model: LoadedModel, samples: list) -> None:
+    """Predict the samples kept at publish; raise naming the first record not reproduced.
+
+    The last line of defence against a dependencies layer or an architecture that loads the
+    model but predicts differently: better an init error than wrong predictions served.
+    """
+    rules = RowRules(model.input_kind, model.n_features, sys.maxsize, table=model.table)
+    rows = []
+    for sample in samples:
+        record = sample.get("record") if isinstance(sample, dict) else None
+        try:
+            rows.append(to_row(record, rules)[1])
+        except BadRecord as exc:
+            raise ModelIntegrityError(
+                f"self-check: sample record {_sample_id(record)} is not a valid record "
+                f"here: {exc.reason}; refusing to serve"
+            ) from None
+    if model.table is not None:
+        model.table.take_extra_fields()  # the samples' extra fields are not a batch's
+    try:
+        labels, probas = model.predict(rows)
+    except Exception as exc:
+        raise ModelIntegrityError(
+            f"self-check: predicting the {len(rows)} sample records failed: "
+            f"{type(exc).__name__}: {exc}; refusing to serve"
+        ) from exc
+    for i, sample in enumerate(samples):
+        why = _differs(sample, labels[i], probas[i] if probas is not None else None)
+        if why:
+            raise ModelIntegrityError(
+                f"self-check: sample record {_sample_id(sample['record'])} is not reproduced: "
+                f"{why}; this dependencies layer or architecture predicts differently from "
+                "publish time: refusing to serve"
+            )
+
+
+def _sample_id(record: object) -> str:
+    return repr(record.get("id")) if isinstance(record, dict) else repr(record)
 
 
 def load_model(model_dir: Path | str) -> LoadedModel:
@@ -173,7 +276,8 @@ def load_model(model_dir: Path | str) -> LoadedModel:
     class_keys = [class_key(c) for c in classes] if classes is not None else None
     if with_proba and class_keys is None:
         raise ModelIntegrityError("the manifest promises predict_proba but names no classes")
-    return LoadedModel(
+    table = _table_schema(manifest) if manifest["input_kind"] == "table" else None
+    model = LoadedModel(
         version=str(manifest["model_version"]),
         input_kind=manifest["input_kind"],
         n_features=manifest.get("n_features"),
@@ -182,5 +286,12 @@ def load_model(model_dir: Path | str) -> LoadedModel:
         with_proba=with_proba,
         class_keys=class_keys,
         manifest=manifest,
-        load_ms=(time.perf_counter() - started) * 1000,
+        table=table,
     )
+    samples = manifest.get("samples") or []
+    if samples:
+        checked = time.perf_counter()
+        check_samples(model, samples)
+        model.check_ms = (time.perf_counter() - checked) * 1000
+    model.load_ms = (time.perf_counter() - started) * 1000
+    return model

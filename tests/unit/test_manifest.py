@@ -43,7 +43,8 @@ def build(**kw):
 
 def test_manifest_has_every_field_of_the_format():
     m = build()
-    assert set(m) == set(mf.REQUIRED_KEYS)
+    assert set(m) == set(mf.REQUIRED_KEYS) | set(mf.OPTIONAL_KEYS)
+    assert m["input_schema"] is None and m["samples"] == []
     assert m["artifacts"][0] == {
         "file": "00-cv.joblib",
         "role": "preprocessor",

@@ -1,0 +1,137 @@
+"""Records with named fields -> one pandas DataFrame per batch, for pipelines fitted on DataFrames.
+
+The manifest's ``input_schema`` (written by mlayer at publish, docs/FORMATS.md) says which
+columns the pipeline takes, in order, their kind, whether a missing value is acceptable and
+which categories an encoder that raises on unknown ones knows. Every record is checked against
+it alone, before any predict, so a bad record is dead-lettered with the column named instead of
+failing the batch's single vectorized call. pandas is imported only when a table model loads.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from .decoding import BadRecord
+
+KINDS = ("number", "string", "boolean")
+NAN = float("nan")
+MAX_FLOAT_INT = 2**1024  # the first integer a float64 cannot hold
+_SHOWN = 5  # categories quoted in a reason
+
+
+def _type_name(value: object) -> str:
+    return "null" if value is None else type(value).__name__
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    kind: str
+    nullable: bool
+    categories: frozenset | None  # only when the encoder raises on an unknown category
+
+    def check(self, value: object) -> object:
+        """The value as the DataFrame takes it (null -> NaN), or BadRecord naming the column."""
+        if value is None:
+            if not self.nullable:
+                raise BadRecord(
+                    f"missing value: column {self.name!r} is null and the model takes none"
+                )
+            return NAN
+        if self.kind == "number":
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                raise BadRecord(
+                    f"wrong type: column {self.name!r} must be a number, got {_type_name(value)}"
+                )
+            if isinstance(value, float) and not math.isfinite(value):
+                raise BadRecord(f"non-finite value: column {self.name!r} is {value}")
+            if isinstance(value, int) and abs(value) >= MAX_FLOAT_INT:
+                raise BadRecord(f"non-finite value: column {self.name!r} is too large for a float")
+        elif self.kind == "string":
+            if not isinstance(value, str):
+                raise BadRecord(
+                    f"wrong type: column {self.name!r} must be a string, got {_type_name(value)}"
+                )
+        elif not isinstance(value, bool):
+            raise BadRecord(
+                f"wrong type: column {self.name!r} must be true or false, got {_type_name(value)}"
+            )
+        if self.categories is not None and value not in self.categories:
+            known = sorted(map(str, self.categories))
+            shown = ", ".join(known[:_SHOWN]) + (", …" if len(known) > _SHOWN else "")
+            raise BadRecord(
+                f"unknown category: column {self.name!r} is {value!r}, which the model's encoder "
+                f"does not know ({len(known)} known: {shown})"
+            )
+        return value
+
+
+class TableSchema:
+    """The columns a table model takes; checks records and builds the batch's DataFrame."""
+
+    def __init__(self, columns: list[Column]) -> None:
+        import numpy
+        import pandas
+
+        self._np, self._pd = numpy, pandas
+        self.columns = tuple(columns)
+        self.names = [c.name for c in columns]
+        self._known = frozenset(self.names) | {"id"}
+        self._extra: dict[str, int] = {}
+
+    @classmethod
+    def from_manifest(cls, schema: object) -> TableSchema:
+        """Parse the manifest's ``input_schema``; ValueError says what is wrong with it."""
+        if not isinstance(schema, dict) or not isinstance(schema.get("columns"), list):
+            raise ValueError("input_schema must be an object with a list of columns")
+        columns = []
+        for raw in schema["columns"]:
+            name, kind = raw.get("name"), raw.get("kind")
+            if not isinstance(name, str) or kind not in KINDS:
+                raise ValueError(f"input_schema column {raw!r}: needs a name and a kind in {KINDS}")
+            categories = raw.get("categories")
+            raises = raw.get("handle_unknown") == "error" and categories is not None
+            columns.append(
+                Column(
+                    name, kind, bool(raw.get("nullable")), frozenset(categories) if raises else None
+                )
+            )
+        if not columns or len({c.name for c in columns}) != len(columns):
+            raise ValueError("input_schema must name each column once")
+        return cls(columns)
+
+    def row(self, obj: dict) -> tuple:
+        """The record's values in column order (decoding.to_row calls this), or BadRecord."""
+        values = []
+        for column in self.columns:
+            try:
+                value = obj[column.name]
+            except KeyError:
+                raise BadRecord(f"missing column: {column.name!r}") from None
+            values.append(column.check(value))
+        if len(obj) > len(self._known):  # every column and the id are there: the rest is extra
+            for key in obj.keys() - self._known:
+                self._extra[key] = self._extra.get(key, 0) + 1
+        return tuple(values)
+
+    def take_extra_fields(self) -> dict[str, int]:
+        """Fields that are not columns, with how many records carried each, since the last call."""
+        extra, self._extra = self._extra, {}
+        return extra
+
+    def frame(self, rows: list[tuple]):
+        """One DataFrame: columns in the model's order, float64 numbers, object strings."""
+        np = self._np
+        data = {}
+        transposed = list(zip(*rows, strict=True)) if rows else [() for _ in self.columns]
+        for column, values in zip(self.columns, transposed, strict=True):
+            if column.kind == "number":
+                data[column.name] = np.array(values, dtype=np.float64)
+            elif column.kind == "boolean" and NAN not in values:
+                data[column.name] = np.array(values, dtype=bool)
+            else:
+                array = np.empty(len(values), dtype=object)
+                array[:] = values
+                data[column.name] = array
+        return self._pd.DataFrame(data, columns=self.names, copy=False)

@@ -1,0 +1,162 @@
+"""``publish-model --sample FILE``: input records kept in the manifest with the predictions
+scikit-learn makes for them here, at publish time.
+
+The function predicts them again at cold start and refuses to serve when it does not reproduce
+them: the last line of defence against a dependencies layer or an architecture that loads the
+model but predicts differently. Records are the stream's own format (JSON lines), so a user can
+take them from the stream itself. pandas is imported only for table models.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from mlayer.errors import ModelError, UsageError
+
+MAX_SAMPLES = 20
+_NUMBER = (int, float)
+
+
+def read_samples(path: str | Path, limit: int = MAX_SAMPLES) -> tuple[list[dict], int]:
+    """(the first ``limit`` records of a JSON-lines file, how many more it held)."""
+    path = Path(path)
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except FileNotFoundError:
+        raise UsageError(f"--sample {path} does not exist.", "Pass a JSON-lines file.") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UsageError(
+            f"Cannot read --sample {path}: {exc}.", "Pass a UTF-8 JSON-lines file."
+        ) from None
+    records: list[dict] = []
+    extra = 0
+    for number, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        if len(records) == limit:
+            extra += 1
+            continue
+        try:
+            record = json.loads(line, parse_constant=_refuse_constant)
+        except ValueError as exc:
+            raise UsageError(
+                f"--sample {path} line {number} is not JSON: {exc}.",
+                "Each line holds one record as the stream carries it.",
+            ) from None
+        if not isinstance(record, dict) or "id" not in record:
+            raise UsageError(
+                f"--sample {path} line {number} is not a record with an id.",
+                'Each line is a JSON object like {"id": "a-1", ...}.',
+            )
+        records.append(record)
+    if not records:
+        raise UsageError(f"--sample {path} holds no record.", "Add at least one JSON line.")
+    return records, extra
+
+
+def _refuse_constant(name: str) -> float:
+    raise ValueError(f"{name} is not a number JSON allows")
+
+
+def _rows(records: Sequence[dict], kind: str, schema: dict | None) -> Any:
+    """What the pipeline's first step takes for these records, as the function builds it."""
+    if kind == "text":
+        return [_field(r, "text") for r in records]
+    if kind == "features":
+        import numpy as np
+
+        return np.asarray([_field(r, "features") for r in records], dtype=np.float64)
+    if kind == "record":
+        return list(records)
+    return _frame(records, (schema or {})["columns"])
+
+
+def _field(record: dict, name: str) -> Any:
+    if name not in record:
+        raise ModelError(
+            f"Sample record {record['id']!r} has no {name!r}.", "Fix the --sample file."
+        )
+    return record[name]
+
+
+def _frame(records: Sequence[dict], columns: list[dict]) -> Any:
+    import numpy as np
+    import pandas as pd
+
+    data = {}
+    for column in columns:
+        name, kind = column["name"], column["kind"]
+        values = []
+        for record in records:
+            value = _field(record, name)
+            if value is None and not column["nullable"]:
+                raise ModelError(
+                    f"Sample record {record['id']!r}: column {name!r} is null and the model takes none.",
+                    "Fix the --sample file.",
+                )
+            ok = (
+                value is None
+                or (kind == "number" and isinstance(value, _NUMBER) and not isinstance(value, bool))
+                or (kind == "string" and isinstance(value, str))
+                or (kind == "boolean" and isinstance(value, bool))
+            )
+            if not ok:
+                raise ModelError(
+                    f"Sample record {record['id']!r}: column {name!r} must be a {kind}, "
+                    f"got {type(value).__name__}.",
+                    "Fix the --sample file.",
+                )
+            values.append(math.nan if value is None else value)
+        if kind == "number":
+            data[name] = np.array(values, dtype=np.float64)
+        elif kind == "boolean" and not any(v is math.nan for v in values):
+            data[name] = np.array(values, dtype=bool)
+        else:
+            array = np.empty(len(values), dtype=object)
+            array[:] = values
+            data[name] = array
+    return pd.DataFrame(data, columns=[c["name"] for c in columns])
+
+
+def plain(value: Any) -> Any:
+    """A numpy scalar as the JSON value it stands for."""
+    item = getattr(value, "item", None)
+    return item() if callable(item) and not isinstance(value, (str, bytes)) else value
+
+
+def class_key(value: Any) -> str:
+    """A class as a probabilities key, as the function writes it (strings as they are)."""
+    value = plain(value)
+    return value if isinstance(value, str) else json.dumps(value)
+
+
+def expected_outputs(
+    loaded: Sequence[Any], records: Sequence[dict], kind: str, schema: dict | None, proba: bool
+) -> list[dict]:
+    """``samples`` for the manifest: each record with what this scikit-learn predicts for it."""
+    *preprocessors, model = loaded
+    try:
+        x = _rows(records, kind, schema)
+        for step in preprocessors:
+            x = step.transform(x)
+        labels = [plain(v) for v in model.predict(x)]
+        probas = model.predict_proba(x) if proba else None
+    except ModelError:
+        raise
+    except Exception as exc:
+        raise ModelError(
+            f"The model cannot predict the --sample records: {type(exc).__name__}: {exc}",
+            "Each sample must be a record the model accepts, in the stream's format.",
+        ) from exc
+    keys = [class_key(c) for c in getattr(model, "classes_", [])]
+    out = []
+    for i, record in enumerate(records):
+        sample: dict[str, Any] = {"record": record, "prediction": labels[i]}
+        if probas is not None:
+            sample["probabilities"] = {k: float(p) for k, p in zip(keys, probas[i], strict=True)}
+        out.append(sample)
+    return out
