@@ -44,9 +44,16 @@ def flatten(objs: Sequence[Any]) -> list[Any]:
         steps = getattr(obj, "steps", None)
         if isinstance(steps, list):
             out.extend(flatten([s for _, s in steps]))
-        elif obj is not None and obj != "passthrough":
+        elif obj is None or obj == "passthrough" or _identity(obj):
+            continue
+        else:
             out.append(obj)
     return out
+
+
+def _identity(obj: Any) -> bool:
+    """A FunctionTransformer without a function (what a fitted remainder='passthrough' becomes)."""
+    return type(obj).__name__ == "FunctionTransformer" and getattr(obj, "func", 0) is None
 
 
 def _columns_of(spec: Any, names: list[str]) -> list[str]:
