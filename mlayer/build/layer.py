@@ -24,6 +24,7 @@ from mlayer.build.pip_builder import install_with_pip, pip_progress
 from mlayer.build.progress import Progress, ProgressCallback, no_progress
 from mlayer.build.requirements import read_requirements
 from mlayer.build.runner import Runner, probe_version, run_subprocess
+from mlayer.build.shadowing import Shadow, shadow_warnings, shadowed
 from mlayer.build.slim import SlimStep, slim_tree
 from mlayer.build.strip import find_strip, strip_rewriter
 from mlayer.build.target import TargetPython, host_target
@@ -82,6 +83,12 @@ class LayerBuild:
     slim: bool  # slimming was asked for (its steps say what each one did)
     compile: bool  # bytecode was asked for (``bytecode`` says whether it happened)
     package_sizes: dict[str, int] = field(default_factory=dict)
+    shadows: tuple[Shadow, ...] = ()  # the runtime's own packages this layer replaces
+
+    @property
+    def shadow_warnings(self) -> list[str]:
+        """One sentence per shadowed package the runtime's boto3/botocore does not accept."""
+        return shadow_warnings(list(self.shadows))
 
     def lock(self) -> dict:
         """The dependencies lock (docs/FORMATS.md)."""
@@ -259,6 +266,7 @@ def _result(
         slim=request.slim,
         compile=request.compile,
         package_sizes=dict(doc["package_sizes"]),
+        shadows=tuple(shadowed(doc["packages"])),
     )
     with _writable(out, "Pass another --output folder."):
         build.lock_path.write_text(json.dumps(build.lock(), indent=2, sort_keys=True) + "\n")
