@@ -119,9 +119,11 @@ def bench_poll(exe: str, rdir: Path, runtime: str) -> float:
     """What the event-source mapping adds per batch: the same batches invoked straight on a warm
     container (baseline) vs read from the embedded Kinesis, checkpointed in S3 and delivered."""
     from mlayer.gateway import Gateway
+    from mlayer.local import sandbox
     from mlayer.local.aws import embedded_aws
     from mlayer.local.checkpoints import BucketCheckpoints
     from mlayer.local.emulator import Emulator, FunctionSpec
+    from mlayer.local.environment import function_aws_env
     from mlayer.local.poller import Mapping, Poller, kinesis_event
 
     with embedded_aws(set_env=True) as aws, tempfile.TemporaryDirectory() as tmp:
@@ -132,10 +134,11 @@ def bench_poll(exe: str, rdir: Path, runtime: str) -> float:
         )
         spec = FunctionSpec("poll", "count.handler", runtime, task, Path(tmp) / "opt", 256, 30)
         gw = Gateway(region="us-east-1", endpoint_url=aws.endpoint_url)
-        arn = gw.ensure_stream("bench")["StreamARN"]
+        arn = sandbox.ensure_stream(gw, "bench")["StreamARN"]
         gw.ensure_bucket("bench")
         for start in range(0, POLL_RECORDS, 500):
-            gw.put_records(
+            sandbox.put_records(
+                gw,
                 "bench",
                 [
                     {"Data": f'{{"id": {i}}}'.encode(), "PartitionKey": "k"}
@@ -151,7 +154,7 @@ def bench_poll(exe: str, rdir: Path, runtime: str) -> float:
             batch_size=POLL_BATCH,
             max_record_age=-1,
         )
-        with Emulator(spec, exe, rdir, aws_env=gw.function_aws_env()) as em:
+        with Emulator(spec, exe, rdir, aws_env=function_aws_env(gw)) as em:
             em.invoke({"Records": []})  # warm it: the cold start is measured above
             shard = gw.list_shards("bench")[0]["ShardId"]
             it = gw.get_shard_iterator("bench", shard, "TRIM_HORIZON")

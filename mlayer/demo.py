@@ -23,6 +23,7 @@ from pathlib import Path
 from mlayer import demo_data, report
 from mlayer.errors import MlayerError
 from mlayer.gateway import Gateway
+from mlayer.local import sandbox
 from mlayer.local.aws import embedded_aws
 from mlayer.shipped import shipped_path
 
@@ -119,7 +120,8 @@ class Demo:
         payloads += [data for data, _ in malformed_records(phase)]
         for start in range(0, len(payloads), 500):
             chunk = payloads[start : start + 500]
-            self.gateway.put_records(
+            sandbox.put_records(
+                self.gateway,
                 STREAM,
                 [{"Data": d, "PartitionKey": f"{phase}-{start + i}"} for i, d in enumerate(chunk)],
             )
@@ -132,7 +134,7 @@ class Demo:
         assert self.gateway is not None
         wanted = set(ids)
         out = {}
-        for item in self.gateway.scan_table(TABLE):
+        for item in sandbox.scan_table(self.gateway, TABLE):
             record_id = item.get("id", {}).get("S")
             if record_id in wanted:
                 out[record_id] = {k: next(iter(v.values())) for k, v in item.items()}
@@ -163,7 +165,7 @@ class Demo:
 
     def verify_dead_letters(self, phases: int) -> None:
         assert self.gateway is not None
-        bodies = [json.loads(b) for b in self.gateway.receive_all(DEAD_LETTERS)]
+        bodies = [json.loads(b) for b in sandbox.receive_all(self.gateway, DEAD_LETTERS)]
         expected = phases * len(malformed_records("x"))
         with_reason = [b for b in bodies if b.get("reason") and b.get("event_id")]
         self.check(
@@ -197,7 +199,7 @@ class Demo:
             self.say(
                 f"Trained {models[1].label} (logistic regression) and {models[2].label} (naive Bayes) on generated tickets"
             )
-            role = self.gateway.ensure_lambda_role("mlayer-demo-role")
+            role = sandbox.ensure_lambda_role(self.gateway, "mlayer-demo-role")
             requirements = shipped_path("layers", "sklearn", "requirements.txt")
             self.mlayer(
                 "init",
@@ -243,9 +245,9 @@ class Demo:
 
     def prepare_aws(self) -> None:
         assert self.gateway is not None
-        self.gateway.ensure_stream(STREAM)
-        self.gateway.ensure_table(TABLE)
-        self.gateway.ensure_queue(DEAD_LETTERS)
+        sandbox.ensure_stream(self.gateway, STREAM)
+        sandbox.ensure_table(self.gateway, TABLE)
+        sandbox.ensure_queue(self.gateway, DEAD_LETTERS)
         self.say(f"  created stream {STREAM}, table {TABLE} and queue {DEAD_LETTERS}")
 
     def publish(self, model: demo_data.DemoModel) -> None:

@@ -10,6 +10,7 @@ import zipfile
 from pathlib import Path
 
 from mlayer.arns import layer_name
+from mlayer.local import sandbox
 
 BUCKET = "mlayer-artifacts"
 FUNCTION = "mlayer-predict"
@@ -115,7 +116,7 @@ def foreign_layer(gw, name: str, size: int = 1000) -> str:
 
 
 def create_function(gw, layers: list[str], name: str = FUNCTION) -> dict:
-    role = gw.ensure_lambda_role("mlayer-test-role")
+    role = sandbox.ensure_lambda_role(gw, "mlayer-test-role")
     code = fake_zip({"handler.py": b"def handler(event, context):\n    return 1\n"})
     return gw.create_function(
         FunctionName=name,

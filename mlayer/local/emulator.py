@@ -21,153 +21,17 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from mlayer.errors import LocalRuntimeError
+from mlayer.local.environment import FunctionSpec, build_environment
+from mlayer.local.reporting import InvokeResult, Report, billed_ms, read_memory_kb
 from mlayer.local.runtime_api import Invocation, Outcome, RuntimeApi
 
 INIT_LIMIT_S = 10.0  # Lambda's init phase limit for on-demand functions
-# What the caller's environment may lend the function (Lambda would give it the role's keys).
-PASSED_THROUGH = (
-    "AWS_ACCESS_KEY_ID",
-    "AWS_SECRET_ACCESS_KEY",
-    "AWS_SESSION_TOKEN",
-    "AWS_ENDPOINT_URL",
-)
 
-
-@dataclass(frozen=True)
-class FunctionSpec:
-    """Everything the emulator needs to know about one function version."""
-
-    name: str
-    handler: str
-    runtime: str  # python3.X
-    task_root: Path
-    opt_dir: Path
-    memory_mb: int = 128
-    timeout_s: int = 3
-    architecture: str = "x86_64"
-    environment: dict[str, str] = field(default_factory=dict)
-    region: str = "us-east-1"
-    arn: str = ""
-    version: str = "$LATEST"
-
-    @property
-    def python_version(self) -> str:
-        return self.runtime.removeprefix("python")
-
-
-@dataclass(frozen=True)
-class Report:
-    """Lambda's REPORT line, from the emulator's clocks and /proc."""
-
-    request_id: str
-    duration_ms: float
-    billed_ms: int
-    memory_mb: int
-    max_memory_mb: int
-    init_ms: float | None = None
-
-    def line(self) -> str:
-        text = (
-            f"REPORT RequestId: {self.request_id}\tDuration: {self.duration_ms:.2f} ms\t"
-            f"Billed Duration: {self.billed_ms} ms\tMemory Size: {self.memory_mb} MB\t"
-            f"Max Memory Used: {self.max_memory_mb} MB"
-        )
-        if self.init_ms is not None:
-            text += f"\tInit Duration: {self.init_ms:.2f} ms"
-        return text
-
-
-@dataclass(frozen=True)
-class InvokeResult:
-    request_id: str
-    payload: Any  # the response (JSON-decoded when it is JSON), or Lambda's error object
-    error: dict | None
-    report: Report
-    logs: list[str] = field(default_factory=list)
-
-    @property
-    def function_error(self) -> str | None:
-        """'Unhandled' when the invocation failed, as Lambda's X-Amz-Function-Error header says."""
-        return "Unhandled" if self.error is not None else None
-
-
-def billed_ms(duration_ms: float, init_ms: float | None) -> int:
-    """Lambda bills per started ms, the init phase included (managed runtimes, since 2025-08-01)."""
-    return max(1, math.ceil(duration_ms + (init_ms or 0.0)))
-
-
-def read_memory_kb(pid: int) -> tuple[int, int]:
-    """(VmRSS, VmHWM) of a process in kB, from /proc; (0, 0) once it is gone."""
-    rss = hwm = 0
-    try:
-        with open(f"/proc/{pid}/status") as fh:
-            for line in fh:
-                if line.startswith("VmRSS:"):
-                    rss = int(line.split()[1])
-                elif line.startswith("VmHWM:"):
-                    hwm = int(line.split()[1])
-    except (OSError, ValueError):
-        pass
-    return rss, hwm
-
-
-def build_environment(
-    spec: FunctionSpec,
-    runtime_dir: Path,
-    api_address: str,
-    tmp: Path,
-    caller: dict[str, str] | None = None,
-    aws: dict[str, str] | None = None,
-) -> dict[str, str]:
-    """The process environment Lambda gives a function (paths mapped into the private dirs).
-
-    ``aws`` (the gateway's endpoint, region and resolved credentials) points the function's
-    boto3 at the AWS mlayer talks to; without it, the AWS_* keys pass through from ``caller``.
-    """
-    caller = dict(os.environ if caller is None else caller)
-    v = spec.python_version
-    opt, task = str(spec.opt_dir), str(spec.task_root)
-    passed = {k: caller[k] for k in PASSED_THROUGH if k in caller}
-    env = dict(aws) if aws is not None else passed
-    env.update({"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "en_US.UTF-8", "TZ": ":UTC"})
-    env.update(spec.environment)  # the function's own variables; the reserved ones below win
-    env.update(
-        {
-            "AWS_LAMBDA_RUNTIME_API": api_address,
-            "LAMBDA_TASK_ROOT": task,
-            "LAMBDA_RUNTIME_DIR": str(runtime_dir),
-            "_HANDLER": spec.handler,
-            "AWS_EXECUTION_ENV": f"AWS_Lambda_{spec.runtime}",
-            "AWS_LAMBDA_FUNCTION_NAME": spec.name,
-            "AWS_LAMBDA_FUNCTION_VERSION": spec.version,
-            "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(spec.memory_mb),
-            "AWS_LAMBDA_LOG_GROUP_NAME": f"/aws/lambda/{spec.name}",
-            "AWS_LAMBDA_LOG_STREAM_NAME": time.strftime("%Y/%m/%d/[$LATEST]")
-            + secrets.token_hex(16),
-            "AWS_LAMBDA_INITIALIZATION_TYPE": "on-demand",
-            "AWS_REGION": spec.region,
-            "AWS_DEFAULT_REGION": spec.region,
-            "MLAYER_MODEL_DIR": str(spec.opt_dir / "mlayer"),
-            "PYTHONPATH": os.pathsep.join(
-                [
-                    task,
-                    f"{opt}/python",
-                    f"{opt}/python/lib/python{v}/site-packages",
-                    str(runtime_dir),
-                ]
-            ),
-            "PYTHONNOUSERSITE": "1",
-            "LD_LIBRARY_PATH": os.pathsep.join([f"{task}/lib", f"{opt}/lib"]),
-            "TMPDIR": str(tmp),
-            "HOME": str(tmp),
-        }
-    )
-    return env
+__all__ = ["Emulator", "FunctionSpec", "InvokeResult", "Report"]
 
 
 class Emulator:

@@ -124,10 +124,6 @@ class PollResult:
         )
 
 
-def seq_int(sequence: str) -> int:
-    return int(sequence)
-
-
 def _epoch(value: Any) -> float:
     if isinstance(value, dt.datetime):
         return value.timestamp()
@@ -170,14 +166,14 @@ def first_failed_index(payload: Any, records: list[dict]) -> int | None:
     failures = payload["batchItemFailures"]
     if not isinstance(failures, list):
         return 0
-    known = {seq_int(r["SequenceNumber"]) for r in records}
+    known = {int(r["SequenceNumber"]) for r in records}
     lowest: int | None = None
     for item in failures:
         ident = item.get("itemIdentifier") if isinstance(item, dict) else None
         if not isinstance(ident, str) or not ident.strip().isdigit() or int(ident) not in known:
             return 0
         lowest = int(ident) if lowest is None else min(lowest, int(ident))
-    return next(i for i, r in enumerate(records) if seq_int(r["SequenceNumber"]) >= lowest)
+    return next(i for i, r in enumerate(records) if int(r["SequenceNumber"]) >= lowest)
 
 
 def _iso(ts: float) -> str:

@@ -15,6 +15,7 @@ from mlayer.errors import LocalRuntimeError
 from mlayer.interpreters import require_python
 from mlayer.local import opt
 from mlayer.local.emulator import Emulator, FunctionSpec
+from mlayer.local.environment import function_aws_env
 from mlayer.local.runtime_dir import cache_root, runtime_dir
 from mlayer.runtimes import RUNTIMES
 
@@ -74,7 +75,7 @@ def emulator_for(gateway: Any, bucket: str, name: str, **kwargs: Any) -> tuple[E
     spec, config = function_spec(gateway, bucket, name)
     exe = interpreter_for(spec.runtime)
     rdir = runtime_dir(exe, spec.python_version)
-    kwargs.setdefault("aws_env", gateway.function_aws_env())
+    kwargs.setdefault("aws_env", function_aws_env(gateway))
     return Emulator(spec, exe, rdir, **kwargs), config
 
 

@@ -11,6 +11,7 @@ from click.testing import CliRunner
 from publish_support import fake_zip
 
 from mlayer.cli import cli
+from mlayer.local import sandbox
 
 BUCKET, STREAM, DLQ, ON_FAILURE = "artifacts", "input", "dead", "gave-up"
 NAME = "scorer"
@@ -19,10 +20,10 @@ NAME = "scorer"
 @pytest.fixture
 def project(tmp_path, gw):
     """An mlayer.toml, the stream and queues, and one version of each layer."""
-    gw.ensure_stream(STREAM)
-    gw.ensure_queue(DLQ)
-    gw.ensure_queue(ON_FAILURE)
-    role = gw.ensure_lambda_role("scorer-role")
+    sandbox.ensure_stream(gw, STREAM)
+    sandbox.ensure_queue(gw, DLQ)
+    sandbox.ensure_queue(gw, ON_FAILURE)
+    role = sandbox.ensure_lambda_role(gw, "scorer-role")
     config = tmp_path / "mlayer.toml"
     config.write_text(
         f"""

@@ -22,7 +22,7 @@ from publish_support import fake_zip
 
 from mlayer.cli import cli
 from mlayer.gateway import Gateway
-from mlayer.local import pricing
+from mlayer.local import pricing, sandbox
 
 pytestmark = pytest.mark.slow
 REPO = Path(__file__).resolve().parents[2]
@@ -76,7 +76,7 @@ def deploy(
     config = gateway.create_function(
         FunctionName=name,
         Runtime=runtime,
-        Role=gateway.ensure_lambda_role("mlayer-test"),
+        Role=sandbox.ensure_lambda_role(gateway, "mlayer-test"),
         Handler="scorer_fn.app.handler",
         Code={"ZipFile": code},
         MemorySize=256,
@@ -213,8 +213,8 @@ def test_a_function_error_is_shown_and_fails_the_command(gateway, tmp_path):
 
 def test_poll_local_delivers_retries_bisects_and_gives_up_to_the_destination(gateway):
     config = deploy(gateway)
-    summary = gateway.ensure_stream("events")
-    gateway.ensure_queue("scorer-failures")
+    summary = sandbox.ensure_stream(gateway, "events")
+    sandbox.ensure_queue(gateway, "scorer-failures")
     gateway.create_event_source_mapping(
         FunctionName="scorer",
         EventSourceArn=summary["StreamARN"],
@@ -234,8 +234,8 @@ def test_poll_local_delivers_retries_bisects_and_gives_up_to_the_destination(gat
         "id": 13,
         "fail": True,
     }  # a batchItemFailure: retried from its number, then given up
-    gateway.put_records(
-        "events", [{"Data": json.dumps(b).encode(), "PartitionKey": "k"} for b in bodies]
+    sandbox.put_records(
+        gateway, "events", [{"Data": json.dumps(b).encode(), "PartitionKey": "k"} for b in bodies]
     )
 
     result = mlayer("poll", "--local", "--stream", "events", "--until-empty")
@@ -245,7 +245,7 @@ def test_poll_local_delivers_retries_bisects_and_gives_up_to_the_destination(gat
         "20 records: 12 ok, 8 given up" in result.stdout
     )  # id 4 alone; ids 13..19 from its number on
 
-    failures = [json.loads(b) for b in gateway.receive_all("scorer-failures")]
+    failures = [json.loads(b) for b in sandbox.receive_all(gateway, "scorer-failures")]
     infos = sorted(
         (f["KinesisBatchInfo"]["startSequenceNumber"], f["KinesisBatchInfo"]["endSequenceNumber"])
         for f in failures
@@ -289,8 +289,10 @@ def test_poll_local_delivers_retries_bisects_and_gives_up_to_the_destination(gat
     assert info["approximateArrivalOfFirstRecord"].endswith("Z")
 
     # the mapping remembers where it stopped: a second poll sees only the new records
-    gateway.put_records(
-        "events", [{"Data": json.dumps({"id": i}).encode(), "PartitionKey": "k"} for i in range(3)]
+    sandbox.put_records(
+        gateway,
+        "events",
+        [{"Data": json.dumps({"id": i}).encode(), "PartitionKey": "k"} for i in range(3)],
     )
     again = json.loads(
         mlayer("--json", "poll", "--local", "--stream", "events", "--until-empty").stdout
@@ -300,15 +302,17 @@ def test_poll_local_delivers_retries_bisects_and_gives_up_to_the_destination(gat
 
 def test_poll_local_batch_size_and_max_batches_stop_early_and_the_next_poll_resumes(gateway):
     deploy(gateway)
-    summary = gateway.ensure_stream("events")
+    summary = sandbox.ensure_stream(gateway, "events")
     gateway.create_event_source_mapping(
         FunctionName="scorer",
         EventSourceArn=summary["StreamARN"],
         StartingPosition="TRIM_HORIZON",
         BatchSize=100,
     )
-    gateway.put_records(
-        "events", [{"Data": json.dumps({"id": i}).encode(), "PartitionKey": "k"} for i in range(12)]
+    sandbox.put_records(
+        gateway,
+        "events",
+        [{"Data": json.dumps({"id": i}).encode(), "PartitionKey": "k"} for i in range(12)],
     )
     # no --until-empty: the mapping would keep polling; --max-batches stops it
     first = mlayer(
@@ -328,9 +332,11 @@ def test_poll_local_without_a_mapping_uses_the_trigger_settings_from_the_oldest_
     gateway, monkeypatch
 ):
     deploy(gateway)
-    gateway.ensure_stream("events")
-    gateway.put_records(
-        "events", [{"Data": json.dumps({"id": i}).encode(), "PartitionKey": "k"} for i in range(3)]
+    sandbox.ensure_stream(gateway, "events")
+    sandbox.put_records(
+        gateway,
+        "events",
+        [{"Data": json.dumps({"id": i}).encode(), "PartitionKey": "k"} for i in range(3)],
     )
     monkeypatch.setenv("MLAYER_TRIGGER_BATCH_SIZE", "2")
     result = mlayer("poll", "--local", "--stream", "events", "--until-empty")
@@ -346,7 +352,7 @@ def test_poll_needs_local(gateway):
 
 def test_poll_local_without_a_stop_says_it_waits_until_interrupted(gateway):
     deploy(gateway)
-    gateway.ensure_stream("events")
+    sandbox.ensure_stream(gateway, "events")
     proc = subprocess.Popen(
         [sys.executable, "-m", "mlayer.cli", "poll", "--local", "--stream", "events"],
         stdout=subprocess.PIPE,

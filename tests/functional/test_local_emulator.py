@@ -231,10 +231,12 @@ def test_the_real_handler_writes_to_the_aws_the_gateway_talks_to(
 
     from mlayer.deploy import HANDLER, build_code_zip
     from mlayer.gateway import Gateway
+    from mlayer.local import sandbox
+    from mlayer.local.environment import function_aws_env
     from mlayer.local.opt import extract
 
     gateway = Gateway(region=aws.region, endpoint_url=aws.endpoint_url)
-    gateway.ensure_queue("predictions")
+    sandbox.ensure_queue(gateway, "predictions")
     code, _sha = build_code_zip(tmp_path / "code.zip")
     extract(code, tmp_path / "task")
     opt = tmp_path / "opt"
@@ -252,7 +254,7 @@ def test_the_real_handler_writes_to_the_aws_the_gateway_talks_to(
         region=aws.region,
     )
     caller = {"PATH": os.environ["PATH"]}
-    aws_env = gateway.function_aws_env()
+    aws_env = function_aws_env(gateway)
     assert aws_env["AWS_ENDPOINT_URL"] == aws.endpoint_url and aws_env["AWS_ACCESS_KEY_ID"]
     with Emulator(s, interpreter, rdir, caller_env=caller, aws_env=aws_env) as em:
         result = em.invoke(
@@ -262,6 +264,6 @@ def test_the_real_handler_writes_to_the_aws_the_gateway_talks_to(
     assert result.payload == {"batchItemFailures": []}
     written = sorted(
         (json.loads(m)["id"], json.loads(m)["prediction"])
-        for m in gateway.receive_all("predictions")
+        for m in sandbox.receive_all(gateway, "predictions")
     )
     assert written == [("a", "spam"), ("b", "ham")]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from mlayer.local import pricing
-from mlayer.local.emulator import Report, billed_ms
+from mlayer.local.reporting import Report, billed_ms
 
 
 def test_one_invocation_is_gb_seconds_plus_the_request():

@@ -1,0 +1,71 @@
+"""A commented mlayer.toml holding every key, for `mlayer init`."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+from mlayer.config.sections import SECTIONS, Settings
+
+
+def _toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, (tuple, list)):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    escaped = str(value).replace("\\", "\\\\").replace('"', '\\"')
+    return f'"{escaped}"'
+
+
+_COMMENTS = {
+    "function.name": "the Lambda function",
+    "function.runtime": "python3.10 .. python3.13",
+    "function.architecture": "arm64 | x86_64",
+    "function.memory": "MB, 128..10240",
+    "function.timeout": "s, 1..900",
+    "function.role": "IAM role ARN, needed by deploy-function",
+    "deps.requirements": "what the dependencies layer installs",
+    "deps.layer": "name of the dependencies layer",
+    "deps.builder": "auto | docker | pip",
+    "model.layer": "name of the model layer",
+    "model.artifacts": "pipeline in order, preprocessors first, the model last",
+    "model.input": "auto | text | features | record",
+    "model.alias": "function alias moved by publish-model/rollback (empty: none)",
+    "artifacts.bucket": "S3 bucket for layer zips, locks and manifests (created if absent)",
+    "trigger.stream": "Kinesis stream name or ARN",
+    "trigger.batch_size": "records per invocation, 1..10000",
+    "trigger.batching_window": "s, 0..300",
+    "trigger.starting_position": "LATEST | TRIM_HORIZON",
+    "trigger.max_retries": "finite: one poison record must not stall a shard",
+    "trigger.max_record_age": "s, 60..604800",
+    "trigger.on_failure": "sqs:// or sns:// destination for what Lambda gives up on",
+    "output.sink": "dynamodb://T | s3://B/P | kinesis://S | sqs://Q | stdout://",
+    "output.dead_letter": "sqs://Q | s3://B/P for records that can never succeed",
+}
+
+_SECTION_HEADERS = {
+    "function": "The Lambda function that serves predictions",
+    "deps": "The dependencies layer (mlayer build-deps)",
+    "model": "The model layer (mlayer publish-model / rollback)",
+    "artifacts": "Where mlayer keeps what it publishes",
+    "trigger": "The Kinesis event-source mapping (mlayer deploy-function)",
+    "output": "Where the function writes (MLAYER_OUTPUT_SINK / MLAYER_OUTPUT_DEAD_LETTER)",
+}
+
+
+def render_toml(settings: Settings) -> str:
+    """A commented mlayer.toml holding every key (env MLAYER_<SECTION>_<KEY> overrides each)."""
+    lines = [
+        "# mlayer configuration. Any key can be overridden by MLAYER_<SECTION>_<KEY> in the",
+        "# environment (e.g. MLAYER_FUNCTION_NAME), and a command flag overrides both.",
+    ]
+    for section, cls in SECTIONS.items():
+        lines += ["", f"# {_SECTION_HEADERS[section]}", f"[{section}]"]
+        values = getattr(settings, section)
+        for f in dataclasses.fields(cls):
+            assignment = f"{f.name} = {_toml_value(getattr(values, f.name))}"
+            comment = _COMMENTS.get(f"{section}.{f.name}")
+            lines.append(f"{assignment:<40} # {comment}" if comment else assignment)
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,124 @@
+"""The shape of mlayer.toml: one frozen dataclass per section, with the defaults of the design."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+DEFAULT_CONFIG = "mlayer.toml"
+ENV_PREFIX = "MLAYER_"
+SUPPORTED_RUNTIMES = ("python3.10", "python3.11", "python3.12", "python3.13")
+ARCHITECTURES = ("x86_64", "arm64")
+BUILDERS = ("auto", "docker", "pip")
+INPUT_KINDS = ("auto", "text", "features", "record")
+STARTING_POSITIONS = ("LATEST", "TRIM_HORIZON")
+SINK_SCHEMES = ("dynamodb://", "s3://", "kinesis://", "sqs://", "stdout://")
+DEAD_LETTER_SCHEMES = ("sqs://", "s3://")
+ON_FAILURE_SCHEMES = ("sqs://", "sns://", "arn:")
+
+
+@dataclass(frozen=True)
+class FunctionSettings:
+    name: str = "mlayer-predict"
+    runtime: str = "python3.12"
+    architecture: str = "arm64"
+    memory: int = 1024
+    timeout: int = 60
+    role: str = ""
+
+
+@dataclass(frozen=True)
+class DepsSettings:
+    requirements: str = "layers/sklearn/requirements.txt"
+    layer: str = "mlayer-predict-deps"
+    builder: str = "auto"
+
+
+@dataclass(frozen=True)
+class ModelSettings:
+    layer: str = "mlayer-predict-model"
+    # Pipeline order: preprocessors first, the estimator with `predict` last.
+    artifacts: tuple[str, ...] = ()
+    input: str = "auto"
+    alias: str = ""
+
+
+@dataclass(frozen=True)
+class ArtifactsSettings:
+    bucket: str = "mlayer-artifacts"
+
+
+@dataclass(frozen=True)
+class TriggerSettings:
+    stream: str = ""
+    batch_size: int = 100
+    batching_window: int = 0
+    starting_position: str = "LATEST"
+    max_retries: int = 3
+    max_record_age: int = 3600
+    on_failure: str = ""
+
+
+@dataclass(frozen=True)
+class OutputSettings:
+    sink: str = "stdout://"
+    dead_letter: str = ""
+
+
+@dataclass(frozen=True)
+class AwsSettings:
+    """Where AWS is: not in mlayer.toml (it belongs to the machine), from flags and env."""
+
+    region: str | None = None
+    profile: str | None = None
+    endpoint_url: str | None = None
+
+
+@dataclass(frozen=True)
+class Settings:
+    function: FunctionSettings = field(default_factory=FunctionSettings)
+    deps: DepsSettings = field(default_factory=DepsSettings)
+    model: ModelSettings = field(default_factory=ModelSettings)
+    artifacts: ArtifactsSettings = field(default_factory=ArtifactsSettings)
+    trigger: TriggerSettings = field(default_factory=TriggerSettings)
+    output: OutputSettings = field(default_factory=OutputSettings)
+    aws: AwsSettings = field(default_factory=AwsSettings)
+    source: str = "defaults"  # the file the settings came from, for messages
+    root: Path = field(default_factory=Path.cwd)  # relative paths resolve against this
+
+    def path(self, value: str) -> Path:
+        """Resolve a path from the config against the config file's folder."""
+        p = Path(value).expanduser()
+        return p if p.is_absolute() else self.root / p
+
+    def with_overrides(self, **sections: Mapping[str, Any]) -> Settings:
+        """A copy with flag values applied (None means 'not given') and validated again."""
+        raw = {
+            name: {k: v for k, v in values.items() if v is not None}
+            for name, values in sections.items()
+        }
+        from mlayer.config.loading import build
+
+        return build(self, raw, origin="command-line flag")
+
+    def to_dict(self) -> dict:
+        out = {}
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            out[f.name] = (
+                dataclasses.asdict(value) if dataclasses.is_dataclass(value) else str(value)
+            )
+        return out
+
+
+SECTIONS: dict[str, type] = {
+    "function": FunctionSettings,
+    "deps": DepsSettings,
+    "model": ModelSettings,
+    "artifacts": ArtifactsSettings,
+    "trigger": TriggerSettings,
+    "output": OutputSettings,
+}

@@ -1,0 +1,218 @@
+"""Lambda: layer versions, functions, versions and aliases, event-source mappings, Invoke."""
+
+from __future__ import annotations
+
+import base64
+from typing import Any
+
+from mlayer.errors import NotFoundError
+from mlayer.gateway.base import GatewayBase
+
+
+def code_sha256_to_hex(code_sha256: str) -> str:
+    """Lambda reports a zip's sha256 as base64 of the digest; mlayer keys things by hex."""
+    return base64.b64decode(code_sha256).hex()
+
+
+class LambdaCalls(GatewayBase):
+    def publish_layer_version(
+        self,
+        name: str,
+        description: str,
+        *,
+        s3: tuple[str, str] | None = None,
+        zip_bytes: bytes | None = None,
+        runtimes: list[str] | None = None,
+        architectures: list[str] | None = None,
+        license_info: str | None = None,
+    ) -> dict:
+        content: dict[str, Any] = (
+            {"S3Bucket": s3[0], "S3Key": s3[1]} if s3 else {"ZipFile": zip_bytes}
+        )
+        params: dict[str, Any] = {
+            "LayerName": name,
+            "Description": description[:256],
+            "Content": content,
+        }
+        if runtimes:
+            params["CompatibleRuntimes"] = runtimes
+        if architectures:
+            params["CompatibleArchitectures"] = architectures
+        if license_info:
+            params["LicenseInfo"] = license_info
+        return self.call("lambda", "publish_layer_version", f"Publishing layer {name}", **params)
+
+    def list_layer_versions(self, name: str) -> list[dict]:
+        """Every version of a layer, newest first ([] when the layer does not exist)."""
+        try:
+            versions = list(
+                self.paginate(
+                    "lambda",
+                    "list_layer_versions",
+                    "LayerVersions",
+                    f"Listing versions of layer {name}",
+                    LayerName=name,
+                )
+            )
+        except NotFoundError:
+            return []
+        return sorted(versions, key=lambda v: v["Version"], reverse=True)
+
+    def get_layer_version(self, name: str, version: int) -> dict:
+        return self.call(
+            "lambda",
+            "get_layer_version",
+            f"Reading layer {name} version {version}",
+            LayerName=name,
+            VersionNumber=int(version),
+        )
+
+    def get_layer_version_by_arn(self, arn: str) -> dict:
+        return self.call("lambda", "get_layer_version_by_arn", f"Reading layer {arn}", Arn=arn)
+
+    # -- Lambda functions -------------------------------------------------------------------
+    def get_function_configuration(self, name: str, qualifier: str | None = None) -> dict:
+        params: dict[str, Any] = {"FunctionName": name}
+        if qualifier:
+            params["Qualifier"] = qualifier
+        try:
+            return self.call(
+                "lambda", "get_function_configuration", f"Reading function {name}", **params
+            )
+        except NotFoundError as exc:
+            raise NotFoundError(
+                f"Function {name} does not exist in {self.region}.",
+                "Create it with `mlayer deploy-function`, or pass --function / set [function] name.",
+                exc.code,
+            ) from exc
+
+    def function_exists(self, name: str) -> bool:
+        try:
+            self.get_function_configuration(name)
+            return True
+        except NotFoundError:
+            return False
+
+    def create_function(self, **params: Any) -> dict:
+        return self.call(
+            "lambda", "create_function", f"Creating function {params.get('FunctionName')}", **params
+        )
+
+    def update_function_code(
+        self,
+        name: str,
+        zip_bytes: bytes,
+        architectures: list[str] | None = None,
+        revision_id: str | None = None,
+    ) -> dict:
+        params: dict[str, Any] = {"FunctionName": name, "ZipFile": zip_bytes}
+        if architectures:
+            params["Architectures"] = architectures
+        if revision_id:
+            params["RevisionId"] = revision_id
+        return self.call("lambda", "update_function_code", f"Updating the code of {name}", **params)
+
+    def update_function_configuration(
+        self, name: str, revision_id: str | None = None, **params: Any
+    ) -> dict:
+        if revision_id:
+            params["RevisionId"] = revision_id
+        return self.call(
+            "lambda",
+            "update_function_configuration",
+            f"Updating the configuration of {name}",
+            FunctionName=name,
+            **params,
+        )
+
+    def publish_function_version(
+        self, name: str, description: str = "", revision_id: str | None = None
+    ) -> dict:
+        params: dict[str, Any] = {"FunctionName": name, "Description": description[:256]}
+        if revision_id:
+            params["RevisionId"] = revision_id
+        return self.call("lambda", "publish_version", f"Publishing a version of {name}", **params)
+
+    def get_alias(self, name: str, alias: str) -> dict | None:
+        try:
+            return self.call(
+                "lambda",
+                "get_alias",
+                f"Reading alias {alias} of {name}",
+                FunctionName=name,
+                Name=alias,
+            )
+        except NotFoundError:
+            return None
+
+    def put_alias(
+        self, name: str, alias: str, version: str, revision_id: str | None = None
+    ) -> dict:
+        """Create the alias, or move it to ``version`` (with the RevisionId read before)."""
+        if self.get_alias(name, alias) is None:
+            return self.call(
+                "lambda",
+                "create_alias",
+                f"Creating alias {alias} of {name}",
+                FunctionName=name,
+                Name=alias,
+                FunctionVersion=version,
+            )
+        params: dict[str, Any] = {"FunctionName": name, "Name": alias, "FunctionVersion": version}
+        if revision_id:
+            params["RevisionId"] = revision_id
+        return self.call("lambda", "update_alias", f"Moving alias {alias} of {name}", **params)
+
+    # -- event-source mappings --------------------------------------------------------------
+    def list_event_source_mappings(
+        self, function: str | None = None, source_arn: str | None = None
+    ) -> list[dict]:
+        """Mappings of a function (name or ARN) and/or of an event source."""
+        params: dict[str, Any] = {}
+        if function:
+            params["FunctionName"] = function
+        if source_arn:
+            params["EventSourceArn"] = source_arn
+        return list(
+            self.paginate(
+                "lambda",
+                "list_event_source_mappings",
+                "EventSourceMappings",
+                f"Listing triggers of {function or source_arn}",
+                **params,
+            )
+        )
+
+    def create_event_source_mapping(self, **params: Any) -> dict:
+        return self.call(
+            "lambda", "create_event_source_mapping", "Creating the Kinesis trigger", **params
+        )
+
+    def update_event_source_mapping(self, uuid: str, **params: Any) -> dict:
+        return self.call(
+            "lambda",
+            "update_event_source_mapping",
+            "Updating the Kinesis trigger",
+            UUID=uuid,
+            **params,
+        )
+
+    def invoke_function(self, name: str, payload: bytes) -> dict:
+        """A synchronous Invoke with the log tail: StatusCode, FunctionError, Payload bytes, LogResult."""
+        resp = self.call(
+            "lambda",
+            "invoke",
+            f"Invoking {name}",
+            FunctionName=name,
+            InvocationType="RequestResponse",
+            LogType="Tail",
+            Payload=payload,
+        )
+        log = resp.get("LogResult")
+        return {
+            "StatusCode": resp.get("StatusCode"),
+            "FunctionError": resp.get("FunctionError"),
+            "Payload": resp["Payload"].read() if resp.get("Payload") is not None else b"",
+            "LogResult": base64.b64decode(log).decode("utf-8", "replace") if log else "",
+            "ExecutedVersion": resp.get("ExecutedVersion"),
+        }

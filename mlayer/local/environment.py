@@ -1,0 +1,117 @@
+"""The process environment Lambda gives a function, and the AWS it lets the function reach.
+
+Paths are Lambda's, mapped into the emulation's private task root, /opt and runtime directory.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+# What the caller's environment may lend the function (Lambda would give it the role's keys).
+PASSED_THROUGH = (
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_SESSION_TOKEN",
+    "AWS_ENDPOINT_URL",
+)
+
+
+@dataclass(frozen=True)
+class FunctionSpec:
+    """Everything the emulator needs to know about one function version."""
+
+    name: str
+    handler: str
+    runtime: str  # python3.X
+    task_root: Path
+    opt_dir: Path
+    memory_mb: int = 128
+    timeout_s: int = 3
+    architecture: str = "x86_64"
+    environment: dict[str, str] = field(default_factory=dict)
+    region: str = "us-east-1"
+    arn: str = ""
+    version: str = "$LATEST"
+
+    @property
+    def python_version(self) -> str:
+        return self.runtime.removeprefix("python")
+
+
+def function_aws_env(gateway: Any) -> dict[str, str]:
+    """AWS_* variables that point a local function's boto3 at this gateway's AWS.
+
+    Lambda gives a function its role's keys; locally the caller's resolved credentials (from
+    flags, env or a profile) and the gateway's endpoint and region stand in for them, so the
+    function's sinks write to the same (embedded or real) AWS that mlayer is talking to.
+    """
+    env = {"AWS_REGION": gateway.region, "AWS_DEFAULT_REGION": gateway.region}
+    if gateway.endpoint_url:
+        env["AWS_ENDPOINT_URL"] = gateway.endpoint_url
+    creds = gateway.credentials()
+    if creds is not None:
+        access, secret, token = creds
+        env["AWS_ACCESS_KEY_ID"] = access
+        env["AWS_SECRET_ACCESS_KEY"] = secret
+        if token:
+            env["AWS_SESSION_TOKEN"] = token
+    return env
+
+
+def build_environment(
+    spec: FunctionSpec,
+    runtime_dir: Path,
+    api_address: str,
+    tmp: Path,
+    caller: dict[str, str] | None = None,
+    aws: dict[str, str] | None = None,
+) -> dict[str, str]:
+    """The process environment Lambda gives a function (paths mapped into the private dirs).
+
+    ``aws`` (the gateway's endpoint, region and resolved credentials) points the function's
+    boto3 at the AWS mlayer talks to; without it, the AWS_* keys pass through from ``caller``.
+    """
+    caller = dict(os.environ if caller is None else caller)
+    v = spec.python_version
+    opt, task = str(spec.opt_dir), str(spec.task_root)
+    passed = {k: caller[k] for k in PASSED_THROUGH if k in caller}
+    env = dict(aws) if aws is not None else passed
+    env.update({"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "en_US.UTF-8", "TZ": ":UTC"})
+    env.update(spec.environment)  # the function's own variables; the reserved ones below win
+    env.update(
+        {
+            "AWS_LAMBDA_RUNTIME_API": api_address,
+            "LAMBDA_TASK_ROOT": task,
+            "LAMBDA_RUNTIME_DIR": str(runtime_dir),
+            "_HANDLER": spec.handler,
+            "AWS_EXECUTION_ENV": f"AWS_Lambda_{spec.runtime}",
+            "AWS_LAMBDA_FUNCTION_NAME": spec.name,
+            "AWS_LAMBDA_FUNCTION_VERSION": spec.version,
+            "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(spec.memory_mb),
+            "AWS_LAMBDA_LOG_GROUP_NAME": f"/aws/lambda/{spec.name}",
+            "AWS_LAMBDA_LOG_STREAM_NAME": time.strftime("%Y/%m/%d/[$LATEST]")
+            + secrets.token_hex(16),
+            "AWS_LAMBDA_INITIALIZATION_TYPE": "on-demand",
+            "AWS_REGION": spec.region,
+            "AWS_DEFAULT_REGION": spec.region,
+            "MLAYER_MODEL_DIR": str(spec.opt_dir / "mlayer"),
+            "PYTHONPATH": os.pathsep.join(
+                [
+                    task,
+                    f"{opt}/python",
+                    f"{opt}/python/lib/python{v}/site-packages",
+                    str(runtime_dir),
+                ]
+            ),
+            "PYTHONNOUSERSITE": "1",
+            "LD_LIBRARY_PATH": os.pathsep.join([f"{task}/lib", f"{opt}/lib"]),
+            "TMPDIR": str(tmp),
+            "HOME": str(tmp),
+        }
+    )
+    return env

@@ -1,0 +1,137 @@
+"""Setting up and reading back AWS for the demo, the tests and the benchmarks (never production).
+
+mlayer itself never creates a stream, table, queue or role, nor reads what the function wrote:
+the demo and the tests do, on the embedded AWS. These helpers are built on the gateway's
+generic ``call``/``paginate``, so they reach AWS the same way (and fail with the same errors)
+as everything else.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from mlayer.errors import NotFoundError
+
+
+def ensure_stream(gw: Any, name: str, shards: int = 1) -> dict:
+    """Create the stream if absent and wait until it is ACTIVE; returns its summary."""
+    try:
+        return gw.describe_stream(name)
+    except NotFoundError:
+        gw.call(
+            "kinesis",
+            "create_stream",
+            f"Creating stream {name}",
+            StreamName=name,
+            ShardCount=shards,
+        )
+    deadline = gw.clock() + 60
+    while True:
+        summary = gw.describe_stream(name)
+        if summary["StreamStatus"] == "ACTIVE" or gw.clock() > deadline:
+            return summary
+        gw.sleep(0.5)
+
+
+def put_records(gw: Any, stream: str, records: list[dict]) -> dict:
+    """PutRecords (``Data``/``PartitionKey`` dicts, at most 500 per call)."""
+    return gw.call(
+        "kinesis", "put_records", f"Writing to stream {stream}", StreamName=stream, Records=records
+    )
+
+
+def ensure_queue(gw: Any, name: str) -> str:
+    """The queue's URL, creating it if absent (CreateQueue is idempotent)."""
+    return gw.call("sqs", "create_queue", f"Creating queue {name}", QueueName=name)["QueueUrl"]
+
+
+def receive_all(gw: Any, queue: str, max_rounds: int = 50) -> list[str]:
+    """Drain a queue's visible messages: their bodies, each deleted once read."""
+    url = gw.queue_url(queue)
+    bodies: list[str] = []
+    for _ in range(max_rounds):
+        resp = gw.call(
+            "sqs",
+            "receive_message",
+            f"Reading queue {queue}",
+            QueueUrl=url,
+            MaxNumberOfMessages=10,
+            WaitTimeSeconds=0,
+        )
+        messages = resp.get("Messages", [])
+        if not messages:
+            break
+        for m in messages:
+            bodies.append(m["Body"])
+            gw.call(
+                "sqs",
+                "delete_message",
+                f"Deleting from {queue}",
+                QueueUrl=url,
+                ReceiptHandle=m["ReceiptHandle"],
+            )
+    return bodies
+
+
+def ensure_table(gw: Any, name: str, key: str = "event_id") -> None:
+    """An on-demand DynamoDB table keyed by ``key`` (a string), created if absent."""
+    try:
+        gw.call("dynamodb", "describe_table", f"Reading table {name}", TableName=name)
+        return
+    except NotFoundError:
+        pass
+    gw.call(
+        "dynamodb",
+        "create_table",
+        f"Creating table {name}",
+        TableName=name,
+        KeySchema=[{"AttributeName": key, "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": key, "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+
+
+def scan_table(gw: Any, name: str) -> list[dict]:
+    """Every item of a table, in DynamoDB's typed form ({"id": {"S": ...}, ...})."""
+    return list(gw.paginate("dynamodb", "scan", "Items", f"Reading table {name}", TableName=name))
+
+
+def ensure_lambda_role(gw: Any, name: str) -> str:
+    """A role Lambda may assume (the embedded AWS checks that a function's role exists)."""
+    try:
+        return gw.call("iam", "get_role", f"Reading role {name}", RoleName=name)["Role"]["Arn"]
+    except NotFoundError:
+        pass
+    trust = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": {"Service": "lambda.amazonaws.com"},
+                "Action": "sts:AssumeRole",
+            }
+        ],
+    }
+    return gw.call(
+        "iam",
+        "create_role",
+        f"Creating role {name}",
+        RoleName=name,
+        AssumeRolePolicyDocument=json.dumps(trust),
+    )["Role"]["Arn"]
+
+
+def list_keys(gw: Any, bucket: str, prefix: str = "") -> list[str]:
+    """Keys of a bucket under ``prefix``."""
+    return [
+        o["Key"]
+        for o in gw.paginate(
+            "s3",
+            "list_objects_v2",
+            "Contents",
+            f"Listing s3://{bucket}/{prefix}",
+            Bucket=bucket,
+            Prefix=prefix,
+        )
+    ]
