@@ -302,13 +302,25 @@ class _FakeHttp:
         self.raw = None
 
 
+def _item_ids(params: dict) -> set:
+    """The ``id`` of the items a DynamoDB request writes: PutItem's Item, BatchWriteItem's puts."""
+    items = [params["Item"]] if "Item" in params else []
+    for requests in (params.get("RequestItems") or {}).values():
+        items.extend(r["PutRequest"]["Item"] for r in requests if "PutRequest" in r)
+    ids = set()
+    for item in items:
+        value = item.get("id", {})
+        ids.add(value.get("S", value.get("N")))
+    return ids
+
+
 class FaultInjector:
     """Makes boto3 calls fail the way AWS does, before they reach moto.
 
     A fault is a dict: ``operation`` ("dynamodb.PutItem"), ``mode`` ("error": the call raises
     ``code`` with HTTP ``status``; "unprocessed": BatchWriteItem hands the matching items back
     as UnprocessedItems), ``times`` (how many calls it hits; null = every call), ``ids`` (only
-    requests whose item ``id`` is listed: PutItem's Item, BatchWriteItem's PutRequests).
+    requests writing an item whose ``id`` is listed: PutItem's Item, BatchWriteItem's puts).
     Calls may come from the DynamoDB sink's thread pool: counting is under a lock.
     """
 
@@ -327,10 +339,9 @@ class FaultInjector:
                     continue
                 if fault.get("times") is not None and fault.get("_used", 0) >= fault["times"]:
                     continue
-                if mode == "error" and fault.get("ids") and params is not None:
-                    item_id = (params.get("Item") or {}).get("id", {})
-                    if item_id.get("S", item_id.get("N")) not in fault["ids"]:
-                        continue
+                wanted = set(fault.get("ids") or [])
+                if mode == "error" and wanted and params and not wanted & _item_ids(params):
+                    continue
                 fault["_used"] = fault.get("_used", 0) + 1
                 return fault
         return None

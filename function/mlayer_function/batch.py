@@ -1,7 +1,12 @@
-"""The pure core: records -> rows or bad records -> one vectorized predict -> delivery -> outcome.
+"""The pure core: records -> rows or dead letters -> one vectorized predict -> delivery -> outcome.
 
 No I/O and no globals: the model, the sinks and the clock come in as arguments, so every path
-(bad records, a predict that raises, a sink that drops items) is tested with fakes.
+(bad records, a predict that raises, a sink that refuses or drops items) is tested with fakes.
+
+One rule: whatever goes wrong with ONE record, while decoding, validating, predicting or
+shaping its result for the output sink (a result too big for it included), makes that record a
+dead letter with a reason; it never fails the batch. Only what is about the container
+(MemoryError, SystemError) or a sink that is down fails records, and those Lambda delivers again.
 
 Accounting: every record ends in exactly one state. ``predicted`` (its result is in the output
 sink), ``dead_lettered`` (its reason and raw data are in the dead-letter sink) or ``failed``
@@ -14,19 +19,16 @@ be written twice.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import NamedTuple, Protocol
 
 from .decoding import BadRecord, RowRules, decode_payload, to_row
+from .delivery import SYSTEMIC_ERRORS, Delivery, Prepared, TooBig, describe
 
 PREDICTED = "predicted"
 DEAD_LETTERED = "dead_lettered"
 FAILED = "failed"
-
-# Errors that say the container, not the record, is broken: never blame (dead-letter) a
-# record for them; let the invocation fail so Lambda retries the batch.
-SYSTEMIC_ERRORS = (MemoryError, SystemError)
 
 
 class InRecord(NamedTuple):
@@ -44,9 +46,17 @@ class InRecord(NamedTuple):
     order: int = 0
 
 
-class Sink(Protocol):
-    def write(self, docs: Sequence[dict]) -> set[str]:
-        """Write the documents; return the event_ids that could not be written."""
+class OutputSink(Protocol):
+    name: str
+
+    def prepare(self, doc: dict) -> Prepared:
+        """One result in the sink's wire form; raises for this result alone (e.g. TooBig)."""
+
+    def send(self, items: Sequence[Prepared]) -> Delivery: ...
+
+
+class DeadLetterSink(Protocol):
+    def write(self, docs: Sequence[dict]) -> Delivery: ...
 
 
 class Clock(Protocol):
@@ -95,13 +105,22 @@ class BatchOutcome:
         failed = self.failed
         return failed[0] if failed else None
 
+    @property
+    def accounting(self) -> str:
+        """The balance a reader checks in the EMF line: records = the three outcomes."""
+        m = self.metrics
+        return (
+            f"records {m.records} = predicted {m.predicted} + dead_lettered {m.dead_lettered}"
+            f" + failed {m.failed}"
+        )
+
 
 def iso_millis(moment: datetime) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
 
 
 def error_reason(exc: BaseException) -> str:
-    return f"predict failed: {type(exc).__name__}: {exc}"
+    return f"predict failed: {describe(exc)}"
 
 
 def predict_isolating(
@@ -118,6 +137,8 @@ def predict_isolating(
     def attempt(positions: list[int]) -> None:
         try:
             labels, probas = predict([rows[p] for p in positions])
+            if len(labels) != len(positions) or (probas is not None and len(probas) != len(labels)):
+                raise ValueError(f"{len(labels)} predictions for {len(positions)} rows")
         except SYSTEMIC_ERRORS:
             raise
         except Exception as exc:
@@ -136,38 +157,43 @@ def predict_isolating(
     return predictions, errors
 
 
-@dataclass
-class _Decoded:
-    good: list[tuple[int, object, object]] = field(default_factory=list)  # (index, id, row)
-    bad: dict[int, str] = field(default_factory=dict)  # index -> reason
+def decode_one(record: InRecord, rules: RowRules) -> tuple[object, object]:
+    obj = record.data if record.encoding == "json" else decode_payload(record.data, record.encoding)
+    return to_row(obj, rules)
 
 
-def _decode_all(records: Sequence[InRecord], rules: RowRules) -> _Decoded:
-    decoded = _Decoded()
+def _decode_all(records: Sequence[InRecord], rules: RowRules):
+    """([(index, id, row)], {index: reason}): any exception is this record's, not the batch's."""
+    good: list[tuple[int, object, object]] = []
+    bad: dict[int, str] = {}
     for index, record in enumerate(records):
         try:
-            obj = (
-                record.data
-                if record.encoding == "json"
-                else decode_payload(record.data, record.encoding)
-            )
-            rid, row = to_row(obj, rules)
+            rid, row = decode_one(record, rules)
         except BadRecord as exc:
-            decoded.bad[index] = exc.reason
+            bad[index] = exc.reason
+        except SYSTEMIC_ERRORS:
+            raise
+        except Exception as exc:
+            bad[index] = f"cannot decode: {describe(exc)}"
         else:
-            decoded.good.append((index, rid, row))
-    return decoded
+            good.append((index, rid, row))
+    return good, bad
 
 
-def _write(sink: Sink, docs: list[dict], errors: list[str], what: str) -> set[str]:
-    """The event_ids a sink did not take; a sink that raises took none."""
-    if not docs:
-        return set()
+def _deliver(sink, items: list, errors: list[str], what: str) -> Delivery:
+    """What a sink did not take; a sink that raises took none (it is down: Lambda retries)."""
+    if not items:
+        return Delivery()
     try:
-        return set(sink.write(docs))
+        return sink.send(items) if what == "output sink" else sink.write(items)
+    except SYSTEMIC_ERRORS:
+        raise
     except Exception as exc:
-        errors.append(f"{what}: {type(exc).__name__}: {exc}")
-        return {doc["event_id"] for doc in docs}
+        errors.append(f"{what}: {describe(exc)}")
+        ids = (
+            (i.event_id for i in items) if what == "output sink" else (d["event_id"] for d in items)
+        )
+        return Delivery(retry=set(ids))
 
 
 def process_batch(
@@ -175,24 +201,22 @@ def process_batch(
     *,
     model: Predictor,
     rules: RowRules,
-    output: Sink,
-    dead_letter: Sink,
+    output: OutputSink,
+    dead_letter: DeadLetterSink,
     clock: Clock,
     ordered: bool = True,
 ) -> BatchOutcome:
     """Decode, predict and deliver one batch; say what happened to every record."""
     t0 = clock.monotonic()
-    decoded = _decode_all(records, rules)
+    good, reasons = _decode_all(records, rules)
     t1 = clock.monotonic()
-    predictions, predict_errors = predict_isolating(
-        model.predict, [row for _, _, row in decoded.good]
-    )
+    predictions, predict_errors = predict_isolating(model.predict, [row for _, _, row in good])
     t2 = clock.monotonic()
 
     stamp = iso_millis(clock.now())
-    reasons = dict(decoded.bad)
-    docs: dict[int, dict] = {}
-    for pos, (index, rid, _) in enumerate(decoded.good):
+    version = model.version
+    prepared: dict[int, Prepared] = {}
+    for pos, (index, rid, _) in enumerate(good):
         if pos in predict_errors:
             reasons[index] = predict_errors[pos]
             continue
@@ -200,42 +224,62 @@ def process_batch(
         doc: dict = {"id": rid, "prediction": label}
         if probas is not None:
             doc["probabilities"] = probas
-        doc["model_version"] = model.version
+        doc["model_version"] = version
         doc["event_id"] = records[index].event_id
         doc["predicted_at"] = stamp
-        docs[index] = doc
+        try:
+            prepared[index] = output.prepare(doc)
+        except SYSTEMIC_ERRORS:
+            raise
+        except TooBig as exc:
+            reasons[index] = f"result does not fit {output.name}: {exc.reason}"
+        except Exception as exc:
+            reasons[index] = f"result cannot be written to {output.name}: {describe(exc)}"
+
+    def dead_letter_docs(indices) -> list[dict]:
+        return [
+            {
+                "event_id": records[i].event_id,
+                "reason": reasons[i],
+                "data": records[i].data,
+                "model_version": version,
+                "failed_at": stamp,
+            }
+            for i in indices
+        ]
 
     sink_errors: list[str] = []
-    dead_docs = [
-        {
-            "event_id": records[i].event_id,
-            "reason": reasons[i],
-            "data": records[i].data,
-            "model_version": model.version,
-            "failed_at": stamp,
-        }
-        for i in sorted(reasons)
-    ]
-    not_dead_lettered = _write(dead_letter, dead_docs, sink_errors, "dead-letter sink")
-    unsafe = {i for i in reasons if records[i].event_id in not_dead_lettered}
+    dead = _deliver(dead_letter, dead_letter_docs(sorted(reasons)), sink_errors, "dead-letter sink")
+    unsafe = {i for i in reasons if records[i].event_id in dead.undelivered}
 
-    to_write = sorted(docs)
+    to_write = sorted(prepared)
     if ordered and unsafe:
         first_unsafe = min(records[i].order for i in unsafe)
         to_write = [i for i in to_write if records[i].order < first_unsafe]
-    not_written = _write(output, [docs[i] for i in to_write], sink_errors, "output sink")
-    written = {i for i in to_write if records[i].event_id not in not_written}
+    sent = _deliver(output, [prepared[i] for i in to_write], sink_errors, "output sink")
+    written = set()
+    refused = []
+    for i in to_write:
+        event_id = records[i].event_id
+        if event_id in sent.refused:
+            reasons[i] = f"refused by {output.name}: {sent.refused[event_id]}"
+            refused.append(i)
+        elif event_id not in sent.retry:
+            written.add(i)
+    if refused:  # results the output will never take: their records become dead letters
+        late = _deliver(dead_letter, dead_letter_docs(refused), sink_errors, "dead-letter sink")
+        unsafe |= {i for i in refused if records[i].event_id in late.undelivered}
     t3 = clock.monotonic()
 
     results: list[RecordResult] = []
     for index, record in enumerate(records):
-        if index in reasons:
+        if index in written:
+            results.append(RecordResult(record, PREDICTED))
+        elif index in reasons:
             if index in unsafe:
                 results.append(RecordResult(record, FAILED, "dead-letter write failed"))
             else:
                 results.append(RecordResult(record, DEAD_LETTERED, reasons[index]))
-        elif index in written:
-            results.append(RecordResult(record, PREDICTED))
         else:
             results.append(RecordResult(record, FAILED, "result not written"))
     if ordered:
@@ -268,60 +312,3 @@ def _retry_from_checkpoint(results: list[RecordResult]) -> list[RecordResult]:
         else RecordResult(r.record, FAILED, "after the checkpoint: delivered again")
         for r in results
     ]
-
-
-@dataclass(frozen=True)
-class DirectResult:
-    predictions: list[dict]
-    predicted: int
-    errors: int
-    decode_ms: float
-    predict_ms: float
-
-
-def predict_instances(
-    instances: Sequence[object], *, model: Predictor, rules: RowRules, clock: Clock
-) -> DirectResult:
-    """Synchronous prediction for a direct invocation: one answer per instance, in order.
-
-    An instance is a record object; for convenience a bare string (text models) or a bare
-    list of numbers (feature models) stands for ``{"text": …}`` / ``{"features": …}``. The id
-    defaults to the instance's position.
-    """
-    t0 = clock.monotonic()
-    answers: list[dict] = [{} for _ in instances]
-    good: list[tuple[int, object]] = []
-    for index, instance in enumerate(instances):
-        obj = instance
-        if isinstance(instance, str) and rules.input_kind == "text":
-            obj = {"text": instance}
-        elif isinstance(instance, list) and rules.input_kind == "features":
-            obj = {"features": instance}
-        if isinstance(obj, dict) and "id" not in obj:
-            obj = {**obj, "id": index}
-        try:
-            rid, row = to_row(obj, rules)
-        except BadRecord as exc:
-            answers[index] = {"id": obj.get("id", index) if isinstance(obj, dict) else index}
-            answers[index]["error"] = exc.reason
-        else:
-            answers[index] = {"id": rid}
-            good.append((index, row))
-    t1 = clock.monotonic()
-    predictions, errors = predict_isolating(model.predict, [row for _, row in good])
-    t2 = clock.monotonic()
-    for pos, (index, _) in enumerate(good):
-        if pos in errors:
-            answers[index]["error"] = errors[pos]
-            continue
-        label, probas = predictions[pos]
-        answers[index]["prediction"] = label
-        if probas is not None:
-            answers[index]["probabilities"] = probas
-    return DirectResult(
-        predictions=answers,
-        predicted=len(predictions),
-        errors=len(instances) - len(predictions),
-        decode_ms=(t1 - t0) * 1000,
-        predict_ms=(t2 - t1) * 1000,
-    )

@@ -50,6 +50,8 @@ def parse_json(text: str) -> object:
         raise BadRecord(f"not JSON: {exc.msg} at {exc.lineno}:{exc.colno}") from None
     except RecursionError:
         raise BadRecord("not JSON: nested too deeply") from None
+    except ValueError as exc:  # e.g. an integer over Python's 4300-digit int-string limit
+        raise BadRecord(f"not JSON: {str(exc)[:200]}") from None
 
 
 if sys.version_info >= (3, 11):

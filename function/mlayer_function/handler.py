@@ -9,6 +9,8 @@ Environment:
   MLAYER_MODEL_DIR            folder of manifest.json (default /opt/mlayer)
   MLAYER_OUTPUT_SINK          dynamodb://T | s3://B/P | kinesis://S | sqs://Q | stdout:// (default)
   MLAYER_OUTPUT_DEAD_LETTER   sqs://Q | s3://B/P; unset: dead letters are logged to stdout
+  MLAYER_DEAD_LETTER_OVERFLOW s3://B/P for the raw data of dead letters too big for their sink
+                              (deploy-function sets the artifact bucket's dead-letters/)
   MLAYER_MAX_TEXT_CHARS       longest text accepted (default 10000)
   MLAYER_METRICS_NAMESPACE    CloudWatch namespace of the EMF lines (default mlayer)
 """
@@ -22,7 +24,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
-from . import batch, sinks, telemetry
+from . import batch, direct, sinks, telemetry
 from .decoding import RowRules
 from .modelstore import DEFAULT_MODEL_DIR, LoadedModel, load_model
 
@@ -32,6 +34,7 @@ class Settings:
     model_dir: str = DEFAULT_MODEL_DIR
     output: str = "stdout://"
     dead_letter: str = ""
+    dead_letter_overflow: str = ""
     max_text_chars: int = 10_000
     namespace: str = "mlayer"
     function_name: str = ""
@@ -49,6 +52,7 @@ def read_settings(environ: Mapping[str, str]) -> Settings:
         model_dir=environ.get("MLAYER_MODEL_DIR") or DEFAULT_MODEL_DIR,
         output=environ.get("MLAYER_OUTPUT_SINK") or "stdout://",
         dead_letter=environ.get("MLAYER_OUTPUT_DEAD_LETTER", ""),
+        dead_letter_overflow=environ.get("MLAYER_DEAD_LETTER_OVERFLOW", ""),
         max_text_chars=limit,
         namespace=environ.get("MLAYER_METRICS_NAMESPACE") or "mlayer",
         function_name=environ.get("AWS_LAMBDA_FUNCTION_NAME", ""),
@@ -100,6 +104,7 @@ class App:
         raise ValueError(f"unsupported event source {source!r}")
 
     def _batch(self, records, source: str, ordered: bool, context, *, first_only: bool) -> dict:
+        overflowed = self.dead_letter.overflowed
         outcome = batch.process_batch(
             records,
             model=self.model,
@@ -115,6 +120,8 @@ class App:
             outcome.metrics.__dict__,
             context,
             checkpoint=outcome.checkpoint.item_id if outcome.checkpoint else None,
+            accounting=outcome.accounting,
+            dead_letters_in_s3=self.dead_letter.overflowed - overflowed,
         )
         for error in outcome.sink_errors:
             warn(error)
@@ -123,7 +130,7 @@ class App:
     def _direct(self, instances: object, context) -> dict:
         if not isinstance(instances, list):
             raise ValueError("'instances' must be a list")
-        result = batch.predict_instances(
+        result = direct.predict_instances(
             instances, model=self.model, rules=self.rules, clock=self.clock
         )
         metrics = {
@@ -179,10 +186,8 @@ def init(environ: Mapping[str, str] = os.environ) -> App:
     settings = read_settings(environ)
     model = load_model(settings.model_dir)
     output = sinks.sink_from_url(settings.output, warn=warn)
-    dead_letter = (
-        sinks.sink_from_url(settings.dead_letter, warn=warn)
-        if settings.dead_letter
-        else sinks.StdoutSink()
+    dead_letter = sinks.dead_letters_from_url(
+        settings.dead_letter, settings.dead_letter_overflow, warn=warn
     )
     sklearn = sys.modules.get("sklearn")
     emit(
@@ -200,6 +205,7 @@ def init(environ: Mapping[str, str] = os.environ) -> App:
             ],
             output=settings.output,
             dead_letter=settings.dead_letter or "stdout:// (no MLAYER_OUTPUT_DEAD_LETTER)",
+            dead_letter_overflow=settings.dead_letter_overflow or None,
             python=sys.version.split()[0],
             sklearn=getattr(sklearn, "__version__", None),
             built_with=model.manifest.get("versions"),

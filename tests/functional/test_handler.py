@@ -80,6 +80,7 @@ def text_fn(tmp_path_factory, model_layers, deps_layer, runtime_dir, resources):
         resources,
         MLAYER_OUTPUT_SINK=f"dynamodb://{TABLE}",
         MLAYER_OUTPUT_DEAD_LETTER=f"sqs://{DLQ}",
+        MLAYER_DEAD_LETTER_OVERFLOW=f"s3://{BUCKET}/dead-letters/",
         MLAYER_MAX_TEXT_CHARS="200",
     )
     yield proc
@@ -280,8 +281,8 @@ def test_the_same_batch_delivered_twice_leaves_no_duplicates(text_fn, resources)
     assert len(items_of(resources, shard)) == 6
 
 
-def test_a_replay_keeps_the_first_stored_prediction(text_fn, resources):
-    """A batch delivered again after a rollback: what was stored stays, nothing is added."""
+def test_a_replay_rewrites_the_rows_with_the_model_that_made_them(text_fn, resources):
+    """A batch delivered again after a model change: last write wins, one row per event."""
     shard = "shardId-000000000007"
     event = kinesis_event(good(4, "r"), shard=shard, first_seq=LONG_SEQ_BASE)
     earlier = {
@@ -294,8 +295,8 @@ def test_a_replay_keeps_the_first_stored_prediction(text_fn, resources):
 
     assert failures(text_fn.invoke(event)) == []
     items = items_of(resources, shard)
-    assert [i["model_version"]["S"] for i in items] == ["v1", "v0", "v1", "v1"]
-    assert items[1] == earlier  # first write wins: not rewritten by the replay
+    assert [i["model_version"]["S"] for i in items] == ["v1"] * 4
+    assert items[1]["id"] == {"S": "r-1"} and items[1]["prediction"] == {"S": "ham"}
     metrics = text_fn.metrics()[-1]
     assert (metrics["predicted"], metrics["failed"]) == (4, 0)
 
@@ -303,33 +304,34 @@ def test_a_replay_keeps_the_first_stored_prediction(text_fn, resources):
 def test_a_sink_that_throttles_then_recovers_loses_nothing(text_fn, resources):
     shard = "shardId-000000000005"
     throttle = {"mode": "error", "code": "ProvisionedThroughputExceededException"}
-    text_fn.set_faults([{"operation": "dynamodb.PutItem", "times": 12, **throttle}])
+    text_fn.set_faults(
+        [
+            {"operation": "dynamodb.BatchWriteItem", "times": 1, **throttle},
+            {"operation": "dynamodb.BatchWriteItem", "mode": "unprocessed", "times": 2},
+        ]
+    )
     try:
         response = text_fn.invoke(kinesis_event(good(30, "t"), shard=shard))
     finally:
-        (fault,) = text_fn.set_faults([])
+        throttled, unprocessed = text_fn.set_faults([])
     assert failures(response) == []
     assert len(items_of(resources, shard)) == 30
-    assert fault["_used"] == 12  # twelve puts were throttled, then retried
+    assert (throttled["_used"], unprocessed["_used"]) == (1, 2)  # then retried, all written
     assert text_fn.metrics()[-1]["predicted"] == 30
 
 
 @pytest.mark.parametrize(
-    ("first_seq", "code", "shard"),
-    [
-        (1, "ProvisionedThroughputExceededException", "shardId-000000000011"),
-        (LONG_SEQ_BASE + 95, "ProvisionedThroughputExceededException", "shardId-000000000012"),
-        (LONG_SEQ_BASE + 95, "ValidationException", "shardId-000000000013"),
-    ],
-    ids=["moto-seq-throttled", "56-digit-seq-throttled", "56-digit-seq-refused"],
+    ("first_seq", "shard"),
+    [(1, "shardId-000000000011"), (LONG_SEQ_BASE + 95, "shardId-000000000012")],
+    ids=["moto-seq", "56-digit-seq"],
 )
 def test_a_sink_that_keeps_failing_reports_the_first_undelivered_record(
-    text_fn, resources, first_seq, code, shard
+    text_fn, resources, first_seq, shard
 ):
     # Records 8 and 12 are never taken; 8+first_seq crosses a power of ten for the short case.
     payloads = good(14, "f")
     text_fn.set_faults(
-        [{"operation": "dynamodb.PutItem", "mode": "error", "code": code, "ids": ["f-12", "f-8"]}]
+        [{"operation": "dynamodb.BatchWriteItem", "mode": "unprocessed", "ids": ["f-12", "f-8"]}]
     )
     try:
         response = text_fn.invoke(kinesis_event(payloads, shard=shard, first_seq=first_seq))
@@ -343,6 +345,27 @@ def test_a_sink_that_keeps_failing_reports_the_first_undelivered_record(
     metrics = text_fn.metrics()[-1]
     assert (metrics["predicted"], metrics["failed"]) == (8, 6) and accounted(metrics)
     assert metrics["checkpoint"] == str(first_seq + 8)
+
+
+def test_a_result_dynamodb_refuses_is_dead_lettered_and_its_neighbours_written(text_fn, resources):
+    shard = "shardId-000000000013"
+    text_fn.set_faults(
+        [
+            {"operation": op, "mode": "error", "code": "ValidationException", "ids": ["v-2"]}
+            for op in ("dynamodb.BatchWriteItem", "dynamodb.PutItem")
+        ]
+    )
+    try:
+        response = text_fn.invoke(kinesis_event(good(5, "v"), shard=shard, first_seq=40))
+    finally:
+        text_fn.set_faults([])
+    assert failures(response) == []
+    assert [i["id"]["S"] for i in items_of(resources, shard)] == ["v-0", "v-1", "v-3", "v-4"]
+    (letter,) = dead_letters_of(resources, shard)
+    assert letter["reason"].startswith("refused by dynamodb://predictions: ClientError")
+    assert "ValidationException" in letter["reason"]
+    metrics = text_fn.metrics()[-1]
+    assert (metrics["predicted"], metrics["dead_lettered"], metrics["failed"]) == (4, 1, 0)
 
 
 def test_bad_records_are_reported_when_the_dead_letter_queue_fails(text_fn, resources):
@@ -367,14 +390,7 @@ def test_bad_records_are_reported_when_the_dead_letter_queue_fails(text_fn, reso
 def test_an_sqs_event_reports_failed_message_ids(text_fn, resources):
     bodies = [json.dumps(p) for p in good(3, "s")] + ["not json"]
     text_fn.set_faults(
-        [
-            {
-                "operation": "dynamodb.PutItem",
-                "mode": "error",
-                "code": "ValidationException",
-                "ids": ["s-1"],
-            }
-        ]
+        [{"operation": "dynamodb.BatchWriteItem", "mode": "unprocessed", "ids": ["s-1"]}]
     )
     try:
         response = text_fn.invoke(sqs_event(bodies, prefix="sqs-a"))

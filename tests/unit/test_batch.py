@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "function"))
 
-from mlayer_function import batch  # noqa: E402
+from mlayer_function import direct  # noqa: E402
 from mlayer_function.batch import (  # noqa: E402
     DEAD_LETTERED,
     FAILED,
@@ -27,6 +27,7 @@ from mlayer_function.batch import (  # noqa: E402
     process_batch,
 )
 from mlayer_function.decoding import RowRules  # noqa: E402
+from mlayer_function.delivery import BaseSink, Delivery, Prepared, TooBig  # noqa: E402
 
 LONG_SEQ = 49590338271490256608559692538361571095921575989136588898  # a real, 56-digit one
 
@@ -64,22 +65,33 @@ class FakeModel:
         return labels, probas
 
 
-class FakeSink:
-    """Keeps what it was given; refuses the documents whose ``drop`` key matches."""
+class FakeSink(BaseSink):
+    """Keeps what it was given; ``drop``: not taken this time; ``refuse``: never taken;
+    ``too_big``: refused by ``prepare``, as a service's per-record limit would."""
 
-    def __init__(self, drop=(), raises: BaseException | None = None) -> None:
+    name = "fake://sink"
+
+    def __init__(self, drop=(), raises=None, refuse=(), too_big=()) -> None:
         self.docs: list[dict] = []
-        self.drop = set(drop)
+        self.drop, self.refuse, self.too_big = set(drop), set(refuse), set(too_big)
         self.raises = raises
         self.calls = 0
 
-    def write(self, docs):
+    def prepare(self, doc):
+        if doc["event_id"] in self.too_big:
+            raise TooBig("over the fake limit")
+        return Prepared(doc["event_id"], doc)
+
+    def send(self, items):
         self.calls += 1
         if self.raises is not None:
             raise self.raises
-        refused = {d["event_id"] for d in docs if d["event_id"] in self.drop}
-        self.docs.extend(d for d in docs if d["event_id"] not in refused)
-        return refused
+        out = Delivery(
+            retry={i.event_id for i in items if i.event_id in self.drop},
+            refused={i.event_id: "no, never" for i in items if i.event_id in self.refuse},
+        )
+        self.docs.extend(i.wire for i in items if i.event_id not in out.undelivered)
+        return out
 
 
 def b64(obj) -> str:
@@ -284,7 +296,7 @@ def test_metrics_count_records_and_time_each_phase():
 
 
 def test_direct_instances_answer_in_order_with_errors_in_place():
-    result = batch.predict_instances(
+    result = direct.predict_instances(
         ["hello", {"id": "b", "text": "hi"}, {"id": "c"}, {"text": "poison"}],
         model=FakeModel(),
         rules=TEXT,
@@ -299,36 +311,113 @@ def test_direct_instances_answer_in_order_with_errors_in_place():
     assert (result.predicted, result.errors) == (2, 2)
 
 
-# Each record: good text, undecodable, poison for the model; and whether its write is refused.
+def test_a_result_too_big_for_the_output_is_dead_lettered_with_the_reason():
+    output = FakeSink(too_big={"shardId-000000000000:2"})
+    outcome, _, _, dead = run([text(1), text(2), text(3)], output=output)
+
+    assert statuses(outcome) == [PREDICTED, DEAD_LETTERED, PREDICTED]
+    (letter,) = dead.docs
+    assert letter["reason"] == "result does not fit fake://sink: over the fake limit"
+    assert letter["data"] == text(2).data
+    assert [d["id"] for d in output.docs] == ["a-1", "a-3"]
+
+
+def test_a_result_the_output_refuses_for_good_is_dead_lettered_not_retried():
+    output = FakeSink(refuse={"shardId-000000000000:2"})
+    outcome, _, _, dead = run([text(1), text(2), text(3)], output=output)
+
+    assert statuses(outcome) == [PREDICTED, DEAD_LETTERED, PREDICTED]
+    assert dead.docs[0]["reason"] == "refused by fake://sink: no, never"
+    assert outcome.failed == []
+
+
+def test_a_refused_result_whose_dead_letter_fails_is_delivered_again():
+    output = FakeSink(refuse={"shardId-000000000000:2"})
+    dead = FakeSink(drop={"shardId-000000000000:2"})
+    outcome, _, _, _ = run([text(1), text(2), text(3)], output=output, dead_letter=dead)
+    assert statuses(outcome) == [PREDICTED, FAILED, FAILED]
+    assert outcome.checkpoint.item_id == "2"
+
+
+class Exploding:
+    """A table schema whose check raises what no decoder names: the record is still to blame."""
+
+    def __init__(self, exc: BaseException) -> None:
+        self.exc = exc
+
+    def row(self, obj):
+        raise self.exc
+
+
+@pytest.mark.parametrize(
+    ("exc", "reason"),
+    [
+        (KeyError("colour"), "cannot decode: KeyError: 'colour'"),
+        (RecursionError("deep"), "cannot decode: RecursionError: deep"),
+        (ValueError("x" * 5000), "cannot decode: ValueError: " + "x" * 100),
+    ],
+)
+def test_any_exception_while_decoding_one_record_dead_letters_only_it(exc, reason):
+    rules = RowRules("table", None, 20, table=Exploding(exc))
+    outcome, model, _, dead = run([text(1)], rules=rules)
+    assert statuses(outcome) == [DEAD_LETTERED] and model.calls == []
+    assert dead.docs[0]["reason"].startswith(reason)
+    assert len(dead.docs[0]["reason"]) < 600  # cut to a readable length
+
+
+def test_a_systemic_error_while_decoding_fails_the_invocation():
+    rules = RowRules("table", None, 20, table=Exploding(MemoryError()))
+    with pytest.raises(MemoryError):
+        run([text(1)], rules=rules)
+
+
+def test_the_accounting_line_balances():
+    outcome, _, _, _ = run([text(1), rec(2, b"junk")])
+    assert outcome.accounting == "records 2 = predicted 1 + dead_lettered 1 + failed 0"
+
+
+# Each record: good text, undecodable, poison for the model; and what its sinks do with it.
 record_kinds = st.sampled_from(["good", "bad", "poison"])
+sink_fates = st.sampled_from(["ok", "drop", "refuse", "too_big"])
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=200, deadline=None)
 @given(
-    kinds=st.lists(st.tuples(record_kinds, st.booleans()), max_size=30),
+    kinds=st.lists(st.tuples(record_kinds, sink_fates, sink_fates), max_size=30),
     dead_letter_down=st.booleans(),
     ordered=st.booleans(),
 )
 def test_every_record_is_accounted_for_and_nothing_before_the_checkpoint_is_lost(
     kinds, dead_letter_down, ordered
 ):
-    records, refused = [], set()
-    for i, (kind, refuse) in enumerate(kinds):
+    records = []
+    fates: dict[str, dict[str, set]] = {
+        "out": {"drop": set(), "refuse": set(), "too_big": set()},
+        "dead": {"drop": set(), "refuse": set(), "too_big": set()},
+    }
+    for i, (kind, out_fate, dead_fate) in enumerate(kinds):
         seq = LONG_SEQ + i * 7
         payload = {"id": i, "text": "poison" if kind == "poison" else "fine"}
         records.append(rec(seq, payload if kind != "bad" else b"\x00"))
-        if refuse:
-            refused.add(records[-1].event_id)
-    output = FakeSink(drop=refused)
-    dead = FakeSink(drop=refused, raises=RuntimeError("down") if dead_letter_down else None)
+        for side, fate in (("out", out_fate), ("dead", dead_fate)):
+            if fate != "ok":
+                fates[side][fate].add(records[-1].event_id)
+    output = FakeSink(**fates["out"])
+    dead = FakeSink(**fates["dead"], raises=RuntimeError("down") if dead_letter_down else None)
     outcome, _, _, _ = run(records, output=output, dead_letter=dead, ordered=ordered)
 
     m = outcome.metrics
     assert m.predicted + m.dead_lettered + m.failed == m.records == len(records)
-    stored = {d["event_id"] for d in output.docs} | {d["event_id"] for d in dead.docs}
+    assert sorted(r.record.event_id for r in outcome.results) == sorted(r.event_id for r in records)
+    in_output = [d["event_id"] for d in output.docs]
+    in_dead = [d["event_id"] for d in dead.docs]
     for result in outcome.results:
-        if result.status != FAILED:
-            assert result.record.event_id in stored
+        event_id = result.record.event_id
+        if result.status == PREDICTED:
+            assert in_output.count(event_id) == 1 and event_id not in in_dead
+        elif result.status == DEAD_LETTERED:
+            assert in_dead.count(event_id) == 1 and event_id not in in_output
+            assert result.reason
     if ordered and outcome.checkpoint is not None:
         cut = outcome.checkpoint.order
         assert all(r.status == FAILED for r in outcome.results if r.record.order >= cut)

@@ -1,0 +1,243 @@
+"""What every sink shares: one result's wire form, a delivery report, retries with backoff.
+
+A sink works in two steps so that one record can never cost its batch:
+- ``prepare(doc)`` turns ONE document into what the service takes (an item, a message, a
+  line) and checks it fits the service's per-record limit. It raises ``TooBig`` (or whatever
+  encoding raises) for that document alone; batch.py dead-letters it with the reason.
+- ``send(items)`` writes the prepared items in as few calls as the service allows and returns a
+  ``Delivery``: what may pass when Lambda delivers the batch again (throttled, unprocessed, the
+  sink is down) and what the service refused for good, per item, with its reason.
+
+boto3 is never imported here: clients come in from sinks.make_client.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import NamedTuple
+
+KIB, MIB = 1024, 1024 * 1024
+REASON_CHARS = 500  # a reason a person reads in a dead letter, never a copy of the payload
+
+RETRYABLE_CODES = frozenset(
+    {
+        "ProvisionedThroughputExceededException",
+        "ThrottlingException",
+        "Throttling",
+        "RequestLimitExceeded",
+        "TooManyRequestsException",
+        "SlowDown",
+        "RequestThrottled",
+        "InternalError",
+        "InternalServerError",
+        "InternalFailure",
+        "ServiceUnavailable",
+        "RequestTimeout",
+        "KMSThrottlingException",
+    }
+)
+CONNECTION_ERRORS = frozenset(
+    {"EndpointConnectionError", "ConnectionClosedError", "ReadTimeoutError", "ConnectTimeoutError"}
+)
+
+# Errors that say the container, not the record, is broken: never blame (dead-letter) a
+# record for them; let the invocation fail so Lambda retries the batch.
+SYSTEMIC_ERRORS = (MemoryError, SystemError)
+
+
+class SinkConfigError(ValueError):
+    """An output or dead-letter URL that names no sink this function knows."""
+
+
+class TooBig(Exception):
+    """One document is over what its sink takes per record; ``reason`` says by how much."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+def noop(message: str) -> None:
+    pass
+
+
+def cut(text: str, limit: int = REASON_CHARS) -> str:
+    """Readable and writable anywhere: at most ``limit`` characters, no lone surrogates."""
+    if len(text) > limit:
+        text = f"{text[:limit]}… ({len(text)} characters, cut)"
+    if not text.isascii():
+        text = text.encode("utf-8", "backslashreplace").decode("utf-8")
+    return text
+
+
+def describe(exc: BaseException) -> str:
+    """``Type: message`` of any exception, cut to a readable length (str() itself may fail)."""
+    try:
+        message = str(exc)
+    except Exception:  # pragma: no cover - a hostile __str__
+        message = "<unprintable>"
+    return cut(f"{type(exc).__name__}: {message}" if message else type(exc).__name__)
+
+
+@dataclass(frozen=True)
+class Retry:
+    """Attempts with exponential backoff, short enough to fit inside one invocation."""
+
+    attempts: int = 5
+    base_delay: float = 0.05
+    max_delay: float = 1.0
+    sleep: Callable[[float], None] = time.sleep
+
+    def pause(self, attempt: int) -> None:
+        self.sleep(min(self.max_delay, self.base_delay * (2**attempt)))
+
+
+def error_code(exc: BaseException) -> str:
+    response = getattr(exc, "response", None)
+    if isinstance(response, dict):
+        return str(response.get("Error", {}).get("Code", ""))
+    return ""
+
+
+def is_retryable(exc: BaseException) -> bool:
+    """Throttling, a 5xx or a dropped connection may pass; anything else will not."""
+    return error_code(exc) in RETRYABLE_CODES or type(exc).__name__ in CONNECTION_ERRORS
+
+
+# Built once: json.dumps with any keyword builds a new encoder per call.
+_ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
+
+
+def to_json_line(doc: object) -> str:
+    return _ENCODER.encode(doc)
+
+
+def utf8(text: str) -> bytes:
+    """UTF-8 bytes; a lone surrogate raises UnicodeEncodeError (this record cannot be sent)."""
+    return text.encode("utf-8")
+
+
+def split_event_id(event_id: str) -> tuple[str, int] | None:
+    """``shardId-…:sequence`` -> (shard, sequence as int); None for other ids (SQS)."""
+    shard, sep, seq = event_id.rpartition(":")
+    if not sep or not shard or not seq.isdigit():
+        return None
+    return shard, int(seq)
+
+
+class Prepared(NamedTuple):
+    """One document in its sink's wire form; ``size`` is what counts against request limits."""
+
+    event_id: str
+    wire: object
+    size: int = 0
+
+
+@dataclass
+class Delivery:
+    """What a write did not achieve; everything else it was given is stored."""
+
+    retry: set[str] = field(default_factory=set)  # may pass when Lambda delivers it again
+    refused: dict[str, str] = field(default_factory=dict)  # never: event_id -> reason
+
+    @property
+    def undelivered(self) -> set[str]:
+        return self.retry | set(self.refused)
+
+
+def chunks(items: Sequence[Prepared], max_count: int, max_bytes: int) -> list[list[Prepared]]:
+    """Consecutive groups within a request's count and size limits (an item alone always fits)."""
+    out: list[list[Prepared]] = []
+    current: list[Prepared] = []
+    size = 0
+    for item in items:
+        if current and (len(current) == max_count or size + item.size > max_bytes):
+            out.append(current)
+            current, size = [], 0
+        current.append(item)
+        size += item.size
+    if current:
+        out.append(current)
+    return out
+
+
+class BaseSink:
+    """prepare/send as above, and ``write(docs)`` doing both for callers that hold documents."""
+
+    name = "sink"
+
+    def prepare(self, doc: dict) -> Prepared:
+        raise NotImplementedError
+
+    def send(self, items: Sequence[Prepared]) -> Delivery:
+        raise NotImplementedError
+
+    def write(self, docs: Sequence[dict]) -> Delivery:
+        items: list[Prepared] = []
+        refused: dict[str, str] = {}
+        for doc in docs:
+            try:
+                items.append(self.prepare(doc))
+            except SYSTEMIC_ERRORS:
+                raise
+            except TooBig as exc:
+                refused[doc["event_id"]] = exc.reason
+            except Exception as exc:
+                refused[doc["event_id"]] = describe(exc)
+        delivery = self.send(items) if items else Delivery()
+        delivery.refused.update(refused)
+        return delivery
+
+
+class ChunkedSink(BaseSink):
+    """Send in chunks; resend, with backoff, only what the service reports as not taken.
+
+    ``_send(chunk)`` returns (items worth resending, {event_id: reason} refused for good) or
+    raises: a retryable error resends the chunk, any other means the sink is down or
+    misconfigured (the records are not to blame) and the chunk is left for Lambda to retry.
+    """
+
+    max_count = 25
+    max_bytes = 16 * MIB
+
+    def __init__(self, retry: Retry, warn=noop) -> None:
+        self._retry, self._warn = retry, warn
+
+    def _send(self, chunk: list[Prepared]) -> tuple[list[Prepared], dict[str, str]]:
+        raise NotImplementedError
+
+    def send(self, items: Sequence[Prepared]) -> Delivery:
+        delivery = Delivery()
+        pending = list(items)
+        last_error = "throttled"
+        for attempt in range(self._retry.attempts):
+            if attempt:
+                self._retry.pause(attempt - 1)
+            left: list[Prepared] = []
+            for chunk in chunks(pending, self.max_count, self.max_bytes):
+                try:
+                    again, refused = self._send(chunk)
+                except SYSTEMIC_ERRORS:
+                    raise
+                except Exception as exc:
+                    last_error = describe(exc)
+                    if not is_retryable(exc):
+                        self._warn(f"{self.name}: {last_error}")
+                        delivery.retry.update(item.event_id for item in chunk)
+                        continue
+                    again, refused = chunk, {}
+                left.extend(again)
+                delivery.refused.update(refused)
+            pending = left
+            if not pending:
+                break
+        if pending:
+            self._warn(f"{self.name}: {len(pending)} not written after retries ({last_error})")
+            delivery.retry.update(item.event_id for item in pending)
+        if delivery.refused:
+            first = next(iter(delivery.refused.values()))
+            self._warn(f"{self.name}: refused {len(delivery.refused)} for good, e.g. {first}")
+        return delivery
