@@ -41,34 +41,36 @@ def _big_model(path: Path, seed: int, megabytes: int = 50) -> None:
 def main() -> int:
     from publish_support import FUNCTION, create_function, publish_deps, train_text_pipeline
 
-    from mlayer import modelops
+    from mlayer import publish as publishing
+    from mlayer import rollback as rolling_back
+    from mlayer.config import Settings
     from mlayer.gateway import Gateway
     from mlayer.local.aws import embedded_aws
+    from mlayer.request_types import PublishRequest, RollbackRequest
 
     with embedded_aws(set_env=True) as local, tempfile.TemporaryDirectory() as tmp:
         gw = Gateway(endpoint_url=local.endpoint_url, region="us-east-1")
         deps = publish_deps(gw)
         create_function(gw, [deps])
-        common = dict(
-            bucket="mlayer-artifacts",
-            function=FUNCTION,
-            layer="mlayer-predict-model",
-            deps_layer="mlayer-predict-deps",
+        settings = Settings().with_overrides(
+            function={"name": FUNCTION},
+            artifacts={"bucket": "mlayer-artifacts"},
+            model={"layer": "mlayer-predict-model"},
+            deps={"layer": "mlayer-predict-deps"},
         )
 
         def publish(model, pre=()):
-            return modelops.publish_model(
+            return publishing.publish_model(
                 Gateway(endpoint_url=local.endpoint_url, region="us-east-1"),
-                model=model,
-                preprocessors=pre,
-                **common,
+                settings,
+                PublishRequest(model=model, preprocessors=tuple(pre)),
             )
 
         def rollback(version):
-            return modelops.rollback(
+            return rolling_back.rollback(
                 Gateway(endpoint_url=local.endpoint_url, region="us-east-1"),
-                version=version,
-                **common,
+                settings,
+                RollbackRequest(version=version),
             )
 
         def bare_update():

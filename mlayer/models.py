@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
-from mlayer.arns import LayerVersionArn
 from mlayer.runtimes import MAX_LAYERS, MAX_UNZIPPED_BYTES
 
 
@@ -23,17 +22,15 @@ class LayerArtifact:
 
 @dataclass(frozen=True)
 class FunctionLayers:
-    """A function's layer list as read, with the RevisionId that read carried (None on moto)."""
+    """A function's layer list as read (the relinker re-reads the RevisionId when it writes)."""
 
     arns: tuple[str, ...]
-    revision_id: str | None = None
     code_size: int = 0  # the function's own zipped code size (unzipped when known)
 
     @classmethod
     def from_configuration(cls, config: dict) -> FunctionLayers:
         return cls(
             arns=tuple(layer["Arn"] for layer in config.get("Layers") or []),
-            revision_id=config.get("RevisionId"),
             code_size=int(config.get("CodeSize") or 0),
         )
 
@@ -58,7 +55,6 @@ class RelinkPlan:
     new_arn: str
     total_unzipped: int
     sizes_exact: bool = True
-    revision_id: str | None = None
     limit_bytes: int = MAX_UNZIPPED_BYTES
     max_layers: int = MAX_LAYERS
 
@@ -69,11 +65,6 @@ class RelinkPlan:
     @property
     def budget_left(self) -> int:
         return self.limit_bytes - self.total_unzipped
-
-    @property
-    def new_version(self) -> int | None:
-        parsed = LayerVersionArn.try_parse(self.new_arn)
-        return parsed.version if parsed else None
 
     def to_dict(self) -> dict:
         return {
@@ -87,7 +78,6 @@ class RelinkPlan:
             "total_unzipped": self.total_unzipped,
             "sizes_exact": self.sizes_exact,
             "budget_left": self.budget_left,
-            "revision_id": self.revision_id,
         }
 
 
@@ -99,4 +89,3 @@ class RelinkOutcome:
     attempts: int
     function_version: str | None = None
     alias: str | None = None
-    warnings: tuple[str, ...] = field(default_factory=tuple)

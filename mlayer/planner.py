@@ -55,7 +55,7 @@ def plan_relink(
     max_layers: int = MAX_LAYERS,
     limit_bytes: int = MAX_UNZIPPED_BYTES,
 ) -> RelinkPlan:
-    """Plan one relink, or raise PlanError/BudgetError when Lambda would refuse the result."""
+    """Plan one relink (a publish or a rollback: same rules), or raise PlanError/BudgetError when Lambda would refuse the result."""
     after = relink_layers(current.arns, model_layer, new_arn)
     if len(after) > max_layers:
         raise BudgetError(
@@ -89,22 +89,9 @@ def plan_relink(
         new_arn=new_arn,
         total_unzipped=total,
         sizes_exact=exact,
-        revision_id=current.revision_id,
         limit_bytes=limit_bytes,
         max_layers=max_layers,
     )
-
-
-def plan_publish(
-    function: str,
-    current: FunctionLayers,
-    model_layer: str,
-    new_arn: str,
-    sizes: Mapping[str, LayerSize],
-    **kwargs,
-) -> RelinkPlan:
-    """Relink to a freshly published (or reused) model-layer version."""
-    return plan_relink(function, current, model_layer, new_arn, sizes, **kwargs)
 
 
 def previous_version(versions: list[int], live: int | None) -> int:
@@ -121,15 +108,3 @@ def previous_version(versions: list[int], live: int | None) -> int:
             "See `mlayer history` for the versions that exist.",
         )
     return max(older)
-
-
-def plan_rollback(
-    function: str,
-    current: FunctionLayers,
-    model_layer: str,
-    target_arn: str,
-    sizes: Mapping[str, LayerSize],
-    **kwargs,
-) -> RelinkPlan:
-    """Relink to an existing older (or newer) version; same rules as a publish."""
-    return plan_relink(function, current, model_layer, target_arn, sizes, **kwargs)

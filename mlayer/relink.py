@@ -10,11 +10,37 @@ Sleep and clock come from the Gateway, so Stubber tests run instantly.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from mlayer.errors import AwsError, ConflictError
 from mlayer.gateway import Gateway
 from mlayer.models import RelinkOutcome, RelinkPlan
 
 CONFLICT = "ResourceConflictException"
+_STILL_UPDATING = "Function {function} is still being updated after {timeout:.0f} s."
+_NOT_FINISHED = "The update of {function} did not finish within {timeout:.0f} s."
+_LATE_HINT = {
+    _STILL_UPDATING: "Wait for the other update to finish, then run the command again.",
+    _NOT_FINISHED: "Check the function in the console; run `mlayer status`.",
+}
+
+
+def _updatable(config: dict) -> bool:
+    return config.get("LastUpdateStatus") != "InProgress" and config.get("State") != "Pending"
+
+
+def _landed(function: str, config: dict) -> bool:
+    """True once the update is Successful; a Failed one raises with AWS's own reason."""
+    status = config.get("LastUpdateStatus")
+    if status == "Failed":
+        reason = config.get("LastUpdateStatusReason") or "no reason given"
+        code = config.get("LastUpdateStatusReasonCode") or "Failed"
+        raise AwsError(
+            f"Lambda could not apply the new layers to {function}: {code}: {reason}",
+            "Fix the cause above; the function keeps serving with its previous configuration.",
+            code,
+        )
+    return status in (None, "Successful")
 
 
 class Relinker:
@@ -33,44 +59,28 @@ class Relinker:
         self.max_conflicts = max_conflicts
         self.backoff = backoff
 
-    def wait_updatable(self, function: str) -> dict:
-        """The configuration once no update is in progress (LastUpdateStatus not InProgress)."""
+    def _poll(self, function: str, done: Callable[[dict], bool], late: str) -> dict:
+        """Read the configuration until ``done(config)``; AwsError Timeout past the deadline."""
         deadline = self.gw.clock() + self.timeout
         while True:
             config = self.gw.get_function_configuration(function)
-            if config.get("LastUpdateStatus") != "InProgress" and config.get("State") != "Pending":
+            if done(config):
                 return config
             if self.gw.clock() > deadline:
                 raise AwsError(
-                    f"Function {function} is still being updated after {self.timeout:.0f} s.",
-                    "Wait for the other update to finish, then run the command again.",
+                    late.format(function=function, timeout=self.timeout),
+                    _LATE_HINT[late],
                     "Timeout",
                 )
             self.gw.sleep(self.poll)
 
+    def wait_updatable(self, function: str) -> dict:
+        """The configuration once no update is in progress (LastUpdateStatus not InProgress)."""
+        return self._poll(function, _updatable, _STILL_UPDATING)
+
     def wait_successful(self, function: str) -> dict:
         """Poll until the update lands; a Failed update is reported with AWS's own reason."""
-        deadline = self.gw.clock() + self.timeout
-        while True:
-            config = self.gw.get_function_configuration(function)
-            status = config.get("LastUpdateStatus")
-            if status in (None, "Successful"):
-                return config
-            if status == "Failed":
-                reason = config.get("LastUpdateStatusReason") or "no reason given"
-                code = config.get("LastUpdateStatusReasonCode") or "Failed"
-                raise AwsError(
-                    f"Lambda could not apply the new layers to {function}: {code}: {reason}",
-                    "Fix the cause above; the function keeps serving with its previous configuration.",
-                    code,
-                )
-            if self.gw.clock() > deadline:
-                raise AwsError(
-                    f"The update of {function} did not finish within {self.timeout:.0f} s.",
-                    "Check the function in the console; run `mlayer status`.",
-                    "Timeout",
-                )
-            self.gw.sleep(self.poll)
+        return self._poll(function, lambda config: _landed(function, config), _NOT_FINISHED)
 
     def apply(self, plan: RelinkPlan, alias: str | None = None) -> RelinkOutcome:
         """Relink per plan (no call at all when nothing changes), then optionally move an alias."""

@@ -8,6 +8,7 @@ directory with two ranged reads, never by downloading the zip, and cached by sha
 from __future__ import annotations
 
 import struct
+from collections.abc import Mapping, Sequence
 
 from mlayer.arns import LayerVersionArn
 from mlayer.errors import ModelError
@@ -29,6 +30,11 @@ def lock_key(sha: str) -> str:
 
 def manifest_key(sha: str) -> str:
     return f"layers/{sha}.manifest.json"
+
+
+def function_key(sha: str) -> str:
+    """The function's code zip, kept by its sha256 as layer zips are (the emulation runs it)."""
+    return f"functions/{sha}.zip"
 
 
 def central_directory_span(tail: bytes, total: int) -> tuple[int, int] | None:
@@ -113,12 +119,26 @@ class ArtifactStore:
             return LayerSize(size)
         return LayerSize(int(version["Content"].get("CodeSize") or 0), exact=False)
 
+    def layer_sizes(
+        self, arns: Sequence[str], known: Mapping[str, LayerSize]
+    ) -> dict[str, LayerSize]:
+        """``known`` plus the size of every other ARN (a non-layer ARN counts 0, inexact)."""
+        sizes = dict(known)
+        for arn in arns:
+            if arn not in sizes:
+                sizes[arn] = (
+                    self.layer_size(arn)
+                    if LayerVersionArn.try_parse(arn)
+                    else LayerSize(0, exact=False)
+                )
+        return sizes
+
     def function_size(self, config: dict) -> LayerSize:
         """Unzipped size of the function's own code (functions/<sha>.zip), else its zipped size."""
         code_sha = config.get("CodeSha256")
         if code_sha:
             sha = code_sha256_to_hex(code_sha)
-            size = self.zip_unzipped_size(sha, key=f"functions/{sha}.zip")
+            size = self.zip_unzipped_size(sha, key=function_key(sha))
             if size is not None:
                 return LayerSize(size)
         return LayerSize(int(config.get("CodeSize") or 0), exact=False)

@@ -17,6 +17,7 @@ from mlayer.build.budget import check_budget
 from mlayer.build.layer import LayerBuild
 from mlayer.build.progress import Progress, ProgressCallback, no_progress
 from mlayer.report import human_bytes
+from mlayer.store import lock_key, zip_key
 
 
 @dataclass(frozen=True)
@@ -30,14 +31,6 @@ class Published:
     published: bool  # False: the latest version already holds this zip
     method: str  # "s3"
     code_sha256: str
-
-
-def zip_key(sha256_hex: str) -> str:
-    return f"layers/{sha256_hex}.zip"
-
-
-def lock_key(sha256_hex: str) -> str:
-    return f"layers/{sha256_hex}.lock.json"
 
 
 def code_sha256(sha256_hex: str) -> str:

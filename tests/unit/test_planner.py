@@ -22,8 +22,8 @@ def sizes_for(*arns: str, each: int = 1000) -> dict[str, LayerSize]:
 
 
 def plan(current, new, sizes=None, code=0, **kw):
-    layers = FunctionLayers(tuple(current), "rev-1", code)
-    return planner.plan_publish("f", layers, MODEL, new, sizes or sizes_for(*current, new), **kw)
+    layers = FunctionLayers(tuple(current), code)
+    return planner.plan_relink("f", layers, MODEL, new, sizes or sizes_for(*current, new), **kw)
 
 
 def test_absent_model_layer_is_appended():
@@ -36,7 +36,7 @@ def test_model_layer_is_replaced_in_place():
     p = plan(current, arn(MODEL, 3))
     assert p.after == (arn("a"), arn(MODEL, 3), arn("deps"))
     assert p.old_arn == arn(MODEL, 2) and p.new_arn == arn(MODEL, 3)
-    assert p.before == tuple(current) and p.revision_id == "rev-1"
+    assert p.before == tuple(current)
 
 
 def test_same_version_is_no_change():
@@ -118,9 +118,9 @@ def test_previous_version():
         planner.previous_version([1, 2], None)
 
 
-def test_rollback_uses_the_same_rules():
+def test_rollback_to_an_older_version_uses_the_same_rules():
     layers = FunctionLayers((arn("deps"), arn(MODEL, 3)))
-    p = planner.plan_rollback(
+    p = planner.plan_relink(
         "f", layers, MODEL, arn(MODEL, 1), sizes_for(arn("deps"), arn(MODEL, 3), arn(MODEL, 1))
     )
     assert p.after == (arn("deps"), arn(MODEL, 1))

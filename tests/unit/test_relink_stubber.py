@@ -15,7 +15,7 @@ FN = "fn"
 OLD = "arn:aws:lambda:us-east-1:123456789012:layer:m:1"
 NEW = "arn:aws:lambda:us-east-1:123456789012:layer:m:2"
 DEPS = "arn:aws:lambda:us-east-1:123456789012:layer:deps:1"
-PLAN = RelinkPlan(FN, "m", (DEPS, OLD), (DEPS, NEW), OLD, NEW, 1000, revision_id="r1")
+PLAN = RelinkPlan(FN, "m", (DEPS, OLD), (DEPS, NEW), OLD, NEW, 1000)
 
 
 class FakeTime:

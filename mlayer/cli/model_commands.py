@@ -1,0 +1,98 @@
+"""publish-model, rollback, history and status: the model layer's commands."""
+
+from __future__ import annotations
+
+import click
+
+from mlayer import api
+from mlayer.cli.app import App, pass_app
+from mlayer.cli.group import cli
+from mlayer.cli.options import function_option, layer_name_option, relink_options
+from mlayer.request_types import HistoryRequest, PublishRequest, RollbackRequest
+
+
+def _model_settings(app: App, function_name: str | None, layer_name: str | None):
+    return app.settings_with(function={"name": function_name}, model={"layer": layer_name})
+
+
+@cli.command("publish-model")
+@click.argument("model", required=False, type=click.Path(dir_okay=False))
+@click.option(
+    "-p",
+    "--preprocessor",
+    "preprocessors",
+    multiple=True,
+    type=click.Path(dir_okay=False),
+    help="A preprocessor artifact, in pipeline order (repeat).",
+)
+@click.option(
+    "--code",
+    "code_files",
+    multiple=True,
+    type=click.Path(dir_okay=False),
+    help="A Python module the pickles import (repeat); lands under python/ in the layer.",
+)
+@click.option("--label", help="Model version label (default: v<layer version>).")
+@click.option(
+    "--input",
+    "input_kind",
+    type=click.Choice(["text", "features", "record"]),
+    help="What records carry.",
+)
+@click.option("--description", default="", help="Free text stored in the manifest.")
+@click.option(
+    "--metrics",
+    type=click.Path(dir_okay=False),
+    help="JSON file of metrics to store in the manifest.",
+)
+@click.option(
+    "--no-link", is_flag=True, help="Publish the layer version only; leave the function alone."
+)
+@relink_options
+@pass_app
+def publish_model(
+    app: App, function_name, layer_name, no_link, yes, model, preprocessors, **fields
+) -> None:
+    """Publish MODEL (and its preprocessors) as a new model-layer version and relink the function.
+
+    Without MODEL, the pipeline is [model] artifacts of mlayer.toml (preprocessors first, the
+    model last). Publishing files already published reuses that version.
+    """
+    request = PublishRequest(
+        model=model, preprocessors=tuple(preprocessors), link=not no_link, **fields
+    )
+    settings = _model_settings(app, function_name, layer_name)
+    app.emit(api.publish_model(settings, request, confirm=app.confirmer(yes)))
+
+
+@cli.command()
+@click.option(
+    "--version", "version", type=click.IntRange(min=1), help="Model-layer version to relink."
+)
+@click.option("--previous", is_flag=True, help="The version before the live one.")
+@relink_options
+@pass_app
+def rollback(app: App, function_name, layer_name, yes, **fields) -> None:
+    """Relink another model-layer version (--version N or --previous): no code deploy, seconds."""
+    settings = _model_settings(app, function_name, layer_name)
+    result = api.rollback(settings, RollbackRequest(**fields), confirm=app.confirmer(yes))
+    app.emit(result)
+
+
+@cli.command()
+@function_option("Function whose live version to mark.")
+@layer_name_option
+@click.option("--alias", help="Also mark the version live on this alias (default: [model] alias).")
+@pass_app
+def history(app: App, function_name, layer_name, alias) -> None:
+    """Every model-layer version, newest first, and which one is live."""
+    settings = _model_settings(app, function_name, layer_name)
+    app.emit(api.history(settings, HistoryRequest(alias=alias)))
+
+
+@cli.command()
+@function_option("Function to describe (default: [function] name).")
+@pass_app
+def status(app: App, function_name) -> None:
+    """The function's layers, their sizes, the budget left and its state."""
+    app.emit(api.status(app.settings_with(function={"name": function_name})))

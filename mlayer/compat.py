@@ -1,0 +1,80 @@
+"""Will this model load on the function? The one compatibility check of mlayer.
+
+publish-model, rollback and deploy-function all ask the same question of the same inputs: the
+model's manifest against the lock of the dependencies layer the function runs (or will run).
+Finding that lock and the policy (what is fatal, what --allow-version-mismatch lets through)
+live here so that the three commands cannot drift apart.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from mlayer import manifest as mf
+from mlayer.arns import layer_name
+from mlayer.errors import ModelError
+from mlayer.store import ArtifactStore
+
+
+def find_deps_lock(
+    store: ArtifactStore, deps_layer: str, config: Mapping[str, Any] | None
+) -> tuple[dict | None, str]:
+    """The lock of the function's dependencies layer and where it came from.
+
+    When the function carries no deps layer (or does not exist yet), the newest deps version's
+    lock; else None. A deps layer on the function without a lock in the bucket gives None,
+    never another version's lock: the check must be against what the function really runs with.
+    """
+    for layer in (config or {}).get("Layers") or []:
+        if layer_name(layer["Arn"]) == deps_layer:
+            lock = store.lock(store.layer_sha(layer["Arn"]))
+            return lock, (layer["Arn"] if lock is not None else "")
+    versions = store.gw.list_layer_versions(deps_layer)
+    if versions:
+        arn = versions[0]["LayerVersionArn"]
+        return lock_of(store, arn, f"{arn} (newest; the function does not use it)")
+    return None, ""
+
+
+def lock_of(
+    store: ArtifactStore, deps_arn: str, source: str | None = None
+) -> tuple[dict | None, str]:
+    """The lock of one deps-layer version (what deploy-function is about to attach)."""
+    lock = store.lock(store.layer_sha(deps_arn))
+    return lock, ((source or deps_arn) if lock is not None else "")
+
+
+def check_compatibility(
+    manifest: Mapping[str, Any], lock: dict | None, lock_source: str, allow_mismatch: bool
+) -> list[str]:
+    """Raise ModelError for what cannot work; return the warnings of what
+    --allow-version-mismatch let through."""
+    hard, soft = mf.compatibility_problems(manifest, lock)
+    if hard:
+        raise ModelError(
+            hard[0] + (f" ({len(hard) - 1} more)" if len(hard) > 1 else ""),
+            "Put custom code in a module, save the model again importing it from there, and pass "
+            "--code module.py; or add the missing package to the dependencies layer.",
+        )
+    if lock is None:
+        if not allow_mismatch:
+            raise ModelError(
+                "No dependencies-layer lock found, so mlayer cannot check that the model will "
+                "load on Lambda.",
+                "Run `mlayer build-deps --publish` first, or pass --allow-version-mismatch to "
+                "publish unchecked.",
+            )
+        return [
+            "No dependencies-layer lock was found: versions were NOT checked "
+            "(--allow-version-mismatch)."
+        ]
+    if soft and not allow_mismatch:
+        raise ModelError(
+            soft[0]
+            + (f" ({len(soft) - 1} more)" if len(soft) > 1 else "")
+            + f" [layer: {lock_source}]",
+            "Retrain or re-save the model with the layer's versions, or rebuild the layer "
+            "(`mlayer build-deps --publish`); --allow-version-mismatch overrides this (unsafe).",
+        )
+    return [f"{p} (--allow-version-mismatch)" for p in soft]

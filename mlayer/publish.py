@@ -1,0 +1,225 @@
+"""publish-model: check, package and publish a model-layer version, then relink the function.
+
+Every decision is made before the first write: the files are checked, the dependencies lock is
+compared (compat.py), the relink is planned (planner.py); only then, after ``confirm``, does
+anything reach AWS. So a refusal leaves the function exactly as it was.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+from mlayer import manifest as mf
+from mlayer import planner
+from mlayer.arns import LayerVersionArn
+from mlayer.artifacts import Pipeline, environment_versions, inspect_pipeline, provenance, utc_now
+from mlayer.compat import check_compatibility, find_deps_lock
+from mlayer.config import Settings
+from mlayer.errors import NotFoundError, UsageError
+from mlayer.gateway import Gateway
+from mlayer.models import FunctionLayers, LayerSize, RelinkPlan
+from mlayer.packaging import ZipInfo, write_zip
+from mlayer.relink import Relinker
+from mlayer.request_types import PublishRequest
+from mlayer.results.publish import PublishResult
+from mlayer.store import ArtifactStore, manifest_key, zip_key
+
+Confirm = Callable[[str], None]
+
+
+def no_confirm(question: str) -> None:
+    """The default ``confirm``: go ahead (the CLI passes one that asks)."""
+    return None
+
+
+def pipeline_files(settings: Settings, request: PublishRequest) -> tuple[str | Path, list]:
+    """MODEL and -p, or [model] artifacts of mlayer.toml (preprocessors first, the model last)."""
+    if request.model is not None:
+        return request.model, list(request.preprocessors)
+    if request.preprocessors or not settings.model.artifacts:
+        raise UsageError(
+            "Name the model file.",
+            "mlayer publish-model MODEL [-p PREPROCESSOR ...], or set [model] artifacts.",
+        )
+    *pre, last = [str(settings.path(a)) for a in settings.model.artifacts]
+    return last, pre
+
+
+def read_metrics(path: str | Path | None) -> dict:
+    if not path:
+        return {}
+    try:
+        doc = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise UsageError(
+            f"--metrics {path} is not a readable JSON file: {exc}", "Pass a JSON object."
+        ) from exc
+    if not isinstance(doc, dict):
+        raise UsageError(f"--metrics {path} must hold a JSON object.", 'E.g. {"accuracy": 0.93}.')
+    return doc
+
+
+def _function_config(gw: Gateway, function: str, required: bool) -> dict | None:
+    if required:
+        return gw.get_function_configuration(function)
+    try:
+        return gw.get_function_configuration(function)
+    except NotFoundError:
+        return None
+
+
+def _layer_arn_for(
+    versions: list[dict], config: Mapping[str, Any] | None, name: str, version: int
+) -> str:
+    """The ARN the next version will have: from an existing version, else from the function's ARN."""
+    if versions:
+        return str(LayerVersionArn.parse(versions[0]["LayerVersionArn"]).with_version(version))
+    if config and config.get("FunctionArn"):
+        parts = config["FunctionArn"].split(":")
+        return f"arn:{parts[1]}:lambda:{parts[3]}:{parts[4]}:layer:{name}:{version}"
+    return f"arn:aws:lambda:-:000000000000:layer:{name}:{version}"
+
+
+def _model_zip(dest: Path, pipeline: Pipeline, manifest: dict) -> ZipInfo:
+    entries: list[tuple[str, Path | bytes]] = [("mlayer/manifest.json", mf.to_json(manifest))]
+    entries += [
+        (f"mlayer/{a.file}", p) for a, p in zip(pipeline.artifacts, pipeline.paths, strict=True)
+    ]
+    entries += [(c.file, c.path) for c in pipeline.code]
+    return write_zip(dest, entries)
+
+
+def _plan(
+    store: ArtifactStore, function: str, layer: str, config: dict, target: str, size: LayerSize
+) -> RelinkPlan:
+    current = FunctionLayers.from_configuration(config)
+    sizes = store.layer_sizes(current.arns, {target: size})
+    return planner.plan_relink(
+        function, current, layer, target, sizes, function_size=store.function_size(config)
+    )
+
+
+def publish_model(
+    gw: Gateway,
+    settings: Settings,
+    request: PublishRequest,
+    *,
+    confirm: Confirm = no_confirm,
+    now: Callable[[], str] = utc_now,
+) -> PublishResult:
+    """Publish (or reuse) the pipeline's model-layer version and relink the function to it."""
+    bucket, function = settings.artifacts.bucket, settings.function.name
+    layer, link = settings.model.layer, request.link
+    if request.alias and not link:
+        raise UsageError(
+            f"--alias {request.alias} moves the function's alias, but --no-link leaves the "
+            "function alone.",
+            "Drop --no-link to relink and move the alias, or drop --alias.",
+        )
+    alias = (request.alias or settings.model.alias or None) if link else None
+    model, preprocessors = pipeline_files(settings, request)
+    metrics = read_metrics(request.metrics)
+    pipeline = inspect_pipeline(
+        model, preprocessors, list(request.code_files), request.input_kind or settings.model.input
+    )
+    config = _function_config(gw, function, required=link)
+    store = ArtifactStore(gw, bucket)
+    lock, lock_source = find_deps_lock(store, settings.deps.layer, config)
+    versions = gw.list_layer_versions(layer)
+    next_version = (versions[0]["Version"] + 1) if versions else 1
+    manifest = mf.build_manifest(
+        label=request.label or f"v{next_version}",
+        artifacts=pipeline.artifacts,
+        code=[{"file": c.file, "sha256": c.sha256, "size": c.size} for c in pipeline.code],
+        input_kind=pipeline.input_kind,
+        outputs=pipeline.outputs,
+        n_features=pipeline.n_features,
+        versions=environment_versions(),
+        created_at=now(),
+        created_by=provenance(pipeline.paths[-1].parent),
+        metrics=metrics,
+        description=request.description,
+    )
+    warnings = check_compatibility(manifest, lock, lock_source, request.allow_version_mismatch)
+    content = manifest["content_sha256"]
+    short = mf.short_sha(content)
+    reuse = next(
+        (v for v in versions if mf.description_sha(v.get("Description", "")) == short), None
+    )
+
+    with tempfile.TemporaryDirectory(prefix="mlayer-model-") as tmp:
+        if reuse:  # same content: no zip to build, the existing version is the target
+            target = reuse["LayerVersionArn"]
+            zip_sha = store.layer_sha(target)
+            manifest = store.manifest(zip_sha) or manifest
+            new_size = store.layer_size(target)
+            zipped = int(store.layer_version(target)["Content"].get("CodeSize") or 0)
+            info = None
+        else:
+            info = _model_zip(Path(tmp) / "model-layer.zip", pipeline, manifest)
+            target = _layer_arn_for(versions, config, layer, next_version)
+            zip_sha, zipped, new_size = info.sha256, info.zipped_size, LayerSize(info.unzipped_size)
+        plan = _plan(store, function, layer, config, target, new_size) if link else None
+
+        def result(**kw: Any) -> PublishResult:
+            fields: dict[str, Any] = dict(
+                layer_name=layer,
+                layer_version_arn=target,
+                version=LayerVersionArn.parse(target).version,
+                label=manifest["model_version"],
+                content_sha256=content,
+                reused=bool(reuse),
+                published=False,
+                dry_run=request.dry_run,
+                linked=plan is not None,
+                plan=plan,
+                outcome=None,
+                zip_sha256=zip_sha,
+                zipped_size=zipped,
+                unzipped_size=new_size.unzipped,
+                lock_source=lock_source,
+                warnings=tuple(warnings),
+                manifest=manifest,
+                function=function,
+                alias=alias,
+            )
+            return PublishResult(**{**fields, **kw})
+
+        if request.dry_run:
+            return result()
+        question = ("Reuse" if reuse else "Publish") + f" {layer} {manifest['model_version']}"
+        question += f" and relink {function}?" if plan is not None and plan.changed else "?"
+        confirm(question)
+
+        if info is not None:
+            gw.ensure_bucket(bucket)
+            gw.upload_file(str(info.path), bucket, zip_key(info.sha256))
+            gw.put_bytes(
+                bucket,
+                manifest_key(info.sha256),
+                mf.to_json(manifest),
+                content_type="application/json",
+            )
+            made = gw.publish_layer_version(
+                layer,
+                mf.layer_description(manifest["model_version"], content),
+                s3=(bucket, zip_key(info.sha256)),
+            )
+            if made["LayerVersionArn"] != target:  # someone published meanwhile: plan for ours
+                target = made["LayerVersionArn"]
+                if plan is not None:
+                    plan = _plan(store, function, layer, config or {}, target, new_size)
+    outcome = None
+    if plan is not None and (plan.changed or alias):
+        outcome = Relinker(gw).apply(plan, alias=alias)
+    return result(
+        layer_version_arn=target,
+        version=LayerVersionArn.parse(target).version,
+        published=info is not None,
+        plan=plan,
+        outcome=outcome,
+    )

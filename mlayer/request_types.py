@@ -1,0 +1,86 @@
+"""One request per command: what the user asked for, built once by the CLI and passed down.
+
+Settings say *where* (function, layers, bucket, after flags like --function are applied);
+a request says *what this run does*. Defaults from mlayer.toml (the [model] artifacts, the
+[model] alias) are resolved by the command module that uses them, never here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+
+@dataclass(frozen=True, kw_only=True)
+class InitRequest:
+    path: str | Path = "mlayer.toml"
+    force: bool = False
+    sections: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, kw_only=True)
+class BuildDepsRequest:
+    output: str | Path = "build"
+    publish: bool = False
+    slim: bool = True
+    compile: bool = True
+    force: bool = False
+    cache_dir: str | Path | None = None
+    budget_bytes: int | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class RelinkRequest:
+    """What publish-model and rollback share: the alias to move, the version check, dry run."""
+
+    alias: str | None = None  # None: [model] alias
+    allow_version_mismatch: bool = False
+    dry_run: bool = False
+
+
+@dataclass(frozen=True, kw_only=True)
+class PublishRequest(RelinkRequest):
+    model: str | Path | None = None  # None: [model] artifacts (the model last)
+    preprocessors: tuple[str | Path, ...] = ()
+    code_files: tuple[str | Path, ...] = ()
+    label: str | None = None
+    input_kind: str | None = None  # None: [model] input
+    description: str = ""
+    metrics: str | Path | None = None  # a JSON file
+    link: bool = True
+
+
+@dataclass(frozen=True, kw_only=True)
+class RollbackRequest(RelinkRequest):
+    version: int | None = None
+    previous: bool = False
+
+
+@dataclass(frozen=True, kw_only=True)
+class HistoryRequest:
+    alias: str | None = None  # None: [model] alias
+
+
+@dataclass(frozen=True, kw_only=True)
+class DeployRequest:
+    dry_run: bool = False
+
+
+@dataclass(frozen=True, kw_only=True)
+class InvokeRequest:
+    event_file: str | Path | None = None
+    function: str | None = None
+    repeat: int = 1
+    local: bool = True
+
+
+@dataclass(frozen=True, kw_only=True)
+class PollRequest:
+    stream: str | None = None
+    function: str | None = None
+    batch_size: int | None = None
+    max_batches: int | None = None
+    until_empty: bool = False
+    local: bool = True

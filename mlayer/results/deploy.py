@@ -1,0 +1,114 @@
+"""The result of deploy-function: ``to_dict`` is its --json contract, ``render`` its text."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from mlayer.deploy_plan import Change, FunctionPlan, TriggerPlan
+
+
+def _short(value: Any) -> str:
+    text = str(value)
+    return text if len(text) <= 90 else text[:87] + "..."
+
+
+def _change_lines(changes: Any, create: bool) -> list[str]:
+    """``  key: before -> after`` a change (only ``after`` for what is being created)."""
+    return [
+        f"  {c.key}: {'' if create else _short(c.before) + ' -> '}{_short(c.after)}"
+        for c in changes
+    ]
+
+
+def _action(create: bool, changed: bool) -> str:
+    return "created" if create else "updated" if changed else "unchanged"
+
+
+def _changes_json(changes: Sequence[Change]) -> list[dict]:
+    return [{"key": c.key, "before": c.before, "after": c.after} for c in changes]
+
+
+@dataclass(frozen=True)
+class DeployResult:
+    function: FunctionPlan
+    trigger: TriggerPlan | None
+    applied: bool
+    dry_run: bool
+    function_arn: str = ""  # the live function's ARN ("" while it does not exist)
+    alias_arn: str = ""
+    mapping_uuid: str = ""
+    code_sha256: str = ""
+    code_size: int = 0
+
+    @property
+    def changed(self) -> bool:
+        return self.function.changed or bool(self.trigger and self.trigger.changed)
+
+    def to_dict(self) -> dict:
+        """The --json document; its keys are stable (a dry run says what it would do)."""
+        fn, trig = self.function, self.trigger
+        trigger = None
+        if trig is not None:
+            trigger = {
+                "action": _action(trig.create, trig.changed),
+                "uuid": self.mapping_uuid or trig.uuid or "",
+                "stream_arn": trig.stream_arn,
+                "target": trig.target,
+                "settings": trig.desired,
+                "changes": _changes_json(trig.changes),
+                "notes": list(trig.notes),
+            }
+        return {
+            "function_name": fn.name,
+            "function_arn": self.function_arn,
+            "alias_arn": self.alias_arn,
+            "action": _action(fn.create, fn.changed),
+            "changed": self.changed,
+            "dry_run": self.dry_run,
+            "applied": self.applied,
+            "code": {
+                "sha256": self.code_sha256,
+                "size": self.code_size,
+                "changed": fn.code_changed,
+            },
+            "configuration": fn.desired,
+            "changes": _changes_json(fn.changes),
+            "trigger": trigger,
+            "notes": list(fn.notes),
+        }
+
+    def render(self) -> str:
+        fn, trig = self.function, self.trigger
+        notes = [f"  note: {n}" for n in (*fn.notes, *(trig.notes if trig else ()))]
+        if not self.changed:
+            lines = [f"Nothing to change: {fn.name} and its trigger are as configured."]
+            if trig is None:
+                lines = [f"Nothing to change: {fn.name} is as configured (no [trigger] stream)."]
+            return "\n".join(lines + notes)
+        verb = "Would" if self.dry_run else "Did"
+        lines = []
+        if fn.create:
+            lines.append(f"{verb} create function {fn.name} ({self.code_size} bytes of code):")
+        elif fn.changed:
+            lines.append(f"{verb} update function {fn.name}:")
+        else:
+            lines.append(f"Function {fn.name}: unchanged.")
+        if fn.code_changed and not fn.create:
+            lines.append(f"  code -> sha256 {self.code_sha256[:12]} ({self.code_size} bytes)")
+        lines += _change_lines(fn.changes, fn.create)
+        if trig is None:
+            lines.append("No [trigger] stream: no Kinesis trigger.")
+        elif trig.create:
+            lines.append(f"{verb} create the trigger {trig.stream_arn} -> {trig.target}:")
+        elif trig.changes:
+            lines.append(f"{verb} update the trigger {trig.uuid}:")
+        else:
+            lines.append(f"Trigger {trig.uuid}: unchanged.")
+        if trig is not None:
+            lines += _change_lines(trig.changes, trig.create)
+        lines += notes
+        if self.dry_run:
+            lines.append("Dry run: nothing was changed.")
+        return "\n".join(lines)

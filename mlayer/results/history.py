@@ -1,0 +1,118 @@
+"""The result of history: ``to_dict`` is its --json contract, ``render`` its text table."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from mlayer.report import human_bytes, table
+
+
+@dataclass(frozen=True)
+class HistoryRow:
+    version: int
+    arn: str
+    label: str
+    short_sha: str
+    content_sha256: str | None
+    created: str
+    zipped_size: int
+    unzipped_size: int | None
+    sklearn_version: str | None
+    live: bool
+    live_on_alias: bool
+    description: str
+
+
+@dataclass(frozen=True)
+class HistoryResult:
+    """Every model-layer version. ``to_dict`` is the ``--json`` contract (docs/FORMATS.md)."""
+
+    layer_name: str
+    function: str
+    alias: str | None
+    versions: tuple[HistoryRow, ...]
+    warnings: tuple[str, ...] = ()
+
+    @property
+    def live_version(self) -> int | None:
+        return next((r.version for r in self.versions if r.live), None)
+
+    @property
+    def alias_version(self) -> int | None:
+        return next((r.version for r in self.versions if r.live_on_alias), None)
+
+    def to_dict(self) -> dict:
+        return {
+            "layer_name": self.layer_name,
+            "function": self.function,
+            "alias": self.alias,
+            "live_version": self.live_version,
+            "alias_version": self.alias_version,
+            "versions": [
+                {
+                    "version": r.version,
+                    "layer_version_arn": r.arn,
+                    "label": r.label,
+                    "short_sha": r.short_sha,
+                    "content_sha256": r.content_sha256,
+                    "created": r.created,
+                    "zipped_size": r.zipped_size,
+                    "unzipped_size": r.unzipped_size,
+                    "sklearn_version": r.sklearn_version,
+                    "live": r.live,
+                    "live_on_alias": r.live_on_alias,
+                    "description": r.description,
+                }
+                for r in self.versions
+            ],
+            "warnings": list(self.warnings),
+        }
+
+    def render(self) -> str:
+        notes: list[str] = []  # warnings go to stderr (cli.App.emit)
+        if not self.versions:
+            return "\n".join(
+                [
+                    *notes,
+                    f"Layer {self.layer_name} has no versions yet. Publish one with `mlayer publish-model`.",
+                ]
+            )
+        rows = []
+        for r in self.versions:
+            live = [self.function] if r.live else []
+            if r.live_on_alias:
+                live.append(f"alias {self.alias}")
+            rows.append(
+                [
+                    r.version,
+                    r.label,
+                    r.short_sha,
+                    r.created[:19],
+                    human_bytes(r.zipped_size),
+                    human_bytes(r.unzipped_size),
+                    r.sklearn_version or "-",
+                    ", ".join(live),
+                ]
+            )
+        head = f"{self.layer_name} (function {self.function}" + (
+            f", alias {self.alias})" if self.alias else ")"
+        )
+        return "\n".join(
+            [
+                *notes,
+                head,
+                table(
+                    [
+                        "version",
+                        "label",
+                        "sha",
+                        "created",
+                        "zipped",
+                        "unzipped",
+                        "sklearn",
+                        "live on",
+                    ],
+                    rows,
+                ),
+            ]
+        )

@@ -1,0 +1,86 @@
+"""The result of publish-model: ``to_dict`` is its --json contract, ``render`` its text."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from mlayer import manifest as mf
+from mlayer.models import RelinkOutcome, RelinkPlan
+from mlayer.report import human_bytes
+from mlayer.results.relinking import moved_alias, outcome_fields, plan_lines, would_move_alias
+
+
+@dataclass(frozen=True)
+class PublishResult:
+    """What publish-model did. ``to_dict`` is the ``--json`` contract (docs/FORMATS.md)."""
+
+    layer_name: str
+    layer_version_arn: str
+    version: int | None
+    label: str
+    content_sha256: str
+    reused: bool
+    published: bool
+    dry_run: bool
+    linked: bool
+    plan: RelinkPlan | None
+    outcome: RelinkOutcome | None
+    zip_sha256: str
+    zipped_size: int
+    unzipped_size: int
+    lock_source: str
+    warnings: tuple[str, ...] = ()
+    manifest: dict = field(default_factory=dict)
+    function: str | None = None
+    alias: str | None = None
+
+    @property
+    def relinked(self) -> bool:
+        """True when this run changed the function's layers."""
+        return bool(self.outcome and self.plan is not None and self.plan.changed)
+
+    def to_dict(self) -> dict:
+        return {
+            "function": self.function if self.linked else None,
+            "layer_name": self.layer_name,
+            "layer_version_arn": self.layer_version_arn,
+            "version": self.version,
+            "label": self.label,
+            "content_sha256": self.content_sha256,
+            "short_sha": mf.short_sha(self.content_sha256),
+            "zip_sha256": self.zip_sha256,
+            "zipped_size": self.zipped_size,
+            "unzipped_size": self.unzipped_size,
+            "reused": self.reused,
+            "published": self.published,
+            "dry_run": self.dry_run,
+            "linked": self.linked,
+            "relinked": self.relinked,
+            "plan": self.plan.to_dict() if self.plan is not None else None,
+            **outcome_fields(self.outcome),
+            "alias": self.alias if self.linked else None,
+            "lock_source": self.lock_source,
+            "warnings": list(self.warnings),
+            "manifest": self.manifest,
+        }
+
+    def render(self) -> str:
+        lines: list[str] = []  # warnings go to stderr (cli.App.emit)
+        what = f"{self.layer_name} version {self.version if self.version is not None else '(new)'} ({self.label}, sha:{mf.short_sha(self.content_sha256)})"
+        if self.dry_run:
+            verb = "Would reuse" if self.reused else "Would publish"
+        else:
+            verb = "Reused" if self.reused else "Published"
+        lines.append(
+            f"{verb} {what}: {human_bytes(self.zipped_size)} zipped, {human_bytes(self.unzipped_size)} unzipped."
+        )
+        lines += plan_lines(self.plan)
+        if self.dry_run:
+            if self.alias and self.linked:
+                lines.append(would_move_alias(self.alias))
+            lines.append("Dry run: nothing was changed.")
+        elif self.linked and self.plan is not None and self.plan.changed:
+            lines.append(f"Relinked {self.plan.function}.")
+        if self.outcome and self.outcome.alias:
+            lines.append(moved_alias(self.outcome))
+        return "\n".join(lines)

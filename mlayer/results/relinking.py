@@ -1,0 +1,44 @@
+"""Rendering shared by the results of publish-model and rollback: the relink plan, the outcome."""
+
+from __future__ import annotations
+
+from mlayer.models import RelinkOutcome, RelinkPlan
+from mlayer.report import human_bytes
+
+
+def would_move_alias(alias: str) -> str:
+    return f"Would publish a function version and move alias {alias} to it."
+
+
+def moved_alias(outcome: RelinkOutcome) -> str:
+    return f"Alias {outcome.alias} -> function version {outcome.function_version}."
+
+
+def plan_lines(plan: RelinkPlan | None) -> list[str]:
+    if plan is None:
+        return []
+    if not plan.changed:
+        return [f"{plan.function}: {plan.new_arn} is already live; nothing to relink."]
+    approx = "" if plan.sizes_exact else " (at least; some sizes are zipped sizes)"
+    return [
+        f"Relink {plan.function}:",
+        f"  {plan.old_arn or '(no model layer)'}",
+        f"  -> {plan.new_arn}",
+        f"  layers: {len(plan.after)}/{plan.max_layers}, unzipped {human_bytes(plan.total_unzipped)}{approx}, "
+        f"budget left {human_bytes(plan.budget_left)}",
+    ]
+
+
+def outcome_fields(outcome: RelinkOutcome | None) -> dict:
+    return {
+        "alias": outcome.alias if outcome else None,
+        "function_version": outcome.function_version if outcome else None,
+        "outcome": None
+        if outcome is None
+        else {
+            "revision_id": outcome.revision_id,
+            "attempts": outcome.attempts,
+            "function_version": outcome.function_version,
+            "alias": outcome.alias,
+        },
+    }

@@ -1,0 +1,96 @@
+"""The result of status: ``to_dict`` is its --json contract, ``render`` its text table."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from mlayer.report import human_bytes, table
+
+
+@dataclass(frozen=True)
+class StatusLayer:
+    arn: str
+    name: str | None
+    version: int | None
+    role: str  # deps | model | other
+    zipped_size: int | None
+    unzipped_size: int
+    exact: bool
+    label: str | None = None
+
+
+@dataclass(frozen=True)
+class StatusResult:
+    function: str
+    state: str | None
+    last_update_status: str | None
+    runtime: str | None
+    architectures: tuple[str, ...]
+    code_size: int
+    layers: tuple[StatusLayer, ...]
+    total_unzipped: int
+    budget_left: int
+    max_layers: int
+    limit_bytes: int = 0
+
+    @property
+    def model_layer(self) -> StatusLayer | None:
+        return next((ly for ly in self.layers if ly.role == "model"), None)
+
+    def to_dict(self) -> dict:
+        model = self.model_layer
+        return {
+            "function": self.function,
+            "state": self.state,
+            "last_update_status": self.last_update_status,
+            "runtime": self.runtime,
+            "architectures": list(self.architectures),
+            "code_size": self.code_size,
+            "layers": [
+                {
+                    "arn": ly.arn,
+                    "name": ly.name,
+                    "version": ly.version,
+                    "role": ly.role,
+                    "label": ly.label,
+                    "zipped_size": ly.zipped_size,
+                    "unzipped_size": ly.unzipped_size,
+                    "exact": ly.exact,
+                }
+                for ly in self.layers
+            ],
+            "layer_count": len(self.layers),
+            "max_layers": self.max_layers,
+            "total_unzipped": self.total_unzipped,
+            "limit_bytes": self.limit_bytes,
+            "budget_left": self.budget_left,
+            "model_version": model.version if model else None,
+            "model_label": model.label if model else None,
+        }
+
+    def render(self) -> str:
+        head = (
+            f"{self.function}: state {self.state or '-'}, last update {self.last_update_status or '-'}, "
+            f"{self.runtime or '-'} {'/'.join(self.architectures) or '-'}"
+        )
+        rows = [
+            [
+                i + 1,
+                ly.name or ly.arn,
+                ly.version or "-",
+                ly.role,
+                ly.label or "",
+                human_bytes(ly.zipped_size),
+                human_bytes(ly.unzipped_size) + ("" if ly.exact else "+"),
+            ]
+            for i, ly in enumerate(self.layers)
+        ]
+        body = (
+            table(["#", "layer", "version", "role", "label", "zipped", "unzipped"], rows)
+            if rows
+            else "No layers."
+        )
+        return (
+            f"{head}\n{body}\nLayers {len(self.layers)}/{self.max_layers}; code {human_bytes(self.code_size)}; "
+            f"total unzipped {human_bytes(self.total_unzipped)}; budget left {human_bytes(self.budget_left)}."
+        )

@@ -1,0 +1,111 @@
+"""rollback: relink an existing model-layer version (--version N or --previous). No code deploy.
+
+The target version's manifest is checked against the function's dependencies lock (compat.py)
+exactly as a publish is; the relink is planned (planner.py) before ``confirm`` and any write.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from mlayer import planner
+from mlayer.arns import LayerVersionArn, layer_name
+from mlayer.compat import check_compatibility, find_deps_lock
+from mlayer.config import Settings
+from mlayer.errors import ModelError, NotFoundError, UsageError
+from mlayer.gateway import Gateway
+from mlayer.inspection import live_arns
+from mlayer.models import FunctionLayers
+from mlayer.publish import no_confirm
+from mlayer.relink import Relinker
+from mlayer.request_types import RollbackRequest
+from mlayer.results.rollback import RollbackResult
+from mlayer.store import ArtifactStore
+
+
+def _target_version(
+    layer: str, versions: list[dict], request: RollbackRequest, live: int | None
+) -> int:
+    """The version asked for (--version N, or the one before ``live``), which must exist."""
+    numbers = sorted(v["Version"] for v in versions)
+    if not numbers:
+        raise NotFoundError(
+            f"Layer {layer} has no versions.", "Publish one with `mlayer publish-model`."
+        )
+    target = planner.previous_version(numbers, live) if request.previous else int(request.version)
+    if target not in numbers:
+        listed = ", ".join(str(v) for v in numbers)
+        raise NotFoundError(
+            f"Layer {layer} has no version {target}.", f"Versions that exist: {listed}."
+        )
+    return target
+
+
+def rollback(
+    gw: Gateway,
+    settings: Settings,
+    request: RollbackRequest,
+    *,
+    confirm: Callable[[str], None] = no_confirm,
+) -> RollbackResult:
+    """Relink the function (and move the alias) to an existing model-layer version."""
+    bucket, function, layer = (
+        settings.artifacts.bucket,
+        settings.function.name,
+        settings.model.layer,
+    )
+    alias = request.alias or settings.model.alias or None
+    if (request.version is None) == (not request.previous):
+        raise UsageError(
+            "Pass exactly one of --version N and --previous.", "See `mlayer history` for versions."
+        )
+    config = gw.get_function_configuration(function)
+    current = FunctionLayers.from_configuration(config)
+    live_arn = next((a for a in current.arns if layer_name(a) == layer), None)
+    live = LayerVersionArn.parse(live_arn).version if live_arn else None
+    versions = gw.list_layer_versions(layer)
+    target_version = _target_version(layer, versions, request, live)
+    target = next(v["LayerVersionArn"] for v in versions if v["Version"] == target_version)
+    store = ArtifactStore(gw, bucket)
+    manifest = store.manifest(store.layer_sha(target))
+    if manifest is None:
+        raise ModelError(
+            f"{layer} version {target_version} has no mlayer manifest in s3://{bucket}.",
+            "It was not published by mlayer (or the bucket changed); publish the model again.",
+        )
+    lock, lock_source = find_deps_lock(store, settings.deps.layer, config)
+    warnings = check_compatibility(manifest, lock, lock_source, request.allow_version_mismatch)
+    sizes = store.layer_sizes((*current.arns, target), {})
+    plan = planner.plan_relink(
+        function, current, layer, target, sizes, function_size=store.function_size(config)
+    )
+    alias_version = None
+    alias_behind = False
+    if alias:
+        on_alias = [a for a in live_arns(gw, function, alias) if layer_name(a) == layer]
+        alias_version = LayerVersionArn.parse(on_alias[0]).version if on_alias else None
+        alias_behind = target not in on_alias
+    base = dict(
+        function=function,
+        layer_name=layer,
+        from_version=live,
+        to_version=target_version,
+        label=manifest.get("model_version", ""),
+        plan=plan,
+        dry_run=request.dry_run,
+        alias=alias,
+        alias_version=alias_version,
+        warnings=tuple(warnings),
+    )
+    if not plan.changed and not alias_behind:
+        return RollbackResult(**base, noop=True)
+    if request.dry_run:
+        return RollbackResult(**base, noop=False)
+    if plan.changed:
+        question = f"Relink {function} from model layer version {live} to {target_version}"
+        question += f" and move alias {alias}?" if alias else "?"
+    else:
+        question = f"Move alias {alias} of {function} to model layer version {target_version}?"
+    confirm(question)
+    outcome = Relinker(gw).apply(plan, alias=alias)
+    return RollbackResult(**base, noop=False, outcome=outcome)
