@@ -26,27 +26,14 @@ MB = 1_000_000
 
 
 def _naive(arch: str, dest: Path) -> Path:
-    from mlayer.runtimes import get_runtime, manylinux_tags
+    """pip's own install of the recipe, with the pip builder's argv (so the same wheels are
+    picked) but as a naive user runs it: with pip's host bytecode, nothing slimmed."""
+    from mlayer.build.pip_builder import pip_argv
+    from mlayer.runtimes import get_runtime
 
-    runtime = get_runtime(RUNTIME)
     tree = dest / "python"
-    argv = [
-        sys.executable,
-        "-m",
-        "pip",
-        "install",
-        "-q",
-        "--target",
-        str(tree),
-        "--only-binary=:all:",
-        "--implementation",
-        "cp",
-        "--python-version",
-        runtime.python_version,
-    ]
-    for tag in manylinux_tags(runtime, arch):
-        argv += ["--platform", tag]
-    subprocess.run([*argv, "-r", str(RECIPE)], check=True)
+    argv = pip_argv(sys.executable, RECIPE, tree, get_runtime(RUNTIME), arch)
+    subprocess.run([a for a in argv if a != "--no-compile"] + ["-q"], check=True)
     return tree
 
 
