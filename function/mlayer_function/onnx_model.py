@@ -1,0 +1,172 @@
+"""Serve a model published with ``--format onnx``: one onnxruntime session, no scikit-learn.
+
+Nothing is unpickled: the graph is data, and neither scikit-learn nor joblib is imported (the
+ONNX deps layer has neither). The predictor has LoadedModel's interface, so batch.py, the sinks
+and the dead letters treat both formats the same. The manifest's ``onnx`` block (written by
+mlayer.onnx.convert) says which graph inputs to feed and which outputs to read.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .modelstore import ModelIntegrityError, class_key, read_manifest, verify_file
+
+VCPU_MB = 1769  # Lambda gives one vCPU per 1,769 MB of memory
+MAX_VCPUS = 6  # at 10,240 MB
+PROBA_DECIMALS = 7  # float32 noise under 1e-7 is not written to the sinks
+
+
+def threads_for_memory(memory_mb: object) -> int:
+    """onnxruntime's intra-op threads for the function's memory (its vCPUs, at least 1)."""
+    try:
+        mb = int(str(memory_mb))
+    except ValueError:
+        return 1
+    return max(1, min(MAX_VCPUS, round(mb / VCPU_MB)))
+
+
+def _label_key(value: object) -> object:
+    """How skl2onnx writes a class in its label tensor: strings as they are, numbers as int64."""
+    if isinstance(value, str):
+        return value
+    try:
+        return int(value)  # bool and integral floats become int64 labels
+    except (TypeError, ValueError):
+        return value
+
+
+@dataclass
+class OnnxModel:
+    """An ONNX graph behind LoadedModel's interface: ``predict(rows) -> (labels, probas)``."""
+
+    version: str
+    input_kind: str
+    n_features: int | None
+    session: object
+    inputs: list[dict]
+    label_output: str
+    proba_output: str | None
+    class_keys: list[str] | None
+    labels: dict
+    manifest: dict = field(repr=False)
+    load_ms: float = 0.0
+    table: object = None
+    threads: int = 1
+
+    @property
+    def with_proba(self) -> bool:
+        return self.proba_output is not None
+
+    def feed(self, rows: list) -> dict:
+        """The graph's inputs for a batch of decoded rows (text, feature lists, or table rows)."""
+        import numpy as np
+
+        if self.input_kind == "text":
+            return {self.inputs[0]["name"]: np.array(rows, dtype=object).reshape(-1, 1)}
+        if self.input_kind == "features":
+            return {self.inputs[0]["name"]: np.asarray(rows, dtype=np.float32)}
+        out = {}
+        for pos, spec in enumerate(self.inputs):
+            name = spec.get("column") or spec["name"]
+            values = [row[name] if isinstance(row, Mapping) else row[pos] for row in rows]
+            if spec["elem"] == "string":
+                column = np.array(["" if v is None else str(v) for v in values], dtype=object)
+            else:
+                column = np.array(
+                    [np.nan if v is None else float(v) for v in values], dtype=np.float32
+                )
+            out[spec["name"]] = column.reshape(-1, 1)
+        return out
+
+    def predict(self, rows: list) -> tuple[list, list[dict] | None]:
+        """Labels (and per-class probabilities) for all rows in one session run."""
+        import numpy as np
+
+        wanted = [self.label_output] + ([self.proba_output] if self.proba_output else [])
+        results = self.session.run(wanted, self.feed(rows))
+        raw = np.asarray(results[0])
+        if self.class_keys is None:  # a regressor: float32 values, written as float32 reads
+            labels = [float(str(v)) for v in raw.reshape(-1)]
+        else:
+            labels = [self.labels.get(v, v) for v in raw.reshape(-1).tolist()]
+        if len(labels) != len(rows):
+            raise ValueError(f"the model returned {len(labels)} predictions for {len(rows)} rows")
+        if not self.proba_output:
+            return labels, None
+        proba = np.round(np.asarray(results[1], dtype=np.float64), PROBA_DECIMALS).tolist()
+        keys = self.class_keys
+        return labels, [dict(zip(keys, row, strict=True)) for row in proba]
+
+
+def make_session(graph: Path, threads: int) -> object:
+    """One session per container: sequential, ``threads`` intra-op threads that never spin."""
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = threads
+    options.inter_op_num_threads = 1
+    options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    options.log_severity_level = 3
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    return ort.InferenceSession(str(graph), options, providers=["CPUExecutionProvider"])
+
+
+def load_onnx_model(
+    model_dir: Path | str,
+    manifest: dict | None = None,
+    *,
+    started: float | None = None,
+    table: object = None,
+    environ: Mapping[str, str] = os.environ,
+) -> OnnxModel:
+    """Load the graph the manifest names. Pass ``manifest`` only once its files are verified."""
+    started = time.perf_counter() if started is None else started
+    model_dir = Path(model_dir)
+    if manifest is None:
+        manifest = read_manifest(model_dir)
+        for entry in manifest["artifacts"]:
+            verify_file(model_dir / entry["file"], entry["sha256"], entry.get("size"))
+    block = manifest.get("onnx")
+    if not isinstance(block, dict) or not block.get("inputs"):
+        raise ModelIntegrityError("the manifest says format onnx but has no 'onnx' inputs block")
+    graph = model_dir / manifest["artifacts"][-1]["file"]
+    threads = threads_for_memory(environ.get("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "1"))
+    try:
+        session = make_session(graph, threads)
+    except ImportError as exc:
+        raise ModelIntegrityError(
+            f"this model is ONNX but onnxruntime does not import ({exc}): "
+            "attach a dependencies layer built from layers/onnx/requirements.txt"
+        ) from exc
+    except Exception as exc:
+        raise ModelIntegrityError(f"onnxruntime cannot load {graph.name}: {exc}") from exc
+    names = {i.name for i in session.get_inputs()}
+    missing = [spec["name"] for spec in block["inputs"] if spec["name"] not in names]
+    if missing:
+        raise ModelIntegrityError(f"the ONNX graph has no input {missing[0]!r}")
+    outputs = block.get("outputs") or {}
+    classes = (manifest.get("outputs") or {}).get("classes")
+    with_proba = bool((manifest.get("outputs") or {}).get("predict_proba"))
+    proba_output = outputs.get("probabilities") if with_proba else None
+    if with_proba and (not proba_output or classes is None):
+        raise ModelIntegrityError("the manifest promises probabilities the graph does not give")
+    return OnnxModel(
+        version=str(manifest["model_version"]),
+        input_kind=manifest["input_kind"],
+        n_features=manifest.get("n_features"),
+        session=session,
+        inputs=list(block["inputs"]),
+        label_output=outputs.get("label") or "label",
+        proba_output=proba_output,
+        class_keys=[class_key(c) for c in classes] if classes is not None else None,
+        labels={_label_key(c): c for c in classes} if classes is not None else {},
+        manifest=manifest,
+        load_ms=(time.perf_counter() - started) * 1000,
+        table=table,
+        threads=threads,
+    )

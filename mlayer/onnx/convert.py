@@ -1,0 +1,308 @@
+"""Turn the pipeline mlayer loads (preprocessors then the model) into one ONNX graph.
+
+The graph's inputs follow the input kind, so the function can feed records without
+scikit-learn: one string tensor ``text`` [N, 1] for text, one float tensor ``features``
+[N, n_features] for features, one [N, 1] tensor per column (float for numbers and booleans,
+string for strings) for table. Classifiers output ``label`` and a plain ``probabilities``
+matrix (no ZipMap: a list of dicts is slow to build and to read). skl2onnx and onnx are imported
+here only, lazily: the rest of mlayer runs without the ``onnx`` extra.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import warnings
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from mlayer.onnx.errors import FALLBACK_HINT, OnnxConversionError, OnnxUnavailableError
+
+ONNX_INPUT_KINDS = ("text", "features", "table")
+DEFAULT_LOCALE = "C.UTF-8"  # onnxruntime's StringNormalizer fails on en_US.UTF-8 where absent
+TEXT_INPUT = "text"
+FEATURES_INPUT = "features"
+COLUMN_KINDS = ("number", "string", "boolean")
+
+
+@dataclass(frozen=True)
+class OnnxInput:
+    """One graph input: its name, element type (``float`` | ``string``), and column if table."""
+
+    name: str
+    elem: str
+    column: str | None = None
+    width: int = 1
+
+    def to_json(self) -> dict:
+        return {"name": self.name, "elem": self.elem, "column": self.column, "width": self.width}
+
+
+@dataclass(frozen=True)
+class ConvertedModel:
+    """The graph's bytes and what the function needs to feed it and read its outputs."""
+
+    onnx_bytes: bytes
+    input_kind: str
+    inputs: tuple[OnnxInput, ...]
+    label_output: str
+    proba_output: str | None
+    classes: list | None
+    opsets: dict[str, int]
+    estimators: tuple[str, ...]
+    versions: dict[str, str]
+
+    @property
+    def is_classifier(self) -> bool:
+        return self.classes is not None
+
+    def manifest_block(self) -> dict:
+        """The manifest's ``onnx`` object (docs/FORMATS.md): read by function/onnx_model.py."""
+        return {
+            "inputs": [i.to_json() for i in self.inputs],
+            "outputs": {"label": self.label_output, "probabilities": self.proba_output},
+            "opsets": dict(self.opsets),
+            "estimators": list(self.estimators),
+            "converted_with": dict(self.versions),
+        }
+
+
+def require_onnx_tools() -> None:
+    """Refuse early, with the install line, when the ``onnx`` extra is missing."""
+    missing = []
+    for dist in ("skl2onnx", "onnxruntime", "onnx"):
+        try:
+            importlib.metadata.version(dist)
+        except importlib.metadata.PackageNotFoundError:
+            missing.append(dist)
+    if missing:
+        raise OnnxUnavailableError(
+            f"--format onnx needs {', '.join(missing)}, which are not installed here.",
+            "pip install 'mlayer[onnx]' (python 3.11+), or publish with --format sklearn.",
+        )
+
+
+def column_specs(columns: Sequence[Any]) -> list[tuple[str, str]]:
+    """(name, kind) pairs from the manifest's input schema, dicts, objects or tuples alike."""
+    out = []
+    for col in columns:
+        if isinstance(col, dict):
+            name, kind = col.get("name"), col.get("kind")
+        elif isinstance(col, (tuple, list)):
+            name, kind = col[0], col[1]
+        else:
+            name, kind = getattr(col, "name", None), getattr(col, "kind", None)
+        if not isinstance(name, str) or kind not in COLUMN_KINDS:
+            raise OnnxConversionError(
+                f"input column {col!r} has no name or an unknown kind (expected {COLUMN_KINDS}).",
+                "This is mlayer's input schema; publish again with --input table.",
+            )
+        out.append((name, kind))
+    return out
+
+
+def walk_estimators(obj: Any) -> Iterator[Any]:
+    """Every estimator inside ``obj``, itself first: pipelines, column transformers, unions."""
+    yield obj
+    children: list = []
+    if hasattr(obj, "steps") and isinstance(obj.steps, list):
+        children = [step for _, step in obj.steps]
+    elif hasattr(obj, "transformers_"):
+        children = [t for _, t, _ in obj.transformers_]
+    elif hasattr(obj, "transformer_list"):
+        children = [t for _, t in obj.transformer_list]
+    for child in children:
+        if child not in ("drop", "passthrough") and child is not None:
+            yield from walk_estimators(child)
+
+
+def final_estimator(obj: Any) -> Any:
+    while hasattr(obj, "steps") and isinstance(obj.steps, list):
+        obj = obj.steps[-1][1]
+    return obj
+
+
+def class_name(obj: Any) -> str:
+    return f"{type(obj).__module__}.{type(obj).__qualname__}"
+
+
+def _initial_types(input_kind: str, steps: Sequence[Any], columns: Sequence[Any] | None):
+    from skl2onnx.common.data_types import FloatTensorType, StringTensorType
+
+    if input_kind == "text":
+        return [OnnxInput(TEXT_INPUT, "string")], [(TEXT_INPUT, StringTensorType([None, 1]))]
+    if input_kind == "features":
+        width = getattr(steps[0], "n_features_in_", None)
+        if width is None:
+            raise OnnxConversionError(
+                f"{class_name(steps[0])} does not say how many features it takes "
+                "(no n_features_in_), so the graph's input cannot be sized.",
+                FALLBACK_HINT,
+                class_name(steps[0]),
+            )
+        width = int(width)
+        inputs = [OnnxInput(FEATURES_INPUT, "float", width=width)]
+        return inputs, [(FEATURES_INPUT, FloatTensorType([None, width]))]
+    specs = column_specs(columns or [])
+    if not specs:
+        raise OnnxConversionError(
+            "a table model needs its input columns to be converted to ONNX.",
+            "Publish with --input table so that the manifest records the columns.",
+        )
+    inputs, types = [], []
+    for name, kind in specs:
+        elem = "string" if kind == "string" else "float"
+        inputs.append(OnnxInput(name, elem, column=name))
+        types.append(
+            (name, StringTensorType([None, 1]) if elem == "string" else FloatTensorType([None, 1]))
+        )
+    return inputs, types
+
+
+def _options(pipeline: Any, locale: str) -> dict:
+    from sklearn.feature_extraction.text import CountVectorizer
+
+    options: dict = {}
+    model = final_estimator(pipeline)
+    if hasattr(model, "classes_"):
+        options[id(model)] = {"zipmap": False}
+    for est in walk_estimators(pipeline):
+        if isinstance(est, CountVectorizer):  # TfidfVectorizer is one too
+            options[id(est)] = {"locale": locale}
+    return options
+
+
+def _unsupported(pipeline: Any) -> list[str]:
+    """Estimators in the pipeline that skl2onnx has no converter for."""
+    from skl2onnx._supported_operators import sklearn_operator_name_map
+    from sklearn.compose import ColumnTransformer
+    from sklearn.pipeline import FeatureUnion, Pipeline
+
+    containers = (Pipeline, ColumnTransformer, FeatureUnion)
+    return [
+        class_name(est)
+        for est in walk_estimators(pipeline)
+        if not isinstance(est, containers) and type(est) not in sklearn_operator_name_map
+    ]
+
+
+def _failing_estimator(exc: BaseException) -> str | None:
+    """The sklearn object whose converter raised, found in the traceback's ``operator``."""
+    tb = exc.__traceback__
+    found = None
+    while tb is not None:
+        op = tb.tb_frame.f_locals.get("operator")
+        raw = getattr(op, "raw_operator", None)
+        if raw is not None:
+            found = class_name(raw)
+        tb = tb.tb_next
+    return found
+
+
+def _free_batch_dim(model: Any) -> None:
+    """skl2onnx fixes some outputs' first dimension to 1; the batch is any size."""
+    for value in [*model.graph.input, *model.graph.output]:
+        shape = value.type.tensor_type.shape
+        if len(shape.dim):
+            shape.dim[0].dim_param = "N"
+
+
+def _versions() -> dict[str, str]:
+    out = {}
+    for dist in ("skl2onnx", "onnx", "onnxruntime", "scikit-learn"):
+        try:
+            out[dist] = importlib.metadata.version(dist)
+        except importlib.metadata.PackageNotFoundError:
+            pass
+    return out
+
+
+def as_pipeline(steps: Sequence[Any]) -> Any:
+    """The artifacts, applied in order, as one scikit-learn Pipeline (already fitted)."""
+    from sklearn.pipeline import Pipeline
+
+    if len(steps) == 1 and isinstance(steps[0], Pipeline):
+        return steps[0]
+    return Pipeline([(f"step{i}", step) for i, step in enumerate(steps)])
+
+
+def convert_pipeline(
+    steps: Sequence[Any],
+    input_kind: str,
+    *,
+    columns: Sequence[Any] | None = None,
+    with_proba: bool | None = None,
+    locale: str = DEFAULT_LOCALE,
+    target_opset: int | None = None,
+) -> ConvertedModel:
+    """One ONNX graph for the whole pipeline, or OnnxConversionError naming the estimator."""
+    require_onnx_tools()
+    if input_kind not in ONNX_INPUT_KINDS:
+        raise OnnxConversionError(
+            f"input kind {input_kind!r} cannot be fed to an ONNX graph "
+            f"(it takes {', '.join(ONNX_INPUT_KINDS)}).",
+            "Use --input table for records with named fields, or --format sklearn.",
+        )
+    if not steps:
+        raise OnnxConversionError("the pipeline has no artifacts.", FALLBACK_HINT)
+    from skl2onnx import convert_sklearn
+
+    pipeline = as_pipeline(steps)
+    missing = _unsupported(pipeline)
+    if missing:
+        raise OnnxConversionError(
+            f"skl2onnx has no converter for {missing[0]}"
+            + (f" (nor for {', '.join(missing[1:])})" if len(missing) > 1 else "")
+            + ": the pipeline cannot be served as ONNX.",
+            FALLBACK_HINT,
+            missing[0],
+        )
+    inputs, initial_types = _initial_types(input_kind, steps, columns)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            model = convert_sklearn(
+                pipeline,
+                initial_types=initial_types,
+                options=_options(pipeline, locale),
+                target_opset=target_opset,
+            )
+    except Exception as exc:
+        culprit = _failing_estimator(exc) or class_name(final_estimator(pipeline))
+        first_line = (str(exc).strip().splitlines() or [""])[0][:300]
+        raise OnnxConversionError(
+            f"skl2onnx failed to convert {culprit}: {type(exc).__name__}: {first_line}",
+            FALLBACK_HINT,
+            culprit,
+        ) from exc
+    _free_batch_dim(model)
+    outputs = [o.name for o in model.graph.output]
+    model_obj = final_estimator(pipeline)
+    classes = getattr(model_obj, "classes_", None)
+    if classes is not None and len(outputs) < 2:
+        raise OnnxConversionError(
+            f"the graph of {class_name(model_obj)} has no probabilities output.",
+            FALLBACK_HINT,
+            class_name(model_obj),
+        )
+    proba = outputs[1] if classes is not None and with_proba is not False else None
+    if with_proba is None and proba is not None:
+        proba = proba if callable(getattr(model_obj, "predict_proba", None)) else None
+    return ConvertedModel(
+        onnx_bytes=model.SerializeToString(),
+        input_kind=input_kind,
+        inputs=tuple(inputs),
+        label_output=outputs[0],
+        proba_output=proba,
+        classes=[_plain(c) for c in classes] if classes is not None else None,
+        opsets={(o.domain or "ai.onnx"): int(o.version) for o in model.opset_import},
+        estimators=tuple(class_name(e) for e in walk_estimators(pipeline)),
+        versions=_versions(),
+    )
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, str):
+        return str(value)  # np.str_ too
+    item = getattr(value, "item", None)
+    return item() if callable(item) and not isinstance(value, (str, bytes)) else value

@@ -1,0 +1,253 @@
+"""The parity gate: an ONNX graph is published only if it predicts what scikit-learn predicts.
+
+Both sides predict the same batch (the user's samples plus generated ones, at least 100). The
+ONNX side is the function's own predictor (function/mlayer_function/onnx_model.py, loaded from
+the files mlayer ships), so the gate checks the feeding and label mapping Lambda will run.
+
+Tolerance (documented in docs/FORMATS.md): every label identical; every probability within
+1e-4 absolute; every regression value within 1e-4 + 1e-5 x |value|. onnxruntime computes in
+float32 where scikit-learn uses float64: a correct conversion differs by ~1e-7, far inside
+this, while a flipped split or a different token moves a value by far more.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from mlayer.onnx.convert import ConvertedModel, as_pipeline, column_specs, walk_estimators
+from mlayer.onnx.errors import FALLBACK_HINT, OnnxParityError
+from mlayer.onnx.samples import MIN_RECORDS, expand_rows, record_rows
+from mlayer.shipped import shipped_path
+
+PROBA_ABS_TOL = 1e-4
+VALUE_ABS_TOL = 1e-4
+VALUE_REL_TOL = 1e-5
+LISTED = 5
+ONNX_FILE = "model.onnx"
+_FUNCTION_PACKAGE = "_mlayer_shipped_function"
+
+
+@dataclass(frozen=True)
+class ParityReport:
+    """What the gate saw: how many records, the largest differences, and both timings."""
+
+    records: int
+    generated: int
+    sklearn_ms: float
+    onnx_ms: float
+    max_proba_diff: float | None
+    max_value_diff: float | None
+
+    @property
+    def ratio(self) -> float:
+        """onnxruntime's batch time as a fraction of scikit-learn's (0.07 = 14x faster)."""
+        return self.onnx_ms / self.sklearn_ms if self.sklearn_ms > 0 else float("nan")
+
+    def to_json(self) -> dict:
+        out = asdict(self)
+        out["ratio"] = round(self.ratio, 4)
+        out["tolerance"] = {
+            "proba_abs": PROBA_ABS_TOL,
+            "value_abs": VALUE_ABS_TOL,
+            "value_rel": VALUE_REL_TOL,
+        }
+        return out
+
+
+def function_onnx_module() -> Any:
+    """function/mlayer_function/onnx_model.py as shipped, imported under a private name."""
+    name = f"{_FUNCTION_PACKAGE}.onnx_model"
+    if name in sys.modules:
+        return sys.modules[name]
+    folder = shipped_path("function", "mlayer_function")
+    spec = importlib.util.spec_from_file_location(
+        _FUNCTION_PACKAGE, folder / "__init__.py", submodule_search_locations=[str(folder)]
+    )
+    package = importlib.util.module_from_spec(spec)
+    sys.modules[_FUNCTION_PACKAGE] = package
+    spec.loader.exec_module(package)
+    return importlib.import_module(name)
+
+
+def parity_manifest(converted: ConvertedModel, size: int, sha256: str) -> dict:
+    """The least manifest the function's loader reads (publish-model writes the full one)."""
+    return {
+        "schema_version": 1,
+        "model_version": "parity-gate",
+        "format": "onnx",
+        "input_kind": converted.input_kind,
+        "artifacts": [{"file": ONNX_FILE, "role": "model", "sha256": sha256, "size": size}],
+        "outputs": {
+            "predict": True,
+            "predict_proba": converted.proba_output is not None,
+            "classes": converted.classes,
+        },
+        "onnx": converted.manifest_block(),
+    }
+
+
+def _best_ms(call: Callable[[], Any], repeat: int = 3) -> tuple[Any, float]:
+    result = call()  # warm: first calls allocate
+    best = float("inf")
+    for _ in range(repeat):
+        started = time.perf_counter()
+        call()
+        best = min(best, (time.perf_counter() - started) * 1000)
+    return result, best
+
+
+def sklearn_input(rows: list, input_kind: str, columns: Sequence[Any]) -> Any:
+    """The batch as the sklearn function feeds the first artifact."""
+    if input_kind == "features":
+        import numpy as np
+
+        return np.asarray(rows, dtype=np.float64)
+    if input_kind == "table":
+        import pandas as pd
+
+        specs = column_specs(columns)
+        data = {
+            name: [(float("nan") if r[name] is None else r[name]) for r in rows]
+            if kind == "number"
+            else [r[name] for r in rows]
+            for name, kind in specs
+        }
+        frame = pd.DataFrame(data, columns=[n for n, _ in specs])
+        for name, kind in specs:
+            if kind == "number":
+                frame[name] = frame[name].astype("float64")
+        return frame
+    return list(rows)
+
+
+def _sklearn_predict(pipeline: Any, x: Any, with_proba: bool) -> tuple[list, list | None]:
+    labels = [_plain(v) for v in pipeline.predict(x)]
+    proba = pipeline.predict_proba(x).tolist() if with_proba else None
+    return labels, proba
+
+
+def _plain(value: Any) -> Any:
+    item = getattr(value, "item", None)
+    return item() if callable(item) and not isinstance(value, (str, bytes)) else value
+
+
+def _compare(converted, sk, ox, class_keys) -> tuple[list[int], float | None, float | None]:
+    """Indexes of differing records, and the largest probability / value differences."""
+    sk_labels, sk_proba = sk
+    ox_labels, ox_proba = ox
+    bad, max_p, max_v = [], None, None
+    for i, (a, b) in enumerate(zip(sk_labels, ox_labels, strict=True)):
+        if converted.is_classifier:
+            ok = a == b and isinstance(a, str) == isinstance(b, str)
+        else:
+            diff = abs(float(a) - float(b))
+            max_v = diff if max_v is None else max(max_v, diff)
+            ok = diff <= VALUE_ABS_TOL + VALUE_REL_TOL * abs(float(a))
+        if sk_proba is not None and ox_proba is not None:
+            diff = max(
+                abs(p - ox_proba[i][k]) for p, k in zip(sk_proba[i], class_keys, strict=True)
+            )
+            max_p = diff if max_p is None else max(max_p, diff)
+            ok = ok and diff <= PROBA_ABS_TOL
+        if not ok:
+            bad.append(i)
+    return bad, max_p, max_v
+
+
+def likely_cause(converted: ConvertedModel, steps: Sequence[Any], inputs: list) -> str:
+    """The usual reason onnxruntime and scikit-learn disagree, for the refusal's hint."""
+    texts = [json.dumps(x, ensure_ascii=False) for x in inputs]
+    tokenizes = converted.input_kind == "text" or any(
+        hasattr(e, "vocabulary_") for s in steps for e in walk_estimators(s)
+    )
+    if tokenizes and any(not t.isascii() for t in texts):
+        return (
+            "tokenizer: skl2onnx replaces the default token pattern with an ASCII one "
+            "([a-zA-Z0-9_]), so words with non-ASCII letters tokenize differently"
+        )
+    names = " ".join(converted.estimators)
+    if any(word in names for word in ("Tree", "Forest", "Boosting", "Extra")):
+        return (
+            "float32 thresholds: onnxruntime compares float32 values against float32 split "
+            "thresholds, so records close to a split can fall on the other side"
+        )
+    return "float32 arithmetic: onnxruntime computes in float32 where scikit-learn uses float64"
+
+
+def _shown(value: Any) -> str:
+    text = json.dumps(value, ensure_ascii=False, default=str)
+    return text if len(text) <= 120 else text[:117] + "..."
+
+
+def check_parity(
+    steps: Sequence[Any],
+    converted: ConvertedModel,
+    records: Sequence[dict],
+    *,
+    columns: Sequence[Any] = (),
+    minimum: int = MIN_RECORDS,
+) -> ParityReport:
+    """Predict the records both ways; refuse (OnnxParityError) unless they agree."""
+    rows = record_rows(records, converted.input_kind, columns)
+    rows, generated = expand_rows(rows, converted.input_kind, steps, columns, minimum)
+    ids = [str(r.get("id", f"sample-{i + 1}")) for i, r in enumerate(records)]
+    ids += [f"generated-{i + 1}" for i in range(generated)]
+    pipeline = as_pipeline(steps)
+    with_proba = converted.proba_output is not None
+    x = sklearn_input(rows, converted.input_kind, columns)
+    sk, sk_ms = _best_ms(lambda: _sklearn_predict(pipeline, x, with_proba))
+    module = function_onnx_module()
+    with tempfile.TemporaryDirectory(prefix="mlayer-onnx-") as tmp:
+        graph = Path(tmp) / ONNX_FILE
+        graph.write_bytes(converted.onnx_bytes)
+        import hashlib
+
+        manifest = parity_manifest(
+            converted, len(converted.onnx_bytes), hashlib.sha256(converted.onnx_bytes).hexdigest()
+        )
+        model = module.load_onnx_model(
+            tmp, manifest, environ={"AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(module.VCPU_MB)}
+        )
+        ox, ox_ms = _best_ms(lambda: model.predict(rows))
+    bad, max_p, max_v = _compare(converted, sk, ox, model.class_keys)
+    report = ParityReport(len(rows), generated, round(sk_ms, 3), round(ox_ms, 3), max_p, max_v)
+    if bad:
+        raise _refusal(converted, steps, rows, ids, sk, ox, model.class_keys, bad)
+    return report
+
+
+def _refusal(converted, steps, rows, ids, sk, ox, class_keys, bad) -> OnnxParityError:
+    def outputs(side, i):
+        labels, proba = side
+        out = {"prediction": labels[i]}
+        if proba is not None:
+            row = proba[i]
+            out["probabilities"] = (
+                dict(zip(class_keys, row, strict=True)) if isinstance(row, list) else row
+            )
+        return out
+
+    differences = [
+        {"id": ids[i], "input": rows[i], "sklearn": outputs(sk, i), "onnx": outputs(ox, i)}
+        for i in bad[:LISTED]
+    ]
+    cause = likely_cause(converted, steps, [rows[i] for i in bad])
+    lines = [
+        f"  {d['id']}: input {_shown(d['input'])}; scikit-learn {_shown(d['sklearn'])}, "
+        f"onnxruntime {_shown(d['onnx'])}"
+        for d in differences
+    ]
+    message = (
+        f"the ONNX graph does not reproduce scikit-learn on {len(bad)} of {len(rows)} records "
+        f"(labels must be identical, probabilities within {PROBA_ABS_TOL}); nothing was "
+        f"published. Likely cause: {cause}. First differing records:\n" + "\n".join(lines)
+    )
+    return OnnxParityError(message, FALLBACK_HINT, differences, cause)
