@@ -1,0 +1,175 @@
+"""Nothing lost, whatever a record holds: the real handler in a Lambda-like child process,
+a real sklearn model, DynamoDB results, SQS dead letters and the S3 overflow on a moto server.
+
+Each case puts one hostile record between good ones (a 1 MB record, a 5 MB text, a 5,000-digit
+integer, a 450 KB id) and checks that every good record is in the table exactly once, that the
+bad one is dead-lettered with a reason, and that its raw data can be read back (from S3 when
+the letter was too big for SQS), with the EMF line accounting for every record.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+
+import boto3
+import pytest
+from function_support import HandlerProcess, kinesis_event
+
+from mlayer.local.aws import embedded_aws
+
+pytestmark = pytest.mark.slow
+
+TABLE, DLQ, BUCKET = "predictions", "dead-letters", "artifacts"
+MIB = 1024 * 1024
+
+
+@pytest.fixture(scope="module")
+def local_aws():
+    with embedded_aws() as local:
+        yield local
+
+
+def client(local, service: str):
+    return boto3.client(
+        service,
+        endpoint_url=local.endpoint_url,
+        region_name=local.region,
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
+
+
+@pytest.fixture(scope="module")
+def fn(tmp_path_factory, model_layers, deps_layer, runtime_dir, local_aws):
+    client(local_aws, "dynamodb").create_table(
+        TableName=TABLE,
+        KeySchema=[{"AttributeName": "event_id", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "event_id", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    client(local_aws, "sqs").create_queue(QueueName=DLQ)
+    client(local_aws, "s3").create_bucket(Bucket=BUCKET)
+    proc = HandlerProcess(
+        model_dir=model_layers["text"],
+        deps_layer=deps_layer,
+        runtime_dir=runtime_dir,
+        workdir=tmp_path_factory.mktemp("big-records"),
+        env={
+            **local_aws.env,
+            "MLAYER_OUTPUT_SINK": f"dynamodb://{TABLE}",
+            "MLAYER_OUTPUT_DEAD_LETTER": f"sqs://{DLQ}",
+            "MLAYER_DEAD_LETTER_OVERFLOW": f"s3://{BUCKET}/dead-letters/",
+        },
+    )
+    yield proc
+    proc.close()
+
+
+def ids_in_table(local, shard: str) -> list[str]:
+    pages = client(local, "dynamodb").get_paginator("scan").paginate(TableName=TABLE)
+    items = [i for page in pages for i in page["Items"] if i["event_id"]["S"].startswith(shard)]
+    return sorted(i["id"]["S"] for i in items)
+
+
+def dead_letters(local, shard: str) -> list[dict]:
+    sqs = client(local, "sqs")
+    url = sqs.get_queue_url(QueueName=DLQ)["QueueUrl"]
+    found = []
+    for _ in range(20):
+        messages = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", [])
+        if not messages:
+            break
+        for m in messages:
+            sqs.delete_message(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"])
+            found.append(json.loads(m["Body"]))
+    return [d for d in found if d["event_id"].startswith(shard + ":")]
+
+
+def raw_data(local, letter: dict) -> str:
+    """The record's data as received: in the letter, or in S3 (checked by size and sha256)."""
+    if "data" in letter:
+        return letter["data"]
+    pointer = letter["data_s3"]
+    bucket, _, key = pointer["uri"].removeprefix("s3://").partition("/")
+    body = client(local, "s3").get_object(Bucket=bucket, Key=key)["Body"].read()
+    assert len(body) == pointer["size"]
+    assert hashlib.sha256(body).hexdigest() == pointer["sha256"]
+    return body.decode()
+
+
+GOOD = ["win free money now", "see you at the meeting"]
+
+
+def around(bad: bytes) -> list:
+    """Two good records, the bad one, two good ones (raw bytes: json.dumps cannot write all)."""
+    good = [json.dumps({"id": f"g-{i}", "text": GOOD[i % 2]}).encode() for i in range(4)]
+    return [base64.b64encode(p).decode() for p in good[:2] + [bad] + good[2:]]
+
+
+CASES = {
+    "1MB-record": (
+        json.dumps({"id": "big", "text": "w " * (MIB // 2 - 20)}).encode(),
+        "text too long: text has",
+        True,
+    ),
+    "5MB-text": (
+        json.dumps({"id": "big", "text": "w " * (5 * MIB // 2)}).encode(),
+        "text too long: text has",
+        True,
+    ),
+    "5000-digit-integer": (
+        b'{"id": "n", "text": "win", "amount": ' + b"9" * 5000 + b"}",
+        "not JSON: Exceeds the limit (4300 digits)",
+        False,
+    ),
+    "450KB-id": (
+        json.dumps({"id": "i" * 450_000, "text": "win"}).encode(),
+        "result does not fit dynamodb://predictions: item of",
+        False,
+    ),
+}
+
+
+@pytest.mark.parametrize("case", list(CASES))
+def test_a_hostile_record_between_good_ones_is_dead_lettered_and_nothing_is_lost(
+    fn, local_aws, case
+):
+    bad, reason, in_s3 = CASES[case]
+    shard = f"shardId-{abs(hash(case)) % 10**12:012d}"
+    event = kinesis_event(around(bad), shard=shard, first_seq=500, raw=True)
+
+    response = fn.invoke(event)
+
+    assert response == {"batchItemFailures": []}
+    assert ids_in_table(local_aws, shard) == ["g-0", "g-1", "g-2", "g-3"]
+    (letter,) = dead_letters(local_aws, shard)
+    assert letter["event_id"] == f"{shard}:502"
+    assert letter["reason"].startswith(reason), letter["reason"][:300]
+    assert len(letter["reason"]) <= 600
+    assert ("data_s3" in letter) == in_s3
+    assert raw_data(local_aws, letter) == event["Records"][2]["kinesis"]["data"]
+    emf = fn.metrics()[-1]
+    assert (emf["records"], emf["predicted"], emf["dead_lettered"], emf["failed"]) == (5, 4, 1, 0)
+    assert emf["accounting"] == "records 5 = predicted 4 + dead_lettered 1 + failed 0"
+    assert emf["dead_letters_in_s3"] == (1 if in_s3 else 0)
+
+
+def test_the_same_hostile_batch_delivered_twice_adds_no_row_and_no_s3_object(fn, local_aws):
+    bad, _, _ = CASES["1MB-record"]
+    shard = "shardId-000000000077"
+    event = kinesis_event(around(bad), shard=shard, first_seq=900, raw=True)
+    s3 = client(local_aws, "s3")
+
+    def overflow_keys():
+        listing = s3.list_objects_v2(Bucket=BUCKET, Prefix="dead-letters/")
+        return sorted(o["Key"] for o in listing.get("Contents", []))
+
+    assert fn.invoke(event) == {"batchItemFailures": []}
+    keys = overflow_keys()
+    assert fn.invoke(event) == {"batchItemFailures": []}
+    assert overflow_keys() == keys  # the same bytes under the same sha256 key
+    assert ids_in_table(local_aws, shard) == ["g-0", "g-1", "g-2", "g-3"]
+    letters = dead_letters(local_aws, shard)
+    assert len(letters) == 2 and letters[0]["data_s3"] == letters[1]["data_s3"]
