@@ -6,6 +6,7 @@ step: a field renamed on one side fails here, not on Lambda.
 
 from __future__ import annotations
 
+import json
 import shutil
 import sys
 from pathlib import Path
@@ -79,4 +80,65 @@ def test_a_manifest_from_a_newer_schema_is_refused(tmp_path, model_layers):
     )
     (folder / "manifest.json").write_text(text)
     with pytest.raises(modelstore.ModelIntegrityError, match="schema_version 2"):
+        modelstore.load_model(folder)
+
+
+def publish_with_samples(paths: list[Path], opt: Path, records: list[dict], tmp_path: Path):
+    """publish_locally with ``--sample``: the records and their publish-time predictions."""
+    sample = tmp_path / "samples.jsonl"
+    sample.write_text("".join(json.dumps(r) + "\n" for r in records))
+    pipeline = inspect_pipeline(paths[-1], paths[:-1], sample=sample)
+    folder = publish_locally(paths, opt)
+    manifest = json.loads((folder / "manifest.json").read_text())
+    manifest["samples"] = [dict(s) for s in pipeline.samples]
+    (folder / "manifest.json").write_text(json.dumps(manifest))
+    return folder, pipeline
+
+
+SAMPLES = {
+    "text": [{"id": "t1", "text": "win free money now"}, {"id": "t2", "text": "lunch at noon?"}],
+    "features": [
+        {"id": 1, "features": [3.0, 3.0, 0.0, 0.0]},
+        {"id": 2, "features": [-2, -2, 0, 1]},
+    ],
+}
+
+
+@pytest.mark.parametrize("kind", ["text", "features"])
+def test_samples_published_with_a_model_are_reproduced_at_load(tmp_path, model_layers, kind):
+    paths = split_steps(model_layers[kind], tmp_path)
+    folder, pipeline = publish_with_samples(paths, tmp_path / "opt", SAMPLES[kind], tmp_path)
+
+    assert [s["record"] for s in pipeline.samples] == SAMPLES[kind]
+    assert all(set(s) == {"record", "prediction", "probabilities"} for s in pipeline.samples)
+    model = modelstore.load_model(folder)
+    assert model.check_ms > 0
+
+
+@pytest.mark.parametrize("kind", ["text", "features"])
+def test_a_sample_no_longer_reproduced_refuses_the_model_naming_the_record(
+    tmp_path, model_layers, kind
+):
+    paths = split_steps(model_layers[kind], tmp_path)
+    folder, _ = publish_with_samples(paths, tmp_path / "opt", SAMPLES[kind], tmp_path)
+    manifest = json.loads((folder / "manifest.json").read_text())
+    second = manifest["samples"][1]
+    first_class = next(iter(second["probabilities"]))
+    second["probabilities"][first_class] += 0.01  # a layer whose floating point drifted
+    (folder / "manifest.json").write_text(json.dumps(manifest))
+
+    with pytest.raises(modelstore.ModelIntegrityError) as caught:
+        modelstore.load_model(folder)
+    record_id = SAMPLES[kind][1]["id"]
+    assert f"sample record {record_id!r} is not reproduced: P({first_class})" in str(caught.value)
+
+
+def test_a_sample_the_function_would_dead_letter_refuses_the_model(tmp_path, model_layers):
+    paths = split_steps(model_layers["features"], tmp_path)
+    folder, _ = publish_with_samples(paths, tmp_path / "opt", SAMPLES["features"], tmp_path)
+    manifest = json.loads((folder / "manifest.json").read_text())
+    manifest["samples"][0]["record"]["features"] = [1.0]
+    (folder / "manifest.json").write_text(json.dumps(manifest))
+
+    with pytest.raises(modelstore.ModelIntegrityError, match="sample record 1 is not a valid"):
         modelstore.load_model(folder)
