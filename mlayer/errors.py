@@ -72,3 +72,14 @@ class LocalRuntimeError(MlayerError):
 
 class NotBuiltError(MlayerError):
     """A command of the contract that this release does not implement yet."""
+
+
+class UntrustedPickleError(ModelError):
+    """A pickle names a global outside the allowlist, or uses an opcode trick: it is not loaded."""
+
+    def __init__(
+        self, message: str, hint: str = "", globals_: tuple[str, ...] = (), path: str = ""
+    ) -> None:
+        super().__init__(message, hint)
+        self.globals = globals_
+        self.path = path

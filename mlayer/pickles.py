@@ -1,13 +1,21 @@
-"""Read what a pickle will import, without importing or running any of it.
+"""Decide whether a pickle may be loaded, reading its opcodes without running any of them.
 
-joblib.load() runs whatever the pickle names, so before loading a user's file (and before
-shipping it to Lambda) mlayer replays the pickle's opcodes with every global replaced by an
-inert stub: the result is the list of ``module.name`` globals, the class of the top object and
-the scikit-learn version each estimator recorded in its state (``_sklearn_version``).
+joblib.load() runs whatever the pickle names, so before loading a user's file mlayer replays
+the pickle's opcodes on a stack of inert stubs: every global is judged by the allowlist
+(mlayer.trust) and replaced by a stub, calls only build more stubs. Out come the globals, the
+top object's class and the scikit-learn version each estimator recorded (``_sklearn_version``),
+or an UntrustedPickleError naming the refused globals and the file: refusal happens here, in
+``scan_file``, so no caller can load a file this scan has not accepted.
 
 joblib's format is a pickle stream, possibly compressed as a whole (zlib, gzip, bz2, xz, lzma),
-where numpy arrays are written as a ``NumpyArrayWrapper`` followed by the raw array bytes (or by
-a nested pickle for object arrays); the scan skips those bytes exactly as joblib reads them.
+where each numpy array is a ``NumpyArrayWrapper`` whose BUILD is followed by the raw array bytes
+(or by a nested pickle for object arrays). The scan skips those bytes exactly as joblib reads
+them, with numpy computing the dtype's item size from the same arguments; anything that could
+make joblib read a different count than the scan (a wrapper made any other way than joblib
+writes it, passed to a call, an unusual shape or dtype, a nested pickle whose frame outlives its
+STOP) is refused, so the opcodes scanned are the opcodes joblib would run. Opcodes that name
+globals outside GLOBAL/STACK_GLOBAL (INST, OBJ, EXT1/2/4, PERSID) and names computed at load
+time are refused outright.
 """
 
 from __future__ import annotations
@@ -16,17 +24,16 @@ import bz2
 import gzip
 import io
 import lzma
-import pickle
-import re
 import zlib
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from mlayer.errors import ModelError
+from mlayer import trust
+from mlayer.errors import ModelError, UntrustedPickleError
+from mlayer.replay import Refusal, State, Stub, Walker
 
-_WRAPPER = "joblib.numpy_pickle.NumpyArrayWrapper"
-_DTYPE = "numpy.dtype"
-_ITEMSIZE = re.compile(r"[A-Za-z?]+(\d+)")
+_REVIEW = "Save the model again with joblib.dump; mlayer does not load pickles written by hand."
 
 
 @dataclass(frozen=True)
@@ -37,6 +44,7 @@ class PickleScan:
     top_class: str | None
     sklearn_versions: dict[str, str] = field(default_factory=dict)  # class -> recorded version
     compression: str | None = None
+    trusted_globals: tuple[str, ...] = ()  # accepted only through --trust: the manifest lists them
 
     @property
     def top_sklearn_version(self) -> str | None:
@@ -49,111 +57,6 @@ class PickleScan:
     def modules(self) -> tuple[str, ...]:
         """Top-level packages the pickle needs importable (``sklearn``, ``numpy``, ...)."""
         return tuple(sorted({g.split(".", 1)[0] for g in self.globals}))
-
-
-class _Stub:
-    """Stands for any object a pickle builds: it accepts everything and runs nothing."""
-
-    _global = "?"
-
-    def __new__(cls, *args, **kwargs):
-        obj = object.__new__(cls)
-        obj.args = args
-        obj.state = None
-        obj.items = []
-        return obj
-
-    def __init__(self, *args, **kwargs) -> None:
-        pass
-
-    def __setstate__(self, state) -> None:
-        self.state = state
-
-    def __setitem__(self, key, value) -> None:
-        self.items.append((key, value))
-
-    def append(self, value) -> None:
-        self.items.append(value)
-
-    def extend(self, values) -> None:
-        self.items.extend(values)
-
-
-def _dtype_facts(dtype) -> tuple[int, bool]:
-    """(itemsize, has objects) of a stubbed numpy.dtype, from its reduce args and state."""
-    if not isinstance(dtype, _Stub) or dtype._global != _DTYPE:
-        raise ModelError(
-            "An array in the pickle has no readable dtype.", "Re-save the model with joblib.dump."
-        )
-    state = dtype.state if isinstance(dtype.state, tuple) else ()
-    descr = str(dtype.args[0]) if dtype.args else ""
-    flags = state[-1] if state and isinstance(state[-1], int) else 0
-    has_object = bool(flags & 1) or descr.startswith("O")
-    elsize = state[5] if len(state) > 5 and isinstance(state[5], int) else -1
-    if elsize > 0:
-        return elsize, has_object
-    m = _ITEMSIZE.fullmatch(descr)
-    if not m:
-        raise ModelError(
-            f"Unsupported array dtype {descr!r} in the pickle.",
-            "Re-save the model with joblib.dump.",
-        )
-    return int(m.group(1)), has_object
-
-
-class _Scanner(pickle._Unpickler):  # the pure-Python unpickler: its dispatch can be extended
-    dispatch = dict(pickle._Unpickler.dispatch)
-
-    def __init__(self, fh: io.BufferedIOBase, found: list[str], built: list[_Stub]) -> None:
-        super().__init__(fh)
-        self._fh = fh
-        self.found = found
-        self.built = built
-
-    def find_class(self, module: str, name: str):
-        qualname = f"{module}.{name}"
-        if qualname not in self.found:
-            self.found.append(qualname)
-        return type(name, (_Stub,), {"_global": qualname})
-
-    def persistent_load(self, pid):
-        return _Stub()
-
-    def load_build(self) -> None:
-        state = self.stack.pop()
-        inst = self.stack[-1]
-        if isinstance(inst, _Stub):
-            inst.state = state
-            self.built.append(inst)
-            if inst._global == _WRAPPER and isinstance(state, dict):
-                self._skip_array(state)
-        # BUILD on anything else (a dict, a list) cannot come from a real pickler: ignore it
-
-    dispatch[pickle.BUILD[0]] = load_build
-
-    def _skip_array(self, state: dict) -> None:
-        """Consume the raw bytes joblib wrote after a NumpyArrayWrapper, as joblib reads them."""
-        itemsize, has_object = _dtype_facts(state.get("dtype"))
-        if has_object:  # object arrays are a nested pickle right here in the stream
-            _Scanner(self._fh, self.found, self.built).load()
-            return
-        count = 1
-        for dim in state.get("shape") or ():
-            count *= int(dim)
-        if state.get("numpy_array_alignment_bytes") is not None:
-            padding = self._fh.read(1)
-            self._fh.read(int.from_bytes(padding, "little"))
-        _read_exactly(self._fh, count * itemsize)
-
-
-def _read_exactly(fh, n: int) -> None:
-    while n > 0:
-        chunk = fh.read(min(n, 1 << 24))
-        if not chunk:
-            raise ModelError(
-                "The file ends inside an array: it is truncated.", "Save the model again."
-            )
-        n -= len(chunk)
 
 
 def decompress(data: bytes) -> tuple[bytes, str | None]:
@@ -183,35 +86,84 @@ def decompress(data: bytes) -> tuple[bytes, str | None]:
     return data, None
 
 
-def scan_bytes(data: bytes) -> PickleScan:
-    """Scan a joblib file's (or a plain pickle's) bytes."""
+def _refused_error(refused: list[trust.Verdict], where: str) -> UntrustedPickleError:
+    names = tuple(v.qualname for v in refused)
+    listed = "; ".join(f"{v.qualname} ({v.reason})" for v in refused)
+    if any(n.startswith("__main__.") for n in names):
+        hint = (
+            "Classes and functions defined in a script or notebook (__main__) do not exist on "
+            "Lambda: move them into a module, save the model again and publish with --code "
+            "my_module.py."
+        )
+    else:
+        trusts = " ".join(f"--trust {n}" for n in names)
+        hint = (
+            "mlayer loads only scikit-learn, numpy, scipy and joblib objects and your --code "
+            f"modules. If you reviewed what these names do and trust them, publish with {trusts}."
+        )
+    return UntrustedPickleError(
+        f"{where}refused before loading: the pickle names {listed}.", hint, names
+    )
+
+
+def scan_bytes(
+    data: bytes, trusted: Iterable[str] = (), code_modules: Iterable[str] = ()
+) -> PickleScan:
+    """Scan a joblib file's (or a plain pickle's) bytes; raise if anything is not trusted."""
     raw, compression = decompress(data)
-    found: list[str] = []
-    built: list[_Stub] = []
+    scan = State(trust.Policy(trusted, code_modules))
     try:
-        top = _Scanner(io.BytesIO(raw), found, built).load()
+        top = Walker(io.BytesIO(raw), scan, joblib_mode=True).load()
+    except Refusal as exc:
+        refused = [v for v in scan.verdicts() if v.kind == trust.REFUSED]
+        named = f" (it also names {', '.join(v.qualname for v in refused)})" if refused else ""
+        raise UntrustedPickleError(
+            f"refused before loading: the pickle uses {exc}{named}.",
+            _REVIEW,
+            tuple(v.qualname for v in refused),
+        ) from None
     except ModelError:
         raise
     except Exception as exc:  # a corrupt stream surfaces as any of pickle's internal errors
+        refused = [v for v in scan.verdicts() if v.kind == trust.REFUSED]
+        if refused:  # what it names is reason enough, readable or not
+            raise _refused_error(refused, "") from None
         raise ModelError(
             f"Not a readable pickle: {type(exc).__name__}: {exc}",
             "Pass a file written by joblib.dump or pickle.dump.",
-        ) from exc
+        ) from None
+    verdicts = scan.verdicts()
+    refused = [v for v in verdicts if v.kind == trust.REFUSED]
+    if refused:
+        raise _refused_error(refused, "")
     versions: dict[str, str] = {}
-    for obj in built:
+    for obj in scan.built:
         state = obj.state
         if isinstance(state, dict) and isinstance(state.get("_sklearn_version"), str):
-            versions.setdefault(obj._global, state["_sklearn_version"])
-    top_class = top._global if isinstance(top, _Stub) else type(top).__name__
-    return PickleScan(tuple(found), top_class, versions, compression)
+            versions.setdefault(type(obj).qualname, state["_sklearn_version"])
+    top_class = type(top).qualname if isinstance(top, Stub) else type(top).__name__
+    return PickleScan(
+        tuple(v.qualname for v in verdicts),
+        top_class,
+        versions,
+        compression,
+        tuple(v.qualname for v in verdicts if v.via == "trust"),
+    )
 
 
-def scan_file(path: str | Path) -> PickleScan:
+def scan_file(
+    path: str | Path, trusted: Iterable[str] = (), code_modules: Iterable[str] = ()
+) -> PickleScan:
+    """Scan one model file; UntrustedPickleError (naming the file) unless every global passes."""
     try:
         data = Path(path).read_bytes()
     except OSError as exc:
         raise ModelError(f"Cannot read {path}: {exc.strerror}", "Check the path.") from exc
     try:
-        return scan_bytes(data)
+        return scan_bytes(data, trusted, code_modules)
+    except UntrustedPickleError as exc:
+        raise UntrustedPickleError(
+            f"{path}: {exc.message}", exc.hint, exc.globals, str(path)
+        ) from None
     except ModelError as exc:
         raise ModelError(f"{path}: {exc.message}", exc.hint) from exc

@@ -1,4 +1,7 @@
-"""The static pickle scan: globals and sklearn versions without executing anything."""
+"""The static pickle scan: globals and sklearn versions without executing anything.
+
+The allowlist's entries are tested one class at a time in test_trust.py.
+"""
 
 from __future__ import annotations
 
@@ -11,7 +14,7 @@ import pytest
 from sklearn.feature_extraction.text import CountVectorizer
 from sklearn.linear_model import LogisticRegression
 
-from mlayer.errors import ModelError
+from mlayer.errors import ModelError, UntrustedPickleError
 from mlayer.pickles import scan_bytes, scan_file
 
 LR = "sklearn.linear_model._logistic.LogisticRegression"
@@ -44,7 +47,7 @@ def test_plain_pickle(model):
     assert scan.top_class == LR and scan.top_sklearn_version == "1.7.2" and scan.compression is None
 
 
-def test_nothing_is_executed():
+def test_nothing_is_executed_and_the_global_is_named():
     class Boom:
         def __reduce__(self):
             return (print, ("executed!",))  # a real pickle would call print on load
@@ -52,9 +55,20 @@ def test_nothing_is_executed():
     out = io.StringIO()
     import contextlib
 
-    with contextlib.redirect_stdout(out):
-        scan = scan_bytes(pickle.dumps(Boom()))
-    assert out.getvalue() == "" and scan.globals == ("builtins.print",)
+    with contextlib.redirect_stdout(out), pytest.raises(UntrustedPickleError) as info:
+        scan_bytes(pickle.dumps(Boom()))
+    assert out.getvalue() == "" and info.value.globals == ("builtins.print",)
+    assert "--trust builtins.print" in info.value.hint
+
+
+def test_scan_file_names_the_file(tmp_path):
+    path = tmp_path / "evil.joblib"
+    path.write_bytes(b"\x80\x04\x8c\x05posix\x8c\x06system\x93\x8c\x04true\x85R.")
+    with pytest.raises(UntrustedPickleError) as info:
+        scan_file(path)
+    assert str(path) in info.value.message and "posix.system" in info.value.message
+    assert info.value.path == str(path) and info.value.globals == ("posix.system",)
+    assert scan_file(path, trusted=["posix.system"]).trusted_globals == ("posix.system",)
 
 
 def test_recorded_version_is_read_even_when_it_is_not_ours(model):
@@ -83,9 +97,10 @@ def test_object_arrays_and_nested_estimators():
     assert scan.top_class == "dict"
 
 
-def test_main_references_are_visible():
-    scan = scan_bytes(b"\x80\x04\x8c\x08__main__\x94\x8c\x08MyScaler\x94\x93\x94)\x81\x94.")
-    assert scan.globals == ("__main__.MyScaler",) and scan.top_class == "__main__.MyScaler"
+def test_main_references_are_refused_with_the_code_hint():
+    with pytest.raises(UntrustedPickleError) as info:
+        scan_bytes(b"\x80\x04\x8c\x08__main__\x94\x8c\x08MyScaler\x94\x93\x94)\x81\x94.")
+    assert info.value.globals == ("__main__.MyScaler",) and "--code" in info.value.hint
 
 
 def test_garbage_and_truncation_are_model_errors(model):

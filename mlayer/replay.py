@@ -1,0 +1,288 @@
+"""Replay a pickle's opcodes on inert stubs, as joblib's unpickler would read them.
+
+The scan (mlayer.pickles) needs the exact opcodes joblib.load would run, which in a joblib file
+depends on how many array bytes each NumpyArrayWrapper's BUILD consumes. So this replays the
+stream with the pure-Python unpickler joblib extends, but every global is a stub class judged by
+mlayer.trust, every call only builds another stub, and each wrapper's bytes are skipped with the
+item size numpy computes from the same dtype arguments. Whatever could make joblib read a
+different count than the replay (a wrapper made otherwise than joblib writes it, or passed to a
+call; a shape or dtype built from objects; an object array's nested pickle whose frame outlives
+its STOP) raises Refusal, and so do INST, OBJ, EXT1/2/4, PERSID/BINPERSID and STACK_GLOBAL names
+computed at load time.
+"""
+
+from __future__ import annotations
+
+import pickle
+
+from mlayer import trust
+from mlayer.errors import ModelError
+
+_LITERALS = (str, bytes, bytearray, int, float, complex, bool, type(None))
+
+
+class Refusal(Exception):
+    """An opcode trick: the scan stops at once (the message says which)."""
+
+
+class Stub:
+    """Stands for any object a pickle builds: it records what it is given and runs nothing."""
+
+    qualname = "?"
+    verdict: trust.Verdict
+
+    def __new__(cls, *args, **kwargs):
+        obj = object.__new__(cls)
+        obj.args, obj.state, obj.states, obj.attrs = args, None, [], {}
+        obj.called = obj.canonical = False
+        obj.tainted = _tainted((args, kwargs))
+        return obj
+
+    def __init__(self, *args, **kwargs) -> None:
+        self.called = True
+
+    def _take(self, *values) -> None:
+        self.tainted = self.tainted or _tainted(values)
+
+    def __setitem__(self, key, value) -> None:
+        self._take(key, value)
+
+    def append(self, value) -> None:
+        self._take(value)
+
+    def extend(self, values) -> None:
+        self._take(*values)
+
+    def add(self, value) -> None:
+        self._take(value)
+
+
+class _Array(Stub):
+    """The array joblib puts on the stack in place of a wrapper (not a global of the pickle)."""
+
+    qualname = "numpy.ndarray"
+
+
+def _is_class(obj) -> bool:
+    return isinstance(obj, type) and issubclass(obj, Stub)
+
+
+def _tainted(root) -> bool:
+    """Does ``root`` hold joblib's array wrapper (class or instance) anywhere inside?"""
+    seen: set[int] = set()
+    todo = [root]
+    while todo:
+        obj = todo.pop()
+        if id(obj) in seen or isinstance(obj, _LITERALS):
+            continue
+        seen.add(id(obj))
+        if _is_class(obj):
+            if obj.qualname == trust.WRAPPER:
+                return True
+        elif isinstance(obj, Stub):
+            if obj.tainted or type(obj).qualname == trust.WRAPPER:
+                return True
+        elif isinstance(obj, dict):
+            todo.extend(obj.keys())
+            todo.extend(obj.values())
+        elif isinstance(obj, (tuple, list, set, frozenset)):
+            todo.extend(obj)
+    return False
+
+
+def _value(obj, depth: int = 0):
+    """A stub-free copy of ``obj`` for numpy: values, containers of them, and dtypes."""
+    if depth > 20:
+        raise Refusal("an array dtype nested too deep")
+    if isinstance(obj, _LITERALS):
+        return obj
+    if isinstance(obj, (tuple, list)):
+        return type(obj)(_value(x, depth + 1) for x in obj)
+    if isinstance(obj, dict):
+        return {_value(k, depth + 1): _value(v, depth + 1) for k, v in obj.items()}
+    return _real_dtype(obj, depth + 1)
+
+
+def _real_dtype(stub, depth: int = 0):
+    """The numpy dtype joblib would build from this stub: ``numpy.dtype(*args)``, then each state."""
+    import numpy as np
+
+    if not (isinstance(stub, Stub) and type(stub).qualname == "numpy.dtype" and stub.called):
+        raise Refusal("an array dtype that is not a plain numpy.dtype")
+    args, states = _value(stub.args, depth), [_value(s, depth) for s in stub.states]
+    try:
+        dtype = np.dtype(*args)
+        for state in states:
+            dtype.__setstate__(state)
+    except Exception as exc:
+        raise Refusal(f"an array dtype numpy does not accept ({exc})") from exc
+    return dtype
+
+
+class Walker(pickle._Unpickler):  # the pure-Python unpickler joblib itself extends
+    dispatch = dict(pickle._Unpickler.dispatch)
+
+    def __init__(self, fh, scan: State, joblib_mode: bool) -> None:
+        super().__init__(fh)
+        self._fh, self._scan, self._joblib = fh, scan, joblib_mode
+
+    def find_class(self, module: str, name: str):
+        if self.proto < 3 and self.fix_imports:  # the mapping the real unpickler applies
+            from _compat_pickle import IMPORT_MAPPING, NAME_MAPPING
+
+            if (module, name) in NAME_MAPPING:
+                module, name = NAME_MAPPING[(module, name)]
+            elif module in IMPORT_MAPPING:
+                module = IMPORT_MAPPING[module]
+        return self._scan.stub_class(module, name)
+
+    def _refuse(self, what: str):
+        raise Refusal(what)
+
+    def load_stack_global(self) -> None:
+        name, module = self.stack.pop(), self.stack.pop()
+        if type(name) is not str or type(module) is not str:
+            raise Refusal("STACK_GLOBAL with a name computed while loading")
+        self.append(self.find_class(module, name))
+
+    def _check_call(self, func, args, kwargs=None) -> None:
+        if not _is_class(func):
+            raise Refusal("a call of an object built inside the pickle, not of a named global")
+        if func.verdict.kind == trust.REF:
+            raise Refusal(f"a call of {func.qualname}, which may only be referenced")
+        if not isinstance(args, (tuple, list)) or not isinstance(kwargs or {}, dict):
+            raise Refusal("a call whose arguments are not a tuple")
+        if func.qualname == "builtins.type" and len(args) != 1:
+            raise Refusal("builtins.type called to make a class")
+        if func.qualname == trust.WRAPPER and (args or kwargs):
+            raise Refusal("a NumpyArrayWrapper made otherwise than joblib writes it")
+        wrapper_ctor = func.qualname == "copyreg._reconstructor" and args[:1]
+        if wrapper_ctor and _is_class(args[0]) and args[0].qualname == trust.WRAPPER:
+            base = args[1] if len(args) == 3 else None
+            if not (_is_class(base) and base.qualname == "builtins.object" and args[2] is None):
+                raise Refusal("a NumpyArrayWrapper made otherwise than joblib writes it")
+        elif _tainted((args, kwargs)):
+            raise Refusal("joblib's array wrapper passed to a call")
+
+    def load_reduce(self) -> None:
+        args = self.stack.pop()
+        func = self.stack[-1]
+        self._check_call(func, args)
+        if func.qualname == "copyreg._reconstructor" and len(args) == 3 and _is_class(args[0]):
+            obj = args[0].__new__(args[0])  # object.__new__(cls): no __init__, as copyreg does
+            obj.canonical = True
+        else:
+            obj = func.__new__(func, *args)
+            obj.called = True
+        self.stack[-1] = obj
+
+    def load_newobj(self) -> None:
+        args = self.stack.pop()
+        cls = self.stack.pop()
+        self._check_call(cls, args)
+        obj = cls.__new__(cls, *args)
+        obj.canonical = not args
+        self.append(obj)
+
+    def load_newobj_ex(self) -> None:
+        kwargs = self.stack.pop()
+        args = self.stack.pop()
+        cls = self.stack.pop()
+        self._check_call(cls, args, kwargs)
+        obj = cls.__new__(cls, *args, **kwargs)
+        obj.canonical = not args and not kwargs
+        self.append(obj)
+
+    def load_build(self) -> None:
+        state = self.stack.pop()
+        inst = self.stack[-1]
+        if not isinstance(inst, Stub):
+            return  # BUILD on a value: the real unpickler would fail; nothing to learn
+        inst.state = state
+        inst.states.append(state)
+        inst._take(state)
+        if type(inst).qualname != trust.WRAPPER or not self._joblib:
+            self._scan.built.append(inst)
+            return
+        if not inst.canonical:
+            raise Refusal("a NumpyArrayWrapper made otherwise than joblib writes it")
+        dicts = state if isinstance(state, tuple) and len(state) == 2 else (state, None)
+        for part in dicts:
+            if part and not (isinstance(part, dict) and all(type(k) is str for k in part)):
+                raise Refusal("a NumpyArrayWrapper with an unusual state")
+            inst.attrs.update(part or {})
+        self._skip_array(inst.attrs)
+        self.stack[-1] = _Array()  # joblib puts the array where the wrapper was
+
+    def _skip_array(self, attrs: dict) -> None:
+        """Consume the bytes joblib reads after a NumpyArrayWrapper, exactly as it reads them."""
+        import numpy as np
+
+        shape = attrs.get("shape")
+        if not isinstance(shape, (tuple, list)) or not all(type(d) is int for d in shape):
+            raise Refusal("an array wrapper with an unusual shape")
+        dtype = _real_dtype(attrs.get("dtype"))
+        count = int(np.multiply.reduce([np.int64(d) for d in shape])) if shape else 1
+        if dtype.hasobject:  # joblib: pickle.load(file_handle), the stdlib unpickler
+            Walker(self._fh, self._scan, joblib_mode=False).load()
+            return
+        if attrs.get("numpy_array_alignment_bytes") is not None:
+            padding = self._fh.read(1)
+            self._fh.read(int.from_bytes(padding, "little"))
+        if count < 0 or dtype.itemsize <= 0:
+            raise Refusal("an array wrapper with a negative size")
+        _read_exactly(self._fh, count * dtype.itemsize)
+
+    def load_stop(self) -> None:
+        frame = self._unframer.current_frame
+        if not self._joblib and frame is not None and frame.tell() != len(frame.getbuffer()):
+            raise Refusal("an object array's pickle whose frame runs past its end")
+        super().load_stop()
+
+    dispatch[pickle.STACK_GLOBAL[0]] = load_stack_global
+    dispatch[pickle.REDUCE[0]] = load_reduce
+    dispatch[pickle.NEWOBJ[0]] = load_newobj
+    dispatch[pickle.NEWOBJ_EX[0]] = load_newobj_ex
+    dispatch[pickle.BUILD[0]] = load_build
+    dispatch[pickle.STOP[0]] = load_stop
+    for _op, _what in (
+        (pickle.INST, "the INST opcode (Python 3 never writes it)"),
+        (pickle.OBJ, "the OBJ opcode (Python 3 never writes it)"),
+        (pickle.EXT1, "an EXT1 opcode (copyreg's extension registry)"),
+        (pickle.EXT2, "an EXT2 opcode (copyreg's extension registry)"),
+        (pickle.EXT4, "an EXT4 opcode (copyreg's extension registry)"),
+        (pickle.PERSID, "a PERSID opcode (persistent ids)"),
+        (pickle.BINPERSID, "a BINPERSID opcode (persistent ids)"),
+    ):
+        dispatch[_op[0]] = lambda self, _what=_what: self._refuse(_what)
+
+
+class State:
+    """One scan's findings, shared by the top pickle and the object arrays' nested ones."""
+
+    def __init__(self, policy: trust.Policy) -> None:
+        self.policy = policy
+        self.classes: dict[str, type] = {}
+        self.built: list[Stub] = []
+
+    def stub_class(self, module: str, name: str) -> type:
+        qualname = f"{module}.{name}"
+        if qualname not in self.classes:
+            verdict = self.policy.judge(module, name)
+            self.classes[qualname] = type(
+                "Global", (Stub,), {"qualname": qualname, "verdict": verdict}
+            )
+        return self.classes[qualname]
+
+    def verdicts(self) -> list[trust.Verdict]:
+        return [cls.verdict for cls in self.classes.values()]
+
+
+def _read_exactly(fh, n: int) -> None:
+    while n > 0:
+        chunk = fh.read(min(n, 1 << 24))
+        if not chunk:
+            raise ModelError(
+                "The file ends inside an array: it is truncated.", "Save the model again."
+            )
+        n -= len(chunk)
