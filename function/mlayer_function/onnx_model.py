@@ -74,9 +74,9 @@ class OnnxModel:
         for pos, spec in enumerate(self.inputs):
             name = spec.get("column") or spec["name"]
             values = [row[name] if isinstance(row, Mapping) else row[pos] for row in rows]
-            if spec["elem"] == "string":
-                column = np.array(["" if v is None else str(v) for v in values], dtype=object)
-            else:
+            if spec["elem"] == "string":  # a string tensor holds no null: "" stands for one
+                column = np.array([v if isinstance(v, str) else "" for v in values], dtype=object)
+            else:  # numbers and booleans; null (None, or tabular.py's NaN) -> NaN
                 column = np.array(
                     [np.nan if v is None else float(v) for v in values], dtype=np.float32
                 )

@@ -82,10 +82,17 @@ def require_onnx_tools() -> None:
         )
 
 
-def column_specs(columns: Sequence[Any]) -> list[tuple[str, str]]:
-    """(name, kind) pairs from the manifest's input schema, dicts, objects or tuples alike."""
+def schema_columns(columns: Any) -> list:
+    """The column list of the manifest's ``input_schema`` ({"columns": [...]}) or a plain list."""
+    if isinstance(columns, dict):
+        return list(columns.get("columns") or [])
+    return list(columns or [])
+
+
+def column_specs(columns: Any) -> list[tuple[str, str]]:
+    """(name, kind) pairs from the manifest's input_schema, its column dicts, objects or tuples."""
     out = []
-    for col in columns:
+    for col in schema_columns(columns):
         if isinstance(col, dict):
             name, kind = col.get("name"), col.get("kind")
         elif isinstance(col, (tuple, list)):

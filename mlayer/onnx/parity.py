@@ -45,6 +45,7 @@ class ParityReport:
     onnx_ms: float
     max_proba_diff: float | None
     max_value_diff: float | None
+    samples: tuple[dict, ...] = ()  # the given records with what the ONNX graph serves for them
 
     @property
     def ratio(self) -> float:
@@ -53,6 +54,7 @@ class ParityReport:
 
     def to_json(self) -> dict:
         out = asdict(self)
+        out["samples"] = len(self.samples)
         out["ratio"] = round(self.ratio, 4)
         out["tolerance"] = {
             "proba_abs": PROBA_ABS_TOL,
@@ -110,21 +112,23 @@ def sklearn_input(rows: list, input_kind: str, columns: Sequence[Any]) -> Any:
         import numpy as np
 
         return np.asarray(rows, dtype=np.float64)
-    if input_kind == "table":
+    if input_kind == "table":  # as function/mlayer_function/tabular.py builds it: null -> NaN
+        import numpy as np
         import pandas as pd
 
         specs = column_specs(columns)
-        data = {
-            name: [(float("nan") if r[name] is None else r[name]) for r in rows]
-            if kind == "number"
-            else [r[name] for r in rows]
-            for name, kind in specs
-        }
-        frame = pd.DataFrame(data, columns=[n for n, _ in specs])
+        data = {}
         for name, kind in specs:
+            values = [float("nan") if r[name] is None else r[name] for r in rows]
             if kind == "number":
-                frame[name] = frame[name].astype("float64")
-        return frame
+                data[name] = np.array(values, dtype=np.float64)
+            elif kind == "boolean" and all(r[name] is not None for r in rows):
+                data[name] = np.array(values, dtype=bool)
+            else:
+                array = np.empty(len(values), dtype=object)
+                array[:] = values
+                data[name] = array
+        return pd.DataFrame(data, columns=[n for n, _ in specs])
     return list(rows)
 
 
@@ -218,10 +222,17 @@ def check_parity(
         )
         ox, ox_ms = _best_ms(lambda: model.predict(rows))
     bad, max_p, max_v = _compare(converted, sk, ox, model.class_keys)
-    report = ParityReport(len(rows), generated, round(sk_ms, 3), round(ox_ms, 3), max_p, max_v)
     if bad:
         raise _refusal(converted, steps, rows, ids, sk, ox, model.class_keys, bad)
-    return report
+    served = []
+    for i, record in enumerate(records):
+        sample = {"record": record, "prediction": ox[0][i]}
+        if ox[1] is not None:
+            sample["probabilities"] = ox[1][i]
+        served.append(sample)
+    return ParityReport(
+        len(rows), generated, round(sk_ms, 3), round(ox_ms, 3), max_p, max_v, tuple(served)
+    )
 
 
 def _refusal(converted, steps, rows, ids, sk, ox, class_keys, bad) -> OnnxParityError:

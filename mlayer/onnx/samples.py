@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from mlayer.errors import UsageError
-from mlayer.onnx.convert import column_specs, walk_estimators
+from mlayer.onnx.convert import column_specs, schema_columns, walk_estimators
 
 MIN_RECORDS = 100
 SEED = 0
@@ -99,6 +99,7 @@ def _column_values(spec: Any, rows: list[dict], name: str) -> tuple[list, bool, 
 
 
 def _table(rows: list[dict], columns: Sequence[Any], rng: random.Random, count: int) -> list[dict]:
+    columns = schema_columns(columns)
     specs = list(zip(columns, column_specs(columns), strict=True))
     out = []
     for _ in range(count):

@@ -175,3 +175,25 @@ def test_gate_needs_samples():
     converted = convert_pipeline(steps, "features")
     with pytest.raises(UsageError, match="--sample"):
         check_parity(steps, converted, [])
+
+
+def test_table_schema_of_the_manifest_drives_conversion_and_the_functions_rows(tmp_path):
+    """H5's input_schema (mlayer.schema) in, tabular.TableSchema's row tuples (NaN for null)."""
+    from mlayer.schema import table_schema
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "function"))
+    from mlayer_function.tabular import TableSchema
+
+    steps, records, _ = onnx_models.table_forest()
+    schema = table_schema(steps)
+    converted = convert_pipeline(steps, "table", columns=schema)
+    assert [i.name for i in converted.inputs] == ["age", "income", "city"]
+    report = check_parity(steps, converted, records, columns=schema)
+    assert [s["record"] for s in report.samples] == records
+    rows = [TableSchema.from_manifest(schema).row(r) for r in records]
+    labels, probas = _served(converted, rows, tmp_path)
+    assert [(s["prediction"], s["probabilities"]) for s in report.samples] == list(
+        zip(labels, probas, strict=True)
+    )
+    frame = sklearn_input(record_rows(records, "table", schema), "table", schema)
+    assert labels == steps[0].predict(frame).tolist()
