@@ -289,5 +289,10 @@ def compatibility_problems(
     """
     provided = None if lock is None else list(lock.get("modules") or [])
     hard = global_problems(manifest.get("globals", []), provided, code_modules(manifest))
+    if manifest.get("input_kind") == "table" and provided is not None and "pandas" not in provided:
+        hard.append(
+            "A table model needs pandas (one DataFrame per batch), which the dependencies layer "
+            "does not provide: build it from layers/sklearn-pandas/requirements.txt."
+        )
     soft = [] if lock is None else version_problems(manifest, lock)
     return hard, soft

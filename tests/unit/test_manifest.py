@@ -151,3 +151,13 @@ def test_artifact_file_names_keep_order():
     assert mf.artifact_file_name(0, "CountVec.joblib", "preprocessor") == "00-countvec.joblib"
     assert mf.artifact_file_name(2, "anything.pkl", "model") == "02-model.joblib"
     assert mf.artifact_file_name(1, "we ird!.joblib", "preprocessor") == "01-we-ird-.joblib"
+
+
+def test_a_table_model_needs_pandas_in_the_layer():
+    schema = {"columns": [{"name": "a", "kind": "number", "nullable": True}]}
+    m = build(input_kind="table", input_schema=schema)
+    hard, _ = mf.compatibility_problems(m, LOCK)
+    assert any("needs pandas" in p and "sklearn-pandas" in p for p in hard)
+    with_pandas = {**LOCK, "modules": [*LOCK["modules"], "pandas"]}
+    assert not any("pandas" in p for p in mf.compatibility_problems(m, with_pandas)[0])
+    assert not any("pandas" in p for p in mf.compatibility_problems(m, None)[0])
