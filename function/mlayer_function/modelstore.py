@@ -243,18 +243,35 @@ def _sample_id(record: object) -> str:
 
 
 def load_model(model_dir: Path | str) -> LoadedModel:
-    """Read, verify and unpickle the pipeline. Slow by nature: call once per container."""
+    """Read, verify and load the model, then check its samples. Call once per container."""
     started = time.perf_counter()
     model_dir = Path(model_dir)
     manifest = read_manifest(model_dir)
-    artifacts = manifest["artifacts"]
-    for entry in artifacts:
+    for entry in manifest["artifacts"]:
         verify_file(model_dir / entry["file"], entry["sha256"], entry.get("size"))
     for entry in manifest.get("code") or []:
         verify_file(model_dir.parent / entry["file"], entry["sha256"], entry.get("size"))
+    table = _table_schema(manifest) if manifest["input_kind"] == "table" else None
+    if manifest.get("format") == "onnx":
+        from .onnx_model import load_onnx_model
 
+        model = load_onnx_model(model_dir, manifest, started=started, table=table)
+    else:
+        model = _load_sklearn(model_dir, manifest, table)
+    samples = manifest.get("samples") or []
+    if samples:
+        checked = time.perf_counter()
+        check_samples(model, samples)
+        model.check_ms = (time.perf_counter() - checked) * 1000
+    model.load_ms = (time.perf_counter() - started) * 1000
+    return model
+
+
+def _load_sklearn(model_dir: Path, manifest: dict, table: object) -> LoadedModel:
+    """Unpickle the artifacts (already verified) into the pipeline the manifest describes."""
     import joblib
 
+    artifacts = manifest["artifacts"]
     loaded = []
     for entry in artifacts:
         try:
@@ -276,8 +293,7 @@ def load_model(model_dir: Path | str) -> LoadedModel:
     class_keys = [class_key(c) for c in classes] if classes is not None else None
     if with_proba and class_keys is None:
         raise ModelIntegrityError("the manifest promises predict_proba but names no classes")
-    table = _table_schema(manifest) if manifest["input_kind"] == "table" else None
-    model = LoadedModel(
+    return LoadedModel(
         version=str(manifest["model_version"]),
         input_kind=manifest["input_kind"],
         n_features=manifest.get("n_features"),
@@ -288,10 +304,3 @@ def load_model(model_dir: Path | str) -> LoadedModel:
         manifest=manifest,
         table=table,
     )
-    samples = manifest.get("samples") or []
-    if samples:
-        checked = time.perf_counter()
-        check_samples(model, samples)
-        model.check_ms = (time.perf_counter() - checked) * 1000
-    model.load_ms = (time.perf_counter() - started) * 1000
-    return model
