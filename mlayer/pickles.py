@@ -74,7 +74,7 @@ def decompress(data: bytes) -> tuple[bytes, str | None]:
             return lzma.decompress(data, format=lzma.FORMAT_XZ), "xz"
         if data[:2] == b"\x5d\x00":
             return lzma.decompress(data, format=lzma.FORMAT_ALONE), "lzma"
-    except (OSError, zlib.error, lzma.LZMAError, EOFError) as exc:
+    except (OSError, ValueError, zlib.error, lzma.LZMAError, EOFError) as exc:
         raise ModelError(
             f"The file looks compressed but does not decompress: {exc}", "Save the model again."
         ) from exc
