@@ -138,8 +138,11 @@ def unconvertible():
     return [spline, clf], [{"id": "u1", "features": [0.1, 0.2]}], []
 
 
-def write_onnx_layer(opt: Path, converted, *, version: str = "o1", input_kind: str) -> Path:
-    """<opt>/mlayer/model.onnx with a FORMATS.md manifest carrying ``format: onnx``."""
+def write_onnx_layer(
+    opt: Path, converted, *, version: str = "o1", input_kind: str, **extra
+) -> Path:
+    """<opt>/mlayer/model.onnx with a FORMATS.md manifest carrying ``format: onnx``; ``extra``
+    keys (input_schema, samples) are added to the manifest as they are."""
     import hashlib
 
     folder = opt / "mlayer"
@@ -175,6 +178,7 @@ def write_onnx_layer(opt: Path, converted, *, version: str = "o1", input_kind: s
         "metrics": {},
         "description": "onnx test model",
         "onnx": converted.manifest_block(),
+        **extra,
     }
     (folder / "manifest.json").write_text(json.dumps(manifest, indent=2))
     return folder

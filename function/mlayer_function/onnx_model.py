@@ -14,7 +14,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .modelstore import ModelIntegrityError, class_key, read_manifest, verify_file
+from .modelstore import (
+    ModelIntegrityError,
+    _log_extra_fields,
+    class_key,
+    read_manifest,
+    verify_file,
+)
 
 VCPU_MB = 1769  # Lambda gives one vCPU per 1,769 MB of memory
 MAX_VCPUS = 6  # at 10,240 MB
@@ -55,8 +61,9 @@ class OnnxModel:
     labels: dict
     manifest: dict = field(repr=False)
     load_ms: float = 0.0
-    table: object = None
+    table: object = None  # tabular.TableSchema of a "table" model (RowRules checks records with it)
     threads: int = 1
+    check_ms: float = 0.0  # the manifest samples' self-check (modelstore.check_samples)
 
     @property
     def with_proba(self) -> bool:
@@ -87,6 +94,8 @@ class OnnxModel:
         """Labels (and per-class probabilities) for all rows in one session run."""
         import numpy as np
 
+        if self.table is not None:
+            _log_extra_fields(self.table.take_extra_fields())
         wanted = [self.label_output] + ([self.proba_output] if self.proba_output else [])
         results = self.session.run(wanted, self.feed(rows))
         raw = np.asarray(results[0])

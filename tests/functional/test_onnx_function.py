@@ -165,3 +165,88 @@ def test_the_real_handler_serves_an_onnx_model_from_kinesis(tmp_path, onnx_deps,
     assert [r["prediction"] for r in results] == steps[-1].predict(x).tolist()
     assert all(set(r["probabilities"]) == {"ham", "spam"} for r in results)
     assert {r["model_version"] for r in results} == {"o1"}
+
+
+@pytest.fixture(scope="module")
+def onnx_table_deps(tmp_path_factory) -> Path:
+    """The ONNX deps plus pandas: tabular.TableSchema imports pandas when a table model loads."""
+    import pandas
+
+    site = Path(pandas.__file__).resolve().parents[1]
+    layer = tmp_path_factory.mktemp("onnx-table-deps")
+    (layer / "python").mkdir()
+    for name in (*ONNX_DEPS, "pandas", "dateutil", "six.py"):
+        if (site / name).exists():
+            (layer / "python" / name).symlink_to(site / name)
+    return layer
+
+
+def _table_layer(folder: Path, tamper: bool = False) -> tuple[list, Path]:
+    from mlayer.onnx.parity import check_parity
+    from mlayer.schema import table_schema
+
+    steps, records, _ = onnx_models.table_forest()
+    schema = table_schema(steps)
+    converted = convert_pipeline(steps, "table", columns=schema)
+    samples = [dict(s) for s in check_parity(steps, converted, records, columns=schema).samples]
+    if tamper:
+        samples[1]["prediction"] = "no" if samples[1]["prediction"] == "yes" else "yes"
+    model_dir = onnx_models.write_onnx_layer(
+        folder, converted, input_kind="table", input_schema=schema, samples=samples
+    )
+    return steps, model_dir
+
+
+@pytest.mark.skipif(not _modelstore_knows_onnx(), reason="modelstore.load_model has no onnx hook")
+def test_the_real_handler_serves_an_onnx_table_model_with_its_self_check(
+    tmp_path, onnx_table_deps, runtime_dir
+):
+    steps, model_dir = _table_layer(tmp_path / "opt")
+    proc = HandlerProcess(
+        model_dir=model_dir,
+        deps_layer=onnx_table_deps,
+        runtime_dir=runtime_dir,
+        workdir=tmp_path / "run",
+        env={"MLAYER_OUTPUT_SINK": "stdout://"},
+    )
+    good = [
+        {"id": "g1", "age": 45, "income": None, "city": "lyon"},
+        {"id": "g2", "age": 30, "income": 61.5, "city": "atlantis", "extra": 1},
+        {"id": "g3", "age": 70, "income": 20.0, "city": "paris"},
+    ]
+    bad = {"id": "b1", "age": "old", "income": 1.0, "city": "nice"}
+    try:
+        response = proc.invoke(kinesis_event([*good, bad]))
+        info = proc.info()
+    finally:
+        proc.close()
+    assert response == {"batchItemFailures": []}
+    assert info["modules"]["sklearn"] is None and info["modules"]["joblib"] is None
+    lines = proc.log_lines()
+    results = [line for line in lines if str(line.get("id", "")).startswith("g")]
+    rows = record_rows(good, "table", [("age", "number"), ("income", "number"), ("city", "string")])
+    frame = sklearn_input(
+        rows, "table", [("age", "number"), ("income", "number"), ("city", "string")]
+    )
+    assert [r["prediction"] for r in results] == steps[0].predict(frame).tolist()
+    (letter,) = [line for line in lines if "reason" in line]
+    assert "'age'" in letter["reason"] and letter["reason"].startswith("wrong type")
+
+
+@pytest.mark.skipif(not _modelstore_knows_onnx(), reason="modelstore.load_model has no onnx hook")
+def test_onnx_self_check_refuses_samples_that_do_not_reproduce(
+    tmp_path, onnx_table_deps, runtime_dir
+):
+    from function_support import InitError
+
+    _, model_dir = _table_layer(tmp_path / "opt", tamper=True)
+    with pytest.raises(InitError) as caught:
+        HandlerProcess(
+            model_dir=model_dir,
+            deps_layer=onnx_table_deps,
+            runtime_dir=runtime_dir,
+            workdir=tmp_path / "run",
+            env={"MLAYER_OUTPUT_SINK": "stdout://"},
+        )
+    message = caught.value.error["errorMessage"]
+    assert "self-check: sample record 'c2' is not reproduced" in message
