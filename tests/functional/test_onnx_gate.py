@@ -197,3 +197,27 @@ def test_table_schema_of_the_manifest_drives_conversion_and_the_functions_rows(t
     )
     frame = sklearn_input(record_rows(records, "table", schema), "table", schema)
     assert labels == steps[0].predict(frame).tolist()
+
+
+def test_prepare_onnx_gives_publish_the_artifact_manifest_keys_and_served_samples():
+    import hashlib
+
+    from mlayer.onnx.errors import OnnxUnavailableError
+    from mlayer.onnx.publishing import prepare_onnx
+
+    steps, records, _ = onnx_models.features_forest()
+    with pytest.raises(OnnxUnavailableError, match="python3.11"):
+        prepare_onnx(steps, "features", records, runtime="python3.11")
+    done = prepare_onnx(steps, "features", records * 3, runtime="python3.12")
+    assert done.artifact.file == "model.onnx" and done.artifact.role == "model"
+    assert done.artifact.sha256 == hashlib.sha256(done.onnx_bytes).hexdigest()
+    assert done.artifact.cls.endswith("RandomForestClassifier")
+    assert done.artifact.sklearn_version is None
+    assert done.zip_entries() == [("mlayer/model.onnx", done.onnx_bytes)]
+    fields = done.manifest_fields()
+    opset = done.converted.opsets["ai.onnx"]
+    assert fields["format"] == "onnx" and opset in (21, 22)
+    assert fields["onnx"]["min_onnxruntime"] == {21: "1.18", 22: "1.20"}[opset]
+    assert fields["onnx"]["parity"]["records"] == 100 and fields["onnx"]["parity"]["samples"] == 30
+    assert len(done.samples) == 20 and done.samples[0]["record"] == records[0]
+    assert set(done.samples[0]) == {"record", "prediction", "probabilities"}
