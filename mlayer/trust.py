@@ -181,7 +181,9 @@ class Policy:
 
     def __init__(self, trusted: Iterable[str] = (), code_modules: Iterable[str] = ()) -> None:
         self.trusted = frozenset(trusted)
-        self.code_modules = frozenset(code_modules)
+        # a --code file named like a standard or allowed module would make its names ours
+        shadowed = set(sys.stdlib_module_names) | {"sklearn", "numpy", "scipy", "joblib"}
+        self.code_modules = frozenset(code_modules) - shadowed
         self._cache: dict[str, Verdict] = {}
 
     def judge(self, module: str, name: str) -> Verdict:

@@ -330,3 +330,8 @@ def test_garbage_is_a_model_error_not_a_refusal():
     with pytest.raises(ModelError) as info:
         scan_bytes(b"\x80\x04garbage")
     assert not isinstance(info.value, UntrustedPickleError)
+
+
+def test_a_code_module_named_like_a_standard_one_grants_nothing():
+    data = pickle.dumps(Calls(builtins.exec, "1"))
+    assert refused(data, code_modules=["builtins", "posix"]).globals == ("builtins.exec",)
