@@ -173,4 +173,6 @@ def table_schema(loaded: Sequence[Any]) -> dict:
                     chains[col].extend(
                         ["drop"] if transformer == "drop" else flatten([transformer])
                     )
-    return {"columns": [describe_column(n, chains[n] + rest) for n in names]}
+    # A column only a ColumnTransformer's "drop" takes is never read: records need not carry it.
+    used = [n for n in names if any(step != "drop" for step in chains[n]) or not chains[n]]
+    return {"columns": [describe_column(n, chains[n] + rest) for n in used]}

@@ -154,3 +154,13 @@ def test_the_manifest_keeps_the_schema_and_refuses_a_table_without_one():
         mf.build_manifest(input_kind="table", **common)
     with pytest.raises(ModelError, match="input schema"):
         mf.build_manifest(input_kind="features", input_schema=schema, **common)
+
+
+def test_a_column_the_pipeline_drops_is_not_asked_of_records():
+    df, y = frame()
+    data = df[["age", "city", "income"]]
+    ct = ColumnTransformer([("num", StandardScaler(), [0, 2])], remainder="drop")
+    pipe = make_pipeline(ct, LogisticRegression()).fit(data, y)
+    assert [c["name"] for c in table_schema([pipe])["columns"]] == ["age", "income"]
+    # and the pipeline predicts without it, as the function will ask it to
+    assert len(pipe.predict(data[["age", "income"]])) == len(data)
