@@ -54,7 +54,7 @@ def build_deps(
     )
     if not request.publish:
         return BuildDepsResult(build)
-    published = publish_layer(
-        build, gateway(), settings.artifacts.bucket, settings.deps.layer, on_progress, confirm
-    )
+    gw = gateway()
+    bucket = gw.artifact_bucket(settings.artifacts.bucket)
+    published = publish_layer(build, gw, bucket, settings.deps.layer, on_progress, confirm)
     return BuildDepsResult(build, published)

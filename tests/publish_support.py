@@ -12,7 +12,7 @@ from pathlib import Path
 from mlayer.arns import layer_name
 from mlayer.local import sandbox
 
-BUCKET = "mlayer-artifacts"
+BUCKET = "mlayer-123456789012-us-east-1"  # the default: mlayer-<account>-<region> on moto
 FUNCTION = "mlayer-predict"
 DEPS = "mlayer-predict-deps"
 MODEL = "mlayer-predict-model"

@@ -76,8 +76,39 @@ def load_settings(
         region=region or env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or None,
         profile=profile or env.get("AWS_PROFILE") or None,
         endpoint_url=endpoint_url or env.get("AWS_ENDPOINT_URL") or None,
+        **aws_limits(env),
     )
     return dataclasses.replace(settings, aws=aws)
+
+
+# MLAYER_AWS_* (the machine's network, not the project: never in mlayer.toml) -> (key, max).
+AWS_LIMITS = {
+    "MLAYER_AWS_CONNECT_TIMEOUT": ("connect_timeout", 3600),
+    "MLAYER_AWS_READ_TIMEOUT": ("read_timeout", 3600),
+    "MLAYER_AWS_MAX_ATTEMPTS": ("max_attempts", 20),
+}
+
+
+def aws_limits(env: Mapping[str, str]) -> dict[str, Any]:
+    """Timeouts (s) and attempts from MLAYER_AWS_*; the defaults of AwsSettings when unset."""
+    out: dict[str, Any] = {}
+    for name, (key, high) in AWS_LIMITS.items():
+        raw = (env.get(name) or "").strip()
+        if not raw:
+            continue
+        try:
+            value = int(raw) if key == "max_attempts" else float(raw)
+        except ValueError:
+            value = None
+        if value is None or not 0 < value <= high:
+            kind = "a whole number" if key == "max_attempts" else "a number of seconds"
+            raise ConfigError(
+                f"{name} is {raw!r}; it must be {kind} above 0 and at most {high}.",
+                f"Unset {name} for the default ({getattr(AwsSettings, key)}), or set e.g. "
+                f"{name}={getattr(AwsSettings, key)}.",
+            )
+        out[key] = value
+    return out
 
 
 def _env_overrides(env: Mapping[str, str]) -> dict[str, dict[str, str]]:

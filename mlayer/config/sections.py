@@ -44,11 +44,13 @@ class ModelSettings:
     artifacts: tuple[str, ...] = ()
     input: str = "auto"
     alias: str = ""
+    store: str = "auto"  # auto | layer | s3 (model_store.py)
 
 
 @dataclass(frozen=True)
 class ArtifactsSettings:
-    bucket: str = "mlayer-artifacts"
+    # Empty: mlayer-<account>-<region> (S3 names are global: a fixed default is someone else's).
+    bucket: str = ""
 
 
 @dataclass(frozen=True)
@@ -75,6 +77,10 @@ class AwsSettings:
     region: str | None = None
     profile: str | None = None
     endpoint_url: str | None = None
+    # Chosen for a CLI: an endpoint that never answers is reported in about 30 s (2 x 15 s).
+    connect_timeout: float = 5.0  # s, MLAYER_AWS_CONNECT_TIMEOUT
+    read_timeout: float = 15.0  # s, MLAYER_AWS_READ_TIMEOUT
+    max_attempts: int = 2  # the first try included, MLAYER_AWS_MAX_ATTEMPTS
 
 
 @dataclass(frozen=True)
@@ -103,6 +109,14 @@ class Settings:
         from mlayer.config.loading import build
 
         return build(self, raw, origin="command-line flag")
+
+    def with_bucket(self, bucket: str) -> Settings:
+        """A copy whose artifact bucket is ``bucket`` (the default, once the account is known)."""
+        if bucket == self.artifacts.bucket:
+            return self
+        return dataclasses.replace(
+            self, artifacts=dataclasses.replace(self.artifacts, bucket=bucket)
+        )
 
     def to_dict(self) -> dict:
         out = {}

@@ -92,9 +92,12 @@ def validate(s: Any, origin: str) -> None:
         if not value.strip():
             raise ConfigError(f"{at(key)} is empty.", "Name the layer.")
     _choice(s.model.input, INPUT_KINDS, at("model.input"))
-    if not s.artifacts.bucket.strip():
+    _choice(s.model.store, ("auto", "layer", "s3"), at("model.store"))
+    if s.artifacts.bucket != s.artifacts.bucket.strip() or s.artifacts.bucket.startswith("s3://"):
         raise ConfigError(
-            f"{at('artifacts.bucket')} is empty.", "Name an S3 bucket for layer zips."
+            f"{at('artifacts.bucket')} is {s.artifacts.bucket!r}; it must be a bare bucket name.",
+            "Write the name alone (no s3://, no spaces), or leave it empty for "
+            "mlayer-<account>-<region>.",
         )
     t = s.trigger
     _between(t.batch_size, 1, 10000, at("trigger.batch_size"))

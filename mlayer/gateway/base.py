@@ -7,6 +7,8 @@ wrapped in botocore's Stubber for the sequences the embedded AWS cannot produce.
 
 from __future__ import annotations
 
+import dataclasses
+import os
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -15,9 +17,13 @@ import boto3
 import botocore.exceptions
 from botocore.config import Config
 
+from mlayer.config import AwsSettings
+from mlayer.config.loading import aws_limits
 from mlayer.gateway.translate import translate
 
 DEFAULT_REGION = "us-east-1"
+# A synchronous Invoke waits for the function (up to Lambda's 900 s), and is never retried.
+INVOKE_READ_TIMEOUT = 905.0
 
 
 class GatewayBase:
@@ -33,19 +39,41 @@ class GatewayBase:
         clients: dict[str, Any] | None = None,
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.monotonic,
+        connect_timeout: float | None = None,
+        read_timeout: float | None = None,
+        max_attempts: int | None = None,
+        account: str | None = None,
     ) -> None:
+        """``clients`` (e.g. wrapped in Stubber) replace the session's; without an "sts" among
+        them the account is unknown unless given, and S3 requests carry no ExpectedBucketOwner.
+        Timeouts and attempts default to MLAYER_AWS_* in the environment, else AwsSettings'."""
+        limits = {**dataclasses.asdict(AwsSettings()), **aws_limits(os.environ)}
+        self.connect_timeout = connect_timeout or limits["connect_timeout"]
+        self.read_timeout = read_timeout or limits["read_timeout"]
+        self.max_attempts = max_attempts or limits["max_attempts"]
+        self._account = account
+        self._account_known = account is not None or clients is None or "sts" in clients
         self.endpoint_url = endpoint_url
         self._profile = profile
         self._region = region
         self._session = session
         self._clients: dict[str, Any] = dict(clients or {})
+        self._injected = set(self._clients)
         self.sleep = sleep
         self.clock = clock
 
     @classmethod
     def from_settings(cls, settings: Any, **kwargs: Any) -> Any:
         aws = settings.aws
-        return cls(region=aws.region, profile=aws.profile, endpoint_url=aws.endpoint_url, **kwargs)
+        return cls(
+            region=aws.region,
+            profile=aws.profile,
+            endpoint_url=aws.endpoint_url,
+            connect_timeout=aws.connect_timeout,
+            read_timeout=aws.read_timeout,
+            max_attempts=aws.max_attempts,
+            **kwargs,
+        )
 
     @property
     def session(self) -> Any:
@@ -62,22 +90,30 @@ class GatewayBase:
     def region(self) -> str:
         return self._region or self.session.region_name or DEFAULT_REGION
 
-    def client(self, service: str) -> Any:
-        if service not in self._clients:
+    def client(self, service: str, *, invoke: bool = False) -> Any:
+        """The service's client; ``invoke`` gives Lambda's for a synchronous Invoke (long read,
+        one attempt: a retried Invoke would run the function twice)."""
+        key = f"{service}:invoke" if invoke else service
+        if invoke and key not in self._clients and service in self._injected:
+            return self._clients[service]  # injected clients (Stubber) serve both
+        if key not in self._clients:
             config = Config(
-                retries={"max_attempts": 5, "mode": "standard"},
-                connect_timeout=10,
-                read_timeout=120,
+                retries={
+                    "total_max_attempts": 1 if invoke else self.max_attempts,
+                    "mode": "standard",
+                },
+                connect_timeout=self.connect_timeout,
+                read_timeout=INVOKE_READ_TIMEOUT if invoke else self.read_timeout,
             )
             kwargs: dict[str, Any] = {"region_name": self.region, "config": config}
             if self.endpoint_url:
                 kwargs["endpoint_url"] = self.endpoint_url
             session = self.session  # its own errors (an unknown profile) keep their hint
             try:
-                self._clients[service] = session.client(service, **kwargs)
+                self._clients[key] = session.client(service, **kwargs)
             except Exception as exc:
                 raise translate(exc, f"Creating the {service} client") from exc
-        return self._clients[service]
+        return self._clients[key]
 
     def call(self, service: str, operation: str, action: str, **params: Any) -> dict:
         """Call one API operation, mapping failures to MlayerError with ``action`` as context."""
@@ -98,7 +134,16 @@ class GatewayBase:
             raise translate(exc, action) from exc
 
     def account_id(self) -> str:
-        return self.call("sts", "get_caller_identity", "Reading the AWS account")["Account"]
+        """The caller's account (STS GetCallerIdentity, asked once per gateway)."""
+        if self._account is None:
+            self._account = self.call("sts", "get_caller_identity", "Reading the AWS account")[
+                "Account"
+            ]
+        return self._account
+
+    def known_account(self) -> str | None:
+        """The account when it can be known (None on a gateway of injected clients without STS)."""
+        return self.account_id() if self._account_known else None
 
     def credentials(self) -> tuple[str, str, str | None] | None:
         """The resolved (access key, secret key, session token), or None when there are none."""

@@ -5,8 +5,11 @@ from __future__ import annotations
 import base64
 from typing import Any
 
+import botocore.exceptions
+
 from mlayer.errors import NotFoundError
 from mlayer.gateway.base import GatewayBase
+from mlayer.gateway.translate import translate
 
 
 def code_sha256_to_hex(code_sha256: str) -> str:
@@ -199,15 +202,15 @@ class LambdaCalls(GatewayBase):
 
     def invoke_function(self, name: str, payload: bytes) -> dict:
         """A synchronous Invoke with the log tail: StatusCode, FunctionError, Payload bytes, LogResult."""
-        resp = self.call(
-            "lambda",
-            "invoke",
-            f"Invoking {name}",
-            FunctionName=name,
-            InvocationType="RequestResponse",
-            LogType="Tail",
-            Payload=payload,
-        )
+        try:
+            resp = self.client("lambda", invoke=True).invoke(
+                FunctionName=name,
+                InvocationType="RequestResponse",
+                LogType="Tail",
+                Payload=payload,
+            )
+        except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as exc:
+            raise translate(exc, f"Invoking {name}") from exc
         log = resp.get("LogResult")
         return {
             "StatusCode": resp.get("StatusCode"),

@@ -1,4 +1,11 @@
-"""S3: the artifact bucket and the objects mlayer keeps in it (zips, locks, manifests)."""
+"""S3: the artifact bucket and the objects mlayer keeps in it (zips, locks, manifests).
+
+Bucket names are global, so the default bucket is the caller's own by construction,
+``mlayer-<account>-<region>`` (as CDK names its asset buckets), and every request says whose
+bucket it expects (ExpectedBucketOwner): a bucket of another account answers 403 instead of
+taking mlayer's zips. A bucket mlayer creates blocks public access, disables ACLs
+(BucketOwnerEnforced) and encrypts by default (SSE-S3).
+"""
 
 from __future__ import annotations
 
@@ -8,31 +15,92 @@ from typing import Any
 
 import botocore.exceptions
 
-from mlayer.errors import NotFoundError
+from mlayer.errors import AwsError, NotFoundError
 from mlayer.gateway.base import GatewayBase
-from mlayer.gateway.translate import S3_ABSENT, translate
+from mlayer.gateway.translate import S3_ABSENT, client_error_code, foreign_bucket, translate
+
+# What S3 answers for a bucket of another account (or one the credentials may not use).
+_FOREIGN = ("403", "AccessDenied", "Forbidden", "AllAccessDisabled", "BucketAlreadyExists")
+PUBLIC_ACCESS_BLOCK = {
+    "BlockPublicAcls": True,
+    "IgnorePublicAcls": True,
+    "BlockPublicPolicy": True,
+    "RestrictPublicBuckets": True,
+}
+OWNERSHIP = {"Rules": [{"ObjectOwnership": "BucketOwnerEnforced"}]}
+ENCRYPTION = {"Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}]}
+
+
+def default_bucket_name(account: str, region: str) -> str:
+    return f"mlayer-{account}-{region}"
 
 
 class S3Calls(GatewayBase):
-    def _head(self, operation: str, action: str, **params: Any) -> dict | None:
+    def artifact_bucket(self, configured: str = "") -> str:
+        """``[artifacts] bucket``, or the caller's own default when it is empty."""
+        return configured or default_bucket_name(self.account_id(), self.region)
+
+    def _owner(self) -> dict[str, str]:
+        account = self.known_account()
+        return {"ExpectedBucketOwner": account} if account else {}
+
+    def _s3(self, operation: str, action: str, bucket: str, **params: Any) -> dict:
+        """One S3 call on ``bucket``, expecting its owner; a 403 names the bucket's owner problem."""
+        try:
+            return self.call("s3", operation, action, Bucket=bucket, **self._owner(), **params)
+        except AwsError as exc:
+            if exc.code in _FOREIGN:
+                raise foreign_bucket(bucket, action, exc.code, self.known_account()) from exc
+            raise
+
+    def _head(self, operation: str, action: str, bucket: str, **params: Any) -> dict | None:
         """One S3 HEAD (``head_bucket``/``head_object``); None when S3 says it is absent."""
         try:
-            return getattr(self.client("s3"), operation)(**params)
+            return getattr(self.client("s3"), operation)(Bucket=bucket, **self._owner(), **params)
         except botocore.exceptions.ClientError as exc:
-            if str(exc.response.get("Error", {}).get("Code", "")) in S3_ABSENT:
+            code = client_error_code(exc)
+            if code in S3_ABSENT:
                 return None
+            if code in _FOREIGN:
+                raise foreign_bucket(bucket, action, code, self.known_account()) from exc
             raise translate(exc, action) from exc
         except botocore.exceptions.BotoCoreError as exc:
             raise translate(exc, action) from exc
 
     def ensure_bucket(self, bucket: str) -> bool:
-        """Create the artifact bucket if absent. Returns True when it was created."""
-        if self._head("head_bucket", f"Checking bucket {bucket}", Bucket=bucket) is not None:
+        """Create the bucket if absent, private and encrypted. Returns True when it was created."""
+        if self._head("head_bucket", f"Checking bucket {bucket}", bucket) is not None:
             return False
+        action = f"Creating bucket {bucket}"
         params: dict[str, Any] = {"Bucket": bucket}
         if self.region != "us-east-1":
             params["CreateBucketConfiguration"] = {"LocationConstraint": self.region}
-        self.call("s3", "create_bucket", f"Creating bucket {bucket}", **params)
+        try:
+            self.call("s3", "create_bucket", action, **params)
+        except AwsError as exc:
+            if exc.code == "BucketAlreadyOwnedByYou":  # created meanwhile by another command
+                return False
+            if exc.code in _FOREIGN:
+                raise foreign_bucket(bucket, action, exc.code, self.known_account()) from exc
+            raise
+        self._s3(
+            "put_public_access_block",
+            f"Blocking public access to {bucket}",
+            bucket,
+            PublicAccessBlockConfiguration=PUBLIC_ACCESS_BLOCK,
+        )
+        self._s3(
+            "put_bucket_ownership_controls",
+            f"Disabling ACLs on {bucket}",
+            bucket,
+            OwnershipControls=OWNERSHIP,
+        )
+        self._s3(
+            "put_bucket_encryption",
+            f"Encrypting {bucket} by default",
+            bucket,
+            ServerSideEncryptionConfiguration=ENCRYPTION,
+        )
         return True
 
     def object_exists(self, bucket: str, key: str) -> bool:
@@ -42,25 +110,29 @@ class S3Calls(GatewayBase):
         self, path: str, bucket: str, key: str, callback: Callable[[int], None] | None = None
     ) -> None:
         """Multipart-aware upload with server-side encryption (zips can be 100+ MB)."""
+        action = f"Uploading {path} to s3://{bucket}/{key}"
         try:
             self.client("s3").upload_file(
                 str(path),
                 bucket,
                 key,
-                ExtraArgs={"ServerSideEncryption": "AES256"},
+                ExtraArgs={"ServerSideEncryption": "AES256", **self._owner()},
                 Callback=callback,
             )
         except Exception as exc:  # botocore's, and s3transfer wraps failures in its own types
-            raise translate(exc, f"Uploading {path} to s3://{bucket}/{key}") from exc
+            cause = exc.__cause__ or exc.__context__
+            code = client_error_code(cause) if isinstance(cause, Exception) else ""
+            if code in _FOREIGN or "AccessDenied" in str(exc) or "(403)" in str(exc):
+                raise foreign_bucket(bucket, action, code or "AccessDenied", self._account) from exc
+            raise translate(exc, action) from exc
 
     def put_bytes(
         self, bucket: str, key: str, body: bytes, content_type: str = "application/octet-stream"
     ) -> None:
-        self.call(
-            "s3",
+        self._s3(
             "put_object",
             f"Writing s3://{bucket}/{key}",
-            Bucket=bucket,
+            bucket,
             Key=key,
             Body=body,
             ContentType=content_type,
@@ -68,7 +140,7 @@ class S3Calls(GatewayBase):
         )
 
     def get_bytes(self, bucket: str, key: str) -> bytes:
-        resp = self.call("s3", "get_object", f"Reading s3://{bucket}/{key}", Bucket=bucket, Key=key)
+        resp = self._s3("get_object", f"Reading s3://{bucket}/{key}", bucket, Key=key)
         return resp["Body"].read()
 
     def put_json(self, bucket: str, key: str, doc: Any) -> None:
@@ -87,16 +159,15 @@ class S3Calls(GatewayBase):
 
     def object_size(self, bucket: str, key: str) -> int | None:
         """Bytes of an object, or None when absent (one HEAD)."""
-        head = self._head("head_object", f"Reading s3://{bucket}/{key}", Bucket=bucket, Key=key)
+        head = self._head("head_object", f"Reading s3://{bucket}/{key}", bucket, Key=key)
         return None if head is None else int(head["ContentLength"])
 
     def get_range(self, bucket: str, key: str, start: int, end: int) -> bytes:
         """Bytes start..end (inclusive) of an object: e.g. a zip's central directory only."""
-        resp = self.call(
-            "s3",
+        resp = self._s3(
             "get_object",
             f"Reading s3://{bucket}/{key}",
-            Bucket=bucket,
+            bucket,
             Key=key,
             Range=f"bytes={start}-{end}",
         )

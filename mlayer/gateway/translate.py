@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import urllib.parse
+
 import botocore.exceptions
 
 from mlayer.errors import AwsError, ConflictError, NotFoundError
@@ -33,6 +35,12 @@ TIMEOUT_HINT = (
     "Check --endpoint-url / AWS_ENDPOINT_URL (is `mlayer local-aws` running?) and the network; "
     "a slow link may need a longer MLAYER_AWS_READ_TIMEOUT / MLAYER_AWS_CONNECT_TIMEOUT (seconds)."
 )
+
+
+def _origin(url: str) -> str:
+    """scheme://host:port of a request URL: the endpoint, without the API's path."""
+    parts = urllib.parse.urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}" if parts.netloc else url
 
 
 def client_error_code(exc: Exception) -> str:
@@ -95,7 +103,7 @@ def translate(exc: Exception, action: str) -> AwsError:
     if isinstance(
         exc, (botocore.exceptions.ReadTimeoutError, botocore.exceptions.ConnectTimeoutError)
     ):
-        endpoint = exc.kwargs.get("endpoint_url", "the endpoint")
+        endpoint = _origin(exc.kwargs.get("endpoint_url", "")) or "the endpoint"
         what = (
             "did not answer"
             if isinstance(exc, botocore.exceptions.ReadTimeoutError)

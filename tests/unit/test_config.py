@@ -32,7 +32,7 @@ def test_defaults_match_the_design(tmp_path, monkeypatch):
         "auto",
     )
     assert s.model.layer == "mlayer-predict-model"
-    assert s.artifacts.bucket == "mlayer-artifacts"
+    assert s.artifacts.bucket == ""  # mlayer-<account>-<region>, named by the gateway
     t = s.trigger
     assert (t.stream, t.batch_size, t.batching_window, t.starting_position) == (
         "",
@@ -107,6 +107,7 @@ def test_missing_default_file_is_fine_but_a_named_one_is_an_error(tmp_path, monk
         ('[output]\nsink = "ftp://x"\n', "output.sink"),
         ('[output]\ndead_letter = "dynamodb://t"\n', "output.dead_letter"),
         ('[model]\nartifacts = "model.joblib"\n', "model.artifacts"),
+        ('[artifacts]\nbucket = "s3://acme-ml"\n', "artifacts.bucket"),
     ],
 )
 def test_bad_values_name_the_key_and_the_file(tmp_path, text, named):
@@ -168,6 +169,45 @@ def test_aws_location_from_env_and_flags():
     )
     s = load_settings(None, env=env, region="us-west-2", profile="other", endpoint_url="http://x")
     assert (s.aws.region, s.aws.profile, s.aws.endpoint_url) == ("us-west-2", "other", "http://x")
+
+
+def test_aws_timeouts_and_attempts_default_for_a_cli_and_come_from_the_environment():
+    s = load_settings(None, env={})
+    assert (s.aws.connect_timeout, s.aws.read_timeout, s.aws.max_attempts) == (5.0, 15.0, 2)
+    # an endpoint that never answers is reported in about 30 s
+    assert s.aws.read_timeout * s.aws.max_attempts <= 30
+    env = {
+        "MLAYER_AWS_CONNECT_TIMEOUT": "1.5",
+        "MLAYER_AWS_READ_TIMEOUT": "60",
+        "MLAYER_AWS_MAX_ATTEMPTS": "4",
+    }
+    s = load_settings(None, env=env)
+    assert (s.aws.connect_timeout, s.aws.read_timeout, s.aws.max_attempts) == (1.5, 60.0, 4)
+
+
+@pytest.mark.parametrize(
+    "name, value",
+    [
+        ("MLAYER_AWS_READ_TIMEOUT", "soon"),
+        ("MLAYER_AWS_READ_TIMEOUT", "0"),
+        ("MLAYER_AWS_CONNECT_TIMEOUT", "-3"),
+        ("MLAYER_AWS_MAX_ATTEMPTS", "2.5"),
+        ("MLAYER_AWS_MAX_ATTEMPTS", "100"),
+    ],
+)
+def test_bad_aws_limits_name_the_variable(name, value):
+    with pytest.raises(ConfigError) as err:
+        load_settings(None, env={name: value})
+    assert name in err.value.message and repr(value) in err.value.message
+    assert name in err.value.hint
+
+
+def test_an_empty_bucket_is_the_default_and_with_bucket_names_it():
+    s = load_settings(None, env={"MLAYER_ARTIFACTS_BUCKET": ""})
+    assert s.artifacts.bucket == ""
+    named = s.with_bucket("mlayer-123456789012-us-east-1")
+    assert named.artifacts.bucket == "mlayer-123456789012-us-east-1"
+    assert named.function == s.function and s.with_bucket("") is s
 
 
 def test_rendered_toml_reads_back_to_the_same_settings(tmp_path):
