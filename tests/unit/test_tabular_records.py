@@ -57,6 +57,7 @@ def test_a_good_record_becomes_its_values_in_column_order(rules):
         ({"age": True}, "wrong type: column 'age' must be a number, got bool"),
         ({"age": None}, "missing value: column 'age' is null"),
         ({"age": 10**400}, "non-finite value: column 'age'"),
+        ({"age": float("inf")}, "non-finite value: column 'age' is inf"),  # JSON's 1e400
         ({"city": 3}, "wrong type: column 'city' must be a string, got int"),
         ({"plan": "gold"}, "unknown category: column 'plan' is 'gold'"),
         ({"active": 1}, "wrong type: column 'active' must be true or false, got int"),
