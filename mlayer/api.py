@@ -48,12 +48,6 @@ def _gateway(settings: Settings, gateway: Any = None) -> Any:
     return gateway or Gateway.from_settings(settings)
 
 
-def _ready(settings: Settings, gateway: Any = None) -> tuple[Any, Settings]:
-    """The gateway, and the settings with the artifact bucket named (its default needs the account)."""
-    gw = _gateway(settings, gateway)
-    return gw, settings.with_bucket(gw.artifact_bucket(settings.artifacts.bucket))
-
-
 def init_config(request: InitRequest) -> InitResult:
     """Write a commented mlayer.toml from flags over defaults; refuse to overwrite unless forced."""
     target = Path(request.path)
@@ -111,8 +105,9 @@ def publish_model(
     """
     from mlayer import publish
 
-    gw, settings = _ready(settings, gateway)
-    return publish.publish_model(gw, settings, request, confirm=confirm or _go_ahead)
+    return publish.publish_model(
+        _gateway(settings, gateway), settings, request, confirm=confirm or _go_ahead
+    )
 
 
 def rollback(
@@ -125,8 +120,9 @@ def rollback(
     """Relink an existing model-layer version (a RollbackResult; see rollback.py)."""
     from mlayer import rollback as command
 
-    gw, settings = _ready(settings, gateway)
-    return command.rollback(gw, settings, request, confirm=confirm or _go_ahead)
+    return command.rollback(
+        _gateway(settings, gateway), settings, request, confirm=confirm or _go_ahead
+    )
 
 
 def history(
@@ -135,16 +131,14 @@ def history(
     """Every model-layer version, newest first, with which one is live (a HistoryResult)."""
     from mlayer import inspection
 
-    gw, settings = _ready(settings, gateway)
-    return inspection.history(gw, settings, request or HistoryRequest())
+    return inspection.history(_gateway(settings, gateway), settings, request or HistoryRequest())
 
 
 def status(settings: Settings, *, gateway: Any = None) -> StatusResult:
     """The function's layers, sizes, budget left and update state (a StatusResult)."""
     from mlayer import inspection
 
-    gw, settings = _ready(settings, gateway)
-    return inspection.status(gw, settings)
+    return inspection.status(_gateway(settings, gateway), settings)
 
 
 def deploy_function(
@@ -162,10 +156,9 @@ def deploy_function(
 
     from mlayer import deploy
 
-    gw, settings = _ready(settings, gateway)
     with tempfile.TemporaryDirectory(prefix="mlayer-deploy-") as tmp:
         return deploy.deploy_function(
-            gw,
+            _gateway(settings, gateway),
             settings,
             request or DeployRequest(),
             workdir=Path(tmp),
@@ -193,8 +186,9 @@ def invoke(
     name = request.function or settings.function.name
     event = commands.read_event(request.event_file)
     if request.local:
-        bucket = gateway.artifact_bucket(settings.artifacts.bucket)
-        return commands.invoke(gateway, bucket, name, event, repeat=request.repeat, on_log=on_log)
+        return commands.invoke(
+            gateway, settings.artifacts.bucket, name, event, repeat=request.repeat, on_log=on_log
+        )
     if _is_embedded(settings.aws.endpoint_url):
         raise UsageError(
             "The embedded AWS (moto) stores functions but cannot run them.",
@@ -221,9 +215,8 @@ def poll(
             "the stream.",
             "Add --local.",
         )
-    gw, settings = _ready(settings, gateway)
     return commands.poll(
-        gw,
+        _gateway(settings, gateway),
         settings.artifacts.bucket,
         request.function or settings.function.name,
         request.stream or settings.trigger.stream,

@@ -8,7 +8,7 @@ live here so that the three commands cannot drift apart.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from mlayer import manifest as mf
@@ -78,3 +78,25 @@ def check_compatibility(
             "(`mlayer build-deps --publish`); --allow-version-mismatch overrides this (unsafe).",
         )
     return [f"{p} (--allow-version-mismatch)" for p in soft]
+
+
+def check_function_layers(
+    store: ArtifactStore,
+    layers: Sequence[str],
+    *,
+    deps_layer: str,
+    model_layer: str,
+    allow_mismatch: bool,
+) -> list[str]:
+    """deploy-function's check: will the model layer in ``layers`` load with the deps layer
+    beside it? Nothing to check without both, or when the model layer is not mlayer's (no
+    manifest in the bucket)."""
+    by_name = {layer_name(arn): arn for arn in layers}
+    model, deps = by_name.get(model_layer), by_name.get(deps_layer)
+    if model is None or deps is None:
+        return []
+    manifest = store.manifest(store.layer_sha(model))
+    if manifest is None:
+        return []
+    lock, source = lock_of(store, deps)
+    return check_compatibility(manifest, lock, source, allow_mismatch)

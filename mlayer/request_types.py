@@ -66,6 +66,7 @@ class HistoryRequest:
 @dataclass(frozen=True, kw_only=True)
 class DeployRequest:
     dry_run: bool = False
+    allow_version_mismatch: bool = False
 
 
 @dataclass(frozen=True, kw_only=True)

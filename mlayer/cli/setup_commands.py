@@ -7,7 +7,12 @@ import click
 from mlayer import api
 from mlayer.cli.app import App, pass_app
 from mlayer.cli.group import cli
-from mlayer.cli.options import dry_run_option, function_option, yes_option
+from mlayer.cli.options import (
+    allow_version_mismatch_option,
+    dry_run_option,
+    function_option,
+    yes_option,
+)
 from mlayer.config import ARCHITECTURES, BUILDERS, SUPPORTED_RUNTIMES
 from mlayer.request_types import BuildDepsRequest, DeployRequest, InitRequest
 
@@ -132,16 +137,21 @@ def build_deps(
 @click.option("--arch", type=click.Choice(ARCHITECTURES), help="Architecture.")
 @click.option("--role", help="IAM role ARN (default: [function] role).")
 @click.option("--stream", help="Kinesis stream name or ARN (default: [trigger] stream).")
+@allow_version_mismatch_option
 @dry_run_option
 @yes_option("Apply without asking.")
 @pass_app
-def deploy_function(app: App, function_name, runtime, arch, role, stream, dry_run, yes) -> None:
+def deploy_function(
+    app: App, function_name, runtime, arch, role, stream, allow_version_mismatch, dry_run, yes
+) -> None:
     """Create or update the function (code from function/), its layers and its Kinesis trigger."""
     settings = app.settings_with(
         function={"name": function_name, "runtime": runtime, "architecture": arch, "role": role},
         trigger={"stream": stream},
     )
     result = api.deploy_function(
-        settings, DeployRequest(dry_run=dry_run), confirm=app.confirmer(yes)
+        settings,
+        DeployRequest(dry_run=dry_run, allow_version_mismatch=allow_version_mismatch),
+        confirm=app.confirmer(yes),
     )
     app.emit(result)

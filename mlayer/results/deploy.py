@@ -41,6 +41,7 @@ class DeployResult:
     mapping_uuid: str = ""
     code_sha256: str = ""
     code_size: int = 0
+    warnings: tuple[str, ...] = ()  # what --allow-version-mismatch let through (compat.py)
 
     @property
     def changed(self) -> bool:
@@ -76,7 +77,7 @@ class DeployResult:
             "configuration": fn.desired,
             "changes": _changes_json(fn.changes),
             "trigger": trigger,
-            "notes": list(fn.notes),
+            "notes": [*fn.notes, *self.warnings],
         }
 
     def render(self) -> str:

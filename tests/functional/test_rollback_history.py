@@ -423,3 +423,17 @@ def test_on_a_terminal_rollback_asks_and_no_changes_nothing(gw, three, tmp_path)
     assert snapshot(gw) == before
     out = _on_a_terminal(["rollback", "--version", "1"], b"y", tmp_path)
     assert "Done." in out and live_model(gw) == three["arns"][0]
+
+
+def test_deploy_function_checks_the_live_model_against_the_deps_it_moves_to(gw, three):
+    """deploy-function shares the compatibility check: newer deps under the live model."""
+    publish_deps(gw, sklearn="1.8.0")
+    before = snapshot(gw)
+    result, doc = run_cli("deploy-function", "--yes")
+    assert result.exit_code == 1 and doc["error"] == "ModelError"
+    assert "1.8.0" in doc["message"] and "--allow-version-mismatch" in doc["hint"]
+    assert snapshot(gw) == before
+    result, doc = run_cli("deploy-function", "--allow-version-mismatch", "--dry-run")
+    assert result.exit_code == 0, result.output
+    assert any("1.8.0" in n and "--allow-version-mismatch" in n for n in doc["notes"])
+    assert snapshot(gw) == before
