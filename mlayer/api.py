@@ -48,6 +48,12 @@ def _gateway(settings: Settings, gateway: Any = None) -> Any:
     return gateway or Gateway.from_settings(settings)
 
 
+def _ready(settings: Settings, gateway: Any = None) -> tuple[Any, Settings]:
+    """The gateway, and the settings with the artifact bucket named (its default needs the account)."""
+    gw = _gateway(settings, gateway)
+    return gw, settings.with_bucket(gw.artifact_bucket(settings.artifacts.bucket))
+
+
 def init_config(request: InitRequest) -> InitResult:
     """Write a commented mlayer.toml from flags over defaults; refuse to overwrite unless forced."""
     target = Path(request.path)
@@ -105,9 +111,8 @@ def publish_model(
     """
     from mlayer import publish
 
-    return publish.publish_model(
-        _gateway(settings, gateway), settings, request, confirm=confirm or _go_ahead
-    )
+    gw, settings = _ready(settings, gateway)
+    return publish.publish_model(gw, settings, request, confirm=confirm or _go_ahead)
 
 
 def rollback(
@@ -120,9 +125,8 @@ def rollback(
     """Relink an existing model-layer version (a RollbackResult; see rollback.py)."""
     from mlayer import rollback as command
 
-    return command.rollback(
-        _gateway(settings, gateway), settings, request, confirm=confirm or _go_ahead
-    )
+    gw, settings = _ready(settings, gateway)
+    return command.rollback(gw, settings, request, confirm=confirm or _go_ahead)
 
 
 def history(
@@ -131,14 +135,16 @@ def history(
     """Every model-layer version, newest first, with which one is live (a HistoryResult)."""
     from mlayer import inspection
 
-    return inspection.history(_gateway(settings, gateway), settings, request or HistoryRequest())
+    gw, settings = _ready(settings, gateway)
+    return inspection.history(gw, settings, request or HistoryRequest())
 
 
 def status(settings: Settings, *, gateway: Any = None) -> StatusResult:
     """The function's layers, sizes, budget left and update state (a StatusResult)."""
     from mlayer import inspection
 
-    return inspection.status(_gateway(settings, gateway), settings)
+    gw, settings = _ready(settings, gateway)
+    return inspection.status(gw, settings)
 
 
 def deploy_function(
@@ -156,9 +162,10 @@ def deploy_function(
 
     from mlayer import deploy
 
+    gw, settings = _ready(settings, gateway)
     with tempfile.TemporaryDirectory(prefix="mlayer-deploy-") as tmp:
         return deploy.deploy_function(
-            _gateway(settings, gateway),
+            gw,
             settings,
             request or DeployRequest(),
             workdir=Path(tmp),
@@ -186,9 +193,8 @@ def invoke(
     name = request.function or settings.function.name
     event = commands.read_event(request.event_file)
     if request.local:
-        return commands.invoke(
-            gateway, settings.artifacts.bucket, name, event, repeat=request.repeat, on_log=on_log
-        )
+        bucket = gateway.artifact_bucket(settings.artifacts.bucket)
+        return commands.invoke(gateway, bucket, name, event, repeat=request.repeat, on_log=on_log)
     if _is_embedded(settings.aws.endpoint_url):
         raise UsageError(
             "The embedded AWS (moto) stores functions but cannot run them.",
@@ -215,8 +221,9 @@ def poll(
             "the stream.",
             "Add --local.",
         )
+    gw, settings = _ready(settings, gateway)
     return commands.poll(
-        _gateway(settings, gateway),
+        gw,
         settings.artifacts.bucket,
         request.function or settings.function.name,
         request.stream or settings.trigger.stream,
