@@ -12,6 +12,7 @@ this, while a flipped split or a different token moves a value by far more.
 
 from __future__ import annotations
 
+import hashlib
 import importlib.util
 import json
 import sys
@@ -133,8 +134,12 @@ def sklearn_input(rows: list, input_kind: str, columns: Sequence[Any]) -> Any:
 
 
 def _sklearn_predict(pipeline: Any, x: Any, with_proba: bool) -> tuple[list, list | None]:
-    labels = [_plain(v) for v in pipeline.predict(x)]
-    proba = pipeline.predict_proba(x).tolist() if with_proba else None
+    """As the function does it: transform once, then the estimator's predict (and proba)."""
+    if len(pipeline.steps) > 1:
+        x = pipeline[:-1].transform(x)
+    model = pipeline.steps[-1][1]
+    labels = [_plain(v) for v in model.predict(x)]
+    proba = model.predict_proba(x).tolist() if with_proba else None
     return labels, proba
 
 
@@ -212,8 +217,6 @@ def check_parity(
     with tempfile.TemporaryDirectory(prefix="mlayer-onnx-") as tmp:
         graph = Path(tmp) / ONNX_FILE
         graph.write_bytes(converted.onnx_bytes)
-        import hashlib
-
         manifest = parity_manifest(
             converted, len(converted.onnx_bytes), hashlib.sha256(converted.onnx_bytes).hexdigest()
         )
