@@ -24,7 +24,7 @@ from datetime import datetime
 from typing import NamedTuple, Protocol
 
 from .decoding import BadRecord, RowRules, decode_payload, to_row
-from .delivery import SYSTEMIC_ERRORS, Delivery, Prepared, TooBig, describe
+from .delivery import SYSTEMIC_ERRORS, Delivery, Prepared, TooBig, cut, describe
 
 PREDICTED = "predicted"
 DEAD_LETTERED = "dead_lettered"
@@ -240,7 +240,7 @@ def process_batch(
         return [
             {
                 "event_id": records[i].event_id,
-                "reason": reasons[i],
+                "reason": cut(reasons[i]),  # a field name in it may be a megabyte long
                 "data": records[i].data,
                 "model_version": version,
                 "failed_at": stamp,

@@ -299,3 +299,46 @@ def test_many_big_dead_letters_go_to_sqs_in_calls_within_its_limits():
     )
     assert outcome.metrics.dead_lettered == 7 and s3.objects == {}
     assert sqs.calls == 7  # two 530 KB messages would pass 1 MiB per call: one per call
+
+
+def test_a_reason_naming_a_huge_field_is_cut_to_a_readable_length():
+    key = "k" * 200_000
+    records = [kinesis(0, json.dumps({"id": "r", key: "v" * 20}).encode())]
+    output, out, dead, sqs, s3 = sinks()
+    outcome = process_batch(
+        records,
+        model=MODEL,
+        rules=RowRules("record", None, 10),
+        output=output,
+        dead_letter=dead,
+        clock=Clock(),
+    )
+    (letter,) = sqs.bodies
+    assert outcome.metrics.dead_lettered == 1
+    assert letter["reason"].startswith("text too long: kkk")
+    assert letter["reason"].endswith("characters, cut)") and len(letter["reason"]) < 600
+
+
+class RefusingSqs(FakeSqs):
+    """Refuses (SenderFault) any message whose body holds a character SQS does not allow."""
+
+    def send_message_batch(self, QueueUrl, Entries):
+        bad = [e for e in Entries if "\uffff" in e["MessageBody"]]
+        good = [e for e in Entries if e not in bad]
+        if good:
+            super().send_message_batch(QueueUrl, good)
+        failed = [
+            {"Id": e["Id"], "SenderFault": True, "Code": "InvalidMessageContents", "Message": "x"}
+            for e in bad
+        ]
+        return {"Successful": [{"Id": e["Id"]} for e in good], "Failed": failed}
+
+
+def test_a_dead_letter_its_sink_refuses_is_sent_again_with_its_data_in_s3():
+    sqs, s3 = RefusingSqs(), FakeS3()
+    retry = Retry(attempts=2, sleep=lambda _: None)
+    dead = DeadLetters(SqsSink(sqs, "dead", retry), OverflowStore(s3, "b", "p/", retry))
+    letter = {"event_id": "m-1", "reason": "no id", "data": "\uffff{}", "model_version": "v"}
+    assert dead.write([letter]).undelivered == set()
+    (sent,) = sqs.bodies
+    assert raw_data_of(sent, s3.objects) == "\uffff{}" and dead.overflowed == 1
