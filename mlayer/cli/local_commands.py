@@ -22,7 +22,7 @@ from mlayer.request_types import InvokeRequest, PollRequest
     type=click.Path(dir_okay=False),
     help="Event JSON file (e.g. from sam local generate-event).",
 )
-@click.option("--function", "function_name", help="Function to invoke (default: [function] name).")
+@click.option("--function", help="Function to invoke (default: [function] name).")
 @click.option(
     "--repeat",
     type=click.IntRange(1, 10000),
@@ -31,12 +31,10 @@ from mlayer.request_types import InvokeRequest, PollRequest
     help="Invocations on one warm container.",
 )
 @pass_app
-def invoke(app: App, local, event_file, function_name, repeat) -> None:
+def invoke(app: App, **fields) -> None:
     """Invoke the function once (or --repeat N times) and print the response and REPORT line."""
     step = app.progress()
-    request = InvokeRequest(
-        event_file=event_file, function=function_name, repeat=repeat, local=local
-    )
+    request = InvokeRequest(**fields)
     result = api.invoke(app.settings, request, on_log=lambda line: step(f"| {line}"))
     app.emit(result)
     if not result.ok:
@@ -48,9 +46,7 @@ def invoke(app: App, local, event_file, function_name, repeat) -> None:
     "--local", "local", is_flag=True, help="Run the function in mlayer's local Lambda emulation."
 )
 @click.option("--stream", help="Kinesis stream (default: [trigger] stream).")
-@click.option(
-    "--function", "function_name", help="Function to deliver to (default: [function] name)."
-)
+@click.option("--function", help="Function to deliver to (default: [function] name).")
 @click.option(
     "--batch-size",
     type=click.IntRange(1, 10000),
@@ -59,19 +55,12 @@ def invoke(app: App, local, event_file, function_name, repeat) -> None:
 @click.option("--max-batches", type=click.IntRange(1), help="Stop after this many batches.")
 @click.option("--until-empty", is_flag=True, help="Stop when every shard is read to its end.")
 @pass_app
-def poll(app: App, local, stream, function_name, batch_size, max_batches, until_empty) -> None:
+def poll(app: App, **fields) -> None:
     """Play Lambda's Kinesis event-source mapping against a stream."""
     step = app.progress()
-    if local and not until_empty and max_batches is None:
+    request = PollRequest(**fields)
+    if request.local and not request.until_empty and request.max_batches is None:
         step("polling until interrupted (Ctrl-C); --until-empty stops at the end of every shard")
-    request = PollRequest(
-        stream=stream,
-        function=function_name,
-        batch_size=batch_size,
-        max_batches=max_batches,
-        until_empty=until_empty,
-        local=local,
-    )
     result = api.poll(app.settings, request, on_batch=lambda batch: step(batch.line()))
     app.emit(result)
 
