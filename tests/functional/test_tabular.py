@@ -116,14 +116,14 @@ def publish_locally(model, folder: Path, samples: list[dict], tamper: bool = Fal
 
 
 @pytest.fixture(scope="module")
-def pandas_layer(tmp_path_factory) -> Path:
+def pandas_layer_build(tmp_path_factory):
     """layers/sklearn-pandas built by mlayer's pip builder (slimmed, compiled, cached)."""
     import platform
 
     from mlayer.build import BuildRequest, build_layer
 
     arch = "arm64" if platform.machine().lower() in ("aarch64", "arm64") else "x86_64"
-    build = build_layer(
+    return build_layer(
         BuildRequest(
             requirements=REPO / "layers" / "sklearn-pandas" / "requirements.txt",
             runtime=f"python{sys.version_info[0]}.{sys.version_info[1]}",
@@ -133,7 +133,23 @@ def pandas_layer(tmp_path_factory) -> Path:
             cache_dir=REPO / ".cache" / "mlayer",
         )
     )
-    return build.tree.parent
+
+
+@pytest.fixture(scope="module")
+def pandas_layer(pandas_layer_build) -> Path:
+    """A folder holding python/ (the unpacked layer, as /opt on Lambda). Read-only."""
+    return pandas_layer_build.tree.parent
+
+
+def test_the_sklearn_pandas_layer_fits_slimmed_and_says_what_it_shadows(pandas_layer_build):
+    build = pandas_layer_build
+    assert build.packages["pandas"] == "3.1.1" and "pandas" in build.modules
+    assert not (build.tree / "pandas" / "tests").exists()  # the tests-folder step took it
+    assert any(s.name == "tests folders" and s.status == "applied" for s in build.slim_steps)
+    assert build.budget.fits and build.budget.room_left > 0
+    shadows = {s.package: s for s in build.shadows}
+    assert set(shadows) == {"python-dateutil", "six"}
+    assert shadows["python-dateutil"].ok and build.shadow_warnings == []  # the pin holds
 
 
 def aws(local) -> dict:
