@@ -19,6 +19,8 @@ from mlayer import trust
 from mlayer.errors import ModelError
 
 _LITERALS = (str, bytes, bytearray, int, float, complex, bool, type(None))
+# What joblib writes in a wrapper's state; any other key could replace its methods (read, ...)
+_WRAPPER_KEYS = {"subclass", "shape", "order", "dtype", "allow_mmap", "numpy_array_alignment_bytes"}
 
 
 class Refusal(Exception):
@@ -208,8 +210,8 @@ class Walker(pickle._Unpickler):  # the pure-Python unpickler joblib itself exte
             raise Refusal("a NumpyArrayWrapper made otherwise than joblib writes it")
         dicts = state if isinstance(state, tuple) and len(state) == 2 else (state, None)
         for part in dicts:
-            if part and not (isinstance(part, dict) and all(type(k) is str for k in part)):
-                raise Refusal("a NumpyArrayWrapper with an unusual state")
+            if part and not (isinstance(part, dict) and set(part) <= _WRAPPER_KEYS):
+                raise Refusal("a NumpyArrayWrapper with an unusual state")  # e.g. its own read
             inst.attrs.update(part or {})
         self._skip_array(inst.attrs)
         self.stack[-1] = _Array()  # joblib puts the array where the wrapper was

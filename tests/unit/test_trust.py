@@ -315,6 +315,9 @@ def test_numpy_array_wrapper_only_as_joblib_writes_it():
     # handed to a constructor that returns an instance of it (sklearn's Cython newObj)
     newobj = glob("sklearn.metrics._dist_metrics", "newObj")
     assert "passed to a call" in refused(b"\x80\x04" + newobj + w + b"\x85R}b.").message
+    # a state that replaces the wrapper's own read(): joblib would call slice(), read nothing
+    own_read = b"\x80\x04" + w + b")\x81}\x8c\x04read" + glob("builtins", "slice") + b"sb."
+    assert "unusual state" in refused(own_read).message
 
 
 def test_allowlist_is_data_in_one_place():
