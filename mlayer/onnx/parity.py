@@ -4,7 +4,7 @@ Both sides predict the same batch (the user's samples plus generated ones, at le
 ONNX side is the function's own predictor (function/mlayer_function/onnx_model.py, loaded from
 the files mlayer ships), so the gate checks the feeding and label mapping Lambda will run.
 
-Tolerance (documented in docs/FORMATS.md): every label identical; every probability within
+Tolerance (the contract; docs/FORMATS.md quotes it): every label identical; every probability within
 1e-4 absolute; every regression value within 1e-4 + 1e-5 x |value|. onnxruntime computes in
 float32 where scikit-learn uses float64: a correct conversion differs by ~1e-7, far inside
 this, while a flipped split or a different token moves a value by far more.
