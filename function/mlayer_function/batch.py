@@ -157,18 +157,16 @@ def predict_isolating(
     return predictions, errors
 
 
-def decode_one(record: InRecord, rules: RowRules) -> tuple[object, object]:
-    obj = record.data if record.encoding == "json" else decode_payload(record.data, record.encoding)
-    return to_row(obj, rules)
-
-
 def _decode_all(records: Sequence[InRecord], rules: RowRules):
     """([(index, id, row)], {index: reason}): any exception is this record's, not the batch's."""
     good: list[tuple[int, object, object]] = []
     bad: dict[int, str] = {}
     for index, record in enumerate(records):
         try:
-            rid, row = decode_one(record, rules)
+            data = record.data
+            rid, row = to_row(
+                data if record.encoding == "json" else decode_payload(data, record.encoding), rules
+            )
         except BadRecord as exc:
             bad[index] = exc.reason
         except SYSTEMIC_ERRORS:
