@@ -63,6 +63,8 @@ def poll(app: App, **fields) -> None:
         step("polling until interrupted (Ctrl-C); --until-empty stops at the end of every shard")
     result = api.poll(app.settings, request, on_batch=lambda batch: step(batch.line()))
     app.emit(result)
+    if not result.ok:  # records were given up (after retries or by age)
+        raise click.exceptions.Exit(1)
 
 
 @cli.command("local-aws")

@@ -41,9 +41,11 @@ _COMMENTS = {
     "trigger.starting_position": "LATEST | TRIM_HORIZON",
     "trigger.max_retries": "finite: one poison record must not stall a shard",
     "trigger.max_record_age": "s, 60..604800",
-    "trigger.on_failure": "sqs:// or sns:// destination for what Lambda gives up on",
+    "trigger.on_failure": "sqs://, sns:// or s3:// destination for what Lambda gives up on",
     "output.sink": "dynamodb://T | s3://B/P | kinesis://S | sqs://Q | stdout://",
     "output.dead_letter": "sqs://Q | s3://B/P for records that can never succeed",
+    "output.dead_letter_overflow": "s3://B/P for dead letters too big for their sink "
+    "(empty: the artifact bucket, dead-letters/)",
 }
 
 _SECTION_HEADERS = {

@@ -17,7 +17,11 @@ INPUT_KINDS = ("auto", "text", "features", "record")
 STARTING_POSITIONS = ("LATEST", "TRIM_HORIZON")
 SINK_SCHEMES = ("dynamodb://", "s3://", "kinesis://", "sqs://", "stdout://")
 DEAD_LETTER_SCHEMES = ("sqs://", "s3://")
-ON_FAILURE_SCHEMES = ("sqs://", "sns://", "arn:")
+ON_FAILURE_SCHEMES = ("sqs://", "sns://", "s3://", "arn:")
+OVERFLOW_SCHEMES = ("s3://",)
+# The function reads its overflow location from this variable (deploy-function sets it).
+FUNCTION_DEAD_LETTER_OVERFLOW_ENV = "MLAYER_DEAD_LETTER_OVERFLOW"
+DEAD_LETTER_PREFIX = "dead-letters/"
 
 
 @dataclass(frozen=True)
@@ -68,6 +72,8 @@ class TriggerSettings:
 class OutputSettings:
     sink: str = "stdout://"
     dead_letter: str = ""
+    # s3://B/P for dead letters too big for their sink; empty: the artifact bucket, dead-letters/
+    dead_letter_overflow: str = ""
 
 
 @dataclass(frozen=True)
@@ -117,6 +123,16 @@ class Settings:
         return dataclasses.replace(
             self, artifacts=dataclasses.replace(self.artifacts, bucket=bucket)
         )
+
+    def dead_letter_overflow_url(self) -> str:
+        """Where the function puts dead letters too big for their sink (the value of
+        MLAYER_DEAD_LETTER_OVERFLOW): [output] dead_letter_overflow, else the artifact bucket
+        under dead-letters/ (name the bucket first: ``with_bucket``)."""
+        if self.output.dead_letter_overflow:
+            return self.output.dead_letter_overflow
+        if not self.artifacts.bucket:
+            raise ValueError("the artifact bucket is not named yet: call with_bucket first")
+        return f"s3://{self.artifacts.bucket}/{DEAD_LETTER_PREFIX}"
 
     def to_dict(self) -> dict:
         out = {}

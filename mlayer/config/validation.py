@@ -12,6 +12,7 @@ from mlayer.config.sections import (
     ENV_PREFIX,
     INPUT_KINDS,
     ON_FAILURE_SCHEMES,
+    OVERFLOW_SCHEMES,
     SINK_SCHEMES,
     STARTING_POSITIONS,
     SUPPORTED_RUNTIMES,
@@ -67,7 +68,7 @@ _EXAMPLES = {
     "kinesis://": "kinesis://results",
     "sqs://": "sqs://my-queue",
     "sns://": "sns://my-topic",
-    "arn:": "an SQS queue or SNS topic ARN",
+    "arn:": "an SQS queue, SNS topic or S3 bucket ARN",
     "stdout://": "stdout://",
 }
 
@@ -109,3 +110,9 @@ def validate(s: Any, origin: str) -> None:
     _scheme(t.on_failure, ON_FAILURE_SCHEMES, at("trigger.on_failure"), allow_empty=True)
     _scheme(s.output.sink, SINK_SCHEMES, at("output.sink"), allow_empty=False)
     _scheme(s.output.dead_letter, DEAD_LETTER_SCHEMES, at("output.dead_letter"), allow_empty=True)
+    _scheme(
+        s.output.dead_letter_overflow,
+        OVERFLOW_SCHEMES,
+        at("output.dead_letter_overflow"),
+        allow_empty=True,
+    )

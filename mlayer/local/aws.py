@@ -15,6 +15,7 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 
 from mlayer.errors import LocalRuntimeError
 
@@ -73,6 +74,30 @@ def embedded_aws(
                     os.environ[key] = value
 
 
+def moto_server(host: str, port: int) -> Any:
+    """moto's threaded server, its app behind the limit moto lacks (PutRecord's 1 MiB)."""
+    from moto.moto_server.threaded_moto_server import ThreadedMotoServer
+    from moto.moto_server.werkzeug_app import (
+        DomainDispatcherApplication,
+        MotoRequestHandler,
+        create_backend_app,
+    )
+    from werkzeug.serving import make_server
+
+    from mlayer.local.limits import KinesisRecordLimit
+
+    class LimitedMotoServer(ThreadedMotoServer):
+        def _server_entry(self) -> None:
+            app = KinesisRecordLimit(DomainDispatcherApplication(create_backend_app))
+            self._server = make_server(
+                self._ip_address, self._port, app, True, request_handler=MotoRequestHandler
+            )
+            self._server_ready_event.set()
+            self._server.serve_forever()
+
+    return LimitedMotoServer(ip_address=host, port=port, verbose=False)
+
+
 def _missing_moto(exc: ImportError) -> LocalRuntimeError:
     return LocalRuntimeError(
         "The embedded AWS needs moto's server, which is not installed.",
@@ -90,11 +115,10 @@ def _cannot_start(host: str, port: int, why: str) -> LocalRuntimeError:
 @contextlib.contextmanager
 def _thread_server(host: str, port: int) -> Iterator[int]:
     try:
-        from moto.moto_server.threaded_moto_server import ThreadedMotoServer
+        server = moto_server(host, port)
     except ImportError as exc:  # pragma: no cover - depends on the install
         raise _missing_moto(exc) from exc
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
-    server = ThreadedMotoServer(ip_address=host, port=port, verbose=False)
     try:
         server.start()
     except OSError as exc:

@@ -14,11 +14,12 @@ from pathlib import Path
 from typing import Any
 
 from mlayer.errors import NotFoundError, UsageError
-from mlayer.local import pricing
+from mlayer.local import limits, pricing
 from mlayer.local.checkpoints import BucketCheckpoints, checkpoint_key
+from mlayer.local.destinations import failure_sender
 from mlayer.local.emulator import InvokeResult
 from mlayer.local.poller import BatchProgress, Mapping, Poller, PollResult
-from mlayer.local.prepare import emulator_for, failure_sender
+from mlayer.local.prepare import emulator_for
 
 
 def read_event(path: str | Path | None) -> Any:
@@ -158,6 +159,7 @@ def invoke(
     on_log: Callable[[str], None] | None = None,
 ) -> InvokeSummary:
     """Invoke the function ``repeat`` times on one warm emulated container."""
+    limits.check_event(event)
     emulator, config = emulator_for(gateway, bucket, function, on_log=on_log)
     summary = InvokeSummary(
         function, True, architecture=emulator.spec.architecture, memory_mb=emulator.spec.memory_mb
@@ -231,6 +233,7 @@ def mapping_for(
             report_item_failures="ReportBatchItemFailures"
             in (e.get("FunctionResponseTypes") or []),
             on_failure=destination,
+            uuid=e.get("UUID", ""),
         )
         return m, note
     m = Mapping(
@@ -255,8 +258,14 @@ class PollSummary:
     mapping_note: str
     cold_starts: int
 
+    @property
+    def ok(self) -> bool:
+        """False when records were given up: `mlayer poll` then exits 1."""
+        return self.result.ok
+
     def to_dict(self) -> dict:
         return {
+            "ok": self.ok,
             **self.result.to_dict(),
             "mapping": self.mapping_note,
             "cold_starts": self.cold_starts,
@@ -293,7 +302,7 @@ def poll(
         ) from exc
     gateway.ensure_bucket(bucket)
     checkpoints = BucketCheckpoints(gateway, bucket, checkpoint_key(function, mapping.stream_arn))
-    send = failure_sender(gateway, mapping.on_failure) if mapping.on_failure else None
+    send = failure_sender(gateway, mapping.on_failure, mapping.uuid) if mapping.on_failure else None
 
     def at(shard_id: str, when: dt.datetime) -> str:
         return gateway.get_shard_iterator_at(mapping.stream, shard_id, when)

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from mlayer.errors import LocalRuntimeError
+from mlayer.local import limits
 from mlayer.local.environment import FunctionSpec, build_environment
 from mlayer.local.reporting import InvokeResult, Report, billed_ms, read_memory_kb
 from mlayer.local.runtime_api import Invocation, Outcome, RuntimeApi
@@ -220,6 +221,8 @@ class Emulator:
     def invoke(self, event: Any) -> InvokeResult:
         """Run one event (a JSON-able object, or bytes) on the warm container, starting it if cold."""
         body = event if isinstance(event, bytes) else json.dumps(event).encode()
+        if len(body) > limits.SYNC_PAYLOAD_MAX:  # Lambda refuses it before any container runs
+            raise limits.payload_too_large(self.spec.name, len(body))
         request_id = str(uuid.uuid4())
         init_ms: float | None = None
         if self._proc is None or self._proc.poll() is not None:
@@ -244,6 +247,9 @@ class Emulator:
         )
         duration_ms = (self.clock() - t0) * 1000
         if kind == "ok" and outcome is not None and outcome.kind == "response":
+            if len(outcome.body) > limits.RESPONSE_MAX:
+                err = limits.response_too_large()
+                return self._result(request_id, err, err, duration_ms, init_ms, peak)
             return self._result(request_id, outcome.json(), None, duration_ms, init_ms, peak)
         if kind == "ok" and outcome is not None and outcome.kind == "error":
             err = outcome.json()

@@ -19,9 +19,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--port", type=int, default=0)
     args = parser.parse_args(argv)
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
-    from moto.moto_server.threaded_moto_server import ThreadedMotoServer
+    from mlayer.local.aws import moto_server
 
-    server = ThreadedMotoServer(ip_address=args.host, port=args.port, verbose=False)
+    server = moto_server(args.host, args.port)
     server.start()
     _host, port = server.get_host_and_port()
     sys.stdout.write(f"{port}\n")

@@ -13,11 +13,17 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import json
 import time
 import uuid
-from collections.abc import Callable, MutableMapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterator, MutableMapping
+from dataclasses import dataclass
 from typing import Any, Protocol
+
+from mlayer.local.limits import fit_payload
+from mlayer.local.poll_results import BatchProgress, PollResult
+
+__all__ = ["BatchProgress", "Mapping", "PollResult", "Poller", "kinesis_event"]
 
 
 class StreamReader(Protocol):
@@ -45,83 +51,7 @@ class Mapping:
     bisect_on_error: bool = False
     report_item_failures: bool = False
     on_failure: str = ""
-
-
-@dataclass
-class BatchProgress:
-    """One batch read from a shard, after it was handled completely."""
-
-    number: int
-    shard_id: str
-    first_sequence: str
-    last_sequence: str
-    records: int
-    invocations: int = 0
-    retries: int = 0
-    bisections: int = 0
-    succeeded: int = 0
-    gave_up: int = 0
-    seconds: float = 0.0
-
-    def line(self) -> str:
-        text = (
-            f"batch {self.number}: {self.shard_id} seq {self.first_sequence}..{self.last_sequence} "
-            f"{self.records} records -> {self.succeeded} ok"
-        )
-        extras = [
-            f"{n} {label}"
-            for n, label in (
-                (self.gave_up, "given up"),
-                (self.retries, "retries"),
-                (self.bisections, "bisections"),
-            )
-            if n
-        ]
-        extras.append(f"{self.invocations} invocation{'s' * (self.invocations != 1)}")
-        return f"{text}, {', '.join(extras)} ({self.seconds:.2f}s)"
-
-
-@dataclass
-class PollResult:
-    stream: str
-    batches: list[BatchProgress] = field(default_factory=list)
-    failure_records: list[dict] = field(default_factory=list)
-    checkpoints: dict[str, str] = field(default_factory=dict)
-
-    @property
-    def records(self) -> int:
-        return sum(b.records for b in self.batches)
-
-    @property
-    def succeeded(self) -> int:
-        return sum(b.succeeded for b in self.batches)
-
-    @property
-    def gave_up(self) -> int:
-        return sum(b.gave_up for b in self.batches)
-
-    @property
-    def invocations(self) -> int:
-        return sum(b.invocations for b in self.batches)
-
-    def to_dict(self) -> dict:
-        return {
-            "stream": self.stream,
-            "records": self.records,
-            "succeeded": self.succeeded,
-            "gave_up": self.gave_up,
-            "invocations": self.invocations,
-            "batches": [b.__dict__ for b in self.batches],
-            "failure_records": self.failure_records,
-            "checkpoints": self.checkpoints,
-        }
-
-    def render(self) -> str:
-        """The totals: each batch's line was shown as it happened (the progress callback)."""
-        return (
-            f"{len(self.batches)} batches, {self.records} records: {self.succeeded} ok, "
-            f"{self.gave_up} given up, {self.invocations} invocations."
-        )
+    uuid: str = ""  # the event-source mapping's, when AWS has one
 
 
 def _epoch(value: Any) -> float:
@@ -193,7 +123,7 @@ class Poller:
         invoke: Callable[[dict], Any],
         mapping: Mapping,
         *,
-        send_failure: Callable[[dict], None] | None = None,
+        send_failure: Callable[[dict, dict], str] | None = None,
         checkpoints: MutableMapping[str, str] | None = None,
         on_batch: Callable[[BatchProgress], None] | None = None,
         clock: Callable[[], float] = time.time,
@@ -251,16 +181,25 @@ class Poller:
                         read_any = True
                     continue
                 read_any = True
-                progress = self._handle(len(result.batches) + 1, shard_id, records, result)
-                result.batches.append(progress)
-                self.checkpoints[shard_id] = records[-1]["SequenceNumber"]
-                if self.on_batch:
-                    self.on_batch(progress)
+                for batch in self._fit(records, shard_id):  # Lambda's 6 MB payload limit
+                    progress = self._handle(len(result.batches) + 1, shard_id, batch, result)
+                    result.batches.append(progress)
+                    self.checkpoints[shard_id] = batch[-1]["SequenceNumber"]
+                    if self.on_batch:
+                        self.on_batch(progress)
             if not read_any:
                 if until_empty or all(it is None for it in iterators.values()):
                     result.checkpoints = dict(self.checkpoints)
                     return result
                 self.sleep(idle_sleep)
+
+    def _fit(self, records: list[dict], shard_id: str) -> Iterator[list[dict]]:
+        """The records read, cut into invocations whose event stays within 6 MB."""
+
+        def size(record: dict) -> int:
+            return len(json.dumps(kinesis_event([record], shard_id, self.m)["Records"][0])) + 2
+
+        return fit_payload(records, size, overhead=len(json.dumps({"Records": []})))
 
     def _handle(
         self, number: int, shard_id: str, records: list[dict], result: PollResult
@@ -337,7 +276,8 @@ class Poller:
         record = self.failure_record(shard_id, batch, condition, invoke_count, function_error)
         result.failure_records.append(record)
         if self.send_failure and self.m.on_failure:
-            self.send_failure(record)
+            payload = kinesis_event(batch, shard_id, self.m)  # S3 destinations keep the batch
+            result.failures_sent_to.append(self.send_failure(record, payload))
 
     def failure_record(
         self,

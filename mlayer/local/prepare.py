@@ -77,21 +77,3 @@ def emulator_for(gateway: Any, bucket: str, name: str, **kwargs: Any) -> tuple[E
     rdir = runtime_dir(exe, spec.python_version)
     kwargs.setdefault("aws_env", function_aws_env(gateway))
     return Emulator(spec, exe, rdir, **kwargs), config
-
-
-def failure_sender(gateway: Any, destination: str):
-    """A function that sends an on-failure record (JSON) to an sqs/sns destination (URL or ARN)."""
-    import json
-
-    if destination.startswith("sqs://") or destination.startswith("arn:aws:sqs:"):
-        queue = destination.removeprefix("sqs://").rsplit(":", 1)[-1]
-        return lambda record: gateway.send_message(queue, json.dumps(record))
-    if destination.startswith("sns://") or destination.startswith("arn:aws:sns:"):
-        topic = destination.removeprefix("sns://")
-        if not topic.startswith("arn:"):
-            topic = f"arn:aws:sns:{gateway.region}:{gateway.account_id()}:{topic}"
-        return lambda record: gateway.publish_sns(topic, json.dumps(record))
-    raise LocalRuntimeError(
-        f"On-failure destination {destination!r} is neither SQS nor SNS.",
-        "Use sqs://QUEUE, sns://TOPIC or their ARNs.",
-    )

@@ -7,6 +7,7 @@ fetches them.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 import os
@@ -239,11 +240,15 @@ def test_poll_local_delivers_retries_bisects_and_gives_up_to_the_destination(gat
     )
 
     result = mlayer("poll", "--local", "--stream", "events", "--until-empty")
-    assert result.exit_code == 0, result.output
+    assert result.exit_code == 1, result.output  # records were given up: the command says so
     assert result.stderr.count("batch ") == 2  # one progress line per batch
     assert (
         "20 records: 12 ok, 8 given up" in result.stdout
     )  # id 4 alone; ids 13..19 from its number on
+    assert (
+        "Gave up 8 records in 2 on-failure record(s), written to sqs://scorer-failures."
+        in result.stdout
+    )
 
     failures = [json.loads(b) for b in sandbox.receive_all(gateway, "scorer-failures")]
     infos = sorted(
@@ -343,6 +348,57 @@ def test_poll_local_without_a_mapping_uses_the_trigger_settings_from_the_oldest_
     assert result.exit_code == 0, result.output
     assert "3 records: 3 ok" in result.stdout and "[trigger] settings" in result.stdout
     assert result.stderr.count("batch ") == 2  # [trigger] batch_size = 2
+
+
+def test_poll_local_writes_what_it_gave_up_to_an_s3_destination_with_the_batch(
+    gateway, monkeypatch
+):
+    deploy(gateway)
+    gateway.ensure_bucket("failures")
+    sandbox.ensure_stream(gateway, "events")
+    bodies = [{"id": 1}, {"id": 2, "poison": True}, {"id": 3}]
+    sandbox.put_records(
+        gateway, "events", [{"Data": json.dumps(b).encode(), "PartitionKey": "k"} for b in bodies]
+    )
+    monkeypatch.setenv("MLAYER_TRIGGER_ON_FAILURE", "s3://failures")
+    monkeypatch.setenv("MLAYER_TRIGGER_MAX_RETRIES", "0")
+    result = mlayer("--json", "poll", "--local", "--stream", "events", "--until-empty")
+    assert result.exit_code == 1
+    doc = json.loads(result.stdout)
+    assert doc["ok"] is False and (doc["succeeded"], doc["gave_up"]) == (2, 1)
+    [key] = sandbox.list_keys(gateway, "failures")
+    assert key.startswith("aws/lambda/local/shardId-000000000000/")
+    assert doc["failures_sent_to"] == [f"s3://failures/{key}"]
+    written = gateway.get_json("failures", key)
+    assert written["requestContext"]["condition"] == "RetryAttemptsExhausted"
+    assert written["KinesisBatchInfo"]["batchSize"] == 1
+    # Lambda writes the whole invocation record to S3: the given-up record's data is there
+    [given_up] = written["payload"]["Records"]
+    assert json.loads(base64.b64decode(given_up["kinesis"]["data"])) == bodies[1]
+
+
+def test_invoke_local_refuses_an_event_over_6_mb_as_lambda_does(gateway, tmp_path):
+    deploy(gateway)
+    event = sam_kinesis_event(7)
+    chunk = base64.b64encode(b"x" * 900_000).decode()  # each record legal, the event is not
+    event["Records"] = [{**r, "kinesis": {**r["kinesis"], "data": chunk}} for r in event["Records"]]
+    path = tmp_path / "big.json"
+    path.write_text(json.dumps(event))
+    result = mlayer("invoke", "--local", "--event", str(path))
+    assert result.exit_code == 1
+    assert "RequestEntityTooLargeException" in result.stderr
+    assert "Request must be smaller than 6291456 bytes" in result.stderr
+
+
+def test_invoke_local_refuses_a_kinesis_record_over_1_mib(gateway, tmp_path):
+    deploy(gateway)
+    event = sam_kinesis_event(1)
+    event["Records"][0]["kinesis"]["data"] = base64.b64encode(b"y" * (1024 * 1024 + 1)).decode()
+    path = tmp_path / "record.json"
+    path.write_text(json.dumps(event))
+    result = mlayer("invoke", "--local", "--event", str(path))
+    assert result.exit_code == 2
+    assert "Kinesis refuses a record over 1048576 bytes" in result.stderr
 
 
 def test_poll_needs_local(gateway):

@@ -11,6 +11,7 @@ import time
 import urllib.request
 
 import boto3
+import botocore.exceptions
 import pytest
 
 from mlayer.errors import AwsError
@@ -105,3 +106,32 @@ def test_an_unknown_profile_keeps_its_hint(aws, monkeypatch, tmp_path):
         gw.client("lambda")
     assert "no-such-profile" in err.value.message
     assert "configure list-profiles" in err.value.hint
+
+
+def test_the_embedded_kinesis_refuses_a_record_over_1_mib_as_kinesis_does(aws):
+    """moto refuses it in PutRecords but not in PutRecord: mlayer's server adds the check."""
+    kinesis = boto3.client("kinesis", endpoint_url=aws.endpoint_url, region_name="us-east-1")
+    kinesis.create_stream(StreamName="s", ShardCount=1)
+    kinesis.get_waiter("stream_exists").wait(StreamName="s", WaiterConfig={"Delay": 0.1})
+    kinesis.put_record(StreamName="s", Data=b"x" * 1024 * 1024, PartitionKey="k")  # the largest
+    for call in (
+        lambda: kinesis.put_record(StreamName="s", Data=b"x" * (1024 * 1024 + 1), PartitionKey="k"),
+        lambda: kinesis.put_records(
+            StreamName="s", Records=[{"Data": b"x" * (1024 * 1024 + 1), "PartitionKey": "k"}]
+        ),
+    ):
+        with pytest.raises(botocore.exceptions.ClientError) as err:
+            call()
+        assert err.value.response["Error"]["Code"] == "ValidationException"
+        assert "less than or equal to 1048576" in err.value.response["Error"]["Message"]
+
+
+def test_the_embedded_sqs_refuses_a_message_over_1_mib_with_aws_error(gw):
+    from mlayer.local import sandbox
+
+    sandbox.ensure_queue(gw, "q")
+    gw.send_message("q", "x" * 1024 * 1024)  # the largest
+    with pytest.raises(AwsError) as err:
+        gw.send_message("q", "x" * (1024 * 1024 + 1))
+    assert err.value.code == "InvalidParameterValue"
+    assert "Message must be shorter than 1048576 bytes" in err.value.message

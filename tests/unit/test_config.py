@@ -108,6 +108,9 @@ def test_missing_default_file_is_fine_but_a_named_one_is_an_error(tmp_path, monk
         ('[output]\ndead_letter = "dynamodb://t"\n', "output.dead_letter"),
         ('[model]\nartifacts = "model.joblib"\n', "model.artifacts"),
         ('[artifacts]\nbucket = "s3://acme-ml"\n', "artifacts.bucket"),
+        ('[output]\ndead_letter_overflow = "sqs://big"\n', "output.dead_letter_overflow"),
+        ('[output]\ndead_letter_overflow = "s3://"\n', "output.dead_letter_overflow"),
+        ('[trigger]\non_failure = "kinesis://x"\n', "trigger.on_failure"),
     ],
 )
 def test_bad_values_name_the_key_and_the_file(tmp_path, text, named):
@@ -208,6 +211,25 @@ def test_an_empty_bucket_is_the_default_and_with_bucket_names_it():
     named = s.with_bucket("mlayer-123456789012-us-east-1")
     assert named.artifacts.bucket == "mlayer-123456789012-us-east-1"
     assert named.function == s.function and s.with_bucket("") is s
+
+
+def test_dead_letter_overflow_defaults_to_the_artifact_bucket_and_is_overridable():
+    from mlayer.config import FUNCTION_DEAD_LETTER_OVERFLOW_ENV
+
+    s = load_settings(None, env={"MLAYER_ARTIFACTS_BUCKET": "acme-ml"})
+    assert s.output.dead_letter_overflow == ""
+    assert s.dead_letter_overflow_url() == "s3://acme-ml/dead-letters/"
+    s = load_settings(None, env={"MLAYER_OUTPUT_DEAD_LETTER_OVERFLOW": "s3://big/letters/"})
+    assert s.dead_letter_overflow_url() == "s3://big/letters/"
+    assert FUNCTION_DEAD_LETTER_OVERFLOW_ENV == "MLAYER_DEAD_LETTER_OVERFLOW"
+    with pytest.raises(ConfigError) as err:
+        load_settings(None, env={"MLAYER_OUTPUT_DEAD_LETTER_OVERFLOW": "dynamodb://t"})
+    assert "MLAYER_OUTPUT_DEAD_LETTER_OVERFLOW" in err.value.message and "s3://" in err.value.hint
+
+
+def test_an_s3_bucket_is_an_on_failure_destination():
+    s = load_settings(None, env={"MLAYER_TRIGGER_ON_FAILURE": "s3://failures"})
+    assert s.trigger.on_failure == "s3://failures"
 
 
 def test_rendered_toml_reads_back_to_the_same_settings(tmp_path):
