@@ -141,14 +141,14 @@ def test_dynamodb_an_item_over_400kb_is_refused_alone_before_any_call(table, ret
     delivery = sink.write([doc(1), big, doc(3)])
     assert delivery.retry == set()
     assert list(delivery.refused) == [f"{SHARD}:2"]
-    assert "over DynamoDB's 409600-byte item limit" in delivery.refused[f"{SHARD}:2"]
+    assert "over DynamoDB's 400000-byte item limit" in delivery.refused[f"{SHARD}:2"]
     assert calls.count == 1
     assert table.scan(TableName="predictions", Select="COUNT")["Count"] == 2
 
 
 def test_dynamodb_an_item_just_under_400kb_is_written(table, retry):
     sink = make("dynamodb://predictions", retry[0])
-    assert sink.write([doc(1, id="i" * 400_000)]).undelivered == set()
+    assert sink.write([doc(1, id="i" * 399_000)]).undelivered == set()
 
 
 def test_dynamodb_item_size_follows_dynamodbs_rules():
@@ -415,6 +415,30 @@ def test_a_dead_letter_too_big_for_sqs_keeps_its_data_in_s3(aws, retry):
     stored = s3.get_object(Bucket="artifacts", Key=f"dead-letters/{digest}")
     assert stored["Body"].read().decode() == big
     assert stored["Metadata"] == {"event-id": f"{SHARD}:2"}
+    assert letters.overflowed == 1
+
+
+@pytest.mark.parametrize(
+    ("url", "size"),
+    [("kinesis://dead", 1024 * 1024), ("dynamodb://dead", 400_000)],
+    ids=["kinesis-1MiB", "dynamodb-400KB"],
+)
+def test_a_dead_letter_over_its_kinesis_or_dynamodb_limit_overflows_too(aws, retry, url, size):
+    boto3.client("s3", region_name=LOCAL_REGION).create_bucket(Bucket="artifacts")
+    if url.startswith("kinesis"):
+        boto3.client("kinesis", region_name=LOCAL_REGION).create_stream(
+            StreamName="dead", ShardCount=1
+        )
+    else:
+        boto3.client("dynamodb", region_name=LOCAL_REGION).create_table(
+            TableName="dead",
+            KeySchema=[{"AttributeName": "event_id", "KeyType": "HASH"}],
+            AttributeDefinitions=[{"AttributeName": "event_id", "AttributeType": "S"}],
+            BillingMode="PAY_PER_REQUEST",
+        )
+    letters = sinks.dead_letters_from_url(url, "s3://artifacts/dl/", retry=retry[0])
+    fits, too_big = "y" * (size - 1000), "z" * (size + 10)
+    assert letters.write([letter(1, fits), letter(2, too_big)]).undelivered == set()
     assert letters.overflowed == 1
 
 
