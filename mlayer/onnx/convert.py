@@ -166,16 +166,29 @@ def _initial_types(input_kind: str, steps: Sequence[Any], columns: Sequence[Any]
     return inputs, types
 
 
-def _options(pipeline: Any, locale: str) -> dict:
-    from sklearn.feature_extraction.text import CountVectorizer
+def _allowed_options(est: Any) -> dict:
+    """The options skl2onnx's converter for ``est`` accepts (LinearSVC's has no zipmap)."""
+    from skl2onnx._supported_operators import sklearn_operator_name_map
+    from skl2onnx.common._registration import get_converter
 
+    try:
+        return get_converter(sklearn_operator_name_map[type(est)]).get_allowed_options() or {}
+    except (KeyError, ValueError, AttributeError):
+        return {}
+
+
+def _options(pipeline: Any, locale: str) -> dict:
     options: dict = {}
     model = final_estimator(pipeline)
-    if hasattr(model, "classes_"):
-        options[id(model)] = {"zipmap": False}
     for est in walk_estimators(pipeline):
-        if isinstance(est, CountVectorizer):  # TfidfVectorizer is one too
-            options[id(est)] = {"locale": locale}
+        allowed = _allowed_options(est)
+        wanted = {}
+        if est is model and "zipmap" in allowed and hasattr(est, "classes_"):
+            wanted["zipmap"] = False
+        if "locale" in allowed:  # CountVectorizer, TfidfVectorizer: their StringNormalizer
+            wanted["locale"] = locale
+        if wanted:
+            options[id(est)] = wanted
     return options
 
 

@@ -32,6 +32,8 @@ PROBA_ABS_TOL = 1e-4
 VALUE_ABS_TOL = 1e-4
 VALUE_REL_TOL = 1e-5
 LISTED = 5
+CONVERTER_GAP = 1e-3  # a difference this big is not float32 rounding of a smooth model
+_CONTAINERS = ("sklearn.pipeline.", "sklearn.compose.")
 ONNX_FILE = "model.onnx"
 _FUNCTION_PACKAGE = "_mlayer_shipped_function"
 
@@ -171,8 +173,14 @@ def _compare(converted, sk, ox, class_keys) -> tuple[list[int], float | None, fl
     return bad, max_p, max_v
 
 
-def likely_cause(converted: ConvertedModel, steps: Sequence[Any], inputs: list) -> str:
-    """The usual reason onnxruntime and scikit-learn disagree, for the refusal's hint."""
+def likely_cause(
+    converted: ConvertedModel, steps: Sequence[Any], inputs: list, largest: float | None = None
+) -> str:
+    """The usual reason onnxruntime and scikit-learn disagree, for the refusal's hint.
+
+    ``largest``: the biggest probability / value difference seen; float32 rounding moves a
+    smooth model's outputs by ~1e-7, so one far above that means the graph computes otherwise.
+    """
     texts = [json.dumps(x, ensure_ascii=False) for x in inputs]
     tokenizes = converted.input_kind == "text" or any(
         hasattr(e, "vocabulary_") for s in steps for e in walk_estimators(s)
@@ -187,6 +195,15 @@ def likely_cause(converted: ConvertedModel, steps: Sequence[Any], inputs: list) 
         return (
             "float32 thresholds: onnxruntime compares float32 values against float32 split "
             "thresholds, so records close to a split can fall on the other side"
+        )
+    if largest is not None and largest > CONVERTER_GAP:
+        steps_named = ", ".join(
+            n.rsplit(".", 1)[-1] for n in converted.estimators if not n.startswith(_CONTAINERS)
+        )
+        return (
+            f"conversion: outputs differ by up to {largest:.3g}, far beyond float32 rounding, so "
+            f"the graph computes something else than scikit-learn for these records (a "
+            f"skl2onnx converter limitation in one of: {steps_named})"
         )
     return "float32 arithmetic: onnxruntime computes in float32 where scikit-learn uses float64"
 
@@ -226,7 +243,8 @@ def check_parity(
         ox, ox_ms = _best_ms(lambda: model.predict(rows))
     bad, max_p, max_v = _compare(converted, sk, ox, model.class_keys)
     if bad:
-        raise _refusal(converted, steps, rows, ids, sk, ox, model.class_keys, bad)
+        largest = max(d for d in (max_p, max_v) if d is not None) if (max_p or max_v) else None
+        raise _refusal(converted, steps, rows, ids, sk, ox, model.class_keys, bad, largest)
     served = []
     for i, record in enumerate(records):
         sample = {"record": record, "prediction": ox[0][i]}
@@ -238,7 +256,7 @@ def check_parity(
     )
 
 
-def _refusal(converted, steps, rows, ids, sk, ox, class_keys, bad) -> OnnxParityError:
+def _refusal(converted, steps, rows, ids, sk, ox, class_keys, bad, largest) -> OnnxParityError:
     def outputs(side, i):
         labels, proba = side
         out = {"prediction": labels[i]}
@@ -253,7 +271,7 @@ def _refusal(converted, steps, rows, ids, sk, ox, class_keys, bad) -> OnnxParity
         {"id": ids[i], "input": rows[i], "sklearn": outputs(sk, i), "onnx": outputs(ox, i)}
         for i in bad[:LISTED]
     ]
-    cause = likely_cause(converted, steps, [rows[i] for i in bad])
+    cause = likely_cause(converted, steps, [rows[i] for i in bad], largest)
     lines = [
         f"  {d['id']}: input {_shown(d['input'])}; scikit-learn {_shown(d['sklearn'])}, "
         f"onnxruntime {_shown(d['onnx'])}"

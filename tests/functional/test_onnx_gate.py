@@ -221,3 +221,26 @@ def test_prepare_onnx_gives_publish_the_artifact_manifest_keys_and_served_sample
     assert fields["onnx"]["parity"]["records"] == 100 and fields["onnx"]["parity"]["samples"] == 30
     assert len(done.samples) == 20 and done.samples[0]["record"] == records[0]
     assert set(done.samples[0]) == {"record", "prediction", "probabilities"}
+
+
+def test_a_graph_that_computes_otherwise_is_refused_as_a_conversion_problem():
+    """TF-IDF with sublinear_tf: skl2onnx 1.20's graph differs on texts with repeated words.
+
+    The samples have none, so only the generated records (which repeat words) catch it.
+    """
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.linear_model import LogisticRegression
+
+    texts = onnx_models.SPAM + onnx_models.HAM
+    vectorizer = TfidfVectorizer(sublinear_tf=True).fit(texts)
+    model = LogisticRegression().fit(vectorizer.transform(texts), ["s"] * 4 + ["h"] * 4)
+    converted = convert_pipeline([vectorizer, model], "text")
+    records = [{"id": f"t{i}", "text": t} for i, t in enumerate(texts)]
+    try:
+        check_parity([vectorizer, model], converted, records)
+    except OnnxParityError as err:
+        assert err.cause.startswith("conversion: outputs differ by up to")
+        assert "TfidfVectorizer" in err.cause and "LogisticRegression" in err.cause
+        assert all(d["id"].startswith("generated-") for d in err.differences)
+    else:  # a fixed converter passes the same gate
+        assert converted.versions["skl2onnx"] != "1.20.0"
