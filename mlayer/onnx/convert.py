@@ -299,15 +299,15 @@ def convert_pipeline(
     outputs = [o.name for o in model.graph.output]
     model_obj = final_estimator(pipeline)
     classes = getattr(model_obj, "classes_", None)
-    if classes is not None and len(outputs) < 2:
+    if with_proba is None:
+        with_proba = classes is not None and callable(getattr(model_obj, "predict_proba", None))
+    if with_proba and (classes is None or len(outputs) < 2):
         raise OnnxConversionError(
             f"the graph of {class_name(model_obj)} has no probabilities output.",
             FALLBACK_HINT,
             class_name(model_obj),
         )
-    proba = outputs[1] if classes is not None and with_proba is not False else None
-    if with_proba is None and proba is not None:
-        proba = proba if callable(getattr(model_obj, "predict_proba", None)) else None
+    proba = outputs[1] if with_proba else None
     return ConvertedModel(
         onnx_bytes=model.SerializeToString(),
         input_kind=input_kind,
