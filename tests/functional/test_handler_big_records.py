@@ -21,7 +21,8 @@ from mlayer.local.aws import embedded_aws
 
 pytestmark = pytest.mark.slow
 
-TABLE, DLQ, BUCKET = "predictions", "dead-letters", "artifacts"
+# Names of their own: moto's state is per process, shared with other modules' servers.
+TABLE, DLQ, BUCKET = "big-records-predictions", "big-records-dead-letters", "big-records-bucket"
 MIB = 1024 * 1024
 
 
@@ -126,7 +127,7 @@ CASES = {
     ),
     "450KB-id": (
         json.dumps({"id": "i" * 450_000, "text": "win"}).encode(),
-        "result does not fit dynamodb://predictions: item of",
+        f"result does not fit dynamodb://{TABLE}: item of",
         False,
     ),
 }
