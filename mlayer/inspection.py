@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from mlayer import ephemeral, model_store
 from mlayer import manifest as mf
-from mlayer.arns import LayerVersionArn
+from mlayer.arns import LayerVersionArn, layer_name
 from mlayer.config import Settings
 from mlayer.errors import NotFoundError
 from mlayer.gateway import Gateway
@@ -25,6 +26,16 @@ def live_arns(gw: Gateway, function: str, qualifier: str | None = None) -> tuple
         return ()
 
 
+def model_room(store: ArtifactStore, config: dict, model_layer: str) -> int:
+    """Bytes of Lambda's budget the function's code and its other layers leave the model layer."""
+    others = [
+        a for a in FunctionLayers.from_configuration(config).arns if layer_name(a) != model_layer
+    ]
+    used = store.function_size(config).unzipped
+    used += sum(size.unzipped for size in store.layer_sizes(others, {}).values())
+    return MAX_UNZIPPED_BYTES - used
+
+
 def history(gw: Gateway, settings: Settings, request: HistoryRequest) -> HistoryResult:
     """Every model-layer version, newest first, with which one is live (and on the alias)."""
     bucket, function, layer = (
@@ -35,8 +46,11 @@ def history(gw: Gateway, settings: Settings, request: HistoryRequest) -> History
     alias = request.alias or settings.model.alias or None
     store = ArtifactStore(gw, bucket)
     warnings = []
+    room = None
     try:
-        live = set(FunctionLayers.from_configuration(gw.get_function_configuration(function)).arns)
+        config = gw.get_function_configuration(function)
+        live = set(FunctionLayers.from_configuration(config).arns)
+        room = model_room(store, config, layer)
     except NotFoundError:
         live = set()
         warnings.append(f"Function {function} does not exist: no version is marked live.")
@@ -56,6 +70,7 @@ def history(gw: Gateway, settings: Settings, request: HistoryRequest) -> History
         manifest = store.manifest(sha) or {}
         desc = v.get("Description", "") or ""
         arts = manifest.get("artifacts") or [{}]
+        place = model_store.placement(manifest)
         rows.append(
             HistoryRow(
                 version=v["Version"],
@@ -71,6 +86,8 @@ def history(gw: Gateway, settings: Settings, request: HistoryRequest) -> History
                 live=arn in live,
                 live_on_alias=arn in on_alias,
                 description=desc,
+                store=place.store,
+                s3_objects=place.s3_objects,
             )
         )
     return HistoryResult(
@@ -79,6 +96,7 @@ def history(gw: Gateway, settings: Settings, request: HistoryRequest) -> History
         alias=alias,
         versions=tuple(rows),
         warnings=tuple(warnings),
+        model_room=room,
     )
 
 
@@ -90,6 +108,7 @@ def status(gw: Gateway, settings: Settings) -> StatusResult:
     code = store.function_size(config)
     roles = {settings.deps.layer: "deps", settings.model.layer: "model"}
     layers = []
+    live_manifest = None
     for entry in config.get("Layers") or []:
         arn = entry["Arn"]
         parsed = LayerVersionArn.try_parse(arn)
@@ -101,7 +120,8 @@ def status(gw: Gateway, settings: Settings) -> StatusResult:
         role = roles.get(parsed.name if parsed else "", "other")
         label = None
         if role == "model":
-            label = (store.manifest(store.layer_sha(arn)) or {}).get("model_version")
+            live_manifest = store.manifest(store.layer_sha(arn))
+            label = (live_manifest or {}).get("model_version")
         layers.append(
             StatusLayer(
                 arn,
@@ -115,6 +135,15 @@ def status(gw: Gateway, settings: Settings) -> StatusResult:
             )
         )
     total = code.unzipped + sum(ly.unzipped_size for ly in layers)
+    place = model_store.placement(live_manifest)
+    permission = None
+    if place.s3_objects:
+        permission = {
+            "action": model_store.GET_OBJECT,
+            "resources": place.resources,
+            "role": config.get("Role"),
+            "granted": model_store.role_can_read(gw, config.get("Role"), place.resources),
+        }
     return StatusResult(
         function=function,
         state=config.get("State"),
@@ -127,4 +156,8 @@ def status(gw: Gateway, settings: Settings) -> StatusResult:
         budget_left=MAX_UNZIPPED_BYTES - total,
         max_layers=MAX_LAYERS,
         limit_bytes=MAX_UNZIPPED_BYTES,
+        model_store=place.store if live_manifest is not None else None,
+        s3_objects=place.s3_objects,
+        s3_permission=permission,
+        ephemeral_storage=ephemeral.current_mb(config),
     )

@@ -18,7 +18,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from mlayer.errors import AwsError, BudgetError, UsageError
+from mlayer.errors import BudgetError, UsageError
 from mlayer.gateway import Gateway
 from mlayer.runtimes import MAX_UNZIPPED_BYTES
 
@@ -88,15 +88,24 @@ def choose_store(
     """Pick the store. ``room_left(size)`` plans a model layer of ``size`` unzipped bytes with
     the planner (the one budget rule) and returns the budget left, or raises BudgetError.
 
-    ``layer``: the layer whatever its size (the planner refuses it later if it does not fit).
+    ``layer``: the layer, or the planner's refusal (before any zip is built).
     ``s3``: S3 always. ``auto``: the layer when it fits, else S3 when the manifest-only layer
     fits; when neither fits, the layer's refusal (S3 would not help: too many layers, or the
     other layers alone are over the budget).
     """
     requested = check_store(requested)
     if requested == "layer":
+        try:
+            left = room_left(layer_size)
+        except BudgetError as refusal:
+            raise BudgetError(
+                refusal.message,
+                f"{refusal.hint} Or keep the artifacts in S3: --store s3 (or auto).",
+            ) from None
         return StoreChoice(
-            "layer", requested, f"--store layer: the model ({_mb(layer_size)}) goes in its layer."
+            "layer",
+            requested,
+            f"--store layer: the model ({_mb(layer_size)}) goes in its layer ({_mb(left)} left).",
         )
     if requested == "s3":
         return StoreChoice(
@@ -246,7 +255,7 @@ def role_can_read(gw: Gateway, role_arn: str | None, resources: Sequence[str]) -
             ActionNames=[GET_OBJECT],
             ResourceArns=list(resources),
         )
-    except AwsError:
+    except Exception:  # AwsError, or a 500 botocore cannot parse (moto has no simulator)
         return "unknown"
     results = answer.get("EvaluationResults") or []
     if not results:

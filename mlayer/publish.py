@@ -13,8 +13,8 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
+from mlayer import ephemeral, model_store, planner
 from mlayer import manifest as mf
-from mlayer import planner
 from mlayer.arns import LayerVersionArn
 from mlayer.artifacts import Pipeline, environment_versions, inspect_pipeline, provenance, utc_now
 from mlayer.compat import check_compatibility, find_deps_lock
@@ -84,11 +84,13 @@ def _layer_arn_for(
     return f"arn:aws:lambda:-:000000000000:layer:{name}:{version}"
 
 
-def _model_zip(dest: Path, pipeline: Pipeline, manifest: dict) -> ZipInfo:
+def _model_zip(dest: Path, pipeline: Pipeline, manifest: dict, store: str = "layer") -> ZipInfo:
+    """The layer zip: the manifest, the artifacts beside it (store "layer" only), the code."""
     entries: list[tuple[str, Path | bytes]] = [("mlayer/manifest.json", mf.to_json(manifest))]
-    entries += [
-        (f"mlayer/{a.file}", p) for a, p in zip(pipeline.artifacts, pipeline.paths, strict=True)
-    ]
+    if store == "layer":
+        entries += [
+            (f"mlayer/{a.file}", p) for a, p in zip(pipeline.artifacts, pipeline.paths, strict=True)
+        ]
     entries += [(c.file, c.path) for c in pipeline.code]
     return write_zip(dest, entries)
 
@@ -100,6 +102,50 @@ def _plan(
     sizes = store.layer_sizes(current.arns, {target: size})
     return planner.plan_relink(
         function, current, layer, target, sizes, function_size=store.function_size(config)
+    )
+
+
+def _choose_store(
+    store: ArtifactStore,
+    settings: Settings,
+    request: PublishRequest,
+    pipeline: Pipeline,
+    manifest: dict,
+    config: dict | None,
+    target: str,
+) -> tuple[dict, model_store.StoreChoice]:
+    """The manifest to publish (the S3 form when the artifacts go to S3) and why that store."""
+    bucket, function, layer = (
+        settings.artifacts.bucket,
+        settings.function.name,
+        settings.model.layer,
+    )
+    code = [c.size for c in pipeline.code]
+    s3_form = model_store.to_s3_form(manifest, bucket)
+
+    def room_left(size: int) -> int:
+        if not request.link or config is None:
+            return model_store.standalone_fit(size)
+        return _plan(store, function, layer, config, target, LayerSize(size)).budget_left
+
+    choice = model_store.choose_store(
+        request.store or settings.model.store,
+        layer_size=model_store.layer_form_size(
+            mf.to_json(manifest), [a.size for a in pipeline.artifacts], code
+        ),
+        s3_size=model_store.layer_form_size(mf.to_json(s3_form), [], code),
+        room_left=room_left,
+        where=f"s3://{bucket}/{model_store.MODELS_PREFIX}",
+    )
+    return (s3_form if choice.store == "s3" else manifest), choice
+
+
+def _reused_store(manifest: dict, version: int, requested: str) -> model_store.StoreChoice:
+    """A reused version keeps its store (its S3 objects are uploaded again if they are gone)."""
+    place = model_store.placement(manifest)
+    where = "S3" if place.store == "s3" else f"its {place.store}"
+    return model_store.StoreChoice(
+        place.store, requested, f"The same content is version {version}, stored in {where}."
     )
 
 
@@ -159,11 +205,21 @@ def publish_model(
             new_size = store.layer_size(target)
             zipped = int(store.layer_version(target)["Content"].get("CodeSize") or 0)
             info = None
+            choice = _reused_store(
+                manifest, reuse["Version"], request.store or settings.model.store
+            )
         else:
-            info = _model_zip(Path(tmp) / "model-layer.zip", pipeline, manifest)
             target = _layer_arn_for(versions, config, layer, next_version)
+            manifest, choice = _choose_store(
+                store, settings, request, pipeline, manifest, config, target
+            )
+            info = _model_zip(Path(tmp) / "model-layer.zip", pipeline, manifest, choice.store)
             zip_sha, zipped, new_size = info.sha256, info.zipped_size, LayerSize(info.unzipped_size)
         plan = _plan(store, function, layer, config, target, new_size) if link else None
+        tmp_plan = ephemeral.plan_ephemeral(manifest, config, function=function) if link else None
+        memory = ephemeral.memory_warning(manifest, (config or {}).get("MemorySize"))
+        warnings += [memory] if memory else []
+        s3_items = model_store.plan_uploads(pipeline.artifacts, pipeline.paths)
 
         def result(**kw: Any) -> PublishResult:
             fields: dict[str, Any] = dict(
@@ -186,6 +242,10 @@ def publish_model(
                 manifest=manifest,
                 function=function,
                 alias=alias,
+                store=choice.store,
+                store_reason=choice.reason,
+                s3_objects=model_store.placement(manifest).s3_objects,
+                ephemeral=tmp_plan,
             )
             return PublishResult(**{**fields, **kw})
 
@@ -195,6 +255,9 @@ def publish_model(
         question += f" and relink {function}?" if plan is not None and plan.changed else "?"
         confirm(question)
 
+        if choice.store == "s3":  # the objects first (HEAD: only what is missing), then the layer
+            gw.ensure_bucket(bucket)
+            model_store.upload(gw, bucket, s3_items)
         if info is not None:
             gw.ensure_bucket(bucket)
             gw.upload_file(str(info.path), bucket, zip_key(info.sha256))
@@ -214,8 +277,9 @@ def publish_model(
                 if plan is not None:
                     plan = _plan(store, function, layer, config or {}, target, new_size)
     outcome = None
-    if plan is not None and (plan.changed or alias):
-        outcome = Relinker(gw).apply(plan, alias=alias)
+    if plan is not None and (plan.changed or alias or (tmp_plan and tmp_plan.changes)):
+        settings_update = tmp_plan.update_params() if tmp_plan else {}
+        outcome = Relinker(gw).apply(plan, alias=alias, settings=settings_update)
     return result(
         layer_version_arn=target,
         version=LayerVersionArn.parse(target).version,

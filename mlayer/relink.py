@@ -10,7 +10,8 @@ Sleep and clock come from the Gateway, so Stubber tests run instantly.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from typing import Any
 
 from mlayer.errors import AwsError, ConflictError
 from mlayer.gateway import Gateway
@@ -82,11 +83,17 @@ class Relinker:
         """Poll until the update lands; a Failed update is reported with AWS's own reason."""
         return self._poll(function, lambda config: _landed(function, config), _NOT_FINISHED)
 
-    def apply(self, plan: RelinkPlan, alias: str | None = None) -> RelinkOutcome:
-        """Relink per plan (no call at all when nothing changes), then optionally move an alias."""
+    def apply(
+        self, plan: RelinkPlan, alias: str | None = None, settings: Mapping[str, Any] | None = None
+    ) -> RelinkOutcome:
+        """Relink per plan (no call at all when nothing changes), then optionally move an alias.
+
+        ``settings`` go in the same UpdateFunctionConfiguration (e.g. the EphemeralStorage an
+        S3-stored model needs), so the layers and what they need land together.
+        """
         attempts = 0
         config: dict | None = None
-        if plan.changed:
+        if plan.changed or settings:
             while True:
                 attempts += 1
                 current = self.wait_updatable(plan.function)
@@ -102,6 +109,7 @@ class Relinker:
                         plan.function,
                         revision_id=current.get("RevisionId"),
                         Layers=list(plan.after),
+                        **dict(settings or {}),
                     )
                     break
                 except ConflictError:

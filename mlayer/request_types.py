@@ -50,6 +50,7 @@ class PublishRequest(RelinkRequest):
     description: str = ""
     metrics: str | Path | None = None  # a JSON file
     link: bool = True
+    store: str | None = None  # auto | layer | s3; None: [model] store (model_store.py)
 
 
 @dataclass(frozen=True, kw_only=True)

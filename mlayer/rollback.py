@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from mlayer import planner
+from mlayer import ephemeral, model_store, planner
 from mlayer.arns import LayerVersionArn, layer_name
 from mlayer.compat import check_compatibility, find_deps_lock
 from mlayer.config import Settings
@@ -75,6 +75,18 @@ def rollback(
         )
     lock, lock_source = find_deps_lock(store, settings.deps.layer, config)
     warnings = check_compatibility(manifest, lock, lock_source, request.allow_version_mismatch)
+    tmp_plan = ephemeral.plan_ephemeral(manifest, config, function=function)
+    memory = ephemeral.memory_warning(manifest, config.get("MemorySize"))
+    place = model_store.placement(manifest)
+    warnings += [memory] if memory else []
+    gone = model_store.missing_objects(gw, place)
+    if gone:
+        raise ModelError(
+            f"{layer} version {target_version} needs {', '.join(gone)}, which is missing: "
+            "every cold start would fail.",
+            "Publish the model's files again (that uploads them), or pick another version "
+            "(`mlayer history` lists what each one needs).",
+        )
     sizes = store.layer_sizes((*current.arns, target), {})
     plan = planner.plan_relink(
         function, current, layer, target, sizes, function_size=store.function_size(config)
@@ -96,8 +108,10 @@ def rollback(
         alias=alias,
         alias_version=alias_version,
         warnings=tuple(warnings),
+        store=place.store,
+        ephemeral_mb=tmp_plan.size_mb,
     )
-    if not plan.changed and not alias_behind:
+    if not plan.changed and not alias_behind and not tmp_plan.changes:
         return RollbackResult(**base, noop=True)
     if request.dry_run:
         return RollbackResult(**base, noop=False)
@@ -107,5 +121,5 @@ def rollback(
     else:
         question = f"Move alias {alias} of {function} to model layer version {target_version}?"
     confirm(question)
-    outcome = Relinker(gw).apply(plan, alias=alias)
+    outcome = Relinker(gw).apply(plan, alias=alias, settings=tmp_plan.update_params())
     return RollbackResult(**base, noop=False, outcome=outcome)

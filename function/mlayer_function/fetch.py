@@ -18,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import sys
 import tempfile
 import threading
 import time
@@ -61,10 +62,6 @@ def mb(n: int) -> str:
     return f"{n / MIB:.1f} MB"
 
 
-def is_s3(entry: Mapping) -> bool:
-    return entry.get("store") == "s3"
-
-
 def s3_uri(entry: Mapping) -> str:
     return f"s3://{entry.get('bucket')}/{entry.get('s3_key')}"
 
@@ -83,13 +80,11 @@ class FetchReport:
     parts: int = 0
 
     def log_fields(self) -> dict:
+        skip = ("paths", "verified")
         return {
-            "downloaded": self.downloaded,
-            "reused": self.reused,
-            "bytes_downloaded": self.bytes_downloaded,
-            "parts": self.parts,
-            "download_ms": round(self.download_ms, 3),
-            "verify_ms": round(self.verify_ms, 3),
+            k: round(v, 3) if isinstance(v, float) else v
+            for k, v in vars(self).items()
+            if k not in skip
         }
 
 
@@ -131,6 +126,12 @@ def hash_file(path: Path) -> str:
     return digest.hexdigest()
 
 
+def stdout_line(line: str) -> None:
+    """Lambda sends stdout to CloudWatch Logs: the fetch's own structured line goes there."""
+    sys.stdout.write(line + "\n")
+    sys.stdout.flush()
+
+
 def materialize(
     manifest: Mapping,
     model_dir: Path | str,
@@ -140,7 +141,7 @@ def materialize(
     space: Callable[[Path], int] = free_bytes,
     threads: int = THREADS,
     part_bytes: int | None = None,
-    log: Callable[[str], None] | None = None,
+    log: Callable[[str], None] | None = stdout_line,
 ) -> FetchReport:
     """Local paths of every artifact: the layer's beside the manifest, S3 ones in /tmp.
 
@@ -152,7 +153,7 @@ def materialize(
     report = FetchReport()
     remote = []
     for entry in manifest.get("artifacts") or []:
-        if is_s3(entry):
+        if entry.get("store") == "s3":
             _check_entry(entry)
             remote.append(entry)
         else:

@@ -48,6 +48,12 @@ def _model_settings(app: App, function_name: str | None, layer_name: str | None)
 @click.option(
     "--no-link", is_flag=True, help="Publish the layer version only; leave the function alone."
 )
+@click.option(
+    "--store",
+    type=click.Choice(["auto", "layer", "s3"], case_sensitive=False),
+    help="Where the artifacts live: the layer, or S3 behind a manifest-only layer "
+    "(default: [model] store, auto: the layer when it fits).",
+)
 @relink_options
 @pass_app
 def publish_model(

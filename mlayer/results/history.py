@@ -21,6 +21,8 @@ class HistoryRow:
     live: bool
     live_on_alias: bool
     description: str
+    store: str = "unknown"  # layer | s3 | mixed | unknown (no manifest): model_store.placement
+    s3_objects: tuple[dict, ...] = ()  # the S3 objects this version needs (never deleted)
 
 
 @dataclass(frozen=True)
@@ -32,6 +34,7 @@ class HistoryResult:
     alias: str | None
     versions: tuple[HistoryRow, ...]
     warnings: tuple[str, ...] = ()
+    model_room: int | None = None  # bytes the function's code and other layers leave the model
 
     @property
     def live_version(self) -> int | None:
@@ -62,10 +65,13 @@ class HistoryResult:
                     "live": r.live,
                     "live_on_alias": r.live_on_alias,
                     "description": r.description,
+                    "store": r.store,
+                    "s3_objects": list(r.s3_objects),
                 }
                 for r in self.versions
             ],
             "warnings": list(self.warnings),
+            "model_room": self.model_room,
         }
 
     def render(self) -> str:
@@ -91,6 +97,7 @@ class HistoryResult:
                     human_bytes(r.zipped_size),
                     human_bytes(r.unzipped_size),
                     r.sklearn_version or "-",
+                    r.store,
                     ", ".join(live),
                 ]
             )
@@ -110,9 +117,25 @@ class HistoryResult:
                         "zipped",
                         "unzipped",
                         "sklearn",
+                        "store",
                         "live on",
                     ],
                     rows,
                 ),
+                *self._s3_lines(),
             ]
         )
+
+    def _s3_lines(self) -> list[str]:
+        """What each S3-stored version needs (mlayer never deletes it), and the room left."""
+        lines = [
+            f"Version {r.version} needs s3://{o['bucket']}/{o['key']} ({human_bytes(o['size'])})."
+            for r in self.versions
+            for o in r.s3_objects
+        ]
+        if self.model_room is not None:
+            lines.append(
+                f"Room for the model layer on {self.function}: {human_bytes(self.model_room)} "
+                "(a bigger model goes to S3 with --store auto)."
+            )
+        return lines

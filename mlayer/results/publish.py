@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from mlayer import manifest as mf
+from mlayer.ephemeral import EphemeralPlan
 from mlayer.models import RelinkOutcome, RelinkPlan
 from mlayer.report import human_bytes
 from mlayer.results.relinking import moved_alias, outcome_fields, plan_lines, would_move_alias
@@ -33,6 +34,15 @@ class PublishResult:
     manifest: dict = field(default_factory=dict)
     function: str | None = None
     alias: str | None = None
+    store: str = "layer"  # where the artifacts live: layer | s3 (model_store.py)
+    store_reason: str = ""
+    s3_objects: tuple[dict, ...] = ()
+    ephemeral: EphemeralPlan | None = None
+
+    @property
+    def ephemeral_mb(self) -> int | None:
+        """The EphemeralStorage this run sets (or would set) on the function, None: unchanged."""
+        return self.ephemeral.size_mb if self.ephemeral and self.linked else None
 
     @property
     def relinked(self) -> bool:
@@ -62,6 +72,10 @@ class PublishResult:
             "lock_source": self.lock_source,
             "warnings": list(self.warnings),
             "manifest": self.manifest,
+            "store": self.store,
+            "store_reason": self.store_reason,
+            "s3_objects": list(self.s3_objects),
+            "ephemeral_storage": self.ephemeral_mb,
         }
 
     def render(self) -> str:
@@ -74,7 +88,17 @@ class PublishResult:
         lines.append(
             f"{verb} {what}: {human_bytes(self.zipped_size)} zipped, {human_bytes(self.unzipped_size)} unzipped."
         )
+        if self.store_reason:
+            lines.append(self.store_reason)
+        lines += [
+            f"  s3://{o['bucket']}/{o['key']} ({human_bytes(o['size'])})" for o in self.s3_objects
+        ]
         lines += plan_lines(self.plan)
+        if self.ephemeral_mb:
+            lines.append(
+                f"  /tmp (EphemeralStorage): {self.ephemeral.current_mb} MB -> {self.ephemeral_mb} MB "
+                "to hold the S3-stored artifacts."
+            )
         if self.dry_run:
             if self.alias and self.linked:
                 lines.append(would_move_alias(self.alias))

@@ -24,6 +24,8 @@ class RollbackResult:
     alias: str | None = None
     alias_version: int | None = None  # model-layer version on the alias before the rollback
     warnings: tuple[str, ...] = ()
+    store: str = "layer"  # where the target version's artifacts live (model_store.placement)
+    ephemeral_mb: int | None = None  # EphemeralStorage set (or to set) on the function
 
     @property
     def relinked(self) -> bool:
@@ -45,6 +47,8 @@ class RollbackResult:
             "alias": self.alias,
             "alias_from_version": self.alias_version,
             "warnings": list(self.warnings),
+            "store": self.store,
+            "ephemeral_storage": self.ephemeral_mb,
         }
 
     def render(self) -> str:
@@ -67,6 +71,10 @@ class RollbackResult:
                 f"{verb} {self.function}: model layer version {self.from_version} -> {self.to_version} ({self.label})."
             )
             lines += plan_lines(self.plan)
+            if self.store != "layer":
+                lines.append(
+                    f"  Its artifacts live in {self.store.upper()}: downloaded at cold start."
+                )
         else:
             lines.append(
                 f"Version {self.to_version} ({self.label}) is already live on {self.function}; "
@@ -75,6 +83,10 @@ class RollbackResult:
                     if self.alias_version
                     else f"alias {self.alias} does not point at it yet: moving it."
                 )
+            )
+        if self.ephemeral_mb:
+            lines.append(
+                f"  /tmp (EphemeralStorage) -> {self.ephemeral_mb} MB to hold its artifacts."
             )
         if self.dry_run and self.alias:
             lines.append(would_move_alias(self.alias))

@@ -32,6 +32,10 @@ class StatusResult:
     budget_left: int
     max_layers: int
     limit_bytes: int = 0
+    model_store: str | None = None  # where the live model's artifacts are: layer | s3 | mixed
+    s3_objects: tuple[dict, ...] = ()
+    s3_permission: dict | None = None  # {action, resources, role, granted: yes | no | unknown}
+    ephemeral_storage: int | None = None  # the function's /tmp, MB
 
     @property
     def model_layer(self) -> StatusLayer | None:
@@ -66,6 +70,10 @@ class StatusResult:
             "budget_left": self.budget_left,
             "model_version": model.version if model else None,
             "model_label": model.label if model else None,
+            "model_store": self.model_store,
+            "s3_objects": list(self.s3_objects),
+            "s3_permission": self.s3_permission,
+            "ephemeral_storage": self.ephemeral_storage,
         }
 
     def render(self) -> str:
@@ -90,7 +98,34 @@ class StatusResult:
             if rows
             else "No layers."
         )
-        return (
-            f"{head}\n{body}\nLayers {len(self.layers)}/{self.max_layers}; code {human_bytes(self.code_size)}; "
-            f"total unzipped {human_bytes(self.total_unzipped)}; budget left {human_bytes(self.budget_left)}."
+        return "\n".join(
+            [
+                f"{head}\n{body}\nLayers {len(self.layers)}/{self.max_layers}; code {human_bytes(self.code_size)}; "
+                f"total unzipped {human_bytes(self.total_unzipped)}; budget left {human_bytes(self.budget_left)}.",
+                *self._s3_lines(),
+            ]
         )
+
+    def _s3_lines(self) -> list[str]:
+        if not self.s3_objects:
+            return []
+        size = sum(o["size"] for o in self.s3_objects)
+        lines = [
+            f"The live model's artifacts are in S3 ({human_bytes(size)}), downloaded to /tmp "
+            f"({self.ephemeral_storage} MB) at cold start:",
+            *(
+                f"  s3://{o['bucket']}/{o['key']} ({human_bytes(o['size'])})"
+                for o in self.s3_objects
+            ),
+        ]
+        perm = self.s3_permission or {}
+        granted = {
+            "yes": "it has it",
+            "no": "it does NOT have it: cold starts will fail",
+            "unknown": "whether it has it is unknown (no IAM policy simulation here)",
+        }.get(perm.get("granted"), "unknown")
+        lines.append(
+            f"The role {perm.get('role') or '(none)'} needs {perm.get('action')} on "
+            f"{', '.join(perm.get('resources') or [])}: {granted}."
+        )
+        return lines

@@ -353,6 +353,10 @@ PUBLISH_KEYS = {
     "lock_source",
     "warnings",
     "manifest",
+    "store",
+    "store_reason",
+    "s3_objects",
+    "ephemeral_storage",
 }
 PLAN_KEYS = {
     "function",

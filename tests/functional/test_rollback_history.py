@@ -308,6 +308,7 @@ HISTORY_KEYS = {
     "alias_version",
     "versions",
     "warnings",
+    "model_room",
 }
 ROW_KEYS = {
     "version",
@@ -322,6 +323,8 @@ ROW_KEYS = {
     "live",
     "live_on_alias",
     "description",
+    "store",
+    "s3_objects",
 }
 ROLLBACK_KEYS = {
     "function",
@@ -339,6 +342,8 @@ ROLLBACK_KEYS = {
     "function_version",
     "outcome",
     "warnings",
+    "store",
+    "ephemeral_storage",
 }
 STATUS_KEYS = {
     "function",
@@ -355,6 +360,10 @@ STATUS_KEYS = {
     "budget_left",
     "model_version",
     "model_label",
+    "model_store",
+    "s3_objects",
+    "s3_permission",
+    "ephemeral_storage",
 }
 STATUS_LAYER_KEYS = {
     "arn",

@@ -60,10 +60,13 @@ def test_auto_keeps_the_planners_refusal_when_s3_would_not_help():
 
 
 def test_explicit_stores_are_taken_as_asked():
-    never = room_left_with(300 * MB)  # would refuse anything: not consulted
-    assert (
-        model_store.choose_store("layer", layer_size=MB, s3_size=1, room_left=never).store
-        == "layer"
+    never = room_left_with(300 * MB)  # refuses anything
+    with pytest.raises(BudgetError) as err:
+        model_store.choose_store("layer", layer_size=MB, s3_size=1, room_left=never)
+    assert "--store s3" in err.value.hint
+    fits = room_left_with(100 * MB)
+    assert model_store.choose_store("layer", layer_size=MB, s3_size=1, room_left=fits).store == (
+        "layer"
     )
     assert model_store.choose_store("S3", layer_size=MB, s3_size=1, room_left=never).store == "s3"
     with pytest.raises(UsageError, match="auto, layer, s3"):
