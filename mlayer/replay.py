@@ -35,28 +35,24 @@ class Stub:
 
     def __new__(cls, *args, **kwargs):
         obj = object.__new__(cls)
-        obj.args, obj.state, obj.states, obj.attrs = args, None, [], {}
+        obj.args, obj.state, obj.attrs = args, None, {}
         obj.called = obj.canonical = False
-        obj.tainted = _tainted((args, kwargs))
         return obj
 
     def __init__(self, *args, **kwargs) -> None:
         self.called = True
 
-    def _take(self, *values) -> None:
-        self.tainted = self.tainted or _tainted(values)
-
     def __setitem__(self, key, value) -> None:
-        self._take(key, value)
+        pass  # SETITEM(S), APPEND(S), ADDITEMS on a built object: nothing to learn
 
     def append(self, value) -> None:
-        self._take(value)
+        pass
 
     def extend(self, values) -> None:
-        self._take(*values)
+        pass
 
     def add(self, value) -> None:
-        self._take(value)
+        pass
 
 
 class _Array(Stub):
@@ -70,7 +66,11 @@ def _is_class(obj) -> bool:
 
 
 def _tainted(root) -> bool:
-    """Does ``root`` hold joblib's array wrapper (class or instance) anywhere inside?"""
+    """Is joblib's array wrapper (class or instance) in ``root`` or its containers?
+
+    No allowed call returns an element of an object it is given, only (at most) the object
+    itself, so a wrapper can reach a call's result only when it is an argument: checking the
+    arguments and the plain containers among them is enough."""
     seen: set[int] = set()
     todo = [root]
     while todo:
@@ -82,7 +82,7 @@ def _tainted(root) -> bool:
             if obj.qualname == trust.WRAPPER:
                 return True
         elif isinstance(obj, Stub):
-            if obj.tainted or type(obj).qualname == trust.WRAPPER:
+            if type(obj).qualname == trust.WRAPPER:
                 return True
         elif isinstance(obj, dict):
             todo.extend(obj.keys())
@@ -95,30 +95,48 @@ def _tainted(root) -> bool:
 def _value(obj, depth: int = 0):
     """A stub-free copy of ``obj`` for numpy: values, containers of them, and dtypes."""
     if depth > 20:
-        raise Refusal("an array dtype nested too deep")
+        raise ValueError("nested too deep")
     if isinstance(obj, _LITERALS):
         return obj
     if isinstance(obj, (tuple, list)):
         return type(obj)(_value(x, depth + 1) for x in obj)
     if isinstance(obj, dict):
         return {_value(k, depth + 1): _value(v, depth + 1) for k, v in obj.items()}
-    return _real_dtype(obj, depth + 1)
+    if isinstance(obj, Stub) and getattr(obj, "real", None) is not None:
+        return obj.real  # the same dtype object, as numpy would share it
+    raise ValueError("built from objects rather than values")
 
 
-def _real_dtype(stub, depth: int = 0):
-    """The numpy dtype joblib would build from this stub: ``numpy.dtype(*args)``, then each state."""
+def _dtype_made(stub: Stub) -> None:
+    """numpy.dtype(*args) as the real unpickler makes it, when the pickle calls it: a real dtype
+    object mirrors the stub, and each BUILD (__setstate__) is applied to it when it happens, so
+    that a wrapper reads the item size numpy has at that moment. Only copies (copy=True, as
+    numpy pickles them) are made: numpy's shared builtin dtypes are never touched."""
     import numpy as np
 
+    stub.real = None
+    if len(stub.args) == 3 and stub.args[2] is True:
+        try:
+            stub.real = np.dtype(*_value(stub.args))
+        except Exception:
+            pass  # unusable for an array wrapper; refused only if a wrapper uses it
+
+
+def _dtype_built(stub: Stub, state) -> None:
+    if getattr(stub, "real", None) is not None:
+        try:
+            stub.real.__setstate__(_value(state))
+        except Exception:
+            stub.real = None
+
+
+def _real_dtype(stub):
+    """The numpy dtype joblib would read an array with, or Refusal."""
     if not (isinstance(stub, Stub) and type(stub).qualname == "numpy.dtype" and stub.called):
         raise Refusal("an array dtype that is not a plain numpy.dtype")
-    args, states = _value(stub.args, depth), [_value(s, depth) for s in stub.states]
-    try:
-        dtype = np.dtype(*args)
-        for state in states:
-            dtype.__setstate__(state)
-    except Exception as exc:
-        raise Refusal(f"an array dtype numpy does not accept ({exc})") from exc
-    return dtype
+    if getattr(stub, "real", None) is None:
+        raise Refusal("an array dtype that numpy.dtype(descr, align, copy=True) does not build")
+    return stub.real
 
 
 class Walker(pickle._Unpickler):  # the pure-Python unpickler joblib itself extends
@@ -176,6 +194,8 @@ class Walker(pickle._Unpickler):  # the pure-Python unpickler joblib itself exte
         else:
             obj = func.__new__(func, *args)
             obj.called = True
+            if func.qualname == "numpy.dtype":
+                _dtype_made(obj)
         self.stack[-1] = obj
 
     def load_newobj(self) -> None:
@@ -201,8 +221,8 @@ class Walker(pickle._Unpickler):  # the pure-Python unpickler joblib itself exte
         if not isinstance(inst, Stub):
             return  # BUILD on a value: the real unpickler would fail; nothing to learn
         inst.state = state
-        inst.states.append(state)
-        inst._take(state)
+        if type(inst).qualname == "numpy.dtype":
+            _dtype_built(inst, state)
         if type(inst).qualname != trust.WRAPPER or not self._joblib:
             self._scan.built.append(inst)
             return
@@ -281,10 +301,8 @@ class State:
 
 
 def _read_exactly(fh, n: int) -> None:
-    while n > 0:
-        chunk = fh.read(min(n, 1 << 24))
-        if not chunk:
-            raise ModelError(
-                "The file ends inside an array: it is truncated.", "Save the model again."
-            )
-        n -= len(chunk)
+    """Move past ``n`` bytes as joblib reads them; the stream is in memory, so seek."""
+    here = fh.tell()
+    if fh.seek(0, 2) - here < n:
+        raise ModelError("The file ends inside an array: it is truncated.", "Save the model again.")
+    fh.seek(here + n)

@@ -318,6 +318,10 @@ def test_numpy_array_wrapper_only_as_joblib_writes_it():
     # a state that replaces the wrapper's own read(): joblib would call slice(), read nothing
     own_read = b"\x80\x04" + w + b")\x81}\x8c\x04read" + glob("builtins", "slice") + b"sb."
     assert "unusual state" in refused(own_read).message
+    # a dtype numpy would share (copy=False): the scan never mutates numpy's own dtypes
+    shared = glob("numpy", "dtype") + b"\x8c\x02f8\x89\x89\x87R"
+    state = b"}(\x8c\x05shapeK\x01\x85\x8c\x05dtype" + shared + b"u"
+    assert "does not build" in refused(b"\x80\x04" + w + b")\x81" + state + b"b.").message
 
 
 def test_allowlist_is_data_in_one_place():
