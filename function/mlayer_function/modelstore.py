@@ -166,7 +166,8 @@ def _table_schema(manifest: dict) -> object:
     try:
         from .tabular import TableSchema
 
-        return TableSchema.from_manifest(manifest.get("input_schema"))
+        frames = manifest.get("format", "sklearn") != "onnx"  # ONNX takes row tuples
+        return TableSchema.from_manifest(manifest.get("input_schema"), frames)
     except ImportError as exc:
         raise ModelIntegrityError(
             f"a table model needs pandas in the dependencies layer ({exc}); "

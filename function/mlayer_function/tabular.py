@@ -70,18 +70,20 @@ class Column:
 class TableSchema:
     """The columns a table model takes; checks records and builds the batch's DataFrame."""
 
-    def __init__(self, columns: list[Column]) -> None:
-        import numpy
-        import pandas
+    def __init__(self, columns: list[Column], frames: bool = True) -> None:
+        """``frames=False`` for a model fed row tuples (ONNX): no pandas needed, none imported."""
+        if frames:
+            import numpy
+            import pandas
 
-        self._np, self._pd = numpy, pandas
+            self._np, self._pd = numpy, pandas
         self.columns = tuple(columns)
         self.names = [c.name for c in columns]
         self._known = frozenset(self.names) | {"id"}
         self._extra: dict[str, int] = {}
 
     @classmethod
-    def from_manifest(cls, schema: object) -> TableSchema:
+    def from_manifest(cls, schema: object, frames: bool = True) -> TableSchema:
         """Parse the manifest's ``input_schema``; ValueError says what is wrong with it."""
         if not isinstance(schema, dict) or not isinstance(schema.get("columns"), list):
             raise ValueError("input_schema must be an object with a list of columns")
@@ -99,7 +101,7 @@ class TableSchema:
             )
         if not columns or len({c.name for c in columns}) != len(columns):
             raise ValueError("input_schema must name each column once")
-        return cls(columns)
+        return cls(columns, frames)
 
     def row(self, obj: dict) -> tuple:
         """The record's values in column order (decoding.to_row calls this), or BadRecord."""

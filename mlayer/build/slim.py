@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from mlayer.build.imports import imports_of, module_files
+from mlayer.build.slim_onnx import find_onnxruntime_unused
 from mlayer.build.tree import dir_size
 
 SOURCE_SUFFIXES = (".pyx", ".pxd", ".pxi", ".c", ".cpp", ".h", ".hpp")
@@ -205,6 +206,7 @@ def slim_tree(
         ("tests folders", find_tests),
         ("build sources", find_sources),
         ("console scripts", find_scripts),
+        ("onnxruntime extras", find_onnxruntime_unused),
     )
     for i, (name, finder) in enumerate(removals):
         on_step(name)

@@ -131,12 +131,6 @@ def test_tampered_graph_is_refused_before_onnxruntime_reads_it(tmp_path, onnx_de
     assert "refusing to serve a model that is not the published one" in done.stderr
 
 
-def _modelstore_knows_onnx() -> bool:
-    source = (REPO / "function" / "mlayer_function" / "modelstore.py").read_text()
-    return "onnx_model" in source
-
-
-@pytest.mark.skipif(not _modelstore_knows_onnx(), reason="modelstore.load_model has no onnx hook")
 def test_the_real_handler_serves_an_onnx_model_from_kinesis(tmp_path, onnx_deps, runtime_dir):
     steps, _, _ = onnx_models.text_ascii()
     converted = convert_pipeline(steps, "text")
@@ -167,20 +161,6 @@ def test_the_real_handler_serves_an_onnx_model_from_kinesis(tmp_path, onnx_deps,
     assert {r["model_version"] for r in results} == {"o1"}
 
 
-@pytest.fixture(scope="module")
-def onnx_table_deps(tmp_path_factory) -> Path:
-    """The ONNX deps plus pandas: tabular.TableSchema imports pandas when a table model loads."""
-    import pandas
-
-    site = Path(pandas.__file__).resolve().parents[1]
-    layer = tmp_path_factory.mktemp("onnx-table-deps")
-    (layer / "python").mkdir()
-    for name in (*ONNX_DEPS, "pandas", "dateutil", "six.py"):
-        if (site / name).exists():
-            (layer / "python" / name).symlink_to(site / name)
-    return layer
-
-
 def _table_layer(folder: Path, tamper: bool = False) -> tuple[list, Path]:
     from mlayer.onnx.parity import check_parity
     from mlayer.schema import table_schema
@@ -197,14 +177,13 @@ def _table_layer(folder: Path, tamper: bool = False) -> tuple[list, Path]:
     return steps, model_dir
 
 
-@pytest.mark.skipif(not _modelstore_knows_onnx(), reason="modelstore.load_model has no onnx hook")
 def test_the_real_handler_serves_an_onnx_table_model_with_its_self_check(
-    tmp_path, onnx_table_deps, runtime_dir
+    tmp_path, onnx_deps, runtime_dir
 ):
     steps, model_dir = _table_layer(tmp_path / "opt")
     proc = HandlerProcess(
         model_dir=model_dir,
-        deps_layer=onnx_table_deps,
+        deps_layer=onnx_deps,
         runtime_dir=runtime_dir,
         workdir=tmp_path / "run",
         env={"MLAYER_OUTPUT_SINK": "stdout://"},
@@ -233,17 +212,14 @@ def test_the_real_handler_serves_an_onnx_table_model_with_its_self_check(
     assert "'age'" in letter["reason"] and letter["reason"].startswith("wrong type")
 
 
-@pytest.mark.skipif(not _modelstore_knows_onnx(), reason="modelstore.load_model has no onnx hook")
-def test_onnx_self_check_refuses_samples_that_do_not_reproduce(
-    tmp_path, onnx_table_deps, runtime_dir
-):
+def test_onnx_self_check_refuses_samples_that_do_not_reproduce(tmp_path, onnx_deps, runtime_dir):
     from function_support import InitError
 
     _, model_dir = _table_layer(tmp_path / "opt", tamper=True)
     with pytest.raises(InitError) as caught:
         HandlerProcess(
             model_dir=model_dir,
-            deps_layer=onnx_table_deps,
+            deps_layer=onnx_deps,
             runtime_dir=runtime_dir,
             workdir=tmp_path / "run",
             env={"MLAYER_OUTPUT_SINK": "stdout://"},
