@@ -12,9 +12,18 @@ from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
+from mlayer import ephemeral
+from mlayer.arns import layer_name
 from mlayer.compat import check_function_layers
 from mlayer.config import Settings
-from mlayer.deploy_plan import HANDLER, FunctionPlan, TriggerPlan, plan_function, plan_trigger
+from mlayer.deploy_plan import (
+    HANDLER,
+    Change,
+    FunctionPlan,
+    TriggerPlan,
+    plan_function,
+    plan_trigger,
+)
 from mlayer.function_code import build_code_zip
 from mlayer.gateway import Gateway
 from mlayer.relink import Relinker
@@ -78,6 +87,28 @@ def _trigger_plan(gw: Gateway, settings: Settings, config: dict | None) -> Trigg
     )
 
 
+def _fit_tmp(
+    store: ArtifactStore, settings: Settings, fplan: FunctionPlan, config: dict | None
+) -> tuple[FunctionPlan, list[str]]:
+    """Grow /tmp (EphemeralStorage) for the model layer the function will carry when its
+    artifacts are in S3, and warn when the model is over half the memory (ephemeral.py)."""
+    model = next(
+        (a for a in fplan.desired["Layers"] if layer_name(a) == settings.model.layer), None
+    )
+    manifest = store.manifest(store.layer_sha(model)) if model else None
+    tmp = ephemeral.plan_ephemeral(manifest, config, function=fplan.name)
+    memory = ephemeral.memory_warning(manifest, fplan.desired["MemorySize"])
+    if not tmp.changes:
+        return fplan, [memory] if memory else []
+    change = Change("EphemeralStorage", tmp.current_mb if config else None, tmp.size_mb)
+    fplan = replace(
+        fplan,
+        changes=(*fplan.changes, change),
+        desired={**fplan.desired, "EphemeralStorage": tmp.size_mb},
+    )
+    return fplan, [memory] if memory else []
+
+
 # -- applying the plan ------------------------------------------------------------------------------
 def _apply_function(
     gw: Gateway, relinker: Relinker, fplan: FunctionPlan, code: bytes, function_arn: str
@@ -97,6 +128,7 @@ def _apply_function(
             Layers=desired["Layers"],
             Environment={"Variables": desired["Environment"]},
             Description="mlayer prediction function",
+            **_tmp_param(desired),
         )
         relinker.wait_updatable(name)
         return created["FunctionArn"]
@@ -115,9 +147,16 @@ def _apply_function(
         params = {k: desired[k] for k in config_keys}
         if "Environment" in params:
             params["Environment"] = {"Variables": params["Environment"]}
+        params.update(_tmp_param(params))
         gw.update_function_configuration(name, revision_id=current.get("RevisionId"), **params)
         relinker.wait_successful(name)
     return function_arn
+
+
+def _tmp_param(values: dict) -> dict:
+    """EphemeralStorage in AWS's shape, when the plan sets it."""
+    size = values.get("EphemeralStorage")
+    return {"EphemeralStorage": {"Size": size}} if size else {}
 
 
 def _apply_trigger(gw: Gateway, tplan: TriggerPlan, target: str) -> str:
@@ -160,9 +199,11 @@ def deploy_function(
         deps_latest=_latest_layer(gw, settings.deps.layer),
         model_latest=_latest_layer(gw, settings.model.layer),
     )
-    warnings: list[str] = []
+    fplan, warnings = _fit_tmp(
+        ArtifactStore(gw, settings.artifacts.bucket), settings, fplan, config
+    )
     if fplan.create or any(c.key == "Layers" for c in fplan.changes):
-        warnings = check_function_layers(
+        warnings += check_function_layers(
             ArtifactStore(gw, settings.artifacts.bucket),
             fplan.desired["Layers"],
             deps_layer=settings.deps.layer,

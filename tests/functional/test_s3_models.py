@@ -237,3 +237,38 @@ def test_store_s3_puts_even_a_small_model_in_s3_and_shares_objects_by_content(
     )
     again = gw.call("s3", "head_object", "t", Bucket=BUCKET, Key=model_obj["key"])
     assert again["LastModified"] == head["LastModified"]  # HEAD first: not uploaded twice
+
+
+def test_deploy_function_sizes_tmp_for_the_live_s3_model(gw, tmp_path):
+    """A model-layer version whose manifest puts 2000 MB in S3: the function is created with
+    the /tmp that holds it (moto keeps EphemeralStorage on create; updates are Stubber-tested)."""
+    import hashlib
+
+    from publish_support import fake_zip
+
+    from mlayer.local import sandbox
+
+    role = sandbox.ensure_lambda_role(gw, "big-role")
+    (tmp_path / "mlayer.toml").write_text(
+        f'[function]\nname = "big"\nrole = "{role}"\nmemory = 2048\n'
+        f'[deps]\nlayer = "big-deps"\n[model]\nlayer = "big-model"\n'
+        f'[artifacts]\nbucket = "{BUCKET}"\n'
+    )
+    gw.ensure_bucket(BUCKET)
+    artifact = {"file": "00-model.joblib", "role": "model", "sha256": "a" * 64, "size": 2000 * MB}
+    manifest = {
+        "artifacts": [{**artifact, "store": "s3", "bucket": BUCKET, "s3_key": "models/" + "a" * 64}]
+    }
+    data = fake_zip({"mlayer/manifest.json": "{}"})
+    sha = hashlib.sha256(data).hexdigest()
+    gw.put_bytes(BUCKET, f"layers/{sha}.zip", data)
+    gw.put_json(BUCKET, f"layers/{sha}.manifest.json", manifest)
+    gw.publish_layer_version("big-model", "v1 sha:0", s3=(BUCKET, f"layers/{sha}.zip"))
+
+    result = CliRunner().invoke(
+        cli, ["--json", "deploy-function", "--yes", "--allow-version-mismatch"]
+    )
+    assert result.exit_code == 0, result.output
+    config = gw.get_function_configuration("big")
+    assert config["EphemeralStorage"] == {"Size": 2264}  # 2000 MB + a tenth + 64 MB
+    assert "over half of the function's 2048 MB" in result.output
