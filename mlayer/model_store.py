@@ -20,6 +20,7 @@ from pathlib import Path
 
 from mlayer.errors import BudgetError, UsageError
 from mlayer.gateway import Gateway
+from mlayer.report import human_bytes
 from mlayer.runtimes import MAX_UNZIPPED_BYTES
 
 STORES = ("auto", "layer", "s3")
@@ -34,7 +35,7 @@ def s3_key(sha256: str) -> str:
 
 
 def _mb(n: int) -> str:
-    return f"{n / MIB:.1f} MB"
+    return human_bytes(n)
 
 
 @dataclass(frozen=True)
