@@ -111,9 +111,13 @@ def scan_bytes(
 ) -> PickleScan:
     """Scan a joblib file's (or a plain pickle's) bytes; raise if anything is not trusted."""
     raw, compression = decompress(data)
+    return _scan(io.BytesIO(raw), compression, trusted, code_modules)
+
+
+def _scan(fh, compression: str | None, trusted, code_modules) -> PickleScan:
     scan = State(trust.Policy(trusted, code_modules))
     try:
-        top = Walker(io.BytesIO(raw), scan, joblib_mode=True).load()
+        top = Walker(fh, scan, joblib_mode=True).load()
     except Refusal as exc:
         refused = [v for v in scan.verdicts() if v.kind == trust.REFUSED]
         named = f" (it also names {', '.join(v.qualname for v in refused)})" if refused else ""
@@ -156,11 +160,12 @@ def scan_file(
 ) -> PickleScan:
     """Scan one model file; UntrustedPickleError (naming the file) unless every global passes."""
     try:
-        data = Path(path).read_bytes()
+        with open(path, "rb") as fh:
+            if fh.peek(1)[:1] == b"\x80":  # not compressed: read it as joblib does, streaming
+                return _scan(fh, None, trusted, code_modules)
+            return scan_bytes(fh.read(), trusted, code_modules)
     except OSError as exc:
         raise ModelError(f"Cannot read {path}: {exc.strerror}", "Check the path.") from exc
-    try:
-        return scan_bytes(data, trusted, code_modules)
     except UntrustedPickleError as exc:
         raise UntrustedPickleError(
             f"{path}: {exc.message}", exc.hint, exc.globals, str(path)
