@@ -172,6 +172,9 @@ class Walker(pickle._Unpickler):  # the pure-Python unpickler joblib itself exte
             raise Refusal(f"a call of {func.qualname}, which may only be referenced")
         if not isinstance(args, (tuple, list)) or not isinstance(kwargs or {}, dict):
             raise Refusal("a call whose arguments are not a tuple")
+        given = trust.CALLS_GIVEN.get(func.qualname)
+        if given and not all(_is_class(a) and a.qualname == given for a in args[1:]):
+            raise Refusal(f"{func.qualname} given a callable other than {given}")
         if func.qualname == "builtins.type" and len(args) != 1:
             raise Refusal("builtins.type called to make a class")
         if func.qualname == trust.WRAPPER and (args or kwargs):

@@ -77,6 +77,12 @@ CONSTRUCTORS: dict[str, str] = {
     "builtins.type": "type(None) for NoneType; called with one argument only",
 }
 
+# Reconstructors that call a callable they are given: the only callable each may be given.
+CALLS_GIVEN: dict[str, str] = {
+    "numpy.random._pickle.__randomstate_ctor": "numpy.random._pickle.__bit_generator_ctor",
+    "numpy.random._pickle.__generator_ctor": "numpy.random._pickle.__bit_generator_ctor",
+}
+
 # Packages whose own classes may be called; each class must pass its package's rule.
 CLASS_PACKAGES: dict[str, str] = {
     "sklearn": "any class scikit-learn defines (estimators, trees, losses, scorers, ...)",

@@ -302,6 +302,16 @@ def test_opcode_tricks_are_refused(data, what):
     assert what in err.message or what.lower() in err.message.lower(), err.message
 
 
+def test_a_reconstructor_that_calls_what_it_is_given_gets_only_its_own():
+    """numpy's RandomState reconstructor calls its second argument: not a metric, not anything."""
+    ctor = glob("numpy.random._pickle", "__randomstate_ctor")
+    metric = glob("sklearn.metrics._classification", "accuracy_score")
+    err = refused(b"\x80\x04" + ctor + b"\x8c\x07MT19937" + metric + b"\x86R.")
+    assert "given a callable other than" in err.message
+    own = glob("numpy.random._pickle", "__bit_generator_ctor")
+    scan_bytes(b"\x80\x04" + ctor + b"\x8c\x07MT19937" + own + b"\x86R.")
+
+
 def test_computed_name_from_an_allowed_constructor():
     """str(b'system') is a call the real unpickler would make; its result may not name a global."""
     data = b"\x80\x04\x8c\x05posix\x8c\x08builtins\x8c\x03str\x93\x8c\x06system\x85R\x93."
