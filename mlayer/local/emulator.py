@@ -9,6 +9,7 @@ watching /proc/<pid>/status (an RLIMIT_AS cap would hang OpenBLAS at import).
 
 from __future__ import annotations
 
+import fcntl
 import json
 import math
 import os
@@ -17,7 +18,6 @@ import secrets
 import signal
 import subprocess
 import tempfile
-import threading
 import time
 import uuid
 from collections.abc import Callable
@@ -27,12 +27,21 @@ from typing import Any
 from mlayer.errors import LocalRuntimeError
 from mlayer.local import limits
 from mlayer.local.environment import FunctionSpec, build_environment
+from mlayer.local.logs import LogPipe
 from mlayer.local.reporting import InvokeResult, Report, billed_ms, read_memory_kb
 from mlayer.local.runtime_api import Invocation, Outcome, RuntimeApi
 
 INIT_LIMIT_S = 10.0  # Lambda's init phase limit for on-demand functions
 
 __all__ = ["Emulator", "FunctionSpec", "InvokeResult", "Report"]
+
+
+def _widen_pipe(proc: subprocess.Popen) -> None:
+    """A 1 MiB log pipe, so the function never waits on the emulator's log reader mid-invoke."""
+    try:
+        fcntl.fcntl(proc.stdout.fileno(), fcntl.F_SETPIPE_SZ, 1 << 20)  # type: ignore[union-attr]
+    except (AttributeError, OSError, ValueError):
+        pass  # not Linux, or over /proc/sys/fs/pipe-max-size: the default 64 KiB will do
 
 
 class Emulator:
@@ -61,8 +70,7 @@ class Emulator:
         self.cold_starts = 0
         self._api: RuntimeApi | None = None
         self._proc: subprocess.Popen | None = None
-        self._logs: list[str] = []
-        self._log_lock = threading.Lock()
+        self._logs: LogPipe | None = None
         self._tmp = Path(tempfile.mkdtemp(prefix=f"mlayer-{spec.name}-tmp-"))
 
     # -- lifecycle ------------------------------------------------------------------------------
@@ -90,6 +98,8 @@ class Emulator:
                 except ProcessLookupError:
                     pass
             self._proc.wait()
+            if self._logs is not None:
+                self._logs.drain()  # what it wrote before it ended, up to EOF
             if self._proc.stdout:
                 self._proc.stdout.close()
             self._proc = None
@@ -99,7 +109,7 @@ class Emulator:
 
     def _start(self) -> tuple[float | None, dict | None]:
         """Start the runtime and wait for its first /next. Returns (init ms, init error or None)."""
-        self._api = RuntimeApi().start()
+        self._api = RuntimeApi(clock=self.clock).start()
         env = build_environment(
             self.spec, self.runtime_dir, self._api.address, self._tmp, self.caller_env, self.aws_env
         )
@@ -121,29 +131,22 @@ class Emulator:
                 "Check the interpreter the emulation found.",
             ) from exc
         self.cold_starts += 1
-        threading.Thread(target=self._read_logs, args=(self._proc,), daemon=True).start()
+        _widen_pipe(self._proc)
+        assert self._proc.stdout is not None
+        self._logs = LogPipe(self._proc.stdout, self.on_log)
         limit = max(INIT_LIMIT_S, float(self.spec.timeout_s))
         kind, outcome, _ = self._wait(lambda o: o.kind in ("next", "init_error"), t0 + limit, "")
-        init_ms = (self.clock() - t0) * 1000
+        # Init Duration: process start to the runtime's first request for an event (Lambda's)
+        end = outcome.at if kind == "ok" and outcome is not None and outcome.at else self.clock()
+        init_ms = (end - t0) * 1000
         if kind == "ok" and outcome is not None and outcome.kind == "next":
             return init_ms, None
         error = self._error_for(kind, outcome, "", limit, phase="init")
         self._stop()
         return init_ms, error
 
-    def _read_logs(self, proc: subprocess.Popen) -> None:
-        assert proc.stdout is not None
-        for raw in proc.stdout:
-            line = raw.decode("utf-8", "replace").rstrip("\n")
-            with self._log_lock:
-                self._logs.append(line)
-            if self.on_log:
-                self.on_log(line)
-
     def _take_logs(self) -> list[str]:
-        with self._log_lock:
-            lines, self._logs = self._logs, []
-        return lines
+        return self._logs.take() if self._logs is not None else []
 
     # -- the wait loop: outcomes, deadline, memory, process exit ---------------------------------
     def _wait(
@@ -245,7 +248,10 @@ class Emulator:
         kind, outcome, peak = self._wait(
             lambda o: o.kind in ("response", "error"), t0 + self.spec.timeout_s, request_id
         )
-        duration_ms = (self.clock() - t0) * 1000
+        # Duration: event handed to the runtime -> its answer in, both read by the Runtime API
+        handed = self._api.handed_out.pop(request_id, t0) if self._api is not None else t0
+        end = outcome.at if kind == "ok" and outcome is not None and outcome.at else self.clock()
+        duration_ms = max(0.0, end - handed) * 1000
         if kind == "ok" and outcome is not None and outcome.kind == "response":
             if len(outcome.body) > limits.RESPONSE_MAX:
                 err = limits.response_too_large()
@@ -285,7 +291,4 @@ class Emulator:
             max_mb,
             init_ms,
         )
-        time.sleep(
-            0
-        )  # yield once so the log reader can catch lines written just before the response
         return InvokeResult(request_id, payload, error, report, self._take_logs())

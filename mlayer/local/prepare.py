@@ -7,6 +7,7 @@ once into a cache keyed by their sha256s.
 
 from __future__ import annotations
 
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -64,10 +65,31 @@ def function_spec(
 
 
 def interpreter_for(runtime: str) -> str:
-    """The runtime's own Python (PATH, then pyenv), or a LocalRuntimeError naming what to install."""
-    return require_python(
+    """The runtime's own Python (PATH, then pyenv), or a LocalRuntimeError naming what to install.
+
+    A launcher (pyenv's shim is a shell script running ``pyenv exec``) is resolved to the binary
+    it runs, once: otherwise every cold start would pay for it inside its Init Duration.
+    """
+    exe = require_python(
         runtime, "the emulation never runs a function under another Python version", probe_version
     )
+    return real_executable(exe)
+
+
+def real_executable(exe: str) -> str:
+    """The interpreter binary behind ``exe`` (itself when it is one, or when asking fails)."""
+    try:
+        done = subprocess.run(
+            [exe, "-S", "-c", "import sys; print(sys.executable)"],
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=False,
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return exe
+    found = done.stdout.strip()
+    return found if done.returncode == 0 and found and Path(found).is_file() else exe
 
 
 def emulator_for(gateway: Any, bucket: str, name: str, **kwargs: Any) -> tuple[Emulator, dict]:

@@ -3,6 +3,12 @@
 Only the calls a Python runtime makes: ``invocation/next`` (long-polls until the emulator hands
 out an event), ``invocation/{id}/response``, ``invocation/{id}/error`` and ``init/error``. Each
 one becomes a message on ``outcomes`` for the emulator, which owns clocks, limits and the process.
+
+The server also keeps Lambda's two clock readings, taken where Lambda takes them: when an event
+has been handed to the runtime (the ``next`` response written) and when the runtime's answer has
+arrived (the response or error read in full), so the REPORT Duration counts the runtime's work
+only, never the emulator's polling, log reading or memory sampling; and when the runtime first
+asks for an event (the end of its init).
 """
 
 from __future__ import annotations
@@ -10,6 +16,8 @@ from __future__ import annotations
 import json
 import queue
 import threading
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -33,6 +41,7 @@ class Outcome:
     request_id: str = ""
     body: bytes = b""
     error_type: str = ""
+    at: float = 0.0  # the API's clock when the runtime's request arrived (read in full)
 
     def json(self) -> object:
         try:
@@ -44,9 +53,13 @@ class Outcome:
 class RuntimeApi:
     """The server and its two queues: invocations in, outcomes out."""
 
-    def __init__(self, host: str = "127.0.0.1") -> None:
+    def __init__(
+        self, host: str = "127.0.0.1", clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self.clock = clock
         self.invocations: queue.Queue[Invocation] = queue.Queue()
         self.outcomes: queue.Queue[Outcome] = queue.Queue()
+        self.handed_out: dict[str, float] = {}  # request id -> when the runtime got the event
         self.closed = threading.Event()
         self._server = _QuietServer((host, 0), _handler_for(self))
         self._thread = threading.Thread(
@@ -113,7 +126,7 @@ def _handler_for(api: RuntimeApi) -> type[BaseHTTPRequestHandler]:
         def do_GET(self) -> None:  # noqa: N802 - http.server's naming
             if self.path != f"{PREFIX}/invocation/next":
                 return self._reply(404, b'{"errorType":"NotFound"}')
-            api.outcomes.put(Outcome("next"))
+            api.outcomes.put(Outcome("next", at=api.clock()))
             inv = api.next_invocation()
             if inv is None:
                 return self._reply(503, b'{"errorType":"ShuttingDown"}')
@@ -127,12 +140,14 @@ def _handler_for(api: RuntimeApi) -> type[BaseHTTPRequestHandler]:
                     "Lambda-Runtime-Trace-Id": inv.trace_id,
                 },
             )
+            api.handed_out[inv.request_id] = api.clock()  # Duration starts here
 
         def do_POST(self) -> None:  # noqa: N802
             body = self._body()
+            at = api.clock()  # Duration ends here: the runtime's answer is in
             error_type = self.headers.get("Lambda-Runtime-Function-Error-Type", "")
             if self.path == f"{PREFIX}/init/error":
-                api.outcomes.put(Outcome("init_error", "", body, error_type))
+                api.outcomes.put(Outcome("init_error", "", body, error_type, at))
                 return self._reply(202, b'{"status":"OK"}')
             parts = self.path[len(PREFIX) :].strip("/").split("/")
             if (
@@ -141,7 +156,7 @@ def _handler_for(api: RuntimeApi) -> type[BaseHTTPRequestHandler]:
                 and parts[0] == "invocation"
                 and parts[2] in ("response", "error")
             ):
-                api.outcomes.put(Outcome(parts[2], parts[1], body, error_type))
+                api.outcomes.put(Outcome(parts[2], parts[1], body, error_type, at))
                 return self._reply(202, b'{"status":"OK"}')
             self._reply(404, b'{"errorType":"NotFound"}')
 

@@ -55,6 +55,11 @@ HANDLERS = textwrap.dedent("""
 
     def dies(event, context):
         os._exit(3)
+
+    def chatty(event, context):
+        for i in range(event["n"]):
+            print(event["tag"], i)
+        return event["n"]
 """)
 
 
@@ -267,3 +272,63 @@ def test_the_real_handler_writes_to_the_aws_the_gateway_talks_to(
         for m in sandbox.receive_all(gateway, "predictions")
     )
     assert written == [("a", "spam"), ("b", "ham")]
+
+
+# ------------------------------------------------------------------ the REPORT line's clocks
+
+
+def test_report_duration_is_the_runtimes_time_only(dirs, interpreter, rdir):
+    """Duration covers the handler (a 0.3 s sleep), Init the module's import, as Lambda times them."""
+    s = spec(dirs, "app.sleepy", timeout_s=5)
+    with Emulator(s, interpreter, rdir) as em:
+        first = em.invoke({"sleep": 0.3})
+        warm = em.invoke({"sleep": 0.3})
+    assert first.payload == warm.payload == "woke"
+    assert warm.report.duration_ms >= 300 and first.report.init_ms > 0
+    assert f"Duration: {warm.report.duration_ms:.2f} ms" in warm.report.line()
+
+
+def test_the_emulators_own_delays_stay_out_of_duration():
+    """The Runtime API reads Lambda's two clocks itself: an emulator slow to collect the answer
+    (here: 0.6 s late) does not lengthen the Duration of a 0.1 s invocation."""
+    import http.client
+    import threading
+    import time
+
+    from mlayer.local.runtime_api import Invocation, RuntimeApi
+
+    api = RuntimeApi().start()
+    host, port = api.address.split(":")
+
+    def runtime() -> None:
+        conn = http.client.HTTPConnection(host, int(port))
+        conn.request("GET", "/2018-06-01/runtime/invocation/next")
+        resp = conn.getresponse()
+        request_id = resp.getheader("Lambda-Runtime-Aws-Request-Id")
+        resp.read()
+        time.sleep(0.1)  # the function's work
+        conn.request("POST", f"/2018-06-01/runtime/invocation/{request_id}/response", body=b"1")
+        conn.getresponse().read()
+        conn.close()
+
+    try:
+        thread = threading.Thread(target=runtime)
+        thread.start()
+        api.invocations.put(Invocation("r-1", b"{}", 0, "arn", "trace"))
+        thread.join(10)
+        time.sleep(0.6)  # the emulator busy elsewhere
+        outcomes = [api.outcomes.get(timeout=5) for _ in range(2)]
+        [answer] = [o for o in outcomes if o.kind == "response"]
+        duration = answer.at - api.handed_out["r-1"]
+        assert 0.1 <= duration < 0.6
+    finally:
+        api.close()
+
+
+def test_every_line_printed_before_the_answer_is_in_that_invocations_logs(dirs, interpreter, rdir):
+    """Logs are read in bursts (never per line, mid-invocation), yet complete and in order."""
+    with Emulator(spec(dirs, "app.chatty", timeout_s=10), interpreter, rdir) as em:
+        first = em.invoke({"n": 2000, "tag": "a"})
+        second = em.invoke({"n": 3, "tag": "b"})
+    assert [line for line in first.logs if line.startswith("a ")] == [f"a {i}" for i in range(2000)]
+    assert [line for line in second.logs if line.startswith(("a ", "b "))] == ["b 0", "b 1", "b 2"]
