@@ -125,7 +125,9 @@ DENIED_MODULES: dict[str, str] = {
     "scipy.io": "reads and writes files",
     "scipy.datasets": "downloads files",
 }
-DENIED_PARTS = frozenset({"tests", "testing", "_testing", "conftest", "distutils"})
+DENIED_PARTS = frozenset(  # any module path with one of these parts
+    {"tests", "testing", "_testing", "conftest", "distutils", "_build_utils", "__main__"}
+)
 DENIED_NAMES: dict[str, str] = {
     name: "reads, writes or runs something"
     for name in (

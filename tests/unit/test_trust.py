@@ -233,6 +233,8 @@ def test_dangerous_callables_are_refused_and_named(func, args, named, fmt):
         ("numpy", "vectorize"),  # a numpy class, but not an array, dtype or scalar
         ("joblib.numpy_pickle_compat", "NDArrayWrapper"),  # reads other files
         ("sklearn.no_such_module", "Thing"),
+        ("sklearn.linear_model.tests.test_base", "LinearRegression"),
+        ("numpy.__main__", "Anything"),
         ("__main__", "MyScaler"),
     ],
 )
