@@ -45,7 +45,7 @@ def _go_ahead(question: str) -> None:
 def _gateway(settings: Settings, gateway: Any = None) -> Any:
     from mlayer.gateway import Gateway
 
-    return gateway or Gateway.from_settings(settings)
+    return gateway if gateway is not None else Gateway.from_settings(settings)
 
 
 def _ready(settings: Settings, gateway: Any = None) -> tuple[Any, Settings]:

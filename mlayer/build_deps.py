@@ -26,6 +26,7 @@ def build_deps(
     published and raises to refuse; ``gateway()`` is called only when publishing.
     """
     from mlayer.build import BuildRequest, build_layer
+    from mlayer.build.budget import check_budget
     from mlayer.build.publish import publish_layer
     from mlayer.build.requirements import requirements_path
     from mlayer.runtimes import MAX_UNZIPPED_BYTES
@@ -54,6 +55,7 @@ def build_deps(
     )
     if not request.publish:
         return BuildDepsResult(build)
+    check_budget(build.budget)  # before any AWS call: naming the bucket already asks AWS
     gw = gateway()
     bucket = gw.artifact_bucket(settings.artifacts.bucket)
     published = publish_layer(build, gw, bucket, settings.deps.layer, on_progress, confirm)
