@@ -214,7 +214,7 @@ class Policy:
         pkg = _package(module)
         if pkg is None and not module.startswith("scipy.special"):
             return Verdict(qualname, REFUSED, "", "not on mlayer's allowlist")
-        denied = _denied_module(module)
+        denied = _denied_module(module) or _denied_module(qualname)  # lazy submodules too
         if denied is None and name in DENIED_NAMES:
             denied = f"{name} {DENIED_NAMES[name]}"
         if denied:
