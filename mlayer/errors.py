@@ -70,10 +70,6 @@ class LocalRuntimeError(MlayerError):
     """The local Lambda emulation cannot run the function."""
 
 
-class NotBuiltError(MlayerError):
-    """A command of the contract that this release does not implement yet."""
-
-
 class UntrustedPickleError(ModelError):
     """A pickle names a global outside the allowlist, or uses an opcode trick: it is not loaded."""
 

@@ -16,10 +16,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import telemetry
-from .decoding import BadRecord, RowRules, to_row
+from .decoding import INPUT_KINDS, BadRecord, RowRules, to_row
 
 SUPPORTED_SCHEMA = 1
-INPUT_KINDS = ("text", "features", "record", "table")
 DEFAULT_MODEL_DIR = "/opt/mlayer"
 # How far a sample's number (a regression output, a probability) may move and still count as
 # reproduced: floating-point sums differ in their last bits between CPUs and BLAS builds.

@@ -8,12 +8,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from mlayer.manifest import INPUT_KINDS as MODEL_INPUT_KINDS
+
 DEFAULT_CONFIG = "mlayer.toml"
 ENV_PREFIX = "MLAYER_"
 SUPPORTED_RUNTIMES = ("python3.10", "python3.11", "python3.12", "python3.13")
 ARCHITECTURES = ("x86_64", "arm64")
 BUILDERS = ("auto", "docker", "pip")
-INPUT_KINDS = ("auto", "text", "features", "record")
+INPUT_KINDS = ("auto", *MODEL_INPUT_KINDS)  # the manifest's kinds, plus auto-detection
 STARTING_POSITIONS = ("LATEST", "TRIM_HORIZON")
 SINK_SCHEMES = ("dynamodb://", "s3://", "kinesis://", "sqs://", "stdout://")
 DEAD_LETTER_SCHEMES = ("sqs://", "s3://")

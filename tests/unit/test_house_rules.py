@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
@@ -60,17 +61,69 @@ def test_subprocesses_only_in_build_local_and_the_demo():
     assert offenders == []
 
 
+PURE_MODULES = (
+    "mlayer/planner.py",
+    "mlayer/deploy_plan.py",
+    "mlayer/manifest.py",
+    "mlayer/arns.py",
+    "mlayer/models.py",
+    "mlayer/report.py",
+    "mlayer/compat.py",
+    "mlayer/schema.py",
+    "mlayer/ephemeral.py",
+)
+SIDE_EFFECTS = {"boto3", "botocore", "subprocess", "click", "socket"}
+MAX_LINES = 400
+
+
+def test_every_module_the_rules_name_exists():
+    """A rule about a module that is gone would pass vacuously: fail instead, never skip."""
+    named = [*PURE_MODULES, "mlayer/gateway/__init__.py", "mlayer/cli/__init__.py"]
+    missing = [name for name in named if not (REPO / name).is_file()]
+    assert missing == []
+
+
 def test_pure_modules_import_no_side_effects():
-    pure = [
-        "mlayer/planner.py",
-        "mlayer/manifest.py",
-        "mlayer/arns.py",
-        "mlayer/models.py",
-        "mlayer/report.py",
+    offenders = {name: sorted(SIDE_EFFECTS & imported_roots(REPO / name)) for name in PURE_MODULES}
+    assert {k: v for k, v in offenders.items() if v} == {}
+
+
+def test_no_module_over_400_lines():
+    """One job per module: a module past ~400 lines holds more than one."""
+    long = {
+        rel(p): n
+        for folder in ("mlayer", "function")
+        for p in modules(folder)
+        if (n := len(p.read_text().splitlines())) > MAX_LINES
+    }
+    assert long == {}
+
+
+def _tuple_literal(path: Path, name: str) -> tuple:
+    for node in ast.parse(path.read_text()).body:
+        if isinstance(node, ast.Assign) and any(
+            isinstance(t, ast.Name) and t.id == name for t in node.targets
+        ):
+            return ast.literal_eval(node.value)
+    raise AssertionError(f"{rel(path)} defines no {name}")
+
+
+def test_input_kinds_are_defined_once_per_side_and_agree():
+    """mlayer writes input_kind into the manifest; the function must accept every one of them."""
+    from mlayer.config import INPUT_KINDS as config_kinds
+    from mlayer.manifest import INPUT_KINDS as manifest_kinds
+
+    function_kinds = _tuple_literal(REPO / "function/mlayer_function/decoding.py", "INPUT_KINDS")
+    assert tuple(manifest_kinds) == function_kinds
+    assert tuple(config_kinds) == ("auto", *manifest_kinds)
+    defining = [
+        rel(p)
+        for folder in ("mlayer", "function")
+        for p in modules(folder)
+        if re.search(r"^INPUT_KINDS\s*=", p.read_text(), re.MULTILINE)
     ]
-    for name in pure:
-        path = REPO / name
-        if path.exists():
-            assert not {"boto3", "botocore", "subprocess", "click", "socket"} & imported_roots(
-                path
-            ), name
+    assert sorted(defining) == [
+        "function/mlayer_function/decoding.py",
+        "mlayer/config/sections.py",
+        "mlayer/manifest.py",
+    ]
