@@ -4,8 +4,10 @@ joblib.load() runs whatever the pickle names, so before loading a user's file ml
 the pickle's opcodes on a stack of inert stubs: every global is judged by the allowlist
 (mlayer.trust) and replaced by a stub, calls only build more stubs. Out come the globals, the
 top object's class and the scikit-learn version each estimator recorded (``_sklearn_version``),
-or an UntrustedPickleError naming the refused globals and the file: refusal happens here, in
-``scan_file``, so no caller can load a file this scan has not accepted.
+or an UntrustedPickleError naming the refused globals and the file. Refusal is raised here, in
+``scan_file``, not left to a check each caller would have to remember: a caller that scans
+before joblib.load cannot go on with a refused file. (Why not fickling or picklescan: see
+mlayer.trust.)
 
 joblib's format is a pickle stream, possibly compressed as a whole (zlib, gzip, bz2, xz, lzma),
 where each numpy array is a ``NumpyArrayWrapper`` whose BUILD is followed by the raw array bytes
