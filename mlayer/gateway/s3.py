@@ -40,14 +40,17 @@ class S3Calls(GatewayBase):
         """``[artifacts] bucket``, or the caller's own default when it is empty."""
         return configured or default_bucket_name(self.account_id(), self.region)
 
-    def _owner(self) -> dict[str, str]:
+    def bucket_owner(self) -> dict[str, str]:
+        """ExpectedBucketOwner for an S3 request: the caller's account, when it can be known."""
         account = self.known_account()
         return {"ExpectedBucketOwner": account} if account else {}
 
     def _s3(self, operation: str, action: str, bucket: str, **params: Any) -> dict:
         """One S3 call on ``bucket``, expecting its owner; a 403 names the bucket's owner problem."""
         try:
-            return self.call("s3", operation, action, Bucket=bucket, **self._owner(), **params)
+            return self.call(
+                "s3", operation, action, Bucket=bucket, **self.bucket_owner(), **params
+            )
         except AwsError as exc:
             if exc.code in _FOREIGN:
                 raise foreign_bucket(bucket, action, exc.code, self.known_account()) from exc
@@ -56,7 +59,9 @@ class S3Calls(GatewayBase):
     def _head(self, operation: str, action: str, bucket: str, **params: Any) -> dict | None:
         """One S3 HEAD (``head_bucket``/``head_object``); None when S3 says it is absent."""
         try:
-            return getattr(self.client("s3"), operation)(Bucket=bucket, **self._owner(), **params)
+            return getattr(self.client("s3"), operation)(
+                Bucket=bucket, **self.bucket_owner(), **params
+            )
         except botocore.exceptions.ClientError as exc:
             code = client_error_code(exc)
             if code in S3_ABSENT:
@@ -116,7 +121,7 @@ class S3Calls(GatewayBase):
                 str(path),
                 bucket,
                 key,
-                ExtraArgs={"ServerSideEncryption": "AES256", **self._owner()},
+                ExtraArgs={"ServerSideEncryption": "AES256", **self.bucket_owner()},
                 Callback=callback,
             )
         except Exception as exc:  # botocore's, and s3transfer wraps failures in its own types

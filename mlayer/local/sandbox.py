@@ -133,5 +133,6 @@ def list_keys(gw: Any, bucket: str, prefix: str = "") -> list[str]:
             f"Listing s3://{bucket}/{prefix}",
             Bucket=bucket,
             Prefix=prefix,
+            **gw.bucket_owner(),
         )
     ]

@@ -171,6 +171,6 @@ def test_injected_clients_without_sts_send_no_owner():
     with Stubber(s3) as stub:
         stub.add_response("get_object", {"Body": io.BytesIO(b"{}")}, {"Bucket": "b", "Key": "k"})
         assert gw.get_json("b", "k") == {}
-    assert Gateway(region="us-east-1", clients={"s3": s3}, account=OTHER)._owner() == {
+    assert Gateway(region="us-east-1", clients={"s3": s3}, account=OTHER).bucket_owner() == {
         "ExpectedBucketOwner": OTHER
     }
