@@ -214,6 +214,7 @@ def process_batch(
     stamp = iso_millis(clock.now())
     version = model.version
     prepared: dict[int, Prepared] = {}
+    prepare = output.prepare
     for pos, (index, rid, _) in enumerate(good):
         if pos in predict_errors:
             reasons[index] = predict_errors[pos]
@@ -226,7 +227,7 @@ def process_batch(
         doc["event_id"] = records[index].event_id
         doc["predicted_at"] = stamp
         try:
-            prepared[index] = output.prepare(doc)
+            prepared[index] = prepare(doc)
         except SYSTEMIC_ERRORS:
             raise
         except TooBig as exc:

@@ -108,11 +108,11 @@ def is_retryable(exc: BaseException) -> bool:
 
 
 # Built once: json.dumps with any keyword builds a new encoder per call.
-_ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
+JSON_ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
 
 
 def to_json_line(doc: object) -> str:
-    return _ENCODER.encode(doc)
+    return JSON_ENCODER.encode(doc)
 
 
 def utf8(text: str) -> bytes:
