@@ -14,7 +14,7 @@ from mlayer.local.aws import LOCAL_REGION
 
 sys.path.insert(0, str(__import__("pathlib").Path(__file__).resolve().parents[2] / "function"))
 
-from mlayer_function import sink_dynamodb, sinks  # noqa: E402
+from mlayer_function import delivery, sink_dynamodb, sinks  # noqa: E402
 
 SHARD = "shardId-000000000000"
 
@@ -296,7 +296,7 @@ def test_kinesis_resends_only_the_records_that_failed(retry):
             {
                 "StreamName": "out",
                 "Records": [
-                    {"Data": sinks.to_json_line(doc(2)).encode(), "PartitionKey": f"{SHARD}:2"}
+                    {"Data": delivery.to_json_line(doc(2)).encode(), "PartitionKey": f"{SHARD}:2"}
                 ],
             },
         )
