@@ -68,8 +68,9 @@ def load_settings(
         source, root = "defaults", Path.cwd()
 
     base = Settings(source=source, root=root)
-    settings = build(base, data, origin=source)
     env_values = _env_overrides(env)
+    # Keys that depend on each other are checked once the environment had its say.
+    settings = build(base, data, origin=source, combinations=not env_values)
     if env_values:
         settings = build(settings, env_values, origin="environment")
     aws = AwsSettings(
@@ -121,7 +122,9 @@ def _env_overrides(env: Mapping[str, str]) -> dict[str, dict[str, str]]:
     return out
 
 
-def build(base: Settings, raw: Mapping[str, Any], *, origin: str) -> Settings:
+def build(
+    base: Settings, raw: Mapping[str, Any], *, origin: str, combinations: bool = True
+) -> Settings:
     updates: dict[str, Any] = {}
     for section, values in raw.items():
         if section not in SECTIONS:
@@ -146,8 +149,11 @@ def build(base: Settings, raw: Mapping[str, Any], *, origin: str) -> Settings:
             changes[key] = coerce(section, key, value, getattr(current, key), origin)
         updates[section] = dataclasses.replace(current, **changes)
     settings = dataclasses.replace(base, **updates)
-    validate(settings, origin)
+    validate(settings, origin, combinations=combinations)
     return settings
+
+
+_TRUE, _FALSE = ("true", "1", "yes", "on"), ("false", "0", "no", "off", "")
 
 
 def coerce(section: str, key: str, value: Any, default: Any, origin: str) -> Any:
@@ -156,6 +162,10 @@ def coerce(section: str, key: str, value: Any, default: Any, origin: str) -> Any
     if isinstance(default, bool):
         if isinstance(value, bool):
             return value
+        if from_env or origin == "command-line flag":
+            word = str(value).strip().lower()
+            if word in _TRUE or word in _FALSE:
+                return word in _TRUE
         raise ConfigError(f"{at} must be true or false, not {value!r}.", "Use true or false.")
     if isinstance(default, int):
         if isinstance(value, int) and not isinstance(value, bool):

@@ -24,6 +24,10 @@ OVERFLOW_SCHEMES = ("s3://",)
 # The function reads its overflow location from this variable (deploy-function sets it).
 FUNCTION_DEAD_LETTER_OVERFLOW_ENV = "MLAYER_DEAD_LETTER_OVERFLOW"
 DEAD_LETTER_PREFIX = "dead-letters/"
+# SnapStart: the runtimes that have it, and the largest /tmp it allows (MB).
+SNAPSTART_RUNTIMES = ("python3.12", "python3.13")
+SNAPSTART_MAX_TMP_MB = 512
+MAX_PROVISIONED_CONCURRENCY = 10_000
 
 
 @dataclass(frozen=True)
@@ -34,6 +38,9 @@ class FunctionSettings:
     memory: int = 1024
     timeout: int = 60
     role: str = ""
+    # Both act on published versions, so both need [model] alias (validation.py).
+    provisioned_concurrency: int = 0  # environments kept initialized on the alias; 0: none
+    snapstart: bool = False  # SnapStart on published versions (python3.12+)
 
 
 @dataclass(frozen=True)
@@ -51,6 +58,7 @@ class ModelSettings:
     input: str = "auto"
     alias: str = ""
     store: str = "auto"  # auto | layer | s3 (model_store.py)
+    format: str = "sklearn"  # sklearn | onnx (mlayer.onnx.support.FORMATS)
 
 
 @dataclass(frozen=True)

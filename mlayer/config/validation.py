@@ -11,13 +11,16 @@ from mlayer.config.sections import (
     DEAD_LETTER_SCHEMES,
     ENV_PREFIX,
     INPUT_KINDS,
+    MAX_PROVISIONED_CONCURRENCY,
     ON_FAILURE_SCHEMES,
     OVERFLOW_SCHEMES,
     SINK_SCHEMES,
+    SNAPSTART_RUNTIMES,
     STARTING_POSITIONS,
     SUPPORTED_RUNTIMES,
 )
 from mlayer.errors import ConfigError
+from mlayer.onnx.support import FORMATS
 
 # What Lambda's CreateFunction accepts as Role (its documented pattern).
 _ROLE_ARN = re.compile(r"arn:(aws[a-zA-Z-]*)?:iam::\d{12}:role/?[a-zA-Z_0-9+=,.@\-_/]+")
@@ -73,7 +76,10 @@ _EXAMPLES = {
 }
 
 
-def validate(s: Any, origin: str) -> None:
+def validate(s: Any, origin: str, *, combinations: bool = True) -> None:
+    """Each value, then (``combinations``) the keys that depend on each other: the loader
+    skips those while a later layer (the environment) may still set the other key."""
+
     def at(key: str) -> str:
         return where(key, origin)
 
@@ -94,6 +100,7 @@ def validate(s: Any, origin: str) -> None:
             raise ConfigError(f"{at(key)} is empty.", "Name the layer.")
     _choice(s.model.input, INPUT_KINDS, at("model.input"))
     _choice(s.model.store, ("auto", "layer", "s3"), at("model.store"))
+    _choice(s.model.format, FORMATS, at("model.format"))
     if s.artifacts.bucket != s.artifacts.bucket.strip() or s.artifacts.bucket.startswith("s3://"):
         raise ConfigError(
             f"{at('artifacts.bucket')} is {s.artifacts.bucket!r}; it must be a bare bucket name.",
@@ -116,3 +123,47 @@ def validate(s: Any, origin: str) -> None:
         at("output.dead_letter_overflow"),
         allow_empty=True,
     )
+    _between(
+        s.function.provisioned_concurrency,
+        0,
+        MAX_PROVISIONED_CONCURRENCY,
+        at("function.provisioned_concurrency"),
+    )
+    if combinations:
+        published_versions(s, origin)
+
+
+def published_versions(s: Any, origin: str) -> None:
+    """Provisioned concurrency and SnapStart act on published versions, through the alias."""
+    fn = s.function
+    wanted = [
+        key
+        for key, on in (
+            ("function.provisioned_concurrency", fn.provisioned_concurrency > 0),
+            ("function.snapstart", fn.snapstart),
+        )
+        if on
+    ]
+    if wanted and not s.model.alias.strip():
+        raise ConfigError(
+            f"{where(wanted[0], origin)} needs [model] alias: it acts on published function "
+            "versions, and the alias is what mlayer publishes and moves.",
+            'Set [model] alias (e.g. alias = "live", or MLAYER_MODEL_ALIAS=live), or turn '
+            f"{wanted[0]} off.",
+        )
+    if not fn.snapstart:
+        return
+    if fn.runtime not in SNAPSTART_RUNTIMES:
+        raise ConfigError(
+            f"{where('function.snapstart', origin)} is true but function.runtime is "
+            f"{fn.runtime}: Lambda offers SnapStart for Python from "
+            f"{SNAPSTART_RUNTIMES[0]} on.",
+            f"Set [function] runtime to one of {', '.join(SNAPSTART_RUNTIMES)}, or snapstart = false.",
+        )
+    if fn.provisioned_concurrency > 0:
+        raise ConfigError(
+            f"{where('function.snapstart', origin)} is true and function.provisioned_concurrency "
+            f"is {fn.provisioned_concurrency}: Lambda refuses both on one version (provisioned "
+            "environments are already initialized; a snapshot would not be used).",
+            "Keep one: provisioned_concurrency = 0, or snapstart = false.",
+        )
