@@ -13,14 +13,15 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from mlayer import ephemeral, model_store, planner
+from mlayer import ephemeral, labels, model_store, planner
 from mlayer import manifest as mf
 from mlayer.arns import LayerVersionArn
 from mlayer.artifacts import Pipeline, environment_versions, inspect_pipeline, provenance, utc_now
 from mlayer.compat import check_compatibility, find_deps_lock
 from mlayer.config import Settings
-from mlayer.errors import NotFoundError, UsageError
+from mlayer.errors import AwsError, NotFoundError, UsageError
 from mlayer.gateway import Gateway
+from mlayer.layer_content import LayerContent, layer_content
 from mlayer.models import FunctionLayers, LayerSize, RelinkPlan
 from mlayer.packaging import ZipInfo, write_zip
 from mlayer.relink import Relinker
@@ -84,14 +85,21 @@ def _layer_arn_for(
     return f"arn:aws:lambda:-:000000000000:layer:{name}:{version}"
 
 
-def _model_zip(dest: Path, pipeline: Pipeline, manifest: dict, store: str = "layer") -> ZipInfo:
+def in_zip(manifest: Mapping[str, Any]) -> dict:
+    """The manifest as the zip holds it: without ``created_at``, so that the zip's bytes depend
+    only on what is published (an interrupted publish builds the same zip and reuses it). The
+    time is kept in the bucket's copy (layers/<zip sha256>.manifest.json)."""
+    return {k: v for k, v in manifest.items() if k not in ("created_at", "zip_sha256")}
+
+
+def _model_zip(dest: Path, content: LayerContent, manifest: dict, store: str = "layer") -> ZipInfo:
     """The layer zip: the manifest, the artifacts beside it (store "layer" only), the code."""
-    entries: list[tuple[str, Path | bytes]] = [("mlayer/manifest.json", mf.to_json(manifest))]
+    entries: list[tuple[str, Path | bytes]] = [
+        ("mlayer/manifest.json", mf.to_json(in_zip(manifest)))
+    ]
     if store == "layer":
-        entries += [
-            (f"mlayer/{a.file}", p) for a, p in zip(pipeline.artifacts, pipeline.paths, strict=True)
-        ]
-    entries += [(c.file, c.path) for c in pipeline.code]
+        entries += list(content.files)
+    entries += content.code_entries
     return write_zip(dest, entries)
 
 
@@ -109,7 +117,7 @@ def _choose_store(
     store: ArtifactStore,
     settings: Settings,
     request: PublishRequest,
-    pipeline: Pipeline,
+    content: LayerContent,
     manifest: dict,
     config: dict | None,
     target: str,
@@ -120,18 +128,26 @@ def _choose_store(
         settings.function.name,
         settings.model.layer,
     )
-    code = [c.size for c in pipeline.code]
+    code = [c.size for c in content.code]
     s3_form = model_store.to_s3_form(manifest, bucket)
 
-    def room_left(size: int) -> int:
-        if not request.link or config is None:
+    def room_left(size: int) -> int:  # the function's budget whenever it exists (--no-link too)
+        if config is None:
             return model_store.standalone_fit(size)
         return _plan(store, function, layer, config, target, LayerSize(size)).budget_left
 
+    requested = request.store or settings.model.store
+    if content.format == "onnx":  # one graph, no pickles: it ships in its layer
+        if request.store == "s3":
+            raise UsageError(
+                "--store s3 keeps pickles in S3; an ONNX model ships its graph in its layer.",
+                "Drop --store s3 (or publish with --format sklearn).",
+            )
+        requested = "layer"
     choice = model_store.choose_store(
-        request.store or settings.model.store,
+        requested,
         layer_size=model_store.layer_form_size(
-            mf.to_json(manifest), [a.size for a in pipeline.artifacts], code
+            mf.to_json(manifest), [a.size for a in content.artifacts], code
         ),
         s3_size=model_store.layer_form_size(mf.to_json(s3_form), [], code),
         room_left=room_left,
@@ -146,6 +162,50 @@ def _reused_store(manifest: dict, version: int, requested: str) -> model_store.S
     where = "S3" if place.store == "s3" else f"its {place.store}"
     return model_store.StoreChoice(
         place.store, requested, f"The same content is version {version}, stored in {where}."
+    )
+
+
+def _manifest(
+    pipeline: Pipeline,
+    content: LayerContent,
+    request: PublishRequest,
+    label: str,
+    created_at: str,
+    metrics: dict,
+) -> dict:
+    manifest = mf.build_manifest(
+        label=label,
+        artifacts=content.artifacts,
+        code=content.code_manifest,
+        input_kind=pipeline.input_kind,
+        outputs=pipeline.outputs,
+        n_features=pipeline.n_features,
+        versions=environment_versions(),
+        created_at=created_at,
+        created_by=provenance(pipeline.paths[-1].parent),
+        metrics=metrics,
+        description=request.description,
+        input_schema=pipeline.input_schema,
+        samples=content.samples,
+    )
+    manifest["format"] = content.format
+    manifest.update(content.manifest_fields)
+    trusted = sorted({g for scan in pipeline.scans for g in scan.trusted_globals})
+    manifest.setdefault("trusted_globals", trusted)
+    return manifest
+
+
+def _relabelled(manifest: dict, label: str) -> dict:
+    return {**manifest, "model_version": label}
+
+
+def _unlinked(exc: AwsError, layer: str, version: int | None, label: str) -> AwsError:
+    """A relink that failed after the version was published: say what exists and how to link it."""
+    return type(exc)(
+        f"{layer} version {version} ({label}) was published but NOT linked: {exc.message}",
+        f"`mlayer rollback --version {version}` links it once you know what changed the "
+        f"function (another publish-model or rollback?). {exc.hint}".strip(),
+        exc.code,
     )
 
 
@@ -169,35 +229,51 @@ def publish_model(
     alias = (request.alias or settings.model.alias or None) if link else None
     model, preprocessors = pipeline_files(settings, request)
     metrics = read_metrics(request.metrics)
+    input_kind = request.input_kind or settings.model.input
     pipeline = inspect_pipeline(
-        model, preprocessors, list(request.code_files), request.input_kind or settings.model.input
+        model,
+        preprocessors,
+        list(request.code_files),
+        input_kind,
+        sample=request.sample,
+        trusted=request.trust,
+    )
+    fmt = request.format or settings.model.format
+    content = layer_content(
+        pipeline, fmt, request.sample, settings.function.runtime, input_kind in (None, "auto")
     )
     config = _function_config(gw, function, required=link)
+    if content.format == "onnx" and config and config.get("Runtime"):
+        from mlayer.onnx.support import require_onnx_runtime
+
+        require_onnx_runtime(config["Runtime"])  # the live function's, when it differs
     store = ArtifactStore(gw, bucket)
     lock, lock_source = find_deps_lock(store, settings.deps.layer, config)
     versions = gw.list_layer_versions(layer)
     next_version = (versions[0]["Version"] + 1) if versions else 1
-    manifest = mf.build_manifest(
-        label=request.label or f"v{next_version}",
-        artifacts=pipeline.artifacts,
-        code=[{"file": c.file, "sha256": c.sha256, "size": c.size} for c in pipeline.code],
-        input_kind=pipeline.input_kind,
-        outputs=pipeline.outputs,
-        n_features=pipeline.n_features,
-        versions=environment_versions(),
-        created_at=now(),
-        created_by=provenance(pipeline.paths[-1].parent),
-        metrics=metrics,
-        description=request.description,
+    in_use = labels.labels_in_use(versions)
+    first_free = next_version
+    while labels.default_label(first_free) in in_use:
+        first_free += 1
+    created_at = now()
+    manifest = _manifest(
+        pipeline,
+        content,
+        request,
+        request.label or labels.default_label(first_free),
+        created_at,
+        metrics,
     )
     warnings = check_compatibility(manifest, lock, lock_source, request.allow_version_mismatch)
-    content = manifest["content_sha256"]
-    short = mf.short_sha(content)
+    warnings = list(content.notes) + warnings
+    content_sha = manifest["content_sha256"]
+    short = mf.short_sha(content_sha)
     reuse = next(
         (v for v in versions if mf.description_sha(v.get("Description", "")) == short), None
     )
 
     with tempfile.TemporaryDirectory(prefix="mlayer-model-") as tmp:
+        zip_path = Path(tmp) / "model-layer.zip"
         if reuse:  # same content: no zip to build, the existing version is the target
             target = reuse["LayerVersionArn"]
             zip_sha = store.layer_sha(target)
@@ -211,15 +287,14 @@ def publish_model(
         else:
             target = _layer_arn_for(versions, config, layer, next_version)
             manifest, choice = _choose_store(
-                store, settings, request, pipeline, manifest, config, target
+                store, settings, request, content, manifest, config, target
             )
-            info = _model_zip(Path(tmp) / "model-layer.zip", pipeline, manifest, choice.store)
+            info = _model_zip(zip_path, content, manifest, choice.store)
             zip_sha, zipped, new_size = info.sha256, info.zipped_size, LayerSize(info.unzipped_size)
         plan = _plan(store, function, layer, config, target, new_size) if link else None
         tmp_plan = ephemeral.plan_ephemeral(manifest, config, function=function) if link else None
         memory = ephemeral.memory_warning(manifest, (config or {}).get("MemorySize"))
         warnings += [memory] if memory else []
-        s3_items = model_store.plan_uploads(pipeline.artifacts, pipeline.paths)
 
         def result(**kw: Any) -> PublishResult:
             fields: dict[str, Any] = dict(
@@ -227,7 +302,7 @@ def publish_model(
                 layer_version_arn=target,
                 version=LayerVersionArn.parse(target).version,
                 label=manifest["model_version"],
-                content_sha256=content,
+                content_sha256=content_sha,
                 reused=bool(reuse),
                 published=False,
                 dry_run=request.dry_run,
@@ -246,6 +321,9 @@ def publish_model(
                 store_reason=choice.reason,
                 s3_objects=model_store.placement(manifest).s3_objects,
                 ephemeral=tmp_plan,
+                format=manifest.get("format") or "sklearn",
+                input_reason=pipeline.input_reason,
+                parity=(manifest.get("onnx") or {}).get("parity") if reuse else content.parity,
             )
             return PublishResult(**{**fields, **kw})
 
@@ -255,12 +333,26 @@ def publish_model(
         question += f" and relink {function}?" if plan is not None and plan.changed else "?"
         confirm(question)
 
-        if choice.store == "s3":  # the objects first (HEAD: only what is missing), then the layer
-            gw.ensure_bucket(bucket)
-            model_store.upload(gw, bucket, s3_items)
         if info is not None:
             gw.ensure_bucket(bucket)
-            gw.upload_file(str(info.path), bucket, zip_key(info.sha256))
+            if request.label is None:  # claim v<N>: no concurrent publish gets the same one
+                label = labels.claim_label(
+                    gw, bucket, layer, first_free, content_sha, created_at, taken=in_use
+                )
+                if label != manifest["model_version"]:
+                    manifest = _relabelled(manifest, label)
+                    info = _model_zip(zip_path, content, manifest, choice.store)
+                    zip_sha, zipped = info.sha256, info.zipped_size
+                    new_size = LayerSize(info.unzipped_size)
+                    if plan is not None:
+                        plan = _plan(store, function, layer, config or {}, target, new_size)
+        if choice.store == "s3":  # the objects first (HEAD: only what is missing), then the layer
+            gw.ensure_bucket(bucket)
+            model_store.upload(gw, bucket, model_store.plan_uploads(pipeline.artifacts, pipeline.paths))
+        if info is not None:
+            if gw.object_size(bucket, zip_key(info.sha256)) != info.zipped_size:
+                gw.upload_file(str(info.path), bucket, zip_key(info.sha256))
+            manifest = {**manifest, "created_at": created_at, "zip_sha256": info.sha256}
             gw.put_bytes(
                 bucket,
                 manifest_key(info.sha256),
@@ -269,17 +361,29 @@ def publish_model(
             )
             made = gw.publish_layer_version(
                 layer,
-                mf.layer_description(manifest["model_version"], content),
+                mf.layer_description(manifest["model_version"], content_sha),
                 s3=(bucket, zip_key(info.sha256)),
             )
             if made["LayerVersionArn"] != target:  # someone published meanwhile: plan for ours
                 target = made["LayerVersionArn"]
+                number = LayerVersionArn.parse(target).version
+                if request.label is None and manifest["model_version"] != f"v{number}":
+                    warnings.append(
+                        f"Version {number} is labelled {manifest['model_version']}: another "
+                        "publish claimed that label's number first (default labels stay unique)."
+                    )
                 if plan is not None:
                     plan = _plan(store, function, layer, config or {}, target, new_size)
     outcome = None
     if plan is not None and (plan.changed or alias or (tmp_plan and tmp_plan.changes)):
         settings_update = tmp_plan.update_params() if tmp_plan else {}
-        outcome = Relinker(gw).apply(plan, alias=alias, settings=settings_update)
+        try:
+            outcome = Relinker(gw).apply(plan, alias=alias, settings=settings_update)
+        except AwsError as exc:
+            if info is None:
+                raise
+            version = LayerVersionArn.parse(target).version
+            raise _unlinked(exc, layer, version, manifest["model_version"]) from exc
     return result(
         layer_version_arn=target,
         version=LayerVersionArn.parse(target).version,

@@ -105,8 +105,14 @@ def part_size(size: int, threads: int = THREADS, smallest: int = PART_BYTES) -> 
 
 
 def free_bytes(path: Path) -> int:
+    """What /tmp can still take: the file system's free space (Lambda's /tmp is its own), capped
+    by MLAYER_EPHEMERAL_STORAGE_MB less what $TMPDIR holds, which the local emulation sets."""
     st = os.statvfs(path)
-    return st.f_bavail * st.f_frsize
+    cap = os.environ.get("MLAYER_EPHEMERAL_STORAGE_MB", "")
+    if not cap.isdigit():
+        return st.f_bavail * st.f_frsize
+    used = sum(p.stat().st_size for p in Path(tempfile.gettempdir()).rglob("*") if p.is_file())
+    return min(st.f_bavail * st.f_frsize, int(cap) * MIB - used)
 
 
 def _check_entry(entry: Mapping) -> None:
@@ -143,12 +149,9 @@ def materialize(
     part_bytes: int | None = None,
     log: Callable[[str], None] | None = stdout_line,
 ) -> FetchReport:
-    """Local paths of every artifact: the layer's beside the manifest, S3 ones in /tmp.
-
-    S3 ones are downloaded unless /tmp already holds a verified copy; either way their size and
-    sha256 are checked here (``report.verified``). ``client`` is an S3 client (default: boto3's
-    from the function's environment, which honours AWS_ENDPOINT_URL).
-    """
+    """Local paths of every artifact: the layer's beside the manifest, S3 ones in /tmp, those
+    downloaded unless /tmp holds a verified copy, and checked here either way (``verified``).
+    ``client``: default boto3's from the environment (which honours AWS_ENDPOINT_URL)."""
     model_dir = Path(model_dir)
     report = FetchReport()
     remote = []
@@ -219,11 +222,9 @@ def make_client(threads: int = THREADS):
     import boto3
     from botocore.config import Config
 
+    retries = {"mode": "standard", "max_attempts": 4}
     config = Config(
-        retries={"mode": "standard", "max_attempts": 4},
-        connect_timeout=5,
-        read_timeout=60,
-        max_pool_connections=threads + 2,
+        retries=retries, connect_timeout=5, read_timeout=60, max_pool_connections=threads + 2
     )
     return boto3.client("s3", config=config)
 

@@ -244,3 +244,12 @@ def test_part_size_is_one_part_per_thread_within_8_to_64_mib():
     assert fetch.part_size(120 * MIB, 4) == 30 * MIB
     assert fetch.part_size(10 * MIB, 4) == 8 * MIB
     assert fetch.part_size(1024 * MIB, 4) == 64 * MIB
+
+
+def test_the_emulations_tmp_size_caps_the_free_space(tmp_path, monkeypatch):
+    monkeypatch.setattr("tempfile.tempdir", str(tmp_path))
+    (tmp_path / "already-here").write_bytes(b"x" * MIB)
+    monkeypatch.setenv("MLAYER_EPHEMERAL_STORAGE_MB", "512")
+    assert fetch.free_bytes(tmp_path) == 511 * MIB
+    monkeypatch.delenv("MLAYER_EPHEMERAL_STORAGE_MB")
+    assert fetch.free_bytes(tmp_path) > 511 * MIB  # the file system's own (a big disk here)

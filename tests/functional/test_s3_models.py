@@ -92,14 +92,16 @@ def unpack_live(gw, root: Path) -> Path:
     return opt / "mlayer"
 
 
-def serve(gw, tmp_path, deps_layer, runtime_dir, lambda_tmp: Path, name: str) -> HandlerProcess:
+def serve(
+    gw, tmp_path, deps_layer, runtime_dir, lambda_tmp: Path, name: str, **env: str
+) -> HandlerProcess:
     lambda_tmp.mkdir(exist_ok=True)
     return HandlerProcess(
         model_dir=unpack_live(gw, tmp_path),
         deps_layer=deps_layer,
         runtime_dir=runtime_dir,
         workdir=tmp_path / name,
-        env={"TMPDIR": str(lambda_tmp)},
+        env={"TMPDIR": str(lambda_tmp), **env},
     )
 
 
@@ -197,6 +199,21 @@ def test_a_tampered_object_is_refused_at_cold_start(
     assert err.value.error["errorType"] == "ArtifactMismatchError"
     assert "differs from the manifest's" in err.value.error["errorMessage"]
     assert list((tmp_path / "t" / "mlayer-models").iterdir()) == []
+
+
+@needs_hook
+def test_a_tmp_too_small_for_the_model_fails_the_init_naming_the_sizes(
+    gw, deployed, forest, tmp_path, deps_layer, runtime_dir
+):
+    publish(forest)
+    with pytest.raises(InitError) as err:
+        serve(
+            gw, tmp_path, deps_layer, runtime_dir, tmp_path / "t", "small-tmp",
+            MLAYER_EPHEMERAL_STORAGE_MB="100",
+        )  # fmt: skip
+    assert err.value.error["errorType"] == "EphemeralStorageError"
+    message = err.value.error["errorMessage"]
+    assert "has 100.0 MB free but the model's S3 artifacts need 120.1 MB" in message
 
 
 @needs_hook
