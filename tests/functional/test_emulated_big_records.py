@@ -1,0 +1,151 @@
+"""The function's code zip in mlayer's Lambda emulation (the real runtime interface client over
+the Runtime API), one Kinesis event holding a 1 MB record, a 5,000-digit integer and a 450 KB
+id, each between good records: every good record is in DynamoDB exactly once, each bad one is
+dead-lettered with a reason in SQS and its raw data can be read back (from S3 when too big).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import os
+import shutil
+import sys
+from pathlib import Path
+
+import boto3
+import pytest
+from function_support import kinesis_event
+
+from mlayer.local.emulator import Emulator, FunctionSpec
+from mlayer.local.prepare import interpreter_for
+from mlayer.local.runtime_dir import runtime_dir
+
+pytestmark = pytest.mark.slow
+RUNTIME = "python{}.{}".format(*sys.version_info[:2])
+TABLE, DLQ, BUCKET = "emulated-predictions", "emulated-dead-letters", "emulated-artifacts"
+MIB = 1024 * 1024
+
+
+def link_venv_deps(opt) -> None:
+    """Links to the venv's sklearn stack under <opt>/python stand in for the dependencies layer."""
+    import joblib
+    import numpy
+    import scipy
+    import sklearn
+    import threadpoolctl
+
+    (opt / "python").mkdir(parents=True, exist_ok=True)
+    site = Path(sklearn.__file__).parents[1]
+    for mod in (sklearn, numpy, scipy, joblib):
+        (opt / "python" / mod.__name__).symlink_to(Path(mod.__file__).parent)
+    for libs in site.glob("*.libs"):
+        (opt / "python" / libs.name).symlink_to(libs)
+    (opt / "python" / "threadpoolctl.py").symlink_to(threadpoolctl.__file__)
+
+
+def client(aws, service: str):
+    return boto3.client(service, endpoint_url=aws.endpoint_url, region_name=aws.region)
+
+
+def payloads() -> tuple[list[bytes], dict[int, str]]:
+    """Good records around each bad one; {position of a bad one: the start of its reason}."""
+    good = iter(json.dumps({"id": f"g-{i}", "text": "win free money"}).encode() for i in range(8))
+    one_mb = json.dumps({"id": "big", "text": "w " * (MIB // 2 - 100)}).encode()
+    digits = b'{"id": "n", "text": "win", "amount": ' + b"9" * 5000 + b"}"
+    big_id = json.dumps({"id": "i" * 450_000, "text": "win"}).encode()
+    out = [next(good), next(good), one_mb, next(good), next(good), digits]
+    out += [next(good), next(good), big_id, next(good), next(good)]
+    reasons = {
+        2: "text too long",
+        5: "not JSON: Exceeds the limit (4300 digits)",
+        8: f"result does not fit dynamodb://{TABLE}",
+    }
+    return out, reasons
+
+
+def test_a_batch_with_a_1mb_record_a_huge_integer_and_a_450kb_id_loses_nothing(
+    aws, tmp_path, model_layers
+):
+    from mlayer.deploy import HANDLER, build_code_zip
+    from mlayer.gateway import Gateway
+    from mlayer.local.environment import function_aws_env
+    from mlayer.local.opt import extract
+
+    client(aws, "dynamodb").create_table(
+        TableName=TABLE,
+        KeySchema=[{"AttributeName": "event_id", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "event_id", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    client(aws, "sqs").create_queue(QueueName=DLQ)
+    client(aws, "s3").create_bucket(Bucket=BUCKET)
+    code, _ = build_code_zip(tmp_path / "code.zip")
+    extract(code, tmp_path / "task")
+    opt = tmp_path / "opt"
+    shutil.copytree(model_layers["text"], opt / "mlayer")
+    link_venv_deps(opt)
+    interpreter = interpreter_for(RUNTIME)
+    cache = Path(
+        os.environ.get("MLAYER_CACHE_DIR") or Path(__file__).parents[2] / ".cache" / "mlayer"
+    )
+    rdir = runtime_dir(interpreter, RUNTIME.removeprefix("python"), root=cache)
+    spec = FunctionSpec(
+        name="big",
+        handler=HANDLER,
+        runtime=RUNTIME,
+        task_root=tmp_path / "task",
+        opt_dir=opt,
+        memory_mb=1024,
+        timeout_s=60,
+        environment={
+            "MLAYER_OUTPUT_SINK": f"dynamodb://{TABLE}",
+            "MLAYER_OUTPUT_DEAD_LETTER": f"sqs://{DLQ}",
+            "MLAYER_DEAD_LETTER_OVERFLOW": f"s3://{BUCKET}/dead-letters/",
+        },
+        region=aws.region,
+    )
+    gateway = Gateway(region=aws.region, endpoint_url=aws.endpoint_url)
+    raw, reasons = payloads()
+    event = kinesis_event([base64.b64encode(p).decode() for p in raw], raw=True)
+    with Emulator(
+        spec,
+        interpreter,
+        rdir,
+        caller_env={"PATH": os.environ["PATH"]},
+        aws_env=function_aws_env(gateway),
+    ) as em:
+        result = em.invoke(event)
+
+    assert result.error is None, result.payload
+    assert result.payload == {"batchItemFailures": []}
+    items = client(aws, "dynamodb").scan(TableName=TABLE)["Items"]
+    assert sorted(i["id"]["S"] for i in items) == [f"g-{i}" for i in range(8)]
+
+    sqs = client(aws, "sqs")
+    url = sqs.get_queue_url(QueueName=DLQ)["QueueUrl"]
+    letters = {}
+    for _ in range(10):
+        messages = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", [])
+        for m in messages:
+            body = json.loads(m["Body"])
+            letters[body["event_id"]] = body
+            sqs.delete_message(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"])
+        if not messages:
+            break
+    records = event["Records"]
+    assert set(letters) == {records[i]["eventID"] for i in reasons}
+    for position, reason in reasons.items():
+        letter = letters[records[position]["eventID"]]
+        assert letter["reason"].startswith(reason), letter["reason"][:200]
+        if "data_s3" in letter:
+            pointer = letter["data_s3"]
+            key = pointer["uri"].removeprefix(f"s3://{BUCKET}/")
+            data = client(aws, "s3").get_object(Bucket=BUCKET, Key=key)["Body"].read()
+            assert hashlib.sha256(data).hexdigest() == pointer["sha256"]
+            data = data.decode()
+        else:
+            data = letter["data"]
+        assert data == records[position]["kinesis"]["data"]
+    assert "data_s3" in letters[records[2]["eventID"]]  # 1.4 MB of base64: over SQS's 1 MiB
