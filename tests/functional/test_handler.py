@@ -211,6 +211,21 @@ def test_all_good_records_are_predicted_and_written_once(text_fn, resources):
     assert (metrics["records"], metrics["predicted"], metrics["failed"]) == (5, 5, 0)
 
 
+def test_a_100_record_batch_is_written_in_four_batch_write_calls(text_fn, resources):
+    shard = "shardId-000000000009"
+    # A fault that holds nothing back: it only counts the BatchWriteItem calls it sees.
+    text_fn.set_faults(
+        [{"operation": "dynamodb.BatchWriteItem", "mode": "unprocessed", "ids": ["none"]}]
+    )
+    try:
+        response = text_fn.invoke(kinesis_event(good(100, "c"), shard=shard))
+    finally:
+        (counter,) = text_fn.set_faults([])
+    assert failures(response) == []
+    assert counter["_used"] == 4
+    assert len(items_of(resources, shard)) == 100
+
+
 def test_each_batch_logs_one_embedded_metric_format_line(text_fn):
     before = len(text_fn.metrics())
     text_fn.invoke(kinesis_event(good(3, "e"), shard="shardId-000000000008"))
