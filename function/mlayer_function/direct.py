@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from .batch import Clock, Predictor, predict_isolating
 from .decoding import BadRecord, RowRules, to_row
-from .delivery import SYSTEMIC_ERRORS, describe
+from .delivery import SYSTEMIC_ERRORS, cut, describe
 
 
 @dataclass(frozen=True)
@@ -47,7 +47,7 @@ def predict_instances(
         try:
             rid, row = to_row(obj, rules)
         except BadRecord as exc:
-            error = exc.reason
+            error = cut(exc.reason)  # a field name in it may be a megabyte long
         except SYSTEMIC_ERRORS:
             raise
         except Exception as exc:
