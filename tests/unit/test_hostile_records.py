@@ -342,3 +342,17 @@ def test_a_dead_letter_its_sink_refuses_is_sent_again_with_its_data_in_s3():
     assert dead.write([letter]).undelivered == set()
     (sent,) = sqs.bodies
     assert raw_data_of(sent, s3.objects) == "\uffff{}" and dead.overflowed == 1
+
+
+@settings(max_examples=80, deadline=None)
+@given(instances=st.lists(json_values, max_size=10))
+def test_a_direct_invocation_answers_every_instance_whatever_it_holds(instances):
+    from mlayer_function.direct import predict_instances
+
+    result = predict_instances(
+        instances, model=MODEL, rules=RowRules("text", None, 100), clock=Clock()
+    )
+    assert len(result.predictions) == len(instances)
+    assert result.predicted + result.errors == len(instances)
+    for answer in result.predictions:
+        assert ("prediction" in answer) != ("error" in answer)
