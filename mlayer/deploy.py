@@ -16,14 +16,20 @@ from mlayer import ephemeral
 from mlayer.arns import layer_name
 from mlayer.compat import check_function_layers
 from mlayer.config import Settings
+from mlayer.config.sections import SNAPSTART_MAX_TMP_MB
+from mlayer.deploy_apply import DeployIncompleteError, apply_plan
 from mlayer.deploy_plan import (
     HANDLER,
     Change,
     FunctionPlan,
     TriggerPlan,
+    alias_model_layer,
+    on_failure_url,
+    plan_alias,
     plan_function,
     plan_trigger,
 )
+from mlayer.errors import ConfigError, NotFoundError
 from mlayer.function_code import build_code_zip
 from mlayer.gateway import Gateway
 from mlayer.relink import Relinker
@@ -31,7 +37,7 @@ from mlayer.request_types import DeployRequest
 from mlayer.results.deploy import DeployResult
 from mlayer.store import ArtifactStore, function_key
 
-__all__ = ["HANDLER", "build_code_zip", "deploy_function"]
+__all__ = ["HANDLER", "DeployIncompleteError", "build_code_zip", "deploy_function"]
 
 
 # -- reading the live state -------------------------------------------------------------------------
@@ -45,16 +51,22 @@ def _stream_arn(gw: Gateway, stream: str) -> str:
 
 
 def _on_failure_arn(gw: Gateway, url: str) -> str | None:
+    """The destination's ARN: a queue or topic by name (they must exist), a bucket as
+    ``arn:aws:s3:::bucket`` (Lambda takes a bucket, no prefix, for stream sources)."""
     if not url:
         return None
     if url.startswith("arn:"):
         return url
     if url.startswith("sqs://"):
         return gw.queue_arn(url[len("sqs://") :])
+    if url.startswith("s3://"):
+        return f"arn:aws:s3:::{url[len('s3://') :].split('/', 1)[0]}"
     return gw.topic_arn(url[len("sns://") :])
 
 
-def _trigger_plan(gw: Gateway, settings: Settings, config: dict | None) -> TriggerPlan | None:
+def _trigger_plan(
+    gw: Gateway, settings: Settings, config: dict | None, live_alias: dict | None
+) -> TriggerPlan | None:
     """The plan of the [trigger] stream's mapping (None without a stream), from the live ones."""
     stream = settings.trigger.stream
     if not stream:
@@ -70,7 +82,6 @@ def _trigger_plan(gw: Gateway, settings: Settings, config: dict | None) -> Trigg
         # By ARN: AWS takes a name too, but moto 5.2.5 then matches nothing.
         for m in gw.list_event_source_mappings(function_arn, stream_arn):
             mappings[m["UUID"]] = m
-        live_alias = gw.get_alias(name, alias) if alias else None
         if live_alias is not None:
             for m in gw.list_event_source_mappings(target, stream_arn):
                 mappings[m["UUID"]] = m
@@ -82,7 +93,7 @@ def _trigger_plan(gw: Gateway, settings: Settings, config: dict | None) -> Trigg
         list(mappings.values()),
         stream_arn=stream_arn,
         target=target,
-        on_failure_arn=_on_failure_arn(gw, settings.trigger.on_failure),
+        on_failure_arn=_on_failure_arn(gw, on_failure_url(settings)),
         same_target=same_target,
     )
 
@@ -109,73 +120,40 @@ def _fit_tmp(
     return fplan, [memory] if memory else []
 
 
-# -- applying the plan ------------------------------------------------------------------------------
-def _apply_function(
-    gw: Gateway, relinker: Relinker, fplan: FunctionPlan, code: bytes, function_arn: str
-) -> str:
-    """Create the function, or update its code then its configuration; its ARN."""
-    name, desired = fplan.name, fplan.desired
-    if fplan.create:
-        created = gw.create_function(
-            FunctionName=name,
-            Runtime=desired["Runtime"],
-            Handler=desired["Handler"],
-            Role=desired["Role"],
-            Code={"ZipFile": code},
-            Architectures=desired["Architectures"],
-            MemorySize=desired["MemorySize"],
-            Timeout=desired["Timeout"],
-            Layers=desired["Layers"],
-            Environment={"Variables": desired["Environment"]},
-            Description="mlayer prediction function",
-            **_tmp_param(desired),
+def _read(gw: Gateway, relinker: Relinker, name: str) -> dict | None:
+    """The one read the plan comes from (once no update is in progress); None: no function."""
+    try:
+        return relinker.wait_updatable(name)
+    except NotFoundError:
+        return None
+
+
+def _alias_reads(
+    gw: Gateway, name: str, alias: str, exists: bool
+) -> tuple[dict | None, dict | None, dict | None]:
+    """The alias, its version's configuration, and its provisioned concurrency (or Nones)."""
+    if not alias or not exists:
+        return None, None, None
+    live = gw.get_alias(name, alias)
+    if live is None:
+        return None, None, None
+    version = gw.get_function_configuration(name, qualifier=live["FunctionVersion"])
+    return live, version, gw.get_provisioned_concurrency(name, alias)
+
+
+def _snapstart_tmp(settings: Settings, fplan: FunctionPlan, config: dict | None) -> None:
+    """SnapStart allows at most 512 MB of /tmp: an S3-stored model that needs more is refused."""
+    if not settings.function.snapstart:
+        return
+    size = fplan.desired.get("EphemeralStorage") or ephemeral.current_mb(config)
+    if size > SNAPSTART_MAX_TMP_MB:
+        raise ConfigError(
+            f"function.snapstart is true but {fplan.name} needs {size} MB of /tmp "
+            f"(EphemeralStorage) for its S3-stored model; Lambda's SnapStart allows at most "
+            f"{SNAPSTART_MAX_TMP_MB} MB.",
+            "Set [function] snapstart = false (provisioned concurrency also removes cold "
+            "starts), or publish a model that fits in the layer (--store layer).",
         )
-        relinker.wait_updatable(name)
-        return created["FunctionArn"]
-    if fplan.code_changed or any(c.key == "Architectures" for c in fplan.changes):
-        current = relinker.wait_updatable(name)
-        gw.update_function_code(
-            name,
-            code,
-            architectures=desired["Architectures"],
-            revision_id=current.get("RevisionId"),
-        )
-        relinker.wait_successful(name)
-    config_keys = [c.key for c in fplan.changes if c.key != "Architectures"]
-    if config_keys:
-        current = relinker.wait_updatable(name)
-        params = {k: desired[k] for k in config_keys}
-        if "Environment" in params:
-            params["Environment"] = {"Variables": params["Environment"]}
-        params.update(_tmp_param(params))
-        gw.update_function_configuration(name, revision_id=current.get("RevisionId"), **params)
-        relinker.wait_successful(name)
-    return function_arn
-
-
-def _tmp_param(values: dict) -> dict:
-    """EphemeralStorage in AWS's shape, when the plan sets it."""
-    size = values.get("EphemeralStorage")
-    return {"EphemeralStorage": {"Size": size}} if size else {}
-
-
-def _apply_trigger(gw: Gateway, tplan: TriggerPlan, target: str) -> str:
-    """Create the mapping, or update what differs (re-pointing it at ``target``); its UUID."""
-    if tplan.create:
-        params = dict(tplan.desired)
-        if not params["DestinationConfig"]["OnFailure"]:
-            del params["DestinationConfig"]
-        created = gw.create_event_source_mapping(
-            EventSourceArn=tplan.stream_arn, FunctionName=target, **params
-        )
-        return created["UUID"]
-    uuid = tplan.uuid or ""
-    if tplan.changes:
-        params = {c.key: tplan.desired.get(c.key, c.after) for c in tplan.changes}
-        if "FunctionName" in params:
-            params["FunctionName"] = target
-        gw.update_event_source_mapping(uuid, **params)
-    return uuid
 
 
 def deploy_function(
@@ -188,44 +166,48 @@ def deploy_function(
     function_dir: Path | None = None,
     relinker: Relinker | None = None,
 ) -> DeployResult:
-    """Create or update the function and its trigger; idempotent (see the module docstring)."""
+    """Create or update the function, its alias and its trigger; idempotent (module docstring)."""
     name, alias = settings.function.name, settings.model.alias
+    relinker = relinker or Relinker(gw)
     code, code_sha = build_code_zip(workdir / "function.zip", function_dir)
-    config = gw.get_function_configuration(name) if gw.function_exists(name) else None
+    config = _read(gw, relinker, name)
+    live_alias, alias_version, provisioned = _alias_reads(gw, name, alias, config is not None)
+    store = ArtifactStore(gw, settings.artifacts.bucket)
     fplan = plan_function(
         settings,
         config,
         code_sha=code_sha,
         deps_latest=_latest_layer(gw, settings.deps.layer),
         model_latest=_latest_layer(gw, settings.model.layer),
+        model_live=alias_model_layer(alias_version, settings.model.layer),
     )
-    fplan, warnings = _fit_tmp(
-        ArtifactStore(gw, settings.artifacts.bucket), settings, fplan, config
-    )
+    fplan, warnings = _fit_tmp(store, settings, fplan, config)
+    _snapstart_tmp(settings, fplan, config)
     if fplan.create or any(c.key == "Layers" for c in fplan.changes):
         warnings += check_function_layers(
-            ArtifactStore(gw, settings.artifacts.bucket),
+            store,
             fplan.desired["Layers"],
             deps_layer=settings.deps.layer,
             model_layer=settings.model.layer,
             allow_mismatch=request.allow_version_mismatch,
         )
-    tplan = _trigger_plan(gw, settings, config)
+    aplan = plan_alias(settings, fplan, config, live_alias, alias_version, provisioned)
+    tplan = _trigger_plan(gw, settings, config, live_alias)
     function_arn = (config or {}).get("FunctionArn", "")
-    alias_missing = bool(alias) and (config is None or gw.get_alias(name, alias) is None)
     result = DeployResult(
         fplan,
         tplan,
         applied=False,
         dry_run=request.dry_run,
         function_arn=function_arn,
-        alias_arn=f"{function_arn}:{alias}" if function_arn and alias and not alias_missing else "",
+        alias_arn=f"{function_arn}:{alias}" if live_alias else "",
         mapping_uuid=(tplan.uuid or "") if tplan else "",
         code_sha256=code_sha,
         code_size=len(code),
         warnings=tuple(warnings),
+        alias=aplan,
     )
-    if request.dry_run or not (result.changed or alias_missing):
+    if request.dry_run or not result.changed:
         return result
     confirm(f"Deploy {name}?")
 
@@ -237,15 +219,9 @@ def deploy_function(
     if not gw.object_exists(bucket, key):
         gw.put_bytes(bucket, key, code, content_type="application/zip")
 
-    relinker = relinker or Relinker(gw)
-    function_arn = _apply_function(gw, relinker, fplan, code, function_arn)
-    alias_arn = ""
-    if alias:
-        if fplan.changed or alias_missing:
-            current = relinker.wait_updatable(name)
-            relinker.move_alias(name, alias, current.get("RevisionId"))
-        alias_arn = f"{function_arn}:{alias}"
-    mapping_uuid = _apply_trigger(gw, tplan, alias_arn or function_arn) if tplan else ""
+    function_arn, alias_arn, mapping_uuid = apply_plan(
+        gw, relinker, config, fplan, aplan, tplan, code=code, code_sha=code_sha
+    )
     return replace(
         result,
         applied=True,

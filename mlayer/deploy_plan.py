@@ -8,9 +8,14 @@ not mlayer's stay in place and in order.
 
 Trigger: Lambda's stream defaults retry a failing batch forever and keep records a week, so one
 poison record stalls a shard; mlayer always sets the finite values of ``[trigger]`` (validated
-in config.py), reports partial batch failures and bisects on errors. The on-failure destination
-receives only shard and sequence ranges: the raw data of bad records is in the function's own
-dead-letter sink.
+in config.py), reports partial batch failures and bisects on errors. Every trigger gets an
+on-failure destination, so a batch Lambda gives up on is always recorded: ``[trigger]
+on_failure``, else the dead-letter queue when ``[output] dead_letter`` is SQS, else the artifact
+bucket (Lambda accepts an S3 bucket for stream sources and writes the batch there too).
+
+With an alias, the alias serves: the model layer is the one of the alias's version (a rollback
+that only moved the alias is kept), and $LATEST is published and the alias moved whenever
+$LATEST differs from the alias's version (alias_behind).
 """
 
 from __future__ import annotations
@@ -20,13 +25,15 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from mlayer.arns import layer_name
-from mlayer.config import Settings
+from mlayer.config import FUNCTION_DEAD_LETTER_OVERFLOW_ENV, Settings
 from mlayer.errors import ConfigError
 from mlayer.gateway import code_sha256_to_hex
 
 PACKAGE = "mlayer_function"
 HANDLER = f"{PACKAGE}.handler.handler"
-OWNED_ENV = ("MLAYER_OUTPUT_SINK", "MLAYER_OUTPUT_DEAD_LETTER")
+OVERFLOW_ENV = FUNCTION_DEAD_LETTER_OVERFLOW_ENV
+OWNED_ENV = ("MLAYER_OUTPUT_SINK", "MLAYER_OUTPUT_DEAD_LETTER", OVERFLOW_ENV)
+SNAPSTART_ON, SNAPSTART_OFF = "PublishedVersions", "None"
 
 
 @dataclass(frozen=True)
@@ -75,8 +82,10 @@ def desired_layers(
     model_layer: str,
     deps_latest: str | None,
     model_latest: str | None,
+    model_live: str | None = None,
 ) -> tuple[str, ...]:
-    """Current layers in order; the deps layer at its latest; the model layer kept or added."""
+    """Current layers in order; the deps layer at its latest; the model layer kept (or set to
+    ``model_live``, the alias's, when the alias serves) or added."""
     out: list[str] = []
     has_deps = has_model = False
     for arn in current:
@@ -86,13 +95,13 @@ def desired_layers(
             out.append(deps_latest or arn)
         elif name == model_layer:
             has_model = True
-            out.append(arn)
+            out.append(model_live or arn)
         else:
             out.append(arn)
     if not has_deps and deps_latest:
         out.append(deps_latest)
-    if not has_model and model_latest:
-        out.append(model_latest)
+    if not has_model and (model_live or model_latest):
+        out.append(model_live or model_latest)
     return tuple(out)
 
 
@@ -102,7 +111,23 @@ def desired_environment(current: dict[str, str], settings: Settings) -> dict[str
     env["MLAYER_OUTPUT_SINK"] = settings.output.sink
     if settings.output.dead_letter:
         env["MLAYER_OUTPUT_DEAD_LETTER"] = settings.output.dead_letter
+    if settings.output.dead_letter_overflow or settings.artifacts.bucket:
+        env[OVERFLOW_ENV] = settings.dead_letter_overflow_url()
     return env
+
+
+def on_failure_url(settings: Settings) -> str:
+    """Where the trigger sends what Lambda gives up on: [trigger] on_failure, else the SQS
+    dead-letter queue, else the artifact bucket (``s3://bucket``)."""
+    if settings.trigger.on_failure:
+        return settings.trigger.on_failure
+    if settings.output.dead_letter.startswith("sqs://"):
+        return settings.output.dead_letter
+    return f"s3://{settings.artifacts.bucket}" if settings.artifacts.bucket else ""
+
+
+def snapstart_view(config: dict | None) -> str:
+    return ((config or {}).get("SnapStart") or {}).get("ApplyOn") or SNAPSTART_OFF
 
 
 def current_function_view(config: dict) -> dict:
@@ -116,6 +141,7 @@ def current_function_view(config: dict) -> dict:
         "Role": config.get("Role"),
         "Layers": [layer["Arn"] for layer in config.get("Layers") or []],
         "Environment": dict((config.get("Environment") or {}).get("Variables") or {}),
+        "SnapStart": snapstart_view(config),
     }
 
 
@@ -126,8 +152,11 @@ def plan_function(
     code_sha: str,
     deps_latest: str | None,
     model_latest: str | None,
+    model_live: str | None = None,
 ) -> FunctionPlan:
-    """What to create or change so the function matches the settings (pure)."""
+    """What to create or change so the function matches the settings (pure).
+
+    ``model_live``: the model layer of the alias's version, when an alias serves."""
     fn = settings.function
     current = current_function_view(config) if config else None
     role = fn.role or (current or {}).get("Role") or ""
@@ -150,10 +179,14 @@ def plan_function(
                 model_layer=settings.model.layer,
                 deps_latest=deps_latest,
                 model_latest=model_latest,
+                model_live=model_live,
             )
         ),
         "Environment": desired_environment((current or {}).get("Environment") or {}, settings),
     }
+    snapstart = SNAPSTART_ON if fn.snapstart else SNAPSTART_OFF
+    if fn.snapstart or (current or {}).get("SnapStart", SNAPSTART_OFF) != SNAPSTART_OFF:
+        desired["SnapStart"] = snapstart  # only sent when on, or to turn it off
     names = [layer_name(arn) for arn in desired["Layers"]]
     notes = []
     if settings.deps.layer not in names:
@@ -232,3 +265,78 @@ def plan_trigger(
             f"only; the existing one started at {live_position}."
         )
     return TriggerPlan(stream_arn, target, mapping["UUID"], tuple(changes), desired, tuple(notes))
+
+
+def version_state(config: dict | None) -> tuple:
+    """What makes a published version serve as $LATEST would: its code and configuration."""
+    if not config:
+        return ()
+    return (config.get("CodeSha256"), sorted(current_function_view(config).items()))
+
+
+@dataclass(frozen=True)
+class AliasPlan:
+    """The alias that serves (when [model] alias is set) and its provisioned concurrency."""
+
+    alias: str
+    version: str | None  # the version it points to now; None: no alias yet
+    revision_id: str | None  # the alias's, read with it (UpdateAlias carries it)
+    behind: bool  # $LATEST (as planned) differs from the alias's version
+    pc_before: int
+    pc_after: int
+
+    @property
+    def publish(self) -> bool:
+        """Publish $LATEST as a version and point the alias at it."""
+        return self.version is None or self.behind
+
+    @property
+    def pc_changed(self) -> bool:
+        return self.pc_before != self.pc_after
+
+    @property
+    def changed(self) -> bool:
+        return self.publish or self.pc_changed
+
+    def changes(self) -> tuple[Change, ...]:
+        out = []
+        if self.publish:
+            out.append(Change("FunctionVersion", self.version, "(published from $LATEST)"))
+        if self.pc_changed:
+            out.append(Change("ProvisionedConcurrency", self.pc_before, self.pc_after))
+        return tuple(out)
+
+
+def plan_alias(
+    settings: Settings,
+    fplan: FunctionPlan,
+    latest: dict | None,
+    alias: dict | None,
+    alias_version: dict | None,
+    provisioned: dict | None,
+) -> AliasPlan | None:
+    """None without [model] alias; else whether to publish and move it, and its concurrency.
+
+    ``alias`` is GetAlias's answer, ``alias_version`` the configuration of its version,
+    ``provisioned`` GetProvisionedConcurrencyConfig's (None: none)."""
+    name = settings.model.alias
+    if not name:
+        return None
+    behind = fplan.changed or alias is None or version_state(alias_version) != version_state(latest)
+    before = int((provisioned or {}).get("RequestedProvisionedConcurrentExecutions") or 0)
+    return AliasPlan(
+        alias=name,
+        version=(alias or {}).get("FunctionVersion"),
+        revision_id=(alias or {}).get("RevisionId"),
+        behind=behind,
+        pc_before=before,
+        pc_after=settings.function.provisioned_concurrency,
+    )
+
+
+def alias_model_layer(alias_version: dict | None, model_layer: str) -> str | None:
+    """The model layer ARN of the alias's version (what the alias serves), if any."""
+    for layer in (alias_version or {}).get("Layers") or []:
+        if layer_name(layer["Arn"]) == model_layer:
+            return layer["Arn"]
+    return None

@@ -7,7 +7,7 @@ from typing import Any
 
 import botocore.exceptions
 
-from mlayer.errors import NotFoundError
+from mlayer.errors import AwsError, NotFoundError
 from mlayer.gateway.base import GatewayBase
 from mlayer.gateway.translate import translate
 
@@ -219,3 +219,41 @@ class LambdaCalls(GatewayBase):
             "LogResult": base64.b64decode(log).decode("utf-8", "replace") if log else "",
             "ExecutedVersion": resp.get("ExecutedVersion"),
         }
+
+    # -- provisioned concurrency (deploy-function; the embedded AWS does not model it) ----------
+    def get_provisioned_concurrency(self, name: str, qualifier: str) -> dict | None:
+        """The alias's provisioned-concurrency config, or None when it has none."""
+        try:
+            return self.call(
+                "lambda",
+                "get_provisioned_concurrency_config",
+                f"Reading the provisioned concurrency of {name}:{qualifier}",
+                FunctionName=name,
+                Qualifier=qualifier,
+            )
+        except AwsError as exc:
+            if isinstance(exc, NotFoundError) or exc.code == _NO_PC:
+                return None
+            raise
+
+    def put_provisioned_concurrency(self, name: str, qualifier: str, count: int) -> dict:
+        return self.call(
+            "lambda",
+            "put_provisioned_concurrency_config",
+            f"Setting the provisioned concurrency of {name}:{qualifier} to {count}",
+            FunctionName=name,
+            Qualifier=qualifier,
+            ProvisionedConcurrentExecutions=count,
+        )
+
+    def delete_provisioned_concurrency(self, name: str, qualifier: str) -> None:
+        self.call(
+            "lambda",
+            "delete_provisioned_concurrency_config",
+            f"Removing the provisioned concurrency of {name}:{qualifier}",
+            FunctionName=name,
+            Qualifier=qualifier,
+        )
+
+
+_NO_PC = "ProvisionedConcurrencyConfigNotFoundException"

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from mlayer.deploy_plan import Change, FunctionPlan, TriggerPlan
+from mlayer.deploy_plan import AliasPlan, Change, FunctionPlan, TriggerPlan
 
 
 def _short(value: Any) -> str:
@@ -42,10 +42,42 @@ class DeployResult:
     code_sha256: str = ""
     code_size: int = 0
     warnings: tuple[str, ...] = ()  # what --allow-version-mismatch let through (compat.py)
+    alias: AliasPlan | None = None  # with [model] alias: publish + move, provisioned concurrency
 
     @property
     def changed(self) -> bool:
-        return self.function.changed or bool(self.trigger and self.trigger.changed)
+        return (
+            self.function.changed
+            or bool(self.trigger and self.trigger.changed)
+            or bool(self.alias and self.alias.changed)
+        )
+
+    def _alias_json(self) -> dict | None:
+        a = self.alias
+        if a is None:
+            return None
+        return {
+            "name": a.alias,
+            "action": "created" if a.version is None else "moved" if a.publish else "unchanged",
+            "version_before": a.version,
+            "provisioned_concurrency": {"before": a.pc_before, "after": a.pc_after},
+            "changes": _changes_json(a.changes()),
+        }
+
+    def _alias_lines(self, verb: str) -> list[str]:
+        a = self.alias
+        if a is None or not a.changed:
+            return []
+        lines = []
+        if a.publish:
+            what = "create" if a.version is None else f"move (from version {a.version})"
+            lines.append(f"{verb} publish $LATEST as a version and {what} alias {a.alias}.")
+        if a.pc_changed:
+            lines.append(
+                f"{verb} set the provisioned concurrency of alias {a.alias}: "
+                f"{a.pc_before} -> {a.pc_after}"
+            )
+        return lines
 
     def to_dict(self) -> dict:
         """The --json document; its keys are stable (a dry run says what it would do)."""
@@ -76,6 +108,7 @@ class DeployResult:
             },
             "configuration": fn.desired,
             "changes": _changes_json(fn.changes),
+            "alias": self._alias_json(),
             "trigger": trigger,
             "notes": [*fn.notes, *self.warnings],
         }
@@ -99,6 +132,7 @@ class DeployResult:
         if fn.code_changed and not fn.create:
             lines.append(f"  code -> sha256 {self.code_sha256[:12]} ({self.code_size} bytes)")
         lines += _change_lines(fn.changes, fn.create)
+        lines += self._alias_lines(verb)
         if trig is None:
             lines.append("No [trigger] stream: no Kinesis trigger.")
         elif trig.create:

@@ -99,6 +99,7 @@ def test_first_run_creates_the_function_its_layers_and_a_finite_trigger(project,
     assert fn["Environment"]["Variables"] == {
         "MLAYER_OUTPUT_SINK": "dynamodb://predictions",
         "MLAYER_OUTPUT_DEAD_LETTER": f"sqs://{DLQ}",
+        "MLAYER_DEAD_LETTER_OVERFLOW": f"s3://{BUCKET}/dead-letters/",  # the function reads it
     }
 
     (mapping,) = mappings(gw)

@@ -140,6 +140,7 @@ def test_the_function_view_fills_what_aws_leaves_out():
         "Role": None,
         "Layers": [],
         "Environment": {},
+        "SnapStart": "None",
     }
 
 
