@@ -19,6 +19,7 @@ from botocore.config import Config
 
 from mlayer.config import AwsSettings
 from mlayer.config.loading import aws_limits
+from mlayer.errors import AwsError
 from mlayer.gateway.translate import translate
 
 DEFAULT_REGION = "us-east-1"
@@ -136,6 +137,12 @@ class GatewayBase:
     def account_id(self) -> str:
         """The caller's account (STS GetCallerIdentity, asked once per gateway)."""
         if self._account is None:
+            if not self._account_known:  # never reach a real STS from a gateway of stubs
+                raise AwsError(
+                    "Reading the AWS account: this gateway was given its clients, none for STS.",
+                    "Pass account=... or an 'sts' client (e.g. one wrapped in Stubber).",
+                    "NoAccount",
+                )
             self._account = self.call("sts", "get_caller_identity", "Reading the AWS account")[
                 "Account"
             ]

@@ -174,3 +174,14 @@ def test_injected_clients_without_sts_send_no_owner():
     assert Gateway(region="us-east-1", clients={"s3": s3}, account=OTHER).bucket_owner() == {
         "ExpectedBucketOwner": OTHER
     }
+
+
+def test_a_gateway_of_stubs_never_asks_a_real_sts_for_the_account():
+    s3 = boto3.client(
+        "s3", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x"
+    )
+    with pytest.raises(AwsError, match="none for STS") as err:
+        Gateway(region="us-east-1", clients={"s3": s3}).artifact_bucket("")
+    assert "account=" in err.value.hint
+    named = Gateway(region="us-east-1", clients={"s3": s3}, account=OTHER)
+    assert named.artifact_bucket("") == f"mlayer-{OTHER}-us-east-1"
