@@ -289,3 +289,11 @@ def test_deploy_function_sizes_tmp_for_the_live_s3_model(gw, tmp_path):
     config = gw.get_function_configuration("big")
     assert config["EphemeralStorage"] == {"Size": 2264}  # 2000 MB + a tenth + 64 MB
     assert "over half of the function's 2048 MB" in result.output
+
+
+def test_a_dry_run_of_a_big_model_says_s3_and_uploads_nothing(gw, deployed, forest):
+    doc = publish(forest, "--dry-run")
+    assert doc["dry_run"] and doc["store"] == "s3" and not doc["published"]
+    [obj] = doc["s3_objects"]
+    assert gw.object_size(BUCKET, obj["key"]) is None
+    assert gw.list_layer_versions(MODEL) == []
