@@ -57,6 +57,7 @@ class Pipeline:
     input_schema: dict | None = None  # table models: the columns (mlayer.schema)
     samples: tuple[dict, ...] = ()  # --sample records with their publish-time predictions
     samples_dropped: int = 0  # --sample records past the first MAX_SAMPLES, not kept
+    loaded: tuple = ()  # the loaded objects, in order (--format onnx converts them)
 
     @property
     def code_modules(self) -> list[str]:
@@ -130,6 +131,7 @@ def inspect_pipeline(
     code_files: Sequence[str | Path] = (),
     input_kind: str | None = None,
     sample: str | Path | None = None,
+    trusted: Sequence[str] = (),  # --trust MODULE.NAME: globals accepted beyond the allowlist
 ) -> Pipeline:
     """Scan, then load and check, every artifact; refuse what cannot serve on Lambda.
 
@@ -141,7 +143,7 @@ def inspect_pipeline(
         if not p.is_file():
             raise UsageError(f"{p} does not exist.", "Check the path of the model and of every -p.")
     code = read_code_files(code_files)
-    scans = tuple(scan_file(p) for p in paths)
+    scans = tuple(scan_file(p, trusted, [c.module for c in code]) for p in paths)
     for path, scan in zip(paths, scans, strict=True):
         hard = mf.global_problems(scan.globals, None, [c.module for c in code])
         if hard:
@@ -203,6 +205,7 @@ def inspect_pipeline(
         input_schema=schema,
         samples=tuple(samples),
         samples_dropped=dropped,
+        loaded=tuple(loaded),
     )
 
 

@@ -14,6 +14,7 @@ from typing import Any
 from mlayer import manifest as mf
 from mlayer.arns import layer_name
 from mlayer.errors import ModelError
+from mlayer.onnx.support import deps_problem
 from mlayer.store import ArtifactStore
 
 
@@ -50,7 +51,18 @@ def check_compatibility(
 ) -> list[str]:
     """Raise ModelError for what cannot work; return the warnings of what
     --allow-version-mismatch let through."""
-    hard, soft = mf.compatibility_problems(manifest, lock)
+    problem = deps_problem(manifest, lock)
+    if problem:
+        raise ModelError(
+            f"{problem[0].upper()}{problem[1:]} [layer: {lock_source}].",
+            "Attach a deps layer built from layers/onnx/requirements.txt for an ONNX model, "
+            "layers/sklearn/requirements.txt (or sklearn-pandas) for pickles, or one whose "
+            "requirements -r-include both recipes to roll back and forth between formats; or "
+            "publish the model in the other --format.",
+        )
+    # An ONNX model unpickles nothing and needs no pandas: onnxruntime is all it needs.
+    onnx = manifest.get("format") == "onnx"
+    hard, soft = ([], []) if onnx else mf.compatibility_problems(manifest, lock)
     if hard:
         raise ModelError(
             hard[0] + (f" ({len(hard) - 1} more)" if len(hard) > 1 else ""),

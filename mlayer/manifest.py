@@ -23,7 +23,6 @@ REQUIRED_KEYS = (
     "schema_version",
     "model_version",
     "content_sha256",
-    "created_at",
     "created_by",
     "input_kind",
     "artifacts",
@@ -36,7 +35,7 @@ REQUIRED_KEYS = (
     "description",
 )
 # Written by every mlayer that knows them; a manifest from before may lack them.
-OPTIONAL_KEYS = ("input_schema", "samples")
+OPTIONAL_KEYS = ("input_schema", "samples", "created_at")  # created_at: the bucket's copy only
 # Modules every Lambda Python runtime has without any layer.
 RUNTIME_MODULES = frozenset(sys.stdlib_module_names) | {"boto3", "botocore"}
 

@@ -348,7 +348,9 @@ def publish_model(
                         plan = _plan(store, function, layer, config or {}, target, new_size)
         if choice.store == "s3":  # the objects first (HEAD: only what is missing), then the layer
             gw.ensure_bucket(bucket)
-            model_store.upload(gw, bucket, model_store.plan_uploads(pipeline.artifacts, pipeline.paths))
+            model_store.upload(
+                gw, bucket, model_store.plan_uploads(pipeline.artifacts, pipeline.paths)
+            )
         if info is not None:
             if gw.object_size(bucket, zip_key(info.sha256)) != info.zipped_size:
                 gw.upload_file(str(info.path), bucket, zip_key(info.sha256))

@@ -51,6 +51,9 @@ class PublishRequest(RelinkRequest):
     metrics: str | Path | None = None  # a JSON file
     link: bool = True
     store: str | None = None  # auto | layer | s3; None: [model] store (model_store.py)
+    sample: str | Path | None = None  # JSON lines of input records (the self-check, the ONNX gate)
+    format: str | None = None  # sklearn | onnx; None: [model] format
+    trust: tuple[str, ...] = ()  # MODULE.NAME globals accepted beyond the pickle allowlist
 
 
 @dataclass(frozen=True, kw_only=True)

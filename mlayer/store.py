@@ -10,6 +10,7 @@ from __future__ import annotations
 import struct
 from collections.abc import Mapping, Sequence
 
+from mlayer import manifest as mf
 from mlayer.arns import LayerVersionArn
 from mlayer.errors import ModelError
 from mlayer.gateway import Gateway, code_sha256_to_hex
@@ -81,10 +82,56 @@ class ArtifactStore:
         return code_sha256_to_hex(self.layer_version(arn)["Content"]["CodeSha256"])
 
     def lock(self, sha: str) -> dict | None:
-        return self.gw.get_json_if_exists(self.bucket, lock_key(sha))
+        """The lock beside layers/<sha>.zip, checked to be that zip's (None when absent)."""
+        doc = self.gw.get_json_if_exists(self.bucket, lock_key(sha))
+        return self._checked(doc, sha, lock_key(sha), "lock", "mlayer build-deps --publish")
 
     def manifest(self, sha: str) -> dict | None:
-        return self.gw.get_json_if_exists(self.bucket, manifest_key(sha))
+        """The manifest beside layers/<sha>.zip, checked to be that zip's and self-consistent."""
+        key = manifest_key(sha)
+        doc = self._checked(
+            self.gw.get_json_if_exists(self.bucket, key),
+            sha,
+            key,
+            "manifest",
+            "mlayer publish-model",
+        )
+        if doc is not None and "artifacts" in doc and "content_sha256" in doc:
+            try:
+                expected = mf.content_sha256(
+                    [a["sha256"] for a in doc["artifacts"]],
+                    [c["sha256"] for c in doc.get("code", [])],
+                )
+            except (KeyError, TypeError):
+                expected = None
+            if expected != doc["content_sha256"]:
+                raise self._mismatch(
+                    key,
+                    f"its content_sha256 {str(doc['content_sha256'])[:12]}... is not the sha256 of "
+                    "the artifacts it lists",
+                    "mlayer publish-model",
+                )
+        return doc
+
+    def _checked(self, doc: object, sha: str, key: str, what: str, remedy: str) -> dict | None:
+        """JSON read back from the bucket must be the document written for layers/<sha>.zip."""
+        if doc is None:
+            return None
+        if not isinstance(doc, dict):
+            raise self._mismatch(key, f"it is not a JSON object ({what})", remedy)
+        written_for = doc.get("zip_sha256")
+        if written_for is not None and written_for != sha:
+            raise self._mismatch(
+                key, f"it names zip {str(written_for)[:12]}..., not {sha[:12]}...", remedy
+            )
+        return doc
+
+    def _mismatch(self, key: str, why: str, remedy: str) -> ModelError:
+        return ModelError(
+            f"s3://{self.bucket}/{key} does not match the zip it stands beside: {why}. It was "
+            "changed (or copied from another object) after mlayer wrote it.",
+            f"Do not trust that version until you know why; `{remedy}` writes it again.",
+        )
 
     def zip_unzipped_size(self, sha: str, key: str | None = None) -> int | None:
         """Unzipped bytes of the zip at key (default layers/<sha>.zip); None when absent."""

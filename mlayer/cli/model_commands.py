@@ -36,8 +36,28 @@ def _model_settings(app: App, function_name: str | None, layer_name: str | None)
 @click.option(
     "--input",
     "input_kind",
-    type=click.Choice(["text", "features", "record"]),
-    help="What records carry.",
+    type=click.Choice(["auto", "text", "features", "record", "table"]),
+    help="What records carry (default: [model] input; auto: chosen from the pipeline).",
+)
+@click.option(
+    "--format",
+    "format",
+    type=click.Choice(["sklearn", "onnx"]),
+    help="Serve the pickles (sklearn) or one ONNX graph converted from them and checked against "
+    "--sample (onnx: python3.12+). Default: [model] format.",
+)
+@click.option(
+    "--sample",
+    type=click.Path(dir_okay=False),
+    help="JSON lines of input records: 20 are kept with their predictions for the function's "
+    "cold-start self-check (and --format onnx checks the graph on them).",
+)
+@click.option(
+    "--trust",
+    multiple=True,
+    metavar="MODULE.NAME",
+    help="A pickle global accepted beyond the allowlist, after you reviewed it (repeat); "
+    "recorded in the manifest.",
 )
 @click.option("--description", default="", help="Free text stored in the manifest.")
 @click.option(
@@ -64,6 +84,7 @@ def publish_model(
     Without MODEL, the pipeline is [model] artifacts of mlayer.toml (preprocessors first, the
     model last). Publishing files already published reuses that version.
     """
+    fields["trust"] = tuple(fields.get("trust") or ())
     request = PublishRequest(
         model=model, preprocessors=tuple(preprocessors), link=not no_link, **fields
     )

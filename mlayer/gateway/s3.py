@@ -162,6 +162,28 @@ class S3Calls(GatewayBase):
         except NotFoundError:
             return None
 
+    def put_bytes_if_absent(
+        self, bucket: str, key: str, body: bytes, content_type: str = "application/json"
+    ) -> bool:
+        """Create the object only if no object has that key (If-None-Match: *): True when
+        created, False when it exists (or a concurrent conditional write won)."""
+        try:
+            self._s3(
+                "put_object",
+                f"Writing s3://{bucket}/{key}",
+                bucket,
+                Key=key,
+                Body=body,
+                ContentType=content_type,
+                ServerSideEncryption="AES256",
+                IfNoneMatch="*",
+            )
+        except AwsError as exc:
+            if exc.code in ("PreconditionFailed", "ConditionalRequestConflict"):
+                return False
+            raise
+        return True
+
     def object_size(self, bucket: str, key: str) -> int | None:
         """Bytes of an object, or None when absent (one HEAD)."""
         head = self._head("head_object", f"Reading s3://{bucket}/{key}", bucket, Key=key)

@@ -38,6 +38,9 @@ class PublishResult:
     store_reason: str = ""
     s3_objects: tuple[dict, ...] = ()
     ephemeral: EphemeralPlan | None = None
+    format: str = "sklearn"  # sklearn | onnx: what the function serves
+    input_reason: str = ""  # why this input kind (mlayer.schema.choose_input)
+    parity: dict | None = None  # --format onnx: the parity gate's figures (mlayer.onnx.parity)
 
     @property
     def ephemeral_mb(self) -> int | None:
@@ -76,6 +79,11 @@ class PublishResult:
             "store_reason": self.store_reason,
             "s3_objects": list(self.s3_objects),
             "ephemeral_storage": self.ephemeral_mb,
+            "format": self.format,
+            "input_kind": self.manifest.get("input_kind"),
+            "input_reason": self.input_reason,
+            "samples_kept": len(self.manifest.get("samples") or []),
+            "parity": self.parity,
         }
 
     def render(self) -> str:
@@ -88,6 +96,8 @@ class PublishResult:
         lines.append(
             f"{verb} {what}: {human_bytes(self.zipped_size)} zipped, {human_bytes(self.unzipped_size)} unzipped."
         )
+        if self.format == "onnx":
+            lines.append(self._onnx_line())
         if self.store_reason:
             lines.append(self.store_reason)
         lines += [
@@ -108,3 +118,18 @@ class PublishResult:
         if self.outcome and self.outcome.alias:
             lines.append(moved_alias(self.outcome))
         return "\n".join(lines)
+
+    def _onnx_line(self) -> str:
+        p = self.parity or {}
+        if not p:
+            return "Format: onnx (one graph, served by onnxruntime without scikit-learn)."
+        speed = (
+            f"; a batch of {p.get('records')} took {p.get('onnx_ms', 0):.1f} ms with onnxruntime "
+            f"vs {p.get('sklearn_ms', 0):.1f} ms with scikit-learn ({p.get('ratio')}x)"
+            if p.get("sklearn_ms")
+            else ""
+        )
+        return (
+            f"Format: onnx: the parity gate passed on {p.get('records')} records "
+            f"({p.get('generated', 0)} generated){speed}."
+        )

@@ -178,7 +178,7 @@ def test_main_module_reference_is_refused_with_the_code_fix(gw, deployed, tmp_pa
     (tmp_path / "bad.joblib").write_bytes(_main_pickle())
     before = snapshot(gw)
     result, doc = run_cli("publish-model", str(tmp_path / "bad.joblib"), "--yes")
-    assert result.exit_code == 1 and doc["error"] == "ModelError"
+    assert result.exit_code == 1 and doc["error"] == "UntrustedPickleError"
     assert "__main__" in doc["message"] and "--code" in doc["hint"]
     assert snapshot(gw) == before
 
@@ -357,6 +357,11 @@ PUBLISH_KEYS = {
     "store_reason",
     "s3_objects",
     "ephemeral_storage",
+    "format",
+    "input_kind",
+    "input_reason",
+    "samples_kept",
+    "parity",
 }
 PLAN_KEYS = {
     "function",
@@ -369,6 +374,7 @@ PLAN_KEYS = {
     "total_unzipped",
     "sizes_exact",
     "budget_left",
+    "unknown_sizes",
 }
 
 

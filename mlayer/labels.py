@@ -1,0 +1,90 @@
+"""Default model labels (``v<N>``) that two concurrent publishes can never share.
+
+The label is inside the model layer's zip (the function writes it in every result), so it is
+chosen before Lambda numbers the version. Each default label is claimed in the artifact bucket
+with a conditional write (S3 ``If-None-Match: *``) on ``labels/<layer>/<label>.json``: of two
+publishes racing for ``v9`` exactly one gets it, the other takes ``v10``. A claim holds the
+content it was made for, so an interrupted publish of the same files gets its label (and so its
+zip, byte for byte) back; a claim whose publish never came is taken over after ``STALE``.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+from collections.abc import Iterable
+
+from mlayer import manifest as mf
+from mlayer.errors import ConflictError
+from mlayer.gateway import Gateway
+
+STALE = _dt.timedelta(minutes=15)  # a claim this old whose version never appeared is free
+ATTEMPTS = 50
+
+
+def label_key(layer: str, label: str) -> str:
+    return f"labels/{layer}/{label}.json"
+
+
+def default_label(number: int) -> str:
+    return f"v{number}"
+
+
+def labels_in_use(versions: Iterable[dict]) -> set[str]:
+    """The labels the layer's versions carry (their Description: ``<label> sha:<12 hex>``)."""
+    out = set()
+    for v in versions:
+        description = v.get("Description") or ""
+        if mf.description_sha(description):
+            out.add(description.rsplit(" sha:", 1)[0])
+    return out
+
+
+def _parse(when: object) -> _dt.datetime | None:
+    try:
+        return _dt.datetime.strptime(str(when), "%Y-%m-%dT%H:%M:%SZ").replace(
+            tzinfo=_dt.timezone.utc
+        )
+    except ValueError:
+        return None
+
+
+def _stale(claim: dict | None, now: str) -> bool:
+    made, current = _parse((claim or {}).get("claimed_at")), _parse(now)
+    return claim is None or (made is not None and current is not None and current - made > STALE)
+
+
+def claim_label(
+    gw: Gateway,
+    bucket: str,
+    layer: str,
+    first: int,
+    content_sha256: str,
+    now: str,
+    taken: Iterable[str] = (),
+) -> str:
+    """``v<first>``, or the next free ``v<N>``: claimed for this content in the bucket."""
+    used = set(taken)
+    number = first
+    for _ in range(ATTEMPTS):
+        label = default_label(number)
+        number += 1
+        if label in used:
+            continue
+        key = label_key(layer, label)
+        body = {"layer": layer, "label": label, "content_sha256": content_sha256}
+        data = json.dumps({**body, "claimed_at": now}, sort_keys=True).encode()
+        if gw.put_bytes_if_absent(bucket, key, data):
+            return label
+        claim = gw.get_json_if_exists(bucket, key)
+        if claim is not None and claim.get("content_sha256") == content_sha256:
+            return label  # ours: this content's interrupted publish
+        if _stale(claim, now):
+            gw.put_bytes(bucket, key, data, content_type="application/json")
+            return label
+    raise ConflictError(
+        f"No free default label for {layer} among v{first}..v{number - 1}: other publishes "
+        "claimed them all.",
+        "Name the version with --label, or run the command again.",
+        "LabelsTaken",
+    )
