@@ -256,9 +256,9 @@ def process_batch(
         first_unsafe = min(records[i].order for i in unsafe)
         to_write = [i for i in to_write if records[i].order < first_unsafe]
     sent = _deliver(output, [prepared[i] for i in to_write], sink_errors, "output sink")
-    written = set()
+    written = set(to_write) if not (sent.refused or sent.retry) else set()
     refused = []
-    for i in to_write:
+    for i in to_write if not written else ():
         event_id = records[i].event_id
         if event_id in sent.refused:
             reasons[i] = f"refused by {output.name}: {sent.refused[event_id]}"
