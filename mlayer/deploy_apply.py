@@ -29,7 +29,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from mlayer.deploy_plan import AliasPlan, FunctionPlan, TriggerPlan
+from mlayer.deploy_plan import AliasPlan, FunctionPlan, TriggerPlan, current_function_view
 from mlayer.errors import AwsError, ConflictError, MlayerError
 from mlayer.gateway import Gateway, code_sha256_to_hex
 from mlayer.relink import Relinker
@@ -128,6 +128,9 @@ class Applier:
         self.relinker = relinker
         self.revision = (read or {}).get("RevisionId")
         self.read = read or {}
+        # Called as soon as AWS accepted a write: from then on the function is in the step's
+        # state, even if waiting for it or checking it fails.
+        self.written: Callable[[], None] = lambda: None
 
     def _landed(self, name: str, expect: Callable[[dict], bool]) -> dict:
         """Wait for our update; the state must be ours, or someone else wrote in between."""
@@ -156,16 +159,23 @@ class Applier:
             **_storage(d),
             **_snapstart(d.get("SnapStart") if d.get("SnapStart") != "None" else None),
         )
+        self.written()
         config = self.relinker.wait_updatable(fplan.name)
         self.revision = config.get("RevisionId")
         return created
 
     def configure(self, fplan: FunctionPlan, keys: list[str]) -> None:
-        layers = fplan.desired["Layers"]
         self.gw.update_function_configuration(
             fplan.name, revision_id=self.revision, **configuration_params(fplan, keys)
         )
-        self._landed(fplan.name, lambda c: [x["Arn"] for x in c.get("Layers") or []] == layers)
+        self.written()
+        # What we sent must be what landed (SnapStart and /tmp left out: the embedded AWS
+        # reports neither back).
+        checked = [k for k in keys if k not in ("SnapStart", "EphemeralStorage")]
+        self._landed(
+            fplan.name,
+            lambda c: all(current_function_view(c)[k] == fplan.desired[k] for k in checked),
+        )
 
     def code(self, fplan: FunctionPlan, code: bytes, code_sha: str) -> None:
         self.gw.update_function_code(
@@ -174,6 +184,7 @@ class Applier:
             architectures=fplan.desired["Architectures"],
             revision_id=self.revision,
         )
+        self.written()
         self._landed(
             fplan.name,
             lambda c: not c.get("CodeSha256") or code_sha256_to_hex(c["CodeSha256"]) == code_sha,
@@ -188,6 +199,7 @@ class Applier:
         version = str(published["Version"])
         self.wait_version(name, version)
         self.gw.put_alias(name, aplan.alias, version, revision_id=aplan.revision_id)
+        self.written()
         return version
 
     def wait_version(self, name: str, version: str) -> None:
@@ -278,6 +290,7 @@ def apply_plan(
     }
 
     def step(what: str, action: Callable[[], object], done: str) -> object:
+        applier.written = lambda: setattr(progress, "stage", done)
         try:
             out = action()
         except MlayerError as exc:
