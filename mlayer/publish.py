@@ -153,6 +153,11 @@ def _choose_store(
         room_left=room_left,
         where=f"s3://{bucket}/{model_store.MODELS_PREFIX}",
     )
+    if content.format == "onnx" and requested != (request.store or settings.model.store):
+        _, _, why = choice.reason.partition(":")
+        choice = model_store.StoreChoice(
+            "layer", request.store or settings.model.store, "ONNX:" + why
+        )
     return (s3_form if choice.store == "s3" else manifest), choice
 
 

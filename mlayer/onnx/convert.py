@@ -286,6 +286,7 @@ def convert_pipeline(
                 initial_types=initial_types,
                 options=_options(pipeline, locale),
                 target_opset=target_opset,
+                name="mlayer",  # not skl2onnx's random uuid: the same pipeline, the same bytes
             )
     except Exception as exc:
         culprit = _failing_estimator(exc) or class_name(final_estimator(pipeline))

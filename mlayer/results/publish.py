@@ -125,7 +125,8 @@ class PublishResult:
             return "Format: onnx (one graph, served by onnxruntime without scikit-learn)."
         speed = (
             f"; a batch of {p.get('records')} took {p.get('onnx_ms', 0):.1f} ms with onnxruntime "
-            f"vs {p.get('sklearn_ms', 0):.1f} ms with scikit-learn ({p.get('ratio')}x)"
+            f"vs {p.get('sklearn_ms', 0):.1f} ms with scikit-learn ({p.get('ratio')}x"
+            + (f", {1 / p['ratio']:.1f} times faster)" if p.get("ratio") else ")")
             if p.get("sklearn_ms")
             else ""
         )

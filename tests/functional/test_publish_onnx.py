@@ -149,9 +149,12 @@ def test_an_ascii_text_model_is_published_as_one_graph_and_served_without_sklear
     gw, onnx_function, tmp_path, onnx_deps, runtime_dir
 ):
     steps, records, _ = onnx_models.text_ascii()
-    result, doc = publish(save(tmp_path / "m", steps, records), "--format", "onnx")
+    args = save(tmp_path / "m", steps, records)
+    result, doc = publish(args, "--format", "onnx")
     assert result.exit_code == 0, result.output
     assert doc["format"] == "onnx" and doc["manifest"]["format"] == "onnx"
+    result, again = publish(args, "--format", "onnx")  # the same graph bytes: the same version
+    assert again["reused"] and again["version"] == doc["version"] and again["parity"]
     parity = doc["parity"]
     assert parity["records"] >= 100 and parity["generated"] == parity["records"] - len(records)
     assert parity["ratio"] > 0 and "onnx_ms" in parity and "sklearn_ms" in parity
