@@ -9,6 +9,7 @@ from mlayer.config import Settings
 from mlayer.errors import NotFoundError
 from mlayer.gateway import Gateway
 from mlayer.models import FunctionLayers, LayerSize
+from mlayer.planner import unknown_size_warning
 from mlayer.request_types import HistoryRequest
 from mlayer.results.history import HistoryResult, HistoryRow
 from mlayer.results.status import StatusLayer, StatusResult
@@ -26,14 +27,49 @@ def live_arns(gw: Gateway, function: str, qualifier: str | None = None) -> tuple
         return ()
 
 
-def model_room(store: ArtifactStore, config: dict, model_layer: str) -> int:
-    """Bytes of Lambda's budget the function's code and its other layers leave the model layer."""
+def model_room(store: ArtifactStore, config: dict, model_layer: str) -> tuple[int, tuple[str, ...]]:
+    """Bytes of Lambda's budget the function's code and its other layers leave the model layer,
+    and the layers whose size cannot be read here (counted as 0)."""
     others = [
         a for a in FunctionLayers.from_configuration(config).arns if layer_name(a) != model_layer
     ]
     used = store.function_size(config).unzipped
-    used += sum(size.unzipped for size in store.layer_sizes(others, {}).values())
-    return MAX_UNZIPPED_BYTES - used
+    sizes = store.layer_sizes(others, {})
+    used += sum(size.unzipped for size in sizes.values())
+    return MAX_UNZIPPED_BYTES - used, tuple(a for a, size in sizes.items() if not size.known)
+
+
+def model_layer_on(
+    gw: Gateway, store: ArtifactStore, function: str, model_layer: str, qualifier: str
+) -> tuple[str | None, int | None, str | None]:
+    """(function version, model-layer version, label) that ``qualifier`` (an alias) carries."""
+    config = gw.get_function_configuration(function, qualifier)
+    arn = next(
+        (a for a in FunctionLayers.from_configuration(config).arns if layer_name(a) == model_layer),
+        None,
+    )
+    if arn is None:
+        return config.get("Version"), None, None
+    label = (store.manifest(store.layer_sha(arn)) or {}).get("model_version")
+    return config.get("Version"), LayerVersionArn.parse(arn).version, label
+
+
+def apart_warning(
+    function: str, alias: str, on_alias: tuple[str | None, int | None, str | None], live: int | None
+) -> str | None:
+    """The words for an alias whose model differs from $LATEST's (a relink whose alias move
+    failed, or a rollback of $LATEST alone), and the command that brings them together."""
+    fversion, model_version, label = on_alias
+    if model_version == live:
+        return None
+    carried = (
+        f"model layer version {model_version} ({label})" if model_version else "no model layer"
+    )
+    fix = f"`mlayer rollback --version {live} --alias {alias}`" if live else "`mlayer rollback`"
+    return (
+        f"Alias {alias} (function version {fversion}) carries {carried}, but $LATEST of {function} "
+        f"carries model layer version {live}: they differ. {fix} moves the alias to $LATEST's model."
+    )
 
 
 def history(gw: Gateway, settings: Settings, request: HistoryRequest) -> HistoryResult:
@@ -49,13 +85,15 @@ def history(gw: Gateway, settings: Settings, request: HistoryRequest) -> History
     room = None
     try:
         config = gw.get_function_configuration(function)
-        live = set(FunctionLayers.from_configuration(config).arns)
-        room = model_room(store, config, layer)
     except NotFoundError:
-        live = set()
+        config = None
         warnings.append(f"Function {function} does not exist: no version is marked live.")
+    live = set(FunctionLayers.from_configuration(config).arns) if config else set()
+    if config is not None:
+        room, unknown = model_room(store, config, layer)
+        warnings += [w for w in [unknown_size_warning(unknown, room)] if w]
     on_alias: set[str] = set()
-    if alias and not warnings:
+    if alias and config is not None:
         if gw.get_alias(function, alias) is None:
             warnings.append(
                 f"Function {function} has no alias {alias}: no version is marked on it."
@@ -100,13 +138,20 @@ def history(gw: Gateway, settings: Settings, request: HistoryRequest) -> History
     )
 
 
+def _own(parsed: LayerVersionArn, account: str | None) -> bool:
+    """mlayer's layers are the caller's: another account's layer is "other" whatever its name."""
+    return account is None or parsed.account == account
+
+
 def status(gw: Gateway, settings: Settings) -> StatusResult:
-    """The function's layers (each with its role and size), its budget left and its state."""
+    """The function's layers (each with its role and size), its budget left and its state; with
+    [model] alias, the model the alias carries and whether it is $LATEST's."""
     function = settings.function.name
     config = gw.get_function_configuration(function)
     store = ArtifactStore(gw, settings.artifacts.bucket)
     code = store.function_size(config)
     roles = {settings.deps.layer: "deps", settings.model.layer: "model"}
+    account = gw.known_account()
     layers = []
     live_manifest = None
     for entry in config.get("Layers") or []:
@@ -117,7 +162,7 @@ def status(gw: Gateway, settings: Settings) -> StatusResult:
             if parsed
             else LayerSize(int(entry.get("CodeSize") or 0), exact=False)
         )
-        role = roles.get(parsed.name if parsed else "", "other")
+        role = roles.get(parsed.name, "other") if parsed and _own(parsed, account) else "other"
         label = None
         if role == "model":
             live_manifest = store.manifest(store.layer_sha(arn))
@@ -132,9 +177,12 @@ def status(gw: Gateway, settings: Settings) -> StatusResult:
                 size.unzipped,
                 size.exact,
                 label,
+                size_known=size.known,
             )
         )
     total = code.unzipped + sum(ly.unzipped_size for ly in layers)
+    unknown = tuple(ly.arn for ly in layers if not ly.size_known)
+    warnings = [w for w in [unknown_size_warning(unknown, MAX_UNZIPPED_BYTES - total)] if w]
     place = model_store.placement(live_manifest)
     permission = None
     if place.s3_objects:
@@ -144,6 +192,18 @@ def status(gw: Gateway, settings: Settings) -> StatusResult:
             "role": config.get("Role"),
             "granted": model_store.role_can_read(gw, config.get("Role"), place.resources),
         }
+    alias = settings.model.alias or None
+    on_alias: tuple[str | None, int | None, str | None] = (None, None, None)
+    model = next((ly for ly in layers if ly.role == "model"), None)
+    if alias:
+        try:
+            on_alias = model_layer_on(gw, store, function, settings.model.layer, alias)
+        except NotFoundError:
+            warnings.append(f"Function {function} has no alias {alias} ([model] alias).")
+            alias = None
+    if alias:
+        apart = apart_warning(function, alias, on_alias, model.version if model else None)
+        warnings += [apart] if apart else []
     return StatusResult(
         function=function,
         state=config.get("State"),
@@ -160,4 +220,10 @@ def status(gw: Gateway, settings: Settings) -> StatusResult:
         s3_objects=place.s3_objects,
         s3_permission=permission,
         ephemeral_storage=ephemeral.current_mb(config),
+        alias=alias,
+        alias_function_version=on_alias[0],
+        alias_model_version=on_alias[1],
+        alias_model_label=on_alias[2],
+        unknown_sizes=unknown,
+        warnings=tuple(warnings),
     )

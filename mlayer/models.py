@@ -37,10 +37,12 @@ class FunctionLayers:
 
 @dataclass(frozen=True)
 class LayerSize:
-    """Unzipped bytes of one layer version; ``exact`` False when only the zipped size was known."""
+    """Unzipped bytes of one layer version; ``exact`` False when only the zipped size was known,
+    ``known`` False when nothing is (another account's layer the embedded AWS cannot read)."""
 
     unzipped: int
     exact: bool = True
+    known: bool = True
 
 
 @dataclass(frozen=True)
@@ -57,6 +59,7 @@ class RelinkPlan:
     sizes_exact: bool = True
     limit_bytes: int = MAX_UNZIPPED_BYTES
     max_layers: int = MAX_LAYERS
+    unknown_sizes: tuple[str, ...] = ()  # layers counted as 0: their size cannot be read here
 
     @property
     def changed(self) -> bool:
@@ -78,6 +81,7 @@ class RelinkPlan:
             "total_unzipped": self.total_unzipped,
             "sizes_exact": self.sizes_exact,
             "budget_left": self.budget_left,
+            "unknown_sizes": list(self.unknown_sizes),
         }
 
 
@@ -89,3 +93,4 @@ class RelinkOutcome:
     attempts: int
     function_version: str | None = None
     alias: str | None = None
+    reused_version: bool = False  # the alias went to an existing version: none published

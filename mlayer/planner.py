@@ -23,15 +23,22 @@ def _mb(n: int) -> str:
     return f"{n / (1024 * 1024):.1f} MB"
 
 
+def _same_layer(arn: str, target: LayerVersionArn) -> bool:
+    """A version of the target's layer: same name *and* account (another account's layer of the
+    same name is another layer, and stays where it is)."""
+    parsed = LayerVersionArn.try_parse(arn)
+    return parsed is not None and (parsed.name, parsed.account) == (target.name, target.account)
+
+
 def relink_layers(current: tuple[str, ...], model_layer: str, new_arn: str) -> tuple[str, ...]:
     """The new layer list: swap the model layer's ARN in place, or append it when absent."""
-    LayerVersionArn.parse(new_arn)  # a malformed target is a bug upstream, never sent to AWS
-    if layer_name(new_arn) != model_layer:
+    target = LayerVersionArn.parse(new_arn)  # a malformed target is a bug upstream, never sent
+    if target.name != model_layer:
         raise PlanError(
             f"{new_arn} is not a version of the model layer {model_layer}.",
             "Pass the model layer's name with --layer-name.",
         )
-    positions = [i for i, arn in enumerate(current) if layer_name(arn) == model_layer]
+    positions = [i for i, arn in enumerate(current) if _same_layer(arn, target)]
     if len(positions) > 1:
         raise PlanError(
             f"The function carries {len(positions)} versions of layer {model_layer}.",
@@ -71,15 +78,20 @@ def plan_relink(
     fsize = function_size or LayerSize(current.code_size, exact=False)
     total = fsize.unzipped + sum(sizes[arn].unzipped for arn in after)
     exact = fsize.exact and all(sizes[arn].exact for arn in after)
+    unknown = tuple(arn for arn in after if not sizes[arn].known)
     if total > limit_bytes:
-        parts = ", ".join(f"{layer_name(a) or a} {_mb(sizes[a].unzipped)}" for a in after)
+        parts = ", ".join(
+            f"{layer_name(a) or a} " + (_mb(sizes[a].unzipped) if sizes[a].known else "unknown")
+            for a in after
+        )
         raise BudgetError(
             f"Function {function} with these layers would be {_mb(total)} unzipped; Lambda allows "
             f"{_mb(limit_bytes)} (code {_mb(fsize.unzipped)}, {parts}).",
             "Make the model smaller (compress=3 in joblib.dump does not help: sizes are unzipped), "
             "or slim the dependencies layer.",
         )
-    old = next((arn for arn in current.arns if layer_name(arn) == model_layer), None)
+    target = LayerVersionArn.parse(new_arn)
+    old = next((arn for arn in current.arns if _same_layer(arn, target)), None)
     return RelinkPlan(
         function=function,
         layer_name=model_layer,
@@ -91,6 +103,18 @@ def plan_relink(
         sizes_exact=exact,
         limit_bytes=limit_bytes,
         max_layers=max_layers,
+        unknown_sizes=unknown,
+    )
+
+
+def unknown_size_warning(arns: tuple[str, ...] | list[str], budget_left: int) -> str | None:
+    """What a budget that leaves out unreadable layers (other accounts', here) means."""
+    if not arns:
+        return None
+    return (
+        f"The size of {', '.join(arns)} (another account's layer) cannot be read here, so the "
+        f"budget counts it as 0: the function has at most {_mb(budget_left)} left, and Lambda "
+        "refuses the update if it is over its 250 MB."
     )
 
 

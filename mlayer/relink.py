@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from mlayer.arns import LayerVersionArn
 from mlayer.errors import AwsError, ConflictError
 from mlayer.gateway import Gateway
 from mlayer.models import RelinkOutcome, RelinkPlan
@@ -30,13 +31,22 @@ def _updatable(config: dict) -> bool:
     return config.get("LastUpdateStatus") != "InProgress" and config.get("State") != "Pending"
 
 
+class RelinkedError(AwsError):
+    """A failure after the relink was sent: the message says the function's state (relinked,
+    alias apart, or to be read) and the hint the command that completes it. Add nothing to it."""
+
+
+class UpdateFailed(AwsError):
+    """Lambda reports the update Failed: the function keeps its previous configuration."""
+
+
 def _landed(function: str, config: dict) -> bool:
     """True once the update is Successful; a Failed one raises with AWS's own reason."""
     status = config.get("LastUpdateStatus")
     if status == "Failed":
         reason = config.get("LastUpdateStatusReason") or "no reason given"
         code = config.get("LastUpdateStatusReasonCode") or "Failed"
-        raise AwsError(
+        raise UpdateFailed(
             f"Lambda could not apply the new layers to {function}: {code}: {reason}",
             "Fix the cause above; the function keeps serving with its previous configuration.",
             code,
@@ -118,28 +128,123 @@ class Relinker:
                     if exc.code != CONFLICT or attempts > self.max_conflicts:
                         raise
                     self.gw.sleep(self.backoff * 2 ** (attempts - 1))
-            config = self.wait_successful(plan.function)
-        version = None
-        if alias:
-            config = config or self.wait_updatable(plan.function)
-            version, _ = self.move_alias(plan.function, alias, config.get("RevisionId"))
+            config = self._confirm(plan, alias)
+        if not alias:
+            return RelinkOutcome(revision_id=(config or {}).get("RevisionId"), attempts=attempts)
+        relinked = config is not None
+        config = config or self.wait_updatable(plan.function)
+        try:
+            version, reused = self.move_alias(plan.function, alias, config)
+        except AwsError as exc:
+            if not relinked:
+                raise  # nothing was changed: the function is as it was
+            raise apart_error(plan, alias, exc) from exc
         return RelinkOutcome(
-            revision_id=(config or {}).get("RevisionId"),
+            revision_id=config.get("RevisionId"),
             attempts=attempts,
             function_version=version,
-            alias=alias or None,
+            alias=alias,
+            reused_version=reused,
         )
 
-    def move_alias(
-        self, function: str, alias: str, revision_id: str | None
-    ) -> tuple[str, str | None]:
-        """Publish $LATEST as a version (guarded by its RevisionId) and point the alias at it."""
-        published = self.gw.publish_function_version(
-            function, description="mlayer relink", revision_id=revision_id
-        )
-        version = str(published["Version"])
+    def _confirm(self, plan: RelinkPlan, alias: str | None) -> dict:
+        """wait_successful, whose failure to read (not a Failed update) leaves the state unknown."""
+        try:
+            return self.wait_successful(plan.function)
+        except AwsError as exc:
+            if isinstance(exc, UpdateFailed) or exc.code == "Timeout":
+                raise
+            moved = f"; alias {alias} was not moved" if alias else ""
+            raise RelinkedError(
+                f"mlayer sent the relink of {plan.function} to {plan.new_arn}, then could not read "
+                f"whether it landed{moved}: {exc.message}",
+                "Run `mlayer status` to see which model the function carries; running the same "
+                "command again completes it.",
+                exc.code,
+            ) from exc
+
+    def matching_version(self, function: str, latest: dict) -> str | None:
+        """The newest published version whose configuration is $LATEST's (same code, layers and
+        settings), so the alias can go there at once: no new version, no new SnapStart snapshot."""
+        want = _fingerprint(latest)
+        same = [v for v in self.gw.list_function_versions(function) if _fingerprint(v) == want]
+        return max((v["Version"] for v in same), key=int, default=None)
+
+    def move_alias(self, function: str, alias: str, latest: dict) -> tuple[str, bool]:
+        """Point the alias at a version carrying $LATEST's configuration: an existing one, else
+        one published from $LATEST (guarded by its RevisionId). The alias moves guarded by the
+        RevisionId of the read the move was decided on. (version, reused)."""
         current = self.gw.get_alias(function, alias)
-        moved = self.gw.put_alias(
-            function, alias, version, revision_id=(current or {}).get("RevisionId")
-        )
-        return version, moved.get("RevisionId")
+        version = self.matching_version(function, latest)
+        reused = version is not None
+        if version is None:
+            published = self.gw.publish_function_version(
+                function, description="mlayer relink", revision_id=latest.get("RevisionId")
+            )
+            version = str(published["Version"])
+            if published.get("State") == "Pending":  # SnapStart makes its snapshot first
+                self._poll_version(function, version)
+        if current is None:
+            self.gw.create_alias(function, alias, version)
+        elif str(current.get("FunctionVersion")) != version:
+            self.gw.update_alias(function, alias, version, revision_id=current.get("RevisionId"))
+        return version, reused
+
+    def _poll_version(self, function: str, version: str) -> dict:
+        """Wait until a published version is Active (a SnapStart snapshot takes a while)."""
+        deadline = self.gw.clock() + self.timeout
+        while True:
+            config = self.gw.get_function_configuration(function, version)
+            if config.get("State") == "Active":
+                return config
+            if config.get("State") == "Failed" or self.gw.clock() > deadline:
+                raise AwsError(
+                    f"Function version {version} of {function} is {config.get('State')}: "
+                    f"{config.get('StateReason') or 'it did not become Active'}.",
+                    "Check the version in the console; the alias was not moved.",
+                    config.get("StateReasonCode") or "VersionNotActive",
+                )
+            self.gw.sleep(self.poll)
+
+
+_FINGERPRINT = (
+    "CodeSha256",
+    "Runtime",
+    "Handler",
+    "MemorySize",
+    "Timeout",
+    "Role",
+    "Environment",
+    "Architectures",
+    "EphemeralStorage",
+    "SnapStart",
+)
+
+
+def _fingerprint(config: Mapping[str, Any]) -> tuple:
+    """What makes two versions of a function serve alike: code, layers and settings."""
+    layers = tuple(layer["Arn"] for layer in config.get("Layers") or [])
+    snap = (config.get("SnapStart") or {}).get("ApplyOn")
+    fields = [repr(config.get(k)) if k != "SnapStart" else repr(snap) for k in _FINGERPRINT]
+    return (layers, *fields)
+
+
+def apart_error(plan: RelinkPlan, alias: str, exc: AwsError) -> RelinkedError:
+    """The alias move failed after $LATEST was relinked: say that state and what completes it."""
+    new = LayerVersionArn.parse(plan.new_arn)
+    old = (
+        f"model layer version {LayerVersionArn.parse(plan.old_arn).version}"
+        if plan.old_arn
+        else "its previous model"
+    )
+    command = (
+        f"mlayer rollback --version {new.version} --alias {alias} "
+        f"--function {plan.function} --layer-name {plan.layer_name}"
+    )
+    return RelinkedError(
+        f"{plan.function} was relinked, but moving alias {alias} failed: {exc.message} So "
+        f"$LATEST and the alias are apart: $LATEST carries model layer version {new.version} "
+        f"({plan.new_arn}); alias {alias} still carries {old}.",
+        f"Complete it with `{command}` (it moves only the alias; `mlayer status` shows both).",
+        exc.code,
+    )

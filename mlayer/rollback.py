@@ -91,6 +91,8 @@ def rollback(
     plan = planner.plan_relink(
         function, current, layer, target, sizes, function_size=store.function_size(config)
     )
+    unknown = planner.unknown_size_warning(plan.unknown_sizes, plan.budget_left)
+    warnings += [unknown] if unknown else []
     alias_version = None
     alias_behind = False
     if alias:

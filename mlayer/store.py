@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 
 from mlayer import manifest as mf
 from mlayer.arns import LayerVersionArn
-from mlayer.errors import ModelError
+from mlayer.errors import ModelError, NotFoundError
 from mlayer.gateway import Gateway, code_sha256_to_hex
 from mlayer.models import LayerSize
 
@@ -71,15 +71,17 @@ class ArtifactStore:
         self._sizes: dict[str, int | None] = {}
         self._versions: dict[str, dict] = {}
 
-    def layer_version(self, arn: str) -> dict:
-        """get_layer_version by parts (moto 5.2.5 lacks GetLayerVersionByArn)."""
+    def layer_version(self, arn: str) -> dict | None:
+        """The layer version read by its full ARN; None for another account's that cannot be."""
         if arn not in self._versions:
-            parsed = LayerVersionArn.parse(arn)
-            self._versions[arn] = self.gw.get_layer_version(parsed.name, parsed.version)
+            self._versions[arn] = self.gw.read_layer_version(arn)
         return self._versions[arn]
 
     def layer_sha(self, arn: str) -> str:
-        return code_sha256_to_hex(self.layer_version(arn)["Content"]["CodeSha256"])
+        version = self.layer_version(arn)
+        if version is None:
+            raise NotFoundError(f"Cannot read layer {arn} here.", "It is another account's layer.")
+        return code_sha256_to_hex(version["Content"]["CodeSha256"])
 
     def lock(self, sha: str) -> dict | None:
         """The lock beside layers/<sha>.zip, checked to be that zip's (None when absent)."""
@@ -157,6 +159,8 @@ class ArtifactStore:
     def layer_size(self, arn: str) -> LayerSize:
         """Unzipped size of a layer version: its lock, else its zip here, else its zipped size."""
         version = self.layer_version(arn)
+        if version is None:  # another account's layer, unreadable here: its size is unknown
+            return LayerSize(0, exact=False, known=False)
         sha = code_sha256_to_hex(version["Content"]["CodeSha256"])
         lock = self.lock(sha)
         if lock and isinstance(lock.get("unzipped_size"), int):

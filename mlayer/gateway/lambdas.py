@@ -7,9 +7,14 @@ from typing import Any
 
 import botocore.exceptions
 
+from mlayer.arns import LayerVersionArn
 from mlayer.errors import AwsError, NotFoundError
 from mlayer.gateway.base import GatewayBase
 from mlayer.gateway.translate import translate
+
+# What an endpoint without GetLayerVersionByArn answers (moto 5.2.5: a bare HTML 500).
+_NO_BY_ARN = {"500", "501", "NotImplemented", "NotImplementedException"}
+_DENIED = {"AccessDeniedException", "AccessDenied"}
 
 
 def code_sha256_to_hex(code_sha256: str) -> str:
@@ -219,6 +224,64 @@ class LambdaCalls(GatewayBase):
             "LogResult": base64.b64decode(log).decode("utf-8", "replace") if log else "",
             "ExecutedVersion": resp.get("ExecutedVersion"),
         }
+
+    # -- layers by full ARN, function versions, alias moves guarded by RevisionId -----------
+    def _by_arn_available(self) -> bool:
+        """GetLayerVersionByArn, except on the embedded AWS (loopback) or once it failed as absent."""
+        if getattr(self, "_by_arn", None) is None:
+            url = self.endpoint_url or ""
+            self._by_arn = not any(h in url for h in ("127.0.0.1", "localhost", "[::1]"))
+        return self._by_arn
+
+    def read_layer_version(self, arn: str) -> dict | None:
+        """A layer version by its full ARN (account and region), never by its name alone: a
+        same-named layer of one's own is another layer. None for another account's layer that
+        cannot be read here (no GetLayerVersionByArn on the embedded AWS, or its owner denies it)."""
+        parsed = LayerVersionArn.parse(arn)
+        mine = self.known_account()
+        foreign = mine is not None and parsed.account != mine
+        if self._by_arn_available():
+            try:
+                return self.get_layer_version_by_arn(arn)
+            except AwsError as exc:
+                if foreign and exc.code in _DENIED:
+                    return None
+                if exc.code not in _NO_BY_ARN:
+                    raise
+                self._by_arn = False
+        if foreign:
+            return None
+        return self.get_layer_version(parsed.name, parsed.version)
+
+    def list_function_versions(self, name: str) -> list[dict]:
+        """Every published version of a function with its configuration ($LATEST left out)."""
+        versions = self.paginate(
+            "lambda",
+            "list_versions_by_function",
+            "Versions",
+            f"Listing the versions of {name}",
+            FunctionName=name,
+        )
+        return [v for v in versions if v.get("Version") != "$LATEST"]
+
+    def create_alias(self, name: str, alias: str, version: str) -> dict:
+        return self.call(
+            "lambda",
+            "create_alias",
+            f"Creating alias {alias} of {name}",
+            FunctionName=name,
+            Name=alias,
+            FunctionVersion=version,
+        )
+
+    def update_alias(
+        self, name: str, alias: str, version: str, revision_id: str | None = None
+    ) -> dict:
+        """Move the alias, guarded by the RevisionId of the read the move was decided on."""
+        params: dict[str, Any] = {"FunctionName": name, "Name": alias, "FunctionVersion": version}
+        if revision_id:
+            params["RevisionId"] = revision_id
+        return self.call("lambda", "update_alias", f"Moving alias {alias} of {name}", **params)
 
     # -- provisioned concurrency (deploy-function; the embedded AWS does not model it) ----------
     def get_provisioned_concurrency(self, name: str, qualifier: str) -> dict | None:

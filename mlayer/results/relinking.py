@@ -11,6 +11,11 @@ def would_move_alias(alias: str) -> str:
 
 
 def moved_alias(outcome: RelinkOutcome) -> str:
+    if outcome.reused_version:
+        return (
+            f"Alias {outcome.alias} -> function version {outcome.function_version}, which already "
+            "carried this model: no version published (no new snapshot)."
+        )
     return f"Alias {outcome.alias} -> function version {outcome.function_version}."
 
 
@@ -20,6 +25,8 @@ def plan_lines(plan: RelinkPlan | None) -> list[str]:
     if not plan.changed:
         return [f"{plan.function}: {plan.new_arn} is already live; nothing to relink."]
     approx = "" if plan.sizes_exact else " (at least; some sizes are zipped sizes)"
+    if plan.unknown_sizes:
+        approx = f" (at least: {len(plan.unknown_sizes)} layer(s) of unknown size not counted)"
     return [
         f"Relink {plan.function}:",
         f"  {plan.old_arn or '(no model layer)'}",
@@ -40,5 +47,6 @@ def outcome_fields(outcome: RelinkOutcome | None) -> dict:
             "attempts": outcome.attempts,
             "function_version": outcome.function_version,
             "alias": outcome.alias,
+            "reused_version": outcome.reused_version,
         },
     }

@@ -17,6 +17,7 @@ class StatusLayer:
     unzipped_size: int
     exact: bool
     label: str | None = None
+    size_known: bool = True  # False: another account's layer the embedded AWS cannot read
 
 
 @dataclass(frozen=True)
@@ -36,6 +37,20 @@ class StatusResult:
     s3_objects: tuple[dict, ...] = ()
     s3_permission: dict | None = None  # {action, resources, role, granted: yes | no | unknown}
     ephemeral_storage: int | None = None  # the function's /tmp, MB
+    alias: str | None = None  # [model] alias, when the function has it
+    alias_function_version: str | None = None  # the function version the alias points at
+    alias_model_version: int | None = None  # the model-layer version that version carries
+    alias_model_label: str | None = None
+    unknown_sizes: tuple[str, ...] = ()  # layers whose size cannot be read here (counted as 0)
+    warnings: tuple[str, ...] = ()
+
+    @property
+    def alias_in_sync(self) -> bool | None:
+        """Whether the alias carries $LATEST's model version (None without an alias)."""
+        if self.alias is None:
+            return None
+        model = self.model_layer
+        return self.alias_model_version == (model.version if model else None)
 
     @property
     def model_layer(self) -> StatusLayer | None:
@@ -60,6 +75,7 @@ class StatusResult:
                     "zipped_size": ly.zipped_size,
                     "unzipped_size": ly.unzipped_size,
                     "exact": ly.exact,
+                    "size_known": ly.size_known,
                 }
                 for ly in self.layers
             ],
@@ -74,6 +90,13 @@ class StatusResult:
             "s3_objects": list(self.s3_objects),
             "s3_permission": self.s3_permission,
             "ephemeral_storage": self.ephemeral_storage,
+            "alias": self.alias,
+            "alias_function_version": self.alias_function_version,
+            "alias_model_version": self.alias_model_version,
+            "alias_model_label": self.alias_model_label,
+            "alias_in_sync": self.alias_in_sync,
+            "unknown_sizes": list(self.unknown_sizes),
+            "warnings": list(self.warnings),
         }
 
     def render(self) -> str:
@@ -89,7 +112,9 @@ class StatusResult:
                 ly.role,
                 ly.label or "",
                 human_bytes(ly.zipped_size),
-                human_bytes(ly.unzipped_size) + ("" if ly.exact else "+"),
+                (human_bytes(ly.unzipped_size) + ("" if ly.exact else "+"))
+                if ly.size_known
+                else "unknown",
             ]
             for i, ly in enumerate(self.layers)
         ]
@@ -102,9 +127,23 @@ class StatusResult:
             [
                 f"{head}\n{body}\nLayers {len(self.layers)}/{self.max_layers}; code {human_bytes(self.code_size)}; "
                 f"total unzipped {human_bytes(self.total_unzipped)}; budget left {human_bytes(self.budget_left)}.",
+                *self._alias_lines(),
                 *self._s3_lines(),
             ]
         )
+
+    def _alias_lines(self) -> list[str]:
+        if self.alias is None:
+            return []
+        model = (
+            f"model layer version {self.alias_model_version} ({self.alias_model_label})"
+            if self.alias_model_version
+            else "no model layer"
+        )
+        same = "the same as $LATEST" if self.alias_in_sync else "NOT $LATEST's (see the warning)"
+        return [
+            f"Alias {self.alias} -> function version {self.alias_function_version}: {model}, {same}."
+        ]
 
     def _s3_lines(self) -> list[str]:
         if not self.s3_objects:

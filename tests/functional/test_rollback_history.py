@@ -364,6 +364,13 @@ STATUS_KEYS = {
     "s3_objects",
     "s3_permission",
     "ephemeral_storage",
+    "alias",
+    "alias_function_version",
+    "alias_model_version",
+    "alias_model_label",
+    "alias_in_sync",
+    "unknown_sizes",
+    "warnings",
 }
 STATUS_LAYER_KEYS = {
     "arn",
@@ -374,6 +381,7 @@ STATUS_LAYER_KEYS = {
     "zipped_size",
     "unzipped_size",
     "exact",
+    "size_known",
 }
 
 
@@ -446,3 +454,70 @@ def test_deploy_function_checks_the_live_model_against_the_deps_it_moves_to(gw, 
     assert result.exit_code == 0, result.output
     assert any("1.8.0" in n and "--allow-version-mismatch" in n for n in doc["notes"])
     assert snapshot(gw) == before
+
+
+def _function_versions(gw) -> list[str]:
+    return [v["Version"] for v in gw.list_function_versions(FUNCTION)]
+
+
+def test_rollback_moves_the_alias_back_to_the_version_that_carried_the_model(gw, three, models):
+    """Issue 16: with an alias, each relink points it at a version carrying $LATEST; a rollback
+    to a model an existing version carries moves the alias there (no new version, no snapshot)."""
+    result, doc = run_cli("rollback", "--version", "1", "--alias", "live", "--yes")
+    assert result.exit_code == 0, result.output
+    first = doc["function_version"]
+    assert not doc["outcome"]["reused_version"]
+    result, doc = run_cli("rollback", "--version", "3", "--alias", "live", "--yes")
+    assert result.exit_code == 0, result.output
+    assert doc["function_version"] != first
+    published = _function_versions(gw)
+    result, doc = run_cli("rollback", "--version", "1", "--alias", "live", "--yes")
+    assert result.exit_code == 0, result.output
+    assert doc["function_version"] == first and doc["outcome"]["reused_version"]
+    assert _function_versions(gw) == published  # nothing published
+    assert gw.get_alias(FUNCTION, "live")["FunctionVersion"] == first
+    assert alias_layers(gw, "live")[-1] == three["arns"][0] == live_model(gw)
+    text = run_cli_text("rollback", "--version", "3", "--alias", "live", "--yes")
+    assert "which already carried this model: no version published" in text
+
+
+def test_an_existing_version_with_other_code_is_not_reused(gw, three):
+    """A version that carried the model with other code (or settings) is another function."""
+    result, doc = run_cli("rollback", "--version", "1", "--alias", "live", "--yes")
+    first = doc["function_version"]
+    run_cli("rollback", "--version", "2", "--alias", "live", "--yes")
+    gw.update_function_configuration(FUNCTION, MemorySize=256)
+    result, doc = run_cli("rollback", "--version", "1", "--alias", "live", "--yes")
+    assert result.exit_code == 0, result.output
+    assert doc["function_version"] not in (first, None) and not doc["outcome"]["reused_version"]
+
+
+def test_status_says_when_the_alias_and_latest_carry_different_models(gw, three, tmp_path):
+    (tmp_path / "mlayer.toml").write_text('[model]\nalias = "live"\n')
+    assert run_cli("rollback", "--version", "2", "--yes")[0].exit_code == 0
+    doc = run_cli("status")[1]
+    assert doc["alias"] == "live" and doc["alias_in_sync"] is True
+    assert doc["alias_model_version"] == 2 and doc["alias_model_label"] == "v2"
+    assert doc["alias_function_version"] == gw.get_alias(FUNCTION, "live")["FunctionVersion"]
+    assert doc["warnings"] == []
+    # $LATEST alone moves on (as a relink whose alias move failed would leave it)
+    gw.update_function_configuration(
+        FUNCTION, Layers=[three["tools"], three["deps"], three["arns"][2]]
+    )
+    doc = run_cli("status")[1]
+    assert doc["alias_in_sync"] is False and doc["alias_model_version"] == 2
+    assert doc["model_version"] == 3
+    assert "Alias live" in doc["warnings"][0] and "model layer version 2 (v2)" in doc["warnings"][0]
+    assert "mlayer rollback --version 3 --alias live" in doc["warnings"][0]
+    text = run_cli_text("status")
+    assert "NOT $LATEST's" in text
+    # and the command named brings them together
+    assert run_cli("rollback", "--version", "3", "--alias", "live", "--yes")[0].exit_code == 0
+    assert run_cli("status")[1]["alias_in_sync"] is True
+
+
+def test_status_without_the_configured_alias_warns(gw, three, tmp_path):
+    (tmp_path / "mlayer.toml").write_text('[model]\nalias = "nosuch"\n')
+    doc = run_cli("status")[1]
+    assert doc["alias"] is None and doc["alias_in_sync"] is None
+    assert "no alias nosuch" in doc["warnings"][0]

@@ -173,36 +173,65 @@ def test_unchanged_plan_makes_no_call(rig):
     assert relinker.apply(same).attempts == 0
 
 
+ALIAS = {
+    "AliasArn": f"arn:aws:lambda:us-east-1:123456789012:function:{FN}:live",
+    "Name": "live",
+    "FunctionVersion": "6",
+    "RevisionId": "a1",
+}
+
+
+def expect_alias(stub, alias=ALIAS):
+    if alias is None:
+        stub.add_client_error(
+            "get_alias",
+            "ResourceNotFoundException",
+            "no alias",
+            404,
+            expected_params={"FunctionName": FN, "Name": "live"},
+        )
+    else:
+        stub.add_response("get_alias", alias, {"FunctionName": FN, "Name": "live"})
+
+
+def expect_versions(stub, *versions):
+    """list_versions_by_function: $LATEST and the published ``versions`` (configurations)."""
+    stub.add_response(
+        "list_versions_by_function",
+        {"Versions": [config(Version="$LATEST"), *versions]},
+        {"FunctionName": FN},
+    )
+
+
+def expect_update_alias(stub, version, rev="a1"):
+    stub.add_response(
+        "update_alias",
+        {**ALIAS, "FunctionVersion": version, "RevisionId": "a2"},
+        {"FunctionName": FN, "Name": "live", "FunctionVersion": version, "RevisionId": rev},
+    )
+
+
 def test_alias_moves_with_revision_ids(rig):
     stub, relinker, _ = rig
     expect_read(stub)
     expect_update(stub, status="Successful")
     expect_read(stub, layers=(DEPS, NEW), rev="r5")
+    expect_alias(stub)
+    expect_versions(stub, config(Version="6"))  # carries OLD: not a match
     expect_publish(stub, "7", rev="r5", new_rev="r6")
-    alias = {
-        "AliasArn": f"arn:aws:lambda:us-east-1:123456789012:function:{FN}:live",
-        "Name": "live",
-        "FunctionVersion": "6",
-        "RevisionId": "a1",
-    }
-    for _ in range(2):  # ours, then put_alias's own existence check
-        stub.add_response("get_alias", alias, {"FunctionName": FN, "Name": "live"})
-    stub.add_response(
-        "update_alias",
-        {**alias, "FunctionVersion": "7", "RevisionId": "a2"},
-        {"FunctionName": FN, "Name": "live", "FunctionVersion": "7", "RevisionId": "a1"},
-    )
+    expect_update_alias(stub, "7")
     outcome = relinker.apply(PLAN, alias="live")
     assert outcome.function_version == "7" and outcome.alias == "live"
+    assert not outcome.reused_version
 
 
 def test_unchanged_layers_with_a_lagging_alias_move_only_the_alias(rig):
-    """rollback to the version $LATEST already has, with --alias: no update, one version, the alias moved."""
+    """rollback to the version $LATEST already has, with --alias: no update, one version, the alias made."""
     stub, relinker, _ = rig
     expect_read(stub, rev="r7")
+    expect_alias(stub, None)
+    expect_versions(stub)
     expect_publish(stub, "8", rev="r7", new_rev="r8")
-    stub.add_client_error("get_alias", "ResourceNotFoundException", "no alias", 404)
-    stub.add_client_error("get_alias", "ResourceNotFoundException", "no alias", 404)
     stub.add_response(
         "create_alias",
         {"Name": "live", "FunctionVersion": "8", "RevisionId": "a1"},
@@ -216,10 +245,9 @@ def test_unchanged_layers_with_a_lagging_alias_move_only_the_alias(rig):
 def test_alias_moved_by_someone_else_aborts(rig):
     stub, relinker, _ = rig
     expect_read(stub, rev="r7")
+    expect_alias(stub)
+    expect_versions(stub)
     expect_publish(stub, "8", rev="r7", new_rev="r8")
-    alias = {"Name": "live", "FunctionVersion": "6", "RevisionId": "a1"}
-    for _ in range(2):
-        stub.add_response("get_alias", alias, {"FunctionName": FN, "Name": "live"})
     stub.add_client_error(
         "update_alias",
         "PreconditionFailedException",
@@ -233,5 +261,94 @@ def test_alias_moved_by_someone_else_aborts(rig):
         },
     )
     same = RelinkPlan(FN, "m", (DEPS, OLD), (DEPS, OLD), OLD, OLD, 1)
-    with pytest.raises(ConflictError):
+    with pytest.raises(ConflictError) as err:
         relinker.apply(same, alias="live")
+    assert "apart" not in err.value.message  # nothing was relinked: nothing is apart
+
+
+def test_rollback_moves_the_alias_to_the_version_that_carried_the_model(rig):
+    """Issue 16: an existing version with $LATEST's code, layers and settings takes the alias at
+    once: no PublishVersion (no new SnapStart snapshot)."""
+    stub, relinker, _ = rig
+    expect_read(stub)
+    expect_update(stub, status="Successful")
+    expect_read(stub, layers=(DEPS, NEW), rev="r5", Version="$LATEST")
+    expect_alias(stub)
+    expect_versions(
+        stub,
+        config(layers=(DEPS, NEW), Version="3", rev="v3"),
+        config(layers=(DEPS, OLD), Version="6", rev="v6"),
+        config(layers=(DEPS, NEW), Version="4", rev="v4"),
+        config(layers=(DEPS, NEW), Version="5", MemorySize=2048),  # other settings: no
+    )
+    expect_update_alias(stub, "4")
+    outcome = relinker.apply(PLAN, alias="live")
+    assert outcome.function_version == "4" and outcome.reused_version
+
+
+def test_alias_already_on_the_matching_version_is_not_moved(rig):
+    stub, relinker, _ = rig
+    expect_read(stub)
+    expect_alias(stub, {**ALIAS, "FunctionVersion": "4"})
+    expect_versions(stub, config(Version="4"))
+    same = RelinkPlan(FN, "m", (DEPS, OLD), (DEPS, OLD), OLD, OLD, 1)
+    outcome = relinker.apply(same, alias="live")
+    assert outcome.function_version == "4" and outcome.reused_version
+
+
+def test_a_snapstart_version_is_waited_for_before_the_alias_moves(rig):
+    stub, relinker, t = rig
+    expect_read(stub)
+    expect_update(stub, status="Successful")
+    expect_read(stub, layers=(DEPS, NEW), rev="r5")
+    expect_alias(stub)
+    expect_versions(stub)
+    stub.add_response(
+        "publish_version",
+        {"FunctionName": FN, "Version": "7", "RevisionId": "r6", "State": "Pending"},
+        {"FunctionName": FN, "Description": ANY, "RevisionId": "r5"},
+    )
+    for state in ("Pending", "Active"):
+        stub.add_response(
+            "get_function_configuration",
+            config(layers=(DEPS, NEW), Version="7", State=state),
+            {"FunctionName": FN, "Qualifier": "7"},
+        )
+    expect_update_alias(stub, "7")
+    assert relinker.apply(PLAN, alias="live").function_version == "7" and t.sleeps == [1]
+
+
+@pytest.mark.parametrize(
+    "failing", ["list_versions_by_function", "publish_version", "update_alias"]
+)
+def test_an_alias_move_failing_after_the_relink_names_the_state_and_the_command(rig, failing):
+    stub, relinker, _ = rig
+    expect_read(stub)
+    expect_update(stub, status="Successful")
+    expect_read(stub, layers=(DEPS, NEW), rev="r5")
+    expect_alias(stub)
+    steps = ["list_versions_by_function", "publish_version", "update_alias"]
+    for step in steps[: steps.index(failing)]:
+        if step == "list_versions_by_function":
+            expect_versions(stub)
+        else:
+            expect_publish(stub, "7", rev="r5", new_rev="r6")
+    stub.add_client_error(failing, "ServiceException", "boom", 500)
+    with pytest.raises(AwsError) as err:
+        relinker.apply(PLAN, alias="live")
+    message = err.value.message
+    assert "$LATEST carries model layer version 2" in message
+    assert "alias live still carries model layer version 1" in message and "apart" in message
+    assert "mlayer rollback --version 2 --alias live --function fn --layer-name m" in err.value.hint
+    assert err.value.code == "ServiceException"
+
+
+def test_a_read_failing_after_the_update_says_the_state_is_to_be_read(rig):
+    stub, relinker, _ = rig
+    expect_read(stub)
+    expect_update(stub)
+    stub.add_client_error("get_function_configuration", "ServiceException", "boom", 500)
+    with pytest.raises(AwsError) as err:
+        relinker.apply(PLAN, alias="live")
+    assert "could not read whether it landed; alias live was not moved" in err.value.message
+    assert "mlayer status" in err.value.hint and "again" in err.value.hint

@@ -1,0 +1,161 @@
+"""Fault injection (issue 12 point 3): publish-model and rollback, with an alias, through the CLI
+against the embedded AWS, with the Nth AWS request failing, for every N.
+
+After each failure the function is wholly old or wholly new ($LATEST and the alias both), or in
+the one named intermediate state ($LATEST relinked, the alias not yet moved) and then the error
+says so and names the command that completes it, and `mlayer status` says they differ. Running
+the same command again completes it. Every request is also checked as AWS would check it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import boto3
+import botocore.exceptions
+import pytest
+import strict_requests
+from publish_support import (
+    FUNCTION,
+    create_function,
+    foreign_layer,
+    publish,
+    publish_deps,
+    run_cli,
+    snapshot,
+    train_text_pipeline,
+)
+
+
+class FailNth:
+    """Counts the HTTP requests every session sends; the armed Nth fails to connect."""
+
+    def __init__(self) -> None:
+        self.armed: int | None = None
+        self.sent: list[str] = []
+
+    def arm(self, n: int | None) -> None:
+        self.armed, self.sent = n, []
+
+    def before_send(self, request: Any, **_: Any) -> None:
+        if self.armed is None:
+            return
+        self.sent.append(request.url)
+        if len(self.sent) == self.armed:
+            raise botocore.exceptions.EndpointConnectionError(endpoint_url=request.url)
+
+
+@pytest.fixture
+def faults(aws, monkeypatch, tmp_path):
+    """Sessions whose Nth request fails (one attempt each: no retry hides it); [model] alias."""
+    fail = FailNth()
+
+    class Session(boto3.session.Session):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            self.events.register("before-send", fail.before_send)
+            strict_requests.install(self.events)
+
+    monkeypatch.setattr(boto3.session, "Session", Session)
+    monkeypatch.setenv("MLAYER_AWS_MAX_ATTEMPTS", "1")
+    (tmp_path / "mlayer.toml").write_text('[model]\nalias = "live"\n')
+    return fail
+
+
+def state(gw) -> tuple[tuple[str, ...], tuple[str, ...], dict | None]:
+    """($LATEST's layers, the alias's layers, $LATEST's EphemeralStorage)."""
+    latest = snapshot(gw)
+    alias = gw.get_function_configuration(FUNCTION, "live")
+    return (
+        tuple(ly["Arn"] for ly in latest["Layers"]),
+        tuple(ly["Arn"] for ly in alias["Layers"]),
+        latest.get("EphemeralStorage"),
+    )
+
+
+def judge(gw, before, doc) -> str:
+    """Which state the failure left: old, new or apart (then the error must say so)."""
+    latest, alias, _ = state(gw)
+    old_latest, old_alias, _ = before
+    if latest == old_latest and alias == old_alias:
+        return "old"
+    if latest == alias:
+        return "new"
+    assert alias == old_alias, (before, latest, alias)
+    message, hint = doc["message"], doc["hint"]
+    assert doc["error"] == "RelinkedError", doc
+    if "apart" in message:
+        assert "$LATEST carries model layer version" in message and "still carries" in message
+        assert "mlayer rollback --version" in hint and "--alias live" in hint
+    else:  # the relink's confirmation read failed: the state is to be read
+        assert "could not read whether it landed; alias live was not moved" in message
+        assert "mlayer status" in hint
+    status = run_cli("status")[1]
+    assert status["alias_in_sync"] is False and "they differ" in status["warnings"][-1]
+    return "apart"
+
+
+@pytest.fixture(scope="session")
+def fault_models(tmp_path_factory):
+    root = tmp_path_factory.mktemp("fault-models")
+    return lambda i: train_text_pipeline(root / f"m{i}", variant=i)
+
+
+@pytest.fixture
+def live(gw, faults, fault_models):
+    deps = publish_deps(gw)
+    create_function(gw, [foreign_layer(gw, "tools"), deps])
+    result, doc = publish(fault_models(0))
+    assert result.exit_code == 0, result.output
+    return deps
+
+
+def test_publish_model_fails_whole_at_every_request(gw, faults, live, fault_models):
+    faults.arm(10_000)  # count a whole publish of a new model first
+    result, _ = publish(fault_models(1))
+    assert result.exit_code == 0, result.output
+    total = len(faults.sent)
+    assert total > 10
+    seen = set()
+    for n in range(1, total + 1):
+        before = state(gw)
+        faults.arm(n)
+        result, doc = publish(fault_models(n + 1))
+        faults.arm(None)
+        if result.exit_code == 0:  # the sequence may be shorter (a HEAD found the object)
+            continue
+        assert result.exit_code == 1, (n, result.output)
+        seen.add(judge(gw, before, doc))
+        result, doc = publish(fault_models(n + 1))  # running it again completes it
+        assert result.exit_code == 0, (n, result.output)
+        latest, alias, _ = state(gw)
+        assert latest[-1] == doc["layer_version_arn"] == alias[-1], n
+        assert latest[:2] == before[0][:2]  # tools and deps stay in place
+    # the alias move is the last request: no failure leaves both new and the command failed
+    assert seen == {"old", "apart"}
+
+
+def test_rollback_fails_whole_at_every_request(gw, faults, live, fault_models):
+    result, doc = publish(fault_models(1))
+    assert result.exit_code == 0, result.output
+    for target in (1, 2):  # each model's function version exists from now on
+        assert run_cli("rollback", "--version", str(target), "--yes")[0].exit_code == 0
+    faults.arm(10_000)
+    assert run_cli("rollback", "--version", "1", "--yes")[0].exit_code == 0
+    total = len(faults.sent)
+    faults.arm(None)
+    seen, target = set(), 2
+    for n in range(1, total + 1):
+        before = state(gw)
+        faults.arm(n)
+        result, doc = run_cli("rollback", "--version", str(target), "--yes")
+        faults.arm(None)
+        assert result.exit_code == 1, (n, result.output)
+        seen.add(judge(gw, before, doc))
+        result, doc = run_cli("rollback", "--version", str(target), "--yes")
+        assert result.exit_code == 0, (n, result.output)
+        latest, alias, _ = state(gw)
+        assert latest[-1].endswith(f":{target}") and alias[-1].endswith(f":{target}"), n
+        assert doc["outcome"]["reused_version"], n  # the alias went back: nothing published
+        target = 3 - target
+    assert {"old", "apart"} <= seen
