@@ -296,3 +296,83 @@ def test_a_new_starting_position_is_a_note_not_a_change():
     s = settings(trigger={"starting_position": "TRIM_HORIZON"})
     p = trigger(s, [mapping(settings())])
     assert not p.changed and "TRIM_HORIZON" in p.notes[0] and "LATEST" in p.notes[0]
+
+
+# -- on-failure default, overflow variable, SnapStart, the alias (issues 11, 16) -------------------
+def test_the_on_failure_destination_defaults_to_the_sqs_dead_letter_queue_else_the_bucket():
+    from mlayer.deploy_plan import on_failure_url
+
+    bucketed = settings().with_bucket("acme")
+    assert on_failure_url(bucketed) == "s3://acme"
+    with_dlq = bucketed.with_overrides(output={"dead_letter": "sqs://dead"})
+    assert on_failure_url(with_dlq) == "sqs://dead"
+    s3_dlq = bucketed.with_overrides(output={"dead_letter": "s3://letters/p"})
+    assert on_failure_url(s3_dlq) == "s3://acme"  # an S3 dead-letter sink is not a destination
+    named = with_dlq.with_overrides(trigger={"on_failure": "sns://ops"})
+    assert on_failure_url(named) == "sns://ops"
+
+
+def test_the_function_is_told_where_oversized_dead_letters_go():
+    s = settings().with_bucket("acme")
+    env = desired_environment({"MLAYER_DEAD_LETTER_OVERFLOW": "s3://old/x/"}, s)
+    assert env["MLAYER_DEAD_LETTER_OVERFLOW"] == "s3://acme/dead-letters/"
+    s = s.with_overrides(output={"dead_letter_overflow": "s3://big/letters/"})
+    assert desired_environment({}, s)["MLAYER_DEAD_LETTER_OVERFLOW"] == "s3://big/letters/"
+
+
+def test_snapstart_is_a_configuration_change_only_when_asked_or_to_turn_it_off():
+    alias = {"model": {"alias": "live"}}
+    off = settings(**alias)
+    assert "SnapStart" not in plan(off, live(off)).desired
+    on = settings(function={"snapstart": True}, **alias)
+    p = plan(on, live(on))
+    assert p.changes == (Change("SnapStart", "None", "PublishedVersions"),)
+    was_on = live(off, SnapStart={"ApplyOn": "PublishedVersions"})
+    assert plan(off, was_on).changes == (Change("SnapStart", "PublishedVersions", "None"),)
+
+
+def test_with_an_alias_the_model_layer_is_the_one_the_alias_serves():
+    current = [arn(DEPS, 1), arn(MODEL, 5)]
+    kept = desired_layers(
+        current,
+        deps_layer=DEPS,
+        model_layer=MODEL,
+        deps_latest=None,
+        model_latest=arn(MODEL, 9),
+        model_live=arn(MODEL, 4),
+    )
+    assert kept == (arn(DEPS, 1), arn(MODEL, 4))
+
+
+def test_the_alias_is_published_and_moved_only_when_it_lags_latest():
+    from mlayer.deploy_plan import plan_alias
+
+    s = settings(model={"alias": "live"}, function={"provisioned_concurrency": 2})
+    config = live(s)
+    p = plan(s, config)
+    alias = {"FunctionVersion": "3", "RevisionId": "a1"}
+    same = plan_alias(s, p, config, alias, dict(config, Version="3"), None)
+    assert not same.publish and same.pc_changed and (same.pc_before, same.pc_after) == (0, 2)
+    lagging = plan_alias(s, p, config, alias, dict(config, MemorySize=128), None)
+    assert lagging.publish and lagging.revision_id == "a1"
+    missing = plan_alias(s, p, config, None, None, None)
+    assert missing.publish and missing.version is None
+    at_two = {"RequestedProvisionedConcurrentExecutions": 2}
+    assert not plan_alias(s, p, config, alias, config, at_two).changed
+    assert plan_alias(settings(), p, config, alias, config, None) is None
+
+
+def test_snapstart_refuses_more_than_512_mb_of_tmp_naming_the_key():
+    from dataclasses import replace
+
+    from mlayer.deploy import _snapstart_tmp
+
+    s = settings(model={"alias": "live"}, function={"snapstart": True})
+    p = plan(s, live(s))
+    _snapstart_tmp(s, p, live(s))  # Lambda's default 512 MB is fine
+    grown = replace(p, desired={**p.desired, "EphemeralStorage": 1024})
+    with pytest.raises(ConfigError, match="function.snapstart.*1024 MB of /tmp") as err:
+        _snapstart_tmp(s, grown, live(s))
+    assert err.value.exit_code == 2 and "snapstart = false" in err.value.hint
+    with pytest.raises(ConfigError):
+        _snapstart_tmp(s, p, live(s, EphemeralStorage={"Size": 2048}))
