@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import boto3
 import pytest
+import strict_requests
 from botocore.stub import ANY, Stubber
 
 from mlayer.errors import AwsError, ConflictError
@@ -36,6 +37,7 @@ def rig():
     client = boto3.client(
         "lambda", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x"
     )
+    strict_requests.install(client.meta.events)  # as AWS checks requests, not as moto does
     stub = Stubber(client)
     t = FakeTime()
     gw = Gateway(region="us-east-1", clients={"lambda": client}, sleep=t.sleep, clock=t.clock)
@@ -352,3 +354,24 @@ def test_a_read_failing_after_the_update_says_the_state_is_to_be_read(rig):
         relinker.apply(PLAN, alias="live")
     assert "could not read whether it landed; alias live was not moved" in err.value.message
     assert "mlayer status" in err.value.hint and "again" in err.value.hint
+
+
+def test_the_model_layer_is_published_as_aws_expects(rig):
+    """publish-model's PublishLayerVersion: the label and short sha in a Description of at most
+    256 characters (a long --label is cut, the sha kept), the zip from the bucket."""
+    from mlayer import manifest as mf
+
+    stub, relinker, _ = rig
+    description = mf.layer_description("x" * 300, "ab" * 32)
+    arn = "arn:aws:lambda:us-east-1:123456789012:layer:m:3"
+    stub.add_response(
+        "publish_layer_version",
+        {"LayerVersionArn": arn, "Version": 3, "Description": description},
+        {
+            "LayerName": "m",
+            "Description": "x" * 239 + " sha:abababababab",
+            "Content": {"S3Bucket": "bkt", "S3Key": "layers/abc.zip"},
+        },
+    )
+    made = relinker.gw.publish_layer_version("m", description, s3=("bkt", "layers/abc.zip"))
+    assert made["LayerVersionArn"] == arn and len(description) == 256
