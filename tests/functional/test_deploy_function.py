@@ -304,3 +304,39 @@ def test_a_role_that_is_not_an_arn_is_refused_before_any_call(project, gw):
     assert result.exit_code == 2
     assert "function.role" in result.stderr and "Hint:" in result.stderr
     assert not gw.function_exists(NAME)
+
+
+def test_snapstart_without_an_alias_is_a_config_error_before_any_call(project, gw):
+    config, _ = project
+    config.write_text(config.read_text().replace("timeout = 30", "timeout = 30\nsnapstart = true"))
+    result = mlayer(config, "deploy-function", "--yes")
+    assert result.exit_code == 2
+    assert "function.snapstart" in result.stderr and "[model] alias" in result.stderr
+    assert not gw.function_exists(NAME)
+
+
+def test_provisioned_concurrency_from_the_environment_needs_an_alias(project, gw, monkeypatch):
+    config, _ = project
+    monkeypatch.setenv("MLAYER_FUNCTION_PROVISIONED_CONCURRENCY", "2")
+    result = mlayer(config, "deploy-function", "--yes")
+    assert result.exit_code == 2
+    assert "MLAYER_FUNCTION_PROVISIONED_CONCURRENCY" in result.stderr
+    assert not gw.function_exists(NAME)
+
+
+def test_snapstart_is_sent_and_the_alias_serves_a_published_version(project, gw):
+    """The embedded AWS accepts SnapStart but reports ApplyOn None (test_deploy_stubber.py
+    checks the request against Lambda's model): here, the alias on a published version."""
+    config, _ = project
+    config.write_text(
+        config.read_text()
+        .replace("timeout = 30", "timeout = 30\nsnapstart = true")
+        .replace('layer = "scorer-model"', 'layer = "scorer-model"\nalias = "live"')
+    )
+    doc = mlayer_json(config, "deploy-function", "--yes")
+    assert doc["configuration"]["SnapStart"] == "PublishedVersions"
+    assert doc["alias"]["action"] == "created" and doc["alias"]["name"] == "live"
+    version = gw.get_alias(NAME, "live")["FunctionVersion"]
+    assert version != "$LATEST"
+    published = gw.get_function_configuration(NAME, qualifier=version)
+    assert published["CodeSha256"] == gw.get_function_configuration(NAME)["CodeSha256"]
