@@ -53,12 +53,19 @@ def check_compatibility(
     --allow-version-mismatch let through."""
     problem = deps_problem(manifest, lock)
     if problem:
+        said = f"{problem[0].upper()}{problem[1:]} [layer: {lock_source}]"
+        if allow_mismatch:  # e.g. deploy-function moving to the other format's layer first
+            return [
+                f"{said}: the function cannot load this model until its deps layer has that "
+                "runtime (--allow-version-mismatch)."
+            ]
         raise ModelError(
-            f"{problem[0].upper()}{problem[1:]} [layer: {lock_source}].",
+            f"{said}.",
             "Attach a deps layer built from layers/onnx/requirements.txt for an ONNX model, "
             "layers/sklearn/requirements.txt (or sklearn-pandas) for pickles, or one whose "
             "requirements -r-include both recipes to roll back and forth between formats; or "
-            "publish the model in the other --format.",
+            "publish the model in the other --format. --allow-version-mismatch goes ahead anyway "
+            "(the function then fails its cold start until the layers match).",
         )
     # An ONNX model unpickles nothing and needs no pandas: onnxruntime is all it needs.
     onnx = manifest.get("format") == "onnx"
