@@ -160,3 +160,29 @@ def test_json_read_back_that_is_not_the_zip_s_is_refused(gw, deployed, models):
     gw.put_json(BUCKET, f"layers/{deps_sha}.lock.json", {**lock, "zip_sha256": "2" * 64})
     _, refused = publish(models["b"])
     assert refused["error"] == "ModelError" and "lock.json does not match" in refused["message"]
+
+
+def test_label_claims_skip_live_claims_and_take_over_stale_ones(gw):
+    from mlayer import labels
+
+    gw.ensure_bucket(BUCKET)
+    now = "2026-11-30T07:00:00Z"
+    assert labels.claim_label(gw, BUCKET, MODEL, 3, "a" * 64, now) == "v3"
+    assert labels.claim_label(gw, BUCKET, MODEL, 3, "a" * 64, now) == "v3"  # the same content
+    assert labels.claim_label(gw, BUCKET, MODEL, 3, "b" * 64, now) == "v4"  # v3 is a's
+    assert labels.claim_label(gw, BUCKET, MODEL, 3, "c" * 64, now, taken={"v5"}) == "v6"
+    later = "2026-11-30T07:16:00Z"  # a's claim is 16 minutes old and its version never came
+    assert labels.claim_label(gw, BUCKET, MODEL, 3, "d" * 64, later) == "v3"
+    claim = gw.get_json(BUCKET, labels.label_key(MODEL, "v3"))
+    assert claim["content_sha256"] == "d" * 64 and claim["claimed_at"] == later
+
+
+def test_model_format_from_the_config_is_validated_and_used(gw, deployed, models, tmp_path):
+    (tmp_path / "mlayer.toml").write_text('[model]\nformat = "pmml"\n')
+    _, doc = publish(models["a"], "--dry-run")
+    assert doc["error"] == "ConfigError" and "model.format" in doc["message"]
+    (tmp_path / "mlayer.toml").write_text('[model]\nformat = "onnx"\n')
+    _, doc = publish(models["a"], "--dry-run")
+    assert doc["error"] == "UsageError" and "--format onnx needs --sample" in doc["message"]
+    _, doc = publish(models["a"], "--dry-run", "--format", "sklearn")  # the flag wins
+    assert doc["format"] == "sklearn" and doc["dry_run"]
