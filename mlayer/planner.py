@@ -23,7 +23,7 @@ def _mb(n: int) -> str:
     return f"{n / (1024 * 1024):.1f} MB"
 
 
-def _same_layer(arn: str, target: LayerVersionArn) -> bool:
+def same_layer(arn: str, target: LayerVersionArn) -> bool:
     """A version of the target's layer: same name *and* account (another account's layer of the
     same name is another layer, and stays where it is)."""
     parsed = LayerVersionArn.try_parse(arn)
@@ -38,7 +38,7 @@ def relink_layers(current: tuple[str, ...], model_layer: str, new_arn: str) -> t
             f"{new_arn} is not a version of the model layer {model_layer}.",
             "Pass the model layer's name with --layer-name.",
         )
-    positions = [i for i, arn in enumerate(current) if _same_layer(arn, target)]
+    positions = [i for i, arn in enumerate(current) if same_layer(arn, target)]
     if len(positions) > 1:
         raise PlanError(
             f"The function carries {len(positions)} versions of layer {model_layer}.",
@@ -91,7 +91,7 @@ def plan_relink(
             "or slim the dependencies layer.",
         )
     target = LayerVersionArn.parse(new_arn)
-    old = next((arn for arn in current.arns if _same_layer(arn, target)), None)
+    old = next((arn for arn in current.arns if same_layer(arn, target)), None)
     return RelinkPlan(
         function=function,
         layer_name=model_layer,

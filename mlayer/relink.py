@@ -207,26 +207,34 @@ class Relinker:
             self.gw.sleep(self.poll)
 
 
-_FINGERPRINT = (
-    "CodeSha256",
-    "Runtime",
-    "Handler",
-    "MemorySize",
-    "Timeout",
-    "Role",
-    "Environment",
-    "Architectures",
-    "EphemeralStorage",
+# What differs between $LATEST and a version of it without changing what it serves. Anything
+# else must be equal; an unknown field that differs only costs a new version (never a wrong one).
+_PER_VERSION = {
+    "Version",
+    "FunctionArn",
+    "LastModified",
+    "RevisionId",
+    "Description",
+    "State",
+    "StateReason",
+    "StateReasonCode",
+    "LastUpdateStatus",
+    "LastUpdateStatusReason",
+    "LastUpdateStatusReasonCode",
+    "RuntimeVersionConfig",
+    "MasterArn",
+    "ResponseMetadata",
+    "Layers",
     "SnapStart",
-)
+}
 
 
 def _fingerprint(config: Mapping[str, Any]) -> tuple:
-    """What makes two versions of a function serve alike: code, layers and settings."""
+    """What makes two versions of a function serve alike: code, layers (in order) and settings."""
     layers = tuple(layer["Arn"] for layer in config.get("Layers") or [])
-    snap = (config.get("SnapStart") or {}).get("ApplyOn")
-    fields = [repr(config.get(k)) if k != "SnapStart" else repr(snap) for k in _FINGERPRINT]
-    return (layers, *fields)
+    snap = (config.get("SnapStart") or {}).get("ApplyOn", "None")
+    rest = sorted((k, repr(v)) for k, v in config.items() if k not in _PER_VERSION)
+    return (layers, snap, tuple(rest))
 
 
 def apart_error(plan: RelinkPlan, alias: str, exc: AwsError) -> RelinkedError:

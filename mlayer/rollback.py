@@ -61,9 +61,10 @@ def rollback(
         )
     config = gw.get_function_configuration(function)
     current = FunctionLayers.from_configuration(config)
-    live_arn = next((a for a in current.arns if layer_name(a) == layer), None)
-    live = LayerVersionArn.parse(live_arn).version if live_arn else None
     versions = gw.list_layer_versions(layer)
+    ours = LayerVersionArn.parse(versions[0]["LayerVersionArn"]) if versions else None
+    live_arn = next((a for a in current.arns if ours and planner.same_layer(a, ours)), None)
+    live = LayerVersionArn.parse(live_arn).version if live_arn else None
     target_version = _target_version(layer, versions, request, live)
     target = next(v["LayerVersionArn"] for v in versions if v["Version"] == target_version)
     store = ArtifactStore(gw, bucket)
