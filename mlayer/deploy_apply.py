@@ -88,7 +88,8 @@ class Progress:
         else:
             cause = exc.message
         rerun = (
-            f"run `{RERUN}` again: it reads the function as it is now and does only what is left."
+            f"run `{RERUN}` again (same configuration and options): it reads the function as "
+            "it is now and does only what is left."
         )
         first = "" if isinstance(exc, ConflictError) or not exc.hint else exc.hint + " Then "
         return DeployIncompleteError(
@@ -127,7 +128,6 @@ class Applier:
         self.gw = gw
         self.relinker = relinker
         self.revision = (read or {}).get("RevisionId")
-        self.read = read or {}
         # Called as soon as AWS accepted a write: from then on the function is in the step's
         # state, even if waiting for it or checking it fails.
         self.written: Callable[[], None] = lambda: None

@@ -272,7 +272,7 @@ def test_a_precondition_failure_says_someone_changed_the_function(scene, tmp_pat
     assert "someone else changed scorer" in err.value.message
     assert "nothing of theirs was undone" in err.value.message
     assert "Nothing was changed" in err.value.message
-    assert err.value.hint.startswith("Run `mlayer deploy-function` again")
+    assert err.value.hint.startswith("Run `mlayer deploy-function` again (same configuration")
     assert snapshot(gw) == old
 
 

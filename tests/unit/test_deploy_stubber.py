@@ -305,7 +305,7 @@ def test_a_412_on_the_first_write_names_someone_elses_change_and_changes_nothing
     assert err.value.stage == "nothing" and err.value.code == "PreconditionFailedException"
     assert "someone else changed scorer" in err.value.message
     assert "Nothing was changed" in err.value.message
-    assert err.value.hint.startswith("Run `mlayer deploy-function` again")
+    assert err.value.hint.startswith("Run `mlayer deploy-function` again (same configuration")
 
 
 def test_a_412_on_the_code_leaves_the_new_configuration_with_the_old_code(rig):
