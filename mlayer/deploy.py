@@ -16,7 +16,6 @@ from mlayer import ephemeral
 from mlayer.arns import layer_name
 from mlayer.compat import check_function_layers
 from mlayer.config import Settings
-from mlayer.config.sections import SNAPSTART_MAX_TMP_MB
 from mlayer.deploy_apply import DeployIncompleteError, apply_plan
 from mlayer.deploy_plan import (
     HANDLER,
@@ -24,12 +23,13 @@ from mlayer.deploy_plan import (
     FunctionPlan,
     TriggerPlan,
     alias_model_layer,
+    check_snapstart_tmp,
     on_failure_url,
     plan_alias,
     plan_function,
     plan_trigger,
 )
-from mlayer.errors import ConfigError, NotFoundError
+from mlayer.errors import NotFoundError
 from mlayer.function_code import build_code_zip
 from mlayer.gateway import Gateway
 from mlayer.relink import Relinker
@@ -143,17 +143,8 @@ def _alias_reads(
 
 def _snapstart_tmp(settings: Settings, fplan: FunctionPlan, config: dict | None) -> None:
     """SnapStart allows at most 512 MB of /tmp: an S3-stored model that needs more is refused."""
-    if not settings.function.snapstart:
-        return
     size = fplan.desired.get("EphemeralStorage") or ephemeral.current_mb(config)
-    if size > SNAPSTART_MAX_TMP_MB:
-        raise ConfigError(
-            f"function.snapstart is true but {fplan.name} needs {size} MB of /tmp "
-            f"(EphemeralStorage) for its S3-stored model; Lambda's SnapStart allows at most "
-            f"{SNAPSTART_MAX_TMP_MB} MB.",
-            "Set [function] snapstart = false (provisioned concurrency also removes cold "
-            "starts), or publish a model that fits in the layer (--store layer).",
-        )
+    check_snapstart_tmp(settings, size, fplan.name)
 
 
 def deploy_function(

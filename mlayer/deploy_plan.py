@@ -26,6 +26,7 @@ from typing import Any
 
 from mlayer.arns import layer_name
 from mlayer.config import FUNCTION_DEAD_LETTER_OVERFLOW_ENV, Settings
+from mlayer.config.sections import SNAPSTART_MAX_TMP_MB
 from mlayer.errors import ConfigError
 from mlayer.gateway import code_sha256_to_hex
 
@@ -340,3 +341,17 @@ def alias_model_layer(alias_version: dict | None, model_layer: str) -> str | Non
         if layer_name(layer["Arn"]) == model_layer:
             return layer["Arn"]
     return None
+
+
+def check_snapstart_tmp(settings: Settings, size_mb: int, function: str) -> None:
+    """Refuse a /tmp (EphemeralStorage) over SnapStart's 512 MB when SnapStart is on: for
+    deploy-function, and for a relink that grows /tmp for an S3-stored model."""
+    if not settings.function.snapstart or size_mb <= SNAPSTART_MAX_TMP_MB:
+        return
+    raise ConfigError(
+        f"function.snapstart is true but {function} needs {size_mb} MB of /tmp "
+        f"(EphemeralStorage) for its S3-stored model; Lambda's SnapStart allows at most "
+        f"{SNAPSTART_MAX_TMP_MB} MB.",
+        "Set [function] snapstart = false (provisioned concurrency also removes cold "
+        "starts), or publish a model that fits in the layer (--store layer).",
+    )
