@@ -1,9 +1,12 @@
 """`mlayer deploy-function`: read the live state, plan (deploy_plan.py), then apply the differences.
 
-Three stages, as for every mlayer change: read the live state (read-only calls), plan (pure),
-then, after ``confirm``, apply only the differences. A second run finds no difference and says
-so without writing anything. A deploy that moves the dependencies layer under the model layer
-the function keeps is checked as a publish is (compat.py), before anything is written.
+Three stages, as for every mlayer change: read the live state (read-only calls: ONE read of
+the function, the plan's RevisionId; with an alias, the alias, its version and its provisioned
+concurrency), plan (pure, deploy_plan.py), then, after ``confirm``, apply only the differences
+in the order of deploy_apply.py, which names the state left by a failed call. A second run finds
+no difference and says so without writing anything. A deploy that moves the dependencies layer
+under the model layer the function keeps is checked as a publish is (compat.py), and SnapStart's
+/tmp limit is checked, before anything is written.
 """
 
 from __future__ import annotations
