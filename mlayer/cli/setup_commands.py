@@ -137,16 +137,46 @@ def build_deps(
 @click.option("--arch", type=click.Choice(ARCHITECTURES), help="Architecture.")
 @click.option("--role", help="IAM role ARN (default: [function] role).")
 @click.option("--stream", help="Kinesis stream name or ARN (default: [trigger] stream).")
+@click.option(
+    "--provisioned-concurrency",
+    type=int,
+    help="Environments kept initialized on the alias; 0 removes them "
+    "(default: [function] provisioned_concurrency; needs [model] alias).",
+)
+@click.option(
+    "--snapstart/--no-snapstart",
+    default=None,
+    help="SnapStart on published versions, python3.12+ "
+    "(default: [function] snapstart; needs [model] alias).",
+)
 @allow_version_mismatch_option
 @dry_run_option
 @yes_option("Apply without asking.")
 @pass_app
 def deploy_function(
-    app: App, function_name, runtime, arch, role, stream, allow_version_mismatch, dry_run, yes
+    app: App,
+    function_name,
+    runtime,
+    arch,
+    role,
+    stream,
+    provisioned_concurrency,
+    snapstart,
+    allow_version_mismatch,
+    dry_run,
+    yes,
 ) -> None:
-    """Create or update the function (code from function/), its layers and its Kinesis trigger."""
+    """Create or update the function (code from function/), its layers, its alias and its
+    Kinesis trigger; a failed call says which state the function is in."""
     settings = app.settings_with(
-        function={"name": function_name, "runtime": runtime, "architecture": arch, "role": role},
+        function={
+            "name": function_name,
+            "runtime": runtime,
+            "architecture": arch,
+            "role": role,
+            "provisioned_concurrency": provisioned_concurrency,
+            "snapstart": snapstart,
+        },
         trigger={"stream": stream},
     )
     result = api.deploy_function(

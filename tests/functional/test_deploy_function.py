@@ -340,3 +340,25 @@ def test_snapstart_is_sent_and_the_alias_serves_a_published_version(project, gw)
     assert version != "$LATEST"
     published = gw.get_function_configuration(NAME, qualifier=version)
     assert published["CodeSha256"] == gw.get_function_configuration(NAME)["CodeSha256"]
+
+
+def test_the_flags_override_the_file_and_are_checked_as_the_keys_are(project, gw):
+    config, _ = project
+    result = mlayer(config, "deploy-function", "--provisioned-concurrency", "2", "--yes")
+    assert result.exit_code == 2 and "function.provisioned_concurrency" in result.stderr
+    result = mlayer(config, "deploy-function", "--snapstart", "--runtime", "python3.11", "--yes")
+    assert result.exit_code == 2 and "function.snapstart" in result.stderr
+    assert not gw.function_exists(NAME)
+    config.write_text(
+        config.read_text().replace(
+            'layer = "scorer-model"', 'layer = "scorer-model"\nalias = "live"'
+        )
+    )
+    doc = mlayer_json(config, "deploy-function", "--snapstart", "--dry-run")
+    assert doc["configuration"]["SnapStart"] == "PublishedVersions"
+    assert (
+        "SnapStart"
+        not in mlayer_json(config, "deploy-function", "--no-snapstart", "--dry-run")[
+            "configuration"
+        ]
+    )
