@@ -200,10 +200,6 @@ def _manifest(
     return manifest
 
 
-def _relabelled(manifest: dict, label: str) -> dict:
-    return {**manifest, "model_version": label}
-
-
 def _unlinked(exc: AwsError, layer: str, version: int | None, label: str) -> AwsError:
     """A relink that failed after the version was published: say what exists and how to link it."""
     return type(exc)(
@@ -345,7 +341,7 @@ def publish_model(
                     gw, bucket, layer, first_free, content_sha, created_at, taken=in_use
                 )
                 if label != manifest["model_version"]:
-                    manifest = _relabelled(manifest, label)
+                    manifest = {**manifest, "model_version": label}
                     info = _model_zip(zip_path, content, manifest, choice.store)
                     zip_sha, zipped = info.sha256, info.zipped_size
                     new_size = LayerSize(info.unzipped_size)
