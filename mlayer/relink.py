@@ -19,6 +19,8 @@ from mlayer.gateway import Gateway
 from mlayer.models import RelinkOutcome, RelinkPlan
 
 CONFLICT = "ResourceConflictException"
+# The request went out and its answer did not come back (translate.py's codes): it may have landed.
+RESPONSE_LOST = {"ReadTimeoutError", "ConnectionClosedError", "ResponseStreamingError"}
 _STILL_UPDATING = "Function {function} is still being updated after {timeout:.0f} s."
 _NOT_FINISHED = "The update of {function} did not finish within {timeout:.0f} s."
 _LATE_HINT = {
@@ -125,6 +127,8 @@ class Relinker:
                 except ConflictError:
                     raise
                 except AwsError as exc:
+                    if exc.code in RESPONSE_LOST:  # sent: it may have landed
+                        raise self._unconfirmed(plan, alias, exc) from exc
                     if exc.code != CONFLICT or attempts > self.max_conflicts:
                         raise
                     self.gw.sleep(self.backoff * 2 ** (attempts - 1))
@@ -154,14 +158,18 @@ class Relinker:
         except AwsError as exc:
             if isinstance(exc, UpdateFailed) or exc.code == "Timeout":
                 raise
-            moved = f"; alias {alias} was not moved" if alias else ""
-            raise RelinkedError(
-                f"mlayer sent the relink of {plan.function} to {plan.new_arn}, then could not read "
-                f"whether it landed{moved}: {exc.message}",
-                "Run `mlayer status` to see which model the function carries; running the same "
-                "command again completes it.",
-                exc.code,
-            ) from exc
+            raise self._unconfirmed(plan, alias, exc) from exc
+
+    @staticmethod
+    def _unconfirmed(plan: RelinkPlan, alias: str | None, exc: AwsError) -> RelinkedError:
+        moved = f"; alias {alias} was not moved" if alias else ""
+        return RelinkedError(
+            f"mlayer sent the relink of {plan.function} to {plan.new_arn}, then could not read "
+            f"whether it landed{moved}: {exc.message}",
+            "Run `mlayer status` to see which model the function carries; running the same "
+            "command again completes it.",
+            exc.code,
+        )
 
     def matching_version(self, function: str, latest: dict) -> str | None:
         """The newest published version whose configuration is $LATEST's (same code, layers and
