@@ -44,8 +44,13 @@ def model_layer_on(
 ) -> tuple[str | None, int | None, str | None]:
     """(function version, model-layer version, label) that ``qualifier`` (an alias) carries."""
     config = gw.get_function_configuration(function, qualifier)
+    account = gw.known_account()
     arn = next(
-        (a for a in FunctionLayers.from_configuration(config).arns if layer_name(a) == model_layer),
+        (
+            a
+            for a in FunctionLayers.from_configuration(config).arns
+            if (p := LayerVersionArn.try_parse(a)) and p.name == model_layer and _own(p, account)
+        ),
         None,
     )
     if arn is None:
