@@ -117,7 +117,11 @@ def rollback(
     if not plan.changed and not alias_behind and not tmp_plan.changes:
         return RollbackResult(**base, noop=True)
     if request.dry_run:
-        return RollbackResult(**base, noop=False)
+        reuse = None
+        if alias:  # the version the alias would go to, when one already carries all of it
+            after = {"Layers": [{"Arn": a} for a in plan.after], **tmp_plan.update_params()}
+            reuse = Relinker(gw).matching_version(function, {**config, **after})
+        return RollbackResult(**base, noop=False, alias_reuse=reuse)
     if plan.changed:
         question = f"Relink {function} from model layer version {live} to {target_version}"
         question += f" and move alias {alias}?" if alias else "?"

@@ -6,7 +6,12 @@ from mlayer.models import RelinkOutcome, RelinkPlan
 from mlayer.report import human_bytes
 
 
-def would_move_alias(alias: str) -> str:
+def would_move_alias(alias: str, reuse: str | None = None) -> str:
+    if reuse:
+        return (
+            f"Would move alias {alias} to function version {reuse}, which already carries this "
+            "model: nothing published (no new snapshot)."
+        )
     return f"Would publish a function version and move alias {alias} to it."
 
 

@@ -26,6 +26,14 @@ class RollbackResult:
     warnings: tuple[str, ...] = ()
     store: str = "layer"  # where the target version's artifacts live (model_store.placement)
     ephemeral_mb: int | None = None  # EphemeralStorage set (or to set) on the function
+    alias_reuse: str | None = None  # dry run: the existing function version the alias would take
+
+    @property
+    def reused_version(self) -> str | None:
+        """The existing function version the alias goes (or would go) to; None: one is published."""
+        if self.outcome is not None:
+            return self.outcome.function_version if self.outcome.reused_version else None
+        return self.alias_reuse
 
     @property
     def relinked(self) -> bool:
@@ -49,6 +57,7 @@ class RollbackResult:
             "warnings": list(self.warnings),
             "store": self.store,
             "ephemeral_storage": self.ephemeral_mb,
+            "alias_reuses_version": self.reused_version,
         }
 
     def render(self) -> str:
@@ -89,7 +98,7 @@ class RollbackResult:
                 f"  /tmp (EphemeralStorage) -> {self.ephemeral_mb} MB to hold its artifacts."
             )
         if self.dry_run and self.alias:
-            lines.append(would_move_alias(self.alias))
+            lines.append(would_move_alias(self.alias, self.alias_reuse))
         lines.append("Dry run: nothing was changed." if self.dry_run else "Done.")
         if self.outcome and self.outcome.alias:
             lines.append(moved_alias(self.outcome))

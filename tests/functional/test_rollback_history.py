@@ -344,6 +344,7 @@ ROLLBACK_KEYS = {
     "warnings",
     "store",
     "ephemeral_storage",
+    "alias_reuses_version",
 }
 STATUS_KEYS = {
     "function",
@@ -471,9 +472,14 @@ def test_rollback_moves_the_alias_back_to_the_version_that_carried_the_model(gw,
     assert result.exit_code == 0, result.output
     assert doc["function_version"] != first
     published = _function_versions(gw)
+    doc = run_cli("rollback", "--version", "1", "--alias", "live", "--dry-run")[1]
+    assert doc["alias_reuses_version"] == first and doc["dry_run"]
+    text = run_cli_text("rollback", "--version", "1", "--alias", "live", "--dry-run")
+    assert f"Would move alias live to function version {first}, which already carries" in text
     result, doc = run_cli("rollback", "--version", "1", "--alias", "live", "--yes")
     assert result.exit_code == 0, result.output
     assert doc["function_version"] == first and doc["outcome"]["reused_version"]
+    assert doc["alias_reuses_version"] == first
     assert _function_versions(gw) == published  # nothing published
     assert gw.get_alias(FUNCTION, "live")["FunctionVersion"] == first
     assert alias_layers(gw, "live")[-1] == three["arns"][0] == live_model(gw)
