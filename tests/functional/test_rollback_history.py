@@ -487,8 +487,8 @@ def test_rollback_moves_the_alias_back_to_the_version_that_carried_the_model(gw,
     assert "which already carried this model: no version published" in text
 
 
-def test_an_existing_version_with_other_code_is_not_reused(gw, three):
-    """A version that carried the model with other code (or settings) is another function."""
+def test_an_existing_version_with_other_settings_is_not_reused(gw, three):
+    """A version that carried the model with other settings (or code) serves differently."""
     result, doc = run_cli("rollback", "--version", "1", "--alias", "live", "--yes")
     first = doc["function_version"]
     run_cli("rollback", "--version", "2", "--alias", "live", "--yes")
