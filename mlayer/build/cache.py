@@ -13,7 +13,7 @@ import os
 import shutil
 from pathlib import Path
 
-CACHE_FORMAT = 2  # 2: layer zips at zlib level 6
+CACHE_FORMAT = 3  # 2: layer zips at zlib level 6; 3: onnxruntime extras slimmed
 ENTRY_RESULT = "result.json"
 ENTRY_ZIP = "layer.zip"
 ENTRY_TREE = "python"

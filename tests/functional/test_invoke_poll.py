@@ -419,5 +419,5 @@ def test_poll_local_without_a_stop_says_it_waits_until_interrupted(gateway):
         first_line = proc.stderr.readline()
     finally:
         proc.send_signal(signal.SIGINT)
-        proc.wait(timeout=30)
+        proc.wait(timeout=90)
     assert "until interrupted" in first_line and "--until-empty" in first_line

@@ -76,7 +76,7 @@ def test_local_aws_command_prints_the_endpoint_and_runs_until_stopped(stop_signa
         assert proc.poll() is None  # still serving
     finally:
         proc.send_signal(stop_signal)
-        proc.wait(timeout=20)
+        proc.wait(timeout=90)
     assert proc.returncode == 0
 
 
