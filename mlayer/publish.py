@@ -24,7 +24,7 @@ from mlayer.gateway import Gateway
 from mlayer.layer_content import LayerContent, layer_content
 from mlayer.models import FunctionLayers, LayerSize, RelinkPlan
 from mlayer.packaging import ZipInfo, write_zip
-from mlayer.relink import Relinker
+from mlayer.relink import RelinkedError, Relinker
 from mlayer.request_types import PublishRequest
 from mlayer.results.publish import PublishResult
 from mlayer.store import ArtifactStore, manifest_key, zip_key
@@ -295,7 +295,8 @@ def publish_model(
         plan = _plan(store, function, layer, config, target, new_size) if link else None
         tmp_plan = ephemeral.plan_ephemeral(manifest, config, function=function) if link else None
         memory = ephemeral.memory_warning(manifest, (config or {}).get("MemorySize"))
-        warnings += [memory] if memory else []
+        unknown = plan and planner.unknown_size_warning(plan.unknown_sizes, plan.budget_left)
+        warnings += [w for w in (memory, unknown) if w]
 
         def result(**kw: Any) -> PublishResult:
             fields: dict[str, Any] = dict(
@@ -383,7 +384,7 @@ def publish_model(
         try:
             outcome = Relinker(gw).apply(plan, alias=alias, settings=settings_update)
         except AwsError as exc:
-            if info is None:
+            if info is None or isinstance(exc, RelinkedError):  # it names its own state
                 raise
             version = LayerVersionArn.parse(target).version
             raise _unlinked(exc, layer, version, manifest["model_version"]) from exc

@@ -16,6 +16,7 @@ from mlayer.errors import ModelError, NotFoundError, UsageError
 from mlayer.gateway import Gateway
 from mlayer.inspection import live_arns
 from mlayer.models import FunctionLayers
+from mlayer.onnx.support import require_onnx_runtime
 from mlayer.publish import no_confirm
 from mlayer.relink import Relinker
 from mlayer.request_types import RollbackRequest
@@ -76,6 +77,8 @@ def rollback(
         )
     lock, lock_source = find_deps_lock(store, settings.deps.layer, config)
     warnings = check_compatibility(manifest, lock, lock_source, request.allow_version_mismatch)
+    if manifest.get("format") == "onnx":
+        require_onnx_runtime(config.get("Runtime") or settings.function.runtime)
     tmp_plan = ephemeral.plan_ephemeral(manifest, config, function=function)
     memory = ephemeral.memory_warning(manifest, config.get("MemorySize"))
     place = model_store.placement(manifest)
