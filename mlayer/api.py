@@ -194,7 +194,17 @@ def invoke(
     event = commands.read_event(request.event_file)
     if request.local:
         bucket = gateway.artifact_bucket(settings.artifacts.bucket)
-        return commands.invoke(gateway, bucket, name, event, repeat=request.repeat, on_log=on_log)
+        configured = name == settings.function.name  # [function] keys describe that one
+        return commands.invoke(
+            gateway,
+            bucket,
+            name,
+            event,
+            repeat=request.repeat,
+            on_log=on_log,
+            provisioned_concurrency=settings.function.provisioned_concurrency if configured else 0,
+            snapstart=settings.function.snapstart and configured,
+        )
     if _is_embedded(settings.aws.endpoint_url):
         raise UsageError(
             "The embedded AWS (moto) stores functions but cannot run them.",

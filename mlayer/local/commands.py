@@ -70,6 +70,8 @@ class InvokeSummary:
     architecture: str = "x86_64"
     memory_mb: int = 128
     remote: dict | None = None
+    provisioned_concurrency: int = 0  # [function] keys: the cost estimate includes their prices
+    snapstart: bool = False
 
     @property
     def ok(self) -> bool:
@@ -82,7 +84,13 @@ class InvokeSummary:
             return None
         warm = [r.report.billed_ms for r in self.results if r.report.init_ms is None]
         billed = round(statistics.mean(warm)) if warm else self.results[-1].report.billed_ms
-        return pricing.estimate(self.architecture, self.memory_mb, billed)
+        return pricing.estimate(
+            self.architecture,
+            self.memory_mb,
+            billed,
+            provisioned_concurrency=self.provisioned_concurrency,
+            snapstart=self.snapstart,
+        )
 
     def to_dict(self) -> dict:
         """Stable keys, local or not: response, function_error, report{...}, cost{...}.
@@ -157,12 +165,19 @@ def invoke(
     *,
     repeat: int = 1,
     on_log: Callable[[str], None] | None = None,
+    provisioned_concurrency: int = 0,
+    snapstart: bool = False,
 ) -> InvokeSummary:
     """Invoke the function ``repeat`` times on one warm emulated container."""
     limits.check_event(event)
     emulator, config = emulator_for(gateway, bucket, function, on_log=on_log)
     summary = InvokeSummary(
-        function, True, architecture=emulator.spec.architecture, memory_mb=emulator.spec.memory_mb
+        function,
+        True,
+        architecture=emulator.spec.architecture,
+        memory_mb=emulator.spec.memory_mb,
+        provisioned_concurrency=provisioned_concurrency,
+        snapstart=snapstart,
     )
     with emulator:
         for _ in range(repeat):
