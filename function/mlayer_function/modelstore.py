@@ -15,7 +15,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import telemetry
+from . import fetch, telemetry
 from .decoding import INPUT_KINDS, BadRecord, RowRules, to_row
 
 SUPPORTED_SCHEMA = 1
@@ -247,8 +247,10 @@ def load_model(model_dir: Path | str) -> LoadedModel:
     started = time.perf_counter()
     model_dir = Path(model_dir)
     manifest = read_manifest(model_dir)
+    fetched = fetch.materialize(manifest, model_dir)  # S3-stored artifacts: into /tmp, verified
     for entry in manifest["artifacts"]:
-        verify_file(model_dir / entry["file"], entry["sha256"], entry.get("size"))
+        if entry["file"] not in fetched.verified:
+            verify_file(model_dir / entry["file"], entry["sha256"], entry.get("size"))
     for entry in manifest.get("code") or []:
         verify_file(model_dir.parent / entry["file"], entry["sha256"], entry.get("size"))
     table = _table_schema(manifest) if manifest["input_kind"] == "table" else None
@@ -257,7 +259,7 @@ def load_model(model_dir: Path | str) -> LoadedModel:
 
         model = load_onnx_model(model_dir, manifest, started=started, table=table)
     else:
-        model = _load_sklearn(model_dir, manifest, table)
+        model = _load_sklearn(fetched.paths, manifest, table)
     samples = manifest.get("samples") or []
     if samples:
         checked = time.perf_counter()
@@ -267,7 +269,7 @@ def load_model(model_dir: Path | str) -> LoadedModel:
     return model
 
 
-def _load_sklearn(model_dir: Path, manifest: dict, table: object) -> LoadedModel:
+def _load_sklearn(paths: dict[str, Path], manifest: dict, table: object) -> LoadedModel:
     """Unpickle the artifacts (already verified) into the pipeline the manifest describes."""
     import joblib
 
@@ -275,7 +277,7 @@ def _load_sklearn(model_dir: Path, manifest: dict, table: object) -> LoadedModel
     loaded = []
     for entry in artifacts:
         try:
-            loaded.append(joblib.load(model_dir / entry["file"]))
+            loaded.append(joblib.load(paths[entry["file"]]))
         except Exception as exc:
             raise ModelIntegrityError(
                 f"cannot load {entry['file']}: {type(exc).__name__}: {exc}"

@@ -31,15 +31,6 @@ from mlayer.cli import cli
 from mlayer.gateway import code_sha256_to_hex
 
 MB = 1024 * 1024
-# Until modelstore.load_model calls fetch.materialize (its owner's file), the handler cannot
-# serve an S3-stored model: the serving tests wait for that hook instead of failing.
-_HOOKED = (
-    "fetch.materialize"
-    in (
-        Path(__file__).resolve().parents[2] / "function" / "mlayer_function" / "modelstore.py"
-    ).read_text()
-)
-needs_hook = pytest.mark.skipif(not _HOOKED, reason="modelstore.load_model has no fetch hook yet")
 
 
 @pytest.fixture(scope="session")
@@ -114,7 +105,6 @@ def fetch_lines(proc: HandlerProcess) -> list[dict]:
     return [line for line in proc.log_lines() if line.get("message") == "model artifacts fetched"]
 
 
-@needs_hook
 def test_big_model_goes_to_s3_small_to_its_layer_and_rollback_brings_the_big_one_back(
     gw, deployed, forest, forest_predictions, small_forest, tmp_path, deps_layer, runtime_dir
 ):
@@ -185,7 +175,6 @@ def test_big_model_goes_to_s3_small_to_its_layer_and_rollback_brings_the_big_one
     assert again["reused"] and again["version"] == 1 and again["store"] == "s3"
 
 
-@needs_hook
 def test_a_tampered_object_is_refused_at_cold_start(
     gw, deployed, forest, tmp_path, deps_layer, runtime_dir
 ):
@@ -201,7 +190,6 @@ def test_a_tampered_object_is_refused_at_cold_start(
     assert list((tmp_path / "t" / "mlayer-models").iterdir()) == []
 
 
-@needs_hook
 def test_a_tmp_too_small_for_the_model_fails_the_init_naming_the_sizes(
     gw, deployed, forest, tmp_path, deps_layer, runtime_dir
 ):
@@ -216,7 +204,6 @@ def test_a_tmp_too_small_for_the_model_fails_the_init_naming_the_sizes(
     assert "has 100.0 MB free but the model's S3 artifacts need 120.1 MB" in message
 
 
-@needs_hook
 def test_a_missing_object_gives_its_error(gw, deployed, forest, tmp_path, deps_layer, runtime_dir):
     doc = publish(forest)
     key = doc["s3_objects"][0]["key"]
