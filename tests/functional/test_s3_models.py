@@ -19,6 +19,7 @@ from click.testing import CliRunner
 from function_support import HandlerProcess, InitError
 from publish_support import (
     BUCKET,
+    FUNCTION,
     MODEL,
     create_function,
     live_model,
@@ -31,6 +32,7 @@ from mlayer.cli import cli
 from mlayer.gateway import code_sha256_to_hex
 
 MB = 1024 * 1024
+REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="session")
@@ -284,3 +286,46 @@ def test_a_dry_run_of_a_big_model_says_s3_and_uploads_nothing(gw, deployed, fore
     [obj] = doc["s3_objects"]
     assert gw.object_size(BUCKET, obj["key"]) is None
     assert gw.list_layer_versions(MODEL) == []
+
+
+@pytest.mark.slow
+def test_invoke_local_serves_the_s3_model_from_the_containers_private_tmp(
+    gw, forest, forest_predictions, deps_layer_build, tmp_path, monkeypatch
+):
+    """The whole path through the CLI: the real dependencies layer and function code in the
+    bucket, deploy-function, publish-model (auto -> S3), then `invoke --local`: the emulation
+    runs the function (awslambdaric, private /opt and /tmp) and it downloads the forest."""
+    import hashlib
+    import json
+    import os
+    import sys
+
+    from mlayer.local import sandbox
+
+    monkeypatch.setenv(
+        "MLAYER_CACHE_DIR", os.environ.get("MLAYER_CACHE_DIR") or str(REPO / ".cache" / "mlayer")
+    )
+    gw.ensure_bucket(BUCKET)
+    data = deps_layer_build.zip_path.read_bytes()
+    sha = hashlib.sha256(data).hexdigest()
+    gw.put_bytes(BUCKET, f"layers/{sha}.zip", data)
+    gw.put_json(BUCKET, f"layers/{sha}.lock.json", deps_layer_build.lock())
+    gw.publish_layer_version("mlayer-predict-deps", "deps", s3=(BUCKET, f"layers/{sha}.zip"))
+    role = sandbox.ensure_lambda_role(gw, "s3-model-role")
+    runtime = "python{}.{}".format(*sys.version_info[:2])
+    (tmp_path / "mlayer.toml").write_text(
+        f'[function]\nname = "{FUNCTION}"\nrole = "{role}"\nruntime = "{runtime}"\n'
+        f'architecture = "{deps_layer_build.arch}"\nmemory = 1024\n'
+        f'[artifacts]\nbucket = "{BUCKET}"\n'
+    )
+    result = CliRunner().invoke(cli, ["deploy-function", "--yes"])
+    assert result.exit_code == 0, result.output
+    assert publish(forest)["store"] == "s3"
+
+    event = tmp_path / "event.json"
+    records = [{"features": row} for row in forest_rows()]
+    event.write_text(json.dumps({"instances": records}))
+    result = CliRunner().invoke(cli, ["--json", "invoke", "--local", "--event", str(event)])
+    assert result.exit_code == 0, result.output
+    answer = json.loads(result.stdout)
+    assert [p["prediction"] for p in answer["response"]["predictions"]] == forest_predictions
