@@ -2,7 +2,9 @@
 
 Every step runs the real `mlayer` command in a subprocess against moto's server over HTTP and
 shows its output; the checks read the sink and the dead-letter queue directly and compare the
-function's predictions with scikit-learn run here. The run exits 0 only if every check held.
+function's predictions with scikit-learn run here. Its last step (mlayer.demo_onnx) republishes
+the text model as ONNX when a python3.12+ interpreter is here, or says why it skips. The run
+exits 0 only if every check held.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from mlayer import demo_data, report
+from mlayer.demo_onnx import OnnxStep
 from mlayer.errors import MlayerError
 from mlayer.gateway import Gateway
 from mlayer.local import sandbox
@@ -45,6 +48,7 @@ class Check:
 class DemoResult:
     checks: list[Check] = field(default_factory=list)
     seconds: float = 0.0
+    onnx_skipped: str | None = None  # why the ONNX step did not run, when it did not
 
     @property
     def ok(self) -> bool:
@@ -53,7 +57,8 @@ class DemoResult:
     def render(self) -> str:
         rows = [["PASS" if c.ok else "FAIL", c.name, c.detail] for c in self.checks]
         verdict = "every check held" if self.ok else "SOME CHECKS FAILED"
-        return f"{report.table(['', 'check', 'detail'], rows)}\n\nDemo finished in {self.seconds:.0f} s: {verdict}."
+        skipped = f"\nONNX step skipped: {self.onnx_skipped}." if self.onnx_skipped else ""
+        return f"{report.table(['', 'check', 'detail'], rows)}{skipped}\n\nDemo finished in {self.seconds:.0f} s: {verdict}."
 
 
 def local_runtime() -> str:
@@ -85,13 +90,15 @@ class Demo:
         self.gateway: Gateway | None = None
 
     # -- plumbing --------------------------------------------------------------------------
-    def mlayer(self, *args: str, expect_ok: bool = True) -> subprocess.CompletedProcess:
+    def mlayer(
+        self, *args: str, expect_ok: bool = True, cwd: Path | None = None
+    ) -> subprocess.CompletedProcess:
         """Run one mlayer command as a user would, show it and its output."""
         self.say(f"\n$ mlayer {shlex.join(args)}")
         machine = args[0] == "--json"  # keep stdout apart to parse it; else show it interleaved
         proc = subprocess.run(
             [sys.executable, "-m", "mlayer.cli", *args],
-            cwd=self.workdir,
+            cwd=cwd or self.workdir,
             env=self.env,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE if machine else subprocess.STDOUT,
@@ -130,11 +137,15 @@ class Demo:
         )
         return [f"{phase}-{i}" for i in range(len(texts))]
 
-    def results_for(self, ids: list[str]) -> dict[str, dict]:
+    def skip_onnx(self, why: str) -> None:
+        self.result.onnx_skipped = why
+        self.say(f"\nONNX step skipped: {why}.")
+
+    def results_for(self, ids: list[str], table: str = TABLE) -> dict[str, dict]:
         assert self.gateway is not None
         wanted = set(ids)
         out = {}
-        for item in sandbox.scan_table(self.gateway, TABLE):
+        for item in sandbox.scan_table(self.gateway, table):
             record_id = item.get("id", {}).get("S")
             if record_id in wanted:
                 out[record_id] = {k: next(iter(v.values())) for k, v in item.items()}
@@ -242,6 +253,8 @@ class Demo:
                 f"{_history_versions(history)} versions",
             )
             self.mlayer("status")
+            step = OnnxStep(self, models[1], STREAM)
+            step.run(role, local_arch(), TABLE, DEAD_LETTERS, BUCKET)
 
     def prepare_aws(self) -> None:
         assert self.gateway is not None

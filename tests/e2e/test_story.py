@@ -2,6 +2,8 @@
 (init -> build-deps --publish -> deploy-function -> publish-model v1 -> records on the stream ->
 poll -> predictions checked against sklearn run directly -> publish v2 -> rollback -> poll -> v1
 again) in subprocesses against moto's server over HTTP, and checks the sink and dead letters.
+Where a python3.12+ interpreter and mlayer[onnx] are here, v1 is then republished as ONNX on a
+python3.12+ function with the ONNX deps layer and serves a batch exactly as the sklearn one.
 """
 
 from __future__ import annotations
@@ -47,6 +49,15 @@ def test_the_whole_story_holds(tmp_path, repo_root):
         assert checks[f"{phase}: predictions equal sklearn's"]["ok"]
     assert checks["bad records dead-lettered with a reason"]["ok"]
     assert checks["history lists both versions"]["ok"]
+    if result["onnx_skipped"] is None:  # the machine can emulate an Amazon Linux 2023 runtime
+        assert checks["onnx: predictions equal sklearn's"]["ok"]
+        assert "100/100 identical" in checks["onnx: predictions equal sklearn's"]["detail"]
+        assert checks["onnx: warm batch of 100 timed"]["ok"]
+        for command in ("--requirements", "publish-model", "--format onnx", "invoke --local"):
+            assert command in proc.stderr.split("ONNX step:", 1)[1]
+    else:
+        assert "ONNX step skipped: " + result["onnx_skipped"] in proc.stderr
+        assert not any(name.startswith("onnx:") for name in checks)
     assert all(c["ok"] for c in result["checks"])
     # The user-facing trail shows each command the demo ran.
     for command in (
