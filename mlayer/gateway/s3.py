@@ -132,8 +132,14 @@ class S3Calls(GatewayBase):
             raise translate(exc, action) from exc
 
     def put_bytes(
-        self, bucket: str, key: str, body: bytes, content_type: str = "application/octet-stream"
+        self,
+        bucket: str,
+        key: str,
+        body: bytes,
+        content_type: str = "application/octet-stream",
+        **conditions: str,
     ) -> None:
+        """One encrypted PutObject; ``conditions`` such as IfNoneMatch="*" pass through."""
         self._s3(
             "put_object",
             f"Writing s3://{bucket}/{key}",
@@ -142,6 +148,7 @@ class S3Calls(GatewayBase):
             Body=body,
             ContentType=content_type,
             ServerSideEncryption="AES256",
+            **conditions,
         )
 
     def get_bytes(self, bucket: str, key: str) -> bytes:
@@ -168,16 +175,7 @@ class S3Calls(GatewayBase):
         """Create the object only if no object has that key (If-None-Match: *): True when
         created, False when it exists (or a concurrent conditional write won)."""
         try:
-            self._s3(
-                "put_object",
-                f"Writing s3://{bucket}/{key}",
-                bucket,
-                Key=key,
-                Body=body,
-                ContentType=content_type,
-                ServerSideEncryption="AES256",
-                IfNoneMatch="*",
-            )
+            self.put_bytes(bucket, key, body, content_type, IfNoneMatch="*")
         except AwsError as exc:
             if exc.code in ("PreconditionFailed", "ConditionalRequestConflict"):
                 return False
