@@ -24,7 +24,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
-from . import batch, direct, sinks, telemetry
+from . import batch, direct, sinks, snapstart, telemetry
 from .decoding import RowRules
 from .modelstore import DEFAULT_MODEL_DIR, LoadedModel, load_model
 
@@ -215,6 +215,7 @@ def init(environ: Mapping[str, str] = os.environ) -> App:
 
 
 APP = init()
+snapstart.install(APP)  # SnapStart: warm up before the snapshot, renew after restore
 
 
 def handler(event: object, context: object = None) -> dict:

@@ -109,3 +109,42 @@ def test_after_restore_the_seeds_and_the_sinks_are_new(runtime, model_layers, ca
     assert (random.random(), numpy.random.random()) != snapshot_draws
     assert app.output is not None and app.dead_letter is not None
     assert "after restore" in lines(capsys.readouterr().out)[-1]["message"]
+
+
+# -- the real handler, in a child Python whose path is Lambda's ------------------------------------
+FAKE_RUNTIME = '''
+"""Stand-in for Lambda's snapshot_restore_py: runs each hook as it is registered, as the
+runtime would right after the cold start (before the snapshot) and on the first restore."""
+def register_before_snapshot(fn, *args, **kwargs):
+    fn(*args, **kwargs)
+def register_after_restore(fn, *args, **kwargs):
+    fn(*args, **kwargs)
+'''
+
+
+def test_the_handler_registers_the_hooks_and_serves_after_a_restore(
+    model_layers, deps_layer, runtime_dir, tmp_path
+):
+    from function_support import HandlerProcess, kinesis_event
+
+    runtime = tmp_path / "snapstart-runtime"
+    runtime.mkdir()
+    (runtime / "snapshot_restore_py.py").write_text(FAKE_RUNTIME)
+    proc = HandlerProcess(
+        model_dir=model_layers["text"],
+        deps_layer=deps_layer,
+        runtime_dir=runtime_dir,
+        workdir=tmp_path / "run",
+        env={"MLAYER_OUTPUT_SINK": "stdout://"},
+        user_python=runtime,
+    )
+    try:
+        messages = [line["message"] for line in proc.log_lines()]
+        loaded = messages.index("model loaded")
+        warm = messages.index("before snapshot: warm-up predict")
+        restored = messages.index("after restore: seeds and AWS clients renewed")
+        assert loaded < warm < restored
+        payloads = [{"id": "a", "text": "win a free prize now"}, {"id": "b", "text": "lunch?"}]
+        assert proc.invoke(kinesis_event(payloads)) == {"batchItemFailures": []}
+    finally:
+        proc.close()
