@@ -19,7 +19,7 @@ from mlayer.errors import AwsError, UsageError
 
 SYNC_PAYLOAD_MAX = 6_291_456  # bytes: "Request must be smaller than 6291456 bytes"
 RESPONSE_MAX = 6_291_556  # bytes: "Response payload size exceeded ... (6291556 bytes)"
-KINESIS_RECORD_MAX = 1_048_576  # bytes of data (before base64)
+KINESIS_RECORD_MAX = 1_048_576  # bytes of data (before base64) plus the partition key
 SQS_MESSAGE_MAX = 1_048_576  # bytes of body
 
 
@@ -55,12 +55,12 @@ def check_event(event: Any) -> None:
             continue
         source = record.get("eventSource") or record.get("EventSource")
         if source == "aws:kinesis" or "kinesis" in record:
-            data = (record.get("kinesis") or {}).get("data")
-            size = _b64_size(data)
+            kinesis = record.get("kinesis") or {}
+            size = _b64_size(kinesis.get("data")) + _key_size(kinesis.get("partitionKey"))
             if size > KINESIS_RECORD_MAX:
                 raise UsageError(
-                    f"Records[{i}] holds {size} bytes of Kinesis data; Kinesis refuses a record "
-                    f"over {KINESIS_RECORD_MAX} bytes (ValidationException: Member must have "
+                    f"Records[{i}] holds {size} bytes of Kinesis data and partition key; "
+                    f"Kinesis refuses a record over {KINESIS_RECORD_MAX} bytes (ValidationException: Member must have "
                     f"length less than or equal to {KINESIS_RECORD_MAX}), so Lambda never gets it.",
                     "Keep each record's data within 1 MiB (put big payloads in S3 and send their URI).",
                 )
@@ -73,6 +73,11 @@ def check_event(event: Any) -> None:
                     f"(InvalidParameterValue: Message must be shorter than {SQS_MESSAGE_MAX} bytes).",
                     "Keep each message within 1 MiB (put big payloads in S3 and send their URI).",
                 )
+
+
+def _key_size(key: Any) -> int:
+    """Kinesis counts the partition key (UTF-8) against a record's 1 MiB, as the data."""
+    return len(key.encode("utf-8", "surrogatepass")) if isinstance(key, str) else 0
 
 
 def _b64_size(data: Any) -> int:
@@ -126,10 +131,11 @@ class KinesisRecordLimit:
             body = environ["wsgi.input"].read(length) if length else b""
             environ["wsgi.input"] = io.BytesIO(body)
             try:
-                data = json.loads(body or b"{}").get("Data")
+                doc = json.loads(body or b"{}")
             except ValueError:
-                data = None
-            if _b64_size(data) > KINESIS_RECORD_MAX:
+                doc = {}
+            doc = doc if isinstance(doc, dict) else {}
+            if _b64_size(doc.get("Data")) + _key_size(doc.get("PartitionKey")) > KINESIS_RECORD_MAX:
                 error = json.dumps(
                     {
                         "__type": "ValidationException",

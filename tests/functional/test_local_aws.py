@@ -113,11 +113,12 @@ def test_the_embedded_kinesis_refuses_a_record_over_1_mib_as_kinesis_does(aws):
     kinesis = boto3.client("kinesis", endpoint_url=aws.endpoint_url, region_name="us-east-1")
     kinesis.create_stream(StreamName="s", ShardCount=1)
     kinesis.get_waiter("stream_exists").wait(StreamName="s", WaiterConfig={"Delay": 0.1})
-    kinesis.put_record(StreamName="s", Data=b"x" * 1024 * 1024, PartitionKey="k")  # the largest
+    # the largest: data plus partition key make 1 MiB, in both calls (as PutRecords counts)
+    kinesis.put_record(StreamName="s", Data=b"x" * (1024 * 1024 - 1), PartitionKey="k")
     for call in (
-        lambda: kinesis.put_record(StreamName="s", Data=b"x" * (1024 * 1024 + 1), PartitionKey="k"),
+        lambda: kinesis.put_record(StreamName="s", Data=b"x" * 1024 * 1024, PartitionKey="k"),
         lambda: kinesis.put_records(
-            StreamName="s", Records=[{"Data": b"x" * (1024 * 1024 + 1), "PartitionKey": "k"}]
+            StreamName="s", Records=[{"Data": b"x" * 1024 * 1024, "PartitionKey": "k"}]
         ),
     ):
         with pytest.raises(botocore.exceptions.ClientError) as err:

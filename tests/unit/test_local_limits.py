@@ -126,6 +126,16 @@ def test_an_event_with_a_record_its_source_could_not_hold_is_refused():
     limits.check_event({"instances": [[1, 2]]})  # not a stream event: nothing to check
 
 
+def test_the_partition_key_counts_against_a_kinesis_record_s_mib():
+    """Kinesis counts data plus partition key (moto's PutRecords refuses 1 MiB of data + "k")."""
+    event = kinesis_record_event(b"x" * (MIB - 1))
+    event["Records"][0]["kinesis"]["partitionKey"] = "k"
+    limits.check_event(event)  # exactly 1 MiB in all
+    event["Records"][0]["kinesis"]["partitionKey"] = "kk"
+    with pytest.raises(UsageError, match="1048577 bytes of Kinesis data and partition key"):
+        limits.check_event(event)
+
+
 class FakeGateway:
     region = "us-east-1"
 
