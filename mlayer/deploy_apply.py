@@ -28,6 +28,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from mlayer.deploy_plan import AliasPlan, FunctionPlan, TriggerPlan, current_function_view
 from mlayer.errors import AwsError, ConflictError, MlayerError
@@ -38,14 +39,23 @@ RERUN = "mlayer deploy-function"
 
 
 class DeployIncompleteError(AwsError):
-    """deploy-function stopped part-way: ``stage`` names the state the function was left in."""
+    """deploy-function stopped part-way: ``stage`` names the state the function was left in;
+    ``maybe_stage`` the one it is in instead if AWS applied a write whose answer was lost."""
 
-    def __init__(self, message: str, hint: str, code: str, stage: str) -> None:
+    def __init__(
+        self, message: str, hint: str, code: str, stage: str, maybe_stage: str | None = None
+    ) -> None:
         super().__init__(message, hint, code)
         self.stage = stage
+        self.maybe_stage = maybe_stage
 
     def to_dict(self) -> dict:
-        return {**super().to_dict(), "stage": self.stage}
+        return {**super().to_dict(), "stage": self.stage, "maybe_stage": self.maybe_stage}
+
+
+# Failures after which a write may have been applied: the request went out, the answer did not
+# come back (a connection that could not be made is not one of them).
+LOST_ANSWER = {"ReadTimeoutError", "ConnectionClosedError", "ResponseStreamingError"}
 
 
 # stage -> the state the function is in when the NEXT step fails (what the user is told).
@@ -67,6 +77,7 @@ STATES = {
         "provisioned concurrency is still {pc_before}."
     ),
     "function": "{name}{alias_part} is complete; the Kinesis trigger keeps its old settings.",
+    "complete": "{name}{alias_part} and its Kinesis trigger are complete.",
 }
 
 
@@ -78,8 +89,14 @@ class Progress:
     stage: str = "nothing"
     facts: dict = field(default_factory=dict)
 
-    def fail(self, exc: MlayerError, step: str) -> DeployIncompleteError:
+    def fail(self, exc: MlayerError, step: str, maybe: str | None = None) -> DeployIncompleteError:
         state = STATES[self.stage].format(name=self.name, **self.facts)
+        if maybe:
+            after = STATES[maybe].format(name=self.name, **self.facts)
+            state = (
+                "Its answer was lost, so AWS may have applied that call: either "
+                f"{state[0].lower()}{state[1:]} Or {after[0].lower()}{after[1:]}"
+            )
         if isinstance(exc, ConflictError):
             cause = (
                 f"someone else changed {self.name} while deploy-function was applying its plan "
@@ -97,6 +114,7 @@ class Progress:
             first + (rerun if first else rerun[0].upper() + rerun[1:]),
             getattr(exc, "code", "") or type(exc).__name__,
             self.stage,
+            maybe,
         )
 
 
@@ -131,6 +149,15 @@ class Applier:
         # Called as soon as AWS accepted a write: from then on the function is in the step's
         # state, even if waiting for it or checking it fails.
         self.written: Callable[[], None] = lambda: None
+        self.sending = False  # a write is out: a lost answer leaves its effect unknown
+
+    def write(self, call: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        """One write; ``written`` once AWS accepted it."""
+        self.sending = True
+        out = call(*args, **kwargs)
+        self.sending = False
+        self.written()
+        return out
 
     def _landed(self, name: str, expect: Callable[[dict], bool]) -> dict:
         """Wait for our update; the state must be ours, or someone else wrote in between."""
@@ -144,7 +171,8 @@ class Applier:
 
     def create(self, fplan: FunctionPlan, code: bytes, description: str) -> dict:
         d = fplan.desired
-        created = self.gw.create_function(
+        created = self.write(
+            self.gw.create_function,
             FunctionName=fplan.name,
             Runtime=d["Runtime"],
             Handler=d["Handler"],
@@ -159,16 +187,17 @@ class Applier:
             **_storage(d),
             **_snapstart(d.get("SnapStart") if d.get("SnapStart") != "None" else None),
         )
-        self.written()
         config = self.relinker.wait_updatable(fplan.name)
         self.revision = config.get("RevisionId")
         return created
 
     def configure(self, fplan: FunctionPlan, keys: list[str]) -> None:
-        self.gw.update_function_configuration(
-            fplan.name, revision_id=self.revision, **configuration_params(fplan, keys)
+        self.write(
+            self.gw.update_function_configuration,
+            fplan.name,
+            revision_id=self.revision,
+            **configuration_params(fplan, keys),
         )
-        self.written()
         # What we sent must be what landed (SnapStart and /tmp left out: the embedded AWS
         # reports neither back).
         checked = [k for k in keys if k not in ("SnapStart", "EphemeralStorage")]
@@ -178,13 +207,13 @@ class Applier:
         )
 
     def code(self, fplan: FunctionPlan, code: bytes, code_sha: str) -> None:
-        self.gw.update_function_code(
+        self.write(
+            self.gw.update_function_code,
             fplan.name,
             code,
             architectures=fplan.desired["Architectures"],
             revision_id=self.revision,
         )
-        self.written()
         self._landed(
             fplan.name,
             lambda c: not c.get("CodeSha256") or code_sha256_to_hex(c["CodeSha256"]) == code_sha,
@@ -198,8 +227,7 @@ class Applier:
         )
         version = str(published["Version"])
         self.wait_version(name, version)
-        self.gw.put_alias(name, aplan.alias, version, revision_id=aplan.revision_id)
-        self.written()
+        self.write(self.gw.put_alias, name, aplan.alias, version, revision_id=aplan.revision_id)
         return version
 
     def wait_version(self, name: str, version: str) -> None:
@@ -228,9 +256,9 @@ class Applier:
 
     def provisioned(self, name: str, aplan: AliasPlan) -> None:
         if aplan.pc_after > 0:
-            self.gw.put_provisioned_concurrency(name, aplan.alias, aplan.pc_after)
+            self.write(self.gw.put_provisioned_concurrency, name, aplan.alias, aplan.pc_after)
         else:
-            self.gw.delete_provisioned_concurrency(name, aplan.alias)
+            self.write(self.gw.delete_provisioned_concurrency, name, aplan.alias)
 
 
 def apply_trigger(gw: Gateway, tplan: TriggerPlan, target: str) -> str:
@@ -294,7 +322,10 @@ def apply_plan(
         try:
             out = action()
         except MlayerError as exc:
-            raise progress.fail(exc, what) from exc
+            lost = applier.sending and getattr(exc, "code", "") in LOST_ANSWER
+            applier.sending = False
+            maybe = done if lost and done != progress.stage else None
+            raise progress.fail(exc, what, maybe) from exc
         progress.stage = done
         return out
 
@@ -344,8 +375,8 @@ def apply_plan(
         uuid = str(
             step(
                 "applying the Kinesis trigger",
-                lambda: apply_trigger(gw, tplan, alias_arn or function_arn),
-                "function",
+                lambda: applier.write(apply_trigger, gw, tplan, alias_arn or function_arn),
+                "complete",
             )
         )
     return function_arn, alias_arn, uuid

@@ -30,12 +30,14 @@ NAME, ALIAS, BUCKET, STREAM, DLQ = "scorer", "live", "artifacts", "input", "dead
 
 
 class FailingGateway(Gateway):
-    """Raises on its Nth AWS call (reads, writes and listings alike); ``before`` hooks run
-    just before a named operation (another user's change landing in between)."""
+    """Raises on its Nth AWS call (reads, writes and listings alike), or (``lose_at``) makes
+    the Nth call and then loses its answer (a read timeout); ``before`` hooks run just before a
+    named operation (another user's change landing in between)."""
 
-    def __init__(self, *args, fail_at: int | None = None, error=None, before=None, **kwargs):
+    def __init__(self, *args, fail_at=None, error=None, before=None, lose_at=None, **kwargs):
         super().__init__(*args, **kwargs)
         self.fail_at, self.error, self.before = fail_at, error, dict(before or {})
+        self.lose_at = lose_at
         self.ops: list[str] = []
 
     def _tick(self, operation: str) -> None:
@@ -52,7 +54,13 @@ class FailingGateway(Gateway):
 
     def call(self, service, operation, action, **params):
         self._tick(operation)
-        return super().call(service, operation, action, **params)
+        out = super().call(service, operation, action, **params)
+        if self.lose_at is not None and len(self.ops) == self.lose_at:
+            # AWS served the call; its answer never came back.
+            raise translate(
+                botocore.exceptions.ReadTimeoutError(endpoint_url=self.endpoint_url), action
+            )
+        return out
 
     def paginate(self, service, operation, key, action, **params):
         self._tick(operation)
@@ -330,3 +338,36 @@ def test_code_sha_is_reported_in_hex(scene, tmp_path):
     live = gw.get_function_configuration(NAME)["CodeSha256"]
     assert doc["code"]["sha256"] == base64.b64decode(live).hex()
     assert doc["alias"]["action"] == "moved"
+
+
+WRITES = {
+    "update_function_configuration",
+    "update_function_code",
+    "update_alias",
+    "update_event_source_mapping",
+}
+
+
+def test_a_write_whose_answer_is_lost_names_both_states_it_may_have_left(scene, tmp_path):
+    """AWS applied the call but the answer never came: the error names the state before and
+    the state after (``maybe_stage``), the function is in one of them, a re-run completes it."""
+    build, _, new_code = scene
+    gw, new_config = build()
+    old = snapshot(gw)
+    counting = FailingGateway(region=gw.region, endpoint_url=gw.endpoint_url)
+    run(counting, new_config, new_code, tmp_path)
+    new = snapshot(gw)
+    writes = [n for n, op in enumerate(counting.ops, 1) if op in WRITES]
+    assert len(writes) == 5
+    for n in writes:
+        gw, new_config = build()
+        losing = FailingGateway(region=gw.region, endpoint_url=gw.endpoint_url, lose_at=n)
+        with pytest.raises(DeployIncompleteError) as err:
+            run(losing, new_config, new_code, tmp_path)
+        assert err.value.code == "ReadTimeoutError" and err.value.maybe_stage, n
+        assert "answer was lost, so AWS may have applied that call: either" in err.value.message
+        assert err.value.to_dict()["maybe_stage"] == err.value.maybe_stage
+        if err.value.maybe_stage != "complete":
+            assert snapshot(gw) == expected(err.value.maybe_stage, old, new), n
+        run(gw, new_config, new_code, tmp_path)
+        assert snapshot(gw) == new and not run(gw, new_config, new_code, tmp_path).changed
