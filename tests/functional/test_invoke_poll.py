@@ -414,6 +414,7 @@ def test_poll_local_without_a_stop_says_it_waits_until_interrupted(gateway):
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        preexec_fn=interruptible,  # Ctrl-C as a terminal delivers it, whatever pytest inherited
     )
     try:
         first_line = proc.stderr.readline()
@@ -421,3 +422,9 @@ def test_poll_local_without_a_stop_says_it_waits_until_interrupted(gateway):
         proc.send_signal(signal.SIGINT)
         proc.wait(timeout=90)
     assert "until interrupted" in first_line and "--until-empty" in first_line
+
+
+def interruptible() -> None:
+    """SIGINT at its default in the child: a runner that started the suite in the background (a
+    non-interactive shell's ``&`` ignores SIGINT) would otherwise pass SIG_IGN down to it."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)

@@ -58,6 +58,7 @@ def test_local_aws_command_prints_the_endpoint_and_runs_until_stopped(stop_signa
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        preexec_fn=interruptible,  # Ctrl-C as a terminal delivers it, whatever pytest inherited
     )
     try:
         lines = []
@@ -136,3 +137,9 @@ def test_the_embedded_sqs_refuses_a_message_over_1_mib_with_aws_error(gw):
         gw.send_message("q", "x" * (1024 * 1024 + 1))
     assert err.value.code == "InvalidParameterValue"
     assert "Message must be shorter than 1048576 bytes" in err.value.message
+
+
+def interruptible() -> None:
+    """SIGINT at its default in the child: a runner that started the suite in the background (a
+    non-interactive shell's ``&`` ignores SIGINT) would otherwise pass SIG_IGN down to it."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
