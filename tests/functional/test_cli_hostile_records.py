@@ -33,7 +33,7 @@ REPO = Path(__file__).resolve().parents[2]
 RUNTIME = "python{}.{}".format(*sys.version_info[:2])
 NAME, BUCKET, TABLE, DLQ, STREAM = "hostile", "hostile-art", "hostile-out", "hostile-dlq", "hin"
 MIB = 1024 * 1024
-KINESIS_MAX = MIB - 1  # data + partition key ("k") of one Kinesis record: at most 1 MiB
+KINESIS_MAX = MIB - 8  # data + partition key ("k", "pk-N") of one Kinesis record: at most 1 MiB
 
 
 def text_record(rid: str, size: int) -> bytes:
@@ -235,7 +235,7 @@ def test_a_5mb_text_cannot_come_from_kinesis_and_a_direct_call_answers_it_with_i
 
 def test_poll_local_dead_letters_every_hostile_record_and_a_replay_adds_no_row(deployed):
     """Each case that Kinesis can carry, put on the stream between good records: the 1 MB
-    record is the biggest a PutRecords accepts (data and partition key "k" together 1 MiB; the
+    record is near the biggest a PutRecords accepts (data and partition key within 1 MiB; the
     5 MB text cannot be put on a stream at all, see the direct-call test). A second poll reads nothing new;
     a replay from the stream's start (the checkpoint removed, as after a rollback) rewrites the
     same rows and the same overflow objects: every good record is still there exactly once."""
