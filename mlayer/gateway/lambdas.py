@@ -158,18 +158,8 @@ class LambdaCalls(GatewayBase):
     ) -> dict:
         """Create the alias, or move it to ``version`` (with the RevisionId read before)."""
         if self.get_alias(name, alias) is None:
-            return self.call(
-                "lambda",
-                "create_alias",
-                f"Creating alias {alias} of {name}",
-                FunctionName=name,
-                Name=alias,
-                FunctionVersion=version,
-            )
-        params: dict[str, Any] = {"FunctionName": name, "Name": alias, "FunctionVersion": version}
-        if revision_id:
-            params["RevisionId"] = revision_id
-        return self.call("lambda", "update_alias", f"Moving alias {alias} of {name}", **params)
+            return self.create_alias(name, alias, version)
+        return self.update_alias(name, alias, version, revision_id)
 
     # -- event-source mappings --------------------------------------------------------------
     def list_event_source_mappings(
