@@ -26,6 +26,8 @@ from typing import NamedTuple, Protocol
 from .decoding import BadRecord, RowRules, decode_payload, to_row
 from .delivery import SYSTEMIC_ERRORS, Delivery, Prepared, TooBig, cut, describe
 
+_new_tuple = tuple.__new__  # a NamedTuple without its Python-level __new__, on the hot path
+
 PREDICTED = "predicted"
 DEAD_LETTERED = "dead_lettered"
 FAILED = "failed"
@@ -149,8 +151,8 @@ def predict_isolating(
             attempt(positions[:middle])
             attempt(positions[middle:])
             return
-        for i, p in enumerate(positions):
-            predictions[p] = (labels[i], probas[i] if probas is not None else None)
+        pairs = zip(labels, probas or [None] * len(labels), strict=True)  # lengths checked above
+        predictions.update(zip(positions, pairs, strict=True))
 
     if rows:
         attempt(list(range(len(rows))))
@@ -220,11 +222,17 @@ def process_batch(
             reasons[index] = predict_errors[pos]
             continue
         label, probas = predictions[pos]
-        doc: dict = {"id": rid, "prediction": label}
-        if probas is not None:
-            doc["probabilities"] = probas
-        doc["model_version"] = version
-        doc["event_id"] = records[index].event_id
+        event_id = records[index].event_id
+        if probas is None:
+            doc = {"id": rid, "prediction": label, "model_version": version}
+        else:
+            doc = {
+                "id": rid,
+                "prediction": label,
+                "probabilities": probas,
+                "model_version": version,
+            }
+        doc["event_id"] = event_id
         doc["predicted_at"] = stamp
         try:
             prepared[index] = prepare(doc)
@@ -271,7 +279,9 @@ def process_batch(
     t3 = clock.monotonic()
 
     results: list[RecordResult] = []
-    for index, record in enumerate(records):
+    if len(written) == len(records):  # the common case, in one pass without per-record tests
+        results = [_new_tuple(RecordResult, (record, PREDICTED, "")) for record in records]
+    for index, record in enumerate(records if not results else ()):
         if index in written:
             results.append(RecordResult(record, PREDICTED))
         elif index in reasons:
@@ -284,9 +294,8 @@ def process_batch(
     if ordered:
         results = _retry_from_checkpoint(results)
 
-    counts = {PREDICTED: 0, DEAD_LETTERED: 0, FAILED: 0}
-    for result in results:
-        counts[result.status] += 1
+    statuses = [result.status for result in results]
+    counts = {status: statuses.count(status) for status in (PREDICTED, DEAD_LETTERED, FAILED)}
     metrics = BatchMetrics(
         records=len(records),
         predicted=counts[PREDICTED],

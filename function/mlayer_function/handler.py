@@ -161,15 +161,19 @@ class App:
         )
 
 
+_new_tuple = tuple.__new__  # InRecord(...) without its Python-level __new__: once per record
+
+
 def kinesis_records(raw: list[dict]) -> list[batch.InRecord]:
     out = []
+    append, in_record = out.append, batch.InRecord
     for record in raw:
         kinesis = record["kinesis"]
         seq = str(kinesis["sequenceNumber"])
         if not seq.isdigit():
             raise ValueError(f"Kinesis sequence number {seq!r} is not a decimal number")
         event_id = record.get("eventID") or f"shardId-unknown:{seq}"
-        out.append(batch.InRecord(event_id, seq, kinesis.get("data"), "base64", int(seq)))
+        append(_new_tuple(in_record, (event_id, seq, kinesis.get("data"), "base64", int(seq))))
     return out
 
 

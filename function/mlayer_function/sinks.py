@@ -15,13 +15,13 @@ from collections.abc import Sequence
 
 from .deadletters import DeadLetters, OverflowStore
 from .delivery import (
-    JSON_ENCODER,
     BaseSink,
     Delivery,
     Prepared,
     Retry,
     SinkConfigError,
     noop,
+    to_json_line,
 )
 from .sink_dynamodb import DynamoDBSink, to_attribute
 from .sink_kinesis import KinesisSink
@@ -46,7 +46,6 @@ __all__ = [
 ]
 
 
-_encode = JSON_ENCODER.encode
 _new_tuple = tuple.__new__
 
 
@@ -59,7 +58,7 @@ class StdoutSink(BaseSink):
         self._stream = stream
 
     def prepare(self, doc: dict) -> Prepared:
-        line = _encode(doc)
+        line = to_json_line(doc)
         if not line.isascii():
             line.encode("utf-8")  # a lone surrogate cannot be printed: refuse this one alone
         return _new_tuple(Prepared, (doc["event_id"], line, 0))  # Prepared(...), on the hot path

@@ -5,10 +5,11 @@ out an event), ``invocation/{id}/response``, ``invocation/{id}/error`` and ``ini
 one becomes a message on ``outcomes`` for the emulator, which owns clocks, limits and the process.
 
 The server also keeps Lambda's two clock readings, taken where Lambda takes them: when an event
-has been handed to the runtime (the ``next`` response written) and when the runtime's answer has
-arrived (the response or error read in full), so the REPORT Duration counts the runtime's work
-only, never the emulator's polling, log reading or memory sampling; and when the runtime first
-asks for an event (the end of its init).
+is handed to the runtime (the ``next`` response's body starts to go out) and when the runtime's
+answer arrives (its request line is in), so the REPORT Duration counts the runtime's work only,
+never this server's header parsing, the emulator's polling, log reading or memory sampling; and
+when the runtime first asks for an event (the end of its init). Connections are kept alive with
+Nagle off, as Lambda's Runtime API does, so no call pays for a new connection.
 """
 
 from __future__ import annotations
@@ -41,7 +42,7 @@ class Outcome:
     request_id: str = ""
     body: bytes = b""
     error_type: str = ""
-    at: float = 0.0  # the API's clock when the runtime's request arrived (read in full)
+    at: float = 0.0  # the API's clock when the runtime's request arrived (its request line in)
 
     def json(self) -> object:
         try:
@@ -101,12 +102,24 @@ class _QuietServer(ThreadingHTTPServer):
 def _handler_for(api: RuntimeApi) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         server_version = "mlayer-runtime-api"
+        protocol_version = "HTTP/1.1"  # keep-alive, as Lambda's Runtime API: no connect per call
+        disable_nagle_algorithm = True  # headers and body go out at once, never held for an ACK
+        arrived = 0.0
+
+        def parse_request(self) -> bool:
+            # the request line is in: the runtime has asked. Parsing its headers is our work
+            self.arrived = api.clock()
+            return super().parse_request()
 
         def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - quiet
             return
 
         def _reply(
-            self, status: int, body: bytes = b"{}", headers: dict[str, str] | None = None
+            self,
+            status: int,
+            body: bytes = b"{}",
+            headers: dict[str, str] | None = None,
+            handing_out: str = "",
         ) -> None:
             self.send_response(status)
             for name, value in (headers or {}).items():
@@ -114,6 +127,8 @@ def _handler_for(api: RuntimeApi) -> type[BaseHTTPRequestHandler]:
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(body)))
             self.end_headers()
+            if handing_out:  # Duration starts as the event goes out (before the runtime can answer)
+                api.handed_out[handing_out] = api.clock()
             try:
                 self.wfile.write(body)
             except OSError:  # the runtime was killed while it waited: nothing to tell it
@@ -126,7 +141,7 @@ def _handler_for(api: RuntimeApi) -> type[BaseHTTPRequestHandler]:
         def do_GET(self) -> None:  # noqa: N802 - http.server's naming
             if self.path != f"{PREFIX}/invocation/next":
                 return self._reply(404, b'{"errorType":"NotFound"}')
-            api.outcomes.put(Outcome("next", at=api.clock()))
+            api.outcomes.put(Outcome("next", at=self.arrived))
             inv = api.next_invocation()
             if inv is None:
                 return self._reply(503, b'{"errorType":"ShuttingDown"}')
@@ -139,12 +154,12 @@ def _handler_for(api: RuntimeApi) -> type[BaseHTTPRequestHandler]:
                     "Lambda-Runtime-Invoked-Function-Arn": inv.function_arn,
                     "Lambda-Runtime-Trace-Id": inv.trace_id,
                 },
+                handing_out=inv.request_id,
             )
-            api.handed_out[inv.request_id] = api.clock()  # Duration starts here
 
         def do_POST(self) -> None:  # noqa: N802
             body = self._body()
-            at = api.clock()  # Duration ends here: the runtime's answer is in
+            at = self.arrived  # Duration ends as the runtime posts its answer (not as we parse it)
             error_type = self.headers.get("Lambda-Runtime-Function-Error-Type", "")
             if self.path == f"{PREFIX}/init/error":
                 api.outcomes.put(Outcome("init_error", "", body, error_type, at))

@@ -325,6 +325,39 @@ def test_the_emulators_own_delays_stay_out_of_duration():
         api.close()
 
 
+def test_the_runtime_keeps_one_connection_and_duration_starts_before_it_can_answer():
+    """Like Lambda's Runtime API: keep-alive (no connect per call, which Duration would count),
+    and the Duration clock is read before the event's body goes out, so an answer, however fast,
+    never arrives before it (an instant answer once measured 0.0 ms)."""
+    import http.client
+
+    from mlayer.local.runtime_api import Invocation, RuntimeApi
+
+    api = RuntimeApi().start()
+    host, port = api.address.split(":")
+    conn = http.client.HTTPConnection(host, int(port), timeout=10)
+    try:
+        sockets = set()
+        for n in range(3):
+            api.invocations.put(Invocation(f"r-{n}", b'{"n": %d}' % n, 0, "arn", "trace"))
+            conn.request("GET", "/2018-06-01/runtime/invocation/next")
+            resp = conn.getresponse()
+            assert resp.read() == b'{"n": %d}' % n
+            sockets.add(id(conn.sock))
+            conn.request("POST", f"/2018-06-01/runtime/invocation/r-{n}/response", body=b"1")
+            posted = conn.getresponse()
+            assert (posted.status, posted.read()) == (202, b'{"status":"OK"}')
+            sockets.add(id(conn.sock))
+        answers = [api.outcomes.get(timeout=5) for _ in range(6)]
+        responses = [o for o in answers if o.kind == "response"]
+        assert [o.request_id for o in responses] == ["r-0", "r-1", "r-2"]
+        assert all(o.at > api.handed_out[o.request_id] for o in responses)
+        assert len(sockets) == 1, "the server closed the runtime's connection"
+    finally:
+        conn.close()
+        api.close()
+
+
 def test_every_line_printed_before_the_answer_is_in_that_invocations_logs(dirs, interpreter, rdir):
     """Logs are read in bursts (never per line, mid-invocation), yet complete and in order."""
     with Emulator(spec(dirs, "app.chatty", timeout_s=10), interpreter, rdir) as em:
