@@ -58,8 +58,10 @@ class Emulator:
         caller_env: dict[str, str] | None = None,
         aws_env: dict[str, str] | None = None,
         on_log: Callable[[str], None] | None = None,
+        cpus: frozenset[int] | None = None,
     ) -> None:
         self.spec = spec
+        self.cpus = cpus  # pin the runtime to these CPUs (a benchmark's same-CPU baseline)
         self.python_exe = python_exe
         self.runtime_dir = Path(runtime_dir)
         self.clock = clock
@@ -131,6 +133,8 @@ class Emulator:
                 "Check the interpreter the emulation found.",
             ) from exc
         self.cold_starts += 1
+        if self.cpus:  # at once: the interpreter is still starting, no thread of it exists yet
+            os.sched_setaffinity(self._proc.pid, self.cpus)
         _widen_pipe(self._proc)
         assert self._proc.stdout is not None
         self._logs = LogPipe(self._proc.stdout, self.on_log)

@@ -56,6 +56,9 @@ HANDLERS = textwrap.dedent("""
     def dies(event, context):
         os._exit(3)
 
+    def affinity(event, context):
+        return sorted(os.sched_getaffinity(0))
+
     def chatty(event, context):
         for i in range(event["n"]):
             print(event["tag"], i)
@@ -356,6 +359,20 @@ def test_the_runtime_keeps_one_connection_and_duration_starts_before_it_can_answ
     finally:
         conn.close()
         api.close()
+
+
+def test_a_runtime_can_be_pinned_to_the_cpus_a_benchmark_shares_with_its_baseline(
+    dirs, interpreter, rdir
+):
+    """Every thread of the runtime runs on the CPUs given (benchmarks pin the function and its
+    baseline to one CPU); without them the runtime may run anywhere this process may."""
+    one = frozenset({max(os.sched_getaffinity(0))})
+    with Emulator(spec(dirs, "app.affinity"), interpreter, rdir, cpus=one) as em:
+        assert em.invoke({}).payload == sorted(one)
+        threads = [int(t) for t in os.listdir(f"/proc/{em.pid}/task")]
+        assert all(os.sched_getaffinity(t) == one for t in threads)
+    with Emulator(spec(dirs, "app.affinity"), interpreter, rdir) as em:
+        assert em.invoke({}).payload == sorted(os.sched_getaffinity(0))
 
 
 def test_every_line_printed_before_the_answer_is_in_that_invocations_logs(dirs, interpreter, rdir):
