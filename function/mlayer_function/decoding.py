@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import json
 import math
 import sys
@@ -42,10 +43,17 @@ def _reject_constant(name: str) -> float:
 _DECODER = json.JSONDecoder(parse_constant=_reject_constant)
 
 
+_SCAN = _DECODER.scan_once  # its C scanner: what decode() calls, without decode()'s two regexes
+
+
 def parse_json(text: str) -> object:
     """Strict JSON: NaN and Infinity literals, which Python accepts by default, are refused."""
     try:
-        return _DECODER.decode(text)
+        try:
+            value, end = _SCAN(text, 0)
+        except StopIteration:  # whitespace first, or no value at all: decode() says which
+            return _DECODER.decode(text)
+        return value if end == len(text) else _DECODER.decode(text)  # whitespace or data after
     except json.JSONDecodeError as exc:
         raise BadRecord(f"not JSON: {exc.msg} at {exc.lineno}:{exc.colno}") from None
     except RecursionError:
@@ -55,9 +63,7 @@ def parse_json(text: str) -> object:
 
 
 if sys.version_info >= (3, 11):
-
-    def _b64decode(data: str) -> bytes:
-        return binascii.a2b_base64(data, strict_mode=True)
+    _b64decode = functools.partial(binascii.a2b_base64, strict_mode=True)
 
 else:  # pragma: no cover - python3.10 runtime
 

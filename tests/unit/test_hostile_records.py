@@ -390,3 +390,44 @@ def test_the_line_encoder_refuses_what_json_dumps_refuses():
         deep = [deep]
     with pytest.raises(RecursionError):
         to_json_line(deep)
+
+
+def _strict_reference(text: str) -> tuple[str, object]:
+    """What json's own decode() makes of a text, NaN/Infinity refused: the reference."""
+    from mlayer_function.decoding import BadRecord, _reject_constant
+
+    try:
+        return "value", json.JSONDecoder(parse_constant=_reject_constant).decode(text)
+    except BadRecord as exc:
+        return "bad", exc.reason
+    except json.JSONDecodeError as exc:
+        return "bad", f"not JSON: {exc.msg} at {exc.lineno}:{exc.colno}"
+    except RecursionError:
+        return "bad", "not JSON: nested too deeply"
+    except ValueError as exc:
+        return "bad", f"not JSON: {str(exc)[:200]}"
+
+
+JSON_TEXTS = st.one_of(
+    st.text(),  # mostly not JSON
+    st.builds(
+        lambda value, before, after: before + json.dumps(value) + after,
+        JSON_VALUES,  # NaN/Infinity literals included: refused
+        st.sampled_from(["", " ", "\n\t ", "x", "{"]),
+        st.sampled_from(["", " ", " \r\n", "]", "1", ",{}", "x"]),
+    ),
+)
+
+
+@settings(max_examples=500, deadline=None)
+@given(JSON_TEXTS)
+def test_the_fast_json_path_answers_as_decode_does(text):
+    """parse_json calls the decoder's C scanner directly (no regexes for the common record);
+    for any text, the value or the dead-letter reason is the one decode() would give."""
+    from mlayer_function.decoding import BadRecord, parse_json
+
+    try:
+        got = ("value", parse_json(text))
+    except BadRecord as exc:
+        got = ("bad", exc.reason)
+    assert got == _strict_reference(text)
