@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import importlib
 import pkgutil
+import subprocess
 import sys
 import time
-import traceback
 from pathlib import Path
 
 
@@ -22,12 +21,11 @@ def main(argv: list[str]) -> int:
         module_name = name if name.startswith("bench_") else f"bench_{name}"
         print(f"\n=== {module_name} ===", flush=True)
         started = time.perf_counter()
-        try:
-            module = importlib.import_module(f"benchmarks.{module_name}")
-            code = module.main()
-        except Exception:
-            traceback.print_exc()
-            code = 1
+        # each in a fresh interpreter: a module one benchmark imported (the function's handler,
+        # with the model its cold start loaded) must not be the next one's
+        code = subprocess.run(
+            [sys.executable, "-c", CHILD, module_name], cwd=Path(__file__).parents[1]
+        ).returncode
         print(
             f"--- {module_name}: {'ok' if not code else 'FAILED'} in {time.perf_counter() - started:.1f} s",
             flush=True,
@@ -36,6 +34,12 @@ def main(argv: list[str]) -> int:
             failed.append(module_name)
     print(f"\n{len(names) - len(failed)} passed, {len(failed)} failed")
     return 1 if failed else 0
+
+
+CHILD = """
+import importlib, sys
+sys.exit(importlib.import_module(f"benchmarks.{sys.argv[1]}").main())
+"""
 
 
 if __name__ == "__main__":

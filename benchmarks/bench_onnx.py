@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import io
 import json
 import os
 import shutil
@@ -189,7 +190,9 @@ def through_handler(pipeline, schema, onnx_opt: Path, sk_opt: Path, batch: list[
         }
         out = {}
         for name, app in apps.items():
-            assert app.handle(event) == {"batchItemFailures": []}, name
+            with contextlib.redirect_stdout(io.StringIO()) as seen:
+                assert app.handle(event) == {"batchItemFailures": []}, name
+            assert f'"predicted": {len(batch)},' in seen.getvalue(), f"{name}: not all predicted"
         for _ in range(3):  # interleaved: drift hits both sides alike
             for name, app in apps.items():
                 ms = _median_ms(lambda a=app: a.handle(event), REPEAT // 2)

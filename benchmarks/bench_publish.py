@@ -39,7 +39,7 @@ def _big_model(path: Path, seed: int, megabytes: int = 50) -> None:
 
 
 def main() -> int:
-    from publish_support import FUNCTION, create_function, publish_deps, train_text_pipeline
+    from publish_support import BUCKET, FUNCTION, create_function, publish_deps, train_text_pipeline
 
     from mlayer import publish as publishing
     from mlayer import rollback as rolling_back
@@ -54,7 +54,7 @@ def main() -> int:
         create_function(gw, [deps])
         settings = Settings().with_overrides(
             function={"name": FUNCTION},
-            artifacts={"bucket": "mlayer-artifacts"},
+            artifacts={"bucket": BUCKET},  # where publish_deps put the lock
             model={"layer": "mlayer-predict-model"},
             deps={"layer": "mlayer-predict-deps"},
         )

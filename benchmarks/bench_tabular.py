@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import io
 import json
 import os
 import platform
@@ -154,7 +155,9 @@ def warm(model, model_dir: Path) -> list[dict]:
         for size in SIZES:
             batch = data[:size]
             event = kinesis_event(batch)
-            assert handler.handler(event, None) == {"batchItemFailures": []}
+            with contextlib.redirect_stdout(io.StringIO()) as seen:
+                assert handler.handler(event, None) == {"batchItemFailures": []}
+            assert f'"predicted": {size},' in seen.getvalue(), "not every record was predicted"
             ready = pd.DataFrame(batch).drop(columns="id")
             repeat = max(5, min(60, 2000 // size))
 
