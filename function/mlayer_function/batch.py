@@ -118,7 +118,12 @@ class BatchOutcome:
 
 
 def iso_millis(moment: datetime) -> str:
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+    """``2026-11-30T09:41:05.693Z`` (a UTC moment), by hand: strftime is slower and leaves
+    years before 1000 unpadded."""
+    return (
+        f"{moment.year:04d}-{moment.month:02d}-{moment.day:02d}T{moment.hour:02d}:"
+        f"{moment.minute:02d}:{moment.second:02d}.{moment.microsecond // 1000:03d}Z"
+    )
 
 
 def error_reason(exc: BaseException) -> str:

@@ -431,3 +431,12 @@ def test_the_fast_json_path_answers_as_decode_does(text):
     except BadRecord as exc:
         got = ("bad", exc.reason)
     assert got == _strict_reference(text)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.datetimes(timezones=st.just(timezone.utc)))
+def test_the_result_stamp_is_iso_8601_to_the_millisecond(moment):
+    from mlayer_function.batch import iso_millis
+
+    expected = moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    assert iso_millis(moment) == expected  # 4-digit years too, which strftime's %Y is not
