@@ -223,6 +223,7 @@ def poll(
     gateway: Any = None,
 ) -> PollSummary:
     """Play the Kinesis event-source mapping locally: the stream's records -> the emulated function."""
+    from mlayer.deploy_plan import on_failure_url
     from mlayer.local import commands
 
     if not request.local:
@@ -242,4 +243,5 @@ def poll(
         max_batches=request.max_batches,
         until_empty=request.until_empty,
         on_batch=on_batch,
+        on_failure=on_failure_url(settings),  # what deploy-function gives the trigger
     )

@@ -206,9 +206,15 @@ def invoke_remote(gateway: Any, function: str, event: Any) -> InvokeSummary:
 
 
 def mapping_for(
-    gateway: Any, function_config: dict, stream: str, trigger: Any, batch_size: int | None
+    gateway: Any,
+    function_config: dict,
+    stream: str,
+    trigger: Any,
+    batch_size: int | None,
+    on_failure: str = "",
 ) -> tuple[Mapping, str]:
-    """The mapping's settings: AWS's event-source mapping when one exists, else [trigger]. Also a note."""
+    """The mapping's settings: AWS's event-source mapping when one exists, else [trigger] with
+    ``on_failure``, the destination deploy-function would give it. Also a note."""
     summary = gateway.describe_stream(stream.rsplit("/", 1)[-1])
     stream_arn, name = summary["StreamARN"], summary["StreamName"]
     # By the stream, then by function ARN (or one of its versions/aliases): moto finds nothing
@@ -259,7 +265,7 @@ def mapping_for(
         max_record_age=trigger.max_record_age,
         bisect_on_error=True,
         report_item_failures=True,
-        on_failure=trigger.on_failure,
+        on_failure=on_failure or trigger.on_failure,
     )
     return (
         m,
@@ -301,15 +307,17 @@ def poll(
     max_batches: int | None = None,
     until_empty: bool = True,
     on_batch: Callable[[BatchProgress], None] | None = None,
+    on_failure: str = "",
 ) -> PollSummary:
-    """Deliver the stream's records to the emulated function as the event-source mapping would."""
+    """Deliver the stream's records to the emulated function as the event-source mapping would
+    (without a mapping: [trigger]'s settings and ``on_failure``, deploy-function's destination)."""
     if not stream:
         raise UsageError(
             "No stream to poll.", "Pass --stream NAME or set [trigger] stream in mlayer.toml."
         )
     emulator, config = emulator_for(gateway, bucket, function)
     try:
-        mapping, note = mapping_for(gateway, config, stream, trigger, batch_size)
+        mapping, note = mapping_for(gateway, config, stream, trigger, batch_size, on_failure)
     except NotFoundError as exc:
         emulator.close()
         raise UsageError(

@@ -350,6 +350,33 @@ def test_poll_local_without_a_mapping_uses_the_trigger_settings_from_the_oldest_
     assert result.stderr.count("batch ") == 2  # [trigger] batch_size = 2
 
 
+def test_poll_local_without_a_mapping_sends_what_it_gave_up_where_deploy_function_would(
+    gateway, monkeypatch
+):
+    """No event-source mapping and no [trigger] on_failure: deploy-function would give the
+    trigger the artifact bucket (no SQS dead-letter queue here), and so does poll --local."""
+    deploy(gateway)
+    sandbox.ensure_stream(gateway, "events")
+    bodies = [{"id": 1}, {"id": 2, "poison": True}]
+    sandbox.put_records(
+        gateway, "events", [{"Data": json.dumps(b).encode(), "PartitionKey": "k"} for b in bodies]
+    )
+    monkeypatch.delenv("MLAYER_TRIGGER_ON_FAILURE", raising=False)
+    monkeypatch.setenv("MLAYER_TRIGGER_MAX_RETRIES", "0")
+    before = set(sandbox.list_keys(gateway, BUCKET))
+    result = mlayer("--json", "poll", "--local", "--stream", "events", "--until-empty")
+    assert result.exit_code == 1, result.output
+    doc = json.loads(result.stdout)
+    assert (doc["succeeded"], doc["gave_up"]) == (1, 1)
+    [key] = (
+        set(sandbox.list_keys(gateway, BUCKET))
+        - before
+        - {k for k in sandbox.list_keys(gateway, BUCKET) if k.startswith("local/checkpoints/")}
+    )
+    assert key.startswith("aws/lambda/local/shardId-000000000000/")
+    assert doc["failures_sent_to"] == [f"s3://{BUCKET}/{key}"]
+
+
 def test_poll_local_writes_what_it_gave_up_to_an_s3_destination_with_the_batch(
     gateway, monkeypatch
 ):
