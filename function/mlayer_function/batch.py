@@ -283,19 +283,20 @@ def process_batch(
         unsafe |= {i for i in refused if records[i].event_id in late.undelivered}
     t3 = clock.monotonic()
 
-    results: list[RecordResult] = []
     if len(written) == len(records):  # the common case, in one pass without per-record tests
         results = [_new_tuple(RecordResult, (record, PREDICTED, "")) for record in records]
-    for index, record in enumerate(records if not results else ()):
-        if index in written:
-            results.append(RecordResult(record, PREDICTED))
-        elif index in reasons:
-            if index in unsafe:
-                results.append(RecordResult(record, FAILED, "dead-letter write failed"))
+    else:
+        results = []
+        for index, record in enumerate(records):
+            if index in written:
+                results.append(RecordResult(record, PREDICTED))
+            elif index in reasons:
+                if index in unsafe:
+                    results.append(RecordResult(record, FAILED, "dead-letter write failed"))
+                else:
+                    results.append(RecordResult(record, DEAD_LETTERED, reasons[index]))
             else:
-                results.append(RecordResult(record, DEAD_LETTERED, reasons[index]))
-        else:
-            results.append(RecordResult(record, FAILED, "result not written"))
+                results.append(RecordResult(record, FAILED, "result not written"))
     if ordered:
         results = _retry_from_checkpoint(results)
 

@@ -118,16 +118,17 @@ def _line_encoder() -> Callable[[object], str]:
     make = getattr(json.encoder, "c_make_encoder", None)
     if make is None:  # pragma: no cover - a Python without the _json accelerator
         return JSON_ENCODER.encode
+    e = JSON_ENCODER  # its settings, so the two can never write different lines
     chunks = make(
         None,
-        JSON_ENCODER.default,
-        json.encoder.encode_basestring,
-        None,
-        ":",
-        ",",
-        False,
-        False,
-        True,
+        e.default,
+        json.encoder.encode_basestring_ascii if e.ensure_ascii else json.encoder.encode_basestring,
+        e.indent,
+        e.key_separator,
+        e.item_separator,
+        e.sort_keys,
+        e.skipkeys,
+        e.allow_nan,
     )
     join = "".join
 
