@@ -164,6 +164,7 @@ def _opt_with_model(base: Path) -> tuple[Path, list[Path]]:
     """/opt: the venv's sklearn stack as the deps layer (links), and a model layer's mlayer/."""
     import joblib
     import numpy
+    import orjson
     import scipy
     import sklearn
     import threadpoolctl
@@ -174,7 +175,7 @@ def _opt_with_model(base: Path) -> tuple[Path, list[Path]]:
     paths = build_model(opt / "mlayer")
     (opt / "python").mkdir(parents=True)
     site = Path(sklearn.__file__).parents[1]
-    for mod in (sklearn, numpy, scipy, joblib):
+    for mod in (sklearn, numpy, scipy, joblib, orjson):  # layers/sklearn's packages
         (opt / "python" / mod.__name__).symlink_to(Path(mod.__file__).parent)
     for libs in site.glob("*.libs"):
         (opt / "python" / libs.name).symlink_to(libs)

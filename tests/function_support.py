@@ -454,7 +454,7 @@ def driver_main() -> int:
                         "sys_path": sys.path,
                         "modules": {
                             name: getattr(sys.modules.get(name), "__file__", None)
-                            for name in ("boto3", "sklearn", "numpy", "joblib")
+                            for name in ("boto3", "sklearn", "numpy", "joblib", "orjson")
                         },
                         "from_function_dir": sorted(
                             name

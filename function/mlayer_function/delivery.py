@@ -138,7 +138,42 @@ def _line_encoder() -> Callable[[object], str]:
     return encode
 
 
-to_json_line = _line_encoder()
+_stdlib_line = _line_encoder()
+
+
+def _fast_line_encoder(fallback: Callable[[object], str]) -> Callable[[object], str] | None:
+    """orjson when the deps layer has it (layers/*/requirements.txt ship it): a result line in
+    a tenth of the stdlib's time. Anything orjson writes differently goes to ``fallback``, so
+    the verdict (a line, or the error that dead-letters the record) is always the stdlib's:
+    - what orjson refuses (ints over 64 bits, lone surrogates, non-string keys, nesting over
+      255, subclasses, dataclasses, datetimes) raises its TypeError (Enum and UUID values,
+      which the stdlib refuses, orjson writes: by value, as text);
+    - NaN and the infinities, which orjson writes as ``null``: a line holding ``null`` is
+      written again by the stdlib (results rarely hold a null; a dead letter's data may).
+    Only number text differs: shortest round-trip form either way, ``0.00001`` for ``1e-05``.
+    """
+    try:
+        import orjson
+    except ImportError:
+        return None
+    dumps = orjson.dumps
+    option = (
+        orjson.OPT_PASSTHROUGH_SUBCLASS
+        | orjson.OPT_PASSTHROUGH_DATACLASS
+        | orjson.OPT_PASSTHROUGH_DATETIME
+    )
+
+    def encode(doc: object) -> str:
+        try:
+            raw = dumps(doc, option=option)
+        except TypeError:  # orjson.JSONEncodeError is one
+            return fallback(doc)
+        return fallback(doc) if b"null" in raw else raw.decode()
+
+    return encode
+
+
+to_json_line = _fast_line_encoder(_stdlib_line) or _stdlib_line
 
 
 def utf8(text: str) -> bytes:

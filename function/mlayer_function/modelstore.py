@@ -86,9 +86,12 @@ def verify_file(path: Path, expected_sha256: str, expected_size: int | None) -> 
 
 
 def plain(value: object) -> object:
-    """A numpy scalar as the Python value json can write."""
+    """A numpy scalar as the Python value json can write; a str subclass (numpy.str_, as
+    ``classes_`` holds) as a plain str, which orjson writes without falling back."""
+    if isinstance(value, str):
+        return value if type(value) is str else str.__str__(value)
     item = getattr(value, "item", None)
-    return item() if callable(item) and not isinstance(value, (str, bytes)) else value
+    return item() if callable(item) and not isinstance(value, bytes) else value
 
 
 def class_key(value: object) -> str:

@@ -155,6 +155,8 @@ def test_the_child_sees_only_the_function_the_layer_and_the_runtime(
     assert not any("site-packages" in p for p in info["sys_path"])
     assert info["modules"]["boto3"].startswith(str(runtime_dir))
     assert info["modules"]["sklearn"].startswith(str(deps_layer))
+    # the result lines' encoder: the layer's orjson, loaded with the function (delivery.py)
+    assert info["modules"]["orjson"].startswith(str(deps_layer))
 
 
 def test_only_the_function_package_sits_first_on_the_path(
