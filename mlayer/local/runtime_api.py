@@ -6,9 +6,10 @@ one becomes a message on ``outcomes`` for the emulator, which owns clocks, limit
 
 The server also keeps Lambda's two clock readings, taken where Lambda takes them: when an event
 is handed to the runtime (the ``next`` response's body starts to go out) and when the runtime's
-answer arrives (its request line is in), so the REPORT Duration counts the runtime's work only,
-never this server's header parsing, the emulator's polling, log reading or memory sampling; and
-when the runtime first asks for an event (the end of its init). Connections are kept alive with
+answer arrives (the kernel's receive stamp of its request line: stamped_reader.py), so the
+REPORT Duration counts the runtime's work only, never this server's wake-up, header parsing or
+wait for the GIL while the emulator polls, reads logs or samples memory; and when the runtime
+first asks for an event (the end of its init). Connections are kept alive with
 Nagle off, as Lambda's Runtime API does, so no call pays for a new connection.
 """
 
@@ -22,6 +23,8 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from mlayer.local.stamped_reader import StampedReader
 
 PREFIX = "/2018-06-01/runtime"
 
@@ -111,10 +114,13 @@ def _handler_for(api: RuntimeApi) -> type[BaseHTTPRequestHandler]:
             super().setup()
             # an event (up to 6 MB) goes out in one write, not in turns with the runtime's reads
             self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 8 << 20)
+            self.rfile.close()
+            self.rfile = StampedReader(self.connection, api.clock)
 
         def parse_request(self) -> bool:
-            # the request line is in: the runtime has asked. Parsing its headers is our work
-            self.arrived = api.clock()
+            # the request line is in: the runtime asked when the kernel received it, not when
+            # this thread got to read it. Parsing its headers is our work
+            self.arrived = self.rfile.stamp
             return super().parse_request()
 
         def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - quiet
