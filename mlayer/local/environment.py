@@ -37,6 +37,7 @@ class FunctionSpec:
     region: str = "us-east-1"
     arn: str = ""
     version: str = "$LATEST"
+    ephemeral_storage_mb: int = 512  # /tmp: EphemeralStorage.Size
 
     @property
     def python_version(self) -> str:
@@ -100,6 +101,9 @@ def build_environment(
             "AWS_REGION": spec.region,
             "AWS_DEFAULT_REGION": spec.region,
             "MLAYER_MODEL_DIR": str(spec.opt_dir / "mlayer"),
+            # Lambda's /tmp is a file system of this size; the emulation's is the machine's, so
+            # the function is told the size (fetch.free_bytes caps what it will download by it)
+            "MLAYER_EPHEMERAL_STORAGE_MB": str(spec.ephemeral_storage_mb),
             "PYTHONPATH": os.pathsep.join(
                 [
                     task,

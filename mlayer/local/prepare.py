@@ -60,6 +60,7 @@ def function_spec(
         environment=dict((config.get("Environment") or {}).get("Variables") or {}),
         region=gateway.region,
         arn=config["FunctionArn"],
+        ephemeral_storage_mb=int((config.get("EphemeralStorage") or {}).get("Size") or 512),
     )
     return spec, config
 

@@ -38,6 +38,7 @@ HANDLERS = textwrap.dedent("""
                 "memory": context.memory_limit_in_mb, "left_ms": context.get_remaining_time_in_millis(),
                 "sys_path": sys.path, "model_dir": os.environ["MLAYER_MODEL_DIR"], "pid": os.getpid(),
                 "cold": COLD, "greeting": os.environ.get("GREETING"), "leaked": leaked,
+                "tmp_mb": os.environ.get("MLAYER_EPHEMERAL_STORAGE_MB"),
                 "boto3": __import__("boto3").__file__, "from_opt": __import__("optmod").WHO}
 
     def boom(event, context):
@@ -113,7 +114,14 @@ def spec(dirs, handler, **kw):
 
 
 def test_a_warm_container_runs_a_handler_as_lambda_does(dirs, interpreter, rdir):
-    s = spec(dirs, "app.ok", memory_mb=256, timeout_s=5, environment={"GREETING": "hi"})
+    s = spec(
+        dirs,
+        "app.ok",
+        memory_mb=256,
+        timeout_s=5,
+        environment={"GREETING": "hi", "MLAYER_EPHEMERAL_STORAGE_MB": "1"},
+        ephemeral_storage_mb=2048,
+    )
     with Emulator(s, interpreter, rdir) as em:
         first = em.invoke({"n": 1})
         second = em.invoke({"n": 2})
@@ -127,6 +135,7 @@ def test_a_warm_container_runs_a_handler_as_lambda_does(dirs, interpreter, rdir)
     assert a["sys_path"][1:5] == expected  # [0] is the working directory, the task root too
     assert a["model_dir"] == f"{opt}/mlayer" and a["greeting"] == "hi" and a["from_opt"] == "layer"
     assert a["leaked"] is False  # the caller's site-packages is not on the path
+    assert a["tmp_mb"] == "2048"  # /tmp's size is the function's EphemeralStorage, not a variable
     assert a["boto3"].startswith(str(rdir))  # boto3 comes from the runtime directory
     assert a["pid"] == b["pid"] and a["cold"] == b["cold"]  # warm: same process, init ran once
     assert first.report.init_ms is not None and second.report.init_ms is None

@@ -278,6 +278,11 @@ def test_deploy_function_sizes_tmp_for_the_live_s3_model(gw, tmp_path):
     config = gw.get_function_configuration("big")
     assert config["EphemeralStorage"] == {"Size": 2264}  # 2000 MB + a tenth + 64 MB
     assert "over half of the function's 2048 MB" in result.output
+    # invoke --local runs it with that /tmp: the function is told its size (fetch.free_bytes)
+    from mlayer.local.prepare import function_spec
+
+    spec, _ = function_spec(gw, BUCKET, "big", cache=tmp_path / "cache")
+    assert spec.ephemeral_storage_mb == 2264
 
 
 def test_a_dry_run_of_a_big_model_says_s3_and_uploads_nothing(gw, deployed, forest):
