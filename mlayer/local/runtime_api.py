@@ -24,7 +24,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-from mlayer.local.stamped_reader import StampedReader
+from mlayer.local.stamped_reader import StampedReader, enable_stamps
 
 PREFIX = "/2018-06-01/runtime"
 
@@ -67,6 +67,7 @@ class RuntimeApi:
         self.handed_out: dict[str, float] = {}  # request id -> when the runtime got the event
         self.closed = threading.Event()
         self._server = _QuietServer((host, 0), _handler_for(self))
+        enable_stamps(self._server.socket)  # now: Linux turns stamping on a moment after asked
         self._thread = threading.Thread(
             target=self._server.serve_forever, name="runtime-api", daemon=True
         )

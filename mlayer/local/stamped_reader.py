@@ -24,6 +24,18 @@ CHUNK = 1 << 16
 STAMP_MAX_AGE_S = 60.0  # a stamp older than this (or from the future) is a clock step: not used
 
 
+def enable_stamps(sock: socket.socket) -> bool:
+    """Ask the kernel to stamp what ``sock`` receives (connections accepted from it inherit
+    it). Linux turns stamping on for the machine a moment after the first socket asks, so a
+    server asks as it starts; until then, and where there are no stamps, readers use their own
+    clock. False where the platform has no SO_TIMESTAMP."""
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMP, 1)
+    except (OSError, AttributeError):
+        return False
+    return True
+
+
 class StampedReader:
     """Buffered reads from ``sock``; ``stamp`` is when the buffer's first byte arrived."""
 
@@ -31,11 +43,7 @@ class StampedReader:
         self._sock, self._clock = sock, clock
         self._buf = bytearray()
         self.stamp = 0.0
-        try:
-            sock.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMP, 1)
-            self._ancillary = socket.CMSG_SPACE(_TIMEVAL.size)
-        except (OSError, AttributeError):  # a platform without kernel receive stamps
-            self._ancillary = 0
+        self._ancillary = socket.CMSG_SPACE(_TIMEVAL.size) if enable_stamps(sock) else 0
 
     def _fill(self) -> bool:
         """One recv into the buffer; False at the end of the stream."""

@@ -25,9 +25,25 @@ def pair():
     sender = socket.create_connection(server.getsockname())
     receiver, _ = server.accept()
     server.close()
+    _until_the_kernel_stamps(sender, receiver)
     yield sender, receiver
     sender.close()
     receiver.close()
+
+
+def _until_the_kernel_stamps(sender: socket.socket, receiver: socket.socket) -> None:
+    """Linux turns receive stamping on for the whole machine a moment after the first socket
+    asks (a deferred static key): until then segments arrive unstamped and the reader falls
+    back to its own clock. Probe until a segment carries a stamp."""
+    receiver.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMP, 1)
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        sender.sendall(b"?")
+        _, ancillary, _, _ = receiver.recvmsg(1, socket.CMSG_SPACE(16))
+        if ancillary:
+            return
+        time.sleep(0.01)
+    raise AssertionError("the kernel never stamped a received segment (SO_TIMESTAMP)")
 
 
 def test_the_stamp_is_when_the_bytes_arrived_not_when_they_were_read(pair):
