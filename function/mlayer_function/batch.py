@@ -24,9 +24,7 @@ from datetime import datetime
 from typing import NamedTuple, Protocol
 
 from .decoding import BadRecord, RowRules, decode_payload, to_row
-from .delivery import SYSTEMIC_ERRORS, Delivery, Prepared, TooBig, cut, describe
-
-_new_tuple = tuple.__new__  # a NamedTuple without its Python-level __new__, on the hot path
+from .delivery import SYSTEMIC_ERRORS, Delivery, Prepared, TooBig, cut, describe, new_tuple
 
 PREDICTED = "predicted"
 DEAD_LETTERED = "dead_lettered"
@@ -284,7 +282,7 @@ def process_batch(
     t3 = clock.monotonic()
 
     if len(written) == len(records):  # the common case, in one pass without per-record tests
-        results = [_new_tuple(RecordResult, (record, PREDICTED, "")) for record in records]
+        results = [new_tuple(RecordResult, (record, PREDICTED, "")) for record in records]
     else:
         results = []
         for index, record in enumerate(records):

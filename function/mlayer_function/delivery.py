@@ -189,6 +189,11 @@ def split_event_id(event_id: str) -> tuple[str, int] | None:
     return shard, int(seq)
 
 
+# A NamedTuple built as ``new_tuple(Type, (fields...))``: without the Python-level __new__ that
+# NamedTuple adds, for the per-record hot paths (records in, results, prepared items)
+new_tuple = tuple.__new__
+
+
 class Prepared(NamedTuple):
     """One document in its sink's wire form; ``size`` is what counts against request limits."""
 

@@ -26,6 +26,7 @@ from datetime import datetime, timezone
 
 from . import batch, direct, sinks, snapstart, telemetry
 from .decoding import RowRules
+from .delivery import new_tuple
 from .modelstore import DEFAULT_MODEL_DIR, LoadedModel, load_model
 
 
@@ -161,9 +162,6 @@ class App:
         )
 
 
-_new_tuple = tuple.__new__  # InRecord(...) without its Python-level __new__: once per record
-
-
 def kinesis_records(raw: list[dict]) -> list[batch.InRecord]:
     out = []
     append, in_record = out.append, batch.InRecord
@@ -173,7 +171,7 @@ def kinesis_records(raw: list[dict]) -> list[batch.InRecord]:
         if not seq.isdigit():
             raise ValueError(f"Kinesis sequence number {seq!r} is not a decimal number")
         event_id = record.get("eventID") or f"shardId-unknown:{seq}"
-        append(_new_tuple(in_record, (event_id, seq, kinesis.get("data"), "base64", int(seq))))
+        append(new_tuple(in_record, (event_id, seq, kinesis.get("data"), "base64", int(seq))))
     return out
 
 

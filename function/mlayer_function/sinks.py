@@ -20,6 +20,7 @@ from .delivery import (
     Prepared,
     Retry,
     SinkConfigError,
+    new_tuple,
     noop,
     to_json_line,
 )
@@ -46,9 +47,6 @@ __all__ = [
 ]
 
 
-_new_tuple = tuple.__new__
-
-
 class StdoutSink(BaseSink):
     """One JSON line per document on stdout (CloudWatch Logs on Lambda): for local runs."""
 
@@ -61,7 +59,7 @@ class StdoutSink(BaseSink):
         line = to_json_line(doc)
         if not line.isascii():
             line.encode("utf-8")  # a lone surrogate cannot be printed: refuse this one alone
-        return _new_tuple(Prepared, (doc["event_id"], line, 0))  # Prepared(...), on the hot path
+        return new_tuple(Prepared, (doc["event_id"], line, 0))  # Prepared(...), on the hot path
 
     def send(self, items: Sequence[Prepared]) -> Delivery:
         stream = self._stream or sys.stdout
