@@ -25,7 +25,9 @@ def read_samples(path: str | Path, limit: int = MAX_SAMPLES) -> tuple[list[dict]
     """(the first ``limit`` records of a JSON-lines file, how many more it held)."""
     path = Path(path)
     try:
-        lines = path.read_text(encoding="utf-8").splitlines()
+        # JSON lines end at "\n" (a "\r" before it is JSON whitespace); splitlines() would also
+        # cut a record at a U+2028 or U+0085 that JSON allows as it is inside a string
+        lines = path.read_text(encoding="utf-8").split("\n")
     except FileNotFoundError:
         raise UsageError(f"--sample {path} does not exist.", "Pass a JSON-lines file.") from None
     except (OSError, UnicodeDecodeError) as exc:

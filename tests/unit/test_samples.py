@@ -27,6 +27,16 @@ def test_up_to_twenty_records_are_kept_and_the_rest_counted(tmp_path):
     assert dropped == 5
 
 
+def test_a_record_may_hold_line_separators_that_json_allows_as_they_are(tmp_path):
+    """Lines end at \n (or \r\n); U+2028, U+0085 and a form feed inside a string are text."""
+    texts = ["a\u2028b", "c\x85d", "e\x0cf"]
+    path = tmp_path / "samples.jsonl"
+    lines = [json.dumps({"id": i, "text": t}, ensure_ascii=False) for i, t in enumerate(texts)]
+    path.write_bytes(("\r\n".join(lines) + "\r\n").encode("utf-8"))
+    records, dropped = read_samples(path)
+    assert [r["text"] for r in records] == texts and dropped == 0
+
+
 @pytest.mark.parametrize(
     ("lines", "message"),
     [
