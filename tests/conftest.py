@@ -6,8 +6,15 @@ import os
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 
 from mlayer.local.aws import embedded_aws
+
+# .ci/run sets HYPOTHESIS_PROFILE=ci: the same generated inputs on every CI run, so a landing
+# is judged on the change, not on which inputs chance picked. Elsewhere each run explores anew;
+# what it finds is kept as an @example.
+settings.register_profile("ci", derandomize=True, database=None)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
 
 REPO = Path(__file__).resolve().parent.parent
 CACHE = REPO / ".cache"
