@@ -38,12 +38,25 @@ POLL_RECORDS = 1000
 POLL_BATCH = 100
 
 
-def _setup(base: Path):
+def _link_deps_layer(python_dir: Path) -> None:
+    """The venv's copies of layers/sklearn's packages, linked into /opt/python as its stand-in."""
     import joblib
     import numpy
+    import orjson
     import scipy
     import sklearn
     import threadpoolctl
+
+    python_dir.mkdir(parents=True)
+    for mod in (sklearn, numpy, scipy, joblib, orjson):
+        (python_dir / mod.__name__).symlink_to(Path(mod.__file__).parent)
+    for libs in Path(sklearn.__file__).parents[1].glob("*.libs"):
+        (python_dir / libs.name).symlink_to(libs)
+    (python_dir / "threadpoolctl.py").symlink_to(threadpoolctl.__file__)
+
+
+def _setup(base: Path):
+    import joblib
     from sklearn.feature_extraction.text import TfidfVectorizer
     from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import make_pipeline
@@ -56,16 +69,10 @@ def _setup(base: Path):
     model = make_pipeline(TfidfVectorizer(), LogisticRegression()).fit(texts, labels)
     task, opt = base / "task", base / "opt"
     task.mkdir()
-    (opt / "python").mkdir(parents=True)
+    _link_deps_layer(opt / "python")
     (opt / "mlayer").mkdir()
     joblib.dump(model, opt / "mlayer" / "model.joblib")
     (task / "bench_handler.py").write_text(HANDLER)
-    site = Path(sklearn.__file__).parents[1]
-    for mod in (sklearn, numpy, scipy, joblib):  # stand-ins for the deps layer's python/
-        (opt / "python" / mod.__name__).symlink_to(Path(mod.__file__).parent)
-    for libs in site.glob("*.libs"):
-        (opt / "python" / libs.name).symlink_to(libs)
-    (opt / "python" / "threadpoolctl.py").symlink_to(threadpoolctl.__file__)
     return task, opt, {"texts": texts[:100]}
 
 
@@ -162,24 +169,11 @@ print(time.monotonic())
 
 def _opt_with_model(base: Path) -> tuple[Path, list[Path]]:
     """/opt: the venv's sklearn stack as the deps layer (links), and a model layer's mlayer/."""
-    import joblib
-    import numpy
-    import orjson
-    import scipy
-    import sklearn
-    import threadpoolctl
-
     from benchmarks.bench_handler import build_model
 
     opt = base / "opt"
     paths = build_model(opt / "mlayer")
-    (opt / "python").mkdir(parents=True)
-    site = Path(sklearn.__file__).parents[1]
-    for mod in (sklearn, numpy, scipy, joblib, orjson):  # layers/sklearn's packages
-        (opt / "python" / mod.__name__).symlink_to(Path(mod.__file__).parent)
-    for libs in site.glob("*.libs"):
-        (opt / "python" / libs.name).symlink_to(libs)
-    (opt / "python" / "threadpoolctl.py").symlink_to(threadpoolctl.__file__)
+    _link_deps_layer(opt / "python")
     return opt, paths
 
 
