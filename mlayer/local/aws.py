@@ -75,7 +75,8 @@ def embedded_aws(
 
 
 def moto_server(host: str, port: int) -> Any:
-    """moto's threaded server, its app behind the limit moto lacks (PutRecord's 1 MiB)."""
+    """moto's threaded server, its app behind the limit moto lacks (PutRecord's 1 MiB); it never
+    runs a function itself (`no_invoke`): stream records wait for the emulation's poller."""
     from moto.moto_server.threaded_moto_server import ThreadedMotoServer
     from moto.moto_server.werkzeug_app import (
         DomainDispatcherApplication,
@@ -85,6 +86,9 @@ def moto_server(host: str, port: int) -> Any:
     from werkzeug.serving import make_server
 
     from mlayer.local.limits import KinesisRecordLimit
+    from mlayer.local.no_invoke import never_run_functions
+
+    never_run_functions()
 
     class LimitedMotoServer(ThreadedMotoServer):
         def _server_entry(self) -> None:
