@@ -17,11 +17,14 @@ venv: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/mlayer demo
 
-test: $(STAMP)
-	$(BIN)/python -m pytest -n 2 -q tests
+PYTEST_ARGS ?=
 
+test: $(STAMP)
+	$(BIN)/python -m pytest -n 2 -q $(PYTEST_ARGS) tests
+
+# No layer build, no Lambda-like interpreter, no embedded AWS: the tier to run while editing.
 test-fast: $(STAMP)
-	$(BIN)/python -m pytest -q -m "not slow and not e2e" tests
+	$(BIN)/python -m pytest -q -m "not slow and not e2e and not aws" $(PYTEST_ARGS) tests
 
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks

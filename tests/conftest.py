@@ -20,6 +20,22 @@ REPO = Path(__file__).resolve().parent.parent
 CACHE = REPO / ".cache"
 
 
+# Tiers by what a test uses, not by hand: a real layer or a Lambda-like interpreter is `slow`,
+# the embedded AWS is `aws`, the story through the CLI is `e2e`. `make test-fast` runs the rest.
+_SLOW_FIXTURES = {"deps_layer_build", "deps_layer", "deps_layer_zip", "runtime_dir", "model_layers"}
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        used = set(getattr(item, "fixturenames", ()))
+        if used & _SLOW_FIXTURES:
+            item.add_marker(pytest.mark.slow)
+        if "aws_server" in used:
+            item.add_marker(pytest.mark.aws)
+        if item.nodeid.startswith("tests/e2e/"):
+            item.add_marker(pytest.mark.e2e)
+
+
 @pytest.fixture(autouse=True)
 def _no_real_aws(monkeypatch, tmp_path_factory):
     """Never let a test reach real AWS or read the developer's ~/.aws."""
