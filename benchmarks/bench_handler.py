@@ -20,6 +20,7 @@ from __future__ import annotations
 import base64
 import contextlib
 import hashlib
+import io
 import json
 import os
 import platform
@@ -209,8 +210,11 @@ def warm(model_dir: Path, paths: list[Path]) -> list[dict]:
             for size in SIZES:
                 batch = texts[:size]
                 event = kinesis_event(batch)
-                response = handler.handler(event, None)
+                # a batch dead-lettered whole also answers no failures: count the predictions
+                with contextlib.redirect_stdout(io.StringIO()) as seen:
+                    response = handler.handler(event, None)
                 assert response == {"batchItemFailures": []}, response
+                assert f'"predicted": {size},' in seen.getvalue(), f"{size}: not all predicted"
                 floor_ms, handler_ms, ratio = _paired_ms(
                     lambda b=batch: floor_predict(steps, estimator, b),
                     lambda e=event: handler.handler(e, None),

@@ -126,8 +126,9 @@ def main() -> int:
             ok &= again.cached and cli_cached
             if arch == "x86_64":
                 python, _tried = find_python(RUNTIME.removeprefix("python"), probe_version)
-                if python is None:
-                    print(f"  cold import: skipped, no {RUNTIME} here")
+                if python is None:  # a target not measured is a failure, not a pass
+                    print(f"  cold import: FAILED, no {RUNTIME} here (pyenv install 3.12)")
+                    ok = False
                     continue
                 t_naive = _cold_import(python, naive)
                 t_slim = _cold_import(python, full.tree)

@@ -304,6 +304,7 @@ def main() -> int:
         )
         failed |= ratio > WARM_TARGET
         print(f"parity gate on that pipeline: {table['gate']}")
+        failed |= not table["labels_equal"] or table["gate"].startswith("REFUSED")
         print(
             f"model files: model.onnx {table['onnx_bytes'] / MB:.1f} MB vs pipeline.joblib "
             f"{table['joblib_bytes'] / MB:.1f} MB"
