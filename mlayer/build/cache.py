@@ -1,7 +1,10 @@
 """The build cache: a finished layer (tree, zip, result) per key, so a repeat build is a copy.
 
 The key covers everything that changes the output: the requirements file's bytes, the runtime,
-the architecture, the builder, and whether slimming and bytecode were on. An entry appears
+the architecture, the builder, whether slimming and bytecode were on, and the code that makes
+the layer (the producing modules' bytes and mlayer's version), so a newer mlayer never reuses a
+layer an older one built. Modules that only judge a layer (checks, budget, progress) are not in
+it: a new check re-judges a cached layer rather than rebuilding it. An entry appears
 atomically (built beside it, then renamed), so a crash never leaves half an entry behind.
 """
 
@@ -11,7 +14,10 @@ import hashlib
 import json
 import os
 import shutil
+from functools import lru_cache
 from pathlib import Path
+
+from mlayer import __version__
 
 CACHE_FORMAT = 3  # 2: layer zips at zlib level 6; 3: onnxruntime extras slimmed
 ENTRY_RESULT = "result.json"
@@ -21,6 +27,38 @@ ENTRY_TREE = "python"
 
 def default_cache_dir() -> Path:
     return Path(os.environ.get("MLAYER_CACHE_DIR") or Path.home() / ".cache" / "mlayer")
+
+
+# The modules whose code shapes a layer's bytes (the builders, slimming, stripping, bytecode,
+# the tree and zip), and the docker build script.
+PRODUCERS = (
+    "bytecode.py",
+    "docker_builder.py",
+    "layer.py",
+    "lock.py",
+    "pip_builder.py",
+    "requirements.py",
+    "shadowing.py",
+    "slim.py",
+    "slim_onnx.py",
+    "strip.py",
+    "target.py",
+    "tree.py",
+)
+
+
+@lru_cache(maxsize=1)
+def builder_code_sha256() -> str:
+    """What the producing code is: a change to any of it is a new cache key."""
+    from mlayer.shipped import shipped_path
+
+    digest = hashlib.sha256(__version__.encode())
+    here = Path(__file__).resolve().parent
+    paths = [here / name for name in PRODUCERS] + [shipped_path("docker-build", "build.sh")]
+    for path in paths:
+        digest.update(path.name.encode() + b"\0")
+        digest.update(path.read_bytes() if path.is_file() else b"<absent>")
+    return digest.hexdigest()
 
 
 def cache_key(
@@ -34,6 +72,7 @@ def cache_key(
         "builder": builder,
         "slim": slim,
         "compile": compile,
+        "code": builder_code_sha256(),
     }
     return hashlib.sha256(json.dumps(doc, sort_keys=True).encode()).hexdigest()[:32]
 

@@ -44,6 +44,18 @@ def test_cache_key_changes_with_every_input_and_only_then():
         assert cache_key(**{**base, field: other}) != key, field
 
 
+def test_cache_key_changes_with_the_code_that_builds(monkeypatch):
+    """A newer mlayer never reuses a layer an older one built: its producing code is in the key."""
+    from mlayer.build import cache
+
+    base = dict(requirements_sha256="a" * 64, runtime="python3.12", arch="x86_64")
+    key = cache_key(**base, builder="pip", slim=True, compile=True)
+    for name in cache.PRODUCERS:
+        assert (cache.Path(cache.__file__).parent / name).is_file(), name
+    monkeypatch.setattr(cache, "builder_code_sha256", lambda: "f" * 64)
+    assert cache_key(**base, builder="pip", slim=True, compile=True) != key
+
+
 def test_budget_reports_room_and_the_ten_largest():
     sizes = {f"pkg{i}": (i + 1) * MB for i in range(12)}
     budget = make_budget(200 * MB, 60 * MB, sizes, limit=250 * MB)
