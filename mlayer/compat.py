@@ -50,22 +50,18 @@ def check_compatibility(
     manifest: Mapping[str, Any], lock: dict | None, lock_source: str, allow_mismatch: bool
 ) -> list[str]:
     """Raise ModelError for what cannot work; return the warnings of what
-    --allow-version-mismatch let through."""
+    --allow-version-mismatch let through. A deps layer without the model format's runtime
+    cannot work whatever the flag says (docs/FORMATS.md)."""
     problem = deps_problem(manifest, lock)
-    if problem:
-        said = f"{problem[0].upper()}{problem[1:]} [layer: {lock_source}]"
-        if allow_mismatch:  # e.g. deploy-function moving to the other format's layer first
-            return [
-                f"{said}: the function cannot load this model until its deps layer has that "
-                "runtime (--allow-version-mismatch)."
-            ]
+    if problem:  # no flag helps: the function would fail every cold start
+        flag = " (--allow-version-mismatch does not cover it)" if allow_mismatch else ""
         raise ModelError(
-            f"{said}.",
+            f"{problem[0].upper()}{problem[1:]} [layer: {lock_source}]: the function could not "
+            f"start{flag}.",
             "Attach a deps layer built from layers/onnx/requirements.txt for an ONNX model, "
             "layers/sklearn/requirements.txt (or sklearn-pandas) for pickles, or one whose "
             "requirements -r-include both recipes to roll back and forth between formats; or "
-            "publish the model in the other --format. --allow-version-mismatch goes ahead anyway "
-            "(the function then fails its cold start until the layers match).",
+            "publish the model in the other --format.",
         )
     # An ONNX model unpickles nothing and needs no pandas: onnxruntime is all it needs.
     onnx = manifest.get("format") == "onnx"

@@ -260,9 +260,9 @@ def test_an_onnx_model_on_a_sklearn_only_deps_layer_is_refused(gw, tmp_path):
     doc = _refused(gw, save(tmp_path / "m", steps, records), "--format", "onnx")
     assert doc["error"] == "ModelError" and "no onnxruntime" in doc["message"]
     assert "layers/onnx/requirements.txt" in doc["hint"]
-    args = [*save(tmp_path / "m", steps, records), "--format", "onnx", "--dry-run"]
-    result, doc = publish(args, "--allow-version-mismatch")  # the explicit, unsafe override
-    assert result.exit_code == 0 and any("cannot load this model" in w for w in doc["warnings"])
+    args = [*save(tmp_path / "m", steps, records), "--format", "onnx"]
+    doc = _refused(gw, args, "--allow-version-mismatch")  # no flag makes it start (issue 23)
+    assert doc["error"] == "ModelError" and "does not cover it" in doc["message"]
 
 
 def test_rollback_between_formats_follows_the_deps_layer(gw, tmp_path, onnx_deps, runtime_dir):
