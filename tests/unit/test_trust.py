@@ -160,6 +160,7 @@ def test_code_module_functions_and_classes(tmp_path, monkeypatch):
         "import os\ndef clean(x):\n    return x\nclass Upper:\n    pass\n"
     )
     monkeypatch.syspath_prepend(str(tmp_path))
+    sys.modules.pop("my_steps", None)  # another test's my_steps (from its own folder) is not ours
     mod = importlib.import_module("my_steps")
     try:
         data = pickle.dumps([mod.clean, mod.Upper()])
