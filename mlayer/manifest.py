@@ -155,18 +155,19 @@ def build_manifest(
 
 
 def _json_classes(classes: Any) -> list | None:
+    """``classes_`` as JSON values: a numpy scalar as the Python value it holds (numpy 2 names
+    its bool type ``bool``, so names are not a test), anything else JSON cannot hold as text."""
     if classes is None:
         return None
     out = []
     for c in classes:
-        if isinstance(c, (str, bool)) or c is None:
+        item = getattr(c, "item", None)
+        if callable(item) and not isinstance(c, str):
+            c = item()
+        if isinstance(c, str):
+            out.append(str(c))  # numpy.str_ too
+        elif c is None or isinstance(c, (bool, int, float)):
             out.append(c)
-        elif isinstance(c, int) or type(c).__name__.startswith(("int", "uint")):
-            out.append(int(c))
-        elif isinstance(c, float) or type(c).__name__.startswith("float"):
-            out.append(float(c))
-        elif type(c).__name__ == "bool_":
-            out.append(bool(c))
         else:
             out.append(str(c))
     return out
