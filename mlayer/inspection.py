@@ -148,6 +148,23 @@ def _own(parsed: LayerVersionArn, account: str | None) -> bool:
     return account is None or parsed.account == account
 
 
+def s3_problems(gw: Gateway, place: model_store.Placement) -> list[str]:
+    """What the live model's S3 objects lack (one HEAD each): a missing object, or one of
+    another size, fails every cold start (ArtifactMissingError), so status must say so."""
+    problems = []
+    for obj in place.s3_objects:
+        uri = f"s3://{obj['bucket']}/{obj['key']}"
+        size = gw.object_size(obj["bucket"], obj["key"])
+        if size is None:
+            problems.append(f"live model object {uri} is missing: every cold start fails.")
+        elif size != obj["size"]:
+            problems.append(
+                f"live model object {uri} is {size} bytes, its manifest says {obj['size']}: "
+                "every cold start fails."
+            )
+    return problems
+
+
 def status(gw: Gateway, settings: Settings) -> StatusResult:
     """The function's layers (each with its role and size), its budget left and its state; with
     [model] alias, the model the alias carries and whether it is $LATEST's."""
@@ -197,6 +214,7 @@ def status(gw: Gateway, settings: Settings) -> StatusResult:
             "role": config.get("Role"),
             "granted": model_store.role_can_read(gw, config.get("Role"), place.resources),
         }
+    problems = s3_problems(gw, place)
     alias = settings.model.alias or None
     on_alias: tuple[str | None, int | None, str | None] = (None, None, None)
     model = next((ly for ly in layers if ly.role == "model"), None)
@@ -231,4 +249,5 @@ def status(gw: Gateway, settings: Settings) -> StatusResult:
         alias_model_label=on_alias[2],
         unknown_sizes=unknown,
         warnings=tuple(warnings),
+        problems=tuple(problems),
     )

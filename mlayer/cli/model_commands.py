@@ -121,5 +121,17 @@ def history(app: App, function_name, layer_name, alias) -> None:
 @function_option("Function to describe (default: [function] name).")
 @pass_app
 def status(app: App, function_name) -> None:
-    """The function's layers, their sizes, the budget left and its state."""
-    app.emit(api.status(app.settings_with(function={"name": function_name})))
+    """The function's layers, their sizes, the budget left and its state.
+
+    Exits 1 when the live model cannot start (an S3 object it needs is missing or changed)."""
+    result = api.status(app.settings_with(function={"name": function_name}))
+    app.emit(result)
+    if not result.ok:  # --json: the same lines are its "problems"
+        for problem in result.problems:
+            click.echo(f"Error: {problem}", err=True)
+        click.echo(
+            "Hint: publish the same files again (the version is reused and its objects "
+            "uploaded again), or `mlayer rollback` to a version whose objects exist.",
+            err=True,
+        )
+        raise click.exceptions.Exit(1)

@@ -43,6 +43,12 @@ class StatusResult:
     alias_model_label: str | None = None
     unknown_sizes: tuple[str, ...] = ()  # layers whose size cannot be read here (counted as 0)
     warnings: tuple[str, ...] = ()
+    problems: tuple[str, ...] = ()  # what makes the function fail now: status exits 1
+
+    @property
+    def ok(self) -> bool:
+        """False when the live model cannot start (a missing S3 object): status exits 1."""
+        return not self.problems
 
     @property
     def alias_in_sync(self) -> bool | None:
@@ -97,6 +103,7 @@ class StatusResult:
             "alias_in_sync": self.alias_in_sync,
             "unknown_sizes": list(self.unknown_sizes),
             "warnings": list(self.warnings),
+            "problems": list(self.problems),
         }
 
     def render(self) -> str:
@@ -145,6 +152,11 @@ class StatusResult:
             f"Alias {self.alias} -> function version {self.alias_function_version}: {model}, {same}."
         ]
 
+    def _gone(self, obj: dict) -> str:
+        """A mark on an S3 object that a problem names (missing, or of another size)."""
+        uri = f"s3://{obj['bucket']}/{obj['key']} "
+        return " NOT AS PUBLISHED (see the error)" if any(uri in p for p in self.problems) else ""
+
     def _s3_lines(self) -> list[str]:
         if not self.s3_objects:
             return []
@@ -153,7 +165,7 @@ class StatusResult:
             f"The live model's artifacts are in S3 ({human_bytes(size)}), downloaded to /tmp "
             f"({self.ephemeral_storage} MB) at cold start:",
             *(
-                f"  s3://{o['bucket']}/{o['key']} ({human_bytes(o['size'])})"
+                f"  s3://{o['bucket']}/{o['key']} ({human_bytes(o['size'])}){self._gone(o)}"
                 for o in self.s3_objects
             ),
         ]

@@ -372,6 +372,7 @@ STATUS_KEYS = {
     "alias_in_sync",
     "unknown_sizes",
     "warnings",
+    "problems",
 }
 STATUS_LAYER_KEYS = {
     "arn",
