@@ -71,6 +71,10 @@ PURE_MODULES = (
     "mlayer/compat.py",
     "mlayer/schema.py",
     "mlayer/ephemeral.py",
+    "mlayer/rollout/plan.py",
+    "mlayer/rollout/stats.py",
+    "mlayer/rollout/gates.py",
+    "mlayer/rollout/state.py",
 )
 SIDE_EFFECTS = {"boto3", "botocore", "subprocess", "click", "socket"}
 MAX_LINES = 400
