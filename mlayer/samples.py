@@ -125,7 +125,10 @@ def _frame(records: Sequence[dict], columns: list[dict]) -> Any:
 
 
 def plain(value: Any) -> Any:
-    """A numpy scalar as the JSON value it stands for."""
+    """A numpy scalar as the JSON value it stands for; an array (one record's outputs of a
+    multi-output model) as a list of them."""
+    if getattr(value, "ndim", 0):
+        return [plain(v) for v in value]
     item = getattr(value, "item", None)
     return item() if callable(item) and not isinstance(value, (str, bytes)) else value
 

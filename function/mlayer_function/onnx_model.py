@@ -100,7 +100,10 @@ class OnnxModel:
         results = self.session.run(wanted, self.feed(rows))
         raw = np.asarray(results[0])
         if self.class_keys is None:  # a regressor: float32 values, written as float32 reads
-            labels = [float(str(v)) for v in raw.reshape(-1)]
+            if raw.ndim == 2 and raw.shape[1] > 1:  # several outputs: a list per record
+                labels = [[float(str(v)) for v in row] for row in raw]
+            else:
+                labels = [float(str(v)) for v in raw.reshape(-1)]
         else:
             labels = [self.labels.get(v, v) for v in raw.reshape(-1).tolist()]
         if len(labels) != len(rows):

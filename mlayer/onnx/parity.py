@@ -140,7 +140,11 @@ def _sklearn_predict(pipeline: Any, x: Any, with_proba: bool) -> tuple[list, lis
     if len(pipeline.steps) > 1:
         x = pipeline[:-1].transform(x)
     model = pipeline.steps[-1][1]
-    labels = [_plain(v) for v in model.predict(x)]
+    raw = model.predict(x)
+    if getattr(raw, "ndim", 1) == 2:  # a multi-output regressor: a list per record
+        labels = raw.tolist() if raw.shape[1] > 1 else raw.ravel().tolist()
+    else:
+        labels = [_plain(v) for v in raw]
     proba = model.predict_proba(x).tolist() if with_proba else None
     return labels, proba
 
@@ -158,10 +162,13 @@ def _compare(converted, sk, ox, class_keys) -> tuple[list[int], float | None, fl
     for i, (a, b) in enumerate(zip(sk_labels, ox_labels, strict=True)):
         if converted.is_classifier:
             ok = a == b and isinstance(a, str) == isinstance(b, str)
-        else:
-            diff = abs(float(a) - float(b))
-            max_v = diff if max_v is None else max(max_v, diff)
-            ok = diff <= VALUE_ABS_TOL + VALUE_REL_TOL * abs(float(a))
+        else:  # one value per record, or a list of them (a multi-output regressor)
+            pairs = list(zip(a, b, strict=False)) if isinstance(a, list) else [(a, b)]
+            ok = not isinstance(a, list) or (isinstance(b, list) and len(a) == len(b))
+            for x, y in pairs:
+                diff = abs(float(x) - float(y))
+                max_v = diff if max_v is None else max(max_v, diff)
+                ok = ok and diff <= VALUE_ABS_TOL + VALUE_REL_TOL * abs(float(x))
         if sk_proba is not None and ox_proba is not None:
             diff = max(
                 abs(p - ox_proba[i][k]) for p, k in zip(sk_proba[i], class_keys, strict=True)
