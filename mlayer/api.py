@@ -21,6 +21,7 @@ from mlayer.request_types import (
     InitRequest,
     InvokeRequest,
     PollRequest,
+    PruneRequest,
     PublishRequest,
     RollbackRequest,
 )
@@ -31,6 +32,7 @@ if TYPE_CHECKING:  # imported lazily at run time: `mlayer --help` stays fast
     from mlayer.local.commands import InvokeSummary, PollSummary
     from mlayer.results.deploy import DeployResult
     from mlayer.results.history import HistoryResult
+    from mlayer.results.prune import PruneResult
     from mlayer.results.publish import PublishResult
     from mlayer.results.rollback import RollbackResult
     from mlayer.results.status import StatusResult
@@ -137,6 +139,34 @@ def history(
 
     gw, settings = _ready(settings, gateway)
     return inspection.history(gw, settings, request or HistoryRequest())
+
+
+def prune(
+    settings: Settings,
+    request: PruneRequest,
+    *,
+    confirm: Confirm | None = None,
+    show: Callable[[str], None] | None = None,
+    progress: Callable[[str], None] | None = None,
+    gateway: Any = None,
+    now: Any = None,
+) -> PruneResult:
+    """Delete old function versions, model layer versions and artifacts nothing needs (a
+    PruneResult; see prune.py). ``show(plan)`` precedes ``confirm``; ``now`` moves the clock."""
+    import datetime as _dt
+
+    from mlayer import prune as command
+
+    gw, settings = _ready(settings, gateway)
+    return command.prune(
+        gw,
+        settings,
+        request,
+        now=now or _dt.datetime.now(_dt.timezone.utc),
+        confirm=confirm or _go_ahead,
+        show=show,
+        progress=progress,
+    )
 
 
 def status(settings: Settings, *, gateway: Any = None) -> StatusResult:

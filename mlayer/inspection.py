@@ -105,6 +105,9 @@ def history(gw: Gateway, settings: Settings, request: HistoryRequest) -> History
             )
         else:
             on_alias = set(live_arns(gw, function, alias))
+    from mlayer.prune import would_remove
+
+    prunable = would_remove(gw, settings) if config is not None else frozenset()
     rows = []
     for v in gw.list_layer_versions(layer):
         arn = v["LayerVersionArn"]
@@ -131,6 +134,7 @@ def history(gw: Gateway, settings: Settings, request: HistoryRequest) -> History
                 description=desc,
                 store=place.store,
                 s3_objects=place.s3_objects,
+                prunable=v["Version"] in prunable,
             )
         )
     return HistoryResult(

@@ -68,6 +68,14 @@ class HistoryRequest:
 
 
 @dataclass(frozen=True, kw_only=True)
+class PruneRequest:
+    keep: int | None = None  # None: [prune] keep
+    older_than_days: int | None = None  # None: [prune] older_than_days
+    deps: bool = False  # also the dependencies layer's versions nothing carries
+    dry_run: bool = False
+
+
+@dataclass(frozen=True, kw_only=True)
 class DeployRequest:
     dry_run: bool = False
     allow_version_mismatch: bool = False

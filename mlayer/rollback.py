@@ -42,6 +42,23 @@ def _target_version(
     return target
 
 
+def _refuse_pruned(gw: Gateway, bucket: str, layer: str, version: int, versions) -> None:
+    """A version `mlayer prune` deleted is said to be pruned, not merely "not found"."""
+    from mlayer.prune_read import pruned_marker
+
+    record = pruned_marker(gw, bucket, layer, version)
+    if record is None:
+        return
+    label = f" ({record['label']})" if record.get("label") else ""
+    listed = ", ".join(str(v["Version"]) for v in sorted(versions, key=lambda v: v["Version"]))
+    raise NotFoundError(
+        f"Layer {layer} version {version}{label} was pruned by `mlayer prune` on "
+        f"{record.get('pruned_at', '?')}: a deleted layer version cannot be attached again.",
+        f"Publish that model again (a new version), or pick one that exists: {listed or 'none'}.",
+        "Pruned",
+    )
+
+
 def rollback(
     gw: Gateway,
     settings: Settings,
@@ -66,6 +83,8 @@ def rollback(
     ours = LayerVersionArn.parse(versions[0]["LayerVersionArn"]) if versions else None
     live_arn = next((a for a in current.arns if ours and planner.same_layer(a, ours)), None)
     live = LayerVersionArn.parse(live_arn).version if live_arn else None
+    if request.version is not None and request.version not in {v["Version"] for v in versions}:
+        _refuse_pruned(gw, bucket, layer, int(request.version), versions)
     target_version = _target_version(layer, versions, request, live)
     target = next(v["LayerVersionArn"] for v in versions if v["Version"] == target_version)
     store = ArtifactStore(gw, bucket)

@@ -7,7 +7,12 @@ settings, output and confirmation; progress.py draws progress on stderr.
 
 from __future__ import annotations
 
-from mlayer.cli import local_commands, model_commands, setup_commands  # noqa: F401 (registers)
+from mlayer.cli import (  # noqa: F401 (registers)
+    local_commands,
+    model_commands,
+    prune_commands,
+    setup_commands,
+)
 from mlayer.cli.app import App, confirm, pass_app
 from mlayer.cli.group import MlayerGroup, cli
 

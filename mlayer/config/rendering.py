@@ -50,6 +50,8 @@ _COMMENTS = {
     "output.dead_letter": "sqs://Q | s3://B/P for records that can never succeed",
     "output.dead_letter_overflow": "s3://B/P for dead letters too big for their sink "
     "(empty: the artifact bucket, dead-letters/)",
+    "prune.keep": "newest model and function versions mlayer prune always keeps (1..10000)",
+    "prune.older_than_days": "and nothing younger than this goes (0..36500)",
 }
 
 _SECTION_HEADERS = {
@@ -59,6 +61,7 @@ _SECTION_HEADERS = {
     "artifacts": "Where mlayer keeps what it publishes",
     "trigger": "The Kinesis event-source mapping (mlayer deploy-function)",
     "output": "Where the function writes (MLAYER_OUTPUT_SINK / MLAYER_OUTPUT_DEAD_LETTER)",
+    "prune": "What mlayer prune keeps (MLAYER_PRUNE_KEEP / MLAYER_PRUNE_OLDER_THAN_DAYS)",
 }
 
 

@@ -87,6 +87,14 @@ class OutputSettings:
 
 
 @dataclass(frozen=True)
+class PruneSettings:
+    """`mlayer prune`: a version goes only when outside the newest ``keep`` AND older than this."""
+
+    keep: int = 10  # newest model (and function) versions always kept
+    older_than_days: int = 14  # and nothing younger than this goes
+
+
+@dataclass(frozen=True)
 class AwsSettings:
     """Where AWS is: not in mlayer.toml (it belongs to the machine), from flags and env."""
 
@@ -107,6 +115,7 @@ class Settings:
     artifacts: ArtifactsSettings = field(default_factory=ArtifactsSettings)
     trigger: TriggerSettings = field(default_factory=TriggerSettings)
     output: OutputSettings = field(default_factory=OutputSettings)
+    prune: PruneSettings = field(default_factory=PruneSettings)
     aws: AwsSettings = field(default_factory=AwsSettings)
     source: str = "defaults"  # the file the settings came from, for messages
     root: Path = field(default_factory=Path.cwd)  # relative paths resolve against this
@@ -161,4 +170,5 @@ SECTIONS: dict[str, type] = {
     "artifacts": ArtifactsSettings,
     "trigger": TriggerSettings,
     "output": OutputSettings,
+    "prune": PruneSettings,
 }

@@ -22,7 +22,8 @@ class HistoryRow:
     live_on_alias: bool
     description: str
     store: str = "unknown"  # layer | s3 | mixed | unknown (no manifest): model_store.placement
-    s3_objects: tuple[dict, ...] = ()  # the S3 objects this version needs (never deleted)
+    s3_objects: tuple[dict, ...] = ()  # the S3 objects this version needs
+    prunable: bool = False  # `mlayer prune` ([prune] keep, older_than_days) would delete it
 
 
 @dataclass(frozen=True)
@@ -67,6 +68,7 @@ class HistoryResult:
                     "description": r.description,
                     "store": r.store,
                     "s3_objects": list(r.s3_objects),
+                    "prunable": r.prunable,
                 }
                 for r in self.versions
             ],
@@ -88,6 +90,8 @@ class HistoryResult:
             live = [self.function] if r.live else []
             if r.live_on_alias:
                 live.append(f"alias {self.alias}")
+            if r.prunable:
+                live.append("(prune would delete)")
             rows.append(
                 [
                     r.version,
@@ -127,7 +131,7 @@ class HistoryResult:
         )
 
     def _s3_lines(self) -> list[str]:
-        """What each S3-stored version needs (mlayer never deletes it), and the room left."""
+        """What each S3-stored version needs (only `mlayer prune` deletes it), and the room left."""
         lines = [
             f"Version {r.version} needs s3://{o['bucket']}/{o['key']} ({human_bytes(o['size'])})."
             for r in self.versions
