@@ -111,13 +111,10 @@ class RolloutState:
         )
 
     def extended(self, record: StepRecord, now: float) -> RolloutState:
-        """After a step short of traffic: the same weight watched again."""
+        """After a step short of traffic: the same weight watched longer (its window still
+        starts when the weight was set; the next judgement waits from ``updated_at``)."""
         return replace(
-            self,
-            extensions=self.extensions + 1,
-            step_started_at=now,
-            updated_at=now,
-            history=(*self.history, record),
+            self, extensions=self.extensions + 1, updated_at=now, history=(*self.history, record)
         )
 
     def finished(

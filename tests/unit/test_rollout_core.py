@@ -301,6 +301,7 @@ def test_state_moves_through_steps_and_round_trips_through_json():
     assert state.weight == 0.25 and state.active
     state = state.extended(record, 1360.0)
     assert (state.step, state.extensions, state.weight) == (0, 1, 0.25)
+    assert (state.step_started_at, state.updated_at) == (1000.0, 1360.0)
     state = state.advanced(record, 1720.0)
     assert (state.step, state.extensions, state.weight, state.step_started_at) == (
         1,

@@ -1,0 +1,107 @@
+"""Helpers for the rollout tests: a function with two versions behind an alias, a fake wall
+clock whose sleep publishes what CloudWatch would hold for the traffic of that time."""
+
+from __future__ import annotations
+
+import random
+import time
+from dataclasses import dataclass, field
+
+from publish_support import BUCKET, FUNCTION, create_function
+
+from mlayer.gateway.metrics import MetricDatum, put_metrics
+from mlayer.rollout.health import EMF_NAMESPACE, LAMBDA_NAMESPACE, emf_dimensions
+from mlayer.rollout.health import lambda_dimensions as lam_dims
+
+ALIAS = "live"
+CLASSES = ("spam", "ham")
+
+
+def two_versions(gw) -> tuple[str, str]:
+    """FUNCTION with versions 1 and 2 (different code), alias live -> 1, the artifact bucket."""
+    gw.ensure_bucket(BUCKET)
+    create_function(gw, [])
+    v1 = gw.publish_function_version(FUNCTION, description="one")["Version"]
+    gw.update_function_configuration(FUNCTION, Description="two")
+    v2 = gw.publish_function_version(FUNCTION, description="two")["Version"]
+    gw.create_alias(FUNCTION, ALIAS, v1)
+    return str(v1), str(v2)
+
+
+@dataclass
+class Behaviour:
+    """How a version behaves per record: error per invocation, dead letters, ms, classes."""
+
+    error_p: float = 0.0
+    dead_p: float = 0.0
+    ms: float = 40.0
+    shares: tuple[float, ...] = (0.5, 0.5)
+
+
+@dataclass
+class Traffic:
+    """A fake epoch clock; sleeping publishes the metrics of the records sent meanwhile, each
+    record on the new version with the alias's current weight (read from AWS, as Lambda does)."""
+
+    gw: object
+    versions: dict[str, Behaviour]
+    per_second: float = 2.0
+    now: float = field(default_factory=lambda: time.time() - 6 * 3600)
+    rng: random.Random = field(default_factory=lambda: random.Random(5))
+    on_sleep: object = None
+    sleeps: list = field(default_factory=list)
+
+    def clock(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self.send(seconds)
+        self.now += seconds
+        if self.on_sleep:
+            self.on_sleep()
+
+    def send(self, seconds: float) -> None:
+        alias = self.gw.get_alias(FUNCTION, ALIAS)
+        weights = (alias.get("RoutingConfig") or {}).get("AdditionalVersionWeights") or {}
+        counts: dict[str, int] = {}
+        for _ in range(int(seconds * self.per_second / 10)):  # batches of 10 records
+            version = str(alias["FunctionVersion"])
+            for other, w in weights.items():
+                if self.rng.random() < w:
+                    version = other
+            counts[version] = counts.get(version, 0) + 1
+        for version, batches in counts.items():
+            self.publish(version, batches, self.now + seconds / 2)
+
+    def publish(self, version: str, batches: int, stamp: float) -> None:
+        b = self.versions[version]
+        errors = sum(self.rng.random() < b.error_p for _ in range(batches))
+        records = 10 * (batches - errors)
+        dead = sum(self.rng.random() < b.dead_p for _ in range(records))
+        picks = self.rng.choices(CLASSES, weights=b.shares, k=records - dead)
+        lam = lam_dims(FUNCTION, ALIAS, version)
+        emf = emf_dimensions(FUNCTION, version)
+        put_metrics(
+            self.gw,
+            LAMBDA_NAMESPACE,
+            [
+                MetricDatum("Invocations", lam, batches, timestamp=stamp),
+                MetricDatum("Errors", lam, errors, timestamp=stamp),
+                MetricDatum("Duration", lam, b.ms, unit="Milliseconds", timestamp=stamp),
+            ],
+        )
+        put_metrics(
+            self.gw,
+            EMF_NAMESPACE,
+            [
+                MetricDatum("predicted", emf, records - dead, timestamp=stamp),
+                MetricDatum("dead_lettered", emf, dead, timestamp=stamp),
+                *(
+                    MetricDatum(
+                        "predictions", {**emf, "prediction": c}, picks.count(c), timestamp=stamp
+                    )
+                    for c in CLASSES
+                ),
+            ],
+        )
