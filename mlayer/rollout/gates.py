@@ -38,6 +38,7 @@ class Health:
     records: float = 0.0  # records the version predicted
     dead_letters: float = 0.0
     p99_ms: float = 0.0
+    latency_stat: str = "p99"  # what p99_ms holds: "Average" where the endpoint has no p99
     predictions: Mapping[str, float] = field(default_factory=dict)  # class (or bin) -> count
 
     @property
@@ -139,7 +140,8 @@ def _latency(new: Health, old: Health, t: Thresholds) -> Reading:
     ratio = new.p99_ms / old.p99_ms if old.p99_ms > 0 else 1.0
     slower = new.p99_ms - old.p99_ms
     passed = not (ratio > t.max_latency_ratio and slower > t.latency_slack_ms)
-    detail = f"p99 {new.p99_ms:.1f} ms vs {old.p99_ms:.1f} ms ({ratio:.2f}x)"
+    stat = new.latency_stat
+    detail = f"{stat} Duration {new.p99_ms:.1f} ms vs {old.p99_ms:.1f} ms ({ratio:.2f}x)"
     return Reading("latency", passed, new.p99_ms, old.p99_ms, t.max_latency_ratio, detail)
 
 
