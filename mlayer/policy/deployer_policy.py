@@ -1,0 +1,168 @@
+"""The least a person or CI pipeline needs to run every mlayer command for one configuration.
+
+The statements follow the gateway's calls (mlayer/gateway/), grouped by what they serve:
+  Account               sts:GetCallerIdentity (the default bucket's name, ARNs); no resource
+  ArtifactBucket        HeadBucket and HeadObject of absent keys (s3:ListBucket), and the first
+                        deploy's CreateBucket with its public-access block, ownership and
+                        encryption settings
+  ArtifactObjects       layer zips, locks and manifests (layers/), the function's code
+                        (functions/), S3-stored models (models/), version labels (labels/)
+  Layers                publish/list/read mlayer's two layers (build-deps, publish-model,
+                        rollback, history, status)
+  ListLayerVersions     lambda:ListLayerVersions takes no resource
+  Function              the function, its versions and alias (deploy-function, relinks,
+                        provisioned concurrency, invoke)
+  PassRole              iam:PassRole on the function's role only
+  EventSourceMappings   list/create take no resource; update is on the account's mappings
+  TriggerStream         DescribeStreamSummary of [trigger] stream (its ARN, at deploy)
+  OnFailureTarget       the destination's ARN at deploy (sqs:GetQueueAttributes / sns)
+  ManageRole            [function] role = "create": the mlayer-<function> role and its policy
+  ReadRolePolicies      a user-given role: status reads its policies to list what is missing
+"""
+
+from __future__ import annotations
+
+from mlayer.config import Settings
+from mlayer.policy.arns import Arns, split_url
+from mlayer.policy.document import Statement, document
+from mlayer.policy.function_policy import on_failure_url
+
+CREATE_ROLE = "create"
+ROLE_PREFIX = "mlayer-"
+BUCKET_SETUP = (
+    "s3:CreateBucket",
+    "s3:PutBucketOwnershipControls",
+    "s3:PutBucketPublicAccessBlock",
+    "s3:PutEncryptionConfiguration",
+)
+FUNCTION_ACTIONS = (
+    "lambda:CreateAlias",
+    "lambda:CreateFunction",
+    "lambda:DeleteProvisionedConcurrencyConfig",
+    "lambda:GetAlias",
+    "lambda:GetFunctionConfiguration",
+    "lambda:GetProvisionedConcurrencyConfig",
+    "lambda:InvokeFunction",
+    "lambda:ListVersionsByFunction",
+    "lambda:PublishVersion",
+    "lambda:PutProvisionedConcurrencyConfig",
+    "lambda:UpdateAlias",
+    "lambda:UpdateFunctionCode",
+    "lambda:UpdateFunctionConfiguration",
+)
+OBJECT_PREFIXES = ("functions/", "layers/", "models/")
+ROLE_ACTIONS = ("iam:CreateRole", "iam:GetRole", "iam:GetRolePolicy", "iam:PutRolePolicy")
+ROLE_READS = (
+    "iam:GetRolePolicy",
+    "iam:ListAttachedRolePolicies",
+    "iam:ListRolePolicies",
+)
+POLICY_READS = ("iam:GetPolicy", "iam:GetPolicyVersion")
+
+
+def role_name(settings: Settings) -> str:
+    """The created role's name: mlayer-<function>."""
+    return f"{ROLE_PREFIX}{settings.function.name}"
+
+
+def role_arn(settings: Settings, arns: Arns) -> str:
+    """The function's role: the configured ARN, the one ``create`` makes, or "" (none
+    configured: an update keeps the live role and passes none)."""
+    role = settings.function.role
+    return arns.role(role_name(settings)) if role == CREATE_ROLE else role
+
+
+def _bucket_statements(settings: Settings, arns: Arns) -> list[Statement]:
+    bucket = settings.artifacts.bucket
+    layers = (settings.deps.layer, settings.model.layer)
+    objects = [arns.objects(bucket, p) for p in OBJECT_PREFIXES]
+    objects += [arns.objects(bucket, f"labels/{layer}/") for layer in layers]
+    return [
+        Statement("ArtifactBucket", ("s3:ListBucket", *BUCKET_SETUP), (arns.bucket(bucket),)),
+        Statement("ArtifactObjects", ("s3:GetObject", "s3:PutObject"), tuple(objects)),
+    ]
+
+
+def _lambda_statements(settings: Settings, arns: Arns) -> list[Statement]:
+    fn = settings.function.name
+    layers = (settings.deps.layer, settings.model.layer)
+    return [
+        Statement(
+            "Layers",
+            ("lambda:GetLayerVersion", "lambda:PublishLayerVersion"),
+            tuple(r for name in layers for r in (arns.layer(name), arns.layer_versions(name))),
+        ),
+        Statement("ListLayerVersions", ("lambda:ListLayerVersions",), ("*",)),
+        Statement("Function", FUNCTION_ACTIONS, (arns.function(fn), arns.function_qualified(fn))),
+    ] + _pass_role(settings, arns)
+
+
+def _pass_role(settings: Settings, arns: Arns) -> list[Statement]:
+    role = role_arn(settings, arns)
+    return [Statement("PassRole", ("iam:PassRole",), (role,))] if role else []
+
+
+def _trigger_statements(settings: Settings, arns: Arns) -> list[Statement]:
+    stream = settings.trigger.stream
+    if not stream:
+        return []
+    out = [
+        Statement(
+            "EventSourceMappings",
+            ("lambda:CreateEventSourceMapping", "lambda:ListEventSourceMappings"),
+            ("*",),
+        ),
+        Statement(
+            "UpdateEventSourceMapping",
+            ("lambda:UpdateEventSourceMapping",),
+            (arns.event_source_mappings(),),
+        ),
+    ]
+    if not stream.startswith("arn:"):
+        out.append(
+            Statement("TriggerStream", ("kinesis:DescribeStreamSummary",), (arns.stream(stream),))
+        )
+    scheme, rest = split_url(on_failure_url(settings))
+    if scheme == "sqs":
+        out.append(
+            Statement(
+                "OnFailureTarget",
+                ("sqs:GetQueueAttributes", "sqs:GetQueueUrl"),
+                (arns.queue(rest),),
+            )
+        )
+    elif scheme == "sns":
+        out.append(Statement("OnFailureTarget", ("sns:GetTopicAttributes",), (arns.topic(rest),)))
+    return out
+
+
+def _role_statements(settings: Settings, arns: Arns) -> list[Statement]:
+    role = role_arn(settings, arns)
+    if not role:
+        return []
+    if settings.function.role == CREATE_ROLE:
+        return [Statement("ManageRole", ROLE_ACTIONS, (role,))]
+    return [
+        Statement("ReadRolePolicies", ROLE_READS, (role,)),
+        Statement(
+            "ReadAttachedPolicies",
+            POLICY_READS,
+            (arns.policies(arns.account), arns.policies("aws")),
+        ),
+    ]
+
+
+def deployer_statements(settings: Settings, arns: Arns) -> list[Statement]:
+    """Every statement the deployer needs for ``settings`` (bucket named: with_bucket)."""
+    return [
+        Statement("Account", ("sts:GetCallerIdentity",), ("*",)),
+        *_bucket_statements(settings, arns),
+        *_lambda_statements(settings, arns),
+        *_trigger_statements(settings, arns),
+        *_role_statements(settings, arns),
+    ]
+
+
+def deployer_policy(settings: Settings, arns: Arns) -> dict:
+    """The deployer's policy document (see the module docstring)."""
+    return document(deployer_statements(settings, arns))

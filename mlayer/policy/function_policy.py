@@ -1,0 +1,161 @@
+"""The function's execution role policy, from the configuration: exact ARNs, nothing unused.
+
+One statement per path of the function (its Sid names it), each on the resources that path
+touches and no other:
+  Logs                  Lambda's log group of this function, /aws/lambda/<name>
+  ReadTriggerStream     the event-source mapping's reads of [trigger] stream
+  ListStreams           kinesis:ListStreams, which AWS documents for Kinesis mappings and which
+                        takes no resource (the one ``*``)
+  WriteResults          [output] sink (BatchWriteItem / PutObject / PutRecords / SendMessage)
+  WriteDeadLetters      [output] dead_letter
+  WriteDeadLetterOverflow  the overflow prefix (default: the artifact bucket's dead-letters/)
+  ReadModelArtifacts    s3:GetObject on the artifact bucket's models/* when a model may be
+                        stored in S3 ([model] store s3, or auto: a later publish-model may move
+                        a model that outgrows its layer to S3 without touching the role)
+  WriteOnFailure        the trigger's on-failure destination (deploy_plan.on_failure_url)
+  ReadScoredFiles       [trigger] s3, when that key exists and is set (file scoring)
+  UseKey<Purpose>       kms:Decrypt / kms:GenerateDataKey on a customer managed key that
+                        encrypts one of the above (``keys``, read from the live resources)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from mlayer.config import Settings
+from mlayer.policy.arns import Arns, s3_bucket_prefix, split_url
+from mlayer.policy.document import Statement, document
+
+STREAM_READS = (
+    "kinesis:DescribeStream",
+    "kinesis:DescribeStreamSummary",
+    "kinesis:GetRecords",
+    "kinesis:GetShardIterator",
+    "kinesis:ListShards",
+)
+ON_FAILURE_S3_PREFIX = "aws/lambda/"  # where Lambda writes on-failure objects in a bucket
+MODEL_STORES_IN_S3 = ("auto", "s3")
+# The keys a caller may pass (``keys``): what each encrypts and what the function does with it.
+KEY_PURPOSES = {
+    "trigger": ("kms:Decrypt",),  # reading an SSE-KMS stream
+    "sink": ("kms:GenerateDataKey",),  # writing to an SSE-KMS queue, stream or bucket
+    "dead_letter": ("kms:GenerateDataKey",),
+    "models": ("kms:Decrypt",),  # SSE-KMS objects of the artifact bucket
+    "on_failure": ("kms:GenerateDataKey",),
+}
+
+
+def write_statement(sid: str, url: str, arns: Arns) -> Statement | None:
+    """The write a sink URL needs (None for stdout://, which is the log)."""
+    scheme, rest = split_url(url)
+    if scheme == "dynamodb":
+        return Statement(sid, ("dynamodb:BatchWriteItem",), (arns.table(rest),))
+    if scheme == "s3":
+        bucket, prefix = s3_bucket_prefix(rest)
+        return Statement(sid, ("s3:PutObject",), (arns.objects(bucket, prefix),))
+    if scheme == "kinesis":
+        return Statement(sid, ("kinesis:PutRecords",), (arns.stream(rest),))
+    if scheme == "sqs":
+        return Statement(sid, ("sqs:GetQueueUrl", "sqs:SendMessage"), (arns.queue(rest),))
+    return None
+
+
+def on_failure_statement(url: str, arns: Arns) -> Statement | None:
+    """What Lambda's mapping needs to record a batch it gave up on, with the function's role."""
+    scheme, rest = split_url(url)
+    if scheme == "arn":
+        service = rest.split(":")[2]
+        scheme, rest = service, (rest.split(":::", 1)[1] if service == "s3" else rest)
+    sid = "WriteOnFailure"
+    if scheme == "sqs":
+        return Statement(sid, ("sqs:SendMessage",), (arns.queue(rest),))
+    if scheme == "sns":
+        return Statement(sid, ("sns:Publish",), (arns.topic(rest),))
+    if scheme == "s3":
+        bucket = rest.split("/", 1)[0]  # Lambda takes the bucket only, for stream sources
+        return Statement(
+            sid,
+            ("s3:ListBucket", "s3:PutObject"),
+            (arns.bucket(bucket), arns.objects(bucket, ON_FAILURE_S3_PREFIX)),
+        )
+    return None
+
+
+def on_failure_url(settings: Settings) -> str:
+    """As deploy-function sets it: [trigger] on_failure, else an SQS dead-letter queue, else
+    the artifact bucket (deploy_plan.on_failure_url, repeated here to keep this package pure)."""
+    if settings.trigger.on_failure:
+        return settings.trigger.on_failure
+    if settings.output.dead_letter.startswith("sqs://"):
+        return settings.output.dead_letter
+    return f"s3://{settings.artifacts.bucket}" if settings.artifacts.bucket else ""
+
+
+def scored_files_statement(settings: Settings, arns: Arns) -> Statement | None:
+    """[trigger] s3 (file scoring), tolerated when this version of the settings lacks it."""
+    url = getattr(settings.trigger, "s3", "") or ""
+    if not url.startswith("s3://"):
+        return None
+    bucket, prefix = s3_bucket_prefix(url[len("s3://") :])
+    return Statement("ReadScoredFiles", ("s3:GetObject",), (arns.objects(bucket, prefix),))
+
+
+def key_statements(keys: Mapping[str, str], used: set[str]) -> list[Statement]:
+    """kms statements for the keys of the paths this configuration uses."""
+    out = []
+    for purpose, key_arn in sorted(keys.items()):
+        if purpose in used and key_arn:
+            sid = "UseKey" + "".join(p.title() for p in purpose.split("_"))
+            out.append(Statement(sid, KEY_PURPOSES[purpose], (key_arn,)))
+    return out
+
+
+def function_statements(
+    settings: Settings, arns: Arns, keys: Mapping[str, str] | None = None
+) -> list[Statement]:
+    """Every statement the function's role needs for ``settings`` (bucket named: with_bucket)."""
+    out = [
+        Statement(
+            "Logs",
+            ("logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"),
+            (arns.log_group(settings.function.name),),
+        )
+    ]
+    used: set[str] = set()
+    stream = settings.trigger.stream
+    if stream:
+        used.add("trigger")
+        out.append(Statement("ReadTriggerStream", STREAM_READS, (arns.stream(stream),)))
+        out.append(Statement("ListStreams", ("kinesis:ListStreams",), ("*",)))
+        failure = on_failure_statement(on_failure_url(settings), arns)
+        if failure is not None:
+            used.add("on_failure")
+            out.append(failure)
+    for sid, url, purpose in (
+        ("WriteResults", settings.output.sink, "sink"),
+        ("WriteDeadLetters", settings.output.dead_letter, "dead_letter"),
+    ):
+        st = write_statement(sid, url, arns) if url else None
+        if st is not None:
+            used.add(purpose)
+            out.append(st)
+    overflow = settings.dead_letter_overflow_url() if settings.artifacts.bucket else ""
+    if settings.output.dead_letter_overflow:
+        overflow = settings.output.dead_letter_overflow
+    if overflow:
+        out.append(write_statement("WriteDeadLetterOverflow", overflow, arns))
+    if settings.model.store in MODEL_STORES_IN_S3 and settings.artifacts.bucket:
+        used.add("models")
+        bucket = settings.artifacts.bucket
+        out.append(
+            Statement("ReadModelArtifacts", ("s3:GetObject",), (arns.objects(bucket, "models/"),))
+        )
+    files = scored_files_statement(settings, arns)
+    if files is not None:
+        out.append(files)
+    return out + key_statements(keys or {}, used)
+
+
+def function_policy(settings: Settings, arns: Arns, keys: Mapping[str, str] | None = None) -> dict:
+    """The function's inline policy document (see the module docstring)."""
+    return document(function_statements(settings, arns, keys))
