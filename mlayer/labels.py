@@ -6,15 +6,21 @@ with a conditional write (S3 ``If-None-Match: *``) on ``labels/<layer>/<label>.j
 publishes racing for ``v9`` exactly one gets it, the other takes ``v10``. A claim holds the
 content it was made for, so an interrupted publish of the same files gets its label (and so its
 zip, byte for byte) back; a claim whose publish never came is taken over after ``STALE``.
+
+A publish that had to skip such a claim lands one version below its label (Lambda gives the
+skipped number to it): it publishes its zip again up to its label's number and deletes its own
+stray versions, so the label is the version and later labels are not shifted (``land_on_label``).
 """
 
 from __future__ import annotations
 
 import datetime as _dt
 import json
-from collections.abc import Iterable
+import re
+from collections.abc import Callable, Iterable
 
 from mlayer import manifest as mf
+from mlayer.arns import LayerVersionArn
 from mlayer.errors import ConflictError
 from mlayer.gateway import Gateway
 
@@ -28,6 +34,12 @@ def label_key(layer: str, label: str) -> str:
 
 def default_label(number: int) -> str:
     return f"v{number}"
+
+
+def label_number(label: str) -> int | None:
+    """N of a default label ``v<N>``; None for any other label."""
+    found = re.fullmatch(r"v([1-9][0-9]*)", label)
+    return int(found.group(1)) if found else None
 
 
 def labels_in_use(versions: Iterable[dict]) -> set[str]:
@@ -88,3 +100,43 @@ def claim_label(
         "Name the version with --label, or run the command again.",
         "LabelsTaken",
     )
+
+
+def _number(made: dict) -> int:
+    return LayerVersionArn.parse(made["LayerVersionArn"]).version
+
+
+def land_on_label(
+    gw: Gateway, layer: str, label: str, made: dict, publish_again: Callable[[], dict]
+) -> tuple[dict, list[str]]:
+    """The version ``made`` (just published with the default ``label``), moved to ``label``'s
+    number when it landed below it, and the warnings to show.
+
+    Landing below means the claims skipped for this label never got their versions (an
+    interrupted publish leaves its claim): the same zip is published again until the number is
+    reached, and this publish's own stray versions (never linked) are deleted. Landing above
+    (another publish took the number) cannot be undone: it warns.
+    """
+    want = label_number(label)
+    tries = [made]
+    while want is not None and _number(tries[-1]) < want and len(tries) <= ATTEMPTS:
+        tries.append(publish_again())
+    kept = tries[-1] if want is not None and _number(tries[-1]) == want else tries[0]
+    for stray in tries:
+        if stray is not kept:
+            gw.delete_layer_version(layer, _number(stray))
+    number = _number(kept)
+    notes = []
+    if len(tries) > 1 and number == want:
+        skipped = ", ".join(str(_number(t)) for t in tries[:-1])
+        notes.append(
+            f"Published as version {number}, not {skipped}: a publish that never came "
+            f"(interrupted?) had claimed the label before {label}, so this publish published "
+            f"again and deleted its own stray version {skipped}: the label is the version."
+        )
+    if want is not None and number != want:
+        notes.append(
+            f"Version {number} is labelled {label}: another publish claimed that label's number "
+            "first (default labels stay unique)."
+        )
+    return kept, notes

@@ -7,6 +7,7 @@ anything reach AWS. So a refusal leaves the function exactly as it was.
 
 from __future__ import annotations
 
+import functools
 import json
 import tempfile
 from collections.abc import Callable, Mapping
@@ -363,19 +364,20 @@ def publish_model(
                 mf.to_json(manifest),
                 content_type="application/json",
             )
-            made = gw.publish_layer_version(
+            publish_zip = functools.partial(
+                gw.publish_layer_version,
                 layer,
                 mf.layer_description(manifest["model_version"], content_sha),
                 s3=(bucket, zip_key(info.sha256)),
             )
+            made = publish_zip()
+            if request.label is None:  # v<N> is version N, or a warning says why not
+                made, notes = labels.land_on_label(
+                    gw, layer, manifest["model_version"], made, publish_zip
+                )
+                warnings += notes
             if made["LayerVersionArn"] != target:  # someone published meanwhile: plan for ours
                 target = made["LayerVersionArn"]
-                number = LayerVersionArn.parse(target).version
-                if request.label is None and manifest["model_version"] != f"v{number}":
-                    warnings.append(
-                        f"Version {number} is labelled {manifest['model_version']}: another "
-                        "publish claimed that label's number first (default labels stay unique)."
-                    )
                 if plan is not None:
                     plan = _plan(store, function, layer, config or {}, target, new_size)
     outcome = None

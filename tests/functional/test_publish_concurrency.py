@@ -86,14 +86,16 @@ def test_two_publishes_at_once_get_different_labels_and_the_loser_names_its_vers
     with pytest.raises(ConflictError) as lost:
         api.publish_model(settings, request(models["a"]), gateway=racing)
     won = competitor["result"]
-    assert won.published and won.relinked and won.version == 1
+    # the winner skipped v1 (claimed by the loser, not yet published): it landed on version 1,
+    # published again as version 2 and deleted version 1, so its label is its version (issue 23)
+    assert won.published and won.relinked and (won.version, won.label) == (2, "v2")
     versions = {
         v["Version"]: v["Description"].split(" sha:")[0] for v in gw.list_layer_versions(MODEL)
     }
-    assert set(versions) == {1, 2} and len(set(versions.values())) == 2  # no shared label
+    assert versions == {2: "v2", 3: "v1"}  # no shared label; the loser's number was taken
     message, hint = lost.value.message, lost.value.hint
-    assert f"{MODEL} version 2 ({versions[2]}) was published but NOT linked" in message
-    assert "mlayer rollback --version 2" in hint
+    assert f"{MODEL} version 3 (v1) was published but NOT linked" in message
+    assert "mlayer rollback --version 3" in hint
     assert live_model(gw) == won.layer_version_arn  # the winner stays live
 
 
