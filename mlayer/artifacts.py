@@ -27,6 +27,7 @@ from mlayer.errors import ModelError, UsageError
 from mlayer.models import LayerArtifact
 from mlayer.packaging import sha256_file
 from mlayer.pickles import PickleScan, scan_file
+from mlayer.sample_kinds import id_notes, refine_schema
 from mlayer.schema import choose_input, table_schema
 
 
@@ -58,6 +59,7 @@ class Pipeline:
     samples: tuple[dict, ...] = ()  # --sample records with their publish-time predictions
     samples_dropped: int = 0  # --sample records past the first MAX_SAMPLES, not kept
     loaded: tuple = ()  # the loaded objects, in order (--format onnx converts them)
+    schema_notes: tuple[str, ...] = ()  # what --sample told about columns (mlayer.sample_kinds)
 
     @property
     def code_modules(self) -> list[str]:
@@ -187,8 +189,11 @@ def inspect_pipeline(
     outputs = _outputs(loaded[-1])
     samples: list[dict] = []
     dropped = 0
+    notes = id_notes(schema) if schema is not None else []
     if sample is not None:
         records, dropped = sample_io.read_samples(sample)
+        if schema is not None:
+            schema, notes = refine_schema(schema, records, loaded)
         with _importable(code):
             samples = sample_io.expected_outputs(
                 loaded, records, kind, schema, bool(outputs["predict_proba"])
@@ -206,6 +211,7 @@ def inspect_pipeline(
         samples=tuple(samples),
         samples_dropped=dropped,
         loaded=tuple(loaded),
+        schema_notes=tuple(notes),
     )
 
 

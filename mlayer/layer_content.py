@@ -57,6 +57,7 @@ def check_format(fmt: str) -> str:
 def sample_notes(pipeline: Pipeline, sample: object, auto: bool) -> list[str]:
     """Why this input kind (when mlayer chose it), and the self-check's coverage."""
     notes = [f"Input kind {pipeline.input_reason}"] if auto and pipeline.input_reason else []
+    notes += pipeline.schema_notes
     if sample is None:
         notes.append(
             "No --sample: the model is published unchecked (the function cannot verify at cold "

@@ -85,6 +85,38 @@ def _field(record: dict, name: str) -> Any:
     return record[name]
 
 
+def _datetimes(records: Sequence[dict], column: dict, values: list) -> Any:
+    """A datetime column as the function builds it: pd.to_datetime's reading, in the unit and
+    timezone the schema says; a value the function would refuse is refused here."""
+    import pandas as pd
+
+    from mlayer.sample_kinds import ISO_DATETIME, ISO_SHAPE
+
+    utc = column.get("timezone") == "UTC"
+    for record, value in zip(records, values, strict=True):
+        if value is None and not column["nullable"]:
+            raise ModelError(
+                f"Sample record {record['id']!r}: column {column['name']!r} is null and the "
+                "model takes none.",
+                "Fix the --sample file.",
+            )
+        match = ISO_DATETIME.fullmatch(value) if isinstance(value, str) else None
+        if value is not None and (match is None or (match.group(8) and not utc)):
+            raise ModelError(
+                f"Sample record {record['id']!r}: column {column['name']!r} must be an "
+                f"ISO-8601 date-time ({ISO_SHAPE}"
+                f"{', without a UTC offset' if not utc else ''}), got {value!r:.60}.",
+                "Fix the --sample file.",
+            )
+    try:
+        return pd.to_datetime(values, format="ISO8601", utc=utc).as_unit(column["unit"])
+    except (ValueError, OverflowError) as exc:
+        raise ModelError(
+            f"Sample records: column {column['name']!r} holds a date-time pandas cannot read: {exc}",
+            "Fix the --sample file.",
+        ) from None
+
+
 def _frame(records: Sequence[dict], columns: list[dict]) -> Any:
     import numpy as np
     import pandas as pd
@@ -92,6 +124,9 @@ def _frame(records: Sequence[dict], columns: list[dict]) -> Any:
     data = {}
     for column in columns:
         name, kind = column["name"], column["kind"]
+        if kind == "datetime":
+            data[name] = _datetimes(records, column, [_field(r, name) for r in records])
+            continue
         values = []
         for record in records:
             value = _field(record, name)
@@ -107,9 +142,10 @@ def _frame(records: Sequence[dict], columns: list[dict]) -> Any:
                 or (kind == "boolean" and isinstance(value, bool))
             )
             if not ok:
+                same = " (the record's id is also the model's column 'id')" if name == "id" else ""
                 raise ModelError(
                     f"Sample record {record['id']!r}: column {name!r} must be a {kind}, "
-                    f"got {type(value).__name__}.",
+                    f"got {type(value).__name__}{same}.",
                     "Fix the --sample file.",
                 )
             values.append(math.nan if value is None else value)

@@ -16,7 +16,8 @@ from typing import Any
 from mlayer.errors import ModelError
 
 TEXT_MODULE = "sklearn.feature_extraction.text."
-KINDS = ("number", "string", "boolean")
+KINDS = ("number", "string", "boolean", "datetime")  # datetime: from --sample (sample_kinds.py)
+_STATISTICS = ("mean_", "statistics_", "center_", "data_min_")  # fitted per-column numbers
 
 
 def choose_input(first_step: Any, first_class: str) -> tuple[str, str]:
@@ -149,8 +150,9 @@ def describe_column(name: str, chain: list[Any]) -> dict:
     return entry
 
 
-def table_schema(loaded: Sequence[Any]) -> dict:
-    """``input_schema`` of a pipeline fitted on a DataFrame: its columns, in the fitted order."""
+def column_chains(loaded: Sequence[Any]) -> tuple[dict[str, list[Any]], list[Any]]:
+    """Each fitted column's own steps, in the fitted order ("drop" where a ColumnTransformer
+    drops it), and the steps all columns then go through (the estimator last)."""
     steps = flatten(loaded)
     names = getattr(loaded[0], "feature_names_in_", None)
     if names is None or not steps:
@@ -173,6 +175,28 @@ def table_schema(loaded: Sequence[Any]) -> dict:
                     chains[col].extend(
                         ["drop"] if transformer == "drop" else flatten([transformer])
                     )
+    return chains, rest
+
+
+def table_schema(loaded: Sequence[Any]) -> dict:
+    """``input_schema`` of a pipeline fitted on a DataFrame: its columns, in the fitted order."""
+    chains, rest = column_chains(loaded)
     # A column only a ColumnTransformer's "drop" takes is never read: records need not carry it.
-    used = [n for n in names if any(step != "drop" for step in chains[n]) or not chains[n]]
+    used = [n for n, chain in chains.items() if any(step != "drop" for step in chain) or not chain]
     return {"columns": [describe_column(n, chains[n] + rest) for n in used]}
+
+
+def fitted_statistic(name: str, chain: list[Any]) -> float | None:
+    """The first per-column number a step fitted on this column (a scaler's mean, an imputer's
+    statistic): how big its training values were, e.g. in which unit a datetime was counted."""
+    for step in chain:
+        names = [str(n) for n in getattr(step, "feature_names_in_", [])]
+        if name not in names:
+            continue
+        for attr in _STATISTICS:
+            values = getattr(step, attr, None)
+            kind = getattr(getattr(values, "dtype", None), "kind", "")
+            if kind in ("f", "i", "u") and len(values) == len(names):
+                value = float(values[names.index(name)])
+                return value if math.isfinite(value) else None
+    return None

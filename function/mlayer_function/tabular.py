@@ -12,12 +12,16 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from .datetimes import UNITS, DateError, parse
 from .decoding import BadRecord
 
-KINDS = ("number", "string", "boolean")
+KINDS = ("number", "string", "boolean", "datetime")
+TIMEZONES = (None, "UTC")  # a datetime column's: wall-clock times, or instants in UTC
 NAN = float("nan")
 MAX_FLOAT_INT = 2**1024  # the first integer a float64 cannot hold
 _SHOWN = 5  # categories quoted in a reason
+_QUOTED = 40  # characters of a bad date-time quoted in a reason
+NAT = -(2**63)  # what datetime64 holds for a missing value
 
 
 def _type_name(value: object) -> str:
@@ -30,6 +34,8 @@ class Column:
     kind: str
     nullable: bool
     categories: frozenset | None  # only when the encoder raises on an unknown category
+    unit: str = "ns"  # datetime columns: the datetime64 unit the pipeline was fitted on
+    timezone: str | None = None  # datetime columns: None (wall-clock) or "UTC"
 
     def check(self, value: object) -> object:
         """The value as the DataFrame takes it (null -> NaN), or BadRecord naming the column."""
@@ -53,10 +59,14 @@ class Column:
                 raise BadRecord(
                     f"wrong type: column {self.name!r} must be a string, got {_type_name(value)}"
                 )
-        elif not isinstance(value, bool):
-            raise BadRecord(
-                f"wrong type: column {self.name!r} must be true or false, got {_type_name(value)}"
-            )
+        elif self.kind == "boolean":
+            if not isinstance(value, bool):
+                raise BadRecord(
+                    f"wrong type: column {self.name!r} must be true or false, "
+                    f"got {_type_name(value)}"
+                )
+        else:
+            return self._datetime(value)
         if self.categories is not None and value not in self.categories:
             known = sorted(map(str, self.categories))
             shown = ", ".join(known[:_SHOWN]) + (", …" if len(known) > _SHOWN else "")
@@ -65,6 +75,19 @@ class Column:
                 f"does not know ({len(known)} known: {shown})"
             )
         return value
+
+    def _datetime(self, value: object) -> int:
+        """An ISO-8601 string as the integer its datetime64[unit] column holds."""
+        if not isinstance(value, str):
+            raise BadRecord(
+                f"wrong type: column {self.name!r} must be an ISO-8601 date-time string, "
+                f"got {_type_name(value)}"
+            )
+        try:
+            return parse(value, self.unit, self.timezone == "UTC")
+        except DateError as exc:
+            shown = value if len(value) <= _QUOTED else value[:_QUOTED] + "…"
+            raise BadRecord(f"bad date-time: column {self.name!r}: {shown!r} {exc}") from None
 
 
 class TableSchema:
@@ -94,9 +117,20 @@ class TableSchema:
                 raise ValueError(f"input_schema column {raw!r}: needs a name and a kind in {KINDS}")
             categories = raw.get("categories")
             raises = raw.get("handle_unknown") == "error" and categories is not None
+            unit, timezone = raw.get("unit", "ns"), raw.get("timezone")
+            if kind == "datetime" and (unit not in UNITS or timezone not in TIMEZONES):
+                raise ValueError(
+                    f"input_schema column {name!r}: a datetime needs a unit in {tuple(UNITS)} "
+                    f"and a timezone in {TIMEZONES}"
+                )
             columns.append(
                 Column(
-                    name, kind, bool(raw.get("nullable")), frozenset(categories) if raises else None
+                    name,
+                    kind,
+                    bool(raw.get("nullable")),
+                    frozenset(categories) if raises else None,
+                    unit,
+                    timezone,
                 )
             )
         if not columns or len({c.name for c in columns}) != len(columns):
@@ -123,7 +157,8 @@ class TableSchema:
         return extra
 
     def frame(self, rows: list[tuple]):
-        """One DataFrame: columns in the model's order, float64 numbers, object strings."""
+        """One DataFrame: columns in the model's order, float64 numbers, object strings,
+        datetime64 in the unit the model was fitted on."""
         np = self._np
         data = {}
         transposed = list(zip(*rows, strict=True)) if rows else [() for _ in self.columns]
@@ -132,8 +167,19 @@ class TableSchema:
                 data[column.name] = np.array(values, dtype=np.float64)
             elif column.kind == "boolean" and NAN not in values:
                 data[column.name] = np.array(values, dtype=bool)
+            elif column.kind == "datetime":
+                data[column.name] = self._datetimes(column, values)
             else:
                 array = np.empty(len(values), dtype=object)
                 array[:] = values
                 data[column.name] = array
         return self._pd.DataFrame(data, columns=self.names, copy=False)
+
+    def _datetimes(self, column: Column, values: tuple):
+        """datetime64[unit] (NaT for a null), tz-aware in UTC when the column is."""
+        np = self._np
+        ints = np.array([NAT if v is NAN else v for v in values], dtype=np.int64)
+        array = ints.view(f"datetime64[{column.unit}]")
+        if column.timezone is None:
+            return array
+        return self._pd.DatetimeIndex(array).tz_localize(column.timezone)

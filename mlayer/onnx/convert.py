@@ -99,6 +99,11 @@ def column_specs(columns: Any) -> list[tuple[str, str]]:
             name, kind = col[0], col[1]
         else:
             name, kind = getattr(col, "name", None), getattr(col, "kind", None)
+        if kind == "datetime":
+            raise OnnxConversionError(
+                f"column {name!r} is a datetime: the ONNX format does not take datetime columns.",
+                "Publish this model with --format sklearn.",
+            )
         if not isinstance(name, str) or kind not in COLUMN_KINDS:
             raise OnnxConversionError(
                 f"input column {col!r} has no name or an unknown kind (expected {COLUMN_KINDS}).",
