@@ -240,6 +240,7 @@ class HandlerProcess:
             cwd=workdir,
             text=True,
         )
+        self.left_ms: int | None = None  # what the last invoke's context had left
         hello = self._read()
         if "init_error" in hello:
             self.close()
@@ -259,8 +260,11 @@ class HandlerProcess:
         self.proc.stdin.flush()
         return self._read()
 
-    def invoke(self, event) -> dict:
-        answer = self._call({"op": "invoke", "event": event})
+    def invoke(self, event, *, timeout_ms: int | None = None) -> dict:
+        """``timeout_ms``: the handler gets a context whose deadline is that far away, and
+        ``left_ms`` is then what the context said was left when the handler returned."""
+        answer = self._call({"op": "invoke", "event": event, "timeout_ms": timeout_ms})
+        self.left_ms = answer.get("left_ms")
         if "error" in answer:
             raise InvokeError(answer["error"])
         return answer["ok"]
@@ -295,11 +299,25 @@ class HandlerProcess:
 
 
 class _FakeHttp:
-    def __init__(self, status: int) -> None:
+    def __init__(self, status: int, content: bytes = b"") -> None:
         self.status_code = status
         self.headers: dict = {}
-        self.content = b""
+        self.content = content
         self.raw = None
+
+
+class _Context:
+    """The part of Lambda's context the handler reads: a deadline ``timeout_ms`` from now."""
+
+    def __init__(self, timeout_ms: int) -> None:
+        import time
+
+        self._clock = time.monotonic
+        self._end = self._clock() + timeout_ms / 1000
+        self.aws_request_id = "test-request"
+
+    def get_remaining_time_in_millis(self) -> int:
+        return int((self._end - self._clock()) * 1000)
 
 
 def _item_ids(params: dict) -> set:
@@ -319,7 +337,8 @@ class FaultInjector:
 
     A fault is a dict: ``operation`` ("dynamodb.PutItem"), ``mode`` ("error": the call raises
     ``code`` with HTTP ``status``; "unprocessed": BatchWriteItem hands the matching items back
-    as UnprocessedItems), ``times`` (how many calls it hits; null = every call), ``ids`` (only
+    as UnprocessedItems; "http": every HTTP request of the call, botocore's own retries
+    included, is answered ``status`` with a JSON-protocol error ``code``), ``times`` (how many calls it hits; null = every call), ``ids`` (only
     requests writing an item whose ``id`` is listed: PutItem's Item, BatchWriteItem's puts).
     Calls may come from the DynamoDB sink's thread pool: counting is under a lock.
     """
@@ -374,6 +393,18 @@ class FaultInjector:
             for table, requests in held.items():
                 params["RequestItems"][table] = requests
 
+    def before_send(self, event_name, request=None, **_):
+        fault = self._take(event_name, "http")
+        if fault is None:
+            return None
+        if fault.get("delay"):  # a service slow to say no, as a throttled one may be
+            import time
+
+            time.sleep(fault["delay"])
+        code = fault.get("code", "ThrottlingException")
+        body = {"__type": f"com.amazonaws.test#{code}", "message": "injected by the test"}
+        return _FakeHttp(fault.get("status", 400), json.dumps(body).encode())
+
     def before_call(self, event_name, context=None, **_):
         context = context or {}
         if context.get("mlayer_fault_all"):
@@ -397,6 +428,7 @@ class FaultInjector:
         events = boto3_module.DEFAULT_SESSION.events
         events.register("before-parameter-build", self.before_parameter_build)
         events.register("before-call", self.before_call)
+        events.register("before-send", self.before_send)
         events.register("after-call", self.after_call)
 
 
@@ -437,10 +469,15 @@ def driver_main() -> int:
         message = json.loads(line)
         op = message["op"]
         if op == "invoke":
+            timeout_ms = message.get("timeout_ms")
+            context = _Context(timeout_ms) if timeout_ms else None
             try:
-                answer({"ok": handler.handler(message["event"], None)})
+                reply = {"ok": handler.handler(message["event"], context)}
             except Exception as exc:
-                answer({"error": _error_dict(exc)})
+                reply = {"error": _error_dict(exc)}
+            if context is not None:
+                reply["left_ms"] = context.get_remaining_time_in_millis()
+            answer(reply)
         elif op == "faults":
             previous, injector.faults = injector.faults, message["faults"]
             answer({"ok": previous})

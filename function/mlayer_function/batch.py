@@ -12,8 +12,12 @@ Accounting: every record ends in exactly one state. ``predicted`` (its result is
 sink), ``dead_lettered`` (its reason and raw data are in the dead-letter sink) or ``failed``
 (Lambda must deliver it again). For an ordered source (a Kinesis shard, a FIFO queue) Lambda
 retries from the first failed record onwards, so everything from that checkpoint on is
-``failed`` too, and results past a failed dead letter are not written at all: they would only
-be written twice.
+``failed`` too. Results are written first, then dead letters, and an ordered source's dead
+letters from the first unwritten result on are not written at all: Lambda delivers those
+records again, so a letter written now would be written twice (a throttled output sink is the
+common failure). Results past a dead letter that failed are written, and written again by the
+retry: DynamoDB rewrites the same row (keyed by ``event_id``); S3, SQS and Kinesis readers
+dedupe on the ``event_id`` every result carries (docs/FORMATS.md, "Replays").
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ from .delivery import SYSTEMIC_ERRORS, Delivery, Prepared, TooBig, cut, describe
 PREDICTED = "predicted"
 DEAD_LETTERED = "dead_lettered"
 FAILED = "failed"
+AFTER_CHECKPOINT = "after the checkpoint: delivered again"
 
 
 class InRecord(NamedTuple):
@@ -259,26 +264,25 @@ def process_batch(
         ]
 
     sink_errors: list[str] = []
-    dead = _deliver(dead_letter, dead_letter_docs(sorted(reasons)), sink_errors, "dead-letter sink")
-    unsafe = {i for i in reasons if records[i].event_id in dead.undelivered}
-
     to_write = sorted(prepared)
-    if ordered and unsafe:
-        first_unsafe = min(records[i].order for i in unsafe)
-        to_write = [i for i in to_write if records[i].order < first_unsafe]
     sent = _deliver(output, [prepared[i] for i in to_write], sink_errors, "output sink")
     written = set(to_write) if not (sent.refused or sent.retry) else set()
-    refused = []
+    unwritten = []
     for i in to_write if not written else ():
         event_id = records[i].event_id
-        if event_id in sent.refused:
+        if event_id in sent.refused:  # the output will never take it: a dead letter
             reasons[i] = f"refused by {output.name}: {sent.refused[event_id]}"
-            refused.append(i)
-        elif event_id not in sent.retry:
+        elif event_id in sent.retry:
+            unwritten.append(i)
+        else:
             written.add(i)
-    if refused:  # results the output will never take: their records become dead letters
-        late = _deliver(dead_letter, dead_letter_docs(refused), sink_errors, "dead-letter sink")
-        unsafe |= {i for i in refused if records[i].event_id in late.undelivered}
+    letters, held = sorted(reasons), set()
+    if ordered and unwritten:  # Lambda delivers these again: their letters would be written twice
+        first_unwritten = min(records[i].order for i in unwritten)
+        held = {i for i in letters if records[i].order >= first_unwritten}
+        letters = [i for i in letters if i not in held]
+    dead = _deliver(dead_letter, dead_letter_docs(letters), sink_errors, "dead-letter sink")
+    unsafe = {i for i in letters if records[i].event_id in dead.undelivered}
     t3 = clock.monotonic()
 
     if len(written) == len(records):  # the common case, in one pass without per-record tests
@@ -291,6 +295,8 @@ def process_batch(
             elif index in reasons:
                 if index in unsafe:
                     results.append(RecordResult(record, FAILED, "dead-letter write failed"))
+                elif index in held:
+                    results.append(RecordResult(record, FAILED, AFTER_CHECKPOINT))
                 else:
                     results.append(RecordResult(record, DEAD_LETTERED, reasons[index]))
             else:
@@ -321,6 +327,6 @@ def _retry_from_checkpoint(results: list[RecordResult]) -> list[RecordResult]:
     return [
         r
         if r.status == FAILED or r.record.order < checkpoint
-        else RecordResult(r.record, FAILED, "after the checkpoint: delivered again")
+        else RecordResult(r.record, FAILED, AFTER_CHECKPOINT)
         for r in results
     ]

@@ -32,6 +32,10 @@ from .delivery import (
 from .sink_s3 import parse_s3_url
 
 
+class OverflowFailed(Exception):
+    """The overflow object could not be stored within the retries the deadline allowed."""
+
+
 class OverflowStore:
     """Raw data of too-big dead letters as S3 objects keyed by their sha256."""
 
@@ -52,7 +56,8 @@ class OverflowStore:
         digest = hashlib.sha256(body).hexdigest()
         key = f"{self._prefix}{digest}"
         extra = {"Metadata": {"event-id": event_id}} if event_id.isascii() else {}
-        for attempt in range(self._retry.attempts):
+        rounds, error = self._retry.rounds(), "no attempt"
+        for _ in rounds:
             try:
                 self._client.put_object(
                     Bucket=self._bucket,
@@ -61,12 +66,14 @@ class OverflowStore:
                     ContentType="text/plain; charset=utf-8",
                     **extra,
                 )
-                break
+                return {"uri": f"s3://{self._bucket}/{key}", "size": len(body), "sha256": digest}
+            except SYSTEMIC_ERRORS:
+                raise
             except Exception as exc:
-                if not is_retryable(exc) or attempt == self._retry.attempts - 1:
+                if not is_retryable(exc):
                     raise
-                self._retry.pause(attempt)
-        return {"uri": f"s3://{self._bucket}/{key}", "size": len(body), "sha256": digest}
+                error = describe(exc)
+        raise OverflowFailed(f"s3://{self._bucket}/{key}: {error}{rounds.note}")
 
 
 def encodable(doc: dict) -> dict:

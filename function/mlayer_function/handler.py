@@ -81,9 +81,12 @@ def warn(message: str) -> None:
 class App:
     """What the cold start builds and every invocation reuses."""
 
-    def __init__(self, settings: Settings, model: LoadedModel, output, dead_letter, clock) -> None:
+    def __init__(
+        self, settings: Settings, model: LoadedModel, output, dead_letter, clock, deadline=None
+    ) -> None:
         self.settings, self.model, self.clock = settings, model, clock
         self.output, self.dead_letter = output, dead_letter
+        self.deadline = deadline or sinks.Deadline()  # the sinks' retries stop before it
         self.rules = RowRules(
             model.input_kind, model.n_features, settings.max_text_chars, table=model.table
         )
@@ -105,6 +108,7 @@ class App:
         raise ValueError(f"unsupported event source {source!r}")
 
     def _batch(self, records, source: str, ordered: bool, context, *, first_only: bool) -> dict:
+        self.deadline.arm(context)
         overflowed = self.dead_letter.overflowed
         outcome = batch.process_batch(
             records,
@@ -187,9 +191,10 @@ def init(environ: Mapping[str, str] = os.environ) -> App:
     started = time.perf_counter()
     settings = read_settings(environ)
     model = load_model(settings.model_dir)
-    output = sinks.sink_from_url(settings.output, warn=warn)
+    retry = sinks.Retry(deadline=sinks.Deadline())  # armed per invocation by App._batch
+    output = sinks.sink_from_url(settings.output, retry=retry, warn=warn)
     dead_letter = sinks.dead_letters_from_url(
-        settings.dead_letter, settings.dead_letter_overflow, warn=warn
+        settings.dead_letter, settings.dead_letter_overflow, retry=retry, warn=warn
     )
     sklearn = sys.modules.get("sklearn")
     emit(
@@ -213,7 +218,7 @@ def init(environ: Mapping[str, str] = os.environ) -> App:
             built_with=model.manifest.get("versions"),
         )
     )
-    return App(settings, model, output, dead_letter, SystemClock())
+    return App(settings, model, output, dead_letter, SystemClock(), retry.deadline)
 
 
 APP = init()

@@ -11,6 +11,7 @@ import hashlib
 from collections.abc import Sequence
 
 from .delivery import (
+    SYSTEMIC_ERRORS,
     BaseSink,
     Delivery,
     Prepared,
@@ -54,15 +55,18 @@ class S3Sink(BaseSink):
             return Delivery()
         key = self.key_for([item.event_id for item in items])
         body = b"".join(item.wire for item in items)
-        for attempt in range(self._retry.attempts):
+        rounds, error = self._retry.rounds(), ""
+        for _ in rounds:
             try:
                 self._client.put_object(
                     Bucket=self._bucket, Key=key, Body=body, ContentType="application/x-ndjson"
                 )
                 return Delivery()
+            except SYSTEMIC_ERRORS:
+                raise
             except Exception as exc:
-                if not is_retryable(exc) or attempt == self._retry.attempts - 1:
-                    self._warn(f"s3://{self._bucket}/{key}: {describe(exc)}")
+                error = describe(exc)
+                if not is_retryable(exc):
                     break
-                self._retry.pause(attempt)
+        self._warn(f"s3://{self._bucket}/{key}: {error}{rounds.note}")
         return Delivery(retry={item.event_id for item in items})

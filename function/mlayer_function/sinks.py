@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from .deadletters import DeadLetters, OverflowStore
 from .delivery import (
     BaseSink,
+    Deadline,
     Delivery,
     Prepared,
     Retry,
@@ -31,6 +32,7 @@ from .sink_sqs import SqsSink
 
 __all__ = [
     "DeadLetters",
+    "Deadline",
     "Delivery",
     "DynamoDBSink",
     "KinesisSink",
@@ -68,15 +70,22 @@ class StdoutSink(BaseSink):
         return Delivery()
 
 
+# One HTTP attempt per call: the sinks' own rounds (delivery.Retry) are the only retries, and
+# they stop before the invocation's deadline. botocore's retries would not: "max_attempts": 3
+# meant 4 attempts per call with up to 20 s of backoff each, past any deadline.
+CLIENT_CONFIG = {
+    "retries": {"mode": "standard", "total_max_attempts": 1},
+    "connect_timeout": 2,
+    "read_timeout": 5,
+}
+
+
 def make_client(service: str):
     """A boto3 client with short timeouts; the endpoint comes from AWS_ENDPOINT_URL if set."""
     import boto3
     from botocore.config import Config
 
-    config = Config(
-        retries={"mode": "standard", "max_attempts": 3}, connect_timeout=3, read_timeout=15
-    )
-    return boto3.client(service, config=config)
+    return boto3.client(service, config=Config(**CLIENT_CONFIG))
 
 
 SCHEMES = ("dynamodb", "s3", "kinesis", "sqs", "stdout")

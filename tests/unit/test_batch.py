@@ -246,15 +246,31 @@ def test_an_undelivered_result_sets_the_checkpoint_and_everything_after_it_is_re
     assert outcome.metrics.failed == 3
 
 
-def test_a_dead_letter_that_cannot_be_written_is_reported_and_later_results_wait():
+def test_a_dead_letter_that_cannot_be_written_is_reported_from_its_record_on():
     dead = FakeSink(raises=RuntimeError("queue gone"))
     records = [text(1), rec(2, b"garbage"), text(3)]
     outcome, _, output, _ = run(records, dead_letter=dead)
 
     assert statuses(outcome) == [PREDICTED, FAILED, FAILED]
     assert outcome.checkpoint.item_id == "2"
-    assert [d["id"] for d in output.docs] == ["a-1"]  # a-3 will come again: not written twice
+    # Results go first: a-3 is written and written again by the retry (keyed by event_id).
+    assert [d["id"] for d in output.docs] == ["a-1", "a-3"]
     assert outcome.sink_errors == ("dead-letter sink: RuntimeError: queue gone",)
+
+
+def test_no_dead_letter_is_written_for_a_record_lambda_delivers_again():
+    """A throttled output: letters past the first unwritten result wait for the retry."""
+    output = FakeSink(drop={"shardId-000000000000:3"})
+    records = [rec(1, b"junk"), text(2), text(3), rec(4, b"junk"), text(5)]
+    outcome, _, _, dead = run(records, output=output)
+
+    assert statuses(outcome) == [DEAD_LETTERED, PREDICTED, FAILED, FAILED, FAILED]
+    assert [d["event_id"] for d in dead.docs] == ["shardId-000000000000:1"]
+    assert outcome.results[3].reason == "after the checkpoint: delivered again"
+    # The retry, from the checkpoint on, writes record 4's letter: once in all.
+    retried, _, _, dead_again = run(records[2:])
+    assert statuses(retried) == [PREDICTED, DEAD_LETTERED, PREDICTED]
+    assert [d["event_id"] for d in dead.docs + dead_again.docs].count("shardId-000000000000:4") == 1
 
 
 def test_unordered_sources_report_only_what_failed():
@@ -421,3 +437,9 @@ def test_every_record_is_accounted_for_and_nothing_before_the_checkpoint_is_lost
     if ordered and outcome.checkpoint is not None:
         cut = outcome.checkpoint.order
         assert all(r.status == FAILED for r in outcome.results if r.record.order >= cut)
+    # A record Lambda delivers again has no dead letter yet (the retry writes it once), unless
+    # a letter before it failed in the same call: that one failure costs duplicates, a
+    # throttled output sink no longer does.
+    again = {r.record.event_id for r in outcome.results if r.status == FAILED}
+    if not any(r.reason == "dead-letter write failed" for r in outcome.results):
+        assert not again & set(in_dead)
