@@ -57,14 +57,15 @@ def prune(
 ) -> PruneResult:
     """Plan; unless --dry-run (or nothing goes), show the plan, confirm, then delete."""
     decided, warnings = plan(gw, settings, request, now)
-    if request.dry_run or decided.empty:
+    if request.dry_run or (decided.empty and not decided.records_left):
         return PruneResult(decided, dry_run=request.dry_run, warnings=warnings)
-    if show is not None:
-        show(plan_text(decided))
-    confirm(
-        f"Delete {len(decided.goes)} items ({human_bytes(decided.bytes_freed)}) of "
-        f"{decided.function}? A deleted layer version can never be attached again."
-    )
+    if not decided.empty:
+        if show is not None:
+            show(plan_text(decided))
+        confirm(
+            f"Delete {len(decided.goes)} items ({human_bytes(decided.bytes_freed)}) of "
+            f"{decided.function}? A deleted layer version can never be attached again."
+        )
     outcome = apply_prune(gw, settings.artifacts.bucket, decided, now=now, progress=progress)
     return PruneResult(decided, dry_run=False, outcome=outcome, warnings=warnings)
 

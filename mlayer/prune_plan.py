@@ -97,6 +97,11 @@ class PrunePlan:
     def empty(self) -> bool:
         return not self.goes
 
+    @property
+    def records_left(self) -> bool:
+        """pending/ records an interrupted prune left: bookkeeping, cleared without asking."""
+        return bool(self.finished_records or self.stale_records)
+
 
 def _versions_of(arns: Iterable[str], layer: str) -> set[int]:
     return {p.version for a in arns if (p := LayerVersionArn.try_parse(a)) and p.name == layer}

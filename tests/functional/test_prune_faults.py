@@ -1,0 +1,113 @@
+"""Fault injection: every Nth delete fails before it reaches the embedded AWS, or succeeds there
+and loses its answer (a botocore event hook raises after the response). Each failure names the
+state it left; between failures nothing referenced is gone; re-runs end where one clean run does."""
+
+from __future__ import annotations
+
+import botocore.exceptions
+import pytest
+from prune_support import assert_everything_resolves, listing, publish_many
+from publish_support import FUNCTION, train_text_pipeline
+
+from mlayer import api
+from mlayer.config import load_settings
+from mlayer.gateway import Gateway
+from mlayer.prune_apply import PruneIncompleteError
+from mlayer.request_types import PruneRequest
+
+DELETES = ("lambda.DeleteFunction", "lambda.DeleteLayerVersion", "s3.DeleteObject")
+
+
+@pytest.fixture(scope="session")
+def ten_models(tmp_path_factory):
+    root = tmp_path_factory.mktemp("prune-fault-models")
+    return [train_text_pipeline(root / f"m{i}", variant=i) for i in range(10)]
+
+
+@pytest.fixture
+def account(gw, ten_models):
+    publish_many(gw, ten_models)
+    lam = gw.client("lambda")
+    primary = lam.get_alias(FunctionName=FUNCTION, Name="live")["FunctionVersion"]
+    lam.update_alias(
+        FunctionName=FUNCTION,
+        Name="live",
+        FunctionVersion=primary,
+        RoutingConfig={"AdditionalVersionWeights": {"3": 0.2}},
+    )
+    return primary
+
+
+def faulty_gateway(aws, every: int, lose_answer: bool) -> tuple[Gateway, list[str]]:
+    """A Gateway whose every ``every``-th delete fails (or, ``lose_answer``, is done by the
+    server and then reported as a read timeout). Returns it and the log of injected faults."""
+    gw = Gateway(region=aws.region, endpoint_url=aws.endpoint_url)
+    seen, faults = [0], []
+
+    def hook(model, **kwargs):
+        seen[0] += 1
+        if seen[0] % every == 0:
+            faults.append(model.name)
+            if lose_answer:
+                raise botocore.exceptions.ReadTimeoutError(endpoint_url=aws.endpoint_url)
+            raise botocore.exceptions.EndpointConnectionError(endpoint_url=aws.endpoint_url)
+
+    event = "after-call" if lose_answer else "before-call"
+    for name in DELETES:
+        service = name.split(".")[0]
+        gw.client(service).meta.events.register(f"{event}.{name}", hook)
+    return gw, faults
+
+
+REQUEST = PruneRequest(keep=2, older_than_days=0)
+
+
+@pytest.mark.parametrize(("every", "lose_answer"), [(3, False), (4, True), (1, True)])
+def test_reruns_after_faults_finish_the_plan_and_never_break_a_reference(
+    gw, aws, account, every, lose_answer
+):
+    before = listing(gw)
+    planned = api.prune(load_settings(), PruneRequest(keep=2, older_than_days=0, dry_run=True))
+    goes = {(i.kind, i.name) for i in planned.plan.goes}
+    assert goes and goes <= set(before)
+    failures = []
+    for _attempt in range(80):
+        faulty, faults = faulty_gateway(aws, every, lose_answer)
+        try:
+            api.prune(load_settings(), REQUEST, gateway=faulty)
+            break
+        except PruneIncompleteError as exc:
+            failures.append(exc)
+            assert exc.stage in {
+                "function_versions",
+                "model_layer_versions",
+                "objects",
+                "records",
+            }
+            assert "Run `mlayer prune` again" in exc.hint
+            if lose_answer:
+                assert "may be deleted already" in exc.message
+            assert_everything_resolves(gw)
+        if every == 1:  # every delete loses its answer: the server still does each one
+            every = 10_000
+    else:
+        pytest.fail("the re-runs never finished")
+    assert failures
+    after = listing(gw)
+    assert set(before) - set(after) == goes
+    assert_everything_resolves(gw)
+    final = api.prune(load_settings(), REQUEST)
+    assert final.plan.empty
+    assert (
+        gw.object_sizes("mlayer-123456789012-us-east-1", "pruned/mlayer-predict-model/pending/")
+        == {}
+    )
+
+
+def test_a_failure_names_the_stage_and_what_went(gw, aws, account):
+    faulty, _ = faulty_gateway(aws, every=2, lose_answer=False)
+    with pytest.raises(PruneIncompleteError) as info:
+        api.prune(load_settings(), REQUEST, gateway=faulty)
+    doc = info.value.to_dict()
+    assert doc["stage"] == "function_versions" and len(doc["deleted"]) == 1
+    assert "Only function versions nothing points at were deleted" in doc["message"]
