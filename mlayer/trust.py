@@ -34,6 +34,8 @@ import warnings
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from mlayer import restore_audit
+
 CALL, REF, REFUSED = "call", "ref", "refused"
 
 WRAPPER = "joblib.numpy_pickle.NumpyArrayWrapper"
@@ -57,8 +59,10 @@ CONSTRUCTORS: dict[str, str] = {
     "collections.defaultdict": "a dict type (its factory must be allowed too)",
     "collections.Counter": "a dict type",
     "collections.deque": "a sequence type",
-    "functools.partial": "wraps an allowed callable with data; a partial is never called while "
-    "loading (only named globals are), so it adds no power",
+    "functools.partial": "wraps an allowed callable with data. A restore path that calls what "
+    "its state holds would call it while loading (scipy.stats' frozen distributions did: they "
+    "need --trust now, mlayer.restore_audit); it can only call an allowed callable, and the "
+    "replay bounds what that allocates (mlayer.call_guard)",
     "builtins.set": "value type",
     "builtins.frozenset": "value type",
     "builtins.slice": "value type",
@@ -88,8 +92,7 @@ CLASS_PACKAGES: dict[str, str] = {
     "sklearn": "any class scikit-learn defines (estimators, trees, losses, scorers, ...)",
     "numpy": "ndarray, dtype and scalar classes (and subclasses), numpy.random's generators",
     "scipy.sparse": "sparse matrices and arrays",
-    "scipy.stats": "distributions (RandomizedSearchCV's param_distributions)",
-}
+}  # scipy.stats is not here: its restore path execs pickled code (mlayer.restore_audit)
 
 # Functions that may only be referenced: the model keeps them as values.
 REFERENCE_RULES: dict[str, str] = {
@@ -124,6 +127,8 @@ DENIED_MODULES: dict[str, str] = {
     "scipy._lib": "scipy's internals (LowLevelCallable, worker pools, test runners)",
     "scipy.io": "reads and writes files",
     "scipy.datasets": "downloads files",
+    "scipy.special._precompute": "scripts that compute and print when imported",
+    "numpy._pyinstaller": "PyInstaller hooks and their tests",
 }
 DENIED_PARTS = frozenset(  # any module path with one of these parts
     {"tests", "testing", "_testing", "conftest", "distutils", "_build_utils", "__main__"}
@@ -182,6 +187,12 @@ def _numpy_class(obj: type) -> bool:
     return issubclass(obj, (np.ndarray, np.generic, np.dtype)) or issubclass(
         obj, (BitGenerator, Generator, RandomState, SeedSequence)
     )
+
+
+def _sparse_class(obj: type) -> bool:
+    from scipy.sparse import sparray, spmatrix
+
+    return issubclass(obj, (sparray, spmatrix))
 
 
 class Policy:
@@ -246,6 +257,11 @@ class Policy:
                 return Verdict(qualname, REFUSED, "", _denied_module(home) or "")
             if pkg == "numpy" and not _numpy_class(obj):
                 return Verdict(qualname, REFUSED, "", "not an array, dtype, scalar or generator")
+            if pkg == "scipy.sparse" and not _sparse_class(obj):
+                return Verdict(qualname, REFUSED, "", "not a sparse matrix or array")
+            problem = restore_audit.rebuild_problem(obj)  # what rebuilding it would run
+            if problem:
+                return Verdict(qualname, REFUSED, "", problem)
             return Verdict(qualname, CALL, "allowlist", CLASS_PACKAGES[pkg])
         if callable(obj) and _CYTHON_CTOR.fullmatch(name) and pkg in ("sklearn", "numpy"):
             return Verdict(qualname, CALL, "allowlist", "Cython's own reconstructor")

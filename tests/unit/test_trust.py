@@ -124,9 +124,17 @@ def test_numpy_arrays_dtypes_scalars_and_generators(fmt):
 
 @pytest.mark.parametrize("fmt", FORMATS)
 def test_scipy_sparse_and_distributions(fmt):
-    obj = [sparse.csr_matrix(np.eye(3)), sparse.coo_array(np.eye(2)), stats.uniform(0, 1)]
+    obj = [sparse.csr_matrix(np.eye(3)), sparse.coo_array(np.eye(2))]
     scan = scan_bytes(encodings(obj)[fmt])
     assert "scipy.sparse._csr.csr_matrix" in scan.globals
+    # scipy.stats' restore path execs pickled code (mlayer.restore_audit): --trust only
+    frozen = "scipy.stats._distn_infrastructure.rv_continuous_frozen"
+    dist = "scipy.stats._continuous_distns.uniform_gen"
+    with pytest.raises(UntrustedPickleError) as caught:
+        scan_bytes(encodings([stats.uniform(0, 1)])[fmt])
+    assert set(caught.value.globals) == {frozen, dist}
+    trusted = scan_bytes(encodings([stats.uniform(0, 1)])[fmt], trusted=[frozen, dist])
+    assert set(trusted.trusted_globals) == {frozen, dist}
 
 
 @pytest.mark.parametrize("fmt", FORMATS)
@@ -341,7 +349,7 @@ def test_numpy_array_wrapper_only_as_joblib_writes_it():
 
 def test_allowlist_is_data_in_one_place():
     assert "copyreg._reconstructor" in trust.CONSTRUCTORS
-    assert set(trust.CLASS_PACKAGES) == {"sklearn", "numpy", "scipy.sparse", "scipy.stats"}
+    assert set(trust.CLASS_PACKAGES) == {"sklearn", "numpy", "scipy.sparse"}
     assert "numpy.testing" in trust.DENIED_MODULES and "load" in trust.DENIED_NAMES
     for qualname in trust.CONSTRUCTORS:
         verdict = trust.Policy().judge(*qualname.rsplit(".", 1))

@@ -1,0 +1,336 @@
+"""What runs when an allowlisted class is rebuilt from a pickle, and whether mlayer accepts it.
+
+The allowlist (mlayer.trust) judges names; this judges what those names *do* while loading.
+An instance is rebuilt by the unpickler through its class's ``__new__`` (NEWOBJ, copyreg),
+``__init__`` (only when the pickle calls the class: REDUCE, or copyreg._reconstructor with that
+base), ``__setstate__`` (BUILD), ``__setattr__`` (BUILD's slot state), ``__setitem__``,
+``append``/``extend``/``add`` (SETITEMS, APPENDS, ADDITEMS), and the metaclass's ``__call__``.
+Each of these, wherever the class's MRO defines it (a *definer*, ``module.Class.method``), has a
+verdict here, as data:
+
+- ``inert``: stores what it is given, reads no name from its state, runs nothing it is handed;
+- ``computes``: runs the library's own arithmetic on its arguments (bounded by the replay);
+- ``checked``: native state that mlayer validates from the opcodes before loading (trees,
+  neighbours' trees, scipy.sparse: mlayer.replay hands each BUILD state to that check);
+- ``no-call``: an ``__init__`` that does more than store; it never runs because the replay
+  refuses a pickle that calls the class (the pickle rebuilds it with ``__new__`` and BUILD);
+- ``refused``: native state nothing checks (fit-time Cython objects no fitted model keeps),
+  or code run from the state (scipy.stats: ``rv_generic.__setstate__`` execs the pickled
+  ``_parse_arg_template``; ``rv_frozen.__init__`` calls what the state holds). Such classes
+  are accepted only with ``--trust``.
+
+scipy.stats is therefore off the default allowlist (mlayer.trust): its state is not validated,
+because a strict check (the template equal to the class's pristine one, every ``_ctor_param``
+a number, no callable) would still leave ``rv_frozen``'s arbitrary ``dist`` object to audit.
+
+Verdicts come from three sources, in this order: the hand audit (``HAND``, written against
+``AUDITED_VERSIONS`` and valid only when that library's installed version is the audited one:
+fail closed), CPython's own definers (``PYTHON_MODULES``), and rules read from the installed
+source (an ``__init__``/``add`` whose body only assigns its arguments to ``self`` and calls
+``super().__init__`` with names, checked on the AST, holds under any version; namedtuples'
+generated ``__new__``). Under another scikit-learn, numpy or scipy, a class whose restore path
+reaches a definer no rule covers is refused, the message naming it and the audited versions.
+tests/unit/test_restore_audit.py walks every class the allowlist accepts and fails on any
+unaudited definer.
+"""
+
+from __future__ import annotations
+
+import ast
+import enum
+import functools
+import importlib
+import importlib.metadata
+import inspect
+import textwrap
+
+INERT, COMPUTES, CHECKED, NO_CALL, REFUSED = "inert", "computes", "checked", "no-call", "refused"
+REBUILD_OK = frozenset({INERT, COMPUTES, CHECKED, NO_CALL})  # NEWOBJ/BUILD path
+CALL_OK = frozenset({INERT, COMPUTES, CHECKED})  # the class itself called (REDUCE)
+
+AUDITED_VERSIONS = {"scikit-learn": "1.7.2", "numpy": "2.2.6", "scipy": "1.15.3"}
+_DIST = {"sklearn": "scikit-learn", "numpy": "numpy", "scipy": "scipy"}
+
+REBUILD = ("__new__", "__setstate__", "__setattr__", "__setitem__", "append", "extend", "add")
+PYTHON_MODULES = frozenset({"builtins", "collections", "collections.abc", "enum", "abc"})
+
+_NUMPY_C = "numpy's C: checks dtype, shape and buffer length before it stores"
+_CY_AUTO = "Cython's generated state setter: typed fields, arrays of any length, unchecked"
+_NOT_KEPT = "a fit-time Cython object no fitted model keeps; its native state is unchecked"
+_MA = "numpy.ma/rec in Python: array assignment; names looked up only among the array's fields"
+_SPARSE_SET = "scipy.sparse item assignment, indices checked by scipy"
+
+# definer -> (verdict, why). Audited against AUDITED_VERSIONS.
+HAND: dict[str, tuple[str, str]] = {
+    "sklearn.base.BaseEstimator.__setstate__": (
+        INERT,
+        "pops _sklearn_version (a version warning), then updates __dict__",
+    ),
+    "sklearn.isotonic.IsotonicRegression.__setstate__": (
+        COMPUTES,
+        "BaseEstimator's, then rebuilds its interp1d from the two threshold arrays",
+    ),
+    "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor.__setstate__": (
+        CHECKED,
+        "updates __dict__, casts nodes to its record dtype; the nodes are validated first",
+    ),
+    "sklearn.tree._tree.Tree.__setstate__": (CHECKED, "node and value arrays, validated first"),
+    "sklearn.neighbors._kd_tree.BinaryTree64.__setstate__": (CHECKED, "KD tree arrays"),
+    "sklearn.neighbors._kd_tree.BinaryTree32.__setstate__": (CHECKED, "KD tree arrays"),
+    "sklearn.neighbors._ball_tree.BinaryTree64.__setstate__": (CHECKED, "ball tree arrays"),
+    "sklearn.neighbors._ball_tree.BinaryTree32.__setstate__": (CHECKED, "ball tree arrays"),
+    "sklearn.utils._bunch.Bunch.__setattr__": (INERT, "self[key] = value"),
+    "sklearn.utils._bunch.Bunch.__setstate__": (INERT, "does nothing (ignores the state)"),
+    "scipy.sparse.linalg._interface.LinearOperator.__new__": (
+        INERT,
+        "object.__new__ (a warning when the subclass lacks _matvec)",
+    ),
+    "sklearn.utils._metadata_requests.MetadataRouter.add": (INERT, "keyword-only: ADDITEMS fails"),
+    "sklearn.utils._metadata_requests.MethodMapping.add": (INERT, "keyword-only: ADDITEMS fails"),
+    "sklearn.gaussian_process.kernels.Hyperparameter.__new__": (
+        COMPUTES,
+        "numpy.atleast_2d on its bounds, then tuple.__new__",
+    ),
+    "sklearn._loss._loss.CyHalfMultinomialLoss.__setstate__": (INERT, "a loss with no fields"),
+    "scipy.sparse._coo.coo_matrix.__setstate__": (
+        CHECKED,
+        "renames row/col to coords, then updates __dict__; the arrays are validated first",
+    ),
+    "scipy.sparse._index.IndexMixin.__setitem__": (COMPUTES, _SPARSE_SET),
+    "scipy.sparse._lil._lil_base.__setitem__": (COMPUTES, _SPARSE_SET),
+    "scipy.sparse._bsr._bsr_base.__setitem__": (COMPUTES, _SPARSE_SET),
+    "numpy.random.mtrand.RandomState.__setstate__": (COMPUTES, "numpy sets its bit generator"),
+    "numpy.random._generator.Generator.__setstate__": (COMPUTES, "numpy sets its bit generator"),
+    "numpy.random.bit_generator.BitGenerator.__setstate__": (
+        COMPUTES,
+        "the generator's typed state setter (numpy checks its keys and array sizes)",
+    ),
+    "scipy.stats._distn_infrastructure.rv_generic.__setstate__": (
+        REFUSED,
+        "execs the pickled _parse_arg_template (_attach_argparser_methods)",
+    ),
+    "scipy.stats._distn_infrastructure.rv_frozen.__init__": (
+        REFUSED,
+        "calls dist._updated_ctor_param and dist._parse_args taken from its state",
+    ),
+}
+for _name in ("MaskedArray.__setitem__", "MaskedArray.__setstate__", "MaskedArray.__new__"):
+    HAND[f"numpy.ma.{_name}"] = (COMPUTES, _MA)
+for _name in (
+    "ma.core.MaskedConstant.__setattr__",
+    "ma.core.MaskedConstant.__new__",
+    "ma.core.mvoid.__setitem__",
+    "ma.core.mvoid.__new__",
+    "ma.mrecords.MaskedRecords.__setattr__",
+    "ma.mrecords.MaskedRecords.__setitem__",
+    "ma.mrecords.MaskedRecords.__setstate__",
+    "ma.mrecords.MaskedRecords.__new__",
+    "rec.recarray.__setattr__",
+    "rec.recarray.__new__",
+    "record.__setattr__",
+    "char.chararray.__new__",
+    "matrix.__new__",
+):
+    HAND[f"numpy.{_name}"] = (COMPUTES, _MA)
+for _bits in ("32", "64"):
+    for _cls in ("DistanceMetric", "MahalanobisDistance"):
+        HAND[f"sklearn.metrics._dist_metrics.{_cls}{_bits}.__setstate__"] = (
+            COMPUTES,
+            "sets p and the metric's typed vec/mat arrays (read only by weighted metrics)",
+        )
+for _cls in ("sklearn.tree._criterion.Criterion", "sklearn.tree._splitter.Splitter"):
+    HAND[f"{_cls}.__setstate__"] = (REFUSED, _NOT_KEPT)
+HAND["sklearn.neighbors._quad_tree._QuadTree.__setstate__"] = (REFUSED, _NOT_KEPT)
+# Cython's generated setters on classes a fitted model does keep (empty or scalar state)
+_KEPT_CYTHON = {"sklearn.utils._fast_dict.IntFloatDict"}
+# Cython __init__s a fitted model's pickle calls (REDUCE): typed arguments into typed fields
+_CALLED_CYTHON = ("sklearn._loss._loss.", "sklearn.linear_model._sgd_fast.", "numpy.random.")
+
+
+def _version(top: str) -> str | None:
+    dist = _DIST.get(top)
+    if dist is None:
+        return None
+    try:
+        return importlib.metadata.version(dist)
+    except importlib.metadata.PackageNotFoundError:
+        return None
+
+
+def covered(definer: str) -> bool:
+    """Does the hand audit hold for this definer's library as installed here?"""
+    top = definer.split(".", 1)[0]
+    return top not in _DIST or _version(top) == AUDITED_VERSIONS[_DIST[top]]
+
+
+def _plain(node: ast.AST) -> bool:
+    return isinstance(node, (ast.Name, ast.Constant))
+
+
+def _super_init(node: ast.AST) -> bool:
+    if not (isinstance(node, ast.Expr) and isinstance(node.value, ast.Call)):
+        return False
+    call, func = node.value, node.value.func
+    return (
+        isinstance(func, ast.Attribute)
+        and func.attr == "__init__"
+        and isinstance(func.value, ast.Call)
+        and isinstance(func.value.func, ast.Name)
+        and func.value.func.id == "super"
+        and not func.value.args
+        and all(_plain(a) for a in call.args)
+        and all(_plain(k.value) for k in call.keywords)
+    )
+
+
+def _self_store(node: ast.AST) -> bool:
+    if isinstance(node, ast.AnnAssign):
+        targets, value = [node.target], node.value
+    elif isinstance(node, ast.Assign):
+        targets, value = node.targets, node.value
+    else:
+        return False
+    return (
+        value is not None
+        and _plain(value)
+        and all(
+            isinstance(t, ast.Attribute) and isinstance(t.value, ast.Name) and t.value.id == "self"
+            for t in targets
+        )
+    )
+
+
+@functools.cache
+def stores_only(func: object) -> bool:
+    """Does this Python function only assign its arguments to ``self`` (read from its AST)?"""
+    if getattr(func, "__code__", None) is None:
+        return False
+    try:
+        tree = ast.parse(textwrap.dedent(inspect.getsource(func))).body[0]  # type: ignore[arg-type]
+    except (OSError, TypeError, SyntaxError, IndexError):
+        return False
+    if not isinstance(tree, ast.FunctionDef) or tree.decorator_list:
+        return False
+    for node in tree.body:
+        docstring = isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant)
+        if not (docstring or isinstance(node, ast.Pass) or _self_store(node) or _super_init(node)):
+            return False
+    return True
+
+
+def _namedtuple_new(owner: type, name: str, func: object) -> bool:
+    code = getattr(getattr(func, "__func__", func), "__code__", None)
+    return (
+        name == "__new__"
+        and issubclass(owner, tuple)
+        and hasattr(owner, "_fields")
+        and code is not None
+        and code.co_filename == "<string>"
+    )
+
+
+def definer_name(owner: type, name: str) -> str:
+    from mlayer.trust import MODULE_ALIASES
+
+    module = owner.__module__
+    return f"{MODULE_ALIASES.get(module, module)}.{owner.__qualname__}.{name}"
+
+
+def judge_definer(owner: type, name: str) -> tuple[str, str] | None:
+    """(verdict, why) for ``owner.name`` as defined in ``owner``, or None when unaudited."""
+    definer = definer_name(owner, name)
+    func = vars(owner)[name]
+    if definer in HAND and covered(definer):
+        return HAND[definer]
+    module = definer.rsplit(".", 2)[0]
+    if owner.__module__ in PYTHON_MODULES or module in PYTHON_MODULES:
+        return INERT, "CPython's own container, exception or enum type"
+    if name == "__new__" and issubclass(owner, enum.Enum):
+        return INERT, "an enum's __new__: looks a member up by its value"
+    if _namedtuple_new(owner, name, func):
+        return INERT, "a namedtuple's generated __new__ (tuple.__new__)"
+    if name in ("__init__", "add") and stores_only(func):
+        return INERT, "assigns its arguments to self (read from the installed source)"
+    if not covered(definer):
+        return None
+    python = _python(func)
+    if name == "__init__" and not python and definer.startswith(_CALLED_CYTHON):
+        return COMPUTES, "a Cython __init__: typed arguments into typed fields"
+    if name == "__init__":
+        return NO_CALL, "does more than store; the replay refuses a pickle that calls the class"
+    if definer.startswith("numpy.") and not python:
+        return COMPUTES, _NUMPY_C
+    if definer.startswith("sklearn.") and not python and name == "__new__":
+        return INERT, "Cython's tp_new: allocates the object, typed __cinit__ arguments"
+    if definer.startswith("sklearn.") and not python and name == "__setstate__":
+        kept = definer.rsplit(".", 1)[0] in _KEPT_CYTHON
+        return (INERT, _CY_AUTO) if kept else (REFUSED, f"{_NOT_KEPT} ({_CY_AUTO})")
+    if definer.startswith("sklearn.") and not python and name in ("__setitem__", "append"):
+        return INERT, "Cython's typed item assignment"
+    return None
+
+
+def _python(func: object) -> bool:
+    return inspect.isfunction(func) or isinstance(func, (staticmethod, classmethod))
+
+
+def _definers(cls: type, names: tuple[str, ...]) -> list[tuple[type, str]]:
+    """Each method's definers along the MRO, down to the first native one: Python code may
+    reach the next through super(); native code (C, Cython) does not."""
+    out = []
+    for name in names:
+        for owner in cls.__mro__:
+            if name in vars(owner):
+                out.append((owner, name))
+                if not _python(vars(owner)[name]):
+                    break
+    meta = type(cls)
+    if "__init__" in names:
+        out += [(owner, "__call__") for owner in meta.__mro__ if "__call__" in vars(owner)]
+    return out
+
+
+def _problem(cls: type, names: tuple[str, ...], ok: frozenset[str], what: str) -> str | None:
+    for owner, name in _definers(cls, names):
+        if owner is type and name == "__call__":
+            continue  # type.__call__: __new__ then __init__, judged themselves
+        found = judge_definer(owner, name)
+        definer = definer_name(owner, name)
+        if found is None:
+            return _unaudited(definer)
+        verdict, why = found
+        if verdict not in ok:
+            return f"{what} {definer}, which {why} (accepted only with --trust)"
+    return None
+
+
+def _unaudited(definer: str) -> str:
+    top = definer.split(".", 1)[0]
+    audited = ", ".join(f"{d} {v}" for d, v in AUDITED_VERSIONS.items())
+    here = (
+        f"; this is {_DIST[top]} {_version(top)}" if top in _DIST and not covered(definer) else ""
+    )
+    return f"its restore path reaches {definer}, which mlayer has not audited ({audited}{here})"
+
+
+@functools.lru_cache(maxsize=4096)
+def rebuild_problem(cls: type) -> str | None:
+    """Why an instance of ``cls`` may not be rebuilt (NEWOBJ, BUILD, SETITEMS...), or None."""
+    return _problem(cls, REBUILD, REBUILD_OK, "rebuilding it runs")
+
+
+@functools.lru_cache(maxsize=4096)
+def call_problem(cls: type) -> str | None:
+    """Why the pickle may not call ``cls`` itself (its ``__init__`` runs), or None."""
+    return _problem(cls, ("__new__", "__init__"), CALL_OK, "calling it runs")
+
+
+def resolve(qualname: str) -> object | None:
+    """The installed object a global names (as mlayer.trust resolved it), or None."""
+    from mlayer.trust import MODULE_ALIASES
+
+    module, _, name = qualname.rpartition(".")
+    try:
+        return getattr(importlib.import_module(MODULE_ALIASES.get(module, module)), name)
+    except Exception:
+        return None

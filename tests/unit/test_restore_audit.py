@@ -1,0 +1,119 @@
+"""The restore-path audit (mlayer.restore_audit) covers every class the allowlist accepts."""
+
+from __future__ import annotations
+
+import functools
+import importlib
+import importlib.metadata
+import pkgutil
+import warnings
+
+import pytest
+from scipy.stats import _continuous_distns, _distn_infrastructure
+from sklearn.ensemble import RandomForestClassifier
+from sklearn.linear_model import LogisticRegression
+from sklearn.tree._tree import Tree
+
+from mlayer import restore_audit, trust
+
+
+def _imported(name: str) -> object:
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return importlib.import_module(name)
+    except Exception:  # the policy refuses what does not import ("not found here")
+        return None
+
+
+@functools.cache
+def allowlisted_classes() -> dict[str, type]:
+    """Every class reachable under an allowed package that the policy would let a pickle call."""
+    policy = trust.Policy()
+    names, todo = set(), list(trust.CLASS_PACKAGES)
+    while todo:  # like pkgutil.walk_packages, but never importing a denied package to walk it
+        name = todo.pop()
+        names.add(name)
+        path = getattr(_imported(name), "__path__", None)
+        for info in pkgutil.iter_modules(path or []):
+            child = f"{name}.{info.name}"
+            if not trust._denied_module(child):
+                todo.append(child) if info.ispkg else names.add(child)
+    found = {}
+    for name in sorted(names):
+        module = _imported(name)
+        for attr, obj in list(vars(module).items() if module else ()):
+            if isinstance(obj, type) and policy.judge(name, attr).kind == trust.CALL:
+                found[f"{name}.{attr}"] = obj
+    return found
+
+
+def test_the_audit_is_of_the_installed_versions():
+    for dist, version in restore_audit.AUDITED_VERSIONS.items():
+        assert importlib.metadata.version(dist) == version, dist
+
+
+def test_every_allowlisted_class_has_an_audited_restore_path():
+    classes = allowlisted_classes()
+    assert len(classes) > 1500  # sklearn's estimators, numpy's scalars, scipy.sparse's formats
+    for qualname, cls in classes.items():
+        assert restore_audit.rebuild_problem(cls) is None, qualname
+        for owner, name in restore_audit._definers(cls, restore_audit.REBUILD + ("__init__",)):
+            if owner is not type:
+                assert restore_audit.judge_definer(owner, name) is not None, (qualname, name)
+
+
+def test_hand_audit_names_only_definers_that_exist():
+    for definer in restore_audit.HAND:
+        module, cls, name = definer.rsplit(".", 2)
+        if module.startswith("scipy.stats"):
+            owner = getattr(importlib.import_module(module), cls)
+        else:
+            owner = restore_audit.resolve(f"{module}.{cls}")
+        assert isinstance(owner, type) and name in vars(owner), definer
+
+
+def test_scipy_stats_restore_path_runs_code():
+    assert "execs the pickled" in restore_audit.rebuild_problem(_continuous_distns.reciprocal_gen)
+    frozen = _distn_infrastructure.rv_continuous_frozen
+    assert "calls dist._updated_ctor_param" in restore_audit.call_problem(frozen)
+    verdict = trust.Policy().judge(frozen.__module__, frozen.__name__)
+    assert verdict.kind == trust.REFUSED
+
+
+def test_fit_time_cython_objects_are_refused():
+    problem = trust.Policy().judge("sklearn.tree._splitter", "BestSplitter").reason
+    assert "no fitted model keeps" in problem and "--trust" in problem
+
+
+def test_calling_a_class_whose_init_does_more_than_store_is_refused():
+    assert restore_audit.rebuild_problem(RandomForestClassifier) is None
+    assert "does more than store" in restore_audit.call_problem(RandomForestClassifier)
+    assert restore_audit.call_problem(LogisticRegression) is None  # its __init__ only stores
+    assert restore_audit.call_problem(Tree) is None  # Tree(n_features, n_classes, n_outputs)
+
+
+@pytest.fixture
+def another_sklearn(monkeypatch):
+    real = restore_audit._version
+    monkeypatch.setattr(
+        restore_audit, "_version", lambda top: "9.9.9" if top == "sklearn" else real(top)
+    )
+    restore_audit.rebuild_problem.cache_clear()
+    restore_audit.call_problem.cache_clear()
+    yield
+    restore_audit.rebuild_problem.cache_clear()
+    restore_audit.call_problem.cache_clear()
+
+
+def test_another_library_version_fails_closed(another_sklearn):
+    problem = restore_audit.rebuild_problem(Tree)
+    assert "sklearn.tree._tree.Tree.__" in problem
+    assert "scikit-learn 1.7.2" in problem and "this is scikit-learn 9.9.9" in problem
+    assert "not audited" in restore_audit.rebuild_problem(LogisticRegression)
+    verdict = trust.Policy().judge("sklearn.tree._tree", "Tree")
+    assert verdict.kind == trust.REFUSED and "9.9.9" in verdict.reason
+    # what the installed source itself shows still holds: numpy is the audited one
+    import numpy as np
+
+    assert restore_audit.rebuild_problem(np.ndarray) is None
