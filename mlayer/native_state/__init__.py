@@ -1,0 +1,131 @@
+"""Check, before loading, the state of objects whose native code indexes memory unchecked.
+
+The allowlist (mlayer.trust) judges which classes a pickle may build; this judges what some of
+them are built *with*. A scikit-learn ``Tree`` whose node array says ``left_child =
+50_000_000`` passes ``Tree.__setstate__`` (dtypes and shapes only) and then crashes or reads
+memory at the first ``predict``. So the replay (mlayer.replay) calls ``Checker.on_build`` at
+every BUILD, and ``Checker.finish`` after the last opcode: the states, with the arrays they
+refer to rebuilt from the file's own bytes (``numpy.frombuffer``, nothing unpickled), are
+checked by one module per family, and any flaw is refused by name: the object's path from the
+top object (``model.estimators_[3].tree_``), the field, and why.
+
+Checked (scikit-learn 1.7.2, scipy 1.15.3, numpy 2.2, joblib 1.5; node layouts also valid for
+scikit-learn 1.3-1.7): ``trees`` (sklearn.tree._tree.Tree of every tree estimator and ensemble
+member, and the n_features each is given), ``hist_trees`` (histogram gradient boosting's
+TreePredictor nodes and bitsets), ``neighbors`` (KDTree/BallTree arrays and their
+DistanceMetric), ``sparse`` (scipy.sparse csr/csc/bsr/coo/dia; lil/dok refused). Cython
+``__setstate__`` (Tree, BinaryTree, DistanceMetric) replaces the state, so each BUILD is
+checked as it comes; Python classes (TreePredictor, sparse, estimators) merge their BUILDs
+into ``__dict__``, so the merged state is checked at the end. An object of a checked class
+that the model reaches but that was never given a checked state, and an array rebuilt after a
+state used it, are refused too.
+
+Read and ruled out (scikit-learn 1.7.2's .pyx): ``_loss`` (Cython losses pickle scalars only),
+``linear_model._sgd_fast`` losses (``__reduce__`` with scalars), ``tree._criterion`` and
+``_splitter`` (fit-time only, never in a fitted model), ``neighbors._quad_tree`` (TSNE's
+fit-time tree; TSNE cannot serve: it has no transform). Not covered, for a later round: SVMs
+(libsvm's ``predict`` trusts ``support_``/``_n_support`` against ``support_vectors_``),
+KMeans' ``cluster_centers_`` width, and histogram gradient boosting's ``_preprocessor`` output
+width (its predictors' features are bounded by ``n_features_in_``, not by what the column
+transformer emits).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from mlayer.native_state import hist_trees, neighbors, sparse, trees
+from mlayer.native_state.arrays import Arrays, Bad, class_of
+from mlayer.native_state.paths import object_paths
+
+
+class Checker:
+    """One scan's native-state checks: fed by the replay, read once by mlayer.pickles."""
+
+    def __init__(self, fh) -> None:
+        self.arrays = Arrays(fh)
+        self.failures: list[tuple[Any, str]] = []  # (object, "field: why")
+
+    def on_build(self, inst: Any, state: Any) -> None:
+        """A BUILD of ``inst``: merge a dict state (as ``__dict__.update`` does); check a state
+        that a Cython ``__setstate__`` takes whole."""
+        name = class_of(inst)
+        merged = _as_dict(state, sparse.sparse_format(name) == "coo")
+        if merged is not None:
+            inst.native_merged = {**getattr(inst, "native_merged", {}), **merged}
+        check = (
+            _AT_BUILD.get(name)
+            or (neighbors.check_tree if neighbors.is_tree(name) else None)
+            or (neighbors.check_metric if neighbors.is_metric(name) else None)
+        )
+        if check is None:
+            return
+        inst.native_checked = False
+        try:
+            check(inst, state, self.arrays)
+            inst.native_checked = True
+        except Bad as bad:
+            self.failures.append((inst, f"{bad.field}: {bad.why}"))
+
+    def finish(self, top: Any) -> list[str]:
+        """Every flaw, each as ``path: field: why`` (empty: nothing to refuse)."""
+        paths = object_paths(top)
+        found = [(inst, why) for inst, why in self.failures]
+        for obj in paths.values():
+            found.extend((obj[0], why) for why in self._end_checks(obj[0]))
+        for array, builds, field in self.arrays.used:
+            if array.builds != builds:
+                found.append((array, f"{field}: an array given a new state after it was checked"))
+        out, seen = [], set()
+        for obj, why in found:
+            line = f"{paths.get(id(obj), (obj, '(an object the model does not reach)'))[1]}: {why}"
+            if line not in seen:
+                seen.add(line)
+                out.append(line)
+        return out
+
+    def _end_checks(self, obj: Any) -> list[str]:
+        name = class_of(obj)
+        merged = getattr(obj, "native_merged", None)
+        at_build = name in _AT_BUILD or neighbors.is_tree(name) or neighbors.is_metric(name)
+        if at_build and not hasattr(obj, "native_checked"):
+            return ["never given the state its class needs (mlayer refuses it unchecked)"]
+        try:
+            if neighbors.is_tree(name) and getattr(obj, "native_checked", False):
+                neighbors.check_tree_metric(obj)
+            fmt = sparse.sparse_format(name)
+            if fmt is not None:
+                sparse.check_sparse(fmt, merged if isinstance(merged, dict) else {}, self.arrays)
+            if not isinstance(merged, dict):
+                return []
+            if name == hist_trees.PREDICTOR:
+                hist_trees.check_predictor(merged, self.arrays)
+            if "tree_" in merged:
+                trees.check_tree_owner(merged, merged["tree_"])
+            if "estimators_" in merged:
+                trees.check_ensemble(merged, self.arrays)
+            if "_predictors" in merged:
+                hist_trees.check_estimator(merged, self.arrays)
+        except Bad as bad:
+            return [f"{bad.field}: {bad.why}"]
+        return []
+
+
+_AT_BUILD = {trees.TREE: trees.check_tree}
+
+
+def _as_dict(state: Any, coo: bool) -> dict | None:
+    """The entries a BUILD puts into ``__dict__`` (a dict, or a (dict, slots) pair)."""
+    if (
+        isinstance(state, tuple)
+        and len(state) == 2
+        and all(s is None or isinstance(s, dict) for s in state)
+    ):
+        state = {**(state[0] or {}), **(state[1] or {})}
+    if not isinstance(state, dict):
+        return None
+    if coo and "coords" not in state and "row" in state and "col" in state:
+        coords = (state["row"], state["col"])
+        state = {k: v for k, v in state.items() if k not in ("row", "col")}
+        state["coords"] = coords
+    return state

@@ -1,0 +1,187 @@
+"""The native-state checks: genuine models of every family pass, each kind of edit is refused
+by object path and field, and the layouts mlayer expects are the installed scikit-learn's."""
+
+from __future__ import annotations
+
+import io
+import pickle
+
+import joblib
+import numpy as np
+import pytest
+import scipy.sparse as sp
+from native_state_support import (
+    Reduced,
+    dump,
+    edited_binary_tree,
+    edited_tree,
+    genuine,
+)
+from sklearn.metrics._dist_metrics import MahalanobisDistance64
+from sklearn.neighbors import BallTree
+from sklearn.neighbors._kd_tree import newObj
+
+from mlayer.errors import UntrustedPickleError
+from mlayer.native_state import hist_trees, neighbors, trees
+from mlayer.pickles import scan_bytes, scan_file
+
+MODELS = genuine()
+
+
+def joblib_bytes(obj, compress: int = 0) -> bytes:
+    buffer = io.BytesIO()
+    joblib.dump(obj, buffer, compress=compress)
+    return buffer.getvalue()
+
+
+def refusal(obj) -> str:
+    with pytest.raises(UntrustedPickleError) as caught:
+        scan_bytes(joblib_bytes(obj))
+    return caught.value.message
+
+
+@pytest.mark.parametrize("name", sorted(MODELS))
+@pytest.mark.parametrize("form", ["joblib", "joblib-zlib", "pickle-2", "pickle-5"])
+def test_genuine_models_of_every_family_pass(name, form):
+    model = MODELS[name]
+    if form.startswith("joblib"):
+        data = joblib_bytes(model, compress=3 if form.endswith("zlib") else 0)
+    else:
+        data = pickle.dumps(model, protocol=int(form[-1]))
+    assert scan_bytes(data).globals
+
+
+def test_the_layouts_are_the_installed_scikit_learns():
+    from sklearn.ensemble._hist_gradient_boosting.common import PREDICTOR_RECORD_DTYPE
+    from sklearn.neighbors._kd_tree import NodeData
+    from sklearn.tree._tree import NODE_DTYPE
+
+    for ours, theirs in (
+        (trees.NODE_FIELDS, NODE_DTYPE),
+        (hist_trees.RECORD_FIELDS, PREDICTOR_RECORD_DTYPE),
+        (neighbors.NODE_DATA, NodeData),
+    ):
+        assert list(ours) == list(theirs.names)
+        assert [np.dtype(t) for t in ours.values()] == [theirs.fields[n][0] for n in ours]
+
+
+def _set(field, index, value):
+    def edit(state):
+        state["nodes"][field][index] = value
+
+    return edit
+
+
+TREE_EDITS = {
+    "left_child": (_set("left_child", 0, 50_000_000), "nodes['left_child'][0]"),
+    "cycle": (_set("right_child", 2, 1), "nodes['right_child'][2]"),
+    "half-leaf": (_set("right_child", 0, -1), "nodes['right_child'][0]"),
+    "feature": (_set("feature", 0, 5), "nodes['feature'][0]"),
+    "nan-threshold": (_set("threshold", 0, np.nan), "nodes['threshold'][0]"),
+    "node_count": (lambda s: s.update(node_count=10**6), "node_count"),
+    "max_depth": (lambda s: s.update(max_depth=0), "max_depth"),
+    "values": (lambda s: s.update(values=s["values"][:-1]), "values"),
+    "dtype": (lambda s: s.update(nodes=s["nodes"].view(np.float64)), "nodes"),
+}
+
+
+@pytest.mark.parametrize("edit", sorted(TREE_EDITS))
+def test_a_tree_edit_is_refused_by_path_and_field(edit, tmp_path):
+    func, field = TREE_EDITS[edit]
+    model = genuine()["forest"]
+    model.estimators_[3].tree_ = edited_tree(model.estimators_[3].tree_, func)
+    path = dump(model, tmp_path / "forest.joblib", compress=3)
+    with pytest.raises(UntrustedPickleError) as caught:
+        scan_file(path)
+    assert f"model.estimators_[3].tree_: {field}" in caught.value.message
+    assert str(path) in caught.value.message
+
+
+def test_gradient_boosting_members_are_named_by_their_cell():
+    model = genuine()["gradient-boosting"]
+    cell = model.estimators_[2, 1]
+    cell.tree_ = edited_tree(cell.tree_, _set("left_child", 0, -7))
+    assert "model.estimators_[2, 1].tree_: nodes['left_child'][0]" in refusal(model)
+
+
+def test_a_tree_is_checked_against_the_features_its_estimator_is_given():
+    model = genuine()["bagging"]
+    model.estimators_features_[1] = model.estimators_features_[1][:2]
+    assert "estimators_[1].n_features_in_" in refusal(model)
+    model = genuine()["tree"]
+    model.n_features_in_ = 9
+    assert "model: n_features_in_: 9, but its tree_ has 5" in refusal(model)
+
+
+def test_a_tree_never_given_its_state_is_refused():
+    model = genuine()["tree"]
+    model.tree_ = Reduced(type(model.tree_), (5, np.array([2]), 1), None)
+    assert "model.tree_: never given the state" in refusal(model)
+
+
+def test_hist_gradient_boosting_predictor_edits_are_refused():
+    for field, index, value, where in (
+        ("left", 0, 10**6, "nodes['left'][0]"),
+        ("feature_idx", 0, 5, "nodes['feature_idx'][0]"),
+        ("is_categorical", 0, 1, "nodes['bitset_idx'][0]"),
+    ):
+        model = genuine()["hist-gradient-boosting"]
+        predictor = model._predictors[1][0]
+        predictor.nodes = predictor.nodes.copy()
+        predictor.nodes[field][index] = value
+        assert where in refusal(model)
+
+
+@pytest.mark.parametrize("name", ["kd-tree", "ball-tree"])
+def test_binary_tree_edits_are_refused(name):
+    def set_at(position, index, value, field=None):
+        def edit(state):
+            target = state[position][field] if field else state[position]
+            target[index] = value
+
+        return edit
+
+    for edit, where in (
+        (set_at(1, 0, 10**6), "idx_array"),
+        (set_at(2, 0, 10**6, "idx_end"), "node_data[0]"),
+        (set_at(2, -1, 0, "is_leaf"), "node_data['is_leaf']"),
+        (lambda s: s.__setitem__(3, s[3][:, :-1]), "node_bounds"),
+        (lambda s: s.__setitem__(6, 10**6), "node_data"),
+    ):
+        model = genuine()[name]
+        model._tree = edited_binary_tree(model, edit)
+        assert f"model._tree: {where}" in refusal(model)
+
+
+def test_a_metric_that_does_not_fit_the_tree_is_refused():
+    model = genuine()["ball-tree"]
+
+    def small_metric(state):
+        state[11] = Reduced(newObj, (MahalanobisDistance64,), (2.0, np.zeros(1), np.eye(2)))
+
+    model._tree = edited_binary_tree(model, small_metric)
+    assert "model._tree: dist_metric.mat: shape (2, 2) for 5 features" in refusal(model)
+    tree = BallTree(np.random.default_rng(0).random((30, 3)), metric="mahalanobis", VI=np.eye(3))
+    assert "sklearn.neighbors._ball_tree.BallTree" in scan_bytes(joblib_bytes(tree)).globals
+
+
+@pytest.mark.parametrize(
+    "edit, where",
+    [
+        (lambda m: m.indices.__setitem__(0, 10**6), "indices"),
+        (lambda m: m.indptr.__setitem__(3, 10**6), "indptr"),
+        (lambda m: setattr(m, "data", m.data[:-1]), "indptr"),
+        (lambda m: setattr(m, "_shape", (20, 3)), "indices"),
+    ],
+)
+def test_sparse_edits_are_refused(edit, where):
+    matrix = sp.random(20, 10, density=0.3, format="csr", random_state=0)
+    edit(matrix)
+    assert f"model['m']: {where}" in refusal({"m": matrix})
+
+
+def test_coo_and_unchecked_sparse_formats():
+    coo = sp.coo_matrix(np.eye(4))
+    coo.coords = (coo.coords[0], coo.coords[1] + 4)
+    assert "model[0]: coords[1]" in refusal([coo])
+    assert "lil: mlayer does not check it" in refusal([sp.lil_matrix(np.eye(3))])
