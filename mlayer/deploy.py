@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
-from mlayer import ephemeral
+from mlayer import ephemeral, role
 from mlayer.arns import layer_name
 from mlayer.compat import check_function_layers
 from mlayer.config import Settings
@@ -163,6 +163,11 @@ def deploy_function(
     """Create or update the function, its alias and its trigger; idempotent (module docstring)."""
     name, alias = settings.function.name, settings.model.alias
     relinker = relinker or Relinker(gw)
+    if request.create_role:
+        settings = replace(settings, function=replace(settings.function, role="create"))
+    rplan = role.plan(gw, settings) if role.uses_created_role(settings) else None
+    if rplan is not None:  # the function is planned with the created role's ARN
+        settings = replace(settings, function=replace(settings.function, role=rplan.arn))
     code, code_sha = build_code_zip(workdir / "function.zip", function_dir)
     config = _read(gw, relinker, name)
     live_alias, alias_version, provisioned = _alias_reads(gw, name, alias, config is not None)
@@ -200,6 +205,7 @@ def deploy_function(
         code_size=len(code),
         warnings=tuple(warnings),
         alias=aplan,
+        role=rplan,
     )
     if request.dry_run or not result.changed:
         return result
@@ -213,6 +219,8 @@ def deploy_function(
     if not gw.object_exists(bucket, key):
         gw.put_bytes(bucket, key, code, content_type="application/zip")
 
+    if rplan is not None and rplan.changed:  # before the function runs under it
+        role.apply(gw, rplan)
     function_arn, alias_arn, mapping_uuid = apply_plan(
         gw, relinker, config, fplan, aplan, tplan, code=code, code_sha=code_sha
     )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from mlayer import ephemeral, model_store
 from mlayer import manifest as mf
+from mlayer import role as function_role
 from mlayer.arns import LayerVersionArn, layer_name
 from mlayer.config import Settings
 from mlayer.errors import NotFoundError
@@ -135,6 +136,7 @@ def history(gw: Gateway, settings: Settings, request: HistoryRequest) -> History
                 store=place.store,
                 s3_objects=place.s3_objects,
                 prunable=v["Version"] in prunable,
+                trusted_globals=tuple(manifest.get("trusted_globals") or ()),
             )
         )
     return HistoryResult(
@@ -219,6 +221,7 @@ def status(gw: Gateway, settings: Settings) -> StatusResult:
             "granted": model_store.role_can_read(gw, config.get("Role"), place.resources),
         }
     problems = s3_problems(gw, place)
+    gaps = function_role.gaps(gw, settings, config.get("Role") or "")
     alias = settings.model.alias or None
     on_alias: tuple[str | None, int | None, str | None] = (None, None, None)
     model = next((ly for ly in layers if ly.role == "model"), None)
@@ -244,8 +247,10 @@ def status(gw: Gateway, settings: Settings) -> StatusResult:
         max_layers=MAX_LAYERS,
         limit_bytes=MAX_UNZIPPED_BYTES,
         model_store=place.store if live_manifest is not None else None,
+        model_trusted_globals=tuple((live_manifest or {}).get("trusted_globals") or ()),
         s3_objects=place.s3_objects,
         s3_permission=permission,
+        role_missing=None if gaps is None else tuple(g.to_dict() for g in gaps),
         ephemeral_storage=ephemeral.current_mb(config),
         alias=alias,
         alias_function_version=on_alias[0],

@@ -136,6 +136,12 @@ def build_deps(
 @click.option("--runtime", type=click.Choice(SUPPORTED_RUNTIMES), help="Lambda runtime.")
 @click.option("--arch", type=click.Choice(ARCHITECTURES), help="Architecture.")
 @click.option("--role", help="IAM role ARN (default: [function] role).")
+@click.option(
+    "--create-role",
+    is_flag=True,
+    help="Create or update mlayer-<function> with the least-privilege policy of this "
+    'configuration (as [function] role = "create"; see `mlayer policy --function`).',
+)
 @click.option("--stream", help="Kinesis stream name or ARN (default: [trigger] stream).")
 @click.option(
     "--provisioned-concurrency",
@@ -159,6 +165,7 @@ def deploy_function(
     runtime,
     arch,
     role,
+    create_role,
     stream,
     provisioned_concurrency,
     snapstart,
@@ -181,7 +188,11 @@ def deploy_function(
     )
     result = api.deploy_function(
         settings,
-        DeployRequest(dry_run=dry_run, allow_version_mismatch=allow_version_mismatch),
+        DeployRequest(
+            dry_run=dry_run,
+            allow_version_mismatch=allow_version_mismatch,
+            create_role=create_role,
+        ),
         confirm=app.confirmer(yes),
     )
     app.emit(result)

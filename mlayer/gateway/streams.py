@@ -13,6 +13,11 @@ class StreamCalls(GatewayBase):
             "kinesis", "describe_stream_summary", f"Reading stream {name}", StreamName=name
         )["StreamDescriptionSummary"]
 
+    def stream_encryption_key(self, name: str) -> str | None:
+        """The KMS key of an SSE-KMS stream (an ARN, a key id or an alias), else None."""
+        summary = self.describe_stream(name)
+        return summary.get("KeyId") if summary.get("EncryptionType") == "KMS" else None
+
     def list_shards(self, stream: str) -> list[dict]:
         return self.call(
             "kinesis", "list_shards", f"Listing shards of {stream}", StreamName=stream

@@ -51,7 +51,15 @@ FUNCTION_ACTIONS = (
     "lambda:UpdateFunctionConfiguration",
 )
 OBJECT_PREFIXES = ("functions/", "layers/", "models/")
-ROLE_ACTIONS = ("iam:CreateRole", "iam:GetRole", "iam:GetRolePolicy", "iam:PutRolePolicy")
+# create-role's read and write, and status's reads of the same role
+ROLE_ACTIONS = (
+    "iam:CreateRole",
+    "iam:GetRole",
+    "iam:GetRolePolicy",
+    "iam:ListAttachedRolePolicies",
+    "iam:ListRolePolicies",
+    "iam:PutRolePolicy",
+)
 ROLE_READS = (
     "iam:GetRolePolicy",
     "iam:ListAttachedRolePolicies",

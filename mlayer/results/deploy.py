@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from mlayer.deploy_plan import AliasPlan, Change, FunctionPlan, TriggerPlan
+from mlayer.policy.role_plan import RolePlan
 
 
 def _short(value: Any) -> str:
@@ -43,6 +44,7 @@ class DeployResult:
     code_size: int = 0
     warnings: tuple[str, ...] = ()  # what --allow-version-mismatch let through (compat.py)
     alias: AliasPlan | None = None  # with [model] alias: publish + move, provisioned concurrency
+    role: RolePlan | None = None  # [function] role = "create": mlayer-<function> and its policy
 
     @property
     def changed(self) -> bool:
@@ -50,6 +52,7 @@ class DeployResult:
             self.function.changed
             or bool(self.trigger and self.trigger.changed)
             or bool(self.alias and self.alias.changed)
+            or bool(self.role and self.role.changed)
         )
 
     def _alias_json(self) -> dict | None:
@@ -110,6 +113,7 @@ class DeployResult:
             "changes": _changes_json(fn.changes),
             "alias": self._alias_json(),
             "trigger": trigger,
+            "role": self.role.to_dict() if self.role else None,
             "notes": [*fn.notes, *self.warnings],
         }
 
@@ -122,7 +126,7 @@ class DeployResult:
                 lines = [f"Nothing to change: {fn.name} is as configured (no [trigger] stream)."]
             return "\n".join(lines + notes)
         verb = "Would" if self.dry_run else "Did"
-        lines = []
+        lines = self.role.render_lines(verb) if self.role else []
         if fn.create:
             lines.append(f"{verb} create function {fn.name} ({self.code_size} bytes of code):")
         elif fn.changed:

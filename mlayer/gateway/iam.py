@@ -1,0 +1,129 @@
+"""IAM and STS: the function's role (create-role), the policies of a role (status), and the
+credentials of a role assumed (the emulated function runs with them, as on Lambda)."""
+
+from __future__ import annotations
+
+import json
+import urllib.parse
+from typing import Any
+
+from mlayer.errors import NotFoundError
+from mlayer.gateway.base import GatewayBase
+
+LAMBDA_TRUST = {
+    "Version": "2012-10-17",
+    "Statement": [
+        {
+            "Effect": "Allow",
+            "Principal": {"Service": "lambda.amazonaws.com"},
+            "Action": "sts:AssumeRole",
+        }
+    ],
+}
+
+
+def _document(value: Any) -> dict:
+    """A policy document as IAM returns it: a dict (boto3 decodes it) or URL-encoded JSON."""
+    if isinstance(value, dict):
+        return value
+    return json.loads(urllib.parse.unquote(value))
+
+
+class IamCalls(GatewayBase):
+    def get_role(self, name: str) -> dict | None:
+        """The role (Arn, AssumeRolePolicyDocument as a dict), or None when there is none."""
+        try:
+            role = self.call("iam", "get_role", f"Reading role {name}", RoleName=name)["Role"]
+        except NotFoundError:
+            return None
+        return {"Arn": role["Arn"], "Trust": _document(role.get("AssumeRolePolicyDocument") or {})}
+
+    def create_lambda_role(self, name: str, description: str) -> str:
+        """A role Lambda may assume; its ARN."""
+        return self.call(
+            "iam",
+            "create_role",
+            f"Creating role {name}",
+            RoleName=name,
+            AssumeRolePolicyDocument=json.dumps(LAMBDA_TRUST),
+            Description=description,
+        )["Role"]["Arn"]
+
+    def get_role_policy(self, role: str, policy: str) -> dict | None:
+        """An inline policy's document, or None when the role has no such policy."""
+        try:
+            answer = self.call(
+                "iam",
+                "get_role_policy",
+                f"Reading policy {policy} of role {role}",
+                RoleName=role,
+                PolicyName=policy,
+            )
+        except NotFoundError:
+            return None
+        return _document(answer["PolicyDocument"])
+
+    def put_role_policy(self, role: str, policy: str, document: dict) -> None:
+        self.call(
+            "iam",
+            "put_role_policy",
+            f"Writing policy {policy} of role {role}",
+            RoleName=role,
+            PolicyName=policy,
+            PolicyDocument=json.dumps(document, sort_keys=True),
+        )
+
+    def role_policy_documents(self, role: str) -> list[dict]:
+        """Every policy document of the role: its inline ones, then its attached ones'
+        default versions (what IAM evaluates for the role's sessions)."""
+        action = f"Reading the policies of role {role}"
+        names = list(
+            self.paginate("iam", "list_role_policies", "PolicyNames", action, RoleName=role)
+        )
+        docs = [self.get_role_policy(role, n) or {} for n in names]
+        attached = self.paginate(
+            "iam", "list_attached_role_policies", "AttachedPolicies", action, RoleName=role
+        )
+        for policy in attached:
+            arn = policy["PolicyArn"]
+            version = self.call("iam", "get_policy", f"Reading policy {arn}", PolicyArn=arn)[
+                "Policy"
+            ]["DefaultVersionId"]
+            doc = self.call(
+                "iam",
+                "get_policy_version",
+                f"Reading policy {arn}",
+                PolicyArn=arn,
+                VersionId=version,
+            )["PolicyVersion"]["Document"]
+            docs.append(_document(doc))
+        return docs
+
+    def simulate_principal_policy(
+        self, role_arn: str, actions: list[str], resources: list[str]
+    ) -> list[str]:
+        """IAM's simulator: one EvalDecision per (action, resource) evaluated."""
+        answer = self.call(
+            "iam",
+            "simulate_principal_policy",
+            f"Simulating {', '.join(actions)} for {role_arn}",
+            PolicySourceArn=role_arn,
+            ActionNames=actions,
+            ResourceArns=resources,
+        )
+        return [r.get("EvalDecision", "") for r in answer.get("EvaluationResults") or []]
+
+    def assume_role(self, role_arn: str, session: str) -> dict[str, str]:
+        """Temporary credentials of the role, as Lambda gives its function: the variables."""
+        creds = self.call(
+            "sts",
+            "assume_role",
+            f"Assuming role {role_arn}",
+            RoleArn=role_arn,
+            RoleSessionName=session[:64],
+        )["Credentials"]
+        return {
+            "AWS_ACCESS_KEY_ID": creds["AccessKeyId"],
+            "AWS_SECRET_ACCESS_KEY": creds["SecretAccessKey"],
+            "AWS_SESSION_TOKEN": creds["SessionToken"],
+        }

@@ -1,0 +1,88 @@
+"""The function's role on AWS: the policy documents for this account, `--create-role`'s read,
+plan and write, and what a user-given role lacks (``mlayer status``).
+
+A created role is mlayer's (mlayer-<function>): deploy-function writes its one inline policy
+before the function is created or updated, so the function never runs under a policy older
+than its configuration. A user-given role is never written; its inline and attached policies
+are read and evaluated by mlayer (policy/evaluate.py): IAM's simulator is not everywhere.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from mlayer.config import Settings
+from mlayer.errors import MlayerError
+from mlayer.gateway import Gateway
+from mlayer.policy import Arns, deployer_policy, function_policy, role_arn, role_name
+from mlayer.policy.deployer_policy import CREATE_ROLE
+from mlayer.policy.evaluate import Missing, missing
+from mlayer.policy.role_plan import POLICY_NAME, RolePlan, plan_role
+
+DESCRIPTION = "mlayer: least privilege for Lambda function {name}, from its mlayer.toml"
+
+
+def arns(gw: Gateway, settings: Settings, account: str | None = None) -> Arns:
+    """The ARN builder of the caller's account (or ``account``) and region."""
+    return Arns(account or gw.account_id(), gw.region)
+
+
+def stream_keys(gw: Gateway, settings: Settings) -> dict[str, str]:
+    """KMS keys the function's paths need: the trigger stream's, when it is SSE-KMS with a
+    customer managed key (AWS's own alias/aws/kinesis needs no grant)."""
+    stream = settings.trigger.stream
+    if not stream or stream.startswith("arn:"):
+        return {}
+    key = gw.stream_encryption_key(stream)
+    return {"trigger": key} if key and not key.startswith("alias/aws/") else {}
+
+
+def policy_documents(
+    gw: Gateway, settings: Settings, *, account: str | None = None, keys: Mapping | None = None
+) -> dict[str, dict]:
+    """Both documents for ``settings`` (its bucket named)."""
+    a = arns(gw, settings, account)
+    return {
+        "function": function_policy(settings, a, keys),
+        "deployer": deployer_policy(settings, a),
+    }
+
+
+def plan(gw: Gateway, settings: Settings) -> RolePlan:
+    """Read the created role and its policy; the plan to make them match the configuration."""
+    a = arns(gw, settings)
+    name = role_name(settings)
+    desired = function_policy(settings, a, stream_keys(gw, settings))
+    live = gw.get_role(name)
+    policy = gw.get_role_policy(name, POLICY_NAME) if live else None
+    return plan_role(
+        name, live["Arn"] if live else role_arn(settings, a), bool(live), policy, desired
+    )
+
+
+def apply(gw: Gateway, rplan: RolePlan) -> str:
+    """Create the role if absent, then write its policy; the role's ARN."""
+    arn = rplan.arn
+    if rplan.create:
+        arn = gw.create_lambda_role(rplan.name, DESCRIPTION.format(name=rplan.name))
+    if rplan.changed:
+        gw.put_role_policy(rplan.name, POLICY_NAME, rplan.document)
+    return arn
+
+
+def uses_created_role(settings: Settings) -> bool:
+    return settings.function.role == CREATE_ROLE
+
+
+def gaps(gw: Gateway, settings: Settings, role: str) -> list[Missing] | None:
+    """What the function's policy needs that the given role does not grant; None when the
+    role's policies cannot be read here (say so, never guess)."""
+    if not role or ":role/" not in role:
+        return None
+    name = role.split(":role/", 1)[1].rsplit("/", 1)[-1]
+    try:
+        docs = gw.role_policy_documents(name)
+        required = function_policy(settings, arns(gw, settings), stream_keys(gw, settings))
+    except MlayerError:
+        return None
+    return missing(required, docs)
