@@ -6,12 +6,17 @@ The statements follow the gateway's calls (mlayer/gateway/), grouped by what the
                         deploy's CreateBucket with its public-access block, ownership and
                         encryption settings
   ArtifactObjects       layer zips, locks and manifests (layers/), the function's code
-                        (functions/), S3-stored models (models/), version labels (labels/)
+                        (functions/), S3-stored models (models/), version labels (labels/),
+                        prune's records (pruned/), rollout and shadow states of this function
+  PruneObjects          prune deletes unneeded zips, models, labels and its own records
   Layers                publish/list/read mlayer's two layers (build-deps, publish-model,
                         rollback, history, status)
   ListLayerVersions     lambda:ListLayerVersions takes no resource
   Function              the function, its versions and alias (deploy-function, relinks,
-                        provisioned concurrency, invoke)
+                        provisioned concurrency, invoke, prune's reads, rollouts' weights)
+  PruneVersions         prune deletes function versions (never the function) and model-layer
+                        versions (dependencies-layer versions with --deps)
+  RolloutMetrics        cloudwatch:GetMetricData, which takes no resource, with [model] alias
   PassRole              iam:PassRole on the function's role only
   EventSourceMappings   list/create take no resource; update is on the account's mappings
   TriggerStream         DescribeStreamSummary of [trigger] stream (its ARN, at deploy)
@@ -43,6 +48,8 @@ FUNCTION_ACTIONS = (
     "lambda:GetFunctionConfiguration",
     "lambda:GetProvisionedConcurrencyConfig",
     "lambda:InvokeFunction",
+    "lambda:ListAliases",
+    "lambda:ListProvisionedConcurrencyConfigs",
     "lambda:ListVersionsByFunction",
     "lambda:PublishVersion",
     "lambda:PutProvisionedConcurrencyConfig",
@@ -81,13 +88,19 @@ def role_arn(settings: Settings, arns: Arns) -> str:
 
 
 def _bucket_statements(settings: Settings, arns: Arns) -> list[Statement]:
-    bucket = settings.artifacts.bucket
+    bucket, fn = settings.artifacts.bucket, settings.function.name
     layers = (settings.deps.layer, settings.model.layer)
     objects = [arns.objects(bucket, p) for p in OBJECT_PREFIXES]
     objects += [arns.objects(bucket, f"labels/{layer}/") for layer in layers]
+    records = [arns.objects(bucket, f"pruned/{layer}/") for layer in layers]
+    states = [arns.objects(bucket, p) for p in (f"rollouts/{fn}/", f"shadows/{fn}/")]
+    states.append(f"{arns.bucket(bucket)}/shadow/{fn}.json")
     return [
         Statement("ArtifactBucket", ("s3:ListBucket", *BUCKET_SETUP), (arns.bucket(bucket),)),
-        Statement("ArtifactObjects", ("s3:GetObject", "s3:PutObject"), tuple(objects)),
+        Statement(
+            "ArtifactObjects", ("s3:GetObject", "s3:PutObject"), (*objects, *records, *states)
+        ),
+        Statement("PruneObjects", ("s3:DeleteObject",), (*objects, *records)),
     ]
 
 
@@ -101,6 +114,11 @@ def _lambda_statements(settings: Settings, arns: Arns) -> list[Statement]:
             tuple(r for name in layers for r in (arns.layer(name), arns.layer_versions(name))),
         ),
         Statement("ListLayerVersions", ("lambda:ListLayerVersions",), ("*",)),
+        Statement(
+            "PruneVersions",
+            ("lambda:DeleteFunction", "lambda:DeleteLayerVersion"),
+            (arns.function_qualified(fn), *(arns.layer_versions(name) for name in layers)),
+        ),
         Statement("Function", FUNCTION_ACTIONS, (arns.function(fn), arns.function_qualified(fn))),
     ] + _pass_role(settings, arns)
 
@@ -160,9 +178,16 @@ def _role_statements(settings: Settings, arns: Arns) -> list[Statement]:
     ]
 
 
+def _rollout_statements(settings: Settings) -> list[Statement]:
+    if not settings.model.alias:  # rollouts and shadows move an alias: none without one
+        return []
+    return [Statement("RolloutMetrics", ("cloudwatch:GetMetricData",), ("*",))]
+
+
 def deployer_statements(settings: Settings, arns: Arns) -> list[Statement]:
     """Every statement the deployer needs for ``settings`` (bucket named: with_bucket)."""
     return [
+        *_rollout_statements(settings),
         Statement("Account", ("sts:GetCallerIdentity",), ("*",)),
         *_bucket_statements(settings, arns),
         *_lambda_statements(settings, arns),

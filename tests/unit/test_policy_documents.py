@@ -26,6 +26,7 @@ STAR_ACTIONS = {
     "lambda:ListLayerVersions",
     "lambda:ListEventSourceMappings",
     "lambda:CreateEventSourceMapping",
+    "cloudwatch:GetMetricData",
 }
 
 
@@ -236,7 +237,10 @@ def configurations(draw) -> dict:
             "name": draw(names),
             "role": draw(st.sampled_from(["", "create", "arn:aws:iam::123456789012:role/r"])),
         },
-        "model": {"store": draw(st.sampled_from(["auto", "layer", "s3"]))},
+        "model": {
+            "store": draw(st.sampled_from(["auto", "layer", "s3"])),
+            "alias": draw(st.sampled_from(["", "live"])),
+        },
         "artifacts": {"bucket": draw(buckets)},
         "trigger": {"stream": fill(stream), "on_failure": fill(failure) if stream else ""},
         "output": {
