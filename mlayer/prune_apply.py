@@ -23,6 +23,7 @@ from mlayer.gateway import Gateway
 from mlayer.prune_plan import Item, PrunePlan
 from mlayer.prune_read import marker_key, pending_key
 from mlayer.report import human_bytes
+from mlayer.results.prune import short
 
 LOST_ANSWER = {"ReadTimeoutError", "ConnectionClosedError", "ResponseStreamingError"}
 
@@ -122,7 +123,7 @@ def apply_prune(
     outcome = PruneOutcome()
 
     def step(stage: str, item: Item, action: Callable[[], object]) -> None:
-        say(f"Deleting {item.kind.replace('_', ' ')} {item.name}")
+        say(f"Deleting {item.kind.replace('_', ' ')} {short(item.name)}")
         try:
             action()
         except AwsError as exc:

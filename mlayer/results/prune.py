@@ -3,11 +3,15 @@ its text: what goes, what stays and why, and the bytes freed."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from mlayer.prune_apply import PruneOutcome
 from mlayer.prune_plan import Item, PrunePlan
 from mlayer.report import human_bytes, table
+
+if TYPE_CHECKING:
+    from mlayer.prune_apply import PruneOutcome
 
 _KIND = {
     "function_version": "function version",
@@ -15,6 +19,14 @@ _KIND = {
     "deps_layer_version": "deps layer version",
     "object": "object",
 }
+
+
+_SHA = re.compile(r"[0-9a-f]{64}")
+
+
+def short(name: str) -> str:
+    """An object key with its sha256 cut to 12 hex digits, for the text (--json keeps it whole)."""
+    return _SHA.sub(lambda m: m.group(0)[:12] + "…", name)
 
 
 def plan_dict(plan: PrunePlan) -> dict:
@@ -45,7 +57,7 @@ def plan_text(plan: PrunePlan) -> str:
     )
     lines = [head]
     if plan.goes:
-        rows = [[_KIND[i.kind], i.name, human_bytes(i.size)] for i in plan.goes]
+        rows = [[_KIND[i.kind], short(i.name), human_bytes(i.size)] for i in plan.goes]
         lines += [
             f"Goes ({len(plan.goes)} items, {human_bytes(plan.bytes_freed)}):",
             table(["what", "name", "bytes"], rows),
@@ -53,7 +65,9 @@ def plan_text(plan: PrunePlan) -> str:
     else:
         lines.append("Nothing goes.")
     if plan.kept:
-        rows = [[_KIND[i.kind], i.name, "; ".join(r.text for r in i.reasons)] for i in plan.kept]
+        rows = [
+            [_KIND[i.kind], short(i.name), "; ".join(r.text for r in i.reasons)] for i in plan.kept
+        ]
         lines += [f"Stays ({len(plan.kept)}):", table(["what", "name", "why"], rows)]
     return "\n".join(lines)
 
