@@ -12,7 +12,7 @@ is what is loaded.
 
 from __future__ import annotations
 
-import io
+import math
 from typing import Any
 
 import numpy as np
@@ -74,6 +74,7 @@ class Arrays:
     def __init__(self, fh) -> None:
         self._fh = fh
         self.used: list[tuple[Stub, int, str]] = []  # (array, its BUILDs when used, field)
+        self.memo: dict[int, tuple[Any, Any]] = {}  # id -> (object, what was read from it)
 
     def get(self, obj: Any, field: str) -> np.ndarray:
         """The numeric array ``obj`` stands for, read-only; Bad if it is not one plain array."""
@@ -115,14 +116,10 @@ class Arrays:
             raise Bad(field, "an object array where numbers are expected")
         dtype, shape = layout["dtype"], layout["shape"]
         size = _count(shape, field) * dtype.itemsize
-        start = layout["offset"]
-        if isinstance(self._fh, io.BytesIO):  # in memory already: a view, not a copy
-            raw: Any = self._fh.getbuffer()[start : start + size]
-        else:
-            here = self._fh.tell()
-            self._fh.seek(start)
-            raw = self._fh.read(size)
-            self._fh.seek(here)
+        here = self._fh.tell()  # the scan is mid-stream: come back where it was
+        self._fh.seek(layout["offset"])
+        raw = self._fh.read(size)  # only the arrays a checked state uses, one at a time
+        self._fh.seek(here)
         return _shaped(raw, dtype, shape, layout.get("order") or "C", field)
 
 
@@ -155,7 +152,7 @@ def _reconstruct_state(obj: Stub, field: str) -> tuple:
 def _count(shape: Any, field: str) -> int:
     if not isinstance(shape, tuple) or not all(type(d) is int and d >= 0 for d in shape):
         raise Bad(field, "an array with an unusual shape")
-    return int(np.prod(shape, dtype=np.int64)) if shape else 1
+    return math.prod(shape)
 
 
 def _shaped(raw, dtype: np.dtype, shape, order, field: str) -> np.ndarray:

@@ -48,7 +48,7 @@ def check_predictor(merged: dict, arrays: Arrays) -> None:
     for key in ("nodes", "binned_left_cat_bitsets", "raw_left_cat_bitsets"):
         if key not in merged:
             raise Bad(key, "missing")
-    f = structured(arrays.get(merged["nodes"], "nodes"), "nodes", RECORD_FIELDS)
+    f = _fields(merged, arrays)
     count = len(f["left"])
     if not count:
         raise Bad("nodes", "empty")
@@ -83,6 +83,16 @@ def check_predictor(merged: dict, arrays: Arrays) -> None:
         raise Bad(f"nodes['bitset_idx'][{i}]", f"{int(f['bitset_idx'][i])}, beyond {rows} bitsets")
 
 
+def _fields(merged: dict, arrays: Arrays) -> dict[str, np.ndarray]:
+    """A predictor's node fields, read once for its own check and its estimator's."""
+    nodes = merged["nodes"]
+    cached = arrays.memo.get(id(nodes))
+    if cached is None or cached[0] is not nodes:
+        cached = (nodes, structured(arrays.get(nodes, "nodes"), "nodes", RECORD_FIELDS))
+        arrays.memo[id(nodes)] = cached
+    return cached[1]
+
+
 def _predictors(merged: dict) -> list:
     out = merged.get("_predictors")
     if not isinstance(out, list) or not all(isinstance(row, list) for row in out):
@@ -105,8 +115,7 @@ def check_estimator(merged: dict, arrays: Arrays) -> None:
     if len(marks) != width:
         raise Bad("_bin_mapper.is_categorical_", f"{len(marks)} features, not {width}")
     for n, predictor in enumerate(predictors):
-        nodes = arrays.get(predictor.native_merged["nodes"], "nodes")
-        f = structured(nodes, "nodes", RECORD_FIELDS)
+        f = _fields(predictor.native_merged, arrays)
         split = f["is_leaf"] == 0
         feature = f["feature_idx"]
         bad = split & (feature >= width)

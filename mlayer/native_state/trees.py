@@ -121,13 +121,19 @@ def _check_nodes(f: dict[str, np.ndarray], n_features: int) -> int:
 
 
 def _depth(left: np.ndarray, right: np.ndarray, split: np.ndarray) -> int:
-    """Depth of the deepest node, level by level from the root (the tree is checked first)."""
-    depth, level = 0, np.zeros(1, dtype=np.int64)
+    """Depth of the deepest node (the tree is checked first): pointer jumping, each round
+    doubles how far up every node has counted, so log2(depth) rounds of numpy."""
+    ancestor = np.full(len(left), -1, dtype=np.int64)
+    parents = np.flatnonzero(split)
+    ancestor[left[split]] = ancestor[right[split]] = parents
+    distance = (ancestor >= 0).astype(np.int64)
     while True:
-        parents = level[split[level]]
-        if not len(parents):
-            return depth
-        level, depth = np.concatenate([left[parents], right[parents]]), depth + 1
+        up = np.flatnonzero(ancestor >= 0)
+        if not len(up):
+            return int(distance.max())
+        step = ancestor[up]
+        distance[up] += distance[step]
+        ancestor[up] = ancestor[step]
 
 
 def check_tree_owner(merged: dict, tree: Any) -> None:
