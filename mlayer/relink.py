@@ -183,6 +183,17 @@ class Relinker:
         one published from $LATEST (guarded by its RevisionId). The alias moves guarded by the
         RevisionId of the read the move was decided on. (version, reused)."""
         current = self.gw.get_alias(function, alias)
+        version, reused = self.version_for(function, latest)
+        if current is None:
+            self.gw.create_alias(function, alias, version)
+        elif str(current.get("FunctionVersion")) != version:
+            self.gw.update_alias(function, alias, version, revision_id=current.get("RevisionId"))
+        return version, reused
+
+    def version_for(self, function: str, latest: dict) -> tuple[str, bool]:
+        """A published version carrying $LATEST's configuration: an existing one, else one
+        published from $LATEST (guarded by its RevisionId). (version, reused). A rollout
+        (mlayer/rollout/publishing.py) takes it without moving the alias."""
         version = self.matching_version(function, latest)
         reused = version is not None
         if version is None:
@@ -192,10 +203,6 @@ class Relinker:
             version = str(published["Version"])
             if published.get("State") == "Pending":  # SnapStart makes its snapshot first
                 self._poll_version(function, version)
-        if current is None:
-            self.gw.create_alias(function, alias, version)
-        elif str(current.get("FunctionVersion")) != version:
-            self.gw.update_alias(function, alias, version, revision_id=current.get("RevisionId"))
         return version, reused
 
     def _poll_version(self, function: str, version: str) -> dict:

@@ -52,6 +52,17 @@ _COMMENTS = {
     "(empty: the artifact bucket, dead-letters/)",
     "prune.keep": "newest model and function versions mlayer prune always keeps (1..10000)",
     "prune.older_than_days": "and nothing younger than this goes (0..36500)",
+    "rollout.strategy": "all-at-once | canary | linear",
+    "rollout.percent": "canary: P% then 100%; linear: +P% per step",
+    "rollout.interval": "how long each step is watched (30s, 5m, 1h)",
+    "rollout.min_records": "records each version must handle in a step before a gate passes",
+    "rollout.max_extensions": "a step short of records is watched again this often, then fails",
+    "rollout.max_error_increase": "gate: new error rate minus the old one's",
+    "rollout.max_dead_letter_increase": "gate: new dead-lettered share minus the old one's",
+    "rollout.max_latency_ratio": "gate: new p99 Duration over the old one's",
+    "rollout.latency_slack_ms": "and at least this many ms slower",
+    "rollout.max_psi": "gate: population stability index of the predictions",
+    "rollout.metric_period": "how long CloudWatch's metrics take to be complete",
 }
 
 _SECTION_HEADERS = {
@@ -62,6 +73,7 @@ _SECTION_HEADERS = {
     "trigger": "The Kinesis event-source mapping (mlayer deploy-function)",
     "output": "Where the function writes (MLAYER_OUTPUT_SINK / MLAYER_OUTPUT_DEAD_LETTER)",
     "prune": "What mlayer prune keeps (MLAYER_PRUNE_KEEP / MLAYER_PRUNE_OLDER_THAN_DAYS)",
+    "rollout": "publish-model --rollout: traffic moved by steps, each judged (needs [model] alias)",
 }
 
 

@@ -95,6 +95,24 @@ class PruneSettings:
 
 
 @dataclass(frozen=True)
+class RolloutSettings:
+    """publish-model --rollout: how traffic moves to a new version and the gates it must pass
+    (docs/FORMATS.md lists each key; checked by mlayer/rollout/settings.py)."""
+
+    strategy: str = "all-at-once"  # all-at-once | canary | linear
+    percent: float = 10.0  # canary: P% then 100%; linear: +P% per step
+    interval: str = "5m"  # how long each step is watched
+    min_records: int = 100  # records each version must handle in a step before a gate passes
+    max_extensions: int = 3  # a step short of records is watched again this often, then fails
+    max_error_increase: float = 0.01  # new version's error rate minus the old one's
+    max_dead_letter_increase: float = 0.05  # its dead-lettered share minus the old one's
+    max_latency_ratio: float = 1.5  # its p99 Duration over the old one's
+    latency_slack_ms: float = 25.0  # and at least this many ms slower
+    max_psi: float = 0.2  # population stability index of its predictions against the old's
+    metric_period: str = "1m"  # how long CloudWatch's metrics take to be complete
+
+
+@dataclass(frozen=True)
 class AwsSettings:
     """Where AWS is: not in mlayer.toml (it belongs to the machine), from flags and env."""
 
@@ -116,6 +134,7 @@ class Settings:
     trigger: TriggerSettings = field(default_factory=TriggerSettings)
     output: OutputSettings = field(default_factory=OutputSettings)
     prune: PruneSettings = field(default_factory=PruneSettings)
+    rollout: RolloutSettings = field(default_factory=RolloutSettings)
     aws: AwsSettings = field(default_factory=AwsSettings)
     source: str = "defaults"  # the file the settings came from, for messages
     root: Path = field(default_factory=Path.cwd)  # relative paths resolve against this
@@ -171,4 +190,5 @@ SECTIONS: dict[str, type] = {
     "trigger": TriggerSettings,
     "output": OutputSettings,
     "prune": PruneSettings,
+    "rollout": RolloutSettings,
 }

@@ -13,6 +13,7 @@ both versions alike, and the latency gate's reading names that statistic: a 3x s
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -34,19 +35,27 @@ def emf_dimensions(function: str, version: str) -> dict[str, str]:
 
 
 def _queries(
-    function: str, alias: str, version: str, tag: str, classes: Sequence[str], p99: str
+    function: str,
+    alias: str,
+    version: str,
+    tag: str,
+    classes: Sequence[str],
+    p99: str,
+    period: int = 60,
 ) -> list[MetricQuery]:
     lam = lambda_dimensions(function, alias, version)
     emf = emf_dimensions(function, version)
     out = [
-        MetricQuery(f"{tag}inv", LAMBDA_NAMESPACE, "Invocations", lam, "Sum"),
-        MetricQuery(f"{tag}err", LAMBDA_NAMESPACE, "Errors", lam, "Sum"),
-        MetricQuery(f"{tag}dur", LAMBDA_NAMESPACE, "Duration", lam, p99),
-        MetricQuery(f"{tag}pred", EMF_NAMESPACE, "predicted", emf, "Sum"),
-        MetricQuery(f"{tag}dead", EMF_NAMESPACE, "dead_lettered", emf, "Sum"),
+        MetricQuery(f"{tag}inv", LAMBDA_NAMESPACE, "Invocations", lam, "Sum", period),
+        MetricQuery(f"{tag}err", LAMBDA_NAMESPACE, "Errors", lam, "Sum", period),
+        MetricQuery(f"{tag}dur", LAMBDA_NAMESPACE, "Duration", lam, p99, period),
+        MetricQuery(f"{tag}pred", EMF_NAMESPACE, "predicted", emf, "Sum", period),
+        MetricQuery(f"{tag}dead", EMF_NAMESPACE, "dead_lettered", emf, "Sum", period),
     ]
     out += [
-        MetricQuery(f"{tag}c{i}", EMF_NAMESPACE, "predictions", {**emf, "prediction": c}, "Sum")
+        MetricQuery(
+            f"{tag}c{i}", EMF_NAMESPACE, "predictions", {**emf, "prediction": c}, "Sum", period
+        )
         for i, c in enumerate(classes)
     ]
     return out
@@ -55,8 +64,16 @@ def _queries(
 class HealthReader:
     """Reads both versions' health for one window in one GetMetricData round (per 500)."""
 
-    def __init__(self, gw: Any, function: str, alias: str, classes: Sequence[str] = ()) -> None:
+    def __init__(
+        self,
+        gw: Any,
+        function: str,
+        alias: str,
+        classes: Sequence[str] = (),
+        period_s: float = 60,
+    ) -> None:
         self.gw, self.function, self.alias = gw, function, alias
+        self.period = max(1, int(period_s))
         self.classes = tuple(str(c) for c in classes)
         self.p99_stat = "p99"
 
@@ -64,8 +81,11 @@ class HealthReader:
         queries = [
             q
             for i, v in enumerate(versions)
-            for q in _queries(self.function, self.alias, v, f"v{i}", self.classes, self.p99_stat)
+            for q in _queries(
+                self.function, self.alias, v, f"v{i}", self.classes, self.p99_stat, self.period
+            )
         ]
+        start, end = math.floor(start), max(math.ceil(end), math.floor(start) + self.period)
         try:
             values = metric_values(self.gw, queries, start, end)
         except AwsError as exc:

@@ -1,0 +1,54 @@
+"""`mlayer rollout status|resume|abort`: read, continue or revert the alias's rollout."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from mlayer.errors import UsageError
+from mlayer.results.rollout import RolloutStatusResult
+from mlayer.rollout.health import HealthReader
+from mlayer.rollout.publishing import rollouts_for
+from mlayer.rollout.settings import rollout_config
+
+ACTIONS = ("status", "resume", "abort")
+
+
+def rollout_command(
+    gw: Any, settings: Any, request: Any, *, progress: Callable[[str], None]
+) -> RolloutStatusResult:
+    function, alias = settings.function.name, request.alias or settings.model.alias
+    if not alias:
+        raise UsageError(
+            "A rollout lives on an alias; none is set.", "Set [model] alias or pass --alias."
+        )
+    rollouts = rollouts_for(gw, settings, progress=progress)
+    state = rollouts.load(function, alias)
+    if request.action == "status" or state is None:
+        if state is None and request.action != "status":
+            raise UsageError(
+                f"No rollout recorded for {function}:{alias}.",
+                "Start one with `mlayer publish-model … --rollout canary`.",
+            )
+        return RolloutStatusResult(function, alias, state)
+    if request.action == "abort":
+        return RolloutStatusResult(
+            function, alias, rollouts.abort(state, "aborted by `mlayer rollout abort`")
+        )
+    config = rollout_config(settings.rollout)
+    classes = tuple(sorted({c for h in state.history for c in h.old.predictions}))
+    reader = HealthReader(gw, function, alias, classes, config.metric_period_s)
+    return RolloutStatusResult(function, alias, rollouts.drive(state, reader))
+
+
+def abort_for_rollback(gw: Any, settings: Any, alias: str | None) -> str | None:
+    """`mlayer rollback` during a rollout: abort it first (the rollback then moves the alias).
+    The reason recorded, or None when no rollout was running."""
+    if not alias:
+        return None
+    rollouts = rollouts_for(gw, settings)
+    state = rollouts.load(settings.function.name, alias)
+    if state is None or not state.active:
+        return None
+    rollouts.abort(state, "aborted by `mlayer rollback`")
+    return f"the rollout of version {state.new_version} was aborted"
