@@ -111,3 +111,26 @@ def test_a_failure_names_the_stage_and_what_went(gw, aws, account):
     doc = info.value.to_dict()
     assert doc["stage"] == "function_versions" and len(doc["deleted"]) == 1
     assert "Only function versions nothing points at were deleted" in doc["message"]
+
+
+def test_ctrl_c_part_way_leaves_a_state_the_next_run_finishes(gw, aws, account):
+    before = listing(gw)
+    planned = api.prune(load_settings(), PruneRequest(keep=2, older_than_days=0, dry_run=True))
+    interrupted = Gateway(region=aws.region, endpoint_url=aws.endpoint_url)
+    count = [0]
+
+    def ctrl_c(**kwargs):
+        count[0] += 1
+        if count[0] == 9:  # 7 function versions went, then 2 model layer versions
+            raise KeyboardInterrupt
+
+    for name in DELETES:
+        service = name.split(".")[0]
+        interrupted.client(service).meta.events.register(f"after-call.{name}", ctrl_c)
+    with pytest.raises(KeyboardInterrupt):
+        api.prune(load_settings(), REQUEST, gateway=interrupted)
+    assert_everything_resolves(gw)
+    gone = set(before) - set(listing(gw))
+    assert len(gone) == 9 and sum(k[0] == "model_layer_version" for k in gone) == 2
+    api.prune(load_settings(), REQUEST)
+    assert set(before) - set(listing(gw)) == {(i.kind, i.name) for i in planned.plan.goes}
