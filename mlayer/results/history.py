@@ -24,6 +24,7 @@ class HistoryRow:
     store: str = "unknown"  # layer | s3 | mixed | unknown (no manifest): model_store.placement
     s3_objects: tuple[dict, ...] = ()  # the S3 objects this version needs
     prunable: bool = False  # `mlayer prune` ([prune] keep, older_than_days) would delete it
+    trusted_globals: tuple[str, ...] = ()  # accepted only with --trust (the manifest's list)
 
 
 @dataclass(frozen=True)
@@ -69,6 +70,7 @@ class HistoryResult:
                     "store": r.store,
                     "s3_objects": list(r.s3_objects),
                     "prunable": r.prunable,
+                    "trusted_globals": list(r.trusted_globals),
                 }
                 for r in self.versions
             ],
@@ -133,6 +135,11 @@ class HistoryResult:
     def _s3_lines(self) -> list[str]:
         """What each S3-stored version needs (only `mlayer prune` deletes it), and the room left."""
         lines = [
+            f"Version {r.version} loads with --trust {', '.join(r.trusted_globals)}."
+            for r in self.versions
+            if r.trusted_globals
+        ]
+        lines += [
             f"Version {r.version} needs s3://{o['bucket']}/{o['key']} ({human_bytes(o['size'])})."
             for r in self.versions
             for o in r.s3_objects
