@@ -129,6 +129,8 @@ def validate(s: Any, origin: str, *, combinations: bool = True) -> None:
         MAX_PROVISIONED_CONCURRENCY,
         at("function.provisioned_concurrency"),
     )
+    _between(s.prune.keep, 1, 10000, at("prune.keep"))
+    _between(s.prune.older_than_days, 0, 36500, at("prune.older_than_days"), " days")
     if combinations:
         published_versions(s, origin)
 
