@@ -30,9 +30,14 @@ def _as_record(instance: object, index: int, rules: RowRules) -> object:
         obj = {"text": instance}
     elif isinstance(instance, list) and rules.input_kind == "features":
         obj = {"features": instance}
-    if isinstance(obj, dict) and "id" not in obj:
+    if isinstance(obj, dict) and "id" not in obj and not _id_is_a_column(rules):
         obj = {**obj, "id": index}
     return obj
+
+
+def _id_is_a_column(rules: RowRules) -> bool:
+    """A table model with a feature named ``id``: its value is never the instance's position."""
+    return rules.table is not None and "id" in rules.table.names
 
 
 def predict_instances(

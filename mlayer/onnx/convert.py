@@ -13,7 +13,7 @@ from __future__ import annotations
 import importlib.metadata
 import warnings
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from mlayer.onnx.errors import FALLBACK_HINT, OnnxConversionError, OnnxUnavailableError
@@ -302,6 +302,7 @@ def convert_pipeline(
             culprit,
         ) from exc
     _free_batch_dim(model)
+    inputs = _graph_names(inputs, [i.name for i in model.graph.input])
     outputs = [o.name for o in model.graph.output]
     model_obj = final_estimator(pipeline)
     classes = getattr(model_obj, "classes_", None)
@@ -325,6 +326,14 @@ def convert_pipeline(
         estimators=tuple(class_name(e) for e in walk_estimators(pipeline)),
         versions=_versions(),
     )
+
+
+def _graph_names(inputs: list[OnnxInput], names: list[str]) -> list[OnnxInput]:
+    """The inputs under the names the graph gave them: skl2onnx turns a column 'is active'
+    into the input 'is_active' (the column stays what records carry)."""
+    if len(names) != len(inputs):
+        return inputs
+    return [replace(i, name=name) for i, name in zip(inputs, names, strict=True)]
 
 
 def _plain(value: Any) -> Any:

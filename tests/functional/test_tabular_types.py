@@ -27,6 +27,7 @@ from function_support import HandlerProcess, kinesis_event  # noqa: E402
 from publish_support import create_function, publish_deps, run_cli  # noqa: E402
 from sklearn.compose import ColumnTransformer  # noqa: E402
 from sklearn.ensemble import RandomForestClassifier  # noqa: E402
+from sklearn.impute import SimpleImputer  # noqa: E402
 from sklearn.pipeline import make_pipeline  # noqa: E402
 from sklearn.preprocessing import OneHotEncoder, StandardScaler  # noqa: E402
 
@@ -195,3 +196,45 @@ def test_a_datetime_column_takes_iso_8601_strings_in_the_unit_it_was_fitted_on(
     assert sorted(letters) == [3, 4, 5, 6]
     for i, (_, reason) in enumerate(bad):
         assert reason in letters[3 + i]
+
+
+def test_a_bool_column_named_with_a_space_is_published_as_onnx_and_served(
+    gw, tmp_path, runtime_dir, tmp_path_factory
+):
+    """skl2onnx names the graph input 'is_active': the manifest feeds it from 'is active'."""
+    pytest.importorskip("skl2onnx")
+    from test_class_keys import _onnx_layer
+    from test_publish_onnx import ONNX, publish_lock
+
+    create_function(gw, [publish_lock(gw, ONNX, "onnx deps")])
+    frame = base_frame()
+    frame["is active"] = np.random.default_rng(2).random(len(frame)) < 0.5
+    y = np.where(frame["is active"] ^ (frame.age > 50), "yes", "no")
+    ct = ColumnTransformer(
+        [
+            ("num", SimpleImputer(), ["age"]),  # no scaler before trees: float32 (case 10)
+            ("cat", OneHotEncoder(handle_unknown="ignore"), ["is active", "city"]),
+        ]
+    )
+    model = make_pipeline(ct, RandomForestClassifier(n_estimators=25, max_depth=5, random_state=0))
+    model.fit(frame, y)
+    joblib.dump(model, tmp_path / "model.joblib")
+    records = as_records(frame.head(40))
+    (tmp_path / "sample.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
+    args = [
+        "publish-model",
+        str(tmp_path / "model.joblib"),
+        "--sample",
+        str(tmp_path / "sample.jsonl"),
+    ]
+    result, doc = run_cli(*args, "--format", "onnx", "--yes")
+    assert result.exit_code == 0, result.output
+    inputs = {i["column"]: i["name"] for i in doc["manifest"]["onnx"]["inputs"]}
+    assert inputs["is active"] == "is_active" and column_of(doc, "is active")["kind"] == "boolean"
+    good = [
+        {"id": f"g{i}", "age": a, "is active": f, "city": c}
+        for i, (a, f, c) in enumerate([(30, True, "paris"), (65, False, "rome"), (41, True, "x")])
+    ]
+    results, letters = serve(gw, tmp_path, _onnx_layer(tmp_path_factory), runtime_dir, good)
+    expected = model.predict(pd.DataFrame([{k: r[k] for k in frame.columns} for r in good]))
+    assert [results[r["id"]]["prediction"] for r in good] == expected.tolist() and letters == {}

@@ -223,3 +223,26 @@ def test_a_column_named_id_is_said_at_publish():
     )
     assert len(notes) == 1 and "ids must be integers" in notes[0]
     assert id_notes({"columns": [{"name": "x", "kind": "number"}]}) == []
+
+
+def test_a_direct_instance_without_id_is_refused_when_id_is_a_feature():
+    """Its position must not become the model's 'id' value (docs/FORMATS.md: the id is both)."""
+    from mlayer_function import direct
+
+    class Echo:
+        version = "v1"
+
+        def predict(self, rows):
+            return [row[0] for row in rows], None
+
+    class Clock:
+        def monotonic(self) -> float:
+            return 0.0
+
+    table = TableSchema.from_manifest(
+        {"columns": [{"name": "id", "kind": "number", "nullable": False}]}, frames=False
+    )
+    result = direct.predict_instances(
+        [{"id": 7}, {}], model=Echo(), rules=RowRules("table", table=table), clock=Clock()
+    )
+    assert result.predictions == [{"id": 7, "prediction": 7}, {"id": 1, "error": "no id"}]
