@@ -1,4 +1,5 @@
-"""Proving a layer tree still works: a real import where possible, static checks where not."""
+"""Proving a layer tree still works: a real import where possible, static checks where not,
+and every shared library its ELF files need found as Lambda's loader would find it."""
 
 from __future__ import annotations
 
@@ -6,9 +7,13 @@ import json
 from pathlib import Path
 
 from mlayer.build.imports import imports_of, module_exists
+from mlayer.build.native_libs import scan_layer
 from mlayer.build.runner import Runner
 from mlayer.build.slim import ELF_MACHINES, SmokeCheck, elf_machine
+from mlayer.build.system_libs import provided_libs
 from mlayer.build.target import TargetPython
+from mlayer.errors import BuildError
+from mlayer.runtimes import Runtime
 
 # Deeper imports that exercise most compiled parts of the default recipe.
 EXTRA_IMPORTS = {
@@ -96,3 +101,41 @@ def static_check(modules: list[str], arch: str) -> SmokeCheck:
         return True, f"static checks only ({len(imports)} files scanned)"
 
     return check
+
+
+def check_native_libs(
+    tree: Path, runtime: Runtime, arch: str, allowed: tuple[str, ...] = ()
+) -> int:
+    """Refuse a layer whose ELF files need a library Lambda's image lacks and the layer does
+    not ship where the loader looks (native_libs.py); ``allowed``: names the user vouches for.
+    Returns how many ELF files were read."""
+    scan = scan_layer(tree, provided_libs(runtime, arch) | frozenset(allowed))
+    if scan.unreadable:
+        path, reason = scan.unreadable[0]
+        raise BuildError(
+            f"{path} is not a readable ELF file ({reason}), so what it needs cannot be checked.",
+            "Reinstall the package that ships it (the file is damaged or not a shared library).",
+        )
+    if not scan.unmet:
+        return scan.files
+    first = scan.unmet[0]
+    where = (
+        f"ships it only at {', '.join(first.shipped_at)}, where the loader does not look for it"
+        if first.shipped_at
+        else "does not ship"
+    )
+    more = len(scan.unmet) - 1
+    others = f" ({more} more: {_listed(scan.unmet[1:])})" if more else ""
+    raise BuildError(
+        f"{first.needed_by} needs {first.library}, which {runtime.name} on Lambda does not"
+        f" provide and the layer {where}{others}.",
+        f"Ship it beside the package: `auditwheel repair` its wheel (it copies {first.library}"
+        " into <package>.libs/ and points the RPATH at it), or use a wheel that vendors it."
+        f" If the function gets it another way (a layer of yours with lib/{first.library},"
+        f" found in /opt/lib), pass --allow-missing-lib {first.library}.",
+    )
+
+
+def _listed(unmet: tuple) -> str:
+    shown = [f"{u.needed_by} needs {u.library}" for u in unmet[:3]]
+    return "; ".join(shown) + ("; …" if len(unmet) > 3 else "")

@@ -17,7 +17,7 @@ from pathlib import Path
 from mlayer.build.budget import Budget, make_budget
 from mlayer.build.bytecode import BytecodeResult, compile_tree
 from mlayer.build.cache import ENTRY_TREE, ENTRY_ZIP, BuildCache, cache_key, default_cache_dir
-from mlayer.build.checks import import_check, static_check
+from mlayer.build.checks import check_native_libs, import_check, static_check
 from mlayer.build.docker_builder import DockerRun, docker_available, install_with_docker
 from mlayer.build.lock import file_lock
 from mlayer.build.pip_builder import install_with_pip, pip_progress
@@ -54,6 +54,7 @@ class BuildRequest:
     force: bool = False
     cache_dir: Path | None = None
     budget_bytes: int = MAX_UNZIPPED_BYTES
+    allow_missing_libs: tuple[str, ...] = ()  # sonames the user vouches Lambda will find
 
 
 @dataclass(frozen=True)
@@ -181,6 +182,7 @@ def _build_into(
     ok, detail = smoke(tree)
     if not ok:
         raise BuildError(f"The installed layer does not import: {detail}", "See the error above.")
+    check_native_libs(tree, runtime, request.arch, request.allow_missing_libs)
 
     steps: list[SlimStep] = []
     if request.slim:
@@ -273,6 +275,15 @@ def _result(
     return build
 
 
+def _cached(
+    doc: dict, entry: Path, request: BuildRequest, reason: str, key: str, t0: float
+) -> LayerBuild:
+    """A cached build, checked again for what its libraries need (it may predate the check)."""
+    runtime = get_runtime(request.runtime)
+    check_native_libs(entry / ENTRY_TREE, runtime, request.arch, request.allow_missing_libs)
+    return _result(doc, entry, request, reason, key, True, t0)
+
+
 @contextlib.contextmanager
 def _writable(folder: Path, hint: str) -> Iterator[None]:
     """A folder mlayer must write to but cannot is the user's to fix (exit 2), not a crash."""
@@ -302,13 +313,13 @@ def build_layer(
     cache = BuildCache(request.cache_dir or default_cache_dir())
     if not request.force and (doc := cache.load(key)) is not None:
         progress(Progress("cache", "found in the build cache"))
-        return _result(doc, cache.entry(key), request, reason, key, True, t0)
+        return _cached(doc, cache.entry(key), request, reason, key, t0)
     with _writable(cache.root, "Set MLAYER_CACHE_DIR to a folder you can write to."):
         cache.lock_path(key).parent.mkdir(parents=True, exist_ok=True)
         cache.lock_path(key).touch()
     with file_lock(cache.lock_path(key)):
         if not request.force and (doc := cache.load(key)) is not None:
-            return _result(doc, cache.entry(key), request, reason, key, True, t0)
+            return _cached(doc, cache.entry(key), request, reason, key, t0)
         staging = cache.staging(key)
         try:
             doc = _build_into(staging, request, builder, runner, progress)
