@@ -21,6 +21,8 @@ _ISO = re.compile(
     r"(Z|[+-][0-9]{2}(?::?[0-9]{2})?)?)?"
 )
 _DAYS = (31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
+_KNOWN_DAYS: dict[str, int] = {}  # "YYYY-MM-DD" -> days since 1970: a stream repeats its dates
+_KNOWN_LIMIT = 1 << 16  # then the cache starts over: hostile dates cannot grow it
 SHAPE = "YYYY-MM-DD[THH:MM[:SS[.fff]]][Z|±HH:MM]"
 
 
@@ -35,6 +37,20 @@ def _days_from_civil(year: int, month: int, day: int) -> int:
     yoe = year - era * 400
     doy = (153 * (month + (-3 if month > 2 else 9)) + 2) // 5 + day - 1
     return era * 146097 + yoe * 365 + yoe // 4 - yoe // 100 + doy - 719468
+
+
+def _days_of(year: str, month: str, day: str) -> int:
+    """Days since 1970-01-01 of a valid date (remembered), or DateError."""
+    y, m, d = int(year), int(month), int(day)
+    if y < 1 or not 1 <= m <= 12:
+        raise DateError("has no such month")
+    leap = m == 2 and y % 4 == 0 and (y % 100 != 0 or y % 400 == 0)
+    if not 1 <= d <= _DAYS[m - 1] + leap:
+        raise DateError("has no such day")
+    if len(_KNOWN_DAYS) >= _KNOWN_LIMIT:
+        _KNOWN_DAYS.clear()
+    days = _KNOWN_DAYS[f"{year}-{month}-{day}"] = _days_from_civil(y, m, d)
+    return days
 
 
 def _offset_seconds(text: str) -> int:
@@ -54,16 +70,15 @@ def parse(value: str, unit: str, utc: bool) -> int:
     if match is None:
         raise DateError(f"is not an ISO-8601 date-time ({SHAPE})")
     year, month, day, hour, minute, second, fraction, offset = match.groups()
-    y, m, d = int(year), int(month), int(day)
-    if y < 1 or not 1 <= m <= 12:
-        raise DateError("has no such month")
-    leap = m == 2 and y % 4 == 0 and (y % 100 != 0 or y % 400 == 0)
-    if not 1 <= d <= _DAYS[m - 1] + leap:
-        raise DateError("has no such day")
-    h, mi, s = int(hour or 0), int(minute or 0), int(second or 0)
-    if h > 23 or mi > 59 or s > 59:
-        raise DateError("has no such time of day")
-    seconds = _days_from_civil(y, m, d) * 86400 + h * 3600 + mi * 60 + s
+    days = _KNOWN_DAYS.get(value[:10])
+    if days is None:
+        days = _days_of(year, month, day)
+    seconds = days * 86400
+    if hour is not None:
+        h, mi, s = int(hour), int(minute), int(second or 0)
+        if h > 23 or mi > 59 or s > 59:
+            raise DateError("has no such time of day")
+        seconds += h * 3600 + mi * 60 + s
     if offset is not None:
         if not utc:
             raise DateError("carries a UTC offset; the model was fitted on times without one")
