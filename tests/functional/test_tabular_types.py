@@ -24,7 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import test_publish_table  # noqa: E402
 from function_support import HandlerProcess, kinesis_event  # noqa: E402
-from publish_support import create_function, publish_deps, run_cli  # noqa: E402
+from publish_support import MODEL, create_function, publish_deps, run_cli  # noqa: E402
 from sklearn.compose import ColumnTransformer  # noqa: E402
 from sklearn.ensemble import RandomForestClassifier  # noqa: E402
 from sklearn.impute import SimpleImputer  # noqa: E402
@@ -238,3 +238,26 @@ def test_a_bool_column_named_with_a_space_is_published_as_onnx_and_served(
     results, letters = serve(gw, tmp_path, _onnx_layer(tmp_path_factory), runtime_dir, good)
     expected = model.predict(pd.DataFrame([{k: r[k] for k in frame.columns} for r in good]))
     assert [results[r["id"]]["prediction"] for r in good] == expected.tolist() and letters == {}
+
+
+def test_a_datetime_column_is_refused_for_onnx_naming_it_and_nothing_is_published(gw, tmp_path):
+    pytest.importorskip("skl2onnx")
+    from test_publish_onnx import ONNX, publish_lock
+
+    create_function(gw, [publish_lock(gw, ONNX, "onnx deps")])
+    frame = base_frame()
+    frame["signup"] = pd.Timestamp("2021-01-01") + pd.to_timedelta(np.arange(len(frame)), "D")
+    model = fit(frame, np.arange(len(frame)) % 2, ["age"], [], dates=["signup"])
+    joblib.dump(model, tmp_path / "model.joblib")
+    records = as_records(frame.head(20), lambda n, v: v.isoformat() if n == "signup" else v)
+    (tmp_path / "sample.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
+    args = [
+        "publish-model",
+        str(tmp_path / "model.joblib"),
+        "--sample",
+        str(tmp_path / "sample.jsonl"),
+    ]
+    result, doc = run_cli(*args, "--format", "onnx", "--yes")
+    assert result.exit_code == 1 and doc["error"] == "OnnxConversionError"
+    assert "column 'signup' is a datetime" in doc["message"] and "--format sklearn" in doc["hint"]
+    assert gw.list_layer_versions(MODEL) == []
