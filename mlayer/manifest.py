@@ -161,6 +161,9 @@ def _json_classes(classes: Any) -> list | None:
         return None
     out = []
     for c in classes:
+        if getattr(c, "ndim", 0):  # a multi-output classifier's classes_: one array per output
+            out.append(_json_classes(c))
+            continue
         item = getattr(c, "item", None)
         if callable(item) and not isinstance(c, str):
             c = item()
