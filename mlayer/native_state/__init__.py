@@ -37,6 +37,7 @@ from typing import Any
 from mlayer.native_state import hist_trees, neighbors, sparse, trees
 from mlayer.native_state.arrays import Arrays, Bad, class_of
 from mlayer.native_state.paths import object_paths
+from mlayer.native_state.tree_nodes import NodeBatch
 
 
 class Checker:
@@ -45,6 +46,7 @@ class Checker:
     def __init__(self, fh) -> None:
         self.arrays = Arrays(fh)
         self.failures: list[tuple[Any, str]] = []  # (object, "field: why")
+        self.tree_nodes = NodeBatch()
 
     def on_build(self, inst: Any, state: Any) -> None:
         """A BUILD of ``inst``: merge a dict state (as ``__dict__.update`` does); check a state
@@ -53,24 +55,25 @@ class Checker:
         merged = _as_dict(state, sparse.sparse_format(name) == "coo")
         if merged is not None:
             inst.native_merged = {**getattr(inst, "native_merged", {}), **merged}
-        check = (
-            _AT_BUILD.get(name)
-            or (neighbors.check_tree if neighbors.is_tree(name) else None)
-            or (neighbors.check_metric if neighbors.is_metric(name) else None)
-        )
+        check = _check_at_build(name)
         if check is None:
             return
         inst.native_checked = False
         try:
-            check(inst, state, self.arrays)
+            if check is trees.check_tree:
+                trees.check_tree(inst, state, self.arrays, self.tree_nodes)
+            else:
+                check(inst, state, self.arrays)
             inst.native_checked = True
         except Bad as bad:
             self.failures.append((inst, f"{bad.field}: {bad.why}"))
 
     def finish(self, top: Any) -> list[str]:
         """Every flaw, each as ``path: field: why`` (empty: nothing to refuse)."""
+        for tree, _ in self.tree_nodes.flush():
+            tree.native_checked = False
+        found = self.failures + self.tree_nodes.flaws
         paths = object_paths(top)
-        found = [(inst, why) for inst, why in self.failures]
         for obj in paths.values():
             found.extend((obj[0], why) for why in self._end_checks(obj[0]))
         for array, builds, field in self.arrays.used:
@@ -87,8 +90,7 @@ class Checker:
     def _end_checks(self, obj: Any) -> list[str]:
         name = class_of(obj)
         merged = getattr(obj, "native_merged", None)
-        at_build = name in _AT_BUILD or neighbors.is_tree(name) or neighbors.is_metric(name)
-        if at_build and not hasattr(obj, "native_checked"):
+        if _check_at_build(name) is not None and not hasattr(obj, "native_checked"):
             return ["never given the state its class needs (mlayer refuses it unchecked)"]
         try:
             if neighbors.is_tree(name) and getattr(obj, "native_checked", False):
@@ -111,7 +113,13 @@ class Checker:
         return []
 
 
-_AT_BUILD = {trees.TREE: trees.check_tree}
+def _check_at_build(name: str):
+    """The check of a class whose Cython ``__setstate__`` takes the state whole, or None."""
+    if name == trees.TREE:
+        return trees.check_tree
+    if neighbors.is_tree(name):
+        return neighbors.check_tree
+    return neighbors.check_metric if neighbors.is_metric(name) else None
 
 
 def _as_dict(state: Any, coo: bool) -> dict | None:

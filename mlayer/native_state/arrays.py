@@ -12,6 +12,7 @@ is what is loaded.
 
 from __future__ import annotations
 
+import functools
 import math
 from typing import Any
 
@@ -183,26 +184,33 @@ def floats(array: np.ndarray, field: str, ndim: int | None = None) -> np.ndarray
     return array
 
 
-def structured(array: np.ndarray, field: str, expected: dict[str, str]) -> dict[str, np.ndarray]:
-    """A structured array's fields by name, each cast to its expected type (numpy's ``kind`` and
-    item size must match up to byte order and 4/8-byte integers, as sklearn accepts)."""
+def records(array: np.ndarray, field: str, expected: dict[str, str]) -> np.ndarray:
+    """A structured array in the expected layout (aligned, native order): numpy's ``kind`` and
+    item size of each field must match up to byte order and 4/8-byte integers, as sklearn
+    accepts; the array is converted only when its layout differs."""
     fields = array.dtype.fields
     if fields is None or array.ndim != 1 or list(array.dtype.names or ()) != list(expected):
         raise Bad(field, f"unexpected record layout {array.dtype}")
-    out = {}
     for name, want in expected.items():
         got = fields[name][0]
         want_dtype = np.dtype(want)
         same_kind = got.kind == want_dtype.kind and not got.fields and got.shape == ()
-        sizes = (
-            (4, 8)
-            if want_dtype.kind in "iu" and want_dtype.itemsize == 8
-            else (want_dtype.itemsize,)
-        )
-        if not same_kind or got.itemsize not in sizes:
+        wide = want_dtype.kind in "iu" and want_dtype.itemsize == 8
+        if not same_kind or got.itemsize not in ((4, 8) if wide else (want_dtype.itemsize,)):
             raise Bad(f"{field}['{name}']", f"unexpected type {got} (expected {want})")
-        out[name] = array[name].astype(want_dtype)
-    return out
+    layout = record_dtype(tuple(expected.items()))
+    return array if array.dtype == layout else array.astype(layout)
+
+
+@functools.lru_cache(maxsize=8)
+def record_dtype(fields: tuple[tuple[str, str], ...]) -> np.dtype:
+    return np.dtype(list(fields), align=True)
+
+
+def structured(array: np.ndarray, field: str, expected: dict[str, str]) -> dict[str, np.ndarray]:
+    """A structured array's fields by name, in their expected types (see ``records``)."""
+    converted = records(array, field, expected)
+    return {name: converted[name] for name in expected}
 
 
 SCALAR = frozenset({"numpy._core.multiarray.scalar", "numpy.core.multiarray.scalar"})

@@ -29,12 +29,10 @@ from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
-
-from mlayer.native_state.arrays import Arrays, Bad, class_of, integer, ints, structured
+from mlayer.native_state.arrays import Arrays, Bad, class_of, integer, ints, records
+from mlayer.native_state.tree_nodes import NodeBatch, Queued
 
 TREE = "sklearn.tree._tree.Tree"
-TREE_LEAF = -1
 
 # sklearn/tree/_tree.pxd's Node, as NODE_DTYPE (sklearn 1.3 - 1.7); intp fields may be 4 or 8
 NODE_FIELDS = {
@@ -49,8 +47,9 @@ NODE_FIELDS = {
 }
 
 
-def check_tree(inst: Any, state: Any, arrays: Arrays) -> None:
-    """What ``Tree.__setstate__`` is given, against its reduce arguments; Bad on the first flaw."""
+def check_tree(inst: Any, state: Any, arrays: Arrays, batch: NodeBatch) -> None:
+    """What ``Tree.__setstate__`` is given, against its reduce arguments: Bad on a flaw of the
+    layout; the nodes themselves are queued for ``tree_nodes`` (checked many trees at once)."""
     if len(inst.args) != 3:
         raise Bad("Tree(...)", "a Tree made otherwise than Tree.__reduce__ makes it")
     n_features = integer(inst.args[0], "n_features", 1)
@@ -65,75 +64,14 @@ def check_tree(inst: Any, state: Any, arrays: Arrays) -> None:
     nodes = arrays.get(state["nodes"], "nodes")
     capacity = len(nodes) if nodes.ndim == 1 else 0
     node_count = integer(state["node_count"], "node_count", 1, capacity)
-    fields = structured(nodes, "nodes", NODE_FIELDS)
+    nodes = records(nodes, "nodes", NODE_FIELDS)
     values = arrays.get(state["values"], "values")
     want = (capacity, n_outputs, int(n_classes.max()))
     if values.dtype.kind != "f" or values.dtype.itemsize != 8 or values.shape != want:
         raise Bad("values", f"{values.dtype} {values.shape}, expected float64 {want}")
-    depth = _check_nodes({k: v[:node_count] for k, v in fields.items()}, n_features)
-    if integer(state["max_depth"], "max_depth") != depth:
-        raise Bad("max_depth", f"{state['max_depth']}, but its deepest leaf is at depth {depth}")
+    max_depth = integer(state["max_depth"], "max_depth")
+    batch.add(Queued(inst, nodes[:node_count], n_features, max_depth))
     inst.native_facts = {"n_features": n_features, "n_outputs": n_outputs}
-
-
-def _at(name: str, where: np.ndarray) -> str:
-    return f"nodes['{name}'][{int(np.flatnonzero(where)[0])}]"
-
-
-def _check_nodes(f: dict[str, np.ndarray], n_features: int) -> int:
-    """The node arrays (cut to node_count) form one tree from node 0; returns its depth."""
-    left, right = f["left_child"], f["right_child"]
-    count = len(left)
-    index = np.arange(count)
-    leaf = left == TREE_LEAF
-    if (leaf != (right == TREE_LEAF)).any():
-        raise Bad(_at("right_child", leaf != (right == TREE_LEAF)), "one child is -1, not both")
-    split = ~leaf
-    for name, child in (("left_child", left), ("right_child", right)):
-        bad = split & ((child <= index) | (child >= count))
-        if bad.any():
-            i = int(np.flatnonzero(bad)[0])
-            raise Bad(f"nodes['{name}'][{i}]", f"{int(child[i])} is not a later node of {count}")
-    parents = np.bincount(np.concatenate([left[split], right[split]]), minlength=count)
-    if (parents[1:] != 1).any() or parents[0]:
-        i = int(np.flatnonzero(np.concatenate([[parents[0]], parents[1:] - 1]))[0])
-        raise Bad(f"nodes[{i}]", f"the child of {int(parents[i])} nodes (a tree node has one)")
-    feature = f["feature"]
-    bad = split & ((feature < 0) | (feature >= n_features))
-    if bad.any():
-        i = int(np.flatnonzero(bad)[0])
-        raise Bad(
-            f"nodes['feature'][{i}]", f"{int(feature[i])} is not one of {n_features} features"
-        )
-    threshold = f["threshold"]
-    if (split & (np.isnan(threshold) | (threshold == -np.inf))).any():
-        raise Bad(_at("threshold", split & ~(threshold > -np.inf)), "NaN or -inf")
-    if (f["n_node_samples"] < 1).any():
-        raise Bad(_at("n_node_samples", f["n_node_samples"] < 1), "below 1")
-    weighted = f["weighted_n_node_samples"]
-    if not (np.isfinite(weighted) & (weighted >= 0)).all():
-        raise Bad(_at("weighted_n_node_samples", ~(weighted >= 0)), "not finite and >= 0")
-    if not np.isfinite(f["impurity"]).all():
-        raise Bad(_at("impurity", ~np.isfinite(f["impurity"])), "not finite")
-    if (f["missing_go_to_left"] > 1).any():
-        raise Bad(_at("missing_go_to_left", f["missing_go_to_left"] > 1), "not 0 or 1")
-    return _depth(left, right, split)
-
-
-def _depth(left: np.ndarray, right: np.ndarray, split: np.ndarray) -> int:
-    """Depth of the deepest node (the tree is checked first): pointer jumping, each round
-    doubles how far up every node has counted, so log2(depth) rounds of numpy."""
-    ancestor = np.full(len(left), -1, dtype=np.int64)
-    parents = np.flatnonzero(split)
-    ancestor[left[split]] = ancestor[right[split]] = parents
-    distance = (ancestor >= 0).astype(np.int64)
-    while True:
-        up = np.flatnonzero(ancestor >= 0)
-        if not len(up):
-            return int(distance.max())
-        step = ancestor[up]
-        distance[up] += distance[step]
-        ancestor[up] = ancestor[step]
 
 
 def check_tree_owner(merged: dict, tree: Any) -> None:

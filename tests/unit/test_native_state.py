@@ -185,3 +185,29 @@ def test_coo_and_unchecked_sparse_formats():
     coo.coords = (coo.coords[0], coo.coords[1] + 4)
     assert "model[0]: coords[1]" in refusal([coo])
     assert "lil: mlayer does not check it" in refusal([sp.lil_matrix(np.eye(3))])
+
+
+def test_a_32_bit_node_array_is_accepted_as_sklearn_accepts_it():
+    model = genuine()["tree"]
+
+    def narrow(state):
+        nodes = state["nodes"]
+        names = nodes.dtype.names
+        formats = ["<i4" if nodes.dtype[n].kind == "i" else nodes.dtype[n].str for n in names]
+        state["nodes"] = nodes.astype(list(zip(names, formats, strict=True)))
+
+    model.tree_ = edited_tree(model.tree_, narrow)
+    assert scan_bytes(joblib_bytes(model)).globals
+
+
+def test_trees_checked_in_several_batches_are_each_named(monkeypatch):
+    from mlayer.native_state import tree_nodes
+
+    monkeypatch.setattr(tree_nodes, "BATCH_NODES", 100)
+    model = genuine()["forest"]
+    for index in (1, 6):
+        tree = model.estimators_[index].tree_
+        model.estimators_[index].tree_ = edited_tree(tree, _set("feature", 0, 99))
+    message = refusal(model)
+    for index in (1, 6):
+        assert f"model.estimators_[{index}].tree_: nodes['feature'][0]: 99" in message
