@@ -117,3 +117,29 @@ def check_ensemble(merged: dict, arrays: Arrays) -> None:
             k is not None and shape[1] != integer(k, "n_trees_per_iteration_", 1)
         ):
             raise Bad("estimators_", f"shape {shape} for {k} trees per iteration")
+        if "init_" in merged:
+            check_boosting_init(merged["init_"], shape[1], arrays)
+
+
+DUMMY_CLASSIFIER, DUMMY_REGRESSOR = "sklearn.dummy.DummyClassifier", "sklearn.dummy.DummyRegressor"
+
+
+def check_boosting_init(init: Any, columns: int, arrays: Arrays) -> None:
+    """Gradient boosting's ``predict_stages`` writes ``out[i, k]`` for each of the
+    ``estimators_`` columns into the raw predictions its ``init_`` made: that estimator must
+    yield at least as many. Bounded for sklearn's own inits (DummyClassifier, DummyRegressor,
+    'zero'); any other init is refused, as mlayer cannot tell its output's width."""
+    if init == "zero":
+        return  # np.zeros((n, n_trees_per_iteration_)), checked above
+    state = getattr(init, "native_merged", None)
+    name = class_of(init)
+    if name not in (DUMMY_CLASSIFIER, DUMMY_REGRESSOR) or not isinstance(state, dict):
+        raise Bad("init_", f"{name}: mlayer bounds gradient boosting's default init only")
+    if integer(state.get("n_outputs_"), "init_.n_outputs_", 1, 1) and columns == 1:
+        return  # a binary or regression model: one column, predict_proba's [:, 1] is checked
+    if name == DUMMY_REGRESSOR:
+        raise Bad("init_", f"a DummyRegressor under {columns} columns of trees")
+    prior = arrays.get(state.get("class_prior_"), "init_.class_prior_")
+    n_classes = integer(state.get("n_classes_"), "init_.n_classes_", 1)
+    if prior.shape != (columns,) or n_classes != columns:
+        raise Bad("init_", f"{n_classes} classes ({prior.shape} priors) for {columns} columns")

@@ -211,3 +211,17 @@ def test_trees_checked_in_several_batches_are_each_named(monkeypatch):
     message = refusal(model)
     for index in (1, 6):
         assert f"model.estimators_[{index}].tree_: nodes['feature'][0]: 99" in message
+
+
+def test_gradient_boosting_init_must_fill_every_column_of_trees():
+    from sklearn.linear_model import LogisticRegression
+
+    model = genuine()["gradient-boosting"]
+    model.init_.class_prior_ = model.init_.class_prior_[:2]
+    assert "model: init_: 3 classes ((2,) priors) for 3 columns" in refusal(model)
+    model = genuine()["gradient-boosting"]
+    model.init_ = LogisticRegression()
+    assert "init_: sklearn.linear_model._logistic.LogisticRegression" in refusal(model)
+    model = genuine()["gradient-boosting"]
+    model.init_ = "zero"
+    assert scan_bytes(joblib_bytes(model)).globals
