@@ -10,8 +10,9 @@ checked by one module per family, and any flaw is refused by name: the object's 
 top object (``model.estimators_[3].tree_``), the field, and why.
 
 Checked (scikit-learn 1.7.2, scipy 1.15.3, numpy 2.2, joblib 1.5; node layouts also valid for
-scikit-learn 1.3-1.7): ``trees`` (sklearn.tree._tree.Tree of every tree estimator and ensemble
-member, and the n_features each is given), ``hist_trees`` (histogram gradient boosting's
+scikit-learn 1.3-1.7): ``trees`` and ``tree_nodes`` (sklearn.tree._tree.Tree of every tree
+estimator and ensemble member, the n_features each is given, gradient boosting's ``init_``
+width), ``hist_trees`` (histogram gradient boosting's
 TreePredictor nodes and bitsets), ``neighbors`` (KDTree/BallTree arrays and their
 DistanceMetric), ``sparse`` (scipy.sparse csr/csc/bsr/coo/dia; lil/dok refused). Cython
 ``__setstate__`` (Tree, BinaryTree, DistanceMetric) replaces the state, so each BUILD is

@@ -22,7 +22,10 @@ Ensembles call their members' trees without checking X again (forests pass
 ``check_input=False``; gradient boosting's ``predict_stages`` reads ``tree.nodes`` directly), so
 every estimator holding a ``tree_`` must have ``n_features_in_`` equal to the tree's
 ``n_features``, and an ensemble's tree members the ensemble's ``n_features_in_`` (or the length
-of their ``estimators_features_`` row, for bagging and isolation forests).
+of their ``estimators_features_`` row, for bagging and isolation forests). Gradient
+boosting's ``predict_stages`` adds each column of ``estimators_`` into the raw predictions its
+``init_`` made (``out[i, k]``, unchecked): ``init_`` must be ``'zero'`` or sklearn's
+DummyClassifier/DummyRegressor yielding one column per column of trees.
 """
 
 from __future__ import annotations
