@@ -325,6 +325,8 @@ ROW_KEYS = {
     "description",
     "store",
     "s3_objects",
+    "trusted_globals",
+    "prunable",
 }
 ROLLBACK_KEYS = {
     "function",
