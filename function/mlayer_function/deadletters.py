@@ -21,14 +21,13 @@ from .delivery import (
     SYSTEMIC_ERRORS,
     Delivery,
     Prepared,
-    Retry,
     TooBig,
     describe,
-    is_retryable,
     noop,
     to_json_line,
     utf8,
 )
+from .retries import Retry, is_retryable
 from .sink_s3 import parse_s3_url
 
 

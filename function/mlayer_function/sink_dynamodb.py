@@ -16,18 +16,8 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
-from .delivery import (
-    ChunkedSink,
-    Prepared,
-    Retry,
-    TooBig,
-    describe,
-    error_code,
-    is_retryable,
-    noop,
-    to_json_line,
-    utf8,
-)
+from .delivery import ChunkedSink, Prepared, TooBig, describe, noop, to_json_line, utf8
+from .retries import Retry, error_code, is_retryable
 
 # DynamoDB's item size, attribute names included: "400 KB" as documented (AWS takes up to
 # ~409,600 bytes; moto 405,000): the documented figure is the one every DynamoDB takes.

@@ -8,7 +8,8 @@ readers dedupe on the ``event_id`` each record carries (and uses as its partitio
 
 from __future__ import annotations
 
-from .delivery import MIB, ChunkedSink, Prepared, Retry, TooBig, noop, to_json_line, utf8
+from .delivery import MIB, ChunkedSink, Prepared, TooBig, noop, to_json_line, utf8
+from .retries import Retry
 
 RECORD_LIMIT = MIB  # data + partition key
 REQUEST_LIMIT = 5 * MIB

@@ -15,14 +15,13 @@ from .delivery import (
     BaseSink,
     Delivery,
     Prepared,
-    Retry,
     describe,
-    is_retryable,
     noop,
     split_event_id,
     to_json_line,
     utf8,
 )
+from .retries import Retry, is_retryable
 
 
 def parse_s3_url(rest: str) -> tuple[str, str]:

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import hashlib
 
-from .delivery import MIB, ChunkedSink, Prepared, Retry, TooBig, noop, split_event_id, to_json_line
+from .delivery import MIB, ChunkedSink, Prepared, TooBig, noop, split_event_id, to_json_line
+from .retries import Retry
 
 MESSAGE_LIMIT = MIB  # per message and per SendMessageBatch call (since August 2025)
 

@@ -14,17 +14,8 @@ import sys
 from collections.abc import Sequence
 
 from .deadletters import DeadLetters, OverflowStore
-from .delivery import (
-    BaseSink,
-    Deadline,
-    Delivery,
-    Prepared,
-    Retry,
-    SinkConfigError,
-    new_tuple,
-    noop,
-    to_json_line,
-)
+from .delivery import BaseSink, Delivery, Prepared, SinkConfigError, new_tuple, noop, to_json_line
+from .retries import Deadline, Retry
 from .sink_dynamodb import DynamoDBSink, to_attribute
 from .sink_kinesis import KinesisSink
 from .sink_s3 import S3Sink, parse_s3_url
@@ -70,7 +61,7 @@ class StdoutSink(BaseSink):
         return Delivery()
 
 
-# One HTTP attempt per call: the sinks' own rounds (delivery.Retry) are the only retries, and
+# One HTTP attempt per call: the sinks' own rounds (retries.Retry) are the only retries, and
 # they stop before the invocation's deadline. botocore's retries would not: "max_attempts": 3
 # meant 4 attempts per call with up to 20 s of backoff each, past any deadline.
 CLIENT_CONFIG = {

@@ -1,4 +1,4 @@
-"""delivery.Deadline and Retry.rounds: retries that stop before the invocation's deadline.
+"""retries.Deadline and Retry.rounds: retries that stop before the invocation's deadline.
 
 A fake Lambda context and a fake clock share one time line; sleeping and each round's work
 move it. GIVEN any remaining time and any round durations, THEN the first attempt is made,
@@ -18,7 +18,8 @@ from hypothesis import strategies as st
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "function"))
 
 from mlayer_function import deadletters, sinks  # noqa: E402
-from mlayer_function.delivery import ChunkedSink, Deadline, Prepared, Retry  # noqa: E402
+from mlayer_function.delivery import ChunkedSink, Prepared  # noqa: E402
+from mlayer_function.retries import Deadline, Retry  # noqa: E402
 
 
 class TimeLine:
