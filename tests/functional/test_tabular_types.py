@@ -130,13 +130,19 @@ def test_a_bool_column_takes_true_and_false_as_the_training_frame_held_them(
 
     good = [
         {"id": f"g{i}", "age": a, "is active": f, "city": c}
-        for i, (a, f, c) in enumerate([(30, True, "paris"), (65, False, "rome"), (41, True, "x")])
+        for i, (a, f, c) in enumerate(
+            [(30, True, "paris"), (65, False, "rome"), (41, True, "x"), (52, None, "rome")]
+        )
     ]
     bad = [{"id": "b1", "age": 30, "is active": 1, "city": "paris"}]
     results, letters = serve(gw, tmp_path, pandas_layer, runtime_dir, good + bad)
-    expected = model.predict(pd.DataFrame([{k: r[k] for k in frame.columns} for r in good]))
+    flags = np.empty(len(good), dtype=object)  # a null: NaN in an object column, as pandas holds it
+    flags[:] = [np.nan if r["is active"] is None else r["is active"] for r in good]
+    truth = pd.DataFrame({"age": [r["age"] for r in good], "city": [r["city"] for r in good]})
+    truth["is active"] = flags
+    expected = model.predict(truth[frame.columns])
     assert [results[r["id"]]["prediction"] for r in good] == expected.tolist()
-    assert letters == {3: "wrong type: column 'is active' must be true or false, got int"}
+    assert letters == {4: "wrong type: column 'is active' must be true or false, got int"}
 
 
 def test_a_column_named_id_is_the_record_id_and_the_feature_as_publish_says(
