@@ -75,6 +75,8 @@ PURE_MODULES = (
     "mlayer/rollout/stats.py",
     "mlayer/rollout/gates.py",
     "mlayer/rollout/state.py",
+    "mlayer/prune_plan.py",
+    "mlayer/prune_types.py",
 )
 SIDE_EFFECTS = {"boto3", "botocore", "subprocess", "click", "socket"}
 MAX_LINES = 400
