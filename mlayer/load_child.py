@@ -2,8 +2,8 @@
 
 The scan (mlayer.pickles) judges a pickle without running it; loading it still runs scikit-
 learn's native code on what the pickle holds. That happens here in a child Python (one per
-publish, started with multiprocessing's ``spawn``: a fresh interpreter, nothing inherited),
-given the very bytes that were hashed and scanned, over a pipe. The child loads each artifact
+publish: ``sys.executable`` on this interpreter's path, a fresh process that re-runs none of
+the caller's code), given the very bytes that were hashed and scanned, on its stdin. The child loads each artifact
 from memory, checks its role, chooses the input kind and schema, reads the classes and runs the
 ``--sample`` records, and answers with plain JSON. A child killed by a signal (a segmentation
 fault in native code, an abort) becomes a ModelError naming the signal: exit 1, nothing
@@ -13,8 +13,10 @@ published, mlayer still standing.
 from __future__ import annotations
 
 import json
-import multiprocessing
+import os
 import signal
+import subprocess
+import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -53,37 +55,46 @@ def load_in_child(
         "input_kind": input_kind,
         "records": None if records is None else list(records),
     }
-    context = multiprocessing.get_context("spawn")
-    ours, theirs = context.Pipe()
-    child = context.Process(target=child_main, args=(theirs,), daemon=True)
-    child.start()
-    theirs.close()
-    reply = None
-    try:
-        ours.send_bytes(json.dumps(request).encode())
-        for blob in blobs:
-            ours.send_bytes(blob)
-        reply = ours.recv_bytes()
-    except (EOFError, OSError):
-        pass  # the child is gone: its exit code says how
-    finally:
-        ours.close()
-        child.join()
-    if reply is None:
-        raise _crashed(child.exitcode, paths)
-    return _answer(json.loads(reply))
+    given = b"".join(_framed(part) for part in (json.dumps(request).encode(), *blobs))
+    # a fresh interpreter on this one's path: nothing of the caller's __main__ is re-run
+    boot = "import sys, json; sys.path[:0] = json.loads(sys.argv[1]); " + _BOOT
+    child = subprocess.run(
+        [sys.executable, "-c", boot, json.dumps(sys.path)],
+        input=given,
+        capture_output=True,
+        check=False,
+    )
+    if child.returncode != 0 or not child.stdout:
+        raise _crashed(child.returncode, paths, child.stderr)
+    return _answer(json.loads(child.stdout))
 
 
-def _crashed(code: int | None, paths: Sequence[Path]) -> errors.ModelError:
+_BOOT = "from mlayer.load_child import child_main; child_main()"
+
+
+def _framed(data: bytes) -> bytes:
+    return len(data).to_bytes(8, "little") + data
+
+
+def _unframed(stream) -> bytes:
+    size = int.from_bytes(stream.read(8), "little")
+    data = stream.read(size)
+    if len(data) != size:
+        raise EOFError("the request ended early")
+    return data
+
+
+def _crashed(code: int, paths: Sequence[Path], stderr: bytes) -> errors.ModelError:
     where = ", ".join(str(p) for p in paths)
-    if code is not None and code < 0:
+    if code < 0:
         try:
             name = f"signal {-code} ({signal.Signals(-code).name})"
         except ValueError:
             name = f"signal {-code}"
         what = f"the model crashed the loader: {name}"
     else:
-        what = f"the loader exited with code {code} before answering"
+        last = (stderr.decode("utf-8", "replace").strip().splitlines() or ["no message"])[-1]
+        what = f"the loader exited with code {code} before answering ({last})"
     return errors.ModelError(
         f"{where}: refused: {what}. Nothing was published.",
         "Native code failed on what the pickle holds: save the model again with joblib.dump "
@@ -109,21 +120,21 @@ def _answer(doc: dict) -> Loaded:
     )
 
 
-def child_main(conn) -> None:
-    """The child: read the request and the bytes, load, inspect, answer once."""
-    import sys
-
+def child_main() -> None:
+    """The child: read the request and the bytes on stdin, load, inspect, answer on stdout."""
+    answer_to = os.fdopen(os.dup(1), "wb")
+    os.dup2(2, 1)  # whatever the model prints goes to stderr, not into the answer
     try:
-        request = json.loads(conn.recv_bytes())
-        blobs = [conn.recv_bytes() for _ in request["paths"]]
+        request = json.loads(_unframed(sys.stdin.buffer))
+        blobs = [_unframed(sys.stdin.buffer) for _ in request["paths"]]
         sys.path[:0] = request["code_dirs"]
         answer = inspect_loaded(load_all(blobs, request["paths"]), request)
     except errors.MlayerError as exc:
         answer = {"error": type(exc).__name__, "message": exc.message, "hint": exc.hint}
     except Exception as exc:  # reported, never a traceback on the user's terminal
         answer = {"error": "ModelError", "message": f"{type(exc).__name__}: {exc}", "hint": ""}
-    conn.send_bytes(json.dumps(answer).encode())
-    conn.close()
+    answer_to.write(json.dumps(answer).encode())
+    answer_to.close()
 
 
 def load_all(blobs: Sequence[bytes], paths: Sequence[str]) -> list[Any]:
