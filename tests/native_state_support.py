@@ -27,6 +27,7 @@ from sklearn.ensemble import (
 )
 from sklearn.neighbors import KNeighborsClassifier
 from sklearn.neighbors._kd_tree import newObj
+from sklearn.svm import SVC, SVR, OneClassSVM
 from sklearn.tree import DecisionTreeClassifier
 from sklearn.tree._tree import Tree
 
@@ -52,6 +53,10 @@ def genuine() -> dict[str, Any]:
         "kd-tree": KNeighborsClassifier(algorithm="kd_tree", leaf_size=5).fit(X, Y),
         "ball-tree": KNeighborsClassifier(algorithm="ball_tree", leaf_size=5).fit(X, Y),
         "sparse": {"csr": sp.random(20, 10, density=0.3, format="csr", random_state=0)},
+        "svc": SVC(probability=True, random_state=0).fit(X, RNG.integers(0, 3, 200)),
+        "svr": SVR().fit(X, X[:, 1]),
+        "sparse-svc": SVC().fit(sp.csr_matrix(X), Y),
+        "one-class-svm": OneClassSVM().fit(X),
     }
 
 

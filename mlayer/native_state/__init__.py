@@ -14,7 +14,8 @@ scikit-learn 1.3-1.7): ``trees`` and ``tree_nodes`` (sklearn.tree._tree.Tree of 
 estimator and ensemble member, the n_features each is given, gradient boosting's ``init_``
 width), ``hist_trees`` (histogram gradient boosting's
 TreePredictor nodes and bitsets), ``neighbors`` (KDTree/BallTree arrays and their
-DistanceMetric), ``sparse`` (scipy.sparse csr/csc/bsr/coo/dia; lil/dok refused). Cython
+DistanceMetric), ``sparse`` (scipy.sparse csr/csc/bsr/coo/dia; lil/dok refused), ``svm``
+(libsvm's support vectors, coefficients and class counts). Cython
 ``__setstate__`` (Tree, BinaryTree, DistanceMetric) replaces the state, so each BUILD is
 checked as it comes; Python classes (TreePredictor, sparse, estimators) merge their BUILDs
 into ``__dict__``, so the merged state is checked at the end. An object of a checked class
@@ -24,9 +25,8 @@ state used it, are refused too.
 Read and ruled out (scikit-learn 1.7.2's .pyx): ``_loss`` (Cython losses pickle scalars only),
 ``linear_model._sgd_fast`` losses (``__reduce__`` with scalars), ``tree._criterion`` and
 ``_splitter`` (fit-time only, never in a fitted model), ``neighbors._quad_tree`` (TSNE's
-fit-time tree; TSNE cannot serve: it has no transform). Not covered, for a later round: SVMs
-(libsvm's ``predict`` trusts ``support_``/``_n_support`` against ``support_vectors_``),
-KMeans' ``cluster_centers_`` width, and histogram gradient boosting's ``_preprocessor`` output
+fit-time tree; TSNE cannot serve: it has no transform). ``svm`` checks what libsvm's
+``set_model`` trusts. Not covered, for a later round: KMeans' ``cluster_centers_`` width, and histogram gradient boosting's ``_preprocessor`` output
 width (its predictors' features are bounded by ``n_features_in_``, not by what the column
 transformer emits).
 """
@@ -35,7 +35,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from mlayer.native_state import hist_trees, neighbors, sparse, trees
+from mlayer.native_state import hist_trees, neighbors, sparse, svm, trees
 from mlayer.native_state.arrays import Arrays, Bad, class_of
 from mlayer.native_state.paths import object_paths
 from mlayer.native_state.tree_nodes import NodeBatch
@@ -109,6 +109,8 @@ class Checker:
                 trees.check_ensemble(merged, self.arrays)
             if "_predictors" in merged:
                 hist_trees.check_estimator(merged, self.arrays)
+            if svm.holds_libsvm(merged):
+                svm.check_svm(name, merged, self.arrays)
         except Bad as bad:
             return [f"{bad.field}: {bad.why}"]
         return []

@@ -183,3 +183,24 @@ def test_fuzzed_sparse_matrices(fmt, field, at, value):
         array = getattr(matrix, field)
         array[at % len(array)] = _wrap(value, array.dtype)
     _accepted_loads_safely({"m": matrix}, fmt)
+
+
+@FUZZ
+@given(
+    field=st.sampled_from(
+        ["_n_support", "support_", "support_vectors_", "_dual_coef_", "_intercept_"]
+    ),
+    at=st.integers(0, 200),
+    value=INDEXES,
+    cut=st.integers(0, 3),
+)
+def test_fuzzed_support_vector_machines(field, at, value, cut):
+    model = genuine()["svc"]
+    array = getattr(model, field)
+    if cut and array.ndim:  # fewer entries than the others imply
+        setattr(model, field, array[..., : max(array.shape[-1] - cut, 0)].copy())
+    elif array.dtype.kind == "i":
+        array.flat[at % array.size] = _wrap(value, array.dtype)
+    else:
+        array.flat[at % array.size] = float(value)
+    _accepted_loads_safely(model, "svc")

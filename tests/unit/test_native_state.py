@@ -225,3 +225,32 @@ def test_gradient_boosting_init_must_fill_every_column_of_trees():
     model = genuine()["gradient-boosting"]
     model.init_ = "zero"
     assert scan_bytes(joblib_bytes(model)).globals
+
+
+@pytest.mark.parametrize(
+    "name, edit, where",
+    [
+        ("svc", lambda m: setattr(m, "_n_support", m._n_support + 1), "_n_support"),
+        ("svc", lambda m: setattr(m, "support_vectors_", m.support_vectors_[:-1]), "support_vec"),
+        ("svc", lambda m: setattr(m, "_dual_coef_", m._dual_coef_[:, :-1]), "_dual_coef_"),
+        ("svc", lambda m: setattr(m, "_intercept_", m._intercept_[:1]), "_intercept_"),
+        ("svc", lambda m: setattr(m, "_probA", m._probA[:1]), "_probA"),
+        ("svr", lambda m: m.support_.__setitem__(0, 10**6), "support_"),
+        ("sparse-svc", lambda m: setattr(m, "_dual_coef_", m._dual_coef_[:, :-1]), "_dual_coef_"),
+        ("sparse-svc", lambda m: m.support_vectors_.indices.__setitem__(0, 99), "support_vectors_"),
+    ],
+)
+def test_libsvm_state_edits_are_refused(name, edit, where):
+    model = genuine()[name]
+    edit(model)
+    assert f"model: {where}" in refusal(model) or f"model.{where}" in refusal(model)
+
+
+def test_a_precomputed_kernel_svm_passes_and_its_support_is_bounded():
+    from sklearn.svm import SVC
+
+    x = np.random.default_rng(0).random((30, 3))
+    model = SVC(kernel="precomputed").fit(x @ x.T, [0, 1, 2] * 10)
+    assert scan_bytes(joblib_bytes(model)).globals
+    model.support_[0] = 30
+    assert "model: support_: an index outside the 30 training rows" in refusal(model)
