@@ -79,3 +79,14 @@ def test_deps_prunes_the_dependencies_layer_versions_nothing_carries(gw, four_mo
     assert ("function_version", "1") in gone  # the version that carried the old deps
     assert "previous" in kept[f"{MODEL}:1"]  # its model stays: `rollback --previous` needs it
     assert_everything_resolves(gw)
+
+
+def test_an_absent_function_is_refused_and_a_bare_one_has_nothing_to_prune(gw):
+    result, doc = run_cli("prune", "--function", "nope", "--yes")
+    assert result.exit_code == 1 and doc["error"] == "NotFoundError"
+    assert "nope" in doc["message"] and "--function" in doc["hint"]
+    create_function(gw, [publish_deps(gw)])
+    result, doc = run_cli("prune", "--keep", "1", "--older-than", "0", "--deps", "--yes")
+    assert result.exit_code == 0, result.output
+    assert doc["plan"]["bytes_freed"] == 0 and doc["outcome"] is None
+    assert [i["reasons"][0]["code"] for i in doc["plan"]["kept"]] == ["latest"]
