@@ -47,21 +47,37 @@ def lock_of(
 
 
 def check_compatibility(
-    manifest: Mapping[str, Any], lock: dict | None, lock_source: str, allow_mismatch: bool
+    manifest: Mapping[str, Any],
+    lock: dict | None,
+    lock_source: str,
+    allow_mismatch: bool,
+    *,
+    moving_deps: bool = False,
 ) -> list[str]:
     """Raise ModelError for what cannot work; return the warnings of what
-    --allow-version-mismatch let through. A deps layer without the model format's runtime
-    cannot work whatever the flag says (docs/FORMATS.md)."""
+    --allow-version-mismatch let through.
+
+    A deps layer without the model format's runtime is refused whatever the flag says when a
+    model is linked onto it (publish-model, rollback): the function could never start. Only
+    ``moving_deps`` (deploy-function changing the deps layer under the live model, the first
+    step of a format switch on one function) lets the flag through, with a warning.
+    """
     problem = deps_problem(manifest, lock)
-    if problem:  # no flag helps: the function would fail every cold start
+    if problem:
+        said = f"{problem[0].upper()}{problem[1:]} [layer: {lock_source}]"
+        if allow_mismatch and moving_deps:
+            return [
+                f"{said}: the live model cannot load until a model of this layer's format is "
+                "linked (--allow-version-mismatch)."
+            ]
         flag = " (--allow-version-mismatch does not cover it)" if allow_mismatch else ""
         raise ModelError(
-            f"{problem[0].upper()}{problem[1:]} [layer: {lock_source}]: the function could not "
-            f"start{flag}.",
+            f"{said}: the function could not start{flag}.",
             "Attach a deps layer built from layers/onnx/requirements.txt for an ONNX model, "
             "layers/sklearn/requirements.txt (or sklearn-pandas) for pickles, or one whose "
-            "requirements -r-include both recipes to roll back and forth between formats; or "
-            "publish the model in the other --format.",
+            "requirements -r-include both recipes; to switch formats on one function, move the "
+            "deps layer first (`mlayer deploy-function --allow-version-mismatch`); or publish "
+            "the model in the other --format.",
         )
     # An ONNX model unpickles nothing and needs no pandas: onnxruntime is all it needs.
     onnx = manifest.get("format") == "onnx"
@@ -114,4 +130,4 @@ def check_function_layers(
     if manifest is None:
         return []
     lock, source = lock_of(store, deps)
-    return check_compatibility(manifest, lock, source, allow_mismatch)
+    return check_compatibility(manifest, lock, source, allow_mismatch, moving_deps=True)

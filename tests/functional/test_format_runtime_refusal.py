@@ -66,3 +66,25 @@ def test_rolling_back_to_onnx_on_a_deps_layer_without_onnxruntime_is_refused_eve
     assert result.exit_code == 1, result.output
     assert doc["error"] == "ModelError" and "no onnxruntime" in doc["message"]
     assert snapshot(gw) == before and live_model(gw) == sk["layer_version_arn"]
+
+
+def test_deploy_function_moves_the_deps_under_a_live_onnx_model_only_when_allowed(gw, tmp_path):
+    """The first step of a format switch on one function: refused without the flag, let
+    through with it (and a warning), since the next step links a model of the new format."""
+    create_function(gw, [publish_lock(gw, ONNX, "onnx deps")])
+    steps, records, _ = onnx_models.text_ascii()
+    result, doc = publish(save(tmp_path / "m", steps, records), "--format", "onnx")
+    assert result.exit_code == 0 and doc["format"] == "onnx", result.output
+    publish_lock(gw, SKLEARN, "sklearn deps")  # the newest deps version: deploy-function's pick
+    before = snapshot(gw)
+    result, doc = run_cli("deploy-function", "--yes")
+    assert result.exit_code == 1 and doc["error"] == "ModelError", result.output
+    assert (
+        "no onnxruntime" in doc["message"]
+        and "deploy-function --allow-version-mismatch" in (doc["hint"])
+    )
+    assert snapshot(gw) == before
+    result, doc = run_cli("deploy-function", "--allow-version-mismatch", "--dry-run")
+    assert result.exit_code == 0, result.output
+    assert any("no onnxruntime" in n and "cannot load" in n for n in doc["notes"])
+    assert snapshot(gw) == before
