@@ -22,7 +22,7 @@ from hypothesis import strategies as st
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "function"))
 
-from mlayer_function.datetimes import DateError, parse  # noqa: E402
+from mlayer_function.datetimes import DateError, parse, parse_pure  # noqa: E402
 from mlayer_function.decoding import BadRecord, RowRules, decode_payload, to_row  # noqa: E402
 from mlayer_function.tabular import TableSchema  # noqa: E402
 
@@ -84,14 +84,17 @@ def pandas_value(text: str, unit: str, utc: bool) -> int:
 @example(text="1969-12-31T23:59:59.999999999", unit="us")  # floored, as as_unit does
 @example(text="2024-02-29", unit="s")
 @example(text="2000-03-01T00:00:00+14:00", unit="ns")
+@example(text="1969-12-31T23:59:59.999999999", unit="ns")
+@example(text="1677-09-21T00:12:43.145224193", unit="ns")  # the first datetime64[ns] value
 def test_the_function_reads_iso_8601_as_pandas_does(text, unit):
     with_offset = text.endswith("Z") or "+" in text[10:] or "-" in text[10:]
-    assert parse(text, unit, utc=True) == pandas_value(text, unit, utc=True)
-    if with_offset:
-        with pytest.raises(DateError, match="carries a UTC offset"):
-            parse(text, unit, utc=False)
-    else:
-        assert parse(text, unit, utc=False) == pandas_value(text, unit, utc=False)
+    for read in (parse, parse_pure):  # python3.11+ and python3.10
+        assert read(text, unit, utc=True) == pandas_value(text, unit, utc=True)
+        if with_offset:
+            with pytest.raises(DateError, match="carries a UTC offset"):
+                read(text, unit, utc=False)
+        else:
+            assert read(text, unit, utc=False) == pandas_value(text, unit, utc=False)
 
 
 @settings(max_examples=300)
@@ -109,18 +112,24 @@ def test_the_function_reads_iso_8601_as_pandas_does(text, unit):
 @example(text="2024-03")
 @example(text="15/03/2024")
 def test_text_the_function_takes_is_what_pandas_reads_the_same(text):
-    try:
-        got = parse(text, "us", utc=True)
-    except DateError:
-        return  # refused: a dead letter naming the column (below)
-    assert got == pandas_value(text, "us", utc=True)
+    outcomes = []
+    for read in (parse, parse_pure):
+        try:
+            outcomes.append(read(text, "us", utc=True))
+        except DateError as exc:
+            outcomes.append(str(exc))  # refused: a dead letter naming the column (below)
+    assert outcomes[0] == outcomes[1]
+    if isinstance(outcomes[0], int):
+        assert outcomes[0] == pandas_value(text, "us", utc=True)
 
 
-def test_the_ns_unit_refuses_dates_datetime64_ns_cannot_hold():
-    assert parse("2262-04-11", "ns", utc=False) == pandas_value("2262-04-11", "ns", False)
-    with pytest.raises(DateError, match=r"out of the range of datetime64\[ns\]"):
-        parse("2262-04-12", "ns", utc=False)
-    assert parse("9999-12-31", "us", utc=False) == pandas_value("9999-12-31", "us", False)
+@pytest.mark.parametrize("read", [parse, parse_pure])
+def test_the_ns_unit_refuses_dates_datetime64_ns_cannot_hold(read):
+    assert read("2262-04-11", "ns", utc=False) == pandas_value("2262-04-11", "ns", False)
+    for late in ("2262-04-12", "2262-04-12T00:00:00"):
+        with pytest.raises(DateError, match=r"out of the range of datetime64\[ns\]"):
+            read(late, "ns", utc=False)
+    assert read("9999-12-31", "us", utc=False) == pandas_value("9999-12-31", "us", False)
 
 
 JSON_VALUES = st.recursive(
