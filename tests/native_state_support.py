@@ -17,6 +17,7 @@ from typing import Any
 import joblib
 import numpy as np
 import scipy.sparse as sp
+from sklearn.cluster import KMeans, MiniBatchKMeans
 from sklearn.ensemble import (
     BaggingClassifier,
     ExtraTreesRegressor,
@@ -57,6 +58,9 @@ def genuine() -> dict[str, Any]:
         "svr": SVR().fit(X, X[:, 1]),
         "sparse-svc": SVC().fit(sp.csr_matrix(X), Y),
         "one-class-svm": OneClassSVM().fit(X),
+        "kmeans": KMeans(3, n_init=1, random_state=0).fit(X),
+        "minibatch-kmeans": MiniBatchKMeans(3, n_init=1, random_state=0).fit(X),
+        "knn-brute": KNeighborsClassifier(algorithm="brute").fit(X, Y),
     }
 
 

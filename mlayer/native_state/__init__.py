@@ -15,7 +15,7 @@ estimator and ensemble member, the n_features each is given, gradient boosting's
 width), ``hist_trees`` (histogram gradient boosting's
 TreePredictor nodes and bitsets), ``neighbors`` (KDTree/BallTree arrays and their
 DistanceMetric), ``sparse`` (scipy.sparse csr/csc/bsr/coo/dia; lil/dok refused), ``svm``
-(libsvm's support vectors, coefficients and class counts). Cython
+(libsvm's support vectors, coefficients and class counts), ``clusters`` (k-means centers). Cython
 ``__setstate__`` (Tree, BinaryTree, DistanceMetric) replaces the state, so each BUILD is
 checked as it comes; Python classes (TreePredictor, sparse, estimators) merge their BUILDs
 into ``__dict__``, so the merged state is checked at the end. An object of a checked class
@@ -26,7 +26,7 @@ Read and ruled out (scikit-learn 1.7.2's .pyx): ``_loss`` (Cython losses pickle 
 ``linear_model._sgd_fast`` losses (``__reduce__`` with scalars), ``tree._criterion`` and
 ``_splitter`` (fit-time only, never in a fitted model), ``neighbors._quad_tree`` (TSNE's
 fit-time tree; TSNE cannot serve: it has no transform). ``svm`` checks what libsvm's
-``set_model`` trusts. Not covered, for a later round: KMeans' ``cluster_centers_`` width, and histogram gradient boosting's ``_preprocessor`` output
+``set_model`` trusts. Not covered, for a later round: histogram gradient boosting's ``_preprocessor`` output
 width (its predictors' features are bounded by ``n_features_in_``, not by what the column
 transformer emits).
 """
@@ -35,7 +35,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from mlayer.native_state import hist_trees, neighbors, sparse, svm, trees
+from mlayer.native_state import clusters, hist_trees, neighbors, sparse, svm, trees
 from mlayer.native_state.arrays import Arrays, Bad, class_of
 from mlayer.native_state.paths import object_paths
 from mlayer.native_state.tree_nodes import NodeBatch
@@ -111,6 +111,10 @@ class Checker:
                 hist_trees.check_estimator(merged, self.arrays)
             if svm.holds_libsvm(merged):
                 svm.check_svm(name, merged, self.arrays)
+            if clusters.is_kmeans(name):
+                clusters.check_kmeans(name, merged, self.arrays)
+            if neighbors.holds_fit_x(merged):
+                neighbors.check_estimator(merged, self.arrays)
         except Bad as bad:
             return [f"{bad.field}: {bad.why}"]
         return []

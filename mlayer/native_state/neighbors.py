@@ -124,3 +124,21 @@ def check_tree_metric(tree: Any) -> None:
         raise Bad("dist_metric.vec", f"{metric['vec']} weights for {columns} features")
     if kind == "HaversineDistance" and columns != 2:
         raise Bad("dist_metric", f"haversine on {columns} features (it reads 2)")
+
+
+def holds_fit_x(merged: dict) -> bool:
+    return "_fit_method" in merged and "_fit_X" in merged
+
+
+def check_estimator(merged: dict, arrays: Arrays) -> None:
+    """A neighbours estimator: brute force (pairwise reductions in Cython) reads ``_fit_X`` rows
+    with X's width, and X is checked against ``n_features_in_`` only."""
+    width = integer(merged.get("n_features_in_"), "n_features_in_", 1)
+    fit_x = merged["_fit_X"]
+    state = getattr(fit_x, "native_merged", None)
+    if isinstance(state, dict) and "_shape" in state:  # sparse: its index arrays are checked
+        shape = state["_shape"]
+    else:
+        shape = arrays.get(fit_x, "_fit_X").shape
+    if not isinstance(shape, tuple) or len(shape) != 2 or shape[1] != width:
+        raise Bad("_fit_X", f"shape {shape} for {width} features")

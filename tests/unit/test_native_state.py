@@ -254,3 +254,20 @@ def test_a_precomputed_kernel_svm_passes_and_its_support_is_bounded():
     assert scan_bytes(joblib_bytes(model)).globals
     model.support_[0] = 30
     assert "model: support_: an index outside the 30 training rows" in refusal(model)
+
+
+def test_cluster_centers_and_brute_force_neighbours_fit_the_features():
+    model = genuine()["kmeans"]
+    model.cluster_centers_ = model.cluster_centers_[:, :2].copy()
+    assert "model: cluster_centers_: shape (3, 2) for 5 features" in refusal(model)
+    from sklearn.cluster import BisectingKMeans
+
+    model = BisectingKMeans(3, random_state=0).fit(np.random.default_rng(0).random((40, 5)))
+    trusted = ["sklearn.cluster._kmeans._kmeans_single_lloyd"]  # a function it keeps
+    assert scan_bytes(joblib_bytes(model), trusted).globals
+    model._bisecting_tree.right.center = model._bisecting_tree.right.center[:3].copy()
+    with pytest.raises(UntrustedPickleError, match=r"_bisecting_tree.right.center: shape \(3,\)"):
+        scan_bytes(joblib_bytes(model), trusted)
+    model = genuine()["knn-brute"]
+    model._fit_X = model._fit_X[:, :4].copy()
+    assert "model: _fit_X: shape (200, 4) for 5 features" in refusal(model)
