@@ -22,6 +22,7 @@ from __future__ import annotations
 import numpy as np
 
 from mlayer.native_state.arrays import Arrays, Bad, class_of, integer, ints, structured
+from mlayer.native_state.column_widths import check_preprocessor
 
 PREDICTOR = "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor"
 
@@ -114,6 +115,8 @@ def check_estimator(merged: dict, arrays: Arrays) -> None:
     marks = ints(arrays.get(mapper["is_categorical_"], "is_categorical_"), "is_categorical_")
     if len(marks) != width:
         raise Bad("_bin_mapper.is_categorical_", f"{len(marks)} features, not {width}")
+    if merged.get("_preprocessor") is not None:
+        check_preprocessor(merged["_preprocessor"], width, arrays)
     for n, predictor in enumerate(predictors):
         f = _fields(predictor.native_merged, arrays)
         split = f["is_leaf"] == 0

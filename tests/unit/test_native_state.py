@@ -271,3 +271,18 @@ def test_cluster_centers_and_brute_force_neighbours_fit_the_features():
     model = genuine()["knn-brute"]
     model._fit_X = model._fit_X[:, :4].copy()
     assert "model: _fit_X: shape (200, 4) for 5 features" in refusal(model)
+
+
+def test_hist_gradient_boosting_preprocessor_must_emit_what_its_predictors_read():
+    from sklearn.ensemble import HistGradientBoostingClassifier
+
+    x = np.random.default_rng(0).random((200, 4))
+    x[:, 3] = np.random.default_rng(1).integers(0, 5, 200)
+    model = HistGradientBoostingClassifier(max_iter=3, categorical_features=[3])
+    model.fit(x, (x[:, 0] > 0.5).astype(int))
+    trusted = ["sklearn.utils.validation.check_array"]  # its FunctionTransformer's function
+    assert scan_bytes(joblib_bytes(model), trusted).globals
+    name, numeric, _ = model._preprocessor.transformers_[1]
+    model._preprocessor.transformers_[1] = (name, numeric, np.array([True, True, False, False]))
+    with pytest.raises(UntrustedPickleError, match="emits 3 columns, its predictors read 4"):
+        scan_bytes(joblib_bytes(model), trusted)
