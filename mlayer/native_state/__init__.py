@@ -9,26 +9,29 @@ refer to rebuilt from the file's own bytes (``numpy.frombuffer``, nothing unpick
 checked by one module per family, and any flaw is refused by name: the object's path from the
 top object (``model.estimators_[3].tree_``), the field, and why.
 
-Checked (scikit-learn 1.7.2, scipy 1.15.3, numpy 2.2, joblib 1.5; node layouts also valid for
-scikit-learn 1.3-1.7): ``trees`` and ``tree_nodes`` (sklearn.tree._tree.Tree of every tree
-estimator and ensemble member, the n_features each is given, gradient boosting's ``init_``
-width), ``hist_trees`` (histogram gradient boosting's
-TreePredictor nodes and bitsets), ``neighbors`` (KDTree/BallTree arrays and their
-DistanceMetric), ``sparse`` (scipy.sparse csr/csc/bsr/coo/dia; lil/dok refused), ``svm``
-(libsvm's support vectors, coefficients and class counts), ``clusters`` (k-means centers). Cython
-``__setstate__`` (Tree, BinaryTree, DistanceMetric) replaces the state, so each BUILD is
-checked as it comes; Python classes (TreePredictor, sparse, estimators) merge their BUILDs
-into ``__dict__``, so the merged state is checked at the end. An object of a checked class
-that the model reaches but that was never given a checked state, and an array rebuilt after a
-state used it, are refused too.
+Checked (scikit-learn 1.7.2, scipy 1.15.3, numpy 2.2, joblib 1.5; the record layouts also
+match scikit-learn 1.3-1.7), one module per family, each docstring saying what and why:
+``trees`` + ``tree_nodes`` (sklearn.tree._tree.Tree of every tree estimator and ensemble
+member: forests, extra trees, gradient boosting, isolation forest, bagging; the n_features each
+is given; gradient boosting's ``init_`` width), ``hist_trees`` + ``column_widths`` (histogram
+gradient boosting's TreePredictor nodes and bitsets, and its categorical preprocessor's width),
+``neighbors`` (KDTree/BallTree arrays, their DistanceMetric, brute force's ``_fit_X``),
+``sparse`` (scipy.sparse csr/csc/bsr/coo/dia wherever they are; lil/dok refused), ``svm``
+(what libsvm's ``set_model`` reads), ``clusters`` (k-means centers). Cython ``__setstate__``
+(Tree, BinaryTree, DistanceMetric) replaces the state, so each BUILD is checked as it comes;
+Python classes (TreePredictor, sparse, estimators) merge their BUILDs into ``__dict__``, so the
+merged state is checked at the end. An object of a checked Cython class that the model reaches
+but that was never given a checked state, and an array rebuilt after a state used it, are
+refused too.
 
-Read and ruled out (scikit-learn 1.7.2's .pyx): ``_loss`` (Cython losses pickle scalars only),
-``linear_model._sgd_fast`` losses (``__reduce__`` with scalars), ``tree._criterion`` and
-``_splitter`` (fit-time only, never in a fitted model), ``neighbors._quad_tree`` (TSNE's
-fit-time tree; TSNE cannot serve: it has no transform). ``svm`` checks what libsvm's
-``set_model`` trusts. Not covered, for a later round: histogram gradient boosting's ``_preprocessor`` output
-width (its predictors' features are bounded by ``n_features_in_``, not by what the column
-transformer emits).
+Read and ruled out (scikit-learn 1.7.2's .pyx and the Python that feeds them): ``_loss``
+(Cython losses pickle scalars only), ``linear_model._sgd_fast`` losses (``__reduce__`` with
+scalars), ``tree._criterion`` and ``_splitter`` (fit-time only, never in a fitted model),
+``neighbors._quad_tree`` (TSNE's fit-time tree; TSNE has no transform), liblinear (fit only:
+linear models predict with numpy), Birch and NearestCentroid (``pairwise_distances`` checks
+both widths). Not covered: ``_hist_gradient_boosting._predictor``'s cast of a categorical X
+value to uint8 (X, not state), GradientBoosting with an ``init_`` other than sklearn's own
+(refused), classes defined in ``--code`` modules (whatever native code they reach is theirs).
 """
 
 from __future__ import annotations
