@@ -21,6 +21,7 @@ from mlayer.publish import no_confirm
 from mlayer.relink import Relinker
 from mlayer.request_types import RollbackRequest
 from mlayer.results.rollback import RollbackResult
+from mlayer.rollout.commands import abort_for_rollback, running_rollout
 from mlayer.store import ArtifactStore
 
 
@@ -122,6 +123,10 @@ def rollback(
         on_alias = [a for a in live_arns(gw, function, alias) if layer_name(a) == layer]
         alias_version = LayerVersionArn.parse(on_alias[0]).version if on_alias else None
         alias_behind = target not in on_alias
+    rollout = running_rollout(gw, settings, alias)  # a rollout on the alias: rollback aborts it
+    if rollout:
+        warnings.append(rollout)
+        alias_behind = True  # its weights go even when the primary has the target already
     base = dict(
         function=function,
         layer_name=layer,
@@ -150,5 +155,6 @@ def rollback(
     else:
         question = f"Move alias {alias} of {function} to model layer version {target_version}?"
     confirm(question)
+    abort_for_rollback(gw, settings, alias)
     outcome = Relinker(gw).apply(plan, alias=alias, settings=tmp_plan.update_params())
     return RollbackResult(**base, noop=False, outcome=outcome)

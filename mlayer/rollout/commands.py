@@ -41,14 +41,25 @@ def rollout_command(
     return RolloutStatusResult(function, alias, rollouts.drive(state, reader))
 
 
-def abort_for_rollback(gw: Any, settings: Any, alias: str | None) -> str | None:
-    """`mlayer rollback` during a rollout: abort it first (the rollback then moves the alias).
-    The reason recorded, or None when no rollout was running."""
+def running_rollout(gw: Any, settings: Any, alias: str | None) -> str | None:
+    """What `mlayer rollback` will do to a rollout running on ``alias`` (read only), or None."""
     if not alias:
         return None
-    rollouts = rollouts_for(gw, settings)
-    state = rollouts.load(settings.function.name, alias)
+    state = rollouts_for(gw, settings).load(settings.function.name, alias)
     if state is None or not state.active:
         return None
-    rollouts.abort(state, "aborted by `mlayer rollback`")
-    return f"the rollout of version {state.new_version} was aborted"
+    return (
+        f"The rollout of version {state.new_version} on {alias} (at {state.weight:.0%}) is "
+        "aborted: the rollback takes the alias's weights away."
+    )
+
+
+def abort_for_rollback(gw: Any, settings: Any, alias: str | None) -> None:
+    """`mlayer rollback` during a rollout: abort it first (all traffic back on the old
+    version), then the rollback moves the alias where it was asked to."""
+    if not alias:
+        return
+    rollouts = rollouts_for(gw, settings)
+    state = rollouts.load(settings.function.name, alias)
+    if state is not None and state.active:
+        rollouts.abort(state, "aborted by `mlayer rollback`")
