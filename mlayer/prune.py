@@ -36,11 +36,17 @@ def limits(settings: Settings, request: PruneRequest) -> tuple[int, int]:
 
 
 def plan(
-    gw: Gateway, settings: Settings, request: PruneRequest, now: _dt.datetime
+    gw: Gateway,
+    settings: Settings,
+    request: PruneRequest,
+    now: _dt.datetime,
+    *,
+    objects: bool = True,
 ) -> tuple[PrunePlan, tuple[str, ...]]:
-    """The plan from one read, and the read's warnings (history uses this to mark versions)."""
+    """The plan from one read, and the read's warnings (history uses this to mark versions;
+    ``objects`` False skips what the account's other layers name, which only objects need)."""
     keep, days = limits(settings, request)
-    inventory = read_inventory(gw, settings, now)
+    inventory = read_inventory(gw, settings, now, elsewhere=objects)
     decided = plan_prune(inventory, keep=keep, older_than_days=days, now=now, deps=request.deps)
     return decided, inventory.warnings
 
@@ -76,7 +82,9 @@ def would_remove(gw: Gateway, settings: Settings, now: _dt.datetime | None = Non
     from mlayer.errors import NotFoundError
 
     try:
-        decided, _ = plan(gw, settings, PruneRequest(), now or _dt.datetime.now(_dt.timezone.utc))
+        decided, _ = plan(
+            gw, settings, PruneRequest(), now or _dt.datetime.now(_dt.timezone.utc), objects=False
+        )
     except NotFoundError:
         return frozenset()
     return frozenset(item.version for item in decided.model_versions)

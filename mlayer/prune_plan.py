@@ -214,6 +214,8 @@ def plan_objects(
     for v in kept_d:
         for key in _deps_keys(v.sha256):
             needed.setdefault(key, f"{inv.deps_layer}:{v.version}")
+    for key, holder in inv.elsewhere.items():
+        needed.setdefault(key, holder)
     candidates: list[str] = []
     for v in gone_model:
         candidates += _model_keys(

@@ -126,8 +126,33 @@ def _refs(store: ArtifactStore, bucket: str, v: LayerVersionView, warnings: list
     return ModelRefs(str(label) if label else None, keys)
 
 
-def read_inventory(gw: Gateway, settings: Settings, now: _dt.datetime) -> Inventory:
-    """Everything the plan decides on, read once (no write)."""
+def _elsewhere(
+    gw: Gateway, store: ArtifactStore, bucket: str, mine: set[str], objects, now, warnings
+) -> dict[str, str]:
+    """Bucket keys the account's other layers name: the default bucket is shared by every
+    function of the account and region, and zips, locks and models/<sha> are content-addressed,
+    so another function's version may need the very object a pruned version named."""
+    out: dict[str, str] = {}
+    for name in gw.layer_names():
+        if name in mine:
+            continue
+        for v in gw.layer_version_views(name, now):
+            if not v.sha256 or f"layers/{v.sha256}.zip" not in objects:
+                continue  # not published through this bucket: it names nothing here
+            holder = f"{name}:{v.version}"
+            for suffix in (".zip", ".manifest.json", ".lock.json"):
+                out.setdefault(f"layers/{v.sha256}{suffix}", holder)
+            if f"layers/{v.sha256}.manifest.json" in objects:
+                for key in _refs(store, bucket, v, warnings).s3_keys:
+                    out.setdefault(key, holder)
+    return out
+
+
+def read_inventory(
+    gw: Gateway, settings: Settings, now: _dt.datetime, *, elsewhere: bool = True
+) -> Inventory:
+    """Everything the plan decides on, read once (no write). ``elsewhere`` False skips the
+    account's other layers (what they name only matters for objects: history needs none)."""
     bucket, function = settings.artifacts.bucket, settings.function.name
     model_layer, deps_layer = settings.model.layer, settings.deps.layer
     warnings: list[str] = []
@@ -159,6 +184,11 @@ def read_inventory(gw: Gateway, settings: Settings, now: _dt.datetime) -> Invent
         function,
         model_arn,
     )
+    others = (
+        _elsewhere(gw, store, bucket, {model_layer, deps_layer}, objects, now, warnings)
+        if elsewhere
+        else {}
+    )
     pending = {}
     for key in gw.object_sizes(bucket, f"pruned/{model_layer}/pending/"):
         doc = gw.get_json_if_exists(bucket, key)
@@ -182,5 +212,6 @@ def read_inventory(gw: Gateway, settings: Settings, now: _dt.datetime) -> Invent
         shadow_versions=shadows[0],
         shadow_layers=shadows[1],
         pruned=pending,
+        elsewhere=others,
         warnings=tuple(warnings),
     )

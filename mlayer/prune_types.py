@@ -72,4 +72,7 @@ class Inventory:
     shadow_versions: frozenset[str] = frozenset()
     shadow_layers: frozenset[str] = frozenset()
     pruned: Mapping[int, Mapping] = field(default_factory=dict)  # earlier prunes' markers
+    # bucket key -> "<layer>:<version>" of another layer (another function's, in the same
+    # default bucket) that names it: same zip, same lock, same content-addressed models/<sha>
+    elsewhere: Mapping[str, str] = field(default_factory=dict)
     warnings: tuple[str, ...] = ()

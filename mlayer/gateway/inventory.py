@@ -161,6 +161,11 @@ class InventoryCalls(GatewayBase):
             )
         return tuple(sorted(out, key=lambda lv: lv.version))
 
+    def layer_names(self) -> tuple[str, ...]:
+        """Every layer of the account in this region (its other functions' layers too)."""
+        layers = self.paginate("lambda", "list_layers", "Layers", "Listing the layers")
+        return tuple(sorted({str(layer["LayerName"]) for layer in layers}))
+
     def object_sizes(self, bucket: str, prefix: str) -> dict[str, int]:
         """Key -> size of every object under ``prefix`` ({} when the bucket is absent)."""
         try:

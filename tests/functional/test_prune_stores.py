@@ -90,3 +90,44 @@ def test_an_absent_function_is_refused_and_a_bare_one_has_nothing_to_prune(gw):
     assert result.exit_code == 0, result.output
     assert doc["plan"]["bytes_freed"] == 0 and doc["outcome"] is None
     assert [i["reasons"][0]["code"] for i in doc["plan"]["kept"]] == ["latest"]
+
+
+def test_objects_another_function_of_the_account_needs_stay(gw, four_models):
+    """Two functions share the default bucket; their versions share content-addressed objects
+    (the same S3-stored artifacts, the same dependencies zip)."""
+    deps = publish_deps(gw)
+    create_function(gw, [deps])
+    deps_sha = code_sha256_to_hex(gw.get_layer_version(DEPS, 1)["Content"]["CodeSha256"])
+    other_deps = gw.publish_layer_version(
+        "b-deps", "deps sklearn 1.7.2", s3=(BUCKET, f"layers/{deps_sha}.zip")
+    )["LayerVersionArn"]
+    create_function(gw, [other_deps], name="b-fn")
+    common = ("--store", "s3")
+    b = ("--function", "b-fn", "--layer-name", "b-model")
+    assert publish(four_models[0], *common, *b)[0].exit_code == 0
+    for paths in four_models[:3]:
+        assert publish(paths, *common, "--alias", "live")[0].exit_code == 0
+    gw.update_function_configuration(
+        FUNCTION,
+        Layers=[
+            publish_deps(gw, unzipped=1),
+            *[ly["Arn"] for ly in gw.get_function_configuration(FUNCTION)["Layers"][1:]],
+        ],
+    )
+    assert publish(four_models[3], *common, "--alias", "live")[0].exit_code == 0
+    result, doc = run_cli("prune", "--deps", "--keep", "1", "--older-than", "0", "--yes")
+    assert result.exit_code == 0, result.output
+    assert f"{MODEL}:1" in {i["name"] for i in doc["plan"]["goes"]["model_layer_versions"]}
+    assert f"{DEPS}:1" in {i["name"] for i in doc["plan"]["goes"]["deps_layer_versions"]}
+    held = {
+        i["name"]: i["reasons"][0]["text"] for i in doc["plan"]["kept"] if i["kind"] == "object"
+    }
+    assert held[f"layers/{deps_sha}.zip"] == "b-deps:1 needs it"
+    assert gw.object_size(BUCKET, f"layers/{deps_sha}.lock.json")
+    store = ArtifactStore(gw, BUCKET)
+    b_version = gw.get_layer_version("b-model", 1)
+    manifest = store.manifest(code_sha256_to_hex(b_version["Content"]["CodeSha256"]))
+    place = model_store.placement(manifest)
+    assert len(place.s3_objects) == 3
+    assert model_store.missing_objects(gw, place) == []
+    assert {o["key"] for o in place.s3_objects} <= set(held)

@@ -210,3 +210,12 @@ def test_state_documents_are_read_whatever_their_shape():
     assert layers == {layer_arn(MODEL, 4), layer_arn(MODEL, 5)}
     assert named_in({**doc, "status": "aborted"}, FN, model) == (set(), set())
     assert named_in(["not", "a", "state"], FN, model) == (set(), set())
+
+
+def test_objects_another_layer_names_stay():
+    """The default bucket is shared by the account's functions: same zip, same models/<sha>."""
+    elsewhere = {"models/s1": "b-model:3", "layers/m2.zip": "b-model:4"}
+    p = plan(elsewhere=elsewhere)
+    assert "models/s1" not in names(p.objects) and "layers/m2.zip" not in names(p.objects)
+    assert reasons(p, "models/s1") == {"shared"} and reasons(p, "layers/m2.zip") == {"shared"}
+    assert "layers/m2.manifest.json" in names(p.objects)
