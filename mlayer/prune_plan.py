@@ -216,6 +216,7 @@ def plan_objects(
             needed.setdefault(key, f"{inv.deps_layer}:{v.version}")
     for key, holder in inv.elsewhere.items():
         needed.setdefault(key, holder)
+    unread = [v for v in kept_m if not inv.model_refs.get(v.version, ModelRefs()).known]
     candidates: list[str] = []
     for v in gone_model:
         candidates += _model_keys(
@@ -233,6 +234,8 @@ def plan_objects(
         if key in seen or key not in inv.objects:
             continue
         seen.add(key)
+        if key not in needed and unread and key.startswith("models/"):
+            needed[key] = f"{inv.model_layer}:{unread[0].version} (its manifest unread)"
         if key in needed:
             reason = Reason("shared", f"{needed[key]} needs it")
             stays.append(Item(OBJECT, key, inv.objects[key], reasons=(reason,)))

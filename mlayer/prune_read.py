@@ -110,13 +110,14 @@ def _named_by(docs: list[object], function: str, model_arn) -> tuple[frozenset, 
 
 
 def _refs(store: ArtifactStore, bucket: str, v: LayerVersionView, warnings: list[str]) -> ModelRefs:
-    """The label and S3 objects a model layer version's manifest names (tolerant: a version
-    whose manifest cannot be trusted still has the label its Description carries)."""
+    """The label and S3 objects a model layer version's manifest names. A manifest that cannot
+    be read or trusted names nothing (``known`` False): the plan then keeps every models/ object,
+    since it cannot tell which ones that version needs."""
     try:
         manifest = store.manifest(v.sha256) if v.sha256 else None
     except MlayerError as exc:
         warnings.append(f"{v.name} version {v.version}: {exc.message}")
-        manifest = None
+        return ModelRefs(known=False)
     keys = tuple(
         o["key"]
         for o in model_store.placement(manifest).s3_objects

@@ -49,6 +49,7 @@ class ModelRefs:
 
     label: str | None = None
     s3_keys: tuple[str, ...] = ()  # models/<sha> objects its artifacts live in
+    known: bool = True  # False: its manifest could not be read or trusted
 
 
 @dataclass(frozen=True)

@@ -219,3 +219,12 @@ def test_objects_another_layer_names_stay():
     assert "models/s1" not in names(p.objects) and "layers/m2.zip" not in names(p.objects)
     assert reasons(p, "models/s1") == {"shared"} and reasons(p, "layers/m2.zip") == {"shared"}
     assert "layers/m2.manifest.json" in names(p.objects)
+
+
+def test_a_kept_version_whose_manifest_is_unread_keeps_every_s3_object():
+    refs = dict(account()["model_refs"])
+    refs[6] = ModelRefs(known=False)
+    p = plan(model_refs=refs)
+    assert not any(k.startswith("models/") for k in names(p.objects))
+    assert "layers/m1.zip" in names(p.objects)
+    assert reasons(p, "models/s1") == {"shared"}
