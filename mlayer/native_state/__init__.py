@@ -42,6 +42,7 @@ from mlayer.native_state import clusters, hist_trees, neighbors, sparse, svm, tr
 from mlayer.native_state.arrays import Arrays, Bad, class_of
 from mlayer.native_state.paths import object_paths
 from mlayer.native_state.tree_nodes import NodeBatch
+from mlayer.replay import Stub
 
 
 class Checker:
@@ -133,7 +134,10 @@ def _check_at_build(name: str):
 
 
 def _as_dict(state: Any, coo: bool) -> dict | None:
-    """The entries a BUILD puts into ``__dict__`` (a dict, or a (dict, slots) pair)."""
+    """The entries a BUILD puts into ``__dict__`` (a dict, a (dict, slots) pair, or a dict
+    subclass the pickle built and filled, e.g. an OrderedDict)."""
+    if isinstance(state, Stub) and state.items and all(type(k) is str for k, _ in state.items):
+        state = dict(state.items)
     if (
         isinstance(state, tuple)
         and len(state) == 2

@@ -38,6 +38,8 @@ def _children(obj: Any):
                 yield f".<state {i}>", value
         for i, value in enumerate(obj.args):
             yield f".<argument {i}>", value
+        for i, (key, value) in enumerate(obj.items):  # what a dict/list subclass was filled with
+            yield (f"[{key!r}]" if key is not None else f"[{i}]"), value
     elif isinstance(obj, dict):
         for key, value in obj.items():
             yield f"[{key!r}]", value

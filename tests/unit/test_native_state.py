@@ -286,3 +286,24 @@ def test_hist_gradient_boosting_preprocessor_must_emit_what_its_predictors_read(
     model._preprocessor.transformers_[1] = (name, numeric, np.array([True, True, False, False]))
     with pytest.raises(UntrustedPickleError, match="emits 3 columns, its predictors read 4"):
         scan_bytes(joblib_bytes(model), trusted)
+
+
+def test_a_state_given_as_a_filled_ordered_dict_is_checked_too():
+    import copyreg
+    from collections import OrderedDict
+
+    from sklearn.tree import DecisionTreeClassifier
+
+    new = copyreg._reconstructor  # object.__new__(cls): no __init__ runs
+
+    model = genuine()["tree"]
+    state = OrderedDict(model.__getstate__())
+    state["tree_"] = Reduced(type(model.tree_), (5, np.array([2]), 1), None)  # never given nodes
+    assert "model.tree_: never given the state" in refusal(
+        Reduced(new, (DecisionTreeClassifier, object, None), state)
+    )
+    state = OrderedDict(model.__getstate__())
+    state["n_features_in_"] = 3
+    assert "n_features_in_: 3, but its tree_ has 5" in refusal(
+        Reduced(new, (DecisionTreeClassifier, object, None), state)
+    )
