@@ -22,10 +22,11 @@ from mlayer.runtimes import RUNTIMES
 
 
 def function_spec(
-    gateway: Any, bucket: str, name: str, cache: Path | None = None
+    gateway: Any, bucket: str, name: str, cache: Path | None = None, version: str | None = None
 ) -> tuple[FunctionSpec, dict]:
-    """The function's spec with its task root and /opt materialized locally; and its raw config."""
-    config = gateway.get_function_configuration(name)
+    """The function's spec with its task root and /opt materialized locally; and its raw config.
+    ``version``: a published version's own configuration (its layers, its environment)."""
+    config = gateway.get_function_configuration(name, version)
     runtime = config.get("Runtime", "")
     if runtime not in RUNTIMES:
         raise LocalRuntimeError(
@@ -61,6 +62,7 @@ def function_spec(
         region=gateway.region,
         arn=config["FunctionArn"],
         ephemeral_storage_mb=int((config.get("EphemeralStorage") or {}).get("Size") or 512),
+        version=str(config.get("Version") or version or "$LATEST"),
     )
     return spec, config
 
@@ -93,9 +95,12 @@ def real_executable(exe: str) -> str:
     return found if done.returncode == 0 and found and Path(found).is_file() else exe
 
 
-def emulator_for(gateway: Any, bucket: str, name: str, **kwargs: Any) -> tuple[Emulator, dict]:
-    """A (cold) emulator for the function, with the runtime's interpreter and runtime directory."""
-    spec, config = function_spec(gateway, bucket, name)
+def emulator_for(
+    gateway: Any, bucket: str, name: str, version: str | None = None, **kwargs: Any
+) -> tuple[Emulator, dict]:
+    """A (cold) emulator for the function (or one published ``version`` of it), with the
+    runtime's interpreter and runtime directory."""
+    spec, config = function_spec(gateway, bucket, name, version=version)
     exe = interpreter_for(spec.runtime)
     rdir = runtime_dir(exe, spec.python_version)
     kwargs.setdefault("aws_env", function_aws_env(gateway))

@@ -1,0 +1,85 @@
+"""An alias with weights, served as Lambda serves it: one version per invocation (per batch from
+a stream), each version run with its own configuration (its layers, its environment), each
+invocation's metrics published as CloudWatch would hold them.
+
+moto stores an alias's RoutingConfig and ignores it; this is where it is applied.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable
+from typing import Any
+
+from mlayer.gateway.routing import read_routing
+from mlayer.local.metrics_out import publish_invocation
+
+
+def pick_version(primary: str, weights: dict[str, float], draw: float) -> str:
+    """The version a draw in [0, 1) lands on: each additional version takes its weight's share
+    of [0, 1) from the bottom, the primary the rest."""
+    edge = 0.0
+    for version, weight in sorted(weights.items()):
+        edge += weight
+        if draw < edge:
+            return version
+    return primary
+
+
+class AliasRouter:
+    """Warm emulators per version behind one alias, chosen per call by the alias's weights."""
+
+    def __init__(
+        self,
+        gw: Any,
+        function: str,
+        alias: str,
+        make_emulator: Callable[[str], Any],
+        *,
+        rng: random.Random | None = None,
+        clock: Callable[[], float] = time.time,
+        publish: bool = True,
+    ) -> None:
+        self.gw, self.function, self.alias = gw, function, alias
+        self.make_emulator = make_emulator
+        self.rng = rng or random.Random()
+        self.clock = clock
+        self.publish = publish
+        self.emulators: dict[str, Any] = {}
+        self.served: dict[str, int] = {}
+
+    def choose(self) -> str:
+        """Read the alias's split now (it moves during a rollout) and draw a version."""
+        routing = read_routing(self.gw, self.function, self.alias)
+        if routing is None:
+            raise LookupError(f"alias {self.alias} of {self.function} does not exist")
+        return pick_version(routing.version, dict(routing.weights), self.rng.random())
+
+    def emulator(self, version: str) -> Any:
+        if version not in self.emulators:
+            emulator = self.make_emulator(version)
+            emulator.__enter__()
+            self.emulators[version] = emulator
+        return self.emulators[version]
+
+    def invoke(self, event: Any, version: str | None = None) -> tuple[str, Any]:
+        """One invocation on the chosen (or given) version: (version, InvokeResult)."""
+        version = version or self.choose()
+        stamp = self.clock()
+        result = self.emulator(version).invoke(event)
+        self.served[version] = self.served.get(version, 0) + 1
+        if self.publish:
+            publish_invocation(self.gw, self.function, self.alias, version, result, stamp)
+        return version, result
+
+    def close(self) -> None:
+        for emulator in self.emulators.values():
+            emulator.close()
+        self.emulators.clear()
+
+    def __enter__(self) -> AliasRouter:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
