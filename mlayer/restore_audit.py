@@ -28,8 +28,10 @@ Verdicts come from three sources, in this order: the hand audit (``HAND``, writt
 fail closed), CPython's own definers (``PYTHON_MODULES``), and rules read from the installed
 source (an ``__init__``/``add`` whose body only assigns its arguments to ``self`` and calls
 ``super().__init__`` with names, checked on the AST, holds under any version; namedtuples'
-generated ``__new__``). Under another scikit-learn, numpy or scipy, a class whose restore path
-reaches a definer no rule covers is refused, the message naming it and the audited versions.
+generated ``__new__``). Under another scikit-learn, numpy or scipy, a class is accepted only
+if the audit walked that class (``restore_audit_classes.txt``, data written
+from the walk, kept equal to it by the test) and every definer it reaches has a verdict; any
+other class is refused, the message naming it, the definer and the audited versions.
 tests/unit/test_restore_audit.py walks every class the allowlist accepts and fails on any
 unaudited definer.
 """
@@ -41,6 +43,7 @@ import enum
 import functools
 import importlib
 import importlib.metadata
+import importlib.resources
 import inspect
 import textwrap
 
@@ -49,6 +52,7 @@ REBUILD_OK = frozenset({INERT, COMPUTES, CHECKED, NO_CALL})  # NEWOBJ/BUILD path
 CALL_OK = frozenset({INERT, COMPUTES, CHECKED})  # the class itself called (REDUCE)
 
 AUDITED_VERSIONS = {"scikit-learn": "1.7.2", "numpy": "2.2.6", "scipy": "1.15.3"}
+AUDITED_CLASSES_FILE = "restore_audit_classes.txt"  # every class walked under those versions
 _DIST = {"sklearn": "scikit-learn", "numpy": "numpy", "scipy": "scipy"}
 
 REBUILD = ("__new__", "__setstate__", "__setattr__", "__setitem__", "append", "extend", "add")
@@ -236,11 +240,12 @@ def definer_name(owner: type, name: str) -> str:
     return f"{MODULE_ALIASES.get(module, module)}.{owner.__qualname__}.{name}"
 
 
-def judge_definer(owner: type, name: str) -> tuple[str, str] | None:
-    """(verdict, why) for ``owner.name`` as defined in ``owner``, or None when unaudited."""
+def judge_definer(owner: type, name: str, known: bool = False) -> tuple[str, str] | None:
+    """(verdict, why) for ``owner.name`` as defined in ``owner``, or None when unaudited.
+    ``known``: the class being judged is one the audit walked (AUDITED_CLASSES_FILE)."""
     definer = definer_name(owner, name)
     func = vars(owner)[name]
-    if definer in HAND and covered(definer):
+    if definer in HAND and (known or covered(definer)):
         return HAND[definer]
     module = definer.rsplit(".", 2)[0]
     if owner.__module__ in PYTHON_MODULES or module in PYTHON_MODULES:
@@ -251,7 +256,7 @@ def judge_definer(owner: type, name: str) -> tuple[str, str] | None:
         return INERT, "a namedtuple's generated __new__ (tuple.__new__)"
     if name in ("__init__", "add") and stores_only(func):
         return INERT, "assigns its arguments to self (read from the installed source)"
-    if not covered(definer):
+    if not (known or covered(definer)):
         return None
     python = _python(func)
     if name == "__init__" and not python and definer.startswith(_CALLED_CYTHON):
@@ -290,27 +295,46 @@ def _definers(cls: type, names: tuple[str, ...]) -> list[tuple[type, str]]:
     return out
 
 
+def class_name(cls: type) -> str:
+    from mlayer.trust import MODULE_ALIASES
+
+    return f"{MODULE_ALIASES.get(cls.__module__, cls.__module__)}.{cls.__qualname__}"
+
+
+@functools.cache
+def audited_classes() -> frozenset[str]:
+    """The classes the audit walked under AUDITED_VERSIONS (a data file beside this module)."""
+    text = importlib.resources.files("mlayer").joinpath(AUDITED_CLASSES_FILE).read_text()
+    return frozenset(line for line in text.splitlines() if line and not line.startswith("#"))
+
+
 def _problem(cls: type, names: tuple[str, ...], ok: frozenset[str], what: str) -> str | None:
+    known = class_name(cls) in audited_classes()
     for owner, name in _definers(cls, names):
         if owner is type and name == "__call__":
             continue  # type.__call__: __new__ then __init__, judged themselves
-        found = judge_definer(owner, name)
+        found = judge_definer(owner, name, known)
         definer = definer_name(owner, name)
         if found is None:
-            return _unaudited(definer)
+            return _unaudited(definer, class_name(cls))
         verdict, why = found
         if verdict not in ok:
             return f"{what} {definer}, which {why} (accepted only with --trust)"
     return None
 
 
-def _unaudited(definer: str) -> str:
+def _unaudited(definer: str, cls: str) -> str:
     top = definer.split(".", 1)[0]
     audited = ", ".join(f"{d} {v}" for d, v in AUDITED_VERSIONS.items())
     here = (
         f"; this is {_DIST[top]} {_version(top)}" if top in _DIST and not covered(definer) else ""
     )
-    return f"its restore path reaches {definer}, which mlayer has not audited ({audited}{here})"
+    if here:  # another version: only the classes the audit walked are known
+        return (
+            f"{cls} is not a class mlayer's restore audit knows, or its restore path reaches "
+            f"{definer}, which the audit does not cover ({audited}{here})"
+        )
+    return f"its restore path reaches {definer}, which mlayer has not audited ({audited})"
 
 
 @functools.lru_cache(maxsize=4096)

@@ -129,6 +129,8 @@ DENIED_MODULES: dict[str, str] = {
     "scipy.datasets": "downloads files",
     "scipy.special._precompute": "scripts that compute and print when imported",
     "numpy._pyinstaller": "PyInstaller hooks and their tests",
+    "numpy._core._rational_tests": "a test extension type",
+    "numpy.core._rational_tests": "a test extension type",
 }
 DENIED_PARTS = frozenset(  # any module path with one of these parts
     {"tests", "testing", "_testing", "conftest", "distutils", "_build_utils", "__main__"}

@@ -7,6 +7,7 @@ import importlib
 import importlib.metadata
 import pkgutil
 import warnings
+from pathlib import Path
 
 import pytest
 from scipy.stats import _continuous_distns, _distn_infrastructure
@@ -46,6 +47,19 @@ def allowlisted_classes() -> dict[str, type]:
             if isinstance(obj, type) and policy.judge(name, attr).kind == trust.CALL:
                 found[f"{name}.{attr}"] = obj
     return found
+
+
+def audited_file_text() -> str:
+    """restore_audit_classes.txt as the walk writes it (regenerate: python -m
+    tests.unit.test_restore_audit > mlayer/restore_audit_classes.txt)."""
+    names = sorted({restore_audit.class_name(cls) for cls in allowlisted_classes().values()})
+    versions = " ".join(f"{d} {v}" for d, v in restore_audit.AUDITED_VERSIONS.items())
+    return "\n".join([f"# the classes mlayer's restore audit walked: {versions}", *names]) + "\n"
+
+
+def test_the_audited_classes_file_is_the_walk():
+    path = Path(restore_audit.__file__).with_name(restore_audit.AUDITED_CLASSES_FILE)
+    assert path.read_text() == audited_file_text()
 
 
 def test_the_audit_is_of_the_installed_versions():
@@ -106,14 +120,24 @@ def another_sklearn(monkeypatch):
     restore_audit.call_problem.cache_clear()
 
 
-def test_another_library_version_fails_closed(another_sklearn):
+def test_another_library_version_fails_closed(another_sklearn, monkeypatch):
+    # the classes the audit walked keep their verdicts; any other class is refused
+    assert restore_audit.rebuild_problem(Tree) is None
+    assert restore_audit.rebuild_problem(LogisticRegression) is None
+    assert "execs the pickled" in restore_audit.rebuild_problem(_continuous_distns.reciprocal_gen)
+    walked = restore_audit.audited_classes() - {"sklearn.tree._tree.Tree"}
+    monkeypatch.setattr(restore_audit, "audited_classes", lambda: walked)  # Tree: a new class
+    restore_audit.rebuild_problem.cache_clear()
     problem = restore_audit.rebuild_problem(Tree)
-    assert "sklearn.tree._tree.Tree.__" in problem
+    assert "sklearn.tree._tree.Tree is not a class mlayer's restore audit knows" in problem
     assert "scikit-learn 1.7.2" in problem and "this is scikit-learn 9.9.9" in problem
-    assert "not audited" in restore_audit.rebuild_problem(LogisticRegression)
     verdict = trust.Policy().judge("sklearn.tree._tree", "Tree")
     assert verdict.kind == trust.REFUSED and "9.9.9" in verdict.reason
     # what the installed source itself shows still holds: numpy is the audited one
     import numpy as np
 
     assert restore_audit.rebuild_problem(np.ndarray) is None
+
+
+if __name__ == "__main__":
+    print(audited_file_text(), end="")
