@@ -28,6 +28,7 @@ from . import batch, direct, sinks, snapstart, telemetry
 from .decoding import RowRules
 from .delivery import new_tuple
 from .modelstore import DEFAULT_MODEL_DIR, LoadedModel, load_model
+from .prediction_counts import CountingOutput
 
 
 @dataclass(frozen=True)
@@ -39,6 +40,7 @@ class Settings:
     max_text_chars: int = 10_000
     namespace: str = "mlayer"
     function_name: str = ""
+    function_version: str = ""  # a dimension of the EMF metrics: a rollout reads them per version
 
 
 def read_settings(environ: Mapping[str, str]) -> Settings:
@@ -57,6 +59,7 @@ def read_settings(environ: Mapping[str, str]) -> Settings:
         max_text_chars=limit,
         namespace=environ.get("MLAYER_METRICS_NAMESPACE") or "mlayer",
         function_name=environ.get("AWS_LAMBDA_FUNCTION_NAME", ""),
+        function_version=environ.get("AWS_LAMBDA_FUNCTION_VERSION", ""),
     )
 
 
@@ -86,6 +89,9 @@ class App:
     ) -> None:
         self.settings, self.model, self.clock = settings, model, clock
         self.output, self.dead_letter = output, dead_letter
+        self.counting = None  # a classifier's predictions per class, for a rollout's PSI gate
+        if model.class_keys and settings.function_name and settings.function_version:
+            self.output = self.counting = CountingOutput(output)
         self.deadline = deadline or sinks.Deadline()  # the sinks' retries stop before it
         self.rules = RowRules(
             model.input_kind, model.n_features, settings.max_text_chars, table=model.table
@@ -128,6 +134,14 @@ class App:
             accounting=outcome.accounting,
             dead_letters_in_s3=self.dead_letter.overflowed - overflowed,
         )
+        if self.counting is not None:
+            for line in telemetry.prediction_lines(
+                self.counting.take(),
+                namespace=self.settings.namespace,
+                timestamp_ms=int(self.clock.now().timestamp() * 1000),
+                dimensions=self._version_dimensions(),
+            ):
+                emit(line)
         for error in outcome.sink_errors:
             warn(error)
         return {"batchItemFailures": [{"itemIdentifier": r.item_id} for r in failed]}
@@ -150,10 +164,21 @@ class App:
         self._metrics("direct", metrics, context)
         return {"model_version": self.model.version, "predictions": result.predictions}
 
+    def _version_dimensions(self) -> dict[str, str]:
+        return {
+            "function": self.settings.function_name,
+            "function_version": self.settings.function_version,
+        }
+
     def _metrics(self, source: str, metrics: dict, context, **properties) -> None:
         dimensions = {"model_version": self.model.version}
+        sets = None
         if self.settings.function_name:
             dimensions["function"] = self.settings.function_name
+        if self.settings.function_name and self.settings.function_version:
+            # the metrics by model version as before, and by function version (a rollout)
+            dimensions["function_version"] = self.settings.function_version
+            sets = [["function", "model_version"], ["function", "function_version"]]
         request_id = getattr(context, "aws_request_id", None)
         emit(
             telemetry.emf_line(
@@ -162,6 +187,7 @@ class App:
                 timestamp_ms=int(self.clock.now().timestamp() * 1000),
                 dimensions=dimensions,
                 properties={"source": source, "request_id": request_id, **properties},
+                dimension_sets=sets,
             )
         )
 

@@ -10,6 +10,7 @@ import json
 
 METRIC_UNITS = {
     "records": "Count",
+    "predictions": "Count",
     "predicted": "Count",
     "dead_lettered": "Count",
     "failed": "Count",
@@ -30,15 +31,17 @@ def emf_line(
     timestamp_ms: int,
     dimensions: dict[str, str],
     properties: dict[str, object] | None = None,
+    dimension_sets: list[list[str]] | None = None,
 ) -> str:
-    """One EMF document: the metrics by name, their dimensions, and free properties."""
+    """One EMF document: the metrics by name, their dimensions, and free properties.
+    ``dimension_sets`` (default: all the dimensions as one set) each make one metric."""
     doc: dict[str, object] = {
         "_aws": {
             "Timestamp": timestamp_ms,
             "CloudWatchMetrics": [
                 {
                     "Namespace": namespace,
-                    "Dimensions": [sorted(dimensions)],
+                    "Dimensions": dimension_sets or [sorted(dimensions)],
                     "Metrics": [
                         {"Name": name, "Unit": METRIC_UNITS.get(name, "None")} for name in metrics
                     ],
@@ -50,3 +53,21 @@ def emf_line(
         **(properties or {}),
     }
     return json.dumps(doc, default=str)
+
+
+def prediction_lines(
+    counts: dict[str, int], *, namespace: str, timestamp_ms: int, dimensions: dict[str, str]
+) -> list[str]:
+    """One EMF line per predicted class: metric `predictions`, dimensions + `prediction` (the
+    class), so a rollout compares the versions' class distributions (docs/FORMATS.md)."""
+    sets = [[*sorted(dimensions), "prediction"]]
+    return [
+        emf_line(
+            {"predictions": count},
+            namespace=namespace,
+            timestamp_ms=timestamp_ms,
+            dimensions={**dimensions, "prediction": label},
+            dimension_sets=sets,
+        )
+        for label, count in sorted(counts.items())
+    ]
