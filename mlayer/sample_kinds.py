@@ -64,10 +64,12 @@ def datetime_entry(column: dict, values: list[str], statistic: float | None) -> 
 
 def _id_note(column: dict) -> str:
     kind = column["kind"]
-    wanted = "integers" if kind == "number" else f"{kind} values"
+    wanted = ("integers" if kind == "number" else f"{kind} values") + " the model takes"
+    if column.get("categories") is not None and column.get("handle_unknown") == "error":
+        wanted = f"one of the {len(column['categories'])} categories its encoder knows (a new id is refused)"
     return (
         f"Column 'id' is one of the model's features: a record's \"id\" field is both its id "
-        f"(echoed in results) and that column's value, so ids must be {wanted} the model takes; "
+        f"(echoed in results) and that column's value, so ids must be {wanted}; "
         "other records are dead-lettered. Rename the column and refit to keep ids free."
     )
 

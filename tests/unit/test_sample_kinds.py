@@ -127,3 +127,9 @@ def test_a_string_id_for_an_id_feature_is_refused_naming_the_rule():
     assert len(notes) == 1 and notes[0].startswith("Column 'id' is one of the model's features")
     with pytest.raises(ModelError, match="the record's id is also the model's column 'id'"):
         expected_outputs([model], records, "table", refined, proba=False)
+
+
+def test_an_id_feature_whose_encoder_refuses_new_values_is_said_so():
+    column = {"name": "id", "kind": "string", "categories": ["a", "b"], "handle_unknown": "error"}
+    (note,) = sample_kinds.id_notes({"columns": [column]})
+    assert "one of the 2 categories its encoder knows (a new id is refused)" in note
