@@ -15,6 +15,7 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
+from mlayer.errors import ModelError
 from mlayer.schema import column_chains, fitted_statistic
 
 # The ISO-8601 shapes the function reads (function/mlayer_function/datetimes.py, the same pattern)
@@ -94,9 +95,13 @@ def refine_schema(
                 statistic = fitted_statistic(name, chains.get(name, []) + rest)
                 try:
                     column, note = datetime_entry(column, values, statistic)
-                except ValueError:  # no such date: the sample check names the record
-                    note = ""
-                notes += [note] if note else []
+                except ValueError as exc:  # e.g. 2024-02-30: no such date
+                    raise ModelError(
+                        f"--sample: column {name!r} holds ISO-8601 date-times, but not all are "
+                        f"dates pandas can read: {str(exc)[:200]}",
+                        "Fix the --sample file.",
+                    ) from None
+                notes.append(note)
         if name == "id":
             notes.append(_id_note(column))
         columns.append(column)

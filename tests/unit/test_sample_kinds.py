@@ -107,16 +107,19 @@ def test_a_sample_the_function_would_refuse_is_refused_at_publish():
         expected_outputs([model], bad, "table", refined, proba=False)
 
 
-def test_mixed_or_impossible_values_leave_the_column_a_number():
+def test_mixed_values_leave_the_column_a_number_and_impossible_dates_are_refused():
     frame = frame_of("us")
     model = pipeline(frame, ["when"])
     records = records_of(frame)
-    records[1] = {**records[1], "flag": 1, "when": "2021-02-30"}
+    records[1] = {**records[1], "flag": 1}
     refined, notes = sample_kinds.refine_schema(schema.table_schema([model]), records, [model])
-    assert [c["kind"] for c in refined["columns"]] == ["number", "number", "number"]
-    assert notes == []
+    assert [c["kind"] for c in refined["columns"]] == ["number", "number", "datetime"]
+    assert len(notes) == 1 and "'when': datetime" in notes[0]
     with pytest.raises(ModelError, match="column 'flag' must be a number, got bool"):
         expected_outputs([model], records, "table", refined, proba=False)
+    records[2] = {**records[2], "when": "2021-02-30"}
+    with pytest.raises(ModelError, match="column 'when' holds ISO-8601 date-times, but not all"):
+        sample_kinds.refine_schema(schema.table_schema([model]), records, [model])
 
 
 def test_a_string_id_for_an_id_feature_is_refused_naming_the_rule():
