@@ -1,34 +1,34 @@
 """Read the user's model files: what they are, what they import, and whether they can serve.
 
 Two checks, in this order: the static one (mlayer.pickles: globals and recorded sklearn
-versions, nothing executed), then the load-time one (joblib.load in this environment: the model
-must have ``predict``, every preprocessor ``transform``). sklearn/joblib are imported lazily so
-the rest of the CLI starts without them.
+versions, nothing executed), then the load-time one (joblib.load in a child process,
+mlayer.load_child, so a crash is a refusal: the model must have ``predict``, every preprocessor
+``transform``). Each file is read once; those bytes are hashed, scanned, loaded and zipped.
+sklearn/joblib are imported lazily so the rest of the CLI starts without them.
 """
 
 from __future__ import annotations
 
 import contextlib
 import datetime as _dt
+import functools
 import getpass
+import hashlib
 import importlib.metadata
 import platform
 import socket
 import sys
-import warnings
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from mlayer import manifest as mf
 from mlayer import samples as sample_io
 from mlayer.errors import ModelError, UsageError
+from mlayer.load_child import load_in_child
 from mlayer.models import LayerArtifact
 from mlayer.packaging import sha256_file
 from mlayer.pickles import PickleScan, scan_file
-from mlayer.sample_kinds import id_notes, refine_schema
-from mlayer.schema import choose_input, table_schema
 
 
 @dataclass(frozen=True)
@@ -58,8 +58,28 @@ class Pipeline:
     input_schema: dict | None = None  # table models: the columns (mlayer.schema)
     samples: tuple[dict, ...] = ()  # --sample records with their publish-time predictions
     samples_dropped: int = 0  # --sample records past the first MAX_SAMPLES, not kept
-    loaded: tuple = ()  # the loaded objects, in order (--format onnx converts them)
     schema_notes: tuple[str, ...] = ()  # what --sample told about columns (mlayer.sample_kinds)
+    blobs: tuple[bytes, ...] = ()  # each artifact's bytes, as hashed, scanned and loaded
+
+    def judged(self, folder: Path) -> list[Path]:
+        """Files holding the bytes that were judged (not the user's files, read again), written
+        into ``folder`` (publish's private temporary folder) for the S3 upload."""
+        if not self.blobs:
+            return list(self.paths)
+        out = []
+        for artifact, blob in zip(self.artifacts, self.blobs, strict=True):
+            out.append(folder / f"judged-{artifact.sha256}")
+            out[-1].write_bytes(blob)
+        return out
+
+    @functools.cached_property
+    def loaded(self) -> tuple:
+        """The objects, loaded in this process from the same bytes (--format onnx converts
+        them): only after the child (mlayer.load_child) loaded these bytes without crashing."""
+        from mlayer.load_child import load_all
+
+        with _importable(self.code):
+            return tuple(load_all(self.blobs, [str(p) for p in self.paths]))
 
     @property
     def code_modules(self) -> list[str]:
@@ -105,26 +125,11 @@ def _importable(code: Sequence[CodeFile]) -> Iterator[None]:
         sys.path[:] = saved
 
 
-def _load(path: Path) -> Any:
-    import joblib
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # the version check is the static one; don't spam
-        try:
-            return joblib.load(path)
-        except Exception as exc:
-            raise ModelError(
-                f"{path} does not load here: {type(exc).__name__}: {exc}",
-                "If it needs your own code, ship that module with --code module.py.",
-            ) from exc
-
-
-def _outputs(model: Any) -> dict:
+def _read(path: Path) -> bytes:
     try:
-        proba = callable(getattr(model, "predict_proba", None))
-    except Exception:  # e.g. SVC(probability=False) raises on attribute access
-        proba = False
-    return {"predict": True, "predict_proba": proba, "classes": getattr(model, "classes_", None)}
+        return path.read_bytes()
+    except OSError as exc:
+        raise ModelError(f"Cannot read {path}: {exc.strerror}", "Check the path.") from exc
 
 
 def inspect_pipeline(
@@ -135,83 +140,67 @@ def inspect_pipeline(
     sample: str | Path | None = None,
     trusted: Sequence[str] = (),  # --trust MODULE.NAME: globals accepted beyond the allowlist
 ) -> Pipeline:
-    """Scan, then load and check, every artifact; refuse what cannot serve on Lambda.
+    """Scan, then load and check (in a child process: mlayer.load_child), every artifact.
 
+    Each file is read once: the bytes hashed are the bytes scanned, loaded and published.
     ``sample``: a JSON-lines file of input records (``--sample``); up to 20 are kept with the
-    predictions made here, for the function's cold-start self-check.
+    predictions made when loading, for the function's cold-start self-check.
     """
     paths = tuple(Path(p) for p in (*preprocessors, model))
     for p in paths:
         if not p.is_file():
             raise UsageError(f"{p} does not exist.", "Check the path of the model and of every -p.")
     code = read_code_files(code_files)
-    scans = tuple(scan_file(p, trusted, [c.module for c in code]) for p in paths)
+    modules = [c.module for c in code]
+    blobs = tuple(_read(p) for p in paths)
+    scans = tuple(scan_file(p, trusted, modules, data=b) for p, b in zip(paths, blobs, strict=True))
     for path, scan in zip(paths, scans, strict=True):
-        hard = mf.global_problems(scan.globals, None, [c.module for c in code])
+        hard = mf.global_problems(scan.globals, None, modules)
         if hard:
             raise ModelError(
                 f"{path}: {hard[0]}",
                 "Move that class or function into a module (e.g. my_transformers.py), import it from "
                 "there, save the model again, and publish with --code my_transformers.py.",
             )
-    artifacts = []
-    loaded = []
-    with _importable(code):
-        for index, (path, scan) in enumerate(zip(paths, scans, strict=True)):
-            obj = _load(path)
-            role = "model" if index == len(paths) - 1 else "preprocessor"
-            need = "predict" if role == "model" else "transform"
-            if not callable(getattr(obj, need, None)):
-                raise ModelError(
-                    f"{path} holds a {type(obj).__name__}, which has no {need}() "
-                    f"(the {'model, last' if role == 'model' else 'preprocessors'} must).",
-                    "Pass preprocessors with -p in pipeline order and the estimator as MODEL.",
-                )
-            cls = scan.top_class or f"{type(obj).__module__}.{type(obj).__qualname__}"
-            artifacts.append(
-                LayerArtifact(
-                    file=mf.artifact_file_name(index, path.name, role),
-                    role=role,
-                    sha256=sha256_file(path),
-                    size=path.stat().st_size,
-                    cls=cls,
-                    sklearn_version=scan.top_sklearn_version,
-                    globals=scan.globals,
-                )
-            )
-            loaded.append(obj)
-    if input_kind and input_kind != "auto":
-        kind, reason = input_kind, f"{input_kind}: asked for (--input {input_kind})"
-    else:
-        kind, reason = choose_input(loaded[0], artifacts[0].cls)
-    schema = table_schema(loaded) if kind == "table" else None
-    n_features = getattr(loaded[0], "n_features_in_", None) if kind == "features" else None
-    outputs = _outputs(loaded[-1])
-    samples: list[dict] = []
-    dropped = 0
-    notes = id_notes(schema) if schema is not None else []
-    if sample is not None:
-        records, dropped = sample_io.read_samples(sample)
-        if schema is not None:
-            schema, notes = refine_schema(schema, records, loaded)
-        with _importable(code):
-            samples = sample_io.expected_outputs(
-                loaded, records, kind, schema, bool(outputs["predict_proba"])
-            )
+    records, dropped = sample_io.read_samples(sample) if sample is not None else (None, 0)
+    found = load_in_child(
+        blobs,
+        paths,
+        [str(c.path.resolve().parent) for c in code],
+        [scan.top_class for scan in scans],
+        input_kind,
+        records,
+    )
+    artifacts = tuple(
+        LayerArtifact(
+            file=mf.artifact_file_name(
+                i, path.name, "model" if i == len(paths) - 1 else "preprocessor"
+            ),
+            role="model" if i == len(paths) - 1 else "preprocessor",
+            sha256=hashlib.sha256(blob).hexdigest(),
+            size=len(blob),
+            cls=cls,
+            sklearn_version=scan.top_sklearn_version,
+            globals=scan.globals,
+        )
+        for i, (path, blob, scan, cls) in enumerate(
+            zip(paths, blobs, scans, found.classes, strict=True)
+        )
+    )
     return Pipeline(
         paths=paths,
-        artifacts=tuple(artifacts),
+        artifacts=artifacts,
         scans=scans,
         code=code,
-        input_kind=kind,
-        outputs=outputs,
-        n_features=int(n_features) if n_features is not None else None,
-        input_reason=reason,
-        input_schema=schema,
-        samples=tuple(samples),
+        input_kind=found.input_kind,
+        outputs=found.outputs,
+        n_features=found.n_features,
+        input_reason=found.input_reason,
+        input_schema=found.input_schema,
+        samples=found.samples,
         samples_dropped=dropped,
-        loaded=tuple(loaded),
-        schema_notes=tuple(notes),
+        schema_notes=found.schema_notes,
+        blobs=blobs,
     )
 
 

@@ -352,7 +352,7 @@ def publish_model(
         if choice.store == "s3":  # the objects first (HEAD: only what is missing), then the layer
             gw.ensure_bucket(bucket)
             model_store.upload(
-                gw, bucket, model_store.plan_uploads(pipeline.artifacts, pipeline.paths)
+                gw, bucket, model_store.plan_uploads(pipeline.artifacts, pipeline.judged(Path(tmp)))
             )
         if info is not None:
             if gw.object_size(bucket, zip_key(info.sha256)) != info.zipped_size:

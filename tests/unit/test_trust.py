@@ -222,7 +222,8 @@ def test_dangerous_callables_are_refused_and_named(func, args, named, fmt):
     payload = {"model": np.arange(4.0), "evil": Calls(func, *args)}
     err = refused(encodings(payload)[fmt])
     (found,) = (g for g in err.globals if g.endswith(named))  # pickle.loads is _pickle.loads at p4
-    assert found in err.message and f"--trust {found}" in err.hint
+    assert found in err.message and f"--trust {found}" not in err.hint
+    assert f"{found} cannot be trusted" in err.hint  # mlayer.refusal_hints: no keys handed over
 
 
 @pytest.mark.parametrize(
