@@ -16,6 +16,18 @@ from mlayer.gateway.routing import read_routing
 from mlayer.local.metrics_out import publish_invocation
 
 
+def split_qualifier(function: str) -> tuple[str, str | None]:
+    """`name:qualifier` (a version, $LATEST or an alias) -> (name, qualifier); an ARN too."""
+    parts = function.split(":")
+    if function.startswith("arn:"):
+        return parts[6], parts[7] if len(parts) > 7 else None
+    return (parts[0], parts[1]) if len(parts) == 2 else (function, None)
+
+
+def is_alias(qualifier: str | None) -> bool:
+    return bool(qualifier) and qualifier != "$LATEST" and not str(qualifier).isdigit()
+
+
 def pick_version(primary: str, weights: dict[str, float], draw: float) -> str:
     """The version a draw in [0, 1) lands on: each additional version takes its weight's share
     of [0, 1) from the bottom, the primary the rest."""
@@ -72,6 +84,10 @@ class AliasRouter:
         if self.publish:
             publish_invocation(self.gw, self.function, self.alias, version, result, stamp)
         return version, result
+
+    @property
+    def cold_starts(self) -> int:
+        return sum(e.cold_starts for e in self.emulators.values())
 
     def close(self) -> None:
         for emulator in self.emulators.values():

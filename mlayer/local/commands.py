@@ -15,6 +15,7 @@ from typing import Any
 
 from mlayer.errors import NotFoundError, UsageError
 from mlayer.local import limits, pricing
+from mlayer.local.alias_router import AliasRouter, is_alias, split_qualifier
 from mlayer.local.checkpoints import BucketCheckpoints, checkpoint_key
 from mlayer.local.destinations import failure_sender
 from mlayer.local.emulator import InvokeResult
@@ -170,7 +171,18 @@ def invoke(
 ) -> InvokeSummary:
     """Invoke the function ``repeat`` times on one warm emulated container."""
     limits.check_event(event)
-    emulator, config = emulator_for(gateway, bucket, function, on_log=on_log)
+    name, qualifier = split_qualifier(function)
+    if is_alias(qualifier):  # one version per invocation, by the alias's weights (Lambda's way)
+        with AliasRouter(
+            gateway,
+            name,
+            qualifier,
+            lambda v: emulator_for(gateway, bucket, name, v, on_log=on_log)[0],
+        ) as router:
+            results = [router.invoke(event)[1] for _ in range(repeat)]
+            spec = next(iter(router.emulators.values())).spec
+        return InvokeSummary(function, True, results, spec.architecture, spec.memory_mb)
+    emulator, config = emulator_for(gateway, bucket, name, qualifier, on_log=on_log)
     summary = InvokeSummary(
         function,
         True,
@@ -315,11 +327,19 @@ def poll(
         raise UsageError(
             "No stream to poll.", "Pass --stream NAME or set [trigger] stream in mlayer.toml."
         )
-    emulator, config = emulator_for(gateway, bucket, function)
+    name, qualifier = split_qualifier(function)
+    if is_alias(qualifier):  # per batch, as the event-source mapping applies the weights
+        runner: Any = AliasRouter(
+            gateway, name, qualifier, lambda v: emulator_for(gateway, bucket, name, v)[0]
+        )
+        config, invoke = gateway.get_function_configuration(name), (lambda e: runner.invoke(e)[1])
+    else:
+        runner, config = emulator_for(gateway, bucket, name, qualifier)
+        invoke = runner.invoke
     try:
         mapping, note = mapping_for(gateway, config, stream, trigger, batch_size, on_failure)
     except NotFoundError as exc:
-        emulator.close()
+        runner.close()
         raise UsageError(
             f"Stream {stream} does not exist: {exc.message}", "Check --stream / [trigger] stream."
         ) from exc
@@ -330,10 +350,10 @@ def poll(
     def at(shard_id: str, when: dt.datetime) -> str:
         return gateway.get_shard_iterator_at(mapping.stream, shard_id, when)
 
-    with emulator:
+    with runner:
         poller = Poller(
             gateway,
-            emulator.invoke,
+            invoke,
             mapping,
             send_failure=send,
             checkpoints=checkpoints,
@@ -341,4 +361,4 @@ def poll(
             timestamp_iterator=at,
         )
         result = poller.run(max_batches=max_batches, until_empty=until_empty)
-        return PollSummary(result, note, emulator.cold_starts)
+        return PollSummary(result, note, runner.cold_starts)

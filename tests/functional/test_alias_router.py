@@ -5,6 +5,7 @@ ExecutedVersion, the function's EMF metrics), which mlayer reads back with GetMe
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import random
 import sys
@@ -52,7 +53,7 @@ def gateway(aws, monkeypatch):
     return Gateway(region=aws.region, endpoint_url=aws.endpoint_url)
 
 
-def _two_versions(gw) -> tuple[str, str]:
+def _two_versions(gw, fail: bool = True, weight: float = 0.3) -> tuple[str, str]:
     gw.ensure_bucket(BUCKET)
     code = fake_zip({"app.py": HANDLER})
     gw.put_bytes(BUCKET, f"functions/{hashlib.sha256(code).hexdigest()}.zip", code)
@@ -67,7 +68,8 @@ def _two_versions(gw) -> tuple[str, str]:
         Environment={"Variables": {"WHO": "one"}},
     )
     v1 = gw.publish_function_version(FN)["Version"]
-    gw.update_function_configuration(FN, Environment={"Variables": {"WHO": "two", "FAIL": "1"}})
+    second = {"WHO": "two", **({"FAIL": "1"} if fail else {})}
+    gw.update_function_configuration(FN, Environment={"Variables": second})
     v2 = gw.publish_function_version(FN)["Version"]
     gw.call(
         "lambda",
@@ -76,7 +78,7 @@ def _two_versions(gw) -> tuple[str, str]:
         FunctionName=FN,
         Name=ALIAS,
         FunctionVersion=v1,
-        RoutingConfig={"AdditionalVersionWeights": {v2: 0.3}},
+        RoutingConfig={"AdditionalVersionWeights": {v2: weight}},
     )
     return str(v1), str(v2)
 
@@ -112,3 +114,62 @@ def test_each_invocation_lands_on_one_version_by_weight_and_runs_its_configurati
 def test_pick_version_gives_the_additional_version_its_share(draw, expected):
     assert pick_version("1", {"2": 0.3}, draw) == expected
     assert pick_version("1", {}, draw) == "1"
+
+
+def _cli(*args):
+    from click.testing import CliRunner
+
+    from mlayer.cli import cli
+
+    result = CliRunner().invoke(cli, ["--json", *args], catch_exceptions=False)
+    return result, (json.loads(result.stdout) if result.stdout.strip() else None)
+
+
+def test_invoke_local_through_an_alias_runs_one_version_per_call(gateway, tmp_path, monkeypatch):
+    monkeypatch.setenv("MLAYER_ARTIFACTS_BUCKET", BUCKET)
+    monkeypatch.chdir(tmp_path)
+    v1, v2 = _two_versions(gateway, fail=False, weight=0.5)
+    (tmp_path / "ev.json").write_text(json.dumps({"n": 1}))
+    result, doc = _cli(
+        "invoke",
+        "--local",
+        "--function",
+        f"{FN}:{ALIAS}",
+        "--event",
+        str(tmp_path / "ev.json"),
+        "--repeat",
+        "40",
+    )
+    assert result.exit_code == 0, result.output
+    whos = [r["response"]["who"] for r in doc["invocations"]]
+    assert len(whos) == 40 and abs(whos.count("two") - 20) <= 4 * (40 * 0.25) ** 0.5
+    assert set(whos) == {"one", "two"}
+
+
+def test_poll_local_through_an_alias_routes_each_batch(gateway, tmp_path, monkeypatch):
+    monkeypatch.setenv("MLAYER_ARTIFACTS_BUCKET", BUCKET)
+    monkeypatch.chdir(tmp_path)
+    v1, v2 = _two_versions(gateway, fail=False, weight=0.5)
+    sandbox.ensure_stream(gateway, "s")
+    sandbox.put_records(
+        gateway,
+        "s",
+        [{"Data": json.dumps({"id": i}).encode(), "PartitionKey": "p"} for i in range(30)],
+    )
+    start = time.time()
+    result, doc = _cli(
+        "poll",
+        "--local",
+        "--function",
+        f"{FN}:{ALIAS}",
+        "--stream",
+        "s",
+        "--batch-size",
+        "1",
+        "--until-empty",
+    )
+    assert result.exit_code == 0, result.output
+    health = HealthReader(gateway, FN, ALIAS, period_s=1).read([v1, v2], start - 1, time.time())
+    served = {v: health[v].invocations for v in (v1, v2)}
+    assert served[v1] + served[v2] == 30
+    assert abs(served[v2] - 15) <= 4 * (30 * 0.25) ** 0.5 and min(served.values()) > 0
