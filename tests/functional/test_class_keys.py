@@ -34,12 +34,14 @@ TARGETS = {
     "int": lambda y: y.astype(int) * 7 - 3,  # -3 and 4
     "uint8": lambda y: y.astype(np.uint8),
     "str": lambda y: np.where(y, "yes", "no"),
+    "float": lambda y: y.astype(float) + 1.0,  # integral floats: scikit-learn takes no others
 }
 KEYS = {
     "bool": ["false", "true"],
     "int": ["-3", "4"],
     "uint8": ["0", "1"],
     "str": ["no", "yes"],
+    "float": ["1.0", "2.0"],
 }
 
 
