@@ -104,12 +104,15 @@ def hint(names: Sequence[str], folder: Path | None = None) -> str:
             "Lambda: move them into a module, save the model again and publish with --code "
             "my_module.py."
         )
-    lines, trusts, packages = [], [], set()
+    lines, trusts, packages, stats = [], [], set(), False
     for name in names:
         module = name.rpartition(".")[0]
         why = code_running(name)
         if why:
             lines.append(f"{name} cannot be trusted: it {why}. Save the model without it.")
+        elif module == "scipy.stats" or module.startswith("scipy.stats."):
+            stats = True
+            trusts.append(name)
         elif (path := _beside(folder, module)) is not None:
             lines.append(f"{name} is your code: publish with --code {path.name}.")
         elif dists := _installed(module):
@@ -120,6 +123,12 @@ def hint(names: Sequence[str], folder: Path | None = None) -> str:
             if module.split(".")[0] not in _HOME_PACKAGES | set(sys.stdlib_module_names):
                 top = module.split(".")[0]
                 lines.append(f"If {top} is your own module, publish with --code {top}.py.")
+    if stats:
+        lines.append(
+            "A scipy.stats distribution (a RandomizedSearchCV's param_distributions) runs code "
+            "saved in the pickle when it is loaded: save the search's best_estimator_ alone and "
+            "publish that file instead."
+        )
     if trusts:
         given = " ".join(f"--trust {n}" for n in trusts)
         lines.append(

@@ -93,6 +93,7 @@ CLASS_PACKAGES: dict[str, str] = {
     "numpy": "ndarray, dtype and scalar classes (and subclasses), numpy.random's generators",
     "scipy.sparse": "sparse matrices and arrays",
 }  # scipy.stats is not here: its restore path execs pickled code (mlayer.restore_audit)
+STATS_REFUSAL = "scipy.stats: a distribution's __setstate__ execs code saved in the pickle"
 
 # Functions that may only be referenced: the model keeps them as values.
 REFERENCE_RULES: dict[str, str] = {
@@ -225,6 +226,8 @@ class Policy:
         if module == "__main__":
             return Verdict(qualname, REFUSED, "", "defined in a script or notebook (__main__)")
         pkg = _package(module)
+        if module == "scipy.stats" or module.startswith("scipy.stats."):
+            return Verdict(qualname, REFUSED, "", STATS_REFUSAL)
         if pkg is None and not module.startswith("scipy.special"):
             return Verdict(qualname, REFUSED, "", "not on mlayer's allowlist")
         denied = _denied_module(module) or _denied_module(qualname)  # lazy submodules too

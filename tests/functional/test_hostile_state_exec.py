@@ -54,7 +54,8 @@ def test_dry_run_refuses_it_unexecuted(gw, hostile):
     assert result.exit_code == 1, result.output
     assert doc["error"] == "UntrustedPickleError"
     assert "scipy.stats._distn_infrastructure.rv_continuous_frozen" in doc["message"]
-    assert str(path) in doc["message"]
+    assert "execs code saved in the pickle" in doc["message"] and str(path) in doc["message"]
+    assert "save the search's best_estimator_ alone" in doc["hint"]
     assert not marker.exists()
 
 
