@@ -7,6 +7,7 @@ to AWS, so nothing in mlayer knows it is not the real thing.
 from __future__ import annotations
 
 import contextlib
+import functools
 import importlib.util
 import logging
 import os
@@ -49,16 +50,25 @@ class LocalAws:
 
 @contextlib.contextmanager
 def embedded_aws(
-    port: int = 0, host: str = "127.0.0.1", set_env: bool = False, isolated: bool = False
+    port: int = 0,
+    host: str = "127.0.0.1",
+    set_env: bool = False,
+    isolated: bool = False,
+    enforce_iam: bool = False,
 ) -> Iterator[LocalAws]:
     """Run moto's server for the duration of the block.
 
     ``port=0`` picks a free port. ``set_env`` also exports the endpoint and fake credentials
     into os.environ for the block (restored afterwards), for code that reads them from there.
     ``isolated`` runs the server in a child process (its output never reaches ours), otherwise
-    in a background thread (faster to start: what tests use).
+    in a background thread (faster to start: what tests use). ``enforce_iam`` checks every
+    request against IAM (local/iam_enforcement.py), in a child process always (moto's settings
+    are per process): create the administrator first (sandbox.create_administrator).
     """
-    starter = _process_server if isolated else _thread_server
+    if enforce_iam:
+        starter = functools.partial(_process_server, enforce_iam=True)
+    else:
+        starter = _process_server if isolated else _thread_server
     with starter(host, port) as bound_port:
         local = LocalAws(endpoint_url=f"http://{host}:{bound_port}")
         saved = {k: os.environ.get(k) for k in local.env} if set_env else {}
@@ -134,11 +144,14 @@ def _thread_server(host: str, port: int) -> Iterator[int]:
 
 
 @contextlib.contextmanager
-def _process_server(host: str, port: int, timeout: float = 60.0) -> Iterator[int]:
+def _process_server(
+    host: str, port: int, timeout: float = 60.0, enforce_iam: bool = False
+) -> Iterator[int]:
     if importlib.util.find_spec("moto") is None:
         raise _missing_moto(ImportError("moto"))
+    command = [sys.executable, "-m", "mlayer.local.moto_process", "--host", host, "--port"]
     proc = subprocess.Popen(
-        [sys.executable, "-m", "mlayer.local.moto_process", "--host", host, "--port", str(port)],
+        [*command, str(port), *(["--enforce-iam"] if enforce_iam else [])],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,

@@ -17,11 +17,17 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m mlayer.local.moto_process")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=0)
+    parser.add_argument("--enforce-iam", action="store_true")
     args = parser.parse_args(argv)
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
+    from mlayer.local import iam_enforcement
     from mlayer.local.aws import moto_server
 
+    if args.enforce_iam:  # moto reads it once, when its settings are first imported
+        os.environ[iam_enforcement.ENV] = str(iam_enforcement.FREE_REQUESTS)
     server = moto_server(args.host, args.port)
+    if args.enforce_iam:
+        iam_enforcement.enforce_resources()
     server.start()
     _host, port = server.get_host_and_port()
     sys.stdout.write(f"{port}\n")

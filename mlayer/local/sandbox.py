@@ -136,3 +136,42 @@ def list_keys(gw: Any, bucket: str, prefix: str = "") -> list[str]:
             **gw.bucket_owner(),
         )
     ]
+
+
+ADMIN_POLICY = {
+    "Version": "2012-10-17",
+    "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}],
+}
+
+
+def create_user(gw: Any, name: str, policy: dict) -> dict[str, str]:
+    """An IAM user holding exactly ``policy`` (inline); its credentials as variables.
+
+    Three requests: on a server started with --enforce-iam, the administrator is made with the
+    free ones (local/iam_enforcement.FREE_REQUESTS), every other user by the administrator."""
+    gw.call("iam", "create_user", f"Creating user {name}", UserName=name)
+    gw.call(
+        "iam",
+        "put_user_policy",
+        f"Writing the policy of user {name}",
+        UserName=name,
+        PolicyName="mlayer",
+        PolicyDocument=json.dumps(policy),
+    )
+    key = gw.call("iam", "create_access_key", f"Creating a key of {name}", UserName=name)
+    return {
+        "AWS_ACCESS_KEY_ID": key["AccessKey"]["AccessKeyId"],
+        "AWS_SECRET_ACCESS_KEY": key["AccessKey"]["SecretAccessKey"],
+    }
+
+
+def set_user_policy(gw: Any, name: str, policy: dict) -> None:
+    """Replace the user's policy (what the tests of each statement's necessity narrow)."""
+    gw.call(
+        "iam",
+        "put_user_policy",
+        f"Writing the policy of user {name}",
+        UserName=name,
+        PolicyName="mlayer",
+        PolicyDocument=json.dumps(policy),
+    )

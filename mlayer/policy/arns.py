@@ -92,6 +92,10 @@ class Arns:
     def layer_versions(self, name: str) -> str:
         return self._arn("lambda", f"layer:{name}:*")
 
+    def any_layer_version(self) -> str:
+        """Every version of every layer of the account in this region."""
+        return self._arn("lambda", "layer:*")
+
     def event_source_mappings(self) -> str:
         """Mappings are named by a UUID AWS picks: the account's mappings in this region."""
         return self._arn("lambda", "event-source-mapping:*")

@@ -1,21 +1,24 @@
 """The least a person or CI pipeline needs to run every mlayer command for one configuration.
 
 The statements follow the gateway's calls (mlayer/gateway/), grouped by what they serve:
-  Account               sts:GetCallerIdentity (the default bucket's name, ARNs); no resource
-  ArtifactBucket        HeadBucket and HeadObject of absent keys (s3:ListBucket), and the first
-                        deploy's CreateBucket with its public-access block, ownership and
-                        encryption settings
+  ArtifactBucket        HeadBucket, HeadObject of absent keys and prune's listing (ListBucket)
+  CreateArtifactBucket  the first command's CreateBucket with its public-access block,
+                        ownership and encryption settings
+(sts:GetCallerIdentity, which names the default bucket and the ARNs, needs no permission.)
   ArtifactObjects       layer zips, locks and manifests (layers/), the function's code
                         (functions/), S3-stored models (models/), version labels (labels/),
                         prune's records (pruned/), rollout and shadow states of this function
   PruneObjects          prune deletes unneeded zips, models, labels and its own records
-  Layers                publish/list/read mlayer's two layers (build-deps, publish-model,
-                        rollback, history, status)
-  ListLayerVersions     lambda:ListLayerVersions takes no resource
+  Layers                publish mlayer's two layers (build-deps, publish-model)
+  ListLayers            lambda:ListLayerVersions and ListLayers (prune: what the account's
+                        other layers name in the shared bucket) take no resource
+  ReadAccountLayers     read layer versions: mlayer's (every command) and, for prune, each of
+                        the account's (its sha256: an object of the shared bucket that another
+                        function's layer names stays)
   Function              the function, its versions and alias (deploy-function, relinks,
                         provisioned concurrency, invoke, prune's reads, rollouts' weights)
-  PruneVersions         prune deletes function versions (never the function) and model-layer
-                        versions (dependencies-layer versions with --deps)
+  PruneVersions         prune deletes model-layer versions (dependencies-layer versions with
+                        --deps) and, with [model] alias, function versions (never the function)
   RolloutMetrics        cloudwatch:GetMetricData, which takes no resource, with [model] alias
   PassRole              iam:PassRole on the function's role only
   EventSourceMappings   list/create take no resource; update is on the account's mappings
@@ -96,7 +99,8 @@ def _bucket_statements(settings: Settings, arns: Arns) -> list[Statement]:
     states = [arns.objects(bucket, p) for p in (f"rollouts/{fn}/", f"shadows/{fn}/")]
     states.append(f"{arns.bucket(bucket)}/shadow/{fn}.json")
     return [
-        Statement("ArtifactBucket", ("s3:ListBucket", *BUCKET_SETUP), (arns.bucket(bucket),)),
+        Statement("ArtifactBucket", ("s3:ListBucket",), (arns.bucket(bucket),)),
+        Statement("CreateArtifactBucket", BUCKET_SETUP, (arns.bucket(bucket),)),
         Statement(
             "ArtifactObjects", ("s3:GetObject", "s3:PutObject"), (*objects, *records, *states)
         ),
@@ -108,16 +112,13 @@ def _lambda_statements(settings: Settings, arns: Arns) -> list[Statement]:
     fn = settings.function.name
     layers = (settings.deps.layer, settings.model.layer)
     return [
-        Statement(
-            "Layers",
-            ("lambda:GetLayerVersion", "lambda:PublishLayerVersion"),
-            tuple(r for name in layers for r in (arns.layer(name), arns.layer_versions(name))),
-        ),
-        Statement("ListLayerVersions", ("lambda:ListLayerVersions",), ("*",)),
+        Statement("Layers", ("lambda:PublishLayerVersion",), tuple(map(arns.layer, layers))),
+        Statement("ListLayers", ("lambda:ListLayerVersions", "lambda:ListLayers"), ("*",)),
+        Statement("ReadAccountLayers", ("lambda:GetLayerVersion",), (arns.any_layer_version(),)),
         Statement(
             "PruneVersions",
-            ("lambda:DeleteFunction", "lambda:DeleteLayerVersion"),
-            (arns.function_qualified(fn), *(arns.layer_versions(name) for name in layers)),
+            ("lambda:DeleteLayerVersion",),
+            tuple(arns.layer_versions(name) for name in layers),
         ),
         Statement("Function", FUNCTION_ACTIONS, (arns.function(fn), arns.function_qualified(fn))),
     ] + _pass_role(settings, arns)
@@ -178,17 +179,21 @@ def _role_statements(settings: Settings, arns: Arns) -> list[Statement]:
     ]
 
 
-def _rollout_statements(settings: Settings) -> list[Statement]:
+def _alias_statements(settings: Settings, arns: Arns) -> list[Statement]:
+    fn = settings.function.name
     if not settings.model.alias:  # rollouts and shadows move an alias: none without one
         return []
-    return [Statement("RolloutMetrics", ("cloudwatch:GetMetricData",), ("*",))]
+    return [
+        Statement("RolloutMetrics", ("cloudwatch:GetMetricData",), ("*",)),
+        # prune deletes the function versions relinks published for the alias
+        Statement("PruneVersions", ("lambda:DeleteFunction",), (arns.function_qualified(fn),)),
+    ]
 
 
 def deployer_statements(settings: Settings, arns: Arns) -> list[Statement]:
     """Every statement the deployer needs for ``settings`` (bucket named: with_bucket)."""
     return [
-        *_rollout_statements(settings),
-        Statement("Account", ("sts:GetCallerIdentity",), ("*",)),
+        *_alias_statements(settings, arns),
         *_bucket_statements(settings, arns),
         *_lambda_statements(settings, arns),
         *_trigger_statements(settings, arns),

@@ -25,6 +25,7 @@ from collections.abc import Mapping
 from mlayer.config import Settings
 from mlayer.policy.arns import Arns, s3_bucket_prefix, split_url
 from mlayer.policy.document import Statement, document
+from mlayer.policy.evaluate import missing
 
 STREAM_READS = (
     "kinesis:DescribeStream",
@@ -156,6 +157,18 @@ def function_statements(
     return out + key_statements(keys or {}, used)
 
 
+def _needed(statements: list[Statement]) -> list[Statement]:
+    """Without the statements others already grant whole (the on-failure queue that is the
+    dead-letter queue): a statement no path needs is a defect."""
+    kept: list[Statement] = []
+    for i, st in enumerate(statements):
+        others = document([*kept, *statements[i + 1 :]])
+        if not missing(document([st]), [others]):
+            continue
+        kept.append(st)
+    return kept
+
+
 def function_policy(settings: Settings, arns: Arns, keys: Mapping[str, str] | None = None) -> dict:
     """The function's inline policy document (see the module docstring)."""
-    return document(function_statements(settings, arns, keys))
+    return document(_needed(function_statements(settings, arns, keys)))

@@ -141,7 +141,6 @@ def test_status_lists_what_a_given_role_lacks(project, gw):
         ("WriteResults", "dynamodb:BatchWriteItem", "implicit"),
         ("WriteDeadLetters", "sqs:GetQueueUrl", "deny"),
         ("WriteDeadLetters", "sqs:SendMessage", "deny"),
-        ("WriteOnFailure", "sqs:SendMessage", "deny"),
     }
     assert "The role lacks what this configuration needs" in mlayer(project, "status").output
     assert gw.get_role_policy("theirs", "mlayer") is None  # a given role is never written

@@ -24,6 +24,7 @@ STAR_ACTIONS = {
     "kinesis:ListStreams",
     "sts:GetCallerIdentity",
     "lambda:ListLayerVersions",
+    "lambda:ListLayers",
     "lambda:ListEventSourceMappings",
     "lambda:CreateEventSourceMapping",
     "cloudwatch:GetMetricData",
@@ -134,10 +135,6 @@ def test_store_auto_reads_models_because_a_later_publish_may_move_the_model_to_s
             ("sqs:SendMessage", "arn:aws:sqs:eu-west-1:123456789012:f"),
         ),
         (
-            {"trigger": {"stream": "s"}, "output": {"dead_letter": "sqs://dlq"}},
-            ("sqs:SendMessage", "arn:aws:sqs:eu-west-1:123456789012:dlq"),
-        ),
-        (
             {"trigger": {"stream": "s", "on_failure": "s3://fail-bucket"}},
             (
                 ["s3:ListBucket", "s3:PutObject"],
@@ -167,6 +164,13 @@ def test_on_failure_destination_as_deploy_function_sets_it(settings_kwargs, expe
     from mlayer.policy.function_policy import on_failure_url as mine
 
     assert mine(s) == on_failure_url(s)
+
+
+def test_an_on_failure_queue_that_is_the_dead_letter_queue_needs_no_statement_of_its_own():
+    s = configured(trigger={"stream": "s"}, output={"dead_letter": "sqs://dlq"})
+    by_sid = statements(function_policy(s, ARNS))
+    assert "WriteOnFailure" not in by_sid  # WriteDeadLetters grants SendMessage on that queue
+    assert by_sid["WriteDeadLetters"]["Resource"] == "arn:aws:sqs:eu-west-1:123456789012:dlq"
 
 
 def test_kms_statements_only_for_keys_of_paths_in_use():

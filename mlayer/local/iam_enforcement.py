@@ -1,0 +1,216 @@
+"""`local-aws --enforce-iam`: the embedded AWS checks every request against IAM, per resource.
+
+moto's server enforces IAM when started with ``INITIAL_NO_AUTH_ACTION_COUNT`` (the first N
+requests free, for set-up), but as of moto 5.2.5 it evaluates a statement's Resource only for
+S3 and STS (SQS by URL, IAM roles once they exist): for Lambda, Kinesis, DynamoDB, SNS and
+CloudWatch Logs the resource it checks is ``*``, so a policy on exact ARNs (mlayer's) is denied
+everything there and a broad one is allowed everything. It also names some S3 actions otherwise
+than IAM does, signs an empty-bodied request (a Lambda GET) over its headers (every one fails
+as SignatureDoesNotMatch), and fails a role trusting a service with a 500. This module gives
+those services the ARN AWS authorizes each request on, IAM's names, empty bodies signed as
+empty and Lambda's trust, in the server's own process, so that a missing permission fails here
+exactly where it would fail on AWS.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import urllib.parse
+from typing import Any
+
+FREE_REQUESTS = 3  # CreateUser, PutUserPolicy, CreateAccessKey: the administrator (sandbox)
+ENV = "INITIAL_NO_AUTH_ACTION_COUNT"
+LAMBDA_SERVICE = "lambda.amazonaws.com"
+# API operations IAM authorizes under another action's name (moto checks the operation's).
+IAM_ACTIONS = {
+    "sqs:SendMessageBatch": "sqs:SendMessage",
+    "sqs:DeleteMessageBatch": "sqs:DeleteMessage",
+    "sqs:ChangeMessageVisibilityBatch": "sqs:ChangeMessageVisibility",
+    "lambda:GetLayerVersionByArn": "lambda:GetLayerVersion",
+    "lambda:Invoke": "lambda:InvokeFunction",
+}
+_APPLIED = False
+
+_FUNCTION = re.compile(r"^/[^/]+/functions/([^/]+)(/.*)?$")
+_LAYER_VERSIONS = re.compile(r"^/[^/]+/layers/([^/]+)/versions/?$")
+_LAYER_VERSION = re.compile(r"^/[^/]+/layers/([^/]+)/versions/(\d+)/?$")
+_MAPPING = re.compile(r"^/[^/]+/event-source-mappings/([^/]+)/?$")
+
+
+def _base(response: Any, service: str) -> str:
+    return f"arn:{response.partition}:{service}:{response.region}:{response.current_account}:"
+
+
+def _json_body(response: Any) -> dict:
+    if isinstance(response.body, dict):  # DynamoDB's handler replaces it with parsed params
+        return response.body
+    try:
+        doc = json.loads(response.body or "{}")
+    except (TypeError, ValueError):
+        return {}
+    return doc if isinstance(doc, dict) else {}
+
+
+def _param(response: Any, name: str) -> str | None:
+    value = response.querystring.get(name)
+    if isinstance(value, list):
+        value = value[0] if value else None
+    return value
+
+
+def _lambda_resource(response: Any) -> str:
+    path = urllib.parse.unquote(response.path)
+    base = _base(response, "lambda")
+    m = _FUNCTION.match(path)
+    if m:
+        name = m.group(1)
+        if name.startswith("arn:"):
+            return name
+        qualifier = _param(response, "Qualifier")
+        return f"{base}function:{name}" + (f":{qualifier}" if qualifier and ":" not in name else "")
+    if re.match(r"^/[^/]+/functions/?$", path) and response.method == "POST":
+        return f"{base}function:{_json_body(response).get('FunctionName', '')}"
+    m = _LAYER_VERSION.match(path)
+    if m:
+        return f"{base}layer:{m.group(1)}:{m.group(2)}"
+    m = _LAYER_VERSIONS.match(path)
+    if m and response.method == "POST":
+        return f"{base}layer:{m.group(1)}"
+    if re.match(r"^/[^/]+/layers/?$", path) and _param(response, "Arn"):
+        return str(_param(response, "Arn"))
+    m = _MAPPING.match(path)
+    if m:
+        return f"{base}event-source-mapping:{m.group(1)}"
+    return "*"  # ListLayerVersions, ListEventSourceMappings, CreateEventSourceMapping...
+
+
+def _kinesis_resource(response: Any) -> str:
+    body = _json_body(response)
+    if body.get("StreamARN"):
+        return body["StreamARN"]
+    name = body.get("StreamName")
+    if not name and body.get("ShardIterator"):
+        from moto.kinesis.utils import decompose_shard_iterator
+
+        try:
+            name = decompose_shard_iterator(body["ShardIterator"])[0]
+        except Exception:  # not one of moto's iterators: the request fails on its own
+            name = None
+    return f"{_base(response, 'kinesis')}stream/{name}" if name else "*"
+
+
+def _dynamodb_resource(response: Any) -> str:
+    body = _json_body(response)
+    table = body.get("TableName") or next(iter(body.get("RequestItems") or {}), None)
+    return f"{_base(response, 'dynamodb')}table/{table}" if table else "*"
+
+
+def _sqs_resource(response: Any) -> str:
+    """The queue by its URL, or by its name (GetQueueUrl, CreateQueue: moto reads a URL only)."""
+    body = _json_body(response)
+    url = body.get("QueueUrl") or _param(response, "QueueUrl")
+    name = url.rsplit("/", 1)[-1] if url else body.get("QueueName") or _param(response, "QueueName")
+    return f"{_base(response, 'sqs')}{name}" if name else "*"
+
+
+def _iam_resource(response: Any) -> str:
+    """A role by its ARN even before it exists (moto checks an absent role against ``*``)."""
+    name = _param(response, "RoleName")
+    if not name:
+        return "*"
+    try:
+        return response.backend.get_role(name).arn
+    except Exception:  # NoSuchEntity: the ARN it would have (CreateRole, a GetRole that 404s)
+        return f"arn:{response.partition}:iam::{response.current_account}:role/{name}"
+
+
+def _sns_resource(response: Any) -> str:
+    return _param(response, "TopicArn") or "*"
+
+
+def _logs_resource(response: Any) -> str:
+    body = _json_body(response)
+    group, stream = body.get("logGroupName"), body.get("logStreamName")
+    if not group:
+        return "*"
+    base = f"{_base(response, 'logs')}log-group:{group}"
+    return f"{base}:log-stream:{stream}" if stream else f"{base}:*"
+
+
+def _s3_actions_as_iam_names_them() -> None:
+    """moto names HeadBucket's action s3:HeadBucket (IAM: s3:ListBucket) and takes a bucket's
+    public-access block, ownership and encryption PUTs for s3:CreateBucket."""
+    from moto.s3.responses import ACTION_MAP
+
+    ACTION_MAP["BUCKET"]["HEAD"]["DEFAULT"] = "ListBucket"
+    ACTION_MAP["BUCKET"]["PUT"].update(
+        {
+            "publicAccessBlock": "PutBucketPublicAccessBlock",
+            "ownershipControls": "PutBucketOwnershipControls",
+            "encryption": "PutEncryptionConfiguration",
+        }
+    )
+
+
+def _lambda_may_assume_its_roles() -> None:
+    """A role trusting lambda.amazonaws.com is assumed, as Lambda would, by whoever emulates
+    Lambda here and is allowed sts:AssumeRole on it (moto 5.2.5 fails such a trust with a 500)."""
+    from moto.iam.access_control import IAMPolicyStatement
+
+    original = IAMPolicyStatement._check_principal
+
+    def check(self: Any, principal: str) -> bool:
+        expected = self._statement.get("Principal")
+        if isinstance(expected, dict) and "AWS" not in expected:
+            services = expected.get("Service")
+            return LAMBDA_SERVICE in ([services] if isinstance(services, str) else services or [])
+        return original(self, principal)
+
+    IAMPolicyStatement._check_principal = check  # type: ignore[method-assign]
+
+
+def enforce_resources() -> None:
+    """Patch this process's moto (idempotent): resources per request, empty bodies signed
+    as empty. Only the server started with --enforce-iam calls it."""
+    global _APPLIED
+    if _APPLIED:
+        return
+    from moto.awslambda.responses import LambdaResponse
+    from moto.dynamodb.responses import DynamoHandler
+    from moto.iam.access_control import IAMRequestBase
+    from moto.iam.responses import IamResponse
+    from moto.kinesis.responses import KinesisResponse
+    from moto.logs.responses import LogsResponse
+    from moto.sns.responses import SNSResponse
+    from moto.sqs.responses import SQSResponse
+
+    for cls, resource in (
+        (LambdaResponse, _lambda_resource),
+        (KinesisResponse, _kinesis_resource),
+        (DynamoHandler, _dynamodb_resource),
+        (SNSResponse, _sns_resource),
+        (SQSResponse, _sqs_resource),
+        (IamResponse, _iam_resource),
+        (LogsResponse, _logs_resource),
+    ):
+        cls._determine_resource = resource  # type: ignore[attr-defined]
+    original = IAMRequestBase._create_aws_request
+
+    def signed_as_sent(self: Any) -> Any:
+        request = original(self)
+        if not self._body and self._method in ("GET", "HEAD", "DELETE"):
+            request.data = b""  # what botocore signed (moto would sign the headers it parsed)
+        return request
+
+    IAMRequestBase._create_aws_request = signed_as_sent  # type: ignore[method-assign]
+    initialized = IAMRequestBase.__init__
+
+    def named_as_iam(self: Any, *args: Any, **kwargs: Any) -> None:
+        initialized(self, *args, **kwargs)
+        self._action = IAM_ACTIONS.get(self._action, self._action)
+
+    IAMRequestBase.__init__ = named_as_iam  # type: ignore[method-assign]
+    _s3_actions_as_iam_names_them()
+    _lambda_may_assume_its_roles()
+    _APPLIED = True
