@@ -7,8 +7,12 @@ import json
 import urllib.parse
 from typing import Any
 
+import boto3
+import botocore.exceptions
+
 from mlayer.errors import NotFoundError
 from mlayer.gateway.base import GatewayBase
+from mlayer.gateway.translate import translate
 
 LAMBDA_TRUST = {
     "Version": "2012-10-17",
@@ -30,6 +34,23 @@ def _document(value: Any) -> dict:
 
 
 class IamCalls(GatewayBase):
+    def with_keys(self, access_key: str, secret_key: str, token: str | None = None) -> Any:
+        """The same gateway (endpoint, region, limits) signing with other credentials."""
+        session = boto3.session.Session(
+            aws_access_key_id=access_key,
+            aws_secret_access_key=secret_key,
+            aws_session_token=token,
+            region_name=self.region,
+        )
+        return type(self)(
+            region=self.region,
+            endpoint_url=self.endpoint_url,
+            session=session,
+            connect_timeout=self.connect_timeout,
+            read_timeout=self.read_timeout,
+            max_attempts=self.max_attempts,
+        )
+
     def get_role(self, name: str) -> dict | None:
         """The role (Arn, AssumeRolePolicyDocument as a dict), or None when there is none."""
         try:
@@ -113,15 +134,28 @@ class IamCalls(GatewayBase):
         )
         return [r.get("EvalDecision", "") for r in answer.get("EvaluationResults") or []]
 
-    def assume_role(self, role_arn: str, session: str) -> dict[str, str]:
-        """Temporary credentials of the role, as Lambda gives its function: the variables."""
-        creds = self.call(
-            "sts",
-            "assume_role",
-            f"Assuming role {role_arn}",
-            RoleArn=role_arn,
-            RoleSessionName=session[:64],
-        )["Credentials"]
+    def assume_role(
+        self, role_arn: str, session: str, keys: tuple[str, str] | None = None
+    ) -> dict[str, str]:
+        """Temporary credentials of the role, as Lambda gives its function: the variables.
+        ``keys``: the (access key, secret) to ask with instead of this gateway's (the embedded
+        AWS's stand-in for Lambda's service principal)."""
+        action = f"Assuming role {role_arn}"
+        params = {"RoleArn": role_arn, "RoleSessionName": session[:64]}
+        if keys is None:
+            creds = self.call("sts", "assume_role", action, **params)["Credentials"]
+        else:
+            client = self.session.client(
+                "sts",
+                region_name=self.region,
+                endpoint_url=self.endpoint_url,
+                aws_access_key_id=keys[0],
+                aws_secret_access_key=keys[1],
+            )
+            try:
+                creds = client.assume_role(**params)["Credentials"]
+            except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as exc:
+                raise translate(exc, action) from exc
         return {
             "AWS_ACCESS_KEY_ID": creds["AccessKeyId"],
             "AWS_SECRET_ACCESS_KEY": creds["SecretAccessKey"],

@@ -44,16 +44,22 @@ class FunctionSpec:
         return self.runtime.removeprefix("python")
 
 
-def function_aws_env(gateway: Any) -> dict[str, str]:
+def function_aws_env(gateway: Any, role: str | None = None) -> dict[str, str]:
     """AWS_* variables that point a local function's boto3 at this gateway's AWS.
 
-    Lambda gives a function its role's keys; locally the caller's resolved credentials (from
-    flags, env or a profile) and the gateway's endpoint and region stand in for them, so the
-    function's sinks write to the same (embedded or real) AWS that mlayer is talking to.
+    Lambda gives a function its role's keys. On the embedded AWS with IAM enforced
+    (`local-aws --enforce-iam` exports MLAYER_LAMBDA_ACCESS_KEY_ID/SECRET_ACCESS_KEY, its
+    stand-in for Lambda's service) the function gets them too, from sts:AssumeRole on ``role``,
+    so a permission its role lacks fails here as on AWS. Otherwise the caller's resolved
+    credentials (flags, env or a profile) stand in, so the function's sinks write to the same
+    (embedded or real) AWS that mlayer is talking to.
     """
     env = {"AWS_REGION": gateway.region, "AWS_DEFAULT_REGION": gateway.region}
     if gateway.endpoint_url:
         env["AWS_ENDPOINT_URL"] = gateway.endpoint_url
+    lambda_keys = tuple(os.environ.get(f"MLAYER_LAMBDA_{k}") for k in LAMBDA_KEYS)
+    if role and all(lambda_keys):
+        return {**env, **gateway.assume_role(role, "mlayer-emulation", keys=lambda_keys)}
     creds = gateway.credentials()
     if creds is not None:
         access, secret, token = creds
@@ -62,6 +68,9 @@ def function_aws_env(gateway: Any) -> dict[str, str]:
         if token:
             env["AWS_SESSION_TOKEN"] = token
     return env
+
+
+LAMBDA_KEYS = ("ACCESS_KEY_ID", "SECRET_ACCESS_KEY")  # MLAYER_LAMBDA_<key>: see function_aws_env
 
 
 def build_environment(

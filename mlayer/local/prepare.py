@@ -103,5 +103,5 @@ def emulator_for(
     spec, config = function_spec(gateway, bucket, name, version=version)
     exe = interpreter_for(spec.runtime)
     rdir = runtime_dir(exe, spec.python_version)
-    kwargs.setdefault("aws_env", function_aws_env(gateway))
+    kwargs.setdefault("aws_env", function_aws_env(gateway, config.get("Role")))
     return Emulator(spec, exe, rdir, **kwargs), config

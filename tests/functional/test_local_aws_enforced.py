@@ -1,0 +1,114 @@
+"""`mlayer local-aws --enforce-iam`: a deployer holding exactly `mlayer policy --deployer`, and
+an emulated function that runs with credentials from sts:AssumeRole on its own role."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+from click.testing import CliRunner
+
+from mlayer.cli import cli
+from mlayer.config import load_settings
+from mlayer.errors import AwsError
+from mlayer.local.aws import embedded_aws
+from mlayer.local.enforced import set_up
+from mlayer.local.environment import function_aws_env
+
+pytestmark = pytest.mark.slow  # moto's server in its own process
+
+CONFIG = """
+[function]
+name = "scorer"
+role = "create"
+
+[artifacts]
+bucket = "acme-artifacts"
+
+[output]
+sink = "s3://acme-results/predictions"
+"""
+
+
+def test_local_aws_enforce_iam_prints_the_deployer_and_lambdas_stand_in(tmp_path):
+    (tmp_path / "mlayer.toml").write_text(CONFIG)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "mlayer.cli", "--json", "local-aws", "--enforce-iam"],
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        text = ""
+        for line in proc.stdout:
+            text += line
+            if line.startswith("}"):
+                break
+        doc = json.loads(text)
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+    env = doc["env"]
+    assert "AWS_SESSION_TOKEN" not in env
+    assert env["AWS_ACCESS_KEY_ID"] != doc["administrator"]["AWS_ACCESS_KEY_ID"]
+    assert {"MLAYER_LAMBDA_ACCESS_KEY_ID", "MLAYER_LAMBDA_SECRET_ACCESS_KEY"} <= set(env)
+    role = "arn:aws:iam::123456789012:role/mlayer-scorer"
+    assert {"Sid": "PassRole", "Effect": "Allow", "Action": "iam:PassRole", "Resource": role} in (
+        doc["deployer_policy"]["Statement"]
+    )
+
+
+def test_the_deployer_holds_its_policy_and_the_function_its_role(tmp_path, monkeypatch):
+    config = tmp_path / "mlayer.toml"
+    config.write_text(CONFIG)
+    with embedded_aws(enforce_iam=True) as local:
+        principals = set_up(local, load_settings(str(config)))
+        env = principals.env(local)
+        run = CliRunner().invoke(
+            cli,
+            ["--config", str(config), "--json", "policy", "--deployer"],
+            env={**env, "AWS_SESSION_TOKEN": None},
+        )
+        assert run.exit_code == 0, run.output
+        assert json.loads(run.stdout) == principals.deployer_policy
+
+        from mlayer.gateway import Gateway
+
+        admin = Gateway(region=local.region, endpoint_url=local.endpoint_url).with_keys(
+            principals.administrator["AWS_ACCESS_KEY_ID"],
+            principals.administrator["AWS_SECRET_ACCESS_KEY"],
+        )
+        admin.ensure_bucket("acme-results")
+        arn = admin.create_lambda_role("mlayer-scorer", "test")
+        policy = {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Effect": "Allow",
+                    "Action": "s3:PutObject",
+                    "Resource": "arn:aws:s3:::acme-results/predictions/*",
+                }
+            ],
+        }
+        admin.put_role_policy("mlayer-scorer", "mlayer", policy)
+
+        deployer = admin.with_keys(env["AWS_ACCESS_KEY_ID"], env["AWS_SECRET_ACCESS_KEY"])
+        with pytest.raises(AwsError, match="AccessDenied"):  # the deployer cannot be the function
+            deployer.assume_role(arn, "deployer")
+        for key in ("MLAYER_LAMBDA_ACCESS_KEY_ID", "MLAYER_LAMBDA_SECRET_ACCESS_KEY"):
+            monkeypatch.setenv(key, env[key])
+        fn_env = function_aws_env(deployer, arn)  # what the emulation gives the function
+        assert (
+            fn_env["AWS_SESSION_TOKEN"] and fn_env["AWS_ACCESS_KEY_ID"] != env["AWS_ACCESS_KEY_ID"]
+        )
+        fn = admin.with_keys(
+            fn_env["AWS_ACCESS_KEY_ID"],
+            fn_env["AWS_SECRET_ACCESS_KEY"],
+            fn_env["AWS_SESSION_TOKEN"],
+        )
+        fn.put_bytes("acme-results", "predictions/a.jsonl", b"{}\n")  # its role allows this
+        with pytest.raises(AwsError, match="AccessDenied|403"):
+            fn.put_bytes("acme-results", "elsewhere/a.jsonl", b"{}\n")  # and nothing else
