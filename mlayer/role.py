@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from mlayer.config import Settings
-from mlayer.errors import MlayerError
+from mlayer.errors import MlayerError, NotFoundError
 from mlayer.gateway import Gateway
 from mlayer.policy import Arns, deployer_policy, function_policy, role_arn, role_name
 from mlayer.policy.deployer_policy import CREATE_ROLE
@@ -33,7 +33,10 @@ def stream_keys(gw: Gateway, settings: Settings) -> dict[str, str]:
     stream = settings.trigger.stream
     if not stream or stream.startswith("arn:"):
         return {}
-    key = gw.stream_encryption_key(stream)
+    try:
+        key = gw.stream_encryption_key(stream)
+    except NotFoundError:  # not created yet: the policy comes first, its key with a later run
+        return {}
     return {"trigger": key} if key and not key.startswith("alias/aws/") else {}
 
 

@@ -147,3 +147,9 @@ def test_status_lists_what_a_given_role_lacks(project, gw):
 
     gw.put_role_policy("theirs", "partial", mlayer_json(project, "policy", "--function"))
     assert mlayer_json(project, "status")["role_missing"] == []
+
+
+def test_policy_comes_before_the_resources_exist(tmp_path, gw):
+    config = write_config(tmp_path / "mlayer.toml")  # no stream, queue or bucket yet
+    doc = mlayer_json(config, "policy", "--function")
+    assert "ReadTriggerStream" in {s["Sid"] for s in doc["Statement"]}
