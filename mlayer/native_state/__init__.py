@@ -79,8 +79,10 @@ class Checker:
             tree.native_checked = False
         found = self.failures + self.tree_nodes.flaws
         paths = object_paths(top)
+        self._predictors: list[tuple[Any, dict]] = []
         for obj in paths.values():
             found.extend((obj[0], why) for why in self._end_checks(obj[0]))
+        found.extend(hist_trees.check_predictors(self._predictors, self.arrays))
         for array, builds, field in self.arrays.used:
             if array.builds != builds:
                 found.append((array, f"{field}: an array given a new state after it was checked"))
@@ -106,7 +108,7 @@ class Checker:
             if not isinstance(merged, dict):
                 return []
             if name == hist_trees.PREDICTOR:
-                hist_trees.check_predictor(merged, self.arrays)
+                self._predictors.append((obj, merged))  # checked together, after the walk
             if "tree_" in merged:
                 trees.check_tree_owner(merged, merged["tree_"])
             if "estimators_" in merged:

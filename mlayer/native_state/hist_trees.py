@@ -19,10 +19,13 @@ follows ``left``/``right``, reads ``X[row, feature_idx]``, and for a categorical
 
 from __future__ import annotations
 
+from typing import Any, NamedTuple
+
 import numpy as np
 
 from mlayer.native_state.arrays import Arrays, Bad, class_of, integer, ints, structured
 from mlayer.native_state.column_widths import check_preprocessor
+from mlayer.native_state.tree_nodes import Report
 
 PREDICTOR = "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor"
 
@@ -44,44 +47,78 @@ RECORD_FIELDS = {
 }
 
 
-def check_predictor(merged: dict, arrays: Arrays) -> None:
-    """One TreePredictor's own consistency; features are bounded by its estimator."""
+def check_predictors(items: list[tuple[Any, dict]], arrays: Arrays) -> list[tuple[Any, str]]:
+    """Every TreePredictor the model reaches, checked at once: (predictor, "field: why") for
+    each flawed one, at its first flaw. Features are bounded by the estimator's check."""
+    out, queued = [], []
+    for obj, merged in items:
+        try:
+            queued.append(_Queued(obj, _fields(merged, arrays), _bitset_rows(merged, arrays)))
+        except Bad as bad:
+            out.append((obj, f"{bad.field}: {bad.why}"))
+    if queued:
+        out.extend(_check_nodes(queued))
+    return out
+
+
+class _Queued(NamedTuple):
+    inst: Any
+    fields: dict[str, np.ndarray]
+    rows: int  # bitset rows both arrays have
+
+
+def _bitset_rows(merged: dict, arrays: Arrays) -> int:
+    rows = None
     for key in ("nodes", "binned_left_cat_bitsets", "raw_left_cat_bitsets"):
         if key not in merged:
             raise Bad(key, "missing")
-    f = _fields(merged, arrays)
-    count = len(f["left"])
-    if not count:
-        raise Bad("nodes", "empty")
-    for name in ("is_leaf", "is_categorical", "missing_go_to_left"):
-        if (f[name] > 1).any():
-            raise Bad(f"nodes['{name}'][{int(np.argmax(f[name] > 1))}]", "not 0 or 1")
-    split = f["is_leaf"] == 0
-    index = np.arange(count)
-    left, right = f["left"].astype(np.int64), f["right"].astype(np.int64)
-    for name, child in (("left", left), ("right", right)):
-        bad = split & ((child <= index) | (child >= count))
-        if bad.any():
-            i = int(np.argmax(bad))
-            raise Bad(f"nodes['{name}'][{i}]", f"{int(child[i])} is not a later node of {count}")
-    parents = np.bincount(np.concatenate([left[split], right[split]]), minlength=count)
-    if parents[0] or (parents[1:] != 1).any():
-        raise Bad("nodes", "not one tree from node 0 (a node with no or two parents)")
-    if (split & (f["feature_idx"] < 0)).any():
-        raise Bad(f"nodes['feature_idx'][{int(np.argmax(f['feature_idx'] < 0))}]", "negative")
-    rows = None
     for key in ("binned_left_cat_bitsets", "raw_left_cat_bitsets"):
         bits = arrays.get(merged[key], key)
-        if bits.dtype.kind != "u" or bits.dtype.itemsize != 4 or bits.ndim != 2:
+        if bits.dtype.kind != "u" or bits.dtype.itemsize != 4 or bits.shape[1:] != (8,):
             raise Bad(key, f"{bits.dtype} {bits.shape}, expected uint32 (n, 8)")
-        if bits.shape[1] != 8:
-            raise Bad(key, f"shape {bits.shape}, expected (n, 8)")
         rows = bits.shape[0] if rows is None else min(rows, bits.shape[0])
-    categorical = split & (f["is_categorical"] == 1)
-    bad = categorical & (f["bitset_idx"] >= rows)
-    if bad.any():
-        i = int(np.argmax(bad))
-        raise Bad(f"nodes['bitset_idx'][{i}]", f"{int(f['bitset_idx'][i])}, beyond {rows} bitsets")
+    return int(rows or 0)
+
+
+def _check_nodes(queued: list[_Queued]) -> list[tuple[Any, str]]:
+    counts = np.array([len(q.fields["left"]) for q in queued], dtype=np.int64)
+    starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
+    tree_of = np.repeat(np.arange(len(queued)), counts)
+    local = np.arange(int(counts.sum())) - starts[tree_of]
+    f = {name: np.concatenate([q.fields[name] for q in queued]) for name in _USED}
+    report = Report(queued, tree_of, local)
+    for empty in np.flatnonzero(counts == 0).tolist():
+        report.out.append((queued[empty].inst, "nodes: empty"))
+        report.failed[empty] = True
+    for name in ("is_leaf", "is_categorical", "missing_go_to_left"):
+        report(f[name] > 1, name, lambda g: "not 0 or 1")
+    split = f["is_leaf"] == 0
+    count_of = counts[tree_of]
+    for name in ("left", "right"):
+        child = f[name].astype(np.int64)
+        bad = split & ((child <= local) | (child >= count_of))
+        report(bad, name, lambda g, c=child: f"{int(c[g])} is not a later node of {count_of[g]}")
+    ok = split & report.ok()
+    offset = starts[tree_of][ok]
+    children = np.concatenate([f["left"][ok] + offset, f["right"][ok] + offset])
+    parents = np.bincount(children, minlength=len(local))
+    report(parents != (local != 0), "", lambda g: f"the child of {parents[g]} nodes, not one")
+    report(split & (f["feature_idx"] < 0), "feature_idx", lambda g: "negative")
+    rows = np.array([q.rows for q in queued], dtype=np.int64)[tree_of]
+    bad = split & (f["is_categorical"] == 1) & (f["bitset_idx"] >= rows)
+    report(bad, "bitset_idx", lambda g: f"{int(f['bitset_idx'][g])}, beyond {rows[g]} bitsets")
+    return report.out
+
+
+_USED = (
+    "left",
+    "right",
+    "is_leaf",
+    "is_categorical",
+    "missing_go_to_left",
+    "feature_idx",
+    "bitset_idx",
+)
 
 
 def _fields(merged: dict, arrays: Arrays) -> dict[str, np.ndarray]:
@@ -117,17 +154,18 @@ def check_estimator(merged: dict, arrays: Arrays) -> None:
         raise Bad("_bin_mapper.is_categorical_", f"{len(marks)} features, not {width}")
     if merged.get("_preprocessor") is not None:
         check_preprocessor(merged["_preprocessor"], width, arrays)
-    for n, predictor in enumerate(predictors):
-        f = _fields(predictor.native_merged, arrays)
-        split = f["is_leaf"] == 0
-        feature = f["feature_idx"]
-        bad = split & (feature >= width)
-        if bad.any():
-            i = int(np.argmax(bad))
-            raise Bad(f"predictor {n}: nodes['feature_idx'][{i}]", f"beyond {width} features")
-        cat = split & (f["is_categorical"] == 1)
-        if cat.any() and not marks[feature[cat]].all():
-            raise Bad(f"predictor {n}: nodes['is_categorical']", "a split on a numeric feature")
+    fields = [_fields(p.native_merged, arrays) for p in predictors]
+    if not fields:
+        return
+    split = np.concatenate([f["is_leaf"] for f in fields]) == 0
+    feature = np.concatenate([f["feature_idx"] for f in fields])
+    categorical = np.concatenate([f["is_categorical"] for f in fields]) == 1
+    beyond = split & (feature >= width)
+    if beyond.any():
+        raise Bad("_predictors", f"a split on feature {int(feature[beyond][0])} of {width}")
+    on = feature[split & categorical]
+    if len(on) and not marks[np.clip(on, 0, width - 1)].all():
+        raise Bad("_predictors", "a categorical split on a numeric feature")
 
 
 def owner_of(merged: dict) -> bool:

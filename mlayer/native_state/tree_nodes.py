@@ -52,7 +52,7 @@ class NodeBatch:
         return self.flaws
 
 
-class _Report:
+class Report:
     """Per-tree first flaw over concatenated nodes (``tree_of[g]``: the tree of node g)."""
 
     def __init__(self, queued: list[Queued], tree_of: np.ndarray, local: np.ndarray) -> None:
@@ -85,7 +85,7 @@ def _check(queued: list[Queued]) -> list[tuple[Any, str]]:
     local = np.arange(int(counts.sum())) - starts[tree_of]
     f = _fields(queued, counts, starts)
     count_of = counts[tree_of]
-    report = _Report(queued, tree_of, local)
+    report = Report(queued, tree_of, local)
     left, right = f["left_child"], f["right_child"]
     leaf = left == TREE_LEAF
     report(leaf != (right == TREE_LEAF), "right_child", lambda g: "one child is -1, not both")
@@ -144,7 +144,7 @@ def _parents(left, right, split, offset) -> np.ndarray:
     return np.bincount(children, minlength=len(left))
 
 
-def _check_depths(queued, report: _Report, left, right, split, starts, tree_of) -> None:
+def _check_depths(queued, report: Report, left, right, split, starts, tree_of) -> None:
     """Every tree's deepest node, level by level from all roots at once (checked trees only:
     their children are later nodes of the same tree, so the levels end)."""
     offset = starts[tree_of]

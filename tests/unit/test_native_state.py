@@ -122,7 +122,7 @@ def test_a_tree_never_given_its_state_is_refused():
 def test_hist_gradient_boosting_predictor_edits_are_refused():
     for field, index, value, where in (
         ("left", 0, 10**6, "nodes['left'][0]"),
-        ("feature_idx", 0, 5, "nodes['feature_idx'][0]"),
+        ("feature_idx", 0, 5, "_predictors: a split on feature 5 of 5"),
         ("is_categorical", 0, 1, "nodes['bitset_idx'][0]"),
     ):
         model = genuine()["hist-gradient-boosting"]
