@@ -14,6 +14,7 @@ from mlayer.planner import unknown_size_warning
 from mlayer.request_types import HistoryRequest
 from mlayer.results.history import HistoryResult, HistoryRow
 from mlayer.results.status import StatusLayer, StatusResult
+from mlayer.rollout.commands import rollout_summary
 from mlayer.runtimes import MAX_LAYERS, MAX_UNZIPPED_BYTES
 from mlayer.store import ArtifactStore
 
@@ -234,6 +235,8 @@ def status(gw: Gateway, settings: Settings) -> StatusResult:
     if alias:
         apart = apart_warning(function, alias, on_alias, model.version if model else None)
         warnings += [apart] if apart else []
+        rollout = rollout_summary(gw, settings, alias)  # its split, while one runs
+        warnings += [rollout] if rollout else []
     return StatusResult(
         function=function,
         state=config.get("State"),

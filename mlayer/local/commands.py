@@ -344,7 +344,7 @@ def poll(
             f"Stream {stream} does not exist: {exc.message}", "Check --stream / [trigger] stream."
         ) from exc
     gateway.ensure_bucket(bucket)
-    checkpoints = BucketCheckpoints(gateway, bucket, checkpoint_key(function, mapping.stream_arn))
+    checkpoints = BucketCheckpoints(gateway, bucket, checkpoint_key(name, mapping.stream_arn))
     send = failure_sender(gateway, mapping.on_failure, mapping.uuid) if mapping.on_failure else None
 
     def at(shard_id: str, when: dt.datetime) -> str:

@@ -20,6 +20,7 @@ def state_lines(state: RolloutState) -> list[str]:
         lines.append(f"  step {h.step + 1} at {h.weight:.0%}: {h.outcome}")
         lines += [
             f"    {r.gate}: new {r.new:.4g}, old {r.old:.4g}, threshold {r.threshold:g}"
+            + (f" ({r.detail})" if r.detail else "")
             + ("" if r.passed else "  FAILED")
             for r in h.readings
         ]

@@ -36,9 +36,22 @@ def rollout_command(
             function, alias, rollouts.abort(state, "aborted by `mlayer rollout abort`")
         )
     config = rollout_config(settings.rollout)
-    classes = tuple(sorted({c for h in state.history for c in h.old.predictions}))
-    reader = HealthReader(gw, function, alias, classes, config.metric_period_s)
+    reader = HealthReader(gw, function, alias, state.classes, config.metric_period_s)
     return RolloutStatusResult(function, alias, rollouts.drive(state, reader))
+
+
+def rollout_summary(gw: Any, settings: Any, alias: str | None) -> str | None:
+    """`mlayer status`'s line for a rollout running on ``alias`` (its split), or None."""
+    if not alias or not settings.artifacts.bucket:
+        return None
+    state = rollouts_for(gw, settings).load(settings.function.name, alias)
+    if state is None or not state.active:
+        return None
+    return (
+        f"Rollout running on alias {alias} ({state.strategy}, step {state.step + 1} of "
+        f"{len(state.weights)}): version {state.old_version} {1 - state.weight:.0%}, version "
+        f"{state.new_version} {state.weight:.0%}. `mlayer rollout status|resume|abort`."
+    )
 
 
 def running_rollout(gw: Any, settings: Any, alias: str | None) -> str | None:

@@ -64,6 +64,7 @@ class Rollouts:
         interval_s: float,
         thresholds: Thresholds,
         models: tuple[str, str] = ("", ""),
+        classes: tuple[str, ...] = (),
     ) -> RolloutState:
         """Send the first step's share to ``new_version``; the primary stays where it is."""
         weights = step_weights(strategy, percent)
@@ -82,6 +83,7 @@ class Rollouts:
             step_started_at=now,
             old_model_version=models[0],
             new_model_version=models[1],
+            classes=tuple(classes),
         )
         self._write(state, current, current.version, {new_version: weights[0]})
         self.progress(f"{state.alias}: {weights[0]:.0%} of the traffic on version {new_version}")

@@ -90,9 +90,10 @@ def publish_with_rollout(
         interval_s=config.interval_s,
         thresholds=config.thresholds,
         models=("", str(getattr(published, "label", "") or "")),
+        classes=classes_of(published),
     )
     if request.wait:
-        reader = HealthReader(gw, function, alias, classes_of(published), config.metric_period_s)
+        reader = HealthReader(gw, function, alias, state.classes, config.metric_period_s)
         state = rollouts.drive(state, reader)
     return RolloutResult(publish=published, state=state)
 

@@ -80,6 +80,7 @@ class RolloutState:
     reason: str = ""
     old_model_version: str = ""
     new_model_version: str = ""
+    classes: tuple[str, ...] = ()  # the classifier's classes: the prediction-shift gate's bins
     history: tuple[StepRecord, ...] = field(default_factory=tuple)
 
     @property
@@ -136,6 +137,7 @@ class RolloutState:
             "new_version": self.new_version,
             "old_model_version": self.old_model_version,
             "new_model_version": self.new_model_version,
+            "classes": list(self.classes),
             "weights": list(self.weights),
             "step": self.step,
             "weight": self.weight,
@@ -170,5 +172,6 @@ class RolloutState:
             reason=str(doc.get("reason", "")),
             old_model_version=str(doc.get("old_model_version", "")),
             new_model_version=str(doc.get("new_model_version", "")),
+            classes=tuple(str(c) for c in doc.get("classes", ())),
             history=tuple(StepRecord.from_dict(h) for h in doc.get("history", ())),
         )

@@ -284,6 +284,7 @@ def _state(**changes) -> RolloutState:
         step_started_at=1000.0,
         old_model_version="7",
         new_model_version="8",
+        classes=("spam", "ham"),
     )
     return RolloutState(**{**base, **changes})
 
