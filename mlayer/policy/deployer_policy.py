@@ -19,6 +19,8 @@ The statements follow the gateway's calls (mlayer/gateway/), grouped by what the
                         provisioned concurrency, invoke, prune's reads, rollouts' weights)
   PruneVersions         prune deletes model-layer versions (dependencies-layer versions with
                         --deps) and, with [model] alias, function versions (never the function)
+  FileNotifications     [trigger] s3: the bucket's notifications; FileInvokePermission: S3's
+                        right to invoke the function; ReadDroppedFiles: `invoke --s3`'s HEAD
   RolloutMetrics        cloudwatch:GetMetricData, which takes no resource, with [model] alias
   PassRole              iam:PassRole on the function's role only
   EventSourceMappings   list/create take no resource; update is on the account's mappings
@@ -31,7 +33,7 @@ The statements follow the gateway's calls (mlayer/gateway/), grouped by what the
 from __future__ import annotations
 
 from mlayer.config import Settings
-from mlayer.policy.arns import Arns, split_url
+from mlayer.policy.arns import Arns, s3_bucket_prefix, split_url
 from mlayer.policy.document import Statement, document
 from mlayer.policy.function_policy import on_failure_url
 
@@ -163,6 +165,29 @@ def _trigger_statements(settings: Settings, arns: Arns) -> list[Statement]:
     return out
 
 
+def _file_statements(settings: Settings, arns: Arns) -> list[Statement]:
+    """[trigger] s3 (tolerated when absent): the bucket's notifications, S3's permission to
+    invoke the function, and `invoke --s3`'s HEAD of a dropped file."""
+    url = getattr(settings.trigger, "s3", "") or ""
+    if not url.startswith("s3://"):
+        return []
+    bucket, prefix = s3_bucket_prefix(url[len("s3://") :])
+    fn = settings.function.name
+    return [
+        Statement(
+            "FileNotifications",
+            ("s3:GetBucketNotification", "s3:PutBucketNotification"),
+            (arns.bucket(bucket),),
+        ),
+        Statement(
+            "FileInvokePermission",
+            ("lambda:AddPermission", "lambda:GetPolicy", "lambda:RemovePermission"),
+            (arns.function(fn), arns.function_qualified(fn)),
+        ),
+        Statement("ReadDroppedFiles", ("s3:GetObject",), (arns.objects(bucket, prefix),)),
+    ]
+
+
 def _role_statements(settings: Settings, arns: Arns) -> list[Statement]:
     role = role_arn(settings, arns)
     if not role:
@@ -197,6 +222,7 @@ def deployer_statements(settings: Settings, arns: Arns) -> list[Statement]:
         *_bucket_statements(settings, arns),
         *_lambda_statements(settings, arns),
         *_trigger_statements(settings, arns),
+        *_file_statements(settings, arns),
         *_role_statements(settings, arns),
     ]
 

@@ -13,7 +13,9 @@ touches and no other:
                         stored in S3 ([model] store s3, or auto: a later publish-model may move
                         a model that outgrows its layer to S3 without touching the role)
   WriteOnFailure        the trigger's on-failure destination (deploy_plan.on_failure_url)
-  ReadScoredFiles       [trigger] s3, when that key exists and is set (file scoring)
+  ReadScoredFiles       [trigger] s3, when that key exists and is set (file scoring), with
+  ScoringState          its continuation state and multipart uploads beside the s3:// output,
+  ContinueScoring       and the asynchronous invoke of itself that goes on with a big file
   UseKey<Purpose>       kms:Decrypt / kms:GenerateDataKey on a customer managed key that
                         encrypts one of the above (``keys``, read from the live resources)
 """
@@ -92,13 +94,30 @@ def on_failure_url(settings: Settings) -> str:
     return f"s3://{settings.artifacts.bucket}" if settings.artifacts.bucket else ""
 
 
-def scored_files_statement(settings: Settings, arns: Arns) -> Statement | None:
-    """[trigger] s3 (file scoring), tolerated when this version of the settings lacks it."""
+def scored_files_statements(settings: Settings, arns: Arns) -> list[Statement]:
+    """[trigger] s3 (file scoring; tolerated when these settings lack the key): read the
+    dropped files; beside the s3:// output, the continuation state (read, deleted), its
+    multipart uploads (aborted) and HEADs of absent keys (ListBucket); invoke itself to go on."""
     url = getattr(settings.trigger, "s3", "") or ""
     if not url.startswith("s3://"):
-        return None
+        return []
     bucket, prefix = s3_bucket_prefix(url[len("s3://") :])
-    return Statement("ReadScoredFiles", ("s3:GetObject",), (arns.objects(bucket, prefix),))
+    fn = settings.function.name
+    out = [
+        Statement("ReadScoredFiles", ("s3:GetObject",), (arns.objects(bucket, prefix),)),
+        Statement(
+            "ContinueScoring",
+            ("lambda:InvokeFunction",),
+            (arns.function(fn), arns.function_qualified(fn)),
+        ),
+    ]
+    scheme, rest = split_url(settings.output.sink)
+    if scheme == "s3":
+        out_bucket, out_prefix = s3_bucket_prefix(rest)
+        state = ("s3:AbortMultipartUpload", "s3:DeleteObject", "s3:GetObject", "s3:ListBucket")
+        resources = (arns.bucket(out_bucket), arns.objects(out_bucket, out_prefix))
+        out.append(Statement("ScoringState", state, resources))
+    return out
 
 
 def key_statements(keys: Mapping[str, str], used: set[str]) -> list[Statement]:
@@ -151,9 +170,7 @@ def function_statements(
         out.append(
             Statement("ReadModelArtifacts", ("s3:GetObject",), (arns.objects(bucket, "models/"),))
         )
-    files = scored_files_statement(settings, arns)
-    if files is not None:
-        out.append(files)
+    out += scored_files_statements(settings, arns)
     return out + key_statements(keys or {}, used)
 
 

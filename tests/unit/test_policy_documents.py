@@ -219,6 +219,25 @@ def test_deployer_policy_of_a_given_role_reads_its_policies_and_passes_it_only()
     assert "ManageRole" not in by_sid and "EventSourceMappings" not in by_sid
 
 
+HAS_FILE_TRIGGER = "s3" in Settings().trigger.__dataclass_fields__
+
+
+@pytest.mark.skipif(not HAS_FILE_TRIGGER, reason="[trigger] s3 is not in these settings")
+def test_file_scoring_reads_the_dropped_files_and_keeps_its_state_beside_the_output():
+    s = configured(
+        function={"name": "files"},
+        trigger={"s3": "s3://drop-box/incoming/"},
+        output={"sink": "s3://scored/out/"},
+    )
+    fn = statements(function_policy(s, ARNS))
+    assert fn["ReadScoredFiles"]["Resource"] == "arn:aws:s3:::drop-box/incoming/*"
+    assert fn["ScoringState"]["Resource"] == ["arn:aws:s3:::scored", "arn:aws:s3:::scored/out/*"]
+    assert fn["ContinueScoring"]["Action"] == "lambda:InvokeFunction"
+    dep = statements(deployer_policy(s, ARNS))
+    assert dep["FileNotifications"]["Resource"] == "arn:aws:s3:::drop-box"
+    assert lint(function_policy(s, ARNS)) == [] and lint(deployer_policy(s, ARNS)) == []
+
+
 # -- hypothesis: every configuration lints clean; one resource changed, one ARN changed -------
 names = st.from_regex(r"[a-z][a-z0-9-]{2,12}", fullmatch=True)
 buckets = st.from_regex(r"[a-z][a-z0-9-]{2,20}[a-z0-9]", fullmatch=True)
@@ -236,6 +255,7 @@ def configurations(draw) -> dict:
     failure = draw(st.sampled_from(["", "sqs://{n}", "sns://{n}", "s3://{b}"]))
     stream = draw(st.sampled_from(["", "{n}"]))
     fill = lambda t: t.format(n=draw(names), b=draw(buckets), p=draw(prefixes))  # noqa: E731
+    files = HAS_FILE_TRIGGER and sink.startswith("s3://") and draw(st.booleans())
     return {
         "function": {
             "name": draw(names),
@@ -246,7 +266,11 @@ def configurations(draw) -> dict:
             "alias": draw(st.sampled_from(["", "live"])),
         },
         "artifacts": {"bucket": draw(buckets)},
-        "trigger": {"stream": fill(stream), "on_failure": fill(failure) if stream else ""},
+        "trigger": {
+            "stream": fill(stream),
+            "on_failure": fill(failure) if stream else "",
+            **({"s3": f"s3://zz-dropped-{draw(buckets)}/in/"} if files else {}),
+        },
         "output": {
             "sink": fill(sink),
             "dead_letter": fill(dead),
