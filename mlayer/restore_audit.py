@@ -349,6 +349,24 @@ def call_problem(cls: type) -> str | None:
     return _problem(cls, ("__new__", "__init__"), CALL_OK, "calling it runs")
 
 
+def reconstructor_problem(module: object, name: str) -> str | None:
+    """Why a pickle may not call Cython's ``__pyx_unpickle_X`` (or ``newObj``), or None.
+
+    ``__pyx_unpickle_X(type, checksum, state)`` makes ``type.__new__(type)`` and sets X's fields
+    with Cython's generated setter, bypassing ``__setstate__``: it is judged as X's rebuild.
+    ``newObj(type)`` only calls ``type.__new__``; the type is a global judged on its own."""
+    if name == "newObj":
+        return None
+    target = name.removeprefix("__pyx_unpickle_")
+    if target == "Enum":
+        return None  # Cython's own enum members, rebuilt by value
+    cls = getattr(module, target, None)
+    if not isinstance(cls, type):
+        return f"a Cython reconstructor of {target}, which is not a class of its module"
+    problem = rebuild_problem(cls)
+    return f"it rebuilds {class_name(cls)}: {problem}" if problem else None
+
+
 def resolve(qualname: str) -> object | None:
     """The installed object a global names (as mlayer.trust resolved it), or None."""
     from mlayer.trust import MODULE_ALIASES

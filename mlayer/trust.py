@@ -269,6 +269,9 @@ class Policy:
                 return Verdict(qualname, REFUSED, "", problem)
             return Verdict(qualname, CALL, "allowlist", CLASS_PACKAGES[pkg])
         if callable(obj) and _CYTHON_CTOR.fullmatch(name) and pkg in ("sklearn", "numpy"):
+            problem = restore_audit.reconstructor_problem(home_module, name)
+            if problem:
+                return Verdict(qualname, REFUSED, "", problem)
             return Verdict(qualname, CALL, "allowlist", "Cython's own reconstructor")
         home = getattr(obj, "__module__", "") or ""
         if pkg == "sklearn" and callable(obj) and home.startswith("sklearn.metrics."):

@@ -77,6 +77,18 @@ def test_every_allowlisted_class_has_an_audited_restore_path():
                 assert restore_audit.judge_definer(owner, name) is not None, (qualname, name)
 
 
+def test_cython_reconstructors_are_judged_as_the_class_they_rebuild():
+    policy = trust.Policy()
+    accepted = []
+    for module in sorted({q.rpartition(".")[0] for q in allowlisted_classes()}):
+        for attr in vars(importlib.import_module(module)):
+            if attr.startswith("__pyx_unpickle_") and policy.judge(module, attr).kind == trust.CALL:
+                accepted.append(f"{module}.{attr}")
+    assert "numpy.random.bit_generator.__pyx_unpickle_SeedSequence" in accepted
+    refused = policy.judge("sklearn.tree._criterion", "__pyx_unpickle_Criterion")
+    assert refused.kind == trust.REFUSED and "no fitted model keeps" in refused.reason
+
+
 def test_hand_audit_names_only_definers_that_exist():
     for definer in restore_audit.HAND:
         module, cls, name = definer.rsplit(".", 2)
