@@ -52,7 +52,11 @@ class AliasRouter:
         rng: random.Random | None = None,
         clock: Callable[[], float] = time.time,
         publish: bool = True,
+        refresh_s: float = 1.0,
     ) -> None:
+        """``refresh_s``: the alias's split is re-read at most this often (Lambda too applies
+        a new RoutingConfig within moments, not at the next request), so routing costs no
+        round trip per invocation."""
         self.gw, self.function, self.alias = gw, function, alias
         self.make_emulator = make_emulator
         self.rng = rng or random.Random()
@@ -60,13 +64,21 @@ class AliasRouter:
         self.publish = publish
         self.emulators: dict[str, Any] = {}
         self.served: dict[str, int] = {}
+        self.refresh_s = refresh_s
+        self._split: tuple[str, dict[str, float]] | None = None
+        self._read_at = -float("inf")
 
     def choose(self) -> str:
-        """Read the alias's split now (it moves during a rollout) and draw a version."""
-        routing = read_routing(self.gw, self.function, self.alias)
-        if routing is None:
-            raise LookupError(f"alias {self.alias} of {self.function} does not exist")
-        return pick_version(routing.version, dict(routing.weights), self.rng.random())
+        """Draw a version by the alias's split (re-read when older than ``refresh_s``: it
+        moves during a rollout)."""
+        now = time.monotonic()
+        if self._split is None or now - self._read_at >= self.refresh_s:
+            routing = read_routing(self.gw, self.function, self.alias)
+            if routing is None:
+                raise LookupError(f"alias {self.alias} of {self.function} does not exist")
+            self._split, self._read_at = (routing.version, dict(routing.weights)), now
+        primary, weights = self._split
+        return pick_version(primary, weights, self.rng.random())
 
     def emulator(self, version: str) -> Any:
         if version not in self.emulators:
