@@ -3,7 +3,8 @@
 Cold start reads the environment once, verifies and loads the model named by the manifest, and
 builds the sinks; an integrity or configuration problem raises here, so Lambda reports an init
 error instead of serving a model that is not the published one. Each invocation is then only
-an adapter (Kinesis, SQS or a direct ``{"instances": [...]}`` call) around batch.py.
+an adapter (Kinesis, SQS or a direct ``{"instances": [...]}`` call) around batch.py; an S3
+ObjectCreated event (or a file's continuation) goes to files.py.
 
 Environment:
   MLAYER_MODEL_DIR            folder of manifest.json (default /opt/mlayer)
@@ -24,7 +25,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
-from . import batch, direct, sinks, snapstart, telemetry
+from . import batch, direct, files, sinks, snapstart, telemetry
 from .decoding import RowRules
 from .delivery import new_tuple
 from .modelstore import DEFAULT_MODEL_DIR, LoadedModel, load_model
@@ -96,10 +97,14 @@ class App:
         self.rules = RowRules(
             model.input_kind, model.n_features, settings.max_text_chars, table=model.table
         )
+        self.files: files.FileScorer | None = None  # built by the first S3 event (files.py)
 
     def handle(self, event: object, context: object = None) -> dict:
         if isinstance(event, dict) and "instances" in event:
             return self._direct(event["instances"], context)
+        if files.is_file_event(event):  # an S3 ObjectCreated event, or a file's continuation
+            self.files = self.files or files.FileScorer(self, sinks.make_client)
+            return self.files.handle(event, context)
         records = event.get("Records") if isinstance(event, dict) else None
         if not isinstance(records, list):
             raise ValueError(
