@@ -13,7 +13,9 @@ is what is loaded.
 from __future__ import annotations
 
 import functools
+import io
 import math
+import os
 from typing import Any
 
 import numpy as np
@@ -74,6 +76,10 @@ class Arrays:
 
     def __init__(self, fh) -> None:
         self._fh = fh
+        try:
+            self._fd: int | None = fh.fileno()
+        except (AttributeError, OSError, io.UnsupportedOperation):
+            self._fd = None
         self.used: list[tuple[Stub, int, str]] = []  # (array, its BUILDs when used, field)
         self.memo: dict[int, tuple[Any, Any]] = {}  # id -> (object, what was read from it)
 
@@ -117,10 +123,13 @@ class Arrays:
             raise Bad(field, "an object array where numbers are expected")
         dtype, shape = layout["dtype"], layout["shape"]
         size = _count(shape, field) * dtype.itemsize
-        here = self._fh.tell()  # the scan is mid-stream: come back where it was
-        self._fh.seek(layout["offset"])
-        raw = self._fh.read(size)  # only the arrays a checked state uses, one at a time
-        self._fh.seek(here)
+        if self._fd is not None:  # a file read as it streams: pread leaves its buffer alone
+            raw = os.pread(self._fd, size, layout["offset"])
+        else:  # in memory: come back where the scan is
+            here = self._fh.tell()
+            self._fh.seek(layout["offset"])
+            raw = self._fh.read(size)  # only the arrays a checked state uses, one at a time
+            self._fh.seek(here)
         return _shaped(raw, dtype, shape, layout.get("order") or "C", field)
 
 

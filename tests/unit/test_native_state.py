@@ -86,11 +86,12 @@ TREE_EDITS = {
 
 
 @pytest.mark.parametrize("edit", sorted(TREE_EDITS))
-def test_a_tree_edit_is_refused_by_path_and_field(edit, tmp_path):
+@pytest.mark.parametrize("compress", [0, 3])  # read from the file as it streams / in memory
+def test_a_tree_edit_is_refused_by_path_and_field(edit, compress, tmp_path):
     func, field = TREE_EDITS[edit]
     model = genuine()["forest"]
     model.estimators_[3].tree_ = edited_tree(model.estimators_[3].tree_, func)
-    path = dump(model, tmp_path / "forest.joblib", compress=3)
+    path = dump(model, tmp_path / "forest.joblib", compress=compress)
     with pytest.raises(UntrustedPickleError) as caught:
         scan_file(path)
     assert f"model.estimators_[3].tree_: {field}" in caught.value.message
