@@ -10,7 +10,8 @@ each call, answered here from the call's arguments before anything is loaded:
 - How much would it allocate? A 50-byte pickle can ask for ``list(range(10**12))``. Every
   call that sizes memory from an integer is bounded: a ``range`` (8 bytes an item once listed),
   ``bytes``/``bytearray`` of a count, numpy arrays by shape times item size, numpy scalars and
-  dtypes by item size, and the same calls wrapped in a ``functools.partial``. The limit is
+  dtypes by item size, and the same calls wrapped in a ``functools.partial`` (the allowlist
+  holds no repeat: no ``operator.mul``, nothing that multiplies a sequence). The limit is
   ``max(64 MiB, 64 x the decompressed pickle)``: a genuine model's arrays are in the file, so
   they are far below it.
 """
