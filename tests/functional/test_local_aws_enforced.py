@@ -3,21 +3,29 @@ an emulated function that runs with credentials from sts:AssumeRole on its own r
 
 from __future__ import annotations
 
+import hashlib
 import json
+import os
 import subprocess
 import sys
+import textwrap
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from publish_support import fake_zip
 
 from mlayer.cli import cli
 from mlayer.config import load_settings
 from mlayer.errors import AwsError
+from mlayer.gateway import Gateway
 from mlayer.local.aws import embedded_aws
 from mlayer.local.enforced import set_up
 from mlayer.local.environment import function_aws_env
 
 pytestmark = pytest.mark.slow  # moto's server in its own process
+REPO = Path(__file__).resolve().parents[2]
+RUNTIME = "python{}.{}".format(*sys.version_info[:2])
 
 CONFIG = """
 [function]
@@ -75,8 +83,6 @@ def test_the_deployer_holds_its_policy_and_the_function_its_role(tmp_path, monke
         assert run.exit_code == 0, run.output
         assert json.loads(run.stdout) == principals.deployer_policy
 
-        from mlayer.gateway import Gateway
-
         admin = Gateway(region=local.region, endpoint_url=local.endpoint_url).with_keys(
             principals.administrator["AWS_ACCESS_KEY_ID"],
             principals.administrator["AWS_SECRET_ACCESS_KEY"],
@@ -112,3 +118,74 @@ def test_the_deployer_holds_its_policy_and_the_function_its_role(tmp_path, monke
         fn.put_bytes("acme-results", "predictions/a.jsonl", b"{}\n")  # its role allows this
         with pytest.raises(AwsError, match="AccessDenied|403"):
             fn.put_bytes("acme-results", "elsewhere/a.jsonl", b"{}\n")  # and nothing else
+
+
+WRITER = textwrap.dedent("""
+    import boto3
+
+    def handler(event, context):
+        s3, out = boto3.client("s3"), {}
+        for key in ("allowed/x.jsonl", "elsewhere/x.jsonl"):
+            try:
+                s3.put_object(Bucket="acme-results", Key=key, Body=b"{}\\n")
+                out[key] = "written"
+            except Exception as exc:
+                out[key] = type(exc).__name__ + ": " + str(exc)[:200]
+        return out
+""")
+
+
+def test_the_emulated_function_runs_with_its_roles_credentials(tmp_path):
+    """invoke --local as the deployer: the function's boto3 gets sts:AssumeRole credentials of
+    its execution role (not the deployer's), so what the role lacks is refused in the function."""
+    config = tmp_path / "mlayer.toml"
+    config.write_text(CONFIG.replace('role = "create"', f'role = "create"\nruntime = "{RUNTIME}"'))
+    with embedded_aws(enforce_iam=True) as local:
+        principals = set_up(local, load_settings(str(config)))
+        admin = Gateway(region=local.region, endpoint_url=local.endpoint_url).with_keys(
+            principals.administrator["AWS_ACCESS_KEY_ID"],
+            principals.administrator["AWS_SECRET_ACCESS_KEY"],
+        )
+        for bucket in ("acme-artifacts", "acme-results"):
+            admin.ensure_bucket(bucket)
+        role = admin.create_lambda_role("mlayer-scorer", "test")
+        allowed = "arn:aws:s3:::acme-results/allowed/*"
+        admin.put_role_policy(
+            "mlayer-scorer",
+            "mlayer",
+            {
+                "Version": "2012-10-17",
+                "Statement": [{"Effect": "Allow", "Action": "s3:PutObject", "Resource": allowed}],
+            },
+        )
+        code = fake_zip({"writer.py": WRITER})
+        admin.put_bytes("acme-artifacts", f"functions/{hashlib.sha256(code).hexdigest()}.zip", code)
+        admin.create_function(
+            FunctionName="scorer",
+            Runtime=RUNTIME,
+            Role=role,
+            Handler="writer.handler",
+            Code={"ZipFile": code},
+            Timeout=30,
+        )
+        event = tmp_path / "event.json"
+        event.write_text(json.dumps({"Records": []}))
+        env = {**principals.env(local), "AWS_SESSION_TOKEN": None}
+        env["MLAYER_CACHE_DIR"] = os.environ.get("MLAYER_CACHE_DIR") or str(
+            REPO / ".cache" / "mlayer"
+        )
+        run = CliRunner().invoke(
+            cli,
+            ["--config", str(config), "--json", "invoke", "--local", "--event", str(event)],
+            env=env,
+        )
+        assert run.exit_code == 0, run.output
+        response = json.loads(run.stdout)["response"]
+        assert response["allowed/x.jsonl"] == "written"
+        assert response["elsewhere/x.jsonl"].startswith(
+            "ClientError: An error occurred (AccessDenied)"
+        )
+        # and the write that succeeded was the role's: the deployer's own keys may not write there
+        deployer = admin.with_keys(env["AWS_ACCESS_KEY_ID"], env["AWS_SECRET_ACCESS_KEY"])
+        with pytest.raises(AwsError, match="AccessDenied|403"):
+            deployer.put_bytes("acme-results", "allowed/y.jsonl", b"{}\n")
