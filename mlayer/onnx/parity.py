@@ -154,6 +154,13 @@ def _plain(value: Any) -> Any:
     return item() if callable(item) and not isinstance(value, (str, bytes)) else value
 
 
+def _value_pairs(a: Any, b: Any) -> list[tuple[Any, Any]] | None:
+    """One record's (scikit-learn, onnxruntime) values, or None when their shapes differ."""
+    if isinstance(a, list) != isinstance(b, list) or (isinstance(a, list) and len(a) != len(b)):
+        return None
+    return list(zip(a, b, strict=True)) if isinstance(a, list) else [(a, b)]
+
+
 def _compare(converted, sk, ox, class_keys) -> tuple[list[int], float | None, float | None]:
     """Indexes of differing records, and the largest probability / value differences."""
     sk_labels, sk_proba = sk
@@ -163,9 +170,9 @@ def _compare(converted, sk, ox, class_keys) -> tuple[list[int], float | None, fl
         if converted.is_classifier:
             ok = a == b and isinstance(a, str) == isinstance(b, str)
         else:  # one value per record, or a list of them (a multi-output regressor)
-            pairs = list(zip(a, b, strict=False)) if isinstance(a, list) else [(a, b)]
-            ok = not isinstance(a, list) or (isinstance(b, list) and len(a) == len(b))
-            for x, y in pairs:
+            pairs = _value_pairs(a, b)
+            ok = pairs is not None
+            for x, y in pairs or []:
                 diff = abs(float(x) - float(y))
                 max_v = diff if max_v is None else max(max_v, diff)
                 ok = ok and diff <= VALUE_ABS_TOL + VALUE_REL_TOL * abs(float(x))
