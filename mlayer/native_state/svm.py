@@ -7,7 +7,8 @@ takes ``l = len(support_)`` and ``nr_class = len(_n_support)`` and then reads, u
 (nr_class - 1) / 2`` intercepts (and probability pairs), and for classification walks the
 support vectors class by class with ``_n_support``. With a precomputed kernel each
 ``support_`` value indexes a column of the kernel matrix X (X is checked to have
-``shape_fit_[0]`` columns). So, on every estimator holding libsvm's state (``_impl``):
+``shape_fit_[0]`` columns; with a callable kernel, X becomes ``kernel(X, training X)``, whose
+rows must be ``shape_fit_[0]``). So, on every estimator holding libsvm's state:
 ``_impl`` one of libsvm's five types; ``_n_support`` at least two counts, each >= 0 and summing
 to ``len(support_)`` for classification; ``support_`` within ``[0, shape_fit_[0])``;
 ``_dual_coef_`` of shape ``(nr_class - 1, l)`` (sparse: that many stored values);
@@ -73,8 +74,14 @@ def check_svm(name: str, merged: dict, arrays: Arrays) -> None:
     for key in ("_probA", "_probB"):
         if len(floats(arrays.get(merged.get(key), key), key, 1)) not in (0, pairs):
             raise Bad(key, f"neither empty nor {pairs} values")
+    kernel = merged.get("kernel")
+    if not isinstance(kernel, str):  # a callable: libsvm gets kernel(X, training X) instead
+        fitted = _shape(merged.get("_BaseLibSVM__Xfit"), arrays, "_BaseLibSVM__Xfit")
+        if fitted[:1] != (rows,):
+            raise Bad("_BaseLibSVM__Xfit", f"shape {fitted}, expected {rows} rows")
+        return
     vectors = _shape(merged.get("support_vectors_"), arrays, "support_vectors_")
-    if merged.get("kernel") != "precomputed" and vectors != (count, features):
+    if kernel != "precomputed" and vectors != (count, features):
         raise Bad("support_vectors_", f"shape {vectors}, expected {(count, features)}")
 
 

@@ -308,3 +308,14 @@ def test_a_state_given_as_a_filled_ordered_dict_is_checked_too():
     assert "n_features_in_: 3, but its tree_ has 5" in refusal(
         Reduced(new, (DecisionTreeClassifier, object, None), state)
     )
+
+
+def test_a_callable_kernel_svm_passes_and_its_training_rows_are_bounded():
+    from sklearn.metrics.pairwise import rbf_kernel
+    from sklearn.svm import SVC
+
+    x = np.random.default_rng(0).random((40, 3))
+    model = SVC(kernel=rbf_kernel).fit(x, [0, 1] * 20)
+    assert scan_bytes(joblib_bytes(model)).globals
+    model._BaseLibSVM__Xfit = x[:10]
+    assert "model: _BaseLibSVM__Xfit: shape (10, 3), expected 40 rows" in refusal(model)
