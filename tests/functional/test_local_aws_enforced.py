@@ -183,7 +183,7 @@ def test_the_emulated_function_runs_with_its_roles_credentials(tmp_path):
         response = json.loads(run.stdout)["response"]
         assert response["allowed/x.jsonl"] == "written"
         assert response["elsewhere/x.jsonl"].startswith(
-            "ClientError: An error occurred (AccessDenied)"
+            "AccessDenied: An error occurred (AccessDenied)"
         )
         # and the write that succeeded was the role's: the deployer's own keys may not write there
         deployer = admin.with_keys(env["AWS_ACCESS_KEY_ID"], env["AWS_SECRET_ACCESS_KEY"])
