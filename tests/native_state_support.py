@@ -25,8 +25,9 @@ from sklearn.ensemble import (
     HistGradientBoostingClassifier,
     IsolationForest,
     RandomForestClassifier,
+    StackingClassifier,
 )
-from sklearn.neighbors import KNeighborsClassifier
+from sklearn.neighbors import KernelDensity, KNeighborsClassifier
 from sklearn.neighbors._kd_tree import newObj
 from sklearn.svm import SVC, SVR, OneClassSVM
 from sklearn.tree import DecisionTreeClassifier
@@ -35,6 +36,7 @@ from sklearn.tree._tree import Tree
 RNG = np.random.default_rng(0)
 X = RNG.random((200, 5))
 Y = (X[:, 0] + 0.3 * RNG.random(200) > 0.6).astype(int)
+X_MISSING = np.where(RNG.random(X.shape) < 0.1, np.nan, X)  # +inf thresholds split them off
 
 
 def genuine() -> dict[str, Any]:
@@ -61,6 +63,9 @@ def genuine() -> dict[str, Any]:
         "kmeans": KMeans(3, n_init=1, random_state=0).fit(X),
         "minibatch-kmeans": MiniBatchKMeans(3, n_init=1, random_state=0).fit(X),
         "knn-brute": KNeighborsClassifier(algorithm="brute").fit(X, Y),
+        "kernel-density": KernelDensity().fit(X),  # its tree_ is a KDTree
+        "stacking": StackingClassifier([("tree", DecisionTreeClassifier())]).fit(X, Y),
+        "tree-missing-values": DecisionTreeClassifier(random_state=0).fit(X_MISSING, Y),
     }
 
 

@@ -111,7 +111,7 @@ class Checker:
                 self._predictors.append((obj, merged))  # checked together, after the walk
             if "tree_" in merged:
                 trees.check_tree_owner(merged, merged["tree_"])
-            if "estimators_" in merged:
+            if "estimators_" in merged and trees.calls_unchecked(name):
                 trees.check_ensemble(merged, self.arrays)
             if "_predictors" in merged:
                 hist_trees.check_estimator(merged, self.arrays)

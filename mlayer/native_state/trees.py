@@ -80,13 +80,27 @@ def check_tree(inst: Any, state: Any, arrays: Arrays, batch: NodeBatch) -> None:
 def check_tree_owner(merged: dict, tree: Any) -> None:
     """An estimator holding a ``tree_``: X is checked against its n_features_in_ only."""
     facts = getattr(tree, "native_facts", None)
-    if getattr(tree, "native_checked", None) is False:
-        return  # its own flaw is reported already
+    if getattr(tree, "native_checked", None) is False or class_of(tree) != TREE:
+        return  # its own flaw is reported already, or not sklearn's Tree (KernelDensity's KDTree)
     if class_of(tree) != TREE or facts is None:
         raise Bad("tree_", f"{class_of(tree)} where a checked Tree is expected")
     n_features = integer(merged.get("n_features_in_"), "n_features_in_", 1)
     if n_features != facts["n_features"]:
         raise Bad("n_features_in_", f"{n_features}, but its tree_ has {facts['n_features']}")
+
+
+# Ensembles that call their trees with check_input=False (or read tree.nodes themselves);
+# the others (voting, stacking, AdaBoost, multi-output, ...) call each member's own predict
+UNCHECKED_CALLERS = (
+    "sklearn.ensemble._forest.",
+    "sklearn.ensemble._gb.",
+    "sklearn.ensemble._bagging.",
+    "sklearn.ensemble._iforest.",
+)
+
+
+def calls_unchecked(name: str) -> bool:
+    return name.startswith(UNCHECKED_CALLERS)
 
 
 def check_ensemble(merged: dict, arrays: Arrays) -> None:
