@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
-from mlayer import ephemeral, role
+from mlayer import ephemeral, file_trigger_deploy, role
 from mlayer.arns import layer_name
 from mlayer.compat import check_function_layers
 from mlayer.config import Settings
@@ -192,6 +192,7 @@ def deploy_function(
         )
     aplan = plan_alias(settings, fplan, config, live_alias, alias_version, provisioned)
     tplan = _trigger_plan(gw, settings, config, live_alias)
+    splan = file_trigger_deploy.plan(gw, settings, config)  # [trigger] s3
     function_arn = (config or {}).get("FunctionArn", "")
     result = DeployResult(
         fplan,
@@ -206,6 +207,7 @@ def deploy_function(
         warnings=tuple(warnings),
         alias=aplan,
         role=rplan,
+        files=splan,
     )
     if request.dry_run or not result.changed:
         return result
@@ -224,6 +226,8 @@ def deploy_function(
     function_arn, alias_arn, mapping_uuid = apply_plan(
         gw, relinker, config, fplan, aplan, tplan, code=code, code_sha=code_sha
     )
+    if splan is not None and splan.changed:  # once the function (and its alias) exist
+        file_trigger_deploy.apply(gw, splan)
     return replace(
         result,
         applied=True,

@@ -26,6 +26,8 @@ from typing import Any
 
 from mlayer.arns import layer_name
 from mlayer.config import FUNCTION_DEAD_LETTER_OVERFLOW_ENV, Settings
+from mlayer.config.file_trigger import CHUNK_ENV
+from mlayer.config.file_trigger import function_env as file_env
 from mlayer.config.sections import SNAPSTART_MAX_TMP_MB
 from mlayer.errors import ConfigError
 from mlayer.gateway import code_sha256_to_hex
@@ -33,7 +35,7 @@ from mlayer.gateway import code_sha256_to_hex
 PACKAGE = "mlayer_function"
 HANDLER = f"{PACKAGE}.handler.handler"
 OVERFLOW_ENV = FUNCTION_DEAD_LETTER_OVERFLOW_ENV
-OWNED_ENV = ("MLAYER_OUTPUT_SINK", "MLAYER_OUTPUT_DEAD_LETTER", OVERFLOW_ENV)
+OWNED_ENV = ("MLAYER_OUTPUT_SINK", "MLAYER_OUTPUT_DEAD_LETTER", OVERFLOW_ENV, CHUNK_ENV)
 SNAPSTART_ON, SNAPSTART_OFF = "PublishedVersions", "None"
 
 
@@ -114,6 +116,7 @@ def desired_environment(current: dict[str, str], settings: Settings) -> dict[str
         env["MLAYER_OUTPUT_DEAD_LETTER"] = settings.output.dead_letter
     if settings.output.dead_letter_overflow or settings.artifacts.bucket:
         env[OVERFLOW_ENV] = settings.dead_letter_overflow_url()
+    env.update(file_env(settings))  # [trigger] s3: rows per predict (config/file_trigger.py)
     return env
 
 

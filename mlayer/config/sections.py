@@ -76,6 +76,9 @@ class TriggerSettings:
     max_retries: int = 3
     max_record_age: int = 3600
     on_failure: str = ""
+    s3: str = ""  # s3://bucket/prefix/: score objects created there (file_trigger.py)
+    s3_suffixes: tuple[str, ...] = (".csv", ".jsonl")
+    chunk_records: int = 5000  # rows per vectorized predict when scoring a file
 
 
 @dataclass(frozen=True)

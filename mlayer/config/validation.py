@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from mlayer.config.file_trigger import validate_file_trigger
 from mlayer.config.sections import (
     ARCHITECTURES,
     BUILDERS,
@@ -133,6 +134,7 @@ def validate(s: Any, origin: str, *, combinations: bool = True) -> None:
     _between(s.prune.older_than_days, 0, 36500, at("prune.older_than_days"), " days")
     if combinations:
         published_versions(s, origin)
+        validate_file_trigger(s.trigger, s.output, at)
 
 
 def published_versions(s: Any, origin: str) -> None:

@@ -8,6 +8,7 @@ One facade, ``Gateway``, assembled from one module per service so each stays sma
   streams.py   Kinesis reads, SQS/SNS sends (dead letters, on-failure destinations)
   inventory.py what `mlayer prune` reads (typed views) and deletes
   iam.py       the function's role and its policies; credentials of an assumed role
+  file_events.py a bucket's Lambda notifications, S3's permission to invoke, an object's head
 Production calls only: what the demo and tests use to set up and inspect AWS lives in
 mlayer/local/sandbox.py, on top of ``call``/``paginate``.
 """
@@ -15,6 +16,7 @@ mlayer/local/sandbox.py, on top of ``call``/``paginate``.
 from __future__ import annotations
 
 from mlayer.gateway.base import DEFAULT_REGION
+from mlayer.gateway.file_events import FileEventCalls
 from mlayer.gateway.iam import IamCalls
 from mlayer.gateway.inventory import InventoryCalls
 from mlayer.gateway.lambdas import LambdaCalls, code_sha256_to_hex
@@ -23,7 +25,7 @@ from mlayer.gateway.streams import StreamCalls
 from mlayer.gateway.translate import translate
 
 
-class Gateway(S3Calls, LambdaCalls, StreamCalls, InventoryCalls, IamCalls):
+class Gateway(S3Calls, LambdaCalls, StreamCalls, InventoryCalls, IamCalls, FileEventCalls):
     """AWS calls mlayer makes, by service. One instance per command."""
 
 

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from mlayer.deploy_plan import AliasPlan, Change, FunctionPlan, TriggerPlan
+from mlayer.file_trigger_plan import FileTriggerPlan
 from mlayer.policy.role_plan import RolePlan
 
 
@@ -45,6 +46,7 @@ class DeployResult:
     warnings: tuple[str, ...] = ()  # what --allow-version-mismatch let through (compat.py)
     alias: AliasPlan | None = None  # with [model] alias: publish + move, provisioned concurrency
     role: RolePlan | None = None  # [function] role = "create": mlayer-<function> and its policy
+    files: FileTriggerPlan | None = None  # [trigger] s3: the bucket's notifications, permission
 
     @property
     def changed(self) -> bool:
@@ -53,6 +55,7 @@ class DeployResult:
             or bool(self.trigger and self.trigger.changed)
             or bool(self.alias and self.alias.changed)
             or bool(self.role and self.role.changed)
+            or bool(self.files and self.files.changed)
         )
 
     def _alias_json(self) -> dict | None:
@@ -114,6 +117,7 @@ class DeployResult:
             "alias": self._alias_json(),
             "trigger": trigger,
             "role": self.role.to_dict() if self.role else None,
+            "file_trigger": self.files.to_dict() if self.files else None,
             "notes": [*fn.notes, *self.warnings],
         }
 
@@ -147,6 +151,7 @@ class DeployResult:
             lines.append(f"Trigger {trig.uuid}: unchanged.")
         if trig is not None:
             lines += _change_lines(trig.changes, trig.create)
+        lines += self.files.render_lines(verb) if self.files else []
         lines += notes
         if self.dry_run:
             lines.append("Dry run: nothing was changed.")
