@@ -217,11 +217,20 @@ def invoke(
     gateway: Any = None,
 ) -> InvokeSummary:
     """One invocation (or ``repeat`` on one warm container) of the function, locally or on Lambda."""
-    from mlayer.local import commands
+    from mlayer.local import commands, file_invoke
 
     gateway = _gateway(settings, gateway)
     name = request.function or settings.function.name
+    if request.s3:  # a file's S3 event, built from the object, continuations included
+        if not request.local or request.event_file or request.repeat != 1:
+            raise UsageError("--s3 needs --local, without --event or --repeat.", "Drop them.")
+        bucket = gateway.artifact_bucket(settings.artifacts.bucket)
+        event = file_invoke.event_for_object(gateway, request.s3)
+        return file_invoke.invoke_with_continuations(gateway, bucket, name, event, on_log=on_log)
     event = commands.read_event(request.event_file)
+    if request.local and file_invoke.is_file_event(event):  # an S3 event (--event): the same
+        bucket = gateway.artifact_bucket(settings.artifacts.bucket)
+        return file_invoke.invoke_with_continuations(gateway, bucket, name, event, on_log=on_log)
     if request.local:
         bucket = gateway.artifact_bucket(settings.artifacts.bucket)
         configured = name == settings.function.name  # [function] keys describe that one

@@ -87,6 +87,7 @@ class InvokeRequest:
     function: str | None = None
     repeat: int = 1
     local: bool = True
+    s3: str | None = None  # --s3 s3://B/KEY: the S3 event for that object (local/file_invoke.py)
 
 
 @dataclass(frozen=True, kw_only=True)

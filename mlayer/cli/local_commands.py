@@ -24,6 +24,11 @@ from mlayer.request_types import InvokeRequest, PollRequest
 )
 @click.option("--function", help="Function to invoke (default: [function] name).")
 @click.option(
+    "--s3",
+    metavar="s3://BUCKET/KEY",
+    help="Score this object: the S3 ObjectCreated event built from it, continuations included.",
+)
+@click.option(
     "--repeat",
     type=click.IntRange(1, 10000),
     default=1,
