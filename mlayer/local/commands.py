@@ -19,6 +19,7 @@ from mlayer.local.alias_router import AliasRouter, is_alias, split_qualifier
 from mlayer.local.checkpoints import BucketCheckpoints, checkpoint_key
 from mlayer.local.destinations import failure_sender
 from mlayer.local.emulator import InvokeResult
+from mlayer.local.environment import role_gateway
 from mlayer.local.poller import BatchProgress, Mapping, Poller, PollResult
 from mlayer.local.prepare import emulator_for
 
@@ -347,12 +348,14 @@ def poll(
     checkpoints = BucketCheckpoints(gateway, bucket, checkpoint_key(name, mapping.stream_arn))
     send = failure_sender(gateway, mapping.on_failure, mapping.uuid) if mapping.on_failure else None
 
+    reader = role_gateway(gateway, config.get("Role"))  # the mapping reads with the function's role
+
     def at(shard_id: str, when: dt.datetime) -> str:
-        return gateway.get_shard_iterator_at(mapping.stream, shard_id, when)
+        return reader.get_shard_iterator_at(mapping.stream, shard_id, when)
 
     with runner:
         poller = Poller(
-            gateway,
+            reader,
             invoke,
             mapping,
             send_failure=send,

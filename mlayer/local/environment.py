@@ -57,9 +57,9 @@ def function_aws_env(gateway: Any, role: str | None = None) -> dict[str, str]:
     env = {"AWS_REGION": gateway.region, "AWS_DEFAULT_REGION": gateway.region}
     if gateway.endpoint_url:
         env["AWS_ENDPOINT_URL"] = gateway.endpoint_url
-    lambda_keys = tuple(os.environ.get(f"MLAYER_LAMBDA_{k}") for k in LAMBDA_KEYS)
-    if role and all(lambda_keys):
-        return {**env, **gateway.assume_role(role, "mlayer-emulation", keys=lambda_keys)}
+    keys = lambda_keys()
+    if role and keys:
+        return {**env, **gateway.assume_role(role, "mlayer-emulation", keys=keys)}
     creds = gateway.credentials()
     if creds is not None:
         access, secret, token = creds
@@ -71,6 +71,25 @@ def function_aws_env(gateway: Any, role: str | None = None) -> dict[str, str]:
 
 
 LAMBDA_KEYS = ("ACCESS_KEY_ID", "SECRET_ACCESS_KEY")  # MLAYER_LAMBDA_<key>: see function_aws_env
+
+
+def lambda_keys() -> tuple[str, str] | None:
+    """The keys of `local-aws --enforce-iam`'s stand-in for Lambda's service, when exported."""
+    keys = tuple(os.environ.get(f"MLAYER_LAMBDA_{k}", "") for k in LAMBDA_KEYS)
+    return (keys[0], keys[1]) if all(keys) else None
+
+
+def role_gateway(gateway: Any, role: str | None) -> Any:
+    """The gateway Lambda's own requests for the function go through: with the stand-in's keys
+    exported, one signing with the function's role (an event-source mapping reads its stream
+    with the execution role); otherwise ``gateway`` itself."""
+    keys = lambda_keys()
+    if not role or not keys:
+        return gateway
+    creds = gateway.assume_role(role, "mlayer-event-source-mapping", keys=keys)
+    return gateway.with_keys(
+        creds["AWS_ACCESS_KEY_ID"], creds["AWS_SECRET_ACCESS_KEY"], creds["AWS_SESSION_TOKEN"]
+    )
 
 
 def build_environment(

@@ -7,7 +7,8 @@ The statements follow the gateway's calls (mlayer/gateway/), grouped by what the
 (sts:GetCallerIdentity, which names the default bucket and the ARNs, needs no permission.)
   ArtifactObjects       layer zips, locks and manifests (layers/), the function's code
                         (functions/), S3-stored models (models/), version labels (labels/),
-                        prune's records (pruned/), rollout and shadow states of this function
+                        prune's records (pruned/), rollout and shadow states of this function,
+                        poll --local's checkpoints
   PruneObjects          prune deletes unneeded zips, models, labels and its own records
   Layers                publish mlayer's two layers (build-deps, publish-model)
   ListLayers            lambda:ListLayerVersions and ListLayers (prune: what the account's
@@ -98,7 +99,10 @@ def _bucket_statements(settings: Settings, arns: Arns) -> list[Statement]:
     objects = [arns.objects(bucket, p) for p in OBJECT_PREFIXES]
     objects += [arns.objects(bucket, f"labels/{layer}/") for layer in layers]
     records = [arns.objects(bucket, f"pruned/{layer}/") for layer in layers]
-    states = [arns.objects(bucket, p) for p in (f"rollouts/{fn}/", f"shadows/{fn}/")]
+    states = [
+        arns.objects(bucket, p)
+        for p in (f"rollouts/{fn}/", f"shadows/{fn}/", f"local/checkpoints/{fn}/")
+    ]
     states.append(f"{arns.bucket(bucket)}/shadow/{fn}.json")
     return [
         Statement("ArtifactBucket", ("s3:ListBucket",), (arns.bucket(bucket),)),

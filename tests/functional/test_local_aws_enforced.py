@@ -189,3 +189,61 @@ def test_the_emulated_function_runs_with_its_roles_credentials(tmp_path):
         deployer = admin.with_keys(env["AWS_ACCESS_KEY_ID"], env["AWS_SECRET_ACCESS_KEY"])
         with pytest.raises(AwsError, match="AccessDenied|403"):
             deployer.put_bytes("acme-results", "allowed/y.jsonl", b"{}\n")
+
+
+COUNTER = "def handler(event, context):\n    return {'records': len(event.get('Records', []))}\n"
+
+
+@pytest.mark.parametrize("reads", [True, False])
+def test_poll_local_reads_the_stream_with_the_functions_role(tmp_path, reads):
+    """As an event-source mapping does: the deployer's keys never read the stream; the role's
+    do, so a role without the stream's reads fails the poll with AccessDenied, named."""
+    from mlayer.local import sandbox
+    from mlayer.policy import Arns, function_policy
+    from mlayer.policy.document import without
+
+    config = tmp_path / "mlayer.toml"
+    config.write_text(
+        CONFIG.replace('role = "create"', f'role = "create"\nruntime = "{RUNTIME}"')
+        + '\n[trigger]\nstream = "events"\nstarting_position = "TRIM_HORIZON"\n'
+    )
+    settings = load_settings(str(config))
+    with embedded_aws(enforce_iam=True) as local:
+        principals = set_up(local, settings)
+        admin = Gateway(region=local.region, endpoint_url=local.endpoint_url).with_keys(
+            principals.administrator["AWS_ACCESS_KEY_ID"],
+            principals.administrator["AWS_SECRET_ACCESS_KEY"],
+        )
+        admin.ensure_bucket("acme-artifacts")
+        sandbox.ensure_stream(admin, "events")
+        sandbox.put_records(
+            admin, "events", [{"Data": b'{"id": "a"}', "PartitionKey": "1"} for _ in range(3)]
+        )
+        policy = function_policy(settings, Arns(admin.account_id(), admin.region))
+        role = admin.create_lambda_role("mlayer-scorer", "test")
+        admin.put_role_policy(
+            "mlayer-scorer", "mlayer", policy if reads else without(policy, "ReadTriggerStream")
+        )
+        code = fake_zip({"counter.py": COUNTER})
+        admin.put_bytes("acme-artifacts", f"functions/{hashlib.sha256(code).hexdigest()}.zip", code)
+        admin.create_function(
+            FunctionName="scorer",
+            Runtime=RUNTIME,
+            Role=role,
+            Handler="counter.handler",
+            Code={"ZipFile": code},
+            Timeout=30,
+        )
+        env = {**principals.env(local), "AWS_SESSION_TOKEN": None}
+        env["MLAYER_CACHE_DIR"] = os.environ.get("MLAYER_CACHE_DIR") or str(
+            REPO / ".cache" / "mlayer"
+        )
+        run = CliRunner().invoke(
+            cli, ["--config", str(config), "poll", "--local", "--until-empty"], env=env
+        )
+    if reads:
+        assert run.exit_code == 0, run.output
+    else:
+        assert run.exit_code == 1
+        assert "not authorized to perform: kinesis:" in run.output
+        assert "assumed-role/mlayer-scorer" in run.output
