@@ -213,8 +213,11 @@ def process_batch(
     dead_letter: DeadLetterSink,
     clock: Clock,
     ordered: bool = True,
+    observe: Callable[[list, dict, float], object] | None = None,
 ) -> BatchOutcome:
-    """Decode, predict and deliver one batch; say what happened to every record."""
+    """Decode, predict and deliver one batch; say what happened to every record. ``observe``
+    (a shadow model, shadow.py) sees the decoded rows and live predictions once all is
+    delivered and measured: it can neither change nor delay a live result."""
     t0 = clock.monotonic()
     good, reasons = _decode_all(records, rules)
     t1 = clock.monotonic()
@@ -315,6 +318,8 @@ def process_batch(
         predict_ms=(t2 - t1) * 1000,
         deliver_ms=(t3 - t2) * 1000,
     )
+    if observe is not None:
+        observe(good, predictions, metrics.predict_ms)
     return BatchOutcome(tuple(results), metrics, tuple(sink_errors))
 
 

@@ -14,6 +14,8 @@ Environment:
                               (deploy-function sets the artifact bucket's dead-letters/)
   MLAYER_MAX_TEXT_CHARS       longest text accepted (default 10000)
   MLAYER_METRICS_NAMESPACE    CloudWatch namespace of the EMF lines (default mlayer)
+  MLAYER_SHADOW_LAYER         s3://B/layers/<sha>.zip#<sha>: a candidate model beside the live one
+  MLAYER_SHADOW_SAMPLE        the share of batches the candidate sees (default 1; shadow.py)
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
-from . import batch, direct, files, sinks, snapstart, telemetry
+from . import batch, direct, files, shadow, sinks, snapstart, telemetry
 from .decoding import RowRules
 from .delivery import new_tuple
 from .modelstore import DEFAULT_MODEL_DIR, LoadedModel, load_model
@@ -98,6 +100,7 @@ class App:
             model.input_kind, model.n_features, settings.max_text_chars, table=model.table
         )
         self.files: files.FileScorer | None = None  # built by the first S3 event (files.py)
+        self.shadow: shadow.Shadow | None = None  # a candidate beside the model (shadow.py)
 
     def handle(self, event: object, context: object = None) -> dict:
         if isinstance(event, dict) and "instances" in event:
@@ -129,6 +132,7 @@ class App:
             dead_letter=self.dead_letter,
             clock=self.clock,
             ordered=ordered,
+            observe=self._shadow_observer(context),
         )
         failed = outcome.failed[:1] if first_only else outcome.failed
         self._metrics(
@@ -168,6 +172,14 @@ class App:
         }
         self._metrics("direct", metrics, context)
         return {"model_version": self.model.version, "predictions": result.predictions}
+
+    def _shadow_observer(self, context):
+        if self.shadow is None or not self.shadow.active:
+            return None
+        left = getattr(context, "get_remaining_time_in_millis", None)
+        return lambda good, predictions, live_ms: self.shadow.observe(
+            good, predictions, live_ms, left() if callable(left) else None
+        )
 
     def _version_dimensions(self) -> dict[str, str]:
         return {
@@ -249,7 +261,10 @@ def init(environ: Mapping[str, str] = os.environ) -> App:
             built_with=model.manifest.get("versions"),
         )
     )
-    return App(settings, model, output, dead_letter, SystemClock(), retry.deadline)
+    app = App(settings, model, output, dead_letter, SystemClock(), retry.deadline)
+    dims = {"function": settings.function_name} if settings.function_name else {}
+    app.shadow = shadow.from_environ(environ, model, load_model, emit, dims, settings.namespace)
+    return app
 
 
 APP = init()
