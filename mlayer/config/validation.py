@@ -90,9 +90,10 @@ def validate(s: Any, origin: str, *, combinations: bool = True) -> None:
     _choice(s.function.architecture, ARCHITECTURES, at("function.architecture"))
     _between(s.function.memory, 128, 10240, at("function.memory"), " MB")
     _between(s.function.timeout, 1, 900, at("function.timeout"), " s")
-    if s.function.role and not _ROLE_ARN.fullmatch(s.function.role):
+    if s.function.role not in ("", "create") and not _ROLE_ARN.fullmatch(s.function.role):
         raise ConfigError(
-            f"{at('function.role')} is {s.function.role!r}; it must be an IAM role ARN.",
+            f"{at('function.role')} is {s.function.role!r}; it must be an IAM role ARN or "
+            '"create" (mlayer-<function>, least privilege).',
             "Set it to the function's role, e.g. arn:aws:iam::123456789012:role/mlayer-predict.",
         )
     _choice(s.deps.builder, BUILDERS, at("deps.builder"))
