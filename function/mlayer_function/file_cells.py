@@ -82,15 +82,17 @@ class CsvRows:
             return None
         import numpy as np
 
-        cells = parse_csv(texts)
-        width = self.width
-        if any(type(c) is not list or len(c) != width for c in cells):
-            return None
         if n_features is not None and len(self._features) != n_features:
             return None
-        columns = list(zip(*cells, strict=True))  # transposed in C
+        try:
+            cells = list(csv.reader(texts, strict=True))
+        except csv.Error:
+            return None
         n = len(cells)
         try:
+            columns = list(zip(*cells, strict=True))  # transposed in C; a short row raises
+            if len(columns) != self.width:
+                return None
             block = np.empty((n, len(self._features)), dtype=np.float64)
             for j, i in enumerate(self._features):
                 block[:, j] = np.fromiter(map(float, columns[i]), dtype=np.float64, count=n)

@@ -15,6 +15,18 @@ from .decoding import BadRecord, RowRules, to_row
 from .delivery import SYSTEMIC_ERRORS, cut, describe, to_json_line
 from .file_cells import CsvRows, json_objects
 
+try:  # the deps layer ships orjson (delivery.py's encoder prefers it too)
+    import orjson
+
+    _dumps = orjson.dumps
+    _OPTION = (
+        orjson.OPT_PASSTHROUGH_SUBCLASS
+        | orjson.OPT_PASSTHROUGH_DATACLASS
+        | orjson.OPT_PASSTHROUGH_DATETIME
+    )
+except ImportError:  # pragma: no cover - a layer without orjson: one row at a time
+    _dumps, _OPTION = None, 0
+
 
 @dataclass(frozen=True)
 class Scored:
@@ -35,15 +47,7 @@ def score_batch(
     csv_rows: CsvRows | None,
 ) -> Scored:
     letters: list[tuple[int, bytes, str]] = []
-    texts: list[str] = []
-    kept: list[tuple[int, bytes]] = []
-    for line, raw in records:
-        try:
-            texts.append(raw.decode("utf-8"))
-        except UnicodeDecodeError as exc:
-            letters.append((line, raw, f"not UTF-8: byte {exc.start} ({exc.reason})"))
-        else:
-            kept.append((line, raw))
+    texts, kept = _decoded(records, letters)
     fast = csv_rows.feature_block(texts, rules.n_features) if csv_rows is not None else None
     if fast is not None:  # a features model's well-formed chunk: one array, no per-row checks
         block, ids = fast
@@ -56,6 +60,26 @@ def score_batch(
     else:
         rows, meta = _rows(kept, objects_of(texts, csv_rows), rules, letters)
     return _results(rows, meta, letters, model)
+
+
+def _decoded(records: Sequence[tuple[int, bytes]], letters: list) -> tuple[list[str], list]:
+    """Each record's text, and the records that have one; the others' letters added. The whole
+    chunk at once when it is UTF-8 and no record spans lines (the common case)."""
+    try:
+        texts = b"\n".join([raw for _, raw in records]).decode("utf-8").split("\n")
+    except UnicodeDecodeError:
+        texts = []
+    if len(texts) == len(records):
+        return texts, list(records)
+    texts, kept = [], []
+    for line, raw in records:
+        try:
+            texts.append(raw.decode("utf-8"))
+        except UnicodeDecodeError as exc:
+            letters.append((line, raw, f"not UTF-8: byte {exc.start} ({exc.reason})"))
+        else:
+            kept.append((line, raw))
+    return texts, kept
 
 
 def _rows(kept, objects, rules: RowRules, letters: list) -> tuple[list, list]:
@@ -100,10 +124,43 @@ def _predict(model: Predictor, rows) -> tuple[list, list | None, dict[int, str]]
     return labels, (probas if any(x is not None for x in probas) else None), errors
 
 
+def _fast_body(meta: list, labels: list, probas: list | None, version: str) -> bytes | None:
+    """Every row's line in one pass through orjson, when each writes as the stdlib would (no
+    row failed, every row alike, nothing orjson refuses, no ``null`` that may stand for a NaN);
+    otherwise None, and the rows go one at a time."""
+    if _dumps is None or not meta or len({m[3] for m in meta}) != 1:
+        return None
+    p = probas or [None] * len(meta)
+    if meta[0][3]:  # an id first, as the stream's results have it
+        docs = [
+            {"id": m[2], "prediction": label, "probabilities": proba, "model_version": version,
+             "line": m[0]}
+            for m, label, proba in zip(meta, labels, p, strict=True)
+        ]  # fmt: skip
+    else:
+        docs = [
+            {"prediction": label, "probabilities": proba, "model_version": version, "line": m[0]}
+            for m, label, proba in zip(meta, labels, p, strict=True)
+        ]
+    if probas is None:  # a model without predict_proba: no key
+        for doc in docs:
+            del doc["probabilities"]
+    try:
+        body = b"\n".join([_dumps(doc, option=_OPTION) for doc in docs]) + b"\n"
+    except TypeError:
+        return None
+    return None if b"null" in body else body
+
+
 def _results(rows, meta: list, letters: list, model: Predictor) -> Scored:
     """One vectorized predict; the output lines (one per predicted row) and the letters."""
     labels, probas, errors = _predict(model, rows)
     version = model.version
+    if not errors and (probas is None or None not in probas):
+        body = _fast_body(meta, labels, probas, version)
+        if body is not None:
+            letters.sort(key=lambda letter: letter[0])
+            return Scored(body, len(meta), letters)
     out: list[str] = []
     kept: list[tuple[int, bytes]] = []
     encode = to_json_line

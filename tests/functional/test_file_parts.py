@@ -8,6 +8,7 @@ the same part number again (a re-run continuation) leaves the same object.
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 
@@ -73,3 +74,34 @@ def test_a_part_uploaded_again_under_its_number_changes_nothing(aws):
     first.add(data[4])
     first.finish()
     assert s3.get_object(Bucket="out", Key=state.out_key)["Body"].read() == b"".join(data)
+
+
+def test_a_features_chunk_scores_the_same_on_the_array_path_and_row_by_row(model_layers):
+    """A clean chunk takes the one-array path; one bad row sends the chunk row by row: the
+    good rows' lines are the same either way, and equal the pipeline's own predictions."""
+    import joblib
+    import numpy as np
+    from mlayer_function.decoding import RowRules
+    from mlayer_function.file_cells import CsvRows
+    from mlayer_function.file_scoring import score_batch
+    from mlayer_function.modelstore import load_model
+
+    model = load_model(model_layers["features"])
+    rules = RowRules("features", model.n_features)
+    rows = CsvRows(["a", "id", "b", "c", "d"], "features")
+    values = np.random.default_rng(3).normal(size=(40, 4)).round(6)
+    good = [(i + 2, f"{v[0]},r{i},{v[1]},{v[2]},{v[3]}".encode()) for i, v in enumerate(values)]
+    clean = score_batch(good, model=model, rules=rules, csv_rows=rows)
+    mixed = score_batch(
+        [*good[:7], (99, b"x,bad,1,2,3"), *good[7:]], model=model, rules=rules, csv_rows=rows
+    )
+    assert clean.output == mixed.output and clean.predicted == 40
+    assert [(line, reason[:39]) for line, _, reason in mixed.letters] == [
+        (99, "wrong type: column 'a' must be a number")
+    ]
+    steps = [joblib.load(model_layers["features"] / a["file"]) for a in model.manifest["artifacts"]]
+    x = steps[0].transform(values)
+    lines = [json.loads(text) for text in clean.output.decode().splitlines()]
+    assert [o["prediction"] for o in lines] == steps[1].predict(x).tolist()
+    assert [o["id"] for o in lines] == [f"r{i}" for i in range(40)]
+    assert [o["line"] for o in lines] == list(range(2, 42))
