@@ -63,8 +63,8 @@ def _two_versions(gw, fail: bool = True, weight: float = 0.3) -> tuple[str, str]
         Role=sandbox.ensure_lambda_role(gw, "mlayer-test"),
         Handler="app.handler",
         Code={"ZipFile": code},
-        MemorySize=256,
-        Timeout=10,
+        MemorySize=512,
+        Timeout=60,
         Environment={"Variables": {"WHO": "one"}},
     )
     v1 = gw.publish_function_version(FN)["Version"]
