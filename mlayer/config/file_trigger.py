@@ -73,7 +73,7 @@ def validate_file_trigger(t: Any, output: Any, at: Any) -> None:
     for key, url in (("output.sink", output.sink), ("output.dead_letter", output.dead_letter)):
         if url.startswith("s3://") and overlaps(url, t.s3):
             raise ConfigError(
-                f"{at(key)} is {url!r}, which overlaps {at('trigger.s3')} ({t.s3!r}): the "
+                f"{at(key)} is {url!r}, which overlaps [trigger] s3 ({t.s3!r}): the "
                 "function's own output would trigger it again (a recursive loop).",
                 f"Write {key} to another bucket or to a prefix outside {t.s3}, e.g. "
                 f"s3://{bucket}-scores/.",

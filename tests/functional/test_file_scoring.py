@@ -157,7 +157,7 @@ def test_an_output_under_the_watched_prefix_is_refused_naming_both(deployed, mon
     monkeypatch.setenv("MLAYER_OUTPUT_SINK", f"s3://{IN}/drop/")
     result = CliRunner().invoke(cli, ["deploy-function", "--yes"])
     assert result.exit_code == 2
-    assert f"s3://{IN}/drop/" in result.output and "trigger.s3" in result.output
+    assert f"s3://{IN}/drop/" in result.output and "[trigger] s3" in result.output
     assert "output.sink" in result.output and "recursive loop" in result.output
 
 

@@ -83,7 +83,7 @@ def test_the_config_refuses_an_overlap_and_a_non_s3_sink_naming_the_keys():
     with pytest.raises(ConfigError) as err:
         validate_file_trigger(t, replace(s.output, sink="s3://in/drop/out/"), at)
     assert "output.sink in mlayer.toml" in err.value.message
-    assert "trigger.s3 in mlayer.toml ('s3://in/drop/')" in err.value.message
+    assert "overlaps [trigger] s3 ('s3://in/drop/')" in err.value.message
     assert err.value.exit_code == 2
     with pytest.raises(ConfigError, match="one S3 object per input object"):
         validate_file_trigger(t, s.output, at)
