@@ -32,23 +32,47 @@ def account(gw, many_models):
         FunctionVersion=primary,
         RoutingConfig={"AdditionalVersionWeights": {"4": 0.1}},
     )
-    rollout = {"schema_version": 1, "status": "running", "old_version": "9", "new_version": "10"}
-    gw.put_json(BUCKET, f"rollouts/{FUNCTION}/live.json", rollout)
+    gw.put_json(BUCKET, f"rollouts/{FUNCTION}/live.json", rollout_state("live", "9", "10"))
     gw.put_json(BUCKET, f"shadows/{FUNCTION}/state.json", {"model_layer_version": 7})
-    finished = {"schema_version": 1, "status": "aborted", "old_version": "2", "new_version": "3"}
+    finished = rollout_state("old", "2", "3", status="aborted")
     gw.put_json(BUCKET, f"rollouts/{FUNCTION}/old.json", finished)
     return {"arns": arns, "primary": primary}
+
+
+def rollout_state(alias: str, old: str, new: str, status: str = "running") -> dict:
+    """A rollout's state file as `publish-model --rollout` writes it (mlayer/rollout/state.py)."""
+    from mlayer.rollout.gates import Thresholds
+    from mlayer.rollout.state import RolloutState
+
+    return RolloutState(
+        function=FUNCTION,
+        alias=alias,
+        strategy="canary",
+        old_version=old,
+        new_version=new,
+        weights=(0.1, 1.0),
+        interval_s=300.0,
+        thresholds=Thresholds(),
+        started_at=0.0,
+        updated_at=0.0,
+        status=status,
+    ).to_dict()
 
 
 def prune(*args: str):
     return run_cli("prune", "--keep", str(KEEP), "--older-than", "0", *args)
 
 
-def test_dry_run_changes_nothing_and_says_what_would_go(gw, account):
+def test_what_changes_nothing(gw, account, monkeypatch):
+    """One account (30 publishes are the cost) for every mode that must delete nothing."""
+    from click.testing import CliRunner
+
+    from mlayer.cli import cli
+
     before = listing(gw)
+    # --dry-run: the plan, and nothing changed
     result, doc = prune("--dry-run")
     assert result.exit_code == 0, result.output
-    assert listing(gw) == before
     assert doc["dry_run"] is True and doc["outcome"] is None
     goes = doc["plan"]["goes"]
     assert set(goes) == {
@@ -59,6 +83,33 @@ def test_dry_run_changes_nothing_and_says_what_would_go(gw, account):
     }
     assert goes["model_layer_versions"] and goes["function_versions"]
     assert doc["plan"]["bytes_freed"] == sum(i["bytes"] for items in goes.values() for i in items)
+    # --json after the command, the [prune] defaults for what is not given
+    result = CliRunner().invoke(cli, ["prune", "--dry-run", "--json", "--keep", "3"])
+    assert result.exit_code == 0, result.output
+    shown = json.loads(result.stdout)["plan"]
+    assert shown["keep"] == 3 and shown["older_than_days"] == 14
+    # without --yes and without a terminal: refused, exit 2
+    result = CliRunner().invoke(cli, ["prune", "--keep", str(KEEP), "--older-than", "0"])
+    assert result.exit_code == 2 and "Refusing without confirmation" in result.output
+    # the defaults (10 newest, 14 days): everything here is young, nothing goes
+    result, doc = run_cli("prune", "--yes")
+    assert result.exit_code == 0, result.output
+    assert doc["plan"]["bytes_freed"] == 0 and doc["outcome"] is None
+    codes = {r["code"] for i in doc["plan"]["kept"] for r in i["reasons"]}
+    assert "young" in codes and "newest" in codes
+    # history marks exactly what prune with [prune] (here from the environment) would delete
+    monkeypatch.setenv("MLAYER_PRUNE_KEEP", str(KEEP))
+    monkeypatch.setenv("MLAYER_PRUNE_OLDER_THAN_DAYS", "0")
+    marked = {r["version"] for r in run_cli("history")[1]["versions"] if r["prunable"]}
+    planned = {
+        i["version"]
+        for i in run_cli("prune", "--dry-run")[1]["plan"]["goes"]["model_layer_versions"]
+    }
+    assert marked == planned and marked
+    assert 7 not in marked and PUBLISHES not in marked
+    text = CliRunner().invoke(cli, ["history"])
+    assert text.exit_code == 0 and "(prune would delete)" in text.stdout
+    assert listing(gw) == before
 
 
 def test_prune_keeps_everything_referenced_and_frees_what_it_says(gw, account):
@@ -100,6 +151,7 @@ def test_prune_keeps_everything_referenced_and_frees_what_it_says(gw, account):
 
 def test_rollback_works_to_every_kept_version_and_says_pruned_for_the_others(gw, account):
     assert prune("--yes")[0].exit_code == 0
+    gw.client("s3").delete_object(Bucket=BUCKET, Key=f"rollouts/{FUNCTION}/live.json")
     versions = [r["version"] for r in run_cli("history")[1]["versions"]]
     assert PUBLISHES in versions and 1 not in versions
     for number in sorted(versions):
@@ -110,47 +162,3 @@ def test_rollback_works_to_every_kept_version_and_says_pruned_for_the_others(gw,
     result, doc = run_cli("rollback", "--version", "1", "--yes")
     assert result.exit_code == 1 and doc["error"] == "NotFoundError"
     assert "was pruned" in doc["message"] and "v1" in doc["message"]
-
-
-def test_history_marks_what_prune_would_delete(gw, account, monkeypatch):
-    monkeypatch.setenv("MLAYER_PRUNE_KEEP", str(KEEP))
-    monkeypatch.setenv("MLAYER_PRUNE_OLDER_THAN_DAYS", "0")
-    marked = {r["version"] for r in run_cli("history")[1]["versions"] if r["prunable"]}
-    planned = {
-        i["version"]
-        for i in run_cli("prune", "--dry-run")[1]["plan"]["goes"]["model_layer_versions"]
-    }
-    assert marked == planned and marked
-    assert 7 not in marked and PUBLISHES not in marked
-    text = run_cli("history")[0]
-    assert text.exit_code == 0
-
-
-def test_without_yes_and_without_a_terminal_nothing_is_deleted(gw, account):
-    from click.testing import CliRunner
-
-    from mlayer.cli import cli
-
-    before = listing(gw)
-    result = CliRunner().invoke(cli, ["prune", "--keep", str(KEEP), "--older-than", "0"])
-    assert result.exit_code == 2 and "Refusing without confirmation" in result.output
-    assert listing(gw) == before
-
-
-def test_young_versions_stay_by_default(gw, account):
-    result, doc = run_cli("prune", "--yes")  # [prune] defaults: 10 newest, 14 days
-    assert result.exit_code == 0, result.output
-    assert doc["plan"]["bytes_freed"] == 0
-    codes = {r["code"] for i in doc["plan"]["kept"] for r in i["reasons"]}
-    assert "young" in codes and "newest" in codes
-
-
-def test_json_flag_after_the_command(gw, account):
-    from click.testing import CliRunner
-
-    from mlayer.cli import cli
-
-    result = CliRunner().invoke(cli, ["prune", "--dry-run", "--json", "--keep", "3"])
-    assert result.exit_code == 0, result.output
-    doc = json.loads(result.stdout)
-    assert doc["plan"]["keep"] == 3 and doc["plan"]["older_than_days"] == 14
