@@ -197,15 +197,31 @@ def _deps_keys(sha: str) -> list[str]:
     return [f"layers/{sha}.zip", f"layers/{sha}.lock.json"] if sha else []
 
 
+def _env_needs(inv: Inventory, remaining) -> dict[str, str]:
+    """Keys of the artifact bucket that $LATEST's or a remaining version's environment names."""
+    out: dict[str, str] = {}
+    named = [
+        ("$LATEST", inv.latest_refs),
+        *((f"function version {v.version}", v.object_refs) for v in remaining),
+    ]
+    for holder, refs in named:
+        for ref in refs:
+            bucket, _, key = ref.partition("/")
+            if bucket == inv.bucket:
+                out.setdefault(key, f"{holder} (its environment)")
+    return out
+
+
 def plan_objects(
     inv: Inventory,
     gone_model: list[LayerVersionView],
     gone_deps: list[LayerVersionView],
     kept_m,
     kept_d,
+    remaining=(),
 ) -> tuple[tuple[Item, ...], tuple[Item, ...]]:
     """(objects that go, candidates that stay because a remaining version names them)."""
-    needed: dict[str, str] = {}
+    needed: dict[str, str] = _env_needs(inv, remaining)
     for v in kept_m:
         for key in _model_keys(
             inv.model_layer, v.sha256, inv.model_refs.get(v.version, ModelRefs())
@@ -290,7 +306,7 @@ def plan_prune(
         )
         gone_d = [v for v in inv.deps_versions if v.version not in d_table]
         kept_d = [v for v in inv.deps_versions if v.version in d_table]
-    objects, shared = plan_objects(inv, gone_m, gone_d, kept_m, kept_d)
+    objects, shared = plan_objects(inv, gone_m, gone_d, kept_m, kept_d, remaining)
     present = {v.version for v in inv.model_versions}
     kept = [
         *_kept_items(FUNCTION_VERSION, "", f_table, {v.version: v.code_size for v in inv.versions}),

@@ -158,7 +158,7 @@ def read_inventory(
     model_layer, deps_layer = settings.model.layer, settings.deps.layer
     warnings: list[str] = []
     try:
-        latest = gw.latest_layers(function)
+        latest, latest_refs = gw.latest_view(function)
     except NotFoundError as exc:
         raise NotFoundError(
             f"Function {function} does not exist in {gw.region}: nothing to prune.",
@@ -214,5 +214,7 @@ def read_inventory(
         shadow_layers=shadows[1],
         pruned=pending,
         elsewhere=others,
+        bucket=bucket,
+        latest_refs=latest_refs,
         warnings=tuple(warnings),
     )

@@ -20,6 +20,7 @@ class FunctionVersionView:
     code_size: int
     last_modified: _dt.datetime
     layers: tuple[str, ...]  # layer version ARNs, in order
+    object_refs: tuple[str, ...] = ()  # "bucket/key" its environment names (s3://…, e.g. a shadow)
 
 
 @dataclass(frozen=True)
@@ -76,4 +77,6 @@ class Inventory:
     # bucket key -> "<layer>:<version>" of another layer (another function's, in the same
     # default bucket) that names it: same zip, same lock, same content-addressed models/<sha>
     elsewhere: Mapping[str, str] = field(default_factory=dict)
+    bucket: str = ""  # the artifact bucket (object_refs in it protect their keys)
+    latest_refs: tuple[str, ...] = ()  # "bucket/key" $LATEST's environment names
     warnings: tuple[str, ...] = ()

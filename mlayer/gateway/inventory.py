@@ -35,6 +35,18 @@ def parse_when(text: Any, default: _dt.datetime) -> _dt.datetime:
     return (base - offset).replace(tzinfo=_dt.timezone.utc)
 
 
+_S3_URI = re.compile(r"s3://([^/\s#?]+)/([^\s#?]+)")
+
+
+def object_refs(config: dict) -> tuple[str, ...]:
+    """ "bucket/key" of every s3:// URI in a configuration's environment variables (a shadow's
+    candidate zip, an overflow prefix...): what that version still reads from S3."""
+    variables = ((config.get("Environment") or {}).get("Variables")) or {}
+    return tuple(
+        sorted({f"{b}/{k}" for value in variables.values() for b, k in _S3_URI.findall(str(value))})
+    )
+
+
 def _qualifier(function_arn: str) -> str:
     """The qualifier of a function ARN (``…:function:name:7`` -> "7"), "" when unqualified."""
     parts = function_arn.split(":")
@@ -42,11 +54,15 @@ def _qualifier(function_arn: str) -> str:
 
 
 class InventoryCalls(GatewayBase):
-    def latest_layers(self, name: str) -> tuple[str, ...]:
+    def latest_view(self, name: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
+        """$LATEST's layer ARNs, and the "bucket/key" objects its environment names."""
         config = self.call(
             "lambda", "get_function_configuration", f"Reading function {name}", FunctionName=name
         )
-        return tuple(layer["Arn"] for layer in config.get("Layers") or [])
+        return tuple(layer["Arn"] for layer in config.get("Layers") or []), object_refs(config)
+
+    def latest_layers(self, name: str) -> tuple[str, ...]:
+        return self.latest_view(name)[0]
 
     def function_version_views(
         self, name: str, now: _dt.datetime
@@ -68,6 +84,7 @@ class InventoryCalls(GatewayBase):
                     code_size=int(v.get("CodeSize") or 0),
                     last_modified=parse_when(v.get("LastModified"), now),
                     layers=tuple(layer["Arn"] for layer in v.get("Layers") or []),
+                    object_refs=object_refs(v),
                 )
             )
         return tuple(sorted(out, key=lambda f: f.version))

@@ -228,3 +228,17 @@ def test_a_kept_version_whose_manifest_is_unread_keeps_every_s3_object():
     assert not any(k.startswith("models/") for k in names(p.objects))
     assert "layers/m1.zip" in names(p.objects)
     assert reasons(p, "models/s1") == {"shared"}
+
+
+def test_objects_an_environment_names_stay():
+    """A shadow's candidate zip is named by the function's environment (s3://bucket/key)."""
+    base = account()
+    versions = tuple(
+        v if v.version != 6 else FunctionVersionView(6, 100, OLD, v.layers, ("bkt/layers/m2.zip",))
+        for v in base["versions"]
+    )
+    p = plan(versions=versions, bucket="bkt", latest_refs=("bkt/models/s1", "other/layers/m3.zip"))
+    assert reasons(p, "layers/m2.zip") == {"shared"} and reasons(p, "models/s1") == {"shared"}
+    assert "layers/m3.zip" in names(p.objects)  # another bucket's key protects nothing here
+    texts = {r.text for i in p.kept for r in i.reasons if i.name == "layers/m2.zip"}
+    assert texts == {"function version 6 (its environment) needs it"}

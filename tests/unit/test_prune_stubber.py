@@ -92,6 +92,12 @@ def test_versions_and_aliases_become_typed_views(rig):
                     "CodeSize": 160,
                     "LastModified": "2026-11-01T10:00:00.000+0200",
                     "Layers": [{"Arn": layer, "CodeSize": 9}],
+                    "Environment": {
+                        "Variables": {
+                            "MLAYER_SHADOW_LAYER": "s3://bkt/layers/ab12.zip#ab12",
+                            "OTHER": "plain",
+                        }
+                    },
                 },
             ]
         },
@@ -112,6 +118,7 @@ def test_versions_and_aliases_become_typed_views(rig):
     )
     (version,) = gw.function_version_views(FN, now)
     assert version.version == 3 and version.code_size == 160 and version.layers == (layer,)
+    assert version.object_refs == ("bkt/layers/ab12.zip",)
     assert version.last_modified == _dt.datetime(2026, 11, 1, 8, tzinfo=_dt.timezone.utc)
     (alias,) = gw.alias_views(FN)
     assert (alias.name, alias.version, dict(alias.weights)) == ("live", "3", {"2": 0.1})
