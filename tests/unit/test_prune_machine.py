@@ -1,7 +1,7 @@
 """A hypothesis state machine over publish / rollback / set-weight / prune on an in-memory
 account, planned by the real (pure) prune_plan: after any sequence every alias, $LATEST and
 every remaining function version name things that exist, and `rollback --previous` still picks
-what it picked before the prune. (tests/functional/test_prune_machine.py runs a shorter machine
+what it picked before the prune. (tests/functional/test_prune_machine_cli.py runs a shorter machine
 on the embedded AWS through the CLI.)"""
 
 from __future__ import annotations
