@@ -21,6 +21,7 @@ invocation, and Lambda's retry of it starts again from the last saved state.
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import time
@@ -83,6 +84,10 @@ class FileScorer:
         self.s3 = client_factory("s3")
         self._lambda_factory = lambda: client_factory("lambda")
         self.retry = Retry(deadline=app.deadline)
+        # The model, its modules and the clients live as long as the container: out of the
+        # cyclic collector's sight, which a chunk's many short-lived dicts would otherwise make
+        # scan them over and over (half the time of a numeric chunk, measured: bench_files.py).
+        gc.freeze()
 
     def handle(self, event: dict, context) -> dict:
         self.app.deadline.arm(context)
