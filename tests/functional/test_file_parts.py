@@ -105,3 +105,80 @@ def test_a_features_chunk_scores_the_same_on_the_array_path_and_row_by_row(model
     assert [o["prediction"] for o in lines] == steps[1].predict(x).tolist()
     assert [o["id"] for o in lines] == [f"r{i}" for i in range(40)]
     assert [o["line"] for o in lines] == list(range(2, 42))
+
+
+class Context:
+    """What the Lambda context gives the file scorer: the ARN invoked and the time left."""
+
+    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:scorer:live"
+
+    def get_remaining_time_in_millis(self) -> int:
+        return 60_000
+
+
+def test_a_continuation_delivered_twice_mid_file_scores_its_rows_once(aws, model_layers):
+    """GIVEN a file continued after every chunk (a reserve longer than the time left), WHEN the
+    first continuation is delivered again after the second ran, THEN it does nothing, and the
+    output holds every row once. Lambda's async Invoke cannot run here: a Stubber on a real
+    Lambda client checks each self-invoke (the qualified ARN, InvocationType=Event)."""
+    import io
+    from types import SimpleNamespace
+
+    from botocore.stub import ANY, Stubber
+    from mlayer_function.deadletters import DeadLetters
+    from mlayer_function.decoding import RowRules
+    from mlayer_function.files import FileScorer
+    from mlayer_function.modelstore import load_model
+    from mlayer_function.retries import Deadline
+    from mlayer_function.sinks import StdoutSink
+
+    s3 = boto3.client("s3", endpoint_url=aws.endpoint_url, region_name=aws.region)
+    for bucket in ("drop-in", "out"):
+        s3.create_bucket(Bucket=bucket)
+    body = "id,a,b,c,d\n" + "".join(f"r{i},{i},{i % 3},{i % 5},1.5\n" for i in range(10))
+    etag = s3.put_object(Bucket="drop-in", Key="drop/ten rows.csv", Body=body.encode())["ETag"]
+    lam = boto3.client("lambda", region_name=aws.region)
+    stub = Stubber(lam)
+    for _ in range(4):  # 10 rows + the header in chunks of 3: three hand-offs (one spare)
+        expected = {"FunctionName": Context.invoked_function_arn, "InvocationType": "Event"}
+        stub.add_response("invoke", {"StatusCode": 202}, {**expected, "Payload": ANY})
+    stub.activate()
+    model = load_model(model_layers["features"])
+    app = SimpleNamespace(
+        settings=SimpleNamespace(output="s3://out/scores/"),
+        model=model,
+        rules=RowRules("features", model.n_features),
+        dead_letter=DeadLetters(StdoutSink(io.StringIO())),
+        deadline=Deadline(),
+    )
+    env = {"MLAYER_FILE_CHUNK_RECORDS": "3", "MLAYER_FILE_RESERVE_MS": "600000"}
+    scorer = FileScorer(app, lambda service: s3 if service == "s3" else lam, env)
+    event = {
+        "Records": [
+            {
+                "eventSource": "aws:s3",
+                "s3": {
+                    "bucket": {"name": "drop-in"},
+                    "object": {"key": "drop/ten+rows.csv", "eTag": etag, "size": len(body)},
+                },
+            }
+        ]
+    }
+    (first,) = scorer.handle(event, Context())["files"]
+    assert first["status"] == "continued" and first["predicted"] == 2  # the header + 2 rows
+    (second,) = scorer.handle(first["continuation"], Context())["files"]
+    assert second["status"] == "continued" and second["predicted"] == 5
+    (again,) = scorer.handle(first["continuation"], Context())["files"]
+    assert again["status"] == "skipped" and "re-delivered" in again["detail"]
+    (duplicate,) = scorer.handle(event, Context())["files"]  # S3's event again, mid-file
+    assert duplicate["status"] == "skipped" and "continuation owns" in duplicate["detail"]
+    step = second
+    while step["status"] == "continued":
+        (step,) = scorer.handle(step["continuation"], Context())["files"]
+    assert step["status"] == "scored" and step["predicted"] == 10
+    out = s3.get_object(Bucket="out", Key=step["output"].removeprefix("s3://out/"))
+    lines = [json.loads(x) for x in out["Body"].read().decode().splitlines()]
+    assert [o["id"] for o in lines] == [f"r{i}" for i in range(10)]
+    assert [o["line"] for o in lines] == list(range(2, 12))
+    listed = s3.list_objects_v2(Bucket="out", Prefix="scores/.mlayer-continuations/")
+    assert listed.get("KeyCount") == 0  # the state and its parked tails are gone
