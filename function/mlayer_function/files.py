@@ -21,6 +21,7 @@ invocation, and Lambda's retry of it starts again from the last saved state.
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import json
 import os
@@ -152,8 +153,14 @@ class FileScorer:
                 body = None
             else:
                 raise
+        started_with = job.upload_id
         try:
             stopped = self._score(job, body, writer, context) if body is not None else False
+        except BaseException:
+            if job.upload_id and not started_with:  # no saved state names it: nothing will
+                with contextlib.suppress(Exception):  # the first failure is the one to report
+                    writer.abort()
+            raise
         finally:
             if body is not None:
                 body.close()

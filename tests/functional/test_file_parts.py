@@ -182,3 +182,39 @@ def test_a_continuation_delivered_twice_mid_file_scores_its_rows_once(aws, model
     assert [o["line"] for o in lines] == list(range(2, 12))
     listed = s3.list_objects_v2(Bucket="out", Prefix="scores/.mlayer-continuations/")
     assert listed.get("KeyCount") == 0  # the state and its parked tails are gone
+
+
+def test_a_failure_before_any_saved_state_aborts_the_upload_it_started(aws, model_layers):
+    """GIVEN a file whose output passed one part (the upload exists) and then a dead letter that
+    cannot be sent (its queue is gone), WHEN the invocation fails, THEN no multipart upload is
+    left behind (no state names it, so no later invocation would finish or abort it)."""
+    from types import SimpleNamespace
+
+    import pytest
+    from mlayer_function.decoding import RowRules
+    from mlayer_function.files import FileScorer
+    from mlayer_function.modelstore import load_model
+    from mlayer_function.retries import Deadline
+    from mlayer_function.sinks import dead_letters_from_url, make_client
+
+    s3 = boto3.client("s3", endpoint_url=aws.endpoint_url, region_name=aws.region)
+    for bucket in ("drop-in", "out"):
+        s3.create_bucket(Bucket=bucket)
+    rows = "".join(f"r{i},{i % 7},{i % 3},{i % 5},1.5\n" for i in range(100_000))
+    body = ("id,a,b,c,d\n" + rows + "bad,x,1,2,3\n").encode()
+    etag = s3.put_object(Bucket="drop-in", Key="big.csv", Body=body)["ETag"]
+    model = load_model(model_layers["features"])
+    app = SimpleNamespace(
+        settings=SimpleNamespace(output="s3://out/scores/"),
+        model=model,
+        rules=RowRules("features", model.n_features),
+        dead_letter=dead_letters_from_url("sqs://no-such-queue"),
+        deadline=Deadline(),
+    )
+    scorer = FileScorer(app, make_client, {"MLAYER_FILE_CHUNK_RECORDS": "50000"})
+    record = {"s3": {"bucket": {"name": "drop-in"}, "object": {"key": "big.csv", "eTag": etag}}}
+    record["s3"]["object"]["size"] = len(body)
+    with pytest.raises(RuntimeError, match="dead letters of s3://drop-in/big.csv not written"):
+        scorer.handle({"Records": [{"eventSource": "aws:s3", **record}]}, None)
+    assert s3.list_multipart_uploads(Bucket="out").get("Uploads", []) == []
+    assert s3.list_objects_v2(Bucket="out").get("KeyCount") == 0
