@@ -16,6 +16,7 @@ from mlayer.results.history import HistoryResult, HistoryRow
 from mlayer.results.status import StatusLayer, StatusResult
 from mlayer.rollout.commands import rollout_summary
 from mlayer.runtimes import MAX_LAYERS, MAX_UNZIPPED_BYTES
+from mlayer.shadow import state as shadow_state
 from mlayer.store import ArtifactStore
 
 
@@ -110,6 +111,8 @@ def history(gw: Gateway, settings: Settings, request: HistoryRequest) -> History
     from mlayer.prune import would_remove
 
     prunable = would_remove(gw, settings) if config is not None else frozenset()
+    shadow = shadow_state.load(gw, bucket, function) if config is not None else None
+    shadow_arn = shadow.layer_version_arn if shadow and shadow.active else None
     rows = []
     for v in gw.list_layer_versions(layer):
         arn = v["LayerVersionArn"]
@@ -138,6 +141,7 @@ def history(gw: Gateway, settings: Settings, request: HistoryRequest) -> History
                 s3_objects=place.s3_objects,
                 prunable=v["Version"] in prunable,
                 trusted_globals=tuple(manifest.get("trusted_globals") or ()),
+                shadow=arn == shadow_arn,
             )
         )
     return HistoryResult(
@@ -237,6 +241,7 @@ def status(gw: Gateway, settings: Settings) -> StatusResult:
         warnings += [apart] if apart else []
         rollout = rollout_summary(gw, settings, alias)  # its split, while one runs
         warnings += [rollout] if rollout else []
+    shadow = shadow_state.load(gw, settings.artifacts.bucket, function)
     return StatusResult(
         function=function,
         state=config.get("State"),
@@ -262,4 +267,5 @@ def status(gw: Gateway, settings: Settings) -> StatusResult:
         unknown_sizes=unknown,
         warnings=tuple(warnings),
         problems=tuple(problems),
+        shadow=shadow.to_dict() if shadow and shadow.active else None,
     )

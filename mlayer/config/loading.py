@@ -176,6 +176,15 @@ def coerce(section: str, key: str, value: Any, default: Any, origin: str) -> Any
             except ValueError:
                 pass
         raise ConfigError(f"{at} must be a whole number, not {value!r}.", f"Set {key} = <number>.")
+    if isinstance(default, float):
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return float(value)
+        if from_env or origin == "command-line flag":
+            try:
+                return float(str(value).strip())
+            except ValueError:
+                pass
+        raise ConfigError(f"{at} must be a number, not {value!r}.", f"Set {key} = <number>.")
     if isinstance(default, tuple):
         if isinstance(value, str) and (from_env or origin == "command-line flag"):
             return tuple(v.strip() for v in value.split(",") if v.strip())

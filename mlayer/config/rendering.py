@@ -11,8 +11,8 @@ from mlayer.config.sections import SECTIONS, Settings
 def _toml_value(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
-    if isinstance(value, int):
-        return str(value)
+    if isinstance(value, (int, float)):
+        return repr(value)
     if isinstance(value, (tuple, list)):
         return "[" + ", ".join(_toml_value(v) for v in value) + "]"
     escaped = str(value).replace("\\", "\\\\").replace('"', '\\"')
@@ -37,6 +37,7 @@ _COMMENTS = {
     "model.alias": "function alias moved by publish-model/rollback (empty: none)",
     "model.store": "auto | layer | s3 (big models: the layer holds the manifest)",
     "model.format": "sklearn | onnx (onnx: python3.12+, checked against --sample)",
+    "model.shadow_sample": "publish-model --shadow: the share of batches the candidate sees (0..1]",
     "artifacts.bucket": "S3 bucket for zips, locks, manifests; empty: mlayer-<account>-<region>",
     "trigger.stream": "Kinesis stream name or ARN",
     "trigger.batch_size": "records per invocation, 1..10000",

@@ -59,6 +59,7 @@ class ModelSettings:
     alias: str = ""
     store: str = "auto"  # auto | layer | s3 (model_store.py)
     format: str = "sklearn"  # sklearn | onnx (mlayer.onnx.support.FORMATS)
+    shadow_sample: float = 1.0  # publish-model --shadow: the share of batches the candidate sees
 
 
 @dataclass(frozen=True)

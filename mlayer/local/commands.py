@@ -8,6 +8,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import statistics
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,8 +21,10 @@ from mlayer.local.checkpoints import BucketCheckpoints, checkpoint_key
 from mlayer.local.destinations import failure_sender
 from mlayer.local.emulator import InvokeResult
 from mlayer.local.environment import role_gateway
+from mlayer.local.metrics_out import publish_invocation
 from mlayer.local.poller import BatchProgress, Mapping, Poller, PollResult
 from mlayer.local.prepare import emulator_for
+from mlayer.local.shadow_share import ShadowShare, shadow_share
 
 
 def read_event(path: str | Path | None) -> Any:
@@ -94,6 +97,13 @@ class InvokeSummary:
             snapstart=self.snapstart,
         )
 
+    def shadow(self) -> ShadowShare | None:
+        """The candidate's share of the duration and cost (a shadow model, shadow_share.py)."""
+        cost = self.cost()
+        logs = [line for r in self.results for line in r.logs]
+        total = sum(r.report.duration_ms for r in self.results)
+        return shadow_share(logs, total, cost.per_million_usd) if cost else None
+
     def to_dict(self) -> dict:
         """Stable keys, local or not: response, function_error, report{...}, cost{...}.
 
@@ -118,6 +128,7 @@ class InvokeSummary:
                 "invocations": [],
             }
         cost = self.cost()
+        shadow = self.shadow()
         invocations = [_invocation_dict(r) for r in self.results]
         last = invocations[-1] if invocations else {}
         return {
@@ -129,6 +140,7 @@ class InvokeSummary:
             "function_error": last.get("function_error"),
             "report": last.get("report"),
             "cost": cost.to_dict() if cost else None,
+            "shadow": shadow.to_dict() if shadow else None,
             "logs": last.get("logs", []),
             "cold_starts": sum(1 for r in self.results if r.report.init_ms is not None),
             "invocations": invocations,
@@ -156,6 +168,9 @@ class InvokeSummary:
         cost = self.cost()
         if cost:
             lines.append(cost.line())
+        shadow = self.shadow()
+        if shadow:
+            lines.append(shadow.line())
         return "\n".join(lines)
 
 
@@ -194,7 +209,12 @@ def invoke(
     )
     with emulator:
         for _ in range(repeat):
+            stamp = time.time()
             summary.results.append(emulator.invoke(event))
+            # what CloudWatch would hold (EMF extracted): `mlayer shadow status` reads it
+            publish_invocation(
+                gateway, name, None, qualifier or "$LATEST", summary.results[-1], stamp
+            )
     return summary
 
 

@@ -25,6 +25,7 @@ class HistoryRow:
     s3_objects: tuple[dict, ...] = ()  # the S3 objects this version needs
     prunable: bool = False  # `mlayer prune` ([prune] keep, older_than_days) would delete it
     trusted_globals: tuple[str, ...] = ()  # accepted only with --trust (the manifest's list)
+    shadow: bool = False  # the function's active shadow (publish-model --shadow)
 
 
 @dataclass(frozen=True)
@@ -71,6 +72,7 @@ class HistoryResult:
                     "s3_objects": list(r.s3_objects),
                     "prunable": r.prunable,
                     "trusted_globals": list(r.trusted_globals),
+                    "shadow": r.shadow,
                 }
                 for r in self.versions
             ],
@@ -92,6 +94,8 @@ class HistoryResult:
             live = [self.function] if r.live else []
             if r.live_on_alias:
                 live.append(f"alias {self.alias}")
+            if r.shadow:
+                live.append(f"shadow of {self.function}")
             if r.prunable:
                 live.append("(prune would delete)")
             rows.append(

@@ -327,6 +327,7 @@ ROW_KEYS = {
     "s3_objects",
     "trusted_globals",
     "prunable",
+    "shadow",
 }
 ROLLBACK_KEYS = {
     "function",
@@ -375,6 +376,7 @@ STATUS_KEYS = {
     "unknown_sizes",
     "warnings",
     "problems",
+    "shadow",
 }
 STATUS_LAYER_KEYS = {
     "arn",
