@@ -47,6 +47,12 @@ MIN_RESERVE_MS = 10_000.0
 READ_BYTES = 1 << 20
 
 
+def new_tally() -> dict:
+    """An invocation's EMF metrics (the stream's names): counts, then milliseconds."""
+    counts = dict.fromkeys(("records", "predicted", "dead_lettered", "failed"), 0)
+    return {**counts, "decode_ms": 0.0, "predict_ms": 0.0, "deliver_ms": 0.0}
+
+
 class FileSettings:
     def __init__(self, environ: Mapping[str, str]) -> None:
         self.chunk = _positive(environ, "MLAYER_FILE_CHUNK_RECORDS", DEFAULT_CHUNK)
@@ -85,6 +91,7 @@ class FileScorer:
         self.s3 = client_factory("s3")
         self._lambda_factory = lambda: client_factory("lambda")
         self.retry = Retry(deadline=app.deadline)
+        self._tally = new_tally()
         # The model, its modules and the clients live as long as the container: out of the
         # cyclic collector's sight, which a chunk's many short-lived dicts would otherwise make
         # scan them over and over (half the time of a numeric chunk, measured: bench_files.py).
@@ -92,9 +99,17 @@ class FileScorer:
 
     def handle(self, event: dict, context) -> dict:
         self.app.deadline.arm(context)
+        self._tally = new_tally()
         if file_state.CONTINUATION in event:
-            return {"files": [self._continue(event[file_state.CONTINUATION], context)]}
-        return {"files": [self._start(record, context) for record in event["Records"]]}
+            files = [self._continue(event[file_state.CONTINUATION], context)]
+        else:
+            files = [self._start(record, context) for record in event["Records"]]
+        metrics = getattr(self.app, "_metrics", None)  # the handler's EMF line, as streams have
+        if metrics is not None:
+            tally = self._tally
+            tally["records"] = tally["predicted"] + tally["dead_lettered"]
+            metrics("s3", tally, context, files=[f["input"] for f in files if "input" in f])
+        return {"files": files}
 
     # -- entry points -------------------------------------------------------------------------
     def _start(self, record: dict, context) -> dict:
@@ -180,9 +195,11 @@ class FileScorer:
         )
         model, rules = self.app.model, self.app.rules
         csv_rows = CsvRows(job.header, rules.input_kind, rules.table) if job.header else None
-        slowest = 0.0
+        slowest, tally = 0.0, self._tally
+        read_at = time.perf_counter()
         for batch in reader.batches(self.settings.chunk):
             started = time.perf_counter()
+            tally["decode_ms"] += (started - read_at) * 1000  # the stream read and split
             records = batch.records
             if csv and csv_rows is None:
                 csv_rows, records = self._header(job, records, rules)
@@ -190,11 +207,16 @@ class FileScorer:
                     job.offset, job.line = batch.end_offset, batch.next_line
                     return False
             scored = score_batch(records, model=model, rules=rules, csv_rows=csv_rows)
+            scored_at = time.perf_counter()
             self._letters(job, scored.letters)
             writer.add(scored.output)
             job.offset, job.line = batch.end_offset, batch.next_line
             job.predicted += scored.predicted
-            slowest = max(slowest, time.perf_counter() - started)
+            read_at = time.perf_counter()
+            tally["predict_ms"] += (scored_at - started) * 1000  # rows checked, predicted, encoded
+            tally["deliver_ms"] += (read_at - scored_at) * 1000  # dead letters and output parts
+            tally["predicted"] += scored.predicted
+            slowest = max(slowest, read_at - started)
             if job.offset < job.size and self._near_deadline(context, slowest):
                 return True
         return False
@@ -242,6 +264,7 @@ class FileScorer:
                 "written: the invocation fails so the rows are scored again"
             )
         job.dead_lettered += len(docs)
+        self._tally["dead_lettered"] += len(docs)
 
     # -- state ------------------------------------------------------------------------------
     def _hand_off(self, job: FileJob, writer: OutputWriter, context) -> None:

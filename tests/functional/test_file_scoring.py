@@ -189,6 +189,10 @@ def test_a_csv_with_bad_rows_under_a_key_with_spaces_and_unicode_is_scored_once(
     assert [o["line"] for o in lines] == [2, 3, 4, 5, 7, 8, 9, 10, 11, 14]
     assert [(o["prediction"], o["probabilities"]) for o in lines] == want
     assert {o["model_version"] for o in lines} == {first["model_version"]}
+    emf = [json.loads(x) for x in doc["logs"] if x.startswith('{"_aws"')]
+    assert [(m["source"], m["records"], m["predicted"], m["dead_lettered"]) for m in emf] == [
+        ("s3", 12, 10, 2)
+    ]  # the function's metrics line, with the stream's names
     letters = letters_for(gw, f"s3://{IN}/{key}")
     assert [(x["line"], x["reason"][:22]) for x in letters] == [
         (12, "wrong number of fields"),
