@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from mlayer import demo_data, report
+from mlayer.demo_files import FilesStep
 from mlayer.demo_onnx import OnnxStep
 from mlayer.errors import MlayerError
 from mlayer.gateway import Gateway
@@ -255,6 +256,7 @@ class Demo:
             self.mlayer("status")
             step = OnnxStep(self, models[1], STREAM)
             step.run(role, local_arch(), TABLE, DEAD_LETTERS, BUCKET)
+            FilesStep(self, BUCKET).run(role, models[1])  # a CSV dropped in a bucket, scored
 
     def prepare_aws(self) -> None:
         assert self.gateway is not None
