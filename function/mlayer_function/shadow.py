@@ -8,10 +8,12 @@ artifacts' sha256, samples' self-check). ``MLAYER_SHADOW_SAMPLE`` (0 < share <= 
 the share of batches the candidate sees.
 
 The candidate runs after the batch's live results are delivered, in a worker thread whose
-result is waited for at most ``SLOW_FACTOR`` times the live predict plus ``SLOW_FLOOR_MS``.
-Whatever it does (raise, return the wrong number of rows, run past that bound, fail to load),
-it is disabled for the container with a logged reason and counted; a NaN output is that
-record's dead letter. No exception leaves this module, so no live result can change or fail.
+result is waited for at most ``SLOW_FACTOR`` times the live predict plus ``SLOW_FLOOR_MS``: a
+batch past that bound is not compared (its records are the candidate's ``slow`` dead letters),
+nor is the next while that predict still runs, and ``SLOW_STRIKES`` such batches in a row
+disable it (one stall of a shared CPU does not). Whatever else it does (raise, return the wrong
+number of rows, fail to load), it is disabled for the container at once with a logged reason,
+counted; a NaN output is that record's dead letter. No exception leaves this module, so no live result can change or fail.
 """
 
 from __future__ import annotations
@@ -25,16 +27,18 @@ import tempfile
 import time
 import zipfile
 from collections.abc import Callable, Mapping
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from pathlib import Path
 
 from . import shadow_metrics
+from .modelstore import plain
 
 ENV_LAYER = "MLAYER_SHADOW_LAYER"
 ENV_SAMPLE = "MLAYER_SHADOW_SAMPLE"
-SLOW_FACTOR = 3.0  # a candidate slower than 3x the live predict (plus the floor) is disabled
+SLOW_FACTOR = 3.0  # a batch's candidate predict is waited for 3x the live one, plus the floor
 SLOW_FLOOR_MS = 50.0
+SLOW_STRIKES = 3  # slow batches in a row that disable the candidate
 DEADLINE_MARGIN_MS = 1000.0  # never wait into the invocation's last second
 DISAGREEMENTS_PER_BATCH = 5  # ids and both outputs, never payloads
 DISAGREEMENTS_PER_CONTAINER = 100
@@ -140,6 +144,8 @@ class Shadow:
         self._credit = 1.0 - sample  # the first batch is seen, then one in 1/sample
         self._logged = 0
         self._pool: ThreadPoolExecutor | None = None
+        self._running: Future | None = None  # a slow predict still running in the worker
+        self._strikes = 0
 
     @property
     def active(self) -> bool:
@@ -167,18 +173,21 @@ class Shadow:
         if left_ms is not None and left_ms - DEADLINE_MARGIN_MS < bound_ms:
             return None  # too close to the deadline: this batch is not compared
         rows = [good[p][2] for p in positions]
+        if self._running is not None and not self._running.done():
+            return self._slow(len(rows), "its previous predict is still running")
         self._pool = self._pool or ThreadPoolExecutor(1, thread_name_prefix="mlayer-shadow")
         future = self._pool.submit(_timed_predict, self.candidate, rows)
         try:
             labels, shadow_ms = future.result(timeout=bound_ms / 1000)
         except FutureTimeout:
-            self._pool = None  # its thread is busy for good: the candidate is never called again
-            return self._disable(f"slow: its predict ran past {bound_ms:.0f} ms", len(rows), "slow")
+            self._running = future
+            return self._slow(len(rows), f"its predict ran past {bound_ms:.0f} ms")
         except Exception as exc:
             return self._disable(f"raised {type(exc).__name__}: {exc}", len(rows), "raised")
         if len(labels) != len(rows):
             why = f"wrong shape: {len(labels)} predictions for {len(rows)} rows"
             return self._disable(why, len(rows), "wrong_shape")
+        self._strikes = 0
         live = [predictions[p][0] for p in positions]
         ids = [good[p][1] for p in positions]
         result = shadow_metrics.compare(live, labels, ids, self.classifier)
@@ -189,6 +198,14 @@ class Shadow:
         for line in lines:
             self.emit(line)
         return result
+
+    def _slow(self, records: int, why: str):
+        """A batch not compared; SLOW_STRIKES in a row disable the candidate."""
+        self._strikes += 1
+        if self._strikes >= SLOW_STRIKES:
+            return self._disable(f"slow: {why} ({self._strikes} batches in a row)", records, "slow")
+        self.emit(shadow_metrics.slow_line(records, self.dimensions, self.namespace, _now_ms()))
+        return None
 
     def _disable(self, reason: str, records: int = 0, kind: str = "error"):
         self.reason = reason
@@ -229,8 +246,26 @@ class Shadow:
 
 def _timed_predict(candidate: object, rows: list) -> tuple[list, float]:
     started = time.perf_counter()
-    labels, _probas = candidate.predict(rows)
+    labels = _labels(candidate, rows)
     return labels, (time.perf_counter() - started) * 1000
+
+
+def _labels(candidate: object, rows: list) -> list:
+    """The candidate's labels alone: the comparison needs no probabilities, so a scikit-learn
+    pipeline skips predict_proba (an ONNX graph gives both in one run)."""
+    estimator = getattr(candidate, "estimator", None)
+    if estimator is None:
+        return candidate.predict(rows)[0]
+    table = getattr(candidate, "table", None)
+    if table is not None:
+        table.take_extra_fields()  # the live model already said which fields it ignored
+    raw = estimator.predict(candidate.transform(rows))
+    labels = raw.tolist() if hasattr(raw, "tolist") else list(raw)
+    if getattr(raw, "dtype", None) is None or raw.dtype.kind == "O":
+        labels = [plain(v) for v in labels]
+    if len(labels) != len(rows):
+        raise ValueError(f"the model returned {len(labels)} predictions for {len(rows)} rows")
+    return labels
 
 
 def _now_ms() -> int:

@@ -147,3 +147,13 @@ def disabled_lines(
             dimensions={**dimensions, "reason": reason},
         )
     ]
+
+
+def slow_line(records: int, dimensions: dict[str, str], namespace: str, timestamp_ms: int) -> str:
+    """A batch the candidate was too slow for: its records, dead letters of reason ``slow``."""
+    return emf_line(
+        {"shadow_dead_letters": records},
+        namespace=namespace,
+        timestamp_ms=timestamp_ms,
+        dimensions={**dimensions, "reason": "slow"},
+    )

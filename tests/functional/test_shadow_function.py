@@ -194,7 +194,7 @@ def test_a_retrained_candidate_reports_the_agreement_computed_offline(run, model
     ("candidate", "why"),
     [
         ("raising", "RuntimeError: the candidate is broken"),
-        ("sleeping", "slow: its predict ran past"),
+        ("sleeping", "(3 batches in a row)"),
         ("short", "19 predictions for 20 rows"),
     ],
 )
@@ -207,7 +207,12 @@ def test_a_failing_candidate_is_disabled_and_leaves_the_live_results(run, candid
     (counted,) = [line for line in lines if "shadow_disabled" in line]
     reason = "slow" if candidate == "sleeping" else "raised"
     assert (counted["reason"], counted["shadow_dead_letters"]) == (reason, 20)
-    assert not _shadow_lines(lines)  # disabled at the first batch: nothing compared after
+    dead = [line for line in lines if "shadow_dead_letters" in line]
+    # raising: disabled at once; sleeping: a batch past the bound, one while it still runs,
+    # and the third in a row disables it
+    assert len(dead) == (3 if candidate == "sleeping" else 1)
+    assert {d["reason"] for d in dead} == {reason}
+    assert not _shadow_lines(lines)  # nothing was compared
     assert max(took) < 2.0  # the sleeping candidate's 5 s are never waited for
 
 
