@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from mlayer.models import RelinkOutcome
+from mlayer.report import human_bytes
 
 
 def _pct(x: float | None) -> str:
@@ -80,8 +81,9 @@ class ShadowAttachResult:
         f = self.fit
         lines = [
             self.publish.render(),
-            f"Fits beside the live model: /tmp {f.tmp_mb} MB of {f.ephemeral_mb} MB, both "
-            f"models' artifacts {f.memory_bytes / 1048576:.1f} MB for {f.memory_mb} MB of memory.",
+            f"Fits beside the live model: /tmp holds {human_bytes(f.tmp_bytes)} for both "
+            f"({f.tmp_mb} MB with the margin) of {f.ephemeral_mb} MB; both models' artifacts "
+            f"{human_bytes(f.memory_bytes)} for {f.memory_mb} MB of memory.",
         ]
         if self.state is None:
             lines.append("Dry run: nothing was published or attached.")
