@@ -24,6 +24,7 @@ from mlayer.request_types import (
     PruneRequest,
     PublishRequest,
     RollbackRequest,
+    RolloutRequest,
 )
 from mlayer.results.build_deps import BuildDepsResult
 from mlayer.results.init import InitResult
@@ -32,6 +33,7 @@ if TYPE_CHECKING:  # imported lazily at run time: `mlayer --help` stays fast
     from mlayer.local.commands import InvokeSummary, PollSummary
     from mlayer.results.deploy import DeployResult
     from mlayer.results.history import HistoryResult
+    from mlayer.results.policy import PolicyResult
     from mlayer.results.prune import PruneResult
     from mlayer.results.publish import PublishResult
     from mlayer.results.rollback import RollbackResult
@@ -105,6 +107,7 @@ def publish_model(
     *,
     confirm: Confirm | None = None,
     gateway: Any = None,
+    progress: Callable[[str], None] | None = None,
 ) -> PublishResult:
     """Publish a model-layer version and relink the function (a PublishResult; see publish.py).
 
@@ -114,7 +117,58 @@ def publish_model(
     from mlayer import publish
 
     gw, settings = _ready(settings, gateway)
+    if request.shadow:  # the candidate beside the live model (mlayer/shadow/attach.py)
+        from mlayer.shadow.attach import publish_shadow
+
+        return publish_shadow(
+            gw, settings, request, publish=publish.publish_model, confirm=confirm or _go_ahead
+        )
+    if (request.rollout or settings.rollout.strategy) != "all-at-once":
+        from mlayer.rollout.publishing import publish_with_rollout
+
+        return publish_with_rollout(
+            gw,
+            settings,
+            request,
+            publish=publish.publish_model,
+            confirm=confirm or _go_ahead,
+            progress=progress or (lambda _line: None),
+        )
     return publish.publish_model(gw, settings, request, confirm=confirm or _go_ahead)
+
+
+def rollout(
+    settings: Settings,
+    request: RolloutRequest,
+    *,
+    gateway: Any = None,
+    progress: Callable[[str], None] | None = None,
+) -> Any:
+    """`mlayer rollout status|resume|abort` (a RolloutStatusResult)."""
+    from mlayer.rollout.commands import rollout_command
+
+    gw, settings = _ready(settings, gateway)
+    return rollout_command(gw, settings, request, progress=progress or (lambda _line: None))
+
+
+def shadow(
+    settings: Settings,
+    request: Any,
+    *,
+    confirm: Confirm | None = None,
+    gateway: Any = None,
+) -> Any:
+    """`mlayer shadow status|promote|stop` (mlayer/shadow/commands.py)."""
+    from mlayer import rollback as relink
+    from mlayer.shadow import commands
+
+    gw, settings = _ready(settings, gateway)
+    if request.action == "status":
+        return commands.shadow_status(gw, settings, request.window_s)
+    go = confirm or _go_ahead
+    if request.action == "stop":
+        return commands.stop(gw, settings, request, confirm=go)
+    return commands.promote(gw, settings, request, rollback=relink.rollback, confirm=go)
 
 
 def rollback(
@@ -129,6 +183,19 @@ def rollback(
 
     gw, settings = _ready(settings, gateway)
     return command.rollback(gw, settings, request, confirm=confirm or _go_ahead)
+
+
+def policy(
+    settings: Settings, which: str, *, account: str | None = None, gateway: Any = None
+) -> PolicyResult:
+    """The configuration's IAM policy: ``function`` (its role) or ``deployer`` (a PolicyResult)."""
+    from mlayer import role
+    from mlayer.results.policy import PolicyResult
+
+    gw, settings = _ready(settings, gateway)
+    keys = role.stream_keys(gw, settings) if which == "function" else None
+    docs = role.policy_documents(gw, settings, account=account, keys=keys)
+    return PolicyResult(which, docs[which])
 
 
 def history(

@@ -49,6 +49,7 @@ def build_deps(
             force=request.force,
             cache_dir=Path(request.cache_dir) if request.cache_dir else None,
             budget_bytes=request.budget_bytes or MAX_UNZIPPED_BYTES,
+            allow_missing_libs=tuple(request.allow_missing_libs),
         ),
         runner,
         on_progress,

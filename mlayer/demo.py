@@ -25,6 +25,7 @@ from pathlib import Path
 from mlayer import demo_data, report
 from mlayer.demo_files import FilesStep
 from mlayer.demo_onnx import OnnxStep
+from mlayer.demo_rollout import RolloutStep
 from mlayer.errors import MlayerError
 from mlayer.gateway import Gateway
 from mlayer.local import sandbox
@@ -211,34 +212,7 @@ class Demo:
             self.say(
                 f"Trained {models[1].label} (logistic regression) and {models[2].label} (naive Bayes) on generated tickets"
             )
-            role = sandbox.ensure_lambda_role(self.gateway, "mlayer-demo-role")
-            requirements = shipped_path("layers", "sklearn", "requirements.txt")
-            self.mlayer(
-                "init",
-                "--force",
-                "--function",
-                FUNCTION,
-                "--runtime",
-                local_runtime(),
-                "--arch",
-                local_arch(),
-                "--role",
-                role,
-                "--requirements",
-                str(requirements),
-                "--bucket",
-                BUCKET,
-                "--stream",
-                STREAM,
-                "--sink",
-                f"dynamodb://{TABLE}",
-                "--dead-letter",
-                f"sqs://{DEAD_LETTERS}",
-                "--memory",
-                "1024",
-            )
-            self.mlayer("build-deps", "--builder", "pip", "--publish", "--yes")
-            self.mlayer("deploy-function", "--yes")
+            role = self.deploy()
             self.publish(models[1])
             self.phase("phase-1", models[1], seed=101)
             self.publish(models[2])
@@ -254,9 +228,43 @@ class Demo:
                 f"{_history_versions(history)} versions",
             )
             self.mlayer("status")
+            RolloutStep(self, STREAM, FUNCTION, BUCKET).run(good=models[2], live=models[1])
             step = OnnxStep(self, models[1], STREAM)
             step.run(role, local_arch(), TABLE, DEAD_LETTERS, BUCKET)
             FilesStep(self, BUCKET).run(role, models[1])  # a CSV dropped in a bucket, scored
+
+    def deploy(self) -> str:
+        """init, build-deps --publish and deploy-function, as a user would; the role's ARN."""
+        assert self.gateway is not None
+        role = sandbox.ensure_lambda_role(self.gateway, "mlayer-demo-role")
+        requirements = shipped_path("layers", "sklearn", "requirements.txt")
+        self.mlayer(
+            "init",
+            "--force",
+            "--function",
+            FUNCTION,
+            "--runtime",
+            local_runtime(),
+            "--arch",
+            local_arch(),
+            "--role",
+            role,
+            "--requirements",
+            str(requirements),
+            "--bucket",
+            BUCKET,
+            "--stream",
+            STREAM,
+            "--sink",
+            f"dynamodb://{TABLE}",
+            "--dead-letter",
+            f"sqs://{DEAD_LETTERS}",
+            "--memory",
+            "1024",
+        )
+        self.mlayer("build-deps", "--builder", "pip", "--publish", "--yes")
+        self.mlayer("deploy-function", "--yes")
+        return role
 
     def prepare_aws(self) -> None:
         assert self.gateway is not None

@@ -62,6 +62,12 @@ def sample_notes(pipeline: Pipeline, sample: object, auto: bool) -> list[str]:
         notes.append(
             "No --sample: the model is published unchecked (the function cannot verify at cold "
             "start that it predicts as here). Pass --sample FILE with JSON lines of records."
+            + (
+                " A table model's boolean and datetime columns are told by them too: without, "
+                "they are typed as numbers."
+                if pipeline.input_kind == "table"
+                else ""
+            )
         )
     elif pipeline.samples_dropped:
         notes.append(
@@ -72,9 +78,8 @@ def sample_notes(pipeline: Pipeline, sample: object, auto: bool) -> list[str]:
 
 
 def sklearn_content(pipeline: Pipeline, notes: Sequence[str] = ()) -> LayerContent:
-    files = tuple(
-        (f"mlayer/{a.file}", p) for a, p in zip(pipeline.artifacts, pipeline.paths, strict=True)
-    )
+    sources = pipeline.blobs or pipeline.paths  # the bytes that were hashed and scanned
+    files = tuple((f"mlayer/{a.file}", p) for a, p in zip(pipeline.artifacts, sources, strict=True))
     return LayerContent(
         format="sklearn",
         artifacts=pipeline.artifacts,

@@ -31,8 +31,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from mlayer import trust
+from mlayer import call_guard, refusal_hints, trust
 from mlayer.errors import ModelError, UntrustedPickleError
+from mlayer.native_state import Checker
 from mlayer.replay import Refusal, State, Stub, Walker
 
 _REVIEW = "Save the model again with joblib.dump; mlayer does not load pickles written by hand."
@@ -91,20 +92,10 @@ def decompress(data: bytes) -> tuple[bytes, str | None]:
 def _refused_error(refused: list[trust.Verdict], where: str) -> UntrustedPickleError:
     names = tuple(v.qualname for v in refused)
     listed = "; ".join(f"{v.qualname} ({v.reason})" for v in refused)
-    if any(n.startswith("__main__.") for n in names):
-        hint = (
-            "Classes and functions defined in a script or notebook (__main__) do not exist on "
-            "Lambda: move them into a module, save the model again and publish with --code "
-            "my_module.py."
-        )
-    else:
-        trusts = " ".join(f"--trust {n}" for n in names)
-        hint = (
-            "mlayer loads only scikit-learn, numpy, scipy and joblib objects and your --code "
-            f"modules. If you reviewed what these names do and trust them, publish with {trusts}."
-        )
     return UntrustedPickleError(
-        f"{where}refused before loading: the pickle names {listed}.", hint, names
+        f"{where}refused before loading: the pickle names {listed}.",
+        refusal_hints.hint(names),  # mlayer.refusal_hints: never a --trust for code-running
+        names,
     )
 
 
@@ -116,8 +107,27 @@ def scan_bytes(
     return _scan(io.BytesIO(raw), compression, trusted, code_modules)
 
 
+def _stream_size(fh) -> int:
+    here = fh.tell()
+    size = fh.seek(0, 2)
+    fh.seek(here)
+    return size
+
+
+def _native_error(flaws: list[str]) -> UntrustedPickleError:
+    more = f" (and {len(flaws) - 3} more)" if len(flaws) > 3 else ""
+    return UntrustedPickleError(
+        "refused before loading: its saved state is not one scikit-learn writes, and native "
+        f"code would index memory with it: {'; '.join(flaws[:3])}{more}.",
+        "Save the model again with joblib.dump from the estimator you trained; a state edited "
+        "after training is never loaded.",
+    )
+
+
 def _scan(fh, compression: str | None, trusted, code_modules) -> PickleScan:
     scan = State(trust.Policy(trusted, code_modules))
+    scan.native = Checker(fh)  # mlayer.native_state: the states native code indexes
+    scan.limit = call_guard.limit_for(_stream_size(fh))
     try:
         top = Walker(fh, scan, joblib_mode=True).load()
     except Refusal as exc:
@@ -142,6 +152,9 @@ def _scan(fh, compression: str | None, trusted, code_modules) -> PickleScan:
     refused = [v for v in verdicts if v.kind == trust.REFUSED]
     if refused:
         raise _refused_error(refused, "")
+    flaws = scan.native.finish(top)
+    if flaws:
+        raise _native_error(flaws)
     versions: dict[str, str] = {}
     for obj in scan.built:
         state = obj.state
@@ -158,10 +171,15 @@ def _scan(fh, compression: str | None, trusted, code_modules) -> PickleScan:
 
 
 def scan_file(
-    path: str | Path, trusted: Iterable[str] = (), code_modules: Iterable[str] = ()
+    path: str | Path,
+    trusted: Iterable[str] = (),
+    code_modules: Iterable[str] = (),
+    data: bytes | None = None,  # the file's bytes, read once by the caller, who loads them too
 ) -> PickleScan:
     """Scan one model file; UntrustedPickleError (naming the file) unless every global passes."""
     try:
+        if data is not None:
+            return scan_bytes(data, trusted, code_modules)
         with open(path, "rb") as fh:
             if fh.peek(1)[:1] == b"\x80":  # not compressed: read it as joblib does, streaming
                 return _scan(fh, None, trusted, code_modules)
@@ -169,8 +187,9 @@ def scan_file(
     except OSError as exc:
         raise ModelError(f"Cannot read {path}: {exc.strerror}", "Check the path.") from exc
     except UntrustedPickleError as exc:
-        raise UntrustedPickleError(
-            f"{path}: {exc.message}", exc.hint, exc.globals, str(path)
-        ) from None
+        hint = exc.hint
+        if exc.globals and hint == refusal_hints.hint(exc.globals):  # now knowing the folder
+            hint = refusal_hints.hint(exc.globals, Path(path).parent)
+        raise UntrustedPickleError(f"{path}: {exc.message}", hint, exc.globals, str(path)) from None
     except ModelError as exc:
         raise ModelError(f"{path}: {exc.message}", exc.hint) from exc

@@ -15,7 +15,8 @@ from __future__ import annotations
 
 import pickle
 
-from mlayer import trust
+from mlayer import call_guard, trust
+from mlayer.dtype_state import dtype_from_state
 from mlayer.errors import ModelError
 
 _LITERALS = (str, bytes, bytearray, int, float, complex, bool, type(None))
@@ -37,22 +38,26 @@ class Stub:
         obj = object.__new__(cls)
         obj.args, obj.state, obj.attrs = args, None, {}
         obj.called = obj.canonical = False
+        obj.builds = 0  # BUILDs applied: mlayer.native_state refuses arrays rebuilt after use
+        obj.items = []  # (key or None, value) given by SETITEM(S)/APPEND(S)/ADDITEMS
         return obj
 
     def __init__(self, *args, **kwargs) -> None:
         self.called = True
 
     def __setitem__(self, key, value) -> None:
-        pass  # SETITEM(S), APPEND(S), ADDITEMS on a built object: nothing to learn
+        # SETITEM(S), APPEND(S), ADDITEMS on a built object (a dict or list subclass): kept,
+        # as mlayer.native_state checks what such a container holds
+        self.items.append((key, value))
 
     def append(self, value) -> None:
-        pass
+        self.items.append((None, value))
 
     def extend(self, values) -> None:
-        pass
+        self.items.extend((None, value) for value in values)
 
     def add(self, value) -> None:
-        pass
+        self.items.append((None, value))
 
 
 class _Array(Stub):
@@ -125,7 +130,7 @@ def _dtype_made(stub: Stub) -> None:
 def _dtype_built(stub: Stub, state) -> None:
     if getattr(stub, "real", None) is not None:
         try:
-            stub.real.__setstate__(_value(state))
+            stub.real = dtype_from_state(stub.real, _value(state))  # mlayer.dtype_state
         except Exception:
             stub.real = None
 
@@ -186,11 +191,30 @@ class Walker(pickle._Unpickler):  # the pure-Python unpickler joblib itself exte
                 raise Refusal("a NumpyArrayWrapper made otherwise than joblib writes it")
         elif _tainted((args, kwargs)):
             raise Refusal("joblib's array wrapper passed to a call")
+        self._bound(func, args, kwargs)  # mlayer.call_guard: what the call would allocate
+
+    def _bound(self, func, args, kwargs) -> None:
+        target, given = func, tuple(args)
+        if func.qualname == "functools.partial" and given and _is_class(given[0]):
+            target, given = given[0], given[1:]  # what the partial would call, when called
+        why = call_guard.too_big(target.qualname, given, kwargs, self._scan.limit)
+        if why:
+            raise Refusal(why)
+
+    def _check_class_call(self, func, args) -> None:
+        """REDUCE runs a class's __init__ (copyreg._reconstructor: its base's): audited only."""
+        if func.qualname == "copyreg._reconstructor" and len(args) > 1 and _is_class(args[1]):
+            func = args[1]
+        if func.verdict.via == "allowlist" and func.qualname not in trust.CONSTRUCTORS:
+            why = call_guard.call_problem(func.qualname)
+            if why:
+                raise Refusal(why)
 
     def load_reduce(self) -> None:
         args = self.stack.pop()
         func = self.stack[-1]
         self._check_call(func, args)
+        self._check_class_call(func, args)
         if func.qualname == "copyreg._reconstructor" and len(args) == 3 and _is_class(args[0]):
             obj = args[0].__new__(args[0])  # object.__new__(cls): no __init__, as copyreg does
             obj.canonical = True
@@ -199,6 +223,11 @@ class Walker(pickle._Unpickler):  # the pure-Python unpickler joblib itself exte
             obj.called = True
             if func.qualname == "numpy.dtype":
                 _dtype_made(obj)
+                big = obj.real is not None and call_guard.dtype_too_big(
+                    obj.real.itemsize, self._scan.limit
+                )
+                if big:
+                    raise Refusal(big)
         self.stack[-1] = obj
 
     def load_newobj(self) -> None:
@@ -224,10 +253,13 @@ class Walker(pickle._Unpickler):  # the pure-Python unpickler joblib itself exte
         if not isinstance(inst, Stub):
             return  # BUILD on a value: the real unpickler would fail; nothing to learn
         inst.state = state
+        inst.builds += 1
         if type(inst).qualname == "numpy.dtype":
             _dtype_built(inst, state)
         if type(inst).qualname != trust.WRAPPER or not self._joblib:
             self._scan.built.append(inst)
+            if self._scan.native is not None:  # mlayer.native_state: what native code indexes
+                self._scan.native.on_build(inst, state)
             return
         if not inst.canonical:
             raise Refusal("a NumpyArrayWrapper made otherwise than joblib writes it")
@@ -236,11 +268,13 @@ class Walker(pickle._Unpickler):  # the pure-Python unpickler joblib itself exte
             if part and not (isinstance(part, dict) and set(part) <= _WRAPPER_KEYS):
                 raise Refusal("a NumpyArrayWrapper with an unusual state")  # e.g. its own read
             inst.attrs.update(part or {})
-        self._skip_array(inst.attrs)
-        self.stack[-1] = _Array()  # joblib puts the array where the wrapper was
+        array = _Array()  # joblib puts the array where the wrapper was
+        array.layout = self._skip_array(inst.attrs)
+        self.stack[-1] = array
 
-    def _skip_array(self, attrs: dict) -> None:
-        """Consume the bytes joblib reads after a NumpyArrayWrapper, exactly as it reads them."""
+    def _skip_array(self, attrs: dict) -> dict:
+        """Consume the bytes joblib reads after a NumpyArrayWrapper, exactly as it reads them;
+        return where they are (offset, dtype, shape, order), or an object array's pickle."""
         import numpy as np
 
         shape = attrs.get("shape")
@@ -248,15 +282,18 @@ class Walker(pickle._Unpickler):  # the pure-Python unpickler joblib itself exte
             raise Refusal("an array wrapper with an unusual shape")
         dtype = _real_dtype(attrs.get("dtype"))
         count = int(np.multiply.reduce([np.int64(d) for d in shape])) if shape else 1
+        layout = {"dtype": dtype, "shape": tuple(shape), "order": attrs.get("order")}
         if dtype.hasobject:  # joblib: pickle.load(file_handle), the stdlib unpickler
-            Walker(self._fh, self._scan, joblib_mode=False).load()
-            return
+            layout["content"] = Walker(self._fh, self._scan, joblib_mode=False).load()
+            return layout
         if attrs.get("numpy_array_alignment_bytes") is not None:
             padding = self._fh.read(1)
             self._fh.read(int.from_bytes(padding, "little"))
         if count < 0 or dtype.itemsize <= 0:
             raise Refusal("an array wrapper with a negative size")
+        layout["offset"] = self._fh.tell()
         _read_exactly(self._fh, count * dtype.itemsize)
+        return layout
 
     def load_stop(self) -> None:
         frame = self._unframer.current_frame
@@ -289,6 +326,8 @@ class State:
         self.policy = policy
         self.classes: dict[str, type] = {}
         self.built: list[Stub] = []
+        self.native = None  # mlayer.native_state.Checker, when the scan checks native states
+        self.limit = call_guard.FLOOR  # bytes one call may allocate (mlayer.call_guard)
 
     def stub_class(self, module: str, name: str) -> type:
         qualname = f"{module}.{name}"

@@ -29,6 +29,7 @@ class BuildDepsRequest:
     force: bool = False
     cache_dir: str | Path | None = None
     budget_bytes: int | None = None
+    allow_missing_libs: tuple[str, ...] = ()  # sonames Lambda will find without the layer
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -54,6 +55,11 @@ class PublishRequest(RelinkRequest):
     sample: str | Path | None = None  # JSON lines of input records (the self-check, the ONNX gate)
     format: str | None = None  # sklearn | onnx; None: [model] format
     trust: tuple[str, ...] = ()  # MODULE.NAME globals accepted beyond the pickle allowlist
+    rollout: str | None = None  # all-at-once | canary | linear; None: [rollout] strategy
+    percent: float | None = None  # None: [rollout] percent
+    interval: str | None = None  # None: [rollout] interval
+    wait: bool = True  # False (--no-wait): start the rollout and return; `rollout resume` drives
+    shadow: bool = False  # --shadow: attach as the function's shadow instead of relinking
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -79,6 +85,7 @@ class PruneRequest:
 class DeployRequest:
     dry_run: bool = False
     allow_version_mismatch: bool = False
+    create_role: bool = False  # --create-role: as [function] role = "create"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -98,3 +105,17 @@ class PollRequest:
     max_batches: int | None = None
     until_empty: bool = False
     local: bool = True
+
+
+@dataclass(frozen=True, kw_only=True)
+class RolloutRequest:
+    action: str  # status | resume | abort
+    alias: str | None = None  # None: [model] alias
+
+
+@dataclass(frozen=True, kw_only=True)
+class ShadowRequest:
+    action: str  # status | promote | stop
+    alias: str | None = None  # None: [model] alias
+    dry_run: bool = False
+    window_s: int = 3600  # status: the length of each window

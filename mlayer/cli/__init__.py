@@ -10,8 +10,11 @@ from __future__ import annotations
 from mlayer.cli import (  # noqa: F401 (registers)
     local_commands,
     model_commands,
+    policy_commands,
     prune_commands,
+    rollout_commands,
     setup_commands,
+    shadow_commands,
 )
 from mlayer.cli.app import App, confirm, pass_app
 from mlayer.cli.group import MlayerGroup, cli

@@ -79,8 +79,14 @@ def poll(app: App, **fields) -> None:
     default=0,
     help="Port on 127.0.0.1 (default: a free one).",
 )
+@click.option(
+    "--enforce-iam",
+    is_flag=True,
+    help="Check every request against IAM; prints a deployer holding exactly "
+    "`mlayer policy --deployer` of this configuration (functions run with their role).",
+)
 @pass_app
-def local_aws(app: App, port) -> None:
+def local_aws(app: App, port, enforce_iam) -> None:
     """Run the embedded AWS (moto's server) on 127.0.0.1 until interrupted (Ctrl-C or SIGTERM)."""
     import signal
     import time
@@ -91,13 +97,31 @@ def local_aws(app: App, port) -> None:
         raise KeyboardInterrupt
 
     signal.signal(signal.SIGTERM, stop)
-    with embedded_aws(port=port, isolated=True) as local:
+    with embedded_aws(port=port, isolated=True, enforce_iam=enforce_iam) as local:
+        env, lines = local.env, local.export_lines()
+        if enforce_iam:
+            from mlayer.local.enforced import set_up
+
+            principals = set_up(local, app.settings)
+            env, lines = principals.env(local), principals.export_lines(local)
         if app.json_output:
-            click.echo(json.dumps({"endpoint_url": local.endpoint_url, "env": local.env}, indent=2))
+            doc = {"endpoint_url": local.endpoint_url, "env": env}
+            if enforce_iam:
+                doc["administrator"] = principals.administrator
+                doc["deployer_policy"] = principals.deployer_policy
+            click.echo(json.dumps(doc, indent=2))
         else:
             click.echo(f"Embedded AWS listening on {local.endpoint_url}")
-            click.echo("Use it from another shell with:")
-            for line in local.export_lines():
+            if enforce_iam:
+                keys = principals.administrator
+                click.echo(
+                    "IAM is enforced. Administrator (set-up only): "
+                    f"{keys['AWS_ACCESS_KEY_ID']} / {keys['AWS_SECRET_ACCESS_KEY']}"
+                )
+                click.echo("The deployer (exactly `mlayer policy --deployer`), from another shell:")
+            else:
+                click.echo("Use it from another shell with:")
+            for line in lines:
                 click.echo(f"  {line}")
             click.echo("Press Ctrl-C to stop.")
         sys.stdout.flush()

@@ -74,6 +74,28 @@ def _model_settings(app: App, function_name: str | None, layer_name: str | None)
     help="Where the artifacts live: the layer, or S3 behind a manifest-only layer "
     "(default: [model] store, auto: the layer when it fits).",
 )
+@click.option(
+    "--rollout",
+    type=click.Choice(["all-at-once", "canary", "linear"]),
+    help="Move the alias by steps, each judged on both versions' health, rolled back by "
+    "itself on a failed gate (default: [rollout] strategy, all-at-once; needs [model] alias).",
+)
+@click.option(
+    "--percent", type=float, help="canary: P% then 100%; linear: +P% per step ([rollout] percent)."
+)
+@click.option("--interval", help="How long each step is watched, e.g. 5m ([rollout] interval).")
+@click.option(
+    "--no-wait",
+    is_flag=True,
+    help="Start the rollout and return; `mlayer rollout resume` drives it.",
+)
+@click.option(
+    "--shadow",
+    is_flag=True,
+    help="Attach the candidate beside the live model instead of relinking: it predicts the "
+    "same batches ([model] shadow_sample of them), its answers compared and thrown away "
+    "(`mlayer shadow status|promote|stop`).",
+)
 @relink_options
 @pass_app
 def publish_model(
@@ -85,11 +107,14 @@ def publish_model(
     model last). Publishing files already published reuses that version.
     """
     fields["trust"] = tuple(fields.get("trust") or ())
+    fields["wait"] = not fields.pop("no_wait", False)
     request = PublishRequest(
         model=model, preprocessors=tuple(preprocessors), link=not no_link, **fields
     )
     settings = _model_settings(app, function_name, layer_name)
-    app.emit(api.publish_model(settings, request, confirm=app.confirmer(yes)))
+    app.emit(
+        api.publish_model(settings, request, confirm=app.confirmer(yes), progress=app.progress())
+    )
 
 
 @cli.command()

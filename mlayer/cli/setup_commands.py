@@ -103,6 +103,15 @@ def init(
 @click.option("--no-slim", is_flag=True, help="Keep tests, sources and debug symbols.")
 @click.option("--no-compile", is_flag=True, help="Ship no precompiled bytecode.")
 @click.option("--force", is_flag=True, help="Rebuild even when the build cache has this layer.")
+@click.option(
+    "--allow-missing-lib",
+    "allow_missing_libs",
+    multiple=True,
+    metavar="SONAME",
+    help="A shared library (e.g. libgomp.so.1) the layer's modules need that the function"
+    " gets another way; by default a need Lambda's image and the layer cannot meet refuses"
+    " the build. Repeatable.",
+)
 @yes_option("Publish without asking.")
 @pass_app
 def build_deps(
@@ -117,6 +126,7 @@ def build_deps(
     no_slim,
     no_compile,
     force,
+    allow_missing_libs,
     yes,
 ) -> None:
     """Build (and publish) the dependencies layer: scikit-learn, numpy, scipy, joblib."""
@@ -125,7 +135,12 @@ def build_deps(
         deps={"requirements": requirements, "layer": layer_name, "builder": builder},
     )
     request = BuildDepsRequest(
-        output=output, publish=publish, slim=not no_slim, compile=not no_compile, force=force
+        output=output,
+        publish=publish,
+        slim=not no_slim,
+        compile=not no_compile,
+        force=force,
+        allow_missing_libs=tuple(allow_missing_libs),
     )
     result = api.build_deps(settings, request, progress=app.progress(), confirm=app.confirmer(yes))
     app.emit(result)

@@ -34,8 +34,13 @@ class StatusResult:
     max_layers: int
     limit_bytes: int = 0
     model_store: str | None = None  # where the live model's artifacts are: layer | s3 | mixed
+    model_trusted_globals: tuple[str, ...] = ()  # the live model's --trust globals (manifest)
     s3_objects: tuple[dict, ...] = ()
     s3_permission: dict | None = None  # {action, resources, role, granted: yes | no | unknown}
+    # What `mlayer policy --function` needs that the role's policies do not grant ({sid, action,
+    # resource, decision}); None: the role's policies could not be read here.
+    role_missing: tuple[dict, ...] | None = None
+    shadow: dict | None = None  # the active shadow's state (mlayer/shadow/state.py), or None
     ephemeral_storage: int | None = None  # the function's /tmp, MB
     alias: str | None = None  # [model] alias, when the function has it
     alias_function_version: str | None = None  # the function version the alias points at
@@ -93,8 +98,11 @@ class StatusResult:
             "model_version": model.version if model else None,
             "model_label": model.label if model else None,
             "model_store": self.model_store,
+            "model_trusted_globals": list(self.model_trusted_globals),
             "s3_objects": list(self.s3_objects),
             "s3_permission": self.s3_permission,
+            "role_missing": None if self.role_missing is None else list(self.role_missing),
+            "shadow": self.shadow,
             "ephemeral_storage": self.ephemeral_storage,
             "alias": self.alias,
             "alias_function_version": self.alias_function_version,
@@ -135,9 +143,17 @@ class StatusResult:
                 f"{head}\n{body}\nLayers {len(self.layers)}/{self.max_layers}; code {human_bytes(self.code_size)}; "
                 f"total unzipped {human_bytes(self.total_unzipped)}; budget left {human_bytes(self.budget_left)}.",
                 *self._alias_lines(),
+                *self._trust_lines(),
                 *self._s3_lines(),
+                *self._role_lines(),
+                *self._shadow_lines(),
             ]
         )
+
+    def _trust_lines(self) -> list[str]:
+        if not self.model_trusted_globals:
+            return []
+        return [f"The live model loads with --trust {', '.join(self.model_trusted_globals)}."]
 
     def _alias_lines(self) -> list[str]:
         if self.alias is None:
@@ -156,6 +172,26 @@ class StatusResult:
         """A mark on an S3 object that a problem names (missing, or of another size)."""
         uri = f"s3://{obj['bucket']}/{obj['key']} "
         return " NOT AS PUBLISHED (see the error)" if any(uri in p for p in self.problems) else ""
+
+    def _shadow_lines(self) -> list[str]:
+        s = self.shadow
+        if not s:
+            return []
+        return [
+            f"Shadow: {s['model_version']} ({s['layer_version_arn']}) beside "
+            f"{s['live_model_version']}, sample {s['sample']:g}, since {s['started_at']} "
+            "(`mlayer shadow status`)."
+        ]
+
+    def _role_lines(self) -> list[str]:
+        if self.role_missing is None:
+            return ["The role's policies could not be read: what it lacks is unknown."]
+        if not self.role_missing:
+            return ["The role grants everything this configuration needs."]
+        return [
+            "The role lacks what this configuration needs (`mlayer policy --function`):",
+            *(f"  {m['action']} on {m['resource']} ({m['sid']})" for m in self.role_missing),
+        ]
 
     def _s3_lines(self) -> list[str]:
         if not self.s3_objects:

@@ -377,6 +377,8 @@ STATUS_KEYS = {
     "warnings",
     "problems",
     "shadow",
+    "role_missing",
+    "model_trusted_globals",
 }
 STATUS_LAYER_KEYS = {
     "arn",
