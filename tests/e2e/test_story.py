@@ -50,9 +50,10 @@ def test_the_whole_story_holds(tmp_path, repo_root):
     assert checks["bad records dead-lettered with a reason"]["ok"]
     assert checks["history lists both versions"]["ok"]
     assert checks["rollout: the one-class model is rolled back at the first step"]["ok"]
-    assert "gate prediction_shift failed" in checks[
-        "rollout: the one-class model is rolled back at the first step"
-    ]["detail"]
+    assert (
+        "gate prediction_shift failed"
+        in checks["rollout: the one-class model is rolled back at the first step"]["detail"]
+    )
     assert checks["rollout: the good model is promoted"]["ok"]
     if result["onnx_skipped"] is None:  # the machine can emulate an Amazon Linux 2023 runtime
         assert checks["onnx: predictions equal sklearn's"]["ok"]
