@@ -11,7 +11,8 @@ touches and no other:
   WriteDeadLetterOverflow  the overflow prefix (default: the artifact bucket's dead-letters/)
   ReadModelArtifacts    s3:GetObject on the artifact bucket's models/* when a model may be
                         stored in S3 ([model] store s3, or auto: a later publish-model may move
-                        a model that outgrows its layer to S3 without touching the role)
+                        a model that outgrows its layer to S3 without touching the role), and
+                        on its layers/*.zip: a shadow's layer zip (publish-model --shadow)
   WriteOnFailure        the trigger's on-failure destination (deploy_plan.on_failure_url)
   ReadScoredFiles       [trigger] s3, when that key exists and is set (file scoring), with
   ScoringState          its continuation state and multipart uploads beside the s3:// output,
@@ -167,9 +168,9 @@ def function_statements(
     if settings.model.store in MODEL_STORES_IN_S3 and settings.artifacts.bucket:
         used.add("models")
         bucket = settings.artifacts.bucket
-        out.append(
-            Statement("ReadModelArtifacts", ("s3:GetObject",), (arns.objects(bucket, "models/"),))
-        )
+        models = arns.objects(bucket, "models/")
+        shadows = f"{arns.bucket(bucket)}/layers/*.zip"  # a shadow's zip (mlayer/shadow/state.py)
+        out.append(Statement("ReadModelArtifacts", ("s3:GetObject",), (models, shadows)))
     out += scored_files_statements(settings, arns)
     return out + key_statements(keys or {}, used)
 

@@ -83,7 +83,10 @@ def test_function_policy_names_every_resource_of_a_full_configuration():
     )
     assert by_sid["WriteDeadLetters"]["Resource"] == "arn:aws:s3:::dl-bucket/letters/*"
     assert by_sid["WriteDeadLetterOverflow"]["Resource"] == "arn:aws:s3:::acme-ml/dead-letters/*"
-    assert by_sid["ReadModelArtifacts"]["Resource"] == f"arn:aws:s3:::acme-ml/{MODELS_PREFIX}*"
+    assert by_sid["ReadModelArtifacts"]["Resource"] == [
+        "arn:aws:s3:::acme-ml/layers/*.zip",  # a shadow's layer zip
+        f"arn:aws:s3:::acme-ml/{MODELS_PREFIX}*",
+    ]
     assert by_sid["WriteOnFailure"]["Action"] == "sns:Publish"
     assert by_sid["WriteOnFailure"]["Resource"] == "arn:aws:sns:eu-west-1:123456789012:failed"
     assert lint(function_policy(s, ARNS)) == []
