@@ -9,13 +9,15 @@ live here so that the three commands cannot drift apart.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mlayer import manifest as mf
 from mlayer.arns import layer_name
 from mlayer.errors import ModelError
 from mlayer.onnx.support import deps_problem
-from mlayer.store import ArtifactStore
+
+if TYPE_CHECKING:  # the store is passed in: importing it would load boto3 (compat is pure)
+    from mlayer.store import ArtifactStore
 
 
 def find_deps_lock(

@@ -30,7 +30,7 @@ from mlayer.config.file_trigger import CHUNK_ENV
 from mlayer.config.file_trigger import function_env as file_env
 from mlayer.config.sections import SNAPSTART_MAX_TMP_MB
 from mlayer.errors import ConfigError
-from mlayer.gateway import code_sha256_to_hex
+from mlayer.packaging import code_sha256_to_hex
 
 PACKAGE = "mlayer_function"
 HANDLER = f"{PACKAGE}.handler.handler"

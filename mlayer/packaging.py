@@ -6,6 +6,7 @@ order, timestamps and modes must not depend on the machine or the clock.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import os
 import stat
@@ -35,6 +36,11 @@ def sha256_file(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
         while block := fh.read(chunk):
             digest.update(block)
     return digest.hexdigest()
+
+
+def code_sha256_to_hex(code_sha256: str) -> str:
+    """Lambda reports a zip's sha256 as base64 of the digest; mlayer keys things by hex."""
+    return base64.b64decode(code_sha256).hex()
 
 
 def sha256_bytes(data: bytes) -> str:

@@ -19,10 +19,11 @@ from mlayer.gateway.base import DEFAULT_REGION
 from mlayer.gateway.file_events import FileEventCalls
 from mlayer.gateway.iam import IamCalls
 from mlayer.gateway.inventory import InventoryCalls
-from mlayer.gateway.lambdas import LambdaCalls, code_sha256_to_hex
+from mlayer.gateway.lambdas import LambdaCalls
 from mlayer.gateway.s3 import S3Calls
 from mlayer.gateway.streams import StreamCalls
 from mlayer.gateway.translate import translate
+from mlayer.packaging import code_sha256_to_hex  # defined there: pure callers need no boto3
 
 
 class Gateway(S3Calls, LambdaCalls, StreamCalls, InventoryCalls, IamCalls, FileEventCalls):

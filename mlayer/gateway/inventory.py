@@ -12,7 +12,7 @@ from typing import Any
 
 from mlayer.errors import AwsError, NotFoundError
 from mlayer.gateway.base import GatewayBase
-from mlayer.gateway.lambdas import code_sha256_to_hex
+from mlayer.packaging import code_sha256_to_hex
 from mlayer.prune_types import AliasView, FunctionVersionView, LayerVersionView
 
 _WHEN = re.compile(r"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(\.\d+)?(Z|[+-]\d\d:?\d\d)?$")

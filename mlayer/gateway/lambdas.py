@@ -17,11 +17,6 @@ _NO_BY_ARN = {"500", "501", "NotImplemented", "NotImplementedException"}
 _DENIED = {"AccessDeniedException", "AccessDenied"}
 
 
-def code_sha256_to_hex(code_sha256: str) -> str:
-    """Lambda reports a zip's sha256 as base64 of the digest; mlayer keys things by hex."""
-    return base64.b64decode(code_sha256).hex()
-
-
 class LambdaCalls(GatewayBase):
     def publish_layer_version(
         self,

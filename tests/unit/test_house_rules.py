@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import ast
+import json
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
@@ -77,8 +80,18 @@ PURE_MODULES = (
     "mlayer/rollout/state.py",
     "mlayer/prune_plan.py",
     "mlayer/prune_types.py",
+    "mlayer/packaging.py",
+    "mlayer/shadow/fit.py",
+    "mlayer/policy/arns.py",
+    "mlayer/policy/document.py",
+    "mlayer/policy/function_policy.py",
+    "mlayer/policy/deployer_policy.py",
+    "mlayer/policy/evaluate.py",
+    "mlayer/policy/role_plan.py",
 )
 SIDE_EFFECTS = {"boto3", "botocore", "subprocess", "click", "socket"}
+# What importing a pure module may not load, directly or through anything it imports.
+LOADED_SIDE_EFFECTS = ("boto3", "botocore", "subprocess", "socket", "_socket", "ssl", "click")
 MAX_LINES = 400
 
 
@@ -92,6 +105,30 @@ def test_every_module_the_rules_name_exists():
 def test_pure_modules_import_no_side_effects():
     offenders = {name: sorted(SIDE_EFFECTS & imported_roots(REPO / name)) for name in PURE_MODULES}
     assert {k: v for k, v in offenders.items() if v} == {}
+
+
+def _dotted(path: str) -> str:
+    return path.removesuffix(".py").replace("/", ".")
+
+
+def test_pure_modules_load_no_side_effects_in_a_clean_interpreter():
+    """The ast rule above sees direct imports only: a pure module that imports the gateway for
+    a helper loads boto3 all the same. Each module alone in a fresh Python, sys.modules read."""
+    probe = (
+        "import importlib, json, sys; importlib.import_module(sys.argv[1]); "
+        f"print(json.dumps([m for m in {LOADED_SIDE_EFFECTS!r} if m in sys.modules]))"
+    )
+    loaded = {}
+    for name in PURE_MODULES:
+        out = subprocess.run(
+            [sys.executable, "-c", probe, _dotted(name)],
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        loaded[name] = json.loads(out.stdout)
+    assert {k: v for k, v in loaded.items() if v} == {}
 
 
 def test_no_module_over_400_lines():
