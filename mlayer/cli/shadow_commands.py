@@ -23,17 +23,29 @@ from mlayer.request_types import ShadowRequest
     show_default=True,
     help="status: minutes per window (the total is shown too).",
 )
+@click.option(
+    "--rollout",
+    type=click.Choice(["all-at-once", "canary", "linear"]),
+    help="promote: move the alias by a rollout's judged steps (needs [model] alias; default: "
+    "relink at once).",
+)
+@click.option("--percent", type=float, help="promote --rollout: canary P%, linear +P% a step.")
+@click.option("--interval", help="promote --rollout: how long each step is watched, e.g. 5m.")
+@click.option("--no-wait", is_flag=True, help="promote --rollout: start it and return.")
 @dry_run_option
 @yes_option("Promote or stop without asking.")
 @click.option("--json", "json_output", is_flag=True, help="The result as JSON.")
 @pass_app
 def shadow(
-    app: App, action, function_name, layer_name, alias, window, dry_run, yes, json_output
+    app: App, action, function_name, layer_name, alias, window, dry_run, yes, json_output, **more
 ) -> None:
     """status: records compared, agreement (or |differences|), the candidate's dead letters,
     both predict times and its extra cost, per window and in total; promote: make the candidate
     live (the ordinary relink); stop: detach it."""
     app.json_output = app.json_output or json_output
     settings = app.settings_with(function={"name": function_name}, model={"layer": layer_name})
-    request = ShadowRequest(action=action, alias=alias, dry_run=dry_run, window_s=window * 60)
+    more["wait"] = not more.pop("no_wait", False)
+    request = ShadowRequest(
+        action=action, alias=alias, dry_run=dry_run, window_s=window * 60, **more
+    )
     app.emit(api.shadow(settings, request, confirm=app.confirmer(yes)))

@@ -118,11 +118,14 @@ def promote(
     now=utc_now,
 ) -> ShadowChangeResult:
     """Detach, then the ordinary relink of the candidate's version (``rollback`` is
-    rollback.rollback: compatibility, /tmp, objects present, the alias moved)."""
+    rollback.rollback: compatibility, /tmp, objects present, the alias moved); with
+    ``request.rollout`` (canary | linear) the alias moves by a rollout's steps instead."""
     function, bucket = settings.function.name, settings.artifacts.bucket
     shadow = _require(gw, settings, "promote")
     alias = request.alias or settings.model.alias or None
     version = LayerVersionArn.parse(shadow.layer_version_arn).version
+    if request.rollout and request.rollout != "all-at-once":
+        return _promote_by_rollout(gw, settings, request, shadow, version, rollback, confirm, now)
     relink = RollbackRequest(version=version, alias=alias, dry_run=True)
     planned = rollback(gw, settings, relink)  # every refusal before the first write
     if request.dry_run:
@@ -145,3 +148,26 @@ def promote(
     ended = shadow.ended(state.PROMOTED, now(), f"live as {settings.model.layer} {version}")
     state.save(gw, bucket, ended)
     return ShadowChangeResult("promote", ended, relink=relinked)
+
+
+def _promote_by_rollout(gw, settings, request, shadow, version, rollback, confirm, now):
+    from mlayer.rollout.publishing import publish_with_rollout
+    from mlayer.shadow.promote_rollout import relink_step, rollout_request
+
+    alias = request.alias or settings.model.alias or None
+    started = publish_with_rollout(
+        gw,
+        settings,
+        rollout_request(request, alias),
+        publish=relink_step(shadow, version, rollback),
+        confirm=confirm,
+    )
+    if request.dry_run:
+        return ShadowChangeResult("promote", shadow, dry_run=True, relink=started)
+    rollout = started.state
+    note = f"rolled out as {settings.model.layer} {version}" + (
+        f" ({rollout.status})" if rollout else ""
+    )
+    ended = shadow.ended(state.PROMOTED, now(), note)
+    state.save(gw, settings.artifacts.bucket, ended)
+    return ShadowChangeResult("promote", ended, relink=started)

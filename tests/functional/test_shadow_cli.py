@@ -194,3 +194,35 @@ def test_no_live_model_no_shadow(gw, models):
     result, _ = publish(models["v2"], "--shadow")
     assert result.exit_code == 2 and "beside a live model" in result.stderr
     assert gw.list_layer_versions(MODEL) == []
+
+
+def test_promote_by_a_canary_starts_the_rollout_on_a_version_without_the_shadow(gw, models):
+    from mlayer.gateway.routing import read_routing
+
+    create_function(gw, [publish_deps(gw)])
+    result, doc = publish(models["v1"], "--alias", "live")
+    assert result.exit_code == 0, result.output
+    old = doc["function_version"]
+    result, attached = publish(models["v2"], "--shadow", "--alias", "live")
+    assert result.exit_code == 0, result.output
+    with_shadow = attached["function_version"]
+
+    args = ("--alias", "live", "--rollout", "canary", "--percent", "20", "--no-wait", "--yes")
+    result, doc = run_cli("shadow", "promote", *args)
+    assert result.exit_code == 0, result.output
+    rollout = doc["relink"]["rollout"]
+    assert (rollout["status"], rollout["weight"], rollout["old_version"]) == (
+        "running",
+        0.2,
+        with_shadow,
+    )
+    new = rollout["new_version"]
+    assert new not in (old, with_shadow)
+    routing = read_routing(gw, FUNCTION, "live")
+    assert (routing.version, dict(routing.weights)) == (with_shadow, {new: 0.2})
+    config = gw.get_function_configuration(FUNCTION, new)
+    assert state.ENV_LAYER not in state.environment(config)
+    assert attached["layer_version_arn"] in [ly["Arn"] for ly in config["Layers"]]
+    assert doc["shadow"]["status"] == "promoted"
+    result, _ = run_cli("rollout", "abort", "--alias", "live")
+    assert result.exit_code == 0, result.output
