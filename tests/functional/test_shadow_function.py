@@ -22,6 +22,7 @@ import pytest
 from function_support import HandlerProcess, kinesis_event, write_model_layer
 
 from mlayer.gateway import Gateway
+from mlayer.shadow.readings import bucket_bounds
 
 pytestmark = pytest.mark.slow
 BUCKET = "mlayer-shadow-test"
@@ -252,3 +253,48 @@ def test_a_candidate_that_cannot_be_fetched_is_disabled_and_the_live_model_serve
     assert results == baseline
     (counted,) = [line for line in lines if "shadow_disabled" in line]
     assert counted["reason"] == "not_loaded"
+
+
+def test_a_regressors_differences_are_the_ones_computed_offline(
+    aws, tmp_path, deps_layer, runtime_dir
+):
+    from sklearn.linear_model import LinearRegression, Ridge
+
+    x, _ = _data(200, 3)
+    y = x @ np.array([1.0, -2.0, 0.5, 3.0]) + 0.1
+    live, candidate = LinearRegression().fit(x, y), Ridge(alpha=30.0).fit(x, y)
+    folders = {}
+    for name, model in (("live", live), ("candidate", candidate)):
+        folders[name] = write_model_layer(
+            tmp_path / name, [model], input_kind="features", version=f"{name}-1", n_features=4
+        )
+    gw = Gateway(region=aws.region, endpoint_url=aws.endpoint_url)
+    rows, _ = _data(30, 4)
+    proc = HandlerProcess(
+        model_dir=folders["live"],
+        deps_layer=deps_layer,
+        runtime_dir=runtime_dir,
+        workdir=tmp_path / "work",
+        env={
+            "MLAYER_OUTPUT_SINK": "stdout://",
+            "TMPDIR": str(tmp_path),
+            "MLAYER_SHADOW_LAYER": _upload(gw, folders["candidate"]),
+        },
+    )
+    try:
+        records = [{"id": f"r{i}", "features": row.tolist()} for i, row in enumerate(rows)]
+        assert proc.invoke(kinesis_event(records)) == {"batchItemFailures": []}
+        lines = proc.log_lines()
+    finally:
+        proc.close()
+    (compared,) = _shadow_lines(lines)
+    diffs = np.abs(live.predict(rows) - candidate.predict(rows))
+    assert compared["shadow_records"] == 30 and compared["shadow_agreed"] == 0
+    assert compared["shadow_abs_diff_sum"] == pytest.approx(diffs.sum(), abs=1e-3)
+    buckets = [line for line in lines if "shadow_abs_diff_count" in line]
+    assert sum(b["shadow_abs_diff_count"] for b in buckets) == 30
+    exact = dict(bucket_bounds())  # the labels' exact upper bounds, as status reads them
+    for b in buckets:  # each difference counted in the smallest bucket that holds it
+        bound = exact[b["abs_diff_le"]]
+        inside = [d for d in diffs if bound / 10**0.1 < d <= bound * (1 + 1e-9)]
+        assert len(inside) == b["shadow_abs_diff_count"]
