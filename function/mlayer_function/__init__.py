@@ -5,3 +5,7 @@ A package, not loose modules: Lambda puts the function's code (/var/task) before
 user's module of the same name shipped with ``publish-model --code``. Only ``mlayer_function``
 is taken. Importing the package loads nothing; importing ``.handler`` is the cold start.
 """
+
+import time
+
+STARTED = time.perf_counter()  # the package's first line: where the function's imports begin

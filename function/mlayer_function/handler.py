@@ -27,11 +27,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
+from . import STARTED as PACKAGE_STARTED
 from . import batch, direct, files, shadow, sinks, snapstart, telemetry
 from .decoding import RowRules
 from .delivery import new_tuple
 from .modelstore import DEFAULT_MODEL_DIR, LoadedModel, load_model
 from .prediction_counts import CountingOutput
+
+IMPORTED = time.perf_counter()  # the function's own modules are in: the "imports" phase
 
 
 @dataclass(frozen=True)
@@ -247,7 +250,7 @@ def init(environ: Mapping[str, str] = os.environ) -> App:
             model_version=model.version,
             content_sha256=model.manifest.get("content_sha256"),
             input_kind=model.input_kind,
-            load_ms=round(model.load_ms, 3),
+            **telemetry.init_phases(PACKAGE_STARTED, IMPORTED, getattr(model, "phases", {})),
             init_ms=round((time.perf_counter() - started) * 1000, 3),
             artifacts=[
                 {"file": a["file"], "size": a.get("size"), "role": a.get("role")}

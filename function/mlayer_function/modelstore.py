@@ -115,6 +115,7 @@ class LoadedModel:
     load_ms: float = 0.0
     table: object = None  # tabular.TableSchema of a "table" model (RowRules checks records with it)
     check_ms: float = 0.0  # what predicting the manifest's samples took at load (in load_ms)
+    phases: dict = field(default_factory=dict, repr=False)  # load_model's steps, ms (FORMATS.md)
 
     def transform(self, rows: list) -> object:
         x = rows
@@ -248,30 +249,70 @@ def _sample_id(record: object) -> str:
 
 
 def load_model(model_dir: Path | str) -> LoadedModel:
-    """Read, verify and load the model, then check its samples. Call once per container."""
+    """Read, verify and load the model, then check its samples. Call once per container.
+
+    Each step's ms lands in ``model.phases`` (manifest, verify, imports, load, self_check), which
+    the "model loaded" line carries: a slow cold start names its step."""
     started = time.perf_counter()
+    clock = _Phases(started)
     model_dir = Path(model_dir)
     manifest = read_manifest(model_dir)
+    clock.lap("manifest_ms")
     fetched = fetch.materialize(manifest, model_dir)  # S3-stored artifacts: into /tmp, verified
     for entry in manifest["artifacts"]:
         if entry["file"] not in fetched.verified:
             verify_file(model_dir / entry["file"], entry["sha256"], entry.get("size"))
     for entry in manifest.get("code") or []:
         verify_file(model_dir.parent / entry["file"], entry["sha256"], entry.get("size"))
+    clock.lap("verify_ms")
     table = _table_schema(manifest) if manifest["input_kind"] == "table" else None
+    _import_model_modules(manifest)
+    clock.lap("imports_ms")
     if manifest.get("format") == "onnx":
         from .onnx_model import load_onnx_model
 
         model = load_onnx_model(model_dir, manifest, started=started, table=table)
     else:
         model = _load_sklearn(fetched.paths, manifest, table)
+    clock.lap("load_ms")
     samples = manifest.get("samples") or []
     if samples:
-        checked = time.perf_counter()
         check_samples(model, samples)
-        model.check_ms = (time.perf_counter() - checked) * 1000
+    model.check_ms = clock.lap("self_check_ms")
     model.load_ms = (time.perf_counter() - started) * 1000
+    model.phases = clock.laps  # an attribute of either kind of model (OnnxModel too)
     return model
+
+
+class _Phases:
+    """Consecutive laps of one clock, in ms."""
+
+    def __init__(self, started: float) -> None:
+        self.last, self.laps = started, {}
+
+    def lap(self, name: str) -> float:
+        now = time.perf_counter()
+        self.laps[name] = (now - self.last) * 1000
+        self.last = now
+        return self.laps[name]
+
+
+def _import_model_modules(manifest: dict) -> None:
+    """The loader and the modules the artifacts' classes live in, before anything is loaded,
+    so the log tells importing (paid once per runtime) from unpickling (paid per model)."""
+    import importlib
+
+    if manifest.get("format") == "onnx":
+        names = ["onnxruntime"]
+    else:
+        names = ["joblib"] + [
+            str(a["class"]).rpartition(".")[0] for a in manifest["artifacts"] if a.get("class")
+        ]
+    for name in dict.fromkeys(n for n in names if n):
+        try:
+            importlib.import_module(name)
+        except ImportError:  # the load step names what is missing, as it did before
+            pass
 
 
 def _load_sklearn(paths: dict[str, Path], manifest: dict, table: object) -> LoadedModel:

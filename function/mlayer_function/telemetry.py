@@ -7,6 +7,8 @@ metrics without any API call, so observability costs no latency inside the invoc
 from __future__ import annotations
 
 import json
+import os
+import time
 
 METRIC_UNITS = {
     "records": "Count",
@@ -71,3 +73,28 @@ def prediction_lines(
         )
         for label, count in sorted(counts.items())
     ]
+
+
+def process_age_ms(at: float) -> float | None:
+    """How long the process had run at ``at`` (a perf_counter reading): the runtime's start as
+    far as the function can know it, from /proc's start time (10 ms ticks); None without /proc."""
+    try:
+        with open("/proc/self/stat") as fh:
+            start_ticks = int(fh.read().rpartition(")")[2].split()[19])
+        age_now = time.clock_gettime(time.CLOCK_BOOTTIME) - start_ticks / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError, AttributeError):
+        return None
+    return max(0.0, (age_now - (time.perf_counter() - at)) * 1000)
+
+
+def init_phases(package_started: float, imported: float, model_phases: dict) -> dict:
+    """The "model loaded" line's phases in ms (docs/FORMATS.md): runtime start (process start to
+    the package's first line), imports (the function's modules, then the loader's and the
+    estimators'), manifest, verify, load, self-check."""
+    age = process_age_ms(package_started)
+    phases = {
+        "runtime_start_ms": None if age is None else round(age, 1),
+        "imports_ms": (imported - package_started) * 1000 + model_phases.get("imports_ms", 0.0),
+        **{k: v for k, v in model_phases.items() if k != "imports_ms"},
+    }
+    return {k: v if v is None else round(v, 3) for k, v in phases.items()}
