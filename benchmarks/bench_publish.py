@@ -45,7 +45,7 @@ def main() -> int:
 
     from mlayer import publish as publishing
     from mlayer import rollback as rolling_back
-    from mlayer.config import Settings
+    from mlayer.config import Settings, with_overrides
     from mlayer.gateway import Gateway
     from mlayer.local.aws import embedded_aws
     from mlayer.request_types import PublishRequest, RollbackRequest
@@ -54,7 +54,8 @@ def main() -> int:
         gw = Gateway(endpoint_url=local.endpoint_url, region="us-east-1")
         deps = publish_deps(gw)
         create_function(gw, [deps])
-        settings = Settings().with_overrides(
+        settings = with_overrides(
+            Settings(),
             function={"name": FUNCTION},
             artifacts={"bucket": BUCKET},  # where publish_deps put the lock
             model={"layer": "mlayer-predict-model"},

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from mlayer.config import Settings, render_toml
+from mlayer.config import Settings, render_toml, with_overrides
 from mlayer.errors import UsageError
 from mlayer.request_types import (
     BuildDepsRequest,
@@ -66,8 +66,8 @@ def init_config(request: InitRequest) -> InitResult:
         raise UsageError(
             f"{target} already exists.", "Pass --force to overwrite it, or edit it by hand."
         )
-    settings = Settings(source=str(target), root=target.resolve().parent).with_overrides(
-        **request.sections
+    settings = with_overrides(
+        Settings(source=str(target), root=target.resolve().parent), **request.sections
     )
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_text(render_toml(settings), encoding="utf-8")

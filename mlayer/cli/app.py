@@ -12,7 +12,7 @@ import click
 
 from mlayer import report
 from mlayer.cli.progress import progress_printer
-from mlayer.config import Settings, load_settings
+from mlayer.config import Settings, load_settings, with_overrides
 from mlayer.errors import UsageError
 
 
@@ -41,7 +41,7 @@ class App:
 
     def settings_with(self, **sections: dict[str, Any]) -> Settings:
         """Settings with this command's flags applied on top (None = flag not given)."""
-        return self.settings.with_overrides(**sections)
+        return with_overrides(self.settings, **sections)
 
     def emit(self, result: Any) -> None:
         """Print a result: JSON on stdout with --json, else its warnings on stderr and its text."""

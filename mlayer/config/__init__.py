@@ -10,7 +10,7 @@ Every value is validated here, once, so the rest of mlayer can trust Settings.
 
 from __future__ import annotations
 
-from mlayer.config.loading import load_settings
+from mlayer.config.loading import load_settings, with_overrides
 from mlayer.config.rendering import render_toml
 from mlayer.config.sections import (
     ARCHITECTURES,
@@ -60,4 +60,5 @@ __all__ = [
     "TriggerSettings",
     "load_settings",
     "render_toml",
+    "with_overrides",
 ]

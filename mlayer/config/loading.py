@@ -122,6 +122,16 @@ def _env_overrides(env: Mapping[str, str]) -> dict[str, dict[str, str]]:
     return out
 
 
+def with_overrides(settings: Settings, **sections: Mapping[str, Any]) -> Settings:
+    """A copy of ``settings`` with flag values applied (None means 'not given'), validated
+    again. A function here, not a Settings method: validation reads sections, not the reverse."""
+    raw = {
+        name: {k: v for k, v in values.items() if v is not None}
+        for name, values in sections.items()
+    }
+    return build(settings, raw, origin="command-line flag")
+
+
 def build(
     base: Settings, raw: Mapping[str, Any], *, origin: str, combinations: bool = True
 ) -> Settings:

@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from mlayer.manifest import INPUT_KINDS as MODEL_INPUT_KINDS
 
@@ -147,16 +145,6 @@ class Settings:
         """Resolve a path from the config against the config file's folder."""
         p = Path(value).expanduser()
         return p if p.is_absolute() else self.root / p
-
-    def with_overrides(self, **sections: Mapping[str, Any]) -> Settings:
-        """A copy with flag values applied (None means 'not given') and validated again."""
-        raw = {
-            name: {k: v for k, v in values.items() if v is not None}
-            for name, values in sections.items()
-        }
-        from mlayer.config.loading import build
-
-        return build(self, raw, origin="command-line flag")
 
     def with_bucket(self, bucket: str) -> Settings:
         """A copy whose artifact bucket is ``bucket`` (the default, once the account is known)."""

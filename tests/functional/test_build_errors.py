@@ -11,7 +11,7 @@ from click.testing import CliRunner
 from mlayer import api
 from mlayer.build import BuildRequest, build_layer
 from mlayer.cli import cli
-from mlayer.config import Settings
+from mlayer.config import Settings, with_overrides
 from mlayer.errors import BudgetError, BuildError, UsageError
 
 REPO = Path(__file__).resolve().parents[2]
@@ -95,7 +95,8 @@ def test_no_network_pip_fails_clearly(tmp_path, monkeypatch):
 
 @pytest.mark.slow
 def test_a_layer_over_the_budget_is_not_published(deps_layer_build, tmp_path):
-    settings = Settings(root=REPO).with_overrides(
+    settings = with_overrides(
+        Settings(root=REPO),
         function={"runtime": deps_layer_build.runtime, "architecture": deps_layer_build.arch},
         deps={"builder": "pip"},
     )

@@ -12,7 +12,7 @@ from click.testing import CliRunner
 from mlayer import api
 from mlayer.build.publish import code_sha256
 from mlayer.cli import cli
-from mlayer.config import Settings
+from mlayer.config import Settings, with_overrides
 from mlayer.gateway import Gateway
 
 
@@ -24,7 +24,8 @@ def tiny(tmp_path) -> Path:
 
 
 def _settings(tmp_path, req):
-    return Settings(root=tmp_path).with_overrides(
+    return with_overrides(
+        Settings(root=tmp_path),
         function={"runtime": "python3.11", "architecture": "x86_64"},
         deps={"requirements": str(req), "builder": "pip", "layer": "tiny-deps"},
         artifacts={"bucket": "tiny-artifacts"},

@@ -6,7 +6,7 @@ import dataclasses
 
 import pytest
 
-from mlayer.config import Settings, load_settings, render_toml
+from mlayer.config import Settings, load_settings, render_toml, with_overrides
 from mlayer.errors import ConfigError
 
 
@@ -70,7 +70,7 @@ def test_env_beats_file_and_flags_beat_env(tmp_path):
     assert s.function.name == "from-env"
     assert s.function.memory == 3008
     assert s.artifacts.bucket == "acme-ml"
-    flagged = s.with_overrides(function={"name": "from-flag", "memory": None})
+    flagged = with_overrides(s, function={"name": "from-flag", "memory": None})
     assert flagged.function.name == "from-flag"
     assert flagged.function.memory == 3008  # None = flag not given
 
@@ -233,8 +233,10 @@ def test_an_s3_bucket_is_an_on_failure_destination():
 
 
 def test_rendered_toml_reads_back_to_the_same_settings(tmp_path):
-    original = Settings().with_overrides(
-        function={"name": "fraud", "memory": 2048}, model={"artifacts": ["a.joblib", "m.joblib"]}
+    original = with_overrides(
+        Settings(),
+        function={"name": "fraud", "memory": 2048},
+        model={"artifacts": ["a.joblib", "m.joblib"]},
     )
     path = write(tmp_path, render_toml(original))
     again = load_settings(path, env={})

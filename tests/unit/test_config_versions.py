@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from mlayer.config import Settings, load_settings, render_toml
+from mlayer.config import Settings, load_settings, render_toml, with_overrides
 from mlayer.errors import ConfigError
 
 
@@ -83,7 +83,7 @@ def test_a_runtime_flag_below_3_12_is_refused_when_the_file_asks_for_snapstart(t
     text = '[function]\nsnapstart = true\n[model]\nalias = "live"\n'
     s = load_settings(write(tmp_path, text), env={})
     with pytest.raises(ConfigError, match="SnapStart"):
-        s.with_overrides(function={"runtime": "python3.11"})
+        with_overrides(s, function={"runtime": "python3.11"})
 
 
 def test_snapstart_and_provisioned_concurrency_are_refused_together(tmp_path):

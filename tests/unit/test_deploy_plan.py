@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from mlayer.config import Settings
+from mlayer.config import Settings, with_overrides
 from mlayer.deploy_plan import (
     HANDLER,
     Change,
@@ -37,7 +37,7 @@ def arn(name: str, version: int = 1) -> str:
 
 def settings(**sections) -> Settings:
     function = {"role": ROLE, **sections.pop("function", {})}
-    return Settings().with_overrides(function=function, **sections)
+    return with_overrides(Settings(), function=function, **sections)
 
 
 def layers(current, deps_latest=None, model_latest=None):
@@ -304,11 +304,11 @@ def test_the_on_failure_destination_defaults_to_the_sqs_dead_letter_queue_else_t
 
     bucketed = settings().with_bucket("acme")
     assert on_failure_url(bucketed) == "s3://acme"
-    with_dlq = bucketed.with_overrides(output={"dead_letter": "sqs://dead"})
+    with_dlq = with_overrides(bucketed, output={"dead_letter": "sqs://dead"})
     assert on_failure_url(with_dlq) == "sqs://dead"
-    s3_dlq = bucketed.with_overrides(output={"dead_letter": "s3://letters/p"})
+    s3_dlq = with_overrides(bucketed, output={"dead_letter": "s3://letters/p"})
     assert on_failure_url(s3_dlq) == "s3://acme"  # an S3 dead-letter sink is not a destination
-    named = with_dlq.with_overrides(trigger={"on_failure": "sns://ops"})
+    named = with_overrides(with_dlq, trigger={"on_failure": "sns://ops"})
     assert on_failure_url(named) == "sns://ops"
 
 
@@ -316,7 +316,7 @@ def test_the_function_is_told_where_oversized_dead_letters_go():
     s = settings().with_bucket("acme")
     env = desired_environment({"MLAYER_DEAD_LETTER_OVERFLOW": "s3://old/x/"}, s)
     assert env["MLAYER_DEAD_LETTER_OVERFLOW"] == "s3://acme/dead-letters/"
-    s = s.with_overrides(output={"dead_letter_overflow": "s3://big/letters/"})
+    s = with_overrides(s, output={"dead_letter_overflow": "s3://big/letters/"})
     assert desired_environment({}, s)["MLAYER_DEAD_LETTER_OVERFLOW"] == "s3://big/letters/"
 
 

@@ -14,7 +14,7 @@ import boto3
 import pytest
 from botocore.stub import ANY, Stubber
 
-from mlayer.config import Settings
+from mlayer.config import Settings, with_overrides
 from mlayer.deploy_apply import DeployIncompleteError, apply_plan
 from mlayer.deploy_plan import HANDLER, plan_alias, plan_function, plan_trigger
 from mlayer.gateway import Gateway
@@ -62,15 +62,12 @@ def rig():
 
 
 def settings(**function) -> Settings:
-    return (
-        Settings()
-        .with_bucket("b")
-        .with_overrides(
-            function={"name": FN, "role": ROLE, **function},
-            model={"layer": "scorer-model", "alias": "live"},
-            deps={"layer": "scorer-deps"},
-            trigger={"stream": STREAM, "max_retries": 5},
-        )
+    return with_overrides(
+        Settings().with_bucket("b"),
+        function={"name": FN, "role": ROLE, **function},
+        model={"layer": "scorer-model", "alias": "live"},
+        deps={"layer": "scorer-deps"},
+        trigger={"stream": STREAM, "max_retries": 5},
     )
 
 
