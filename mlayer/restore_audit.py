@@ -66,6 +66,11 @@ from mlayer.restore_verdicts import (
     REFUSED,
 )
 
+# Cython modules that register themselves under a bare name too (pickles use that name).
+MODULE_ALIASES: dict[str, str] = {
+    "_loss": "sklearn._loss._loss",
+    "_csparsetools": "scipy.sparse._csparsetools",
+}
 _DIST = {"sklearn": "scikit-learn", "numpy": "numpy", "scipy": "scipy"}
 
 
@@ -152,8 +157,6 @@ def _namedtuple_new(owner: type, name: str, func: object) -> bool:
 
 
 def definer_name(owner: type, name: str) -> str:
-    from mlayer.trust import MODULE_ALIASES
-
     module = owner.__module__
     return f"{MODULE_ALIASES.get(module, module)}.{owner.__qualname__}.{name}"
 
@@ -214,8 +217,6 @@ def _definers(cls: type, names: tuple[str, ...]) -> list[tuple[type, str]]:
 
 
 def class_name(cls: type) -> str:
-    from mlayer.trust import MODULE_ALIASES
-
     return f"{MODULE_ALIASES.get(cls.__module__, cls.__module__)}.{cls.__qualname__}"
 
 
@@ -287,8 +288,6 @@ def reconstructor_problem(module: object, name: str) -> str | None:
 
 def resolve(qualname: str) -> object | None:
     """The installed object a global names (as mlayer.trust resolved it), or None."""
-    from mlayer.trust import MODULE_ALIASES
-
     module, _, name = qualname.rpartition(".")
     try:
         return getattr(importlib.import_module(MODULE_ALIASES.get(module, module)), name)

@@ -35,6 +35,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from mlayer import restore_audit
+from mlayer.restore_audit import MODULE_ALIASES
 
 CALL, REF, REFUSED = "call", "ref", "refused"
 
@@ -144,12 +145,6 @@ DENIED_NAMES: dict[str, str] = {
         "netcdf_file system popen Popen exec eval compile getattr setattr delattr __import__ "
         "import_module PytestTester MapWrapper Parallel Memory dump show_versions"
     ).split()
-}
-
-# Cython modules that register themselves under a bare name too (pickles use that name).
-MODULE_ALIASES: dict[str, str] = {
-    "_loss": "sklearn._loss._loss",
-    "_csparsetools": "scipy.sparse._csparsetools",
 }
 
 _CYTHON_CTOR = re.compile(r"__pyx_unpickle_\w+|newObj")
