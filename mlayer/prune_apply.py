@@ -22,8 +22,7 @@ from mlayer.errors import AwsError
 from mlayer.gateway import Gateway
 from mlayer.prune_plan import Item, PrunePlan
 from mlayer.prune_read import marker_key, pending_key
-from mlayer.report import human_bytes
-from mlayer.results.prune import short
+from mlayer.report import human_bytes, short
 
 LOST_ANSWER = {"ReadTimeoutError", "ConnectionClosedError", "ResponseStreamingError"}
 

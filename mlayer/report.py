@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as _dt
 import enum
+import re
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +27,14 @@ def to_jsonable(value: Any) -> Any:
     if isinstance(value, (_dt.datetime, _dt.date)):
         return value.isoformat()
     return value
+
+
+_SHA = re.compile(r"[0-9a-f]{64}")
+
+
+def short(name: str) -> str:
+    """An object key with its sha256 cut to 12 hex digits, for the text (--json keeps it whole)."""
+    return _SHA.sub(lambda m: m.group(0)[:12] + "…", name)
 
 
 def human_bytes(n: int | float | None) -> str:

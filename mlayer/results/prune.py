@@ -3,12 +3,11 @@ its text: what goes, what stays and why, and the bytes freed."""
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from mlayer.prune_plan import Item, PrunePlan
-from mlayer.report import human_bytes, table
+from mlayer.report import human_bytes, short, table
 
 if TYPE_CHECKING:
     from mlayer.prune_apply import PruneOutcome
@@ -19,14 +18,6 @@ _KIND = {
     "deps_layer_version": "deps layer version",
     "object": "object",
 }
-
-
-_SHA = re.compile(r"[0-9a-f]{64}")
-
-
-def short(name: str) -> str:
-    """An object key with its sha256 cut to 12 hex digits, for the text (--json keeps it whole)."""
-    return _SHA.sub(lambda m: m.group(0)[:12] + "…", name)
 
 
 def plan_dict(plan: PrunePlan) -> dict:
