@@ -19,7 +19,7 @@ from mlayer import demo_data
 from mlayer.config import load_settings
 
 if TYPE_CHECKING:
-    from mlayer.demo import Demo
+    from mlayer.demo_host import DemoHost
 
 FUNCTION = "mlayer-demo-files"
 INBOX, SCORES, LETTERS = "mlayer-demo-inbox", "mlayer-demo-scores", "mlayer-demo-file-letters"
@@ -28,7 +28,7 @@ ROWS = 40
 
 
 class FilesStep:
-    def __init__(self, demo: Demo, bucket: str) -> None:
+    def __init__(self, demo: DemoHost, bucket: str) -> None:
         self.demo, self.bucket = demo, bucket
         self.folder = demo.workdir / "files"
 

@@ -23,7 +23,7 @@ from mlayer.interpreters import find_python
 from mlayer.shipped import shipped_path
 
 if TYPE_CHECKING:
-    from mlayer.demo import Demo
+    from mlayer.demo_host import DemoHost
 
 FUNCTION = "mlayer-demo-onnx"
 TABLE = "mlayer-demo-onnx-predictions"
@@ -107,7 +107,7 @@ def warm_times(invoke_doc: dict) -> tuple[float | None, float | None, list[str]]
 
 
 class OnnxStep:
-    def __init__(self, demo: Demo, model: demo_data.DemoModel, stream: str) -> None:
+    def __init__(self, demo: DemoHost, model: demo_data.DemoModel, stream: str) -> None:
         self.demo = demo
         self.model = model
         self.stream = stream

@@ -8,11 +8,14 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mlayer import demo_data
 from mlayer.gateway.routing import read_routing
 from mlayer.local import sandbox
+
+if TYPE_CHECKING:
+    from mlayer.demo_host import DemoHost
 
 ALIAS = "live"
 ROLLOUT_ENV = {
@@ -45,7 +48,7 @@ def train_one_class(folder: Path, seed: int = 7) -> demo_data.DemoModel:
 class RolloutStep:
     """Run by Demo.story after the rollback phase (the function carries v1)."""
 
-    def __init__(self, demo: Any, stream: str, function: str, bucket: str) -> None:
+    def __init__(self, demo: DemoHost, stream: str, function: str, bucket: str) -> None:
         self.demo, self.stream, self.function, self.bucket = demo, stream, function, bucket
 
     def start(self, live: demo_data.DemoModel) -> None:

@@ -55,7 +55,13 @@ def test_function_never_imports_mlayer():
 
 
 def test_subprocesses_only_in_build_local_and_the_demo():
-    allowed = ("mlayer/build/", "mlayer/local/", "mlayer/demo.py", "mlayer/load_child.py")
+    allowed = (
+        "mlayer/build/",
+        "mlayer/local/",
+        "mlayer/demo.py",
+        "mlayer/demo_host.py",  # the type of what demo.mlayer returns, for the demo's steps
+        "mlayer/load_child.py",
+    )
     offenders = [
         rel(p)
         for p in modules("mlayer")
