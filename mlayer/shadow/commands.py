@@ -13,9 +13,10 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from mlayer.arns import LayerVersionArn
+from mlayer.arns import LayerVersionArn, layer_name
 from mlayer.artifacts import utc_now
 from mlayer.errors import AwsError, UsageError
+from mlayer.models import FunctionLayers
 from mlayer.request_types import RollbackRequest
 from mlayer.results.shadow import ShadowChangeResult, ShadowStatusResult
 from mlayer.shadow import readings, state
@@ -62,6 +63,17 @@ def shadow_status(
         warnings.append(
             f"The state file says {shadow.model_version} is the shadow, but $LATEST of "
             f"{function} does not carry it ({state.ENV_LAYER}): someone changed its variables."
+        )
+    live = next(
+        (a for a in FunctionLayers.from_configuration(config).arns
+         if layer_name(a) == layer_name(shadow.live_layer_version_arn)),
+        None,
+    )  # fmt: skip
+    if shadow.active and live != shadow.live_layer_version_arn:
+        warnings.append(
+            f"The live model is now {live or 'none'}; the shadow was attached beside "
+            f"{shadow.live_model_version} ({shadow.live_layer_version_arn}) and these figures "
+            "compare with it. Attach the candidate again to compare it with the live model."
         )
     kw = dict(
         classifier=shadow.classifier,

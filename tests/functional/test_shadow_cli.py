@@ -226,3 +226,14 @@ def test_promote_by_a_canary_starts_the_rollout_on_a_version_without_the_shadow(
     assert doc["shadow"]["status"] == "promoted"
     result, _ = run_cli("rollout", "abort", "--alias", "live")
     assert result.exit_code == 0, result.output
+
+
+def test_status_warns_when_the_live_model_changed_under_the_shadow(gw, live, models):
+    publish(models["v2"], "--shadow")
+    result, doc = publish(models["v3"])  # an ordinary publish relinks the live model
+    assert result.exit_code == 0, result.output
+    assert state.ENV_LAYER in _env(gw)  # the shadow stays attached
+    result, doc = run_cli("shadow", "status")
+    assert result.exit_code == 0, result.output
+    (warning,) = doc["warnings"]
+    assert "The live model is now" in warning and "beside v1" in warning
