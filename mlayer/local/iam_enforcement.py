@@ -194,7 +194,8 @@ def enforce_resources() -> None:
         (IamResponse, _iam_resource),
         (LogsResponse, _logs_resource),
     ):
-        cls._determine_resource = resource  # type: ignore[attr-defined]
+        # moto's responses classes: each gets its own resource resolver, assigned at run time
+        cls._determine_resource = resource  # type: ignore[union-attr,method-assign]
     original = IAMRequestBase._create_aws_request
 
     def signed_as_sent(self: Any) -> Any:

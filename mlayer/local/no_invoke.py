@@ -31,6 +31,7 @@ def never_run_functions() -> None:
         return
     from moto.awslambda.models import LambdaBackend
 
+    # moto's delivery methods replaced at run time (moto's callers ignore the result)
     LambdaBackend.send_kinesis_message = _deliver_nothing  # type: ignore[method-assign]
-    LambdaBackend.send_dynamodb_items = _deliver_nothing  # type: ignore[method-assign]
+    LambdaBackend.send_dynamodb_items = _deliver_nothing  # type: ignore[method-assign,assignment]
     _APPLIED = True
