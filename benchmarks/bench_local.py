@@ -214,27 +214,35 @@ def _emf_ms(logs: list[str]) -> float:
     return float("nan")
 
 
+def function_spec(name: str, opt: Path, runtime: str):
+    """mlayer's real function (function/mlayer_function) on ``opt``, at 1,769 MB (one vCPU),
+    writing its results to the stdout sink."""
+    from mlayer.local.emulator import FunctionSpec
+
+    return FunctionSpec(
+        name,
+        "mlayer_function.handler.handler",
+        runtime,
+        REPO / "function",
+        opt,
+        memory_mb=1769,  # one full vCPU on Lambda
+        timeout_s=60,
+        environment={"MLAYER_OUTPUT_SINK": "stdout://"},
+    )
+
+
 def bench_report(exe: str, rdir: Path, runtime: str) -> bool:
     """REPORT Duration and Init Duration of the real function vs the pipeline's own work."""
     import json
 
     from benchmarks.bench_handler import _corpus, kinesis_event
-    from mlayer.local.emulator import Emulator, FunctionSpec
+    from mlayer.local.emulator import Emulator
 
     with tempfile.TemporaryDirectory() as tmp:
         opt, paths = _opt_with_model(Path(tmp))
         texts, _ = _corpus(100, seed=3)
         event = kinesis_event(texts)
-        spec = FunctionSpec(
-            "report",
-            "mlayer_function.handler.handler",
-            runtime,
-            REPO / "function",
-            opt,
-            memory_mb=1769,  # one full vCPU on Lambda
-            timeout_s=60,
-            environment={"MLAYER_OUTPUT_SINK": "stdout://"},
-        )
+        spec = function_spec("report", opt, runtime)
         env = {"PATH": os.environ["PATH"], "PYTHONPATH": str(opt / "python")}
         same_cpu, emulator_cpus = _cpu_split()
         before = os.sched_getaffinity(0)
