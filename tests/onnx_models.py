@@ -182,3 +182,52 @@ def write_onnx_layer(
     }
     (folder / "manifest.json").write_text(json.dumps(manifest, indent=2))
     return folder
+
+
+CITIES = ["paris", "rome", "oslo", "lima", "kyiv", "pune", "cork", "nice"]
+
+
+def churn_records(n: int, seed: int) -> list[dict]:
+    """Generated customers (some incomes missing): the issue-23 pipeline's records."""
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    return [
+        {
+            "id": f"r-{i}",
+            "age": int(rng.integers(18, 80)),
+            "income": None if i % 11 == 0 else round(float(rng.normal(50, 15)), 2),
+            "tenure": round(float(rng.exponential(3)), 2),
+            "city": str(rng.choice(CITIES)),
+            "plan": str(rng.choice(["basic", "pro", "team"])),
+        }
+        for i in range(n)
+    ]
+
+
+def scaled_forest(records: int = 5000):
+    """Issue 23 case 10: ColumnTransformer (SimpleImputer + StandardScaler on numbers, one-hot
+    on strings) + a 200-tree RandomForest, trained on 3,000 generated rows; ``records`` others.
+
+    A float32 graph flips labels on this one (scaled training values sit within a float32 step
+    of scikit-learn's thresholds); the double preprocessing graph does not.
+    """
+    import pandas as pd
+    from sklearn.compose import ColumnTransformer
+    from sklearn.ensemble import RandomForestClassifier
+    from sklearn.impute import SimpleImputer
+    from sklearn.pipeline import Pipeline, make_pipeline
+    from sklearn.preprocessing import OneHotEncoder, StandardScaler
+
+    train = churn_records(3000, seed=1)
+    frame = pd.DataFrame(train).drop(columns="id")
+    y = ["churn" if r["tenure"] < 2 and r["age"] < 40 else "stay" for r in train]
+    pre = ColumnTransformer(
+        [
+            ("num", make_pipeline(SimpleImputer(), StandardScaler()), ["age", "income", "tenure"]),
+            ("cat", OneHotEncoder(handle_unknown="ignore"), ["city", "plan"]),
+        ]
+    )
+    forest = RandomForestClassifier(n_estimators=200, max_depth=12, random_state=0)
+    pipeline = Pipeline([("pre", pre), ("model", forest)]).fit(frame, y)
+    return [pipeline], churn_records(records, seed=7), []

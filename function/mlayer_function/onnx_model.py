@@ -46,6 +46,14 @@ def _label_key(value: object) -> object:
         return value
 
 
+def _dtype(spec: Mapping) -> object:
+    """The numpy type of a numeric input: ``double`` (preprocessing before trees, as
+    scikit-learn computes it in float64) or ``float`` (float32)."""
+    import numpy as np
+
+    return np.float64 if spec.get("elem") == "double" else np.float32
+
+
 @dataclass
 class OnnxModel:
     """An ONNX graph behind LoadedModel's interface: ``predict(rows) -> (labels, probas)``."""
@@ -76,7 +84,7 @@ class OnnxModel:
         if self.input_kind == "text":
             return {self.inputs[0]["name"]: np.array(rows, dtype=object).reshape(-1, 1)}
         if self.input_kind == "features":
-            return {self.inputs[0]["name"]: np.asarray(rows, dtype=np.float32)}
+            return {self.inputs[0]["name"]: np.asarray(rows, dtype=_dtype(self.inputs[0]))}
         out = {}
         for pos, spec in enumerate(self.inputs):
             name = spec.get("column") or spec["name"]
@@ -85,7 +93,7 @@ class OnnxModel:
                 column = np.array([v if isinstance(v, str) else "" for v in values], dtype=object)
             else:  # numbers and booleans; null (None, or tabular.py's NaN) -> NaN
                 column = np.array(
-                    [np.nan if v is None else float(v) for v in values], dtype=np.float32
+                    [np.nan if v is None else float(v) for v in values], dtype=_dtype(spec)
                 )
             out[spec["name"]] = column.reshape(-1, 1)
         return out

@@ -17,6 +17,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from mlayer.onnx.errors import FALLBACK_HINT, OnnxConversionError, OnnxUnavailableError
+from mlayer.onnx.tree_graph import convert_double_then_trees, wants_double_preprocessing
 
 ONNX_INPUT_KINDS = ("text", "features", "table")
 DEFAULT_LOCALE = "C.UTF-8"  # onnxruntime's StringNormalizer fails on en_US.UTF-8 where absent
@@ -27,7 +28,8 @@ COLUMN_KINDS = ("number", "string", "boolean")
 
 @dataclass(frozen=True)
 class OnnxInput:
-    """One graph input: its name, element type (``float`` | ``string``), and column if table."""
+    """One graph input: its name, element type (``float`` | ``double`` | ``string``), and
+    column if table. ``double``: preprocessing before trees, fed float64 (tree_graph.py)."""
 
     name: str
     elem: str
@@ -138,8 +140,13 @@ def class_name(obj: Any) -> str:
     return f"{type(obj).__module__}.{type(obj).__qualname__}"
 
 
-def _initial_types(input_kind: str, steps: Sequence[Any], columns: Sequence[Any] | None):
-    from skl2onnx.common.data_types import FloatTensorType, StringTensorType
+def _initial_types(
+    input_kind: str, steps: Sequence[Any], columns: Sequence[Any] | None, double: bool = False
+):
+    """The graph's inputs; numbers in double when ``double`` (preprocessing before trees)."""
+    from skl2onnx.common.data_types import DoubleTensorType, FloatTensorType, StringTensorType
+
+    number, number_type = ("double", DoubleTensorType) if double else ("float", FloatTensorType)
 
     if input_kind == "text":
         return [OnnxInput(TEXT_INPUT, "string")], [(TEXT_INPUT, StringTensorType([None, 1]))]
@@ -153,8 +160,8 @@ def _initial_types(input_kind: str, steps: Sequence[Any], columns: Sequence[Any]
                 class_name(steps[0]),
             )
         width = int(width)
-        inputs = [OnnxInput(FEATURES_INPUT, "float", width=width)]
-        return inputs, [(FEATURES_INPUT, FloatTensorType([None, width]))]
+        inputs = [OnnxInput(FEATURES_INPUT, number, width=width)]
+        return inputs, [(FEATURES_INPUT, number_type([None, width]))]
     specs = column_specs(columns or [])
     if not specs:
         raise OnnxConversionError(
@@ -163,10 +170,10 @@ def _initial_types(input_kind: str, steps: Sequence[Any], columns: Sequence[Any]
         )
     inputs, types = [], []
     for name, kind in specs:
-        elem = "string" if kind == "string" else "float"
+        elem = "string" if kind == "string" else number
         inputs.append(OnnxInput(name, elem, column=name))
         types.append(
-            (name, StringTensorType([None, 1]) if elem == "string" else FloatTensorType([None, 1]))
+            (name, StringTensorType([None, 1]) if elem == "string" else number_type([None, 1]))
         )
     return inputs, types
 
@@ -282,17 +289,22 @@ def convert_pipeline(
             FALLBACK_HINT,
             missing[0],
         )
-    inputs, initial_types = _initial_types(input_kind, steps, columns)
+    double = wants_double_preprocessing(pipeline)
+    inputs, initial_types = _initial_types(input_kind, steps, columns, double)
+    options = _options(pipeline, locale)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            model = convert_sklearn(
-                pipeline,
-                initial_types=initial_types,
-                options=_options(pipeline, locale),
-                target_opset=target_opset,
-                name="mlayer",  # not skl2onnx's random uuid: the same pipeline, the same bytes
-            )
+            if double:  # scikit-learn's arithmetic: float64 preprocessing, float32 trees
+                model = convert_double_then_trees(pipeline, initial_types, options, target_opset)
+            else:
+                model = convert_sklearn(
+                    pipeline,
+                    initial_types=initial_types,
+                    options=options,
+                    target_opset=target_opset,
+                    name="mlayer",  # not skl2onnx's random uuid: the same pipeline, the same bytes
+                )
     except Exception as exc:
         culprit = _failing_estimator(exc) or class_name(final_estimator(pipeline))
         first_line = (str(exc).strip().splitlines() or [""])[0][:300]

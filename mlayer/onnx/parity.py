@@ -8,6 +8,10 @@ Tolerance (the contract; docs/FORMATS.md quotes it): every label identical; ever
 1e-4 absolute; every regression value within 1e-4 + 1e-5 x |value|. onnxruntime computes in
 float32 where scikit-learn uses float64: a correct conversion differs by ~1e-7, far inside
 this, while a flipped split or a different token moves a value by far more.
+
+A user may accept a measured disagreement explicitly (publish-model --parity-tolerance T): the
+gate then passes when every probability / value lies within T of scikit-learn's, and the
+manifest records T with the measured largest difference and the number of differing labels.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import json
+import math
 import sys
 import tempfile
 import time
@@ -49,6 +54,9 @@ class ParityReport:
     max_proba_diff: float | None
     max_value_diff: float | None
     samples: tuple[dict, ...] = ()  # the given records with what the ONNX graph serves for them
+    differing: int = 0  # records outside the default tolerance (accepted: --parity-tolerance)
+    label_disagreements: int = 0
+    accepted_tolerance: float | None = None  # --parity-tolerance, when the user gave one
 
     @property
     def ratio(self) -> float:
@@ -58,6 +66,7 @@ class ParityReport:
     def to_json(self) -> dict:
         out = asdict(self)
         out["samples"] = len(self.samples)
+        out["parity_tolerance"] = out.pop("accepted_tolerance")
         out["ratio"] = round(self.ratio, 4)
         out["tolerance"] = {
             "proba_abs": PROBA_ABS_TOL,
@@ -234,8 +243,10 @@ def check_parity(
     *,
     columns: Sequence[Any] = (),
     minimum: int = MIN_RECORDS,
+    tolerance: float | None = None,
 ) -> ParityReport:
-    """Predict the records both ways; refuse (OnnxParityError) unless they agree."""
+    """Predict the records both ways; refuse (OnnxParityError) unless they agree, or differ by
+    at most ``tolerance`` (--parity-tolerance) when the user accepted that."""
     rows = record_rows(records, converted.input_kind, columns)
     rows, generated = expand_rows(rows, converted.input_kind, steps, columns, minimum)
     ids = [str(r.get("id", f"sample-{i + 1}")) for i, r in enumerate(records)]
@@ -256,8 +267,9 @@ def check_parity(
         )
         ox, ox_ms = _best_ms(lambda: model.predict(rows))
     bad, max_p, max_v = _compare(converted, sk, ox, model.class_keys)
-    if bad:
-        largest = max(d for d in (max_p, max_v) if d is not None) if (max_p or max_v) else None
+    largest = max((d for d in (max_p, max_v) if d is not None), default=None)
+    labels_differ = _label_disagreements(converted, sk[0], ox[0])
+    if bad and not _accepted(tolerance, largest):
         raise _refusal(converted, steps, rows, ids, sk, ox, model.class_keys, bad, largest)
     served = []
     for i, record in enumerate(records):
@@ -266,8 +278,37 @@ def check_parity(
             sample["probabilities"] = ox[1][i]
         served.append(sample)
     return ParityReport(
-        len(rows), generated, round(sk_ms, 3), round(ox_ms, 3), max_p, max_v, tuple(served)
+        len(rows),
+        generated,
+        round(sk_ms, 3),
+        round(ox_ms, 3),
+        max_p,
+        max_v,
+        tuple(served),
+        differing=len(bad),
+        label_disagreements=labels_differ,
+        accepted_tolerance=tolerance,
     )
+
+
+def _label_disagreements(converted: ConvertedModel, sk_labels: list, ox_labels: list) -> int:
+    if not converted.is_classifier:
+        return 0
+    return sum(a != b for a, b in zip(sk_labels, ox_labels, strict=True))
+
+
+def _accepted(tolerance: float | None, largest: float | None) -> bool:
+    """The user's --parity-tolerance covers the measured largest difference (labels alone,
+    without probabilities, give nothing to measure: never accepted)."""
+    return tolerance is not None and largest is not None and largest <= tolerance
+
+
+def suggested_tolerance(largest: float) -> float:
+    """The measured difference rounded up to two significant digits: what --parity-tolerance
+    needs to accept it."""
+    exponent = math.floor(math.log10(largest)) - 1 if largest > 0 else -7
+    step = 10.0**exponent
+    return round(math.ceil(largest / step - 1e-9) * step, max(0, -exponent))
 
 
 def _refusal(converted, steps, rows, ids, sk, ox, class_keys, bad, largest) -> OnnxParityError:
@@ -291,9 +332,20 @@ def _refusal(converted, steps, rows, ids, sk, ox, class_keys, bad, largest) -> O
         f"onnxruntime {_shown(d['onnx'])}"
         for d in differences
     ]
+    labels_differ = _label_disagreements(converted, sk[0], ox[0])
+    measured = f"{labels_differ} labels differ" if converted.is_classifier else "values differ"
+    if largest is not None:
+        kind = "probabilities" if converted.is_classifier else "values"
+        measured += f", {kind} by up to {largest:.3g}"
     message = (
         f"the ONNX graph does not reproduce scikit-learn on {len(bad)} of {len(rows)} records "
-        f"(labels must be identical, probabilities within {PROBA_ABS_TOL}); nothing was "
-        f"published. Likely cause: {cause}. First differing records:\n" + "\n".join(lines)
+        f"({measured}; labels must be identical, probabilities within {PROBA_ABS_TOL}); nothing "
+        f"was published. Likely cause: {cause}. First differing records:\n" + "\n".join(lines)
     )
-    return OnnxParityError(message, FALLBACK_HINT, differences, cause)
+    hint = FALLBACK_HINT
+    if largest is not None:
+        hint += (
+            f" Or accept this measured disagreement with --parity-tolerance "
+            f"{suggested_tolerance(largest):g} (recorded in the manifest)."
+        )
+    return OnnxParityError(message, hint, differences, cause)

@@ -44,6 +44,7 @@ class OnnxPublish:
             self.converted.opsets
         ) or self.converted.versions.get("onnxruntime")
         block["parity"] = self.parity.to_json()
+        block["parity_tolerance"] = self.parity.accepted_tolerance  # null: the default gate
         return {"format": "onnx", "onnx": block}
 
 
@@ -56,12 +57,15 @@ def prepare_onnx(
     input_schema: Any = None,
     with_proba: bool | None = None,
     minimum: int = MIN_RECORDS,
+    parity_tolerance: float | None = None,
 ) -> OnnxPublish:
     """Convert and gate; raises OnnxUnavailableError, OnnxConversionError or OnnxParityError."""
     require_onnx_runtime(runtime)
     columns = input_schema if input_kind == "table" else ()
     converted = convert_pipeline(loaded, input_kind, columns=columns, with_proba=with_proba)
-    report = check_parity(loaded, converted, records, columns=columns, minimum=minimum)
+    report = check_parity(
+        loaded, converted, records, columns=columns, minimum=minimum, tolerance=parity_tolerance
+    )
     data = converted.onnx_bytes
     artifact = LayerArtifact(
         file=ONNX_FILE,
