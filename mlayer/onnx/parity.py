@@ -38,6 +38,7 @@ VALUE_ABS_TOL = 1e-4
 VALUE_REL_TOL = 1e-5
 LISTED = 5
 CONVERTER_GAP = 1e-3  # a difference this big is not float32 rounding of a smooth model
+TIE_GAP = 1e-5  # labels differ though probabilities agree this closely: a tie broken otherwise
 _CONTAINERS = ("sklearn.pipeline.", "sklearn.compose.")
 ONNX_FILE = "model.onnx"
 _FUNCTION_PACKAGE = "_mlayer_shipped_function"
@@ -214,6 +215,12 @@ def likely_cause(
             "([a-zA-Z0-9_]), so words with non-ASCII letters tokenize differently"
         )
     names = " ".join(converted.estimators)
+    if converted.is_classifier and largest is not None and largest < TIE_GAP:
+        return (
+            f"a tie: probabilities agree within {largest:.2g}, but two classes are (nearly) "
+            "equally likely for these records and onnxruntime's float32 sums break the tie the "
+            "other way"
+        )
     if any(word in names for word in ("Tree", "Forest", "Boosting", "Extra")):
         return (
             "float32 thresholds: onnxruntime compares float32 values against float32 split "

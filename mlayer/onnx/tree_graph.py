@@ -26,6 +26,7 @@ TREE_CLASSES = (
     "ExtraTreeRegressor",
 )
 TREES_PREFIX = "trees_"
+DOUBLE_OUTPUT = "preprocessed_float64"  # not skl2onnx's "variable", which a regressor outputs
 CAST_OUTPUT = "preprocessed_float32"
 
 
@@ -48,9 +49,12 @@ def _cast_output(model: Any) -> str:
     if len(graph.output) != 1:
         raise ValueError(f"the preprocessing graph has {len(graph.output)} outputs, not 1")
     source = graph.output[0].name
+    for node in graph.node:
+        node.input[:] = [DOUBLE_OUTPUT if n == source else n for n in node.input]
+        node.output[:] = [DOUBLE_OUTPUT if n == source else n for n in node.output]
     graph.node.append(
         helper.make_node(
-            "Cast", [source], [CAST_OUTPUT], to=TensorProto.FLOAT, name="sklearn_tree_cast"
+            "Cast", [DOUBLE_OUTPUT], [CAST_OUTPUT], to=TensorProto.FLOAT, name="sklearn_tree_cast"
         )
     )
     width = graph.output[0].type.tensor_type.shape
