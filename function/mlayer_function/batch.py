@@ -22,10 +22,10 @@ dedupe on the ``event_id`` every result carries (docs/FORMATS.md, "Replays").
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import NamedTuple, Protocol
+from typing import Any, NamedTuple, Protocol
 
 from .decoding import BadRecord, RowRules, decode_payload, to_row
 from .delivery import SYSTEMIC_ERRORS, Delivery, Prepared, TooBig, cut, describe, new_tuple
@@ -54,14 +54,14 @@ class InRecord(NamedTuple):
 class OutputSink(Protocol):
     name: str
 
-    def prepare(self, doc: dict) -> Prepared:
+    def prepare(self, doc: dict[str, Any]) -> Prepared:
         """One result in the sink's wire form; raises for this result alone (e.g. TooBig)."""
 
     def send(self, items: Sequence[Prepared]) -> Delivery: ...
 
 
 class DeadLetterSink(Protocol):
-    def write(self, docs: Sequence[dict]) -> Delivery: ...
+    def write(self, docs: Sequence[dict[str, Any]]) -> Delivery: ...
 
 
 class Clock(Protocol):
@@ -73,7 +73,7 @@ class Clock(Protocol):
 class Predictor(Protocol):
     version: str
 
-    def predict(self, rows: list) -> tuple[list, list[dict] | None]: ...
+    def predict(self, rows: list[Any]) -> tuple[list[Any], list[dict[str, Any]] | None]: ...
 
 
 class RecordResult(NamedTuple):
@@ -134,14 +134,14 @@ def error_reason(exc: BaseException) -> str:
 
 
 def predict_isolating(
-    predict: Callable[[list], tuple[list, list[dict] | None]], rows: list
-) -> tuple[dict[int, tuple[object, dict | None]], dict[int, str]]:
+    predict: Callable[[list[Any]], tuple[list[Any], list[dict[str, Any]] | None]], rows: list[Any]
+) -> tuple[dict[int, tuple[object, dict[str, Any] | None]], dict[int, str]]:
     """Predict all rows in one call; if it raises, bisect until the offending rows are alone.
 
     Returns (position -> (label, probabilities)) and (position -> reason). A batch with one
     bad row costs about 2*log2(n) extra calls; a healthy batch costs exactly one.
     """
-    predictions: dict[int, tuple[object, dict | None]] = {}
+    predictions: dict[int, tuple[object, dict[str, Any] | None]] = {}
     errors: dict[int, str] = {}
 
     def attempt(positions: list[int]) -> None:
@@ -159,7 +159,8 @@ def predict_isolating(
             attempt(positions[:middle])
             attempt(positions[middle:])
             return
-        pairs = zip(labels, probas or [None] * len(labels), strict=True)  # lengths checked above
+        # no probabilities: None beside each label
+        pairs = zip(labels, probas or [None] * len(labels), strict=True)  # type: ignore[list-item]
         predictions.update(zip(positions, pairs, strict=True))
 
     if rows:
@@ -167,7 +168,9 @@ def predict_isolating(
     return predictions, errors
 
 
-def _decode_all(records: Sequence[InRecord], rules: RowRules):
+def _decode_all(
+    records: Sequence[InRecord], rules: RowRules
+) -> tuple[list[tuple[int, object, object]], dict[int, str]]:
     """([(index, id, row)], {index: reason}): any exception is this record's, not the batch's."""
     good: list[tuple[int, object, object]] = []
     bad: dict[int, str] = {}
@@ -188,12 +191,14 @@ def _decode_all(records: Sequence[InRecord], rules: RowRules):
     return good, bad
 
 
-def _deliver(sink, items: list, errors: list[str], what: str) -> Delivery:
+def _deliver(sink: Any, items: list[Any], errors: list[str], what: str) -> Delivery:
     """What a sink did not take; a sink that raises took none (it is down: Lambda retries)."""
     if not items:
         return Delivery()
     try:
-        return sink.send(items) if what == "output sink" else sink.write(items)
+        # the output sink sends prepared items, the dead-letter sink writes documents
+        delivery: Delivery = sink.send(items) if what == "output sink" else sink.write(items)
+        return delivery
     except SYSTEMIC_ERRORS:
         raise
     except Exception as exc:
@@ -213,7 +218,7 @@ def process_batch(
     dead_letter: DeadLetterSink,
     clock: Clock,
     ordered: bool = True,
-    observe: Callable[[list, dict, float], object] | None = None,
+    observe: Callable[[list[Any], dict[int, Any], float], object] | None = None,
 ) -> BatchOutcome:
     """Decode, predict and deliver one batch; say what happened to every record. ``observe``
     (a shadow model, shadow.py) sees the decoded rows and live predictions once all is
@@ -254,7 +259,7 @@ def process_batch(
         except Exception as exc:
             reasons[index] = f"result cannot be written to {output.name}: {describe(exc)}"
 
-    def dead_letter_docs(indices) -> list[dict]:
+    def dead_letter_docs(indices: Iterable[int]) -> list[dict[str, Any]]:
         return [
             {
                 "event_id": records[i].event_id,

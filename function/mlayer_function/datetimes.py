@@ -104,7 +104,7 @@ def parse_pure(value: str, unit: str, utc: bool) -> int:
     return _from_groups(match, value, unit, utc)
 
 
-def _from_groups(match: re.Match, value: str, unit: str, utc: bool) -> int:
+def _from_groups(match: re.Match[str], value: str, unit: str, utc: bool) -> int:
     year, month, day, hour, minute, second, fraction, offset = match.groups()
     days = _KNOWN_DAYS.get(value[:10])
     if days is None:

@@ -15,13 +15,16 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 from .delivery import (
     SYSTEMIC_ERRORS,
+    BaseSink,
     Delivery,
     Prepared,
     TooBig,
+    Warn,
     describe,
     noop,
     to_json_line,
@@ -38,18 +41,20 @@ class OverflowFailed(Exception):
 class OverflowStore:
     """Raw data of too-big dead letters as S3 objects keyed by their sha256."""
 
-    def __init__(self, client, bucket: str, prefix: str, retry: Retry) -> None:
+    def __init__(self, client: Any, bucket: str, prefix: str, retry: Retry) -> None:
         self._client, self._bucket, self._prefix, self._retry = client, bucket, prefix, retry
 
     @classmethod
-    def from_url(cls, url: str, client_factory, retry: Retry) -> OverflowStore:
+    def from_url(
+        cls, url: str, client_factory: Callable[[str], Any], retry: Retry
+    ) -> OverflowStore:
         scheme, sep, rest = url.partition("://")
         bucket, prefix = parse_s3_url(rest)
         if scheme != "s3" or not sep or not bucket:
             raise ValueError(f"MLAYER_DEAD_LETTER_OVERFLOW={url!r}: expected s3://bucket/prefix")
         return cls(client_factory("s3"), bucket, prefix, retry)
 
-    def put(self, event_id: str, data: object) -> dict:
+    def put(self, event_id: str, data: object) -> dict[str, Any]:
         """Store the data as the letter's ``data`` would hold it; its pointer for the letter."""
         body = utf8(data) if isinstance(data, str) else utf8(to_json_line(data))
         digest = hashlib.sha256(body).hexdigest()
@@ -75,7 +80,7 @@ class OverflowStore:
         raise OverflowFailed(f"s3://{self._bucket}/{key}: {error}{rounds.note}")
 
 
-def encodable(doc: dict) -> dict:
+def encodable(doc: dict[str, Any]) -> dict[str, Any]:
     """The letter as is, or with ``data`` as ASCII JSON text when it holds lone surrogates."""
     data = doc.get("data")
     if isinstance(data, str) and data.isascii():
@@ -91,12 +96,14 @@ def encodable(doc: dict) -> dict:
 class DeadLetters:
     """A dead-letter sink with the S3 overflow in front of it; ``write`` as any sink's."""
 
-    def __init__(self, sink, overflow: OverflowStore | None = None, warn=noop) -> None:
+    def __init__(
+        self, sink: BaseSink, overflow: OverflowStore | None = None, warn: Warn = noop
+    ) -> None:
         self.sink, self.overflow, self._warn = sink, overflow, warn
         self.name = getattr(sink, "name", type(sink).__name__)
         self.overflowed = 0  # letters whose data went to S3 (this container's total)
 
-    def _spill(self, doc: dict, why: str) -> Prepared:
+    def _spill(self, doc: dict[str, Any], why: str) -> Prepared:
         if self.overflow is None:
             raise TooBig(f"{why}; no MLAYER_DEAD_LETTER_OVERFLOW to keep its data in S3")
         pointer = self.overflow.put(doc["event_id"], doc.get("data", doc.get("data_json")))
@@ -106,14 +113,14 @@ class DeadLetters:
         self.overflowed += 1
         return prepared
 
-    def _prepare(self, doc: dict) -> Prepared:
+    def _prepare(self, doc: dict[str, Any]) -> Prepared:
         doc = encodable(doc)
         try:
             return self.sink.prepare(doc)
         except TooBig as exc:
             return self._spill(doc, exc.reason)
 
-    def write(self, docs: Sequence[dict]) -> Delivery:
+    def write(self, docs: Sequence[dict[str, Any]]) -> Delivery:
         out = Delivery()
         items: list[Prepared] = []
         by_id = {doc["event_id"]: doc for doc in docs}

@@ -13,6 +13,7 @@ import json
 import math
 import sys
 from dataclasses import dataclass
+from typing import Any, Protocol
 
 INPUT_KINDS = ("text", "features", "record", "table")
 
@@ -25,6 +26,14 @@ class BadRecord(Exception):
         self.reason = reason
 
 
+class TableRows(Protocol):
+    """What RowRules needs of tabular.TableSchema (not imported: tabular imports this module)."""
+
+    names: list[str]
+
+    def row(self, obj: dict[str, Any]) -> tuple[Any, ...]: ...
+
+
 @dataclass(frozen=True)
 class RowRules:
     """What a row must look like for this model (from the manifest and the environment)."""
@@ -32,7 +41,8 @@ class RowRules:
     input_kind: str
     n_features: int | None = None
     max_text_chars: int = 10_000
-    table: object = None  # table models: their schema (tabular.TableSchema) checks each record
+    # table models: their schema (tabular.TableSchema) checks each record
+    table: TableRows | None = None
 
 
 def _reject_constant(name: str) -> float:
@@ -43,7 +53,8 @@ def _reject_constant(name: str) -> float:
 _DECODER = json.JSONDecoder(parse_constant=_reject_constant)
 
 
-_SCAN = _DECODER.scan_once  # its C scanner: what decode() calls, without decode()'s two regexes
+# scan_once: set by JSONDecoder.__init__, absent from typeshed's stub
+_SCAN = _DECODER.scan_once  # type: ignore[attr-defined]  # its C scanner: what decode() calls, without decode()'s two regexes
 
 
 def parse_json(text: str) -> object:
@@ -93,7 +104,7 @@ def _type_name(value: object) -> str:
     return "null" if value is None else type(value).__name__
 
 
-def record_id(obj: dict) -> str | int:
+def record_id(obj: dict[str, Any]) -> str | int:
     if "id" not in obj:
         raise BadRecord("no id")
     value = obj["id"]
@@ -141,7 +152,7 @@ def to_row(obj: object, rules: RowRules) -> tuple[str | int, object]:
             raise BadRecord("no features")
         return rid, _check_features(obj["features"], rules.n_features)
     if rules.input_kind == "table":
-        return rid, rules.table.row(obj)
+        return rid, rules.table.row(obj)  # type: ignore[union-attr]  # set for table models
     for key, value in obj.items():
         if isinstance(value, str):
             _check_text(value, key, rules.max_text_chars)

@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from .retries import Retry, is_retryable
 
@@ -39,6 +39,9 @@ class TooBig(Exception):
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
         self.reason = reason
+
+
+Warn = Callable[[str], None]  # how a sink tells the log what it retried or gave up on
 
 
 def noop(message: str) -> None:
@@ -154,7 +157,7 @@ class Prepared(NamedTuple):
     """One document in its sink's wire form; ``size`` is what counts against request limits."""
 
     event_id: str
-    wire: object
+    wire: Any  # each sink's own form (a JSON line, a request entry, an item)
     size: int = 0
 
 
@@ -191,13 +194,13 @@ class BaseSink:
 
     name = "sink"
 
-    def prepare(self, doc: dict) -> Prepared:
+    def prepare(self, doc: dict[str, Any]) -> Prepared:
         raise NotImplementedError
 
     def send(self, items: Sequence[Prepared]) -> Delivery:
         raise NotImplementedError
 
-    def write(self, docs: Sequence[dict]) -> Delivery:
+    def write(self, docs: Sequence[dict[str, Any]]) -> Delivery:
         items: list[Prepared] = []
         refused: dict[str, str] = {}
         for doc in docs:
@@ -225,7 +228,7 @@ class ChunkedSink(BaseSink):
     max_count = 25
     max_bytes = 16 * MIB
 
-    def __init__(self, retry: Retry, warn=noop) -> None:
+    def __init__(self, retry: Retry, warn: Warn = noop) -> None:
         self._retry, self._warn = retry, warn
 
     def _send(self, chunk: list[Prepared]) -> tuple[list[Prepared], dict[str, str]]:

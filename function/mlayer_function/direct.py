@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from .batch import Clock, Predictor, predict_isolating
 from .decoding import BadRecord, RowRules, to_row
@@ -16,7 +17,7 @@ from .delivery import SYSTEMIC_ERRORS, cut, describe
 
 @dataclass(frozen=True)
 class DirectResult:
-    predictions: list[dict]
+    predictions: list[dict[str, Any]]
     predicted: int
     errors: int
     decode_ms: float
@@ -45,7 +46,7 @@ def predict_instances(
 ) -> DirectResult:
     """One answer per instance, in order; the id defaults to the instance's position."""
     t0 = clock.monotonic()
-    answers: list[dict] = [{} for _ in instances]
+    answers: list[dict[str, Any]] = [{} for _ in instances]
     good: list[tuple[int, object]] = []
     for index, instance in enumerate(instances):
         obj = _as_record(instance, index, rules)

@@ -26,7 +26,9 @@ from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
+Entry = Mapping[str, Any]  # a manifest's artifact entry
 MIB = 1024 * 1024
 PART_BYTES = 8 * MIB  # the smallest part (S3's own advice: 8-16 MB ranged GETs)
 MAX_PART_BYTES = 64 * MIB
@@ -62,7 +64,7 @@ def mb(n: int) -> str:
     return f"{n / MIB:.1f} MB"
 
 
-def s3_uri(entry: Mapping) -> str:
+def s3_uri(entry: Entry) -> str:
     return f"s3://{entry.get('bucket')}/{entry.get('s3_key')}"
 
 
@@ -79,7 +81,7 @@ class FetchReport:
     verify_ms: float = 0.0
     parts: int = 0
 
-    def log_fields(self) -> dict:
+    def log_fields(self) -> dict[str, Any]:
         skip = ("paths", "verified")
         return {
             k: round(v, 3) if isinstance(v, float) else v
@@ -93,7 +95,7 @@ def cache_dir() -> Path:
     return Path(tempfile.gettempdir()) / CACHE_DIRNAME
 
 
-def local_name(entry: Mapping) -> str:
+def local_name(entry: Entry) -> str:
     """Named by content: the same sha256 is the same file, whatever version or label."""
     return f"{entry['sha256']}{Path(str(entry.get('file', ''))).suffix}"
 
@@ -115,7 +117,7 @@ def free_bytes(path: Path) -> int:
     return min(st.f_bavail * st.f_frsize, int(cap) * MIB - used)
 
 
-def _check_entry(entry: Mapping) -> None:
+def _check_entry(entry: Entry) -> None:
     missing = [k for k in ("file", "bucket", "s3_key", "sha256", "size") if not entry.get(k)]
     if missing and not (missing == ["size"] and entry.get("size") == 0):
         raise FetchError(
@@ -139,7 +141,7 @@ def stdout_line(line: str) -> None:
 
 
 def materialize(
-    manifest: Mapping,
+    manifest: Mapping[str, Any],
     model_dir: Path | str,
     *,
     client: object = None,
@@ -207,7 +209,7 @@ def materialize(
     return report
 
 
-def _cached_copy_ok(path: Path, entry: Mapping, report: FetchReport) -> bool:
+def _cached_copy_ok(path: Path, entry: Entry, report: FetchReport) -> bool:
     """A copy a previous init left: kept only when its size and sha256 still match."""
     started = time.perf_counter()
     ok = path.stat().st_size == int(entry["size"]) and hash_file(path) == entry["sha256"]
@@ -217,7 +219,7 @@ def _cached_copy_ok(path: Path, entry: Mapping, report: FetchReport) -> bool:
     return ok
 
 
-def make_client(threads: int = THREADS):
+def make_client(threads: int = THREADS) -> Any:  # boto3: untyped
     """The runtime's boto3 S3 client: region, credentials and endpoint from the environment."""
     import boto3
     from botocore.config import Config
@@ -238,7 +240,7 @@ def _error_code(exc: BaseException) -> str | None:
     return None
 
 
-def explain(exc: BaseException, entry: Mapping) -> FetchError:
+def explain(exc: BaseException, entry: Entry) -> FetchError:
     """An S3 failure as the init error a person can act on."""
     code = _error_code(exc)
     uri = s3_uri(entry)
@@ -259,7 +261,7 @@ def explain(exc: BaseException, entry: Mapping) -> FetchError:
 
 def download(
     client: object,
-    entry: Mapping,
+    entry: Entry,
     dest: Path,
     *,
     threads: int = THREADS,
@@ -299,7 +301,7 @@ def download(
                 pool.submit(fetch_part, index)
             for index in range(len(spans)):
                 with changed:
-                    changed.wait_for(lambda i=index: i in finished or stop.is_set())
+                    changed.wait_for(lambda i=index: i in finished or stop.is_set())  # type: ignore[misc]  # a default-arg lambda: untypable
                 if stop.is_set():
                     break
                 _hash_span(fd, *spans[index], digest)
@@ -344,7 +346,7 @@ def _reserve(fd: int, size: int, folder: Path) -> None:
 
 
 def _get_part(
-    client, entry: Mapping, fd: int, start: int, end: int, size: int, stop: threading.Event
+    client: Any, entry: Entry, fd: int, start: int, end: int, size: int, stop: threading.Event
 ) -> None:
     """One ranged GET streamed to its offset, a chunk at a time; retried on a broken stream."""
     for attempt in range(3):
@@ -386,7 +388,7 @@ def _total_from_range(content_range: str | None, length: object) -> int | None:
     return None
 
 
-def _hash_span(fd: int, start: int, end: int, digest) -> None:
+def _hash_span(fd: int, start: int, end: int, digest: hashlib._Hash) -> None:
     """Feed bytes start..end of the file (just written: in the page cache) to the digest."""
     offset = start
     while offset <= end:

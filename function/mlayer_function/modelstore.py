@@ -14,9 +14,13 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from . import fetch, telemetry
 from .decoding import INPUT_KINDS, BadRecord, RowRules, to_row
+
+if TYPE_CHECKING:
+    from .tabular import TableSchema
 
 SUPPORTED_SCHEMA = 1
 DEFAULT_MODEL_DIR = "/opt/mlayer"
@@ -37,7 +41,7 @@ def sha256_of(path: Path) -> str:
     return digest.hexdigest()
 
 
-def read_manifest(model_dir: Path) -> dict:
+def read_manifest(model_dir: Path) -> dict[str, Any]:
     path = model_dir / "manifest.json"
     try:
         manifest = json.loads(path.read_text(encoding="utf-8"))
@@ -107,18 +111,20 @@ class LoadedModel:
     version: str
     input_kind: str
     n_features: int | None
-    preprocessors: list
-    estimator: object
+    preprocessors: list[Any]
+    estimator: Any  # a scikit-learn estimator (untyped)
     with_proba: bool
     class_keys: list[str] | None
-    manifest: dict = field(repr=False)
+    manifest: dict[str, Any] = field(repr=False)
     load_ms: float = 0.0
-    table: object = None  # tabular.TableSchema of a "table" model (RowRules checks records with it)
+    # tabular.TableSchema of a "table" model (RowRules checks records with it)
+    table: TableSchema | None = None
     check_ms: float = 0.0  # what predicting the manifest's samples took at load (in load_ms)
-    phases: dict = field(default_factory=dict, repr=False)  # load_model's steps, ms (FORMATS.md)
+    # load_model's steps, ms (FORMATS.md)
+    phases: dict[str, Any] = field(default_factory=dict, repr=False)
 
-    def transform(self, rows: list) -> object:
-        x = rows
+    def transform(self, rows: list[Any]) -> object:
+        x: Any = rows  # then an array, a DataFrame, each step's output
         if self.table is not None:
             x = self.table.frame(rows)
         elif self.input_kind == "features":
@@ -129,7 +135,7 @@ class LoadedModel:
             x = step.transform(x)
         return x
 
-    def predict(self, rows: list) -> tuple[list, list[dict] | None]:
+    def predict(self, rows: list[Any]) -> tuple[list[Any], list[dict[str, Any]] | None]:
         """Labels (and per-class probabilities) for all rows in one vectorized call each."""
         if self.table is not None:
             _log_extra_fields(self.table.take_extra_fields())
@@ -143,16 +149,17 @@ class LoadedModel:
             raise ValueError(f"the model returned {len(labels)} predictions for {len(rows)} rows")
         if not self.with_proba:
             return labels, None
-        keys = self.class_keys
+        keys: list[str] = self.class_keys  # type: ignore[assignment]  # set when with_proba
         probas = [
             dict(zip(keys, row, strict=True)) for row in _as_list(self.estimator.predict_proba(x))
         ]
         return labels, probas
 
 
-def _as_list(values: object) -> list:
+def _as_list(values: object) -> list[Any]:
     tolist = getattr(values, "tolist", None)
-    return tolist() if callable(tolist) else list(values)
+    listed: list[Any] = tolist() if callable(tolist) else list(values)  # type: ignore[call-overload]  # values: an array or an iterable
+    return listed
 
 
 def _log_extra_fields(extra: dict[str, int]) -> None:
@@ -164,7 +171,7 @@ def _log_extra_fields(extra: dict[str, int]) -> None:
         )
 
 
-def _table_schema(manifest: dict) -> object:
+def _table_schema(manifest: dict[str, Any]) -> TableSchema:
     """The manifest's input_schema as a tabular.TableSchema (imports pandas: table models only)."""
     try:
         from .tabular import TableSchema
@@ -194,7 +201,7 @@ def _same(expected: object, got: object) -> bool:
     return expected == got
 
 
-def _differs(sample: dict, label: object, probas: dict | None) -> str | None:
+def _differs(sample: dict[str, Any], label: object, probas: dict[str, Any] | None) -> str | None:
     """What in one sample's outputs was not reproduced, or None."""
     if not _same(sample.get("prediction"), label):
         return f"predicted {label!r}, published {sample.get('prediction')!r}"
@@ -208,7 +215,7 @@ def _differs(sample: dict, label: object, probas: dict | None) -> str | None:
     return None
 
 
-def check_samples(model: LoadedModel, samples: list) -> None:
+def check_samples(model: LoadedModel, samples: list[Any]) -> None:
     """Predict the samples kept at publish; raise naming the first record not reproduced.
 
     The last line of defence against a dependencies layer or an architecture that loads the
@@ -268,10 +275,12 @@ def load_model(model_dir: Path | str) -> LoadedModel:
     table = _table_schema(manifest) if manifest["input_kind"] == "table" else None
     _import_model_modules(manifest)
     clock.lap("imports_ms")
+    model: LoadedModel
     if manifest.get("format") == "onnx":
         from .onnx_model import load_onnx_model
 
-        model = load_onnx_model(model_dir, manifest, started=started, table=table)
+        # an OnnxModel serves as a LoadedModel does (duck typed: no shared Protocol yet)
+        model = load_onnx_model(model_dir, manifest, started=started, table=table)  # type: ignore[assignment]
     else:
         model = _load_sklearn(fetched.paths, manifest, table)
     clock.lap("load_ms")
@@ -287,6 +296,8 @@ def load_model(model_dir: Path | str) -> LoadedModel:
 class _Phases:
     """Consecutive laps of one clock, in ms."""
 
+    laps: dict[str, float]
+
     def __init__(self, started: float) -> None:
         self.last, self.laps = started, {}
 
@@ -297,7 +308,7 @@ class _Phases:
         return self.laps[name]
 
 
-def _import_model_modules(manifest: dict) -> None:
+def _import_model_modules(manifest: dict[str, Any]) -> None:
     """The loader and the modules the artifacts' classes live in, before anything is loaded,
     so the log tells importing (paid once per runtime) from unpickling (paid per model)."""
     import importlib
@@ -315,7 +326,9 @@ def _import_model_modules(manifest: dict) -> None:
             pass
 
 
-def _load_sklearn(paths: dict[str, Path], manifest: dict, table: object) -> LoadedModel:
+def _load_sklearn(
+    paths: dict[str, Path], manifest: dict[str, Any], table: TableSchema | None
+) -> LoadedModel:
     """Unpickle the artifacts (already verified) into the pipeline the manifest describes."""
     import joblib
 

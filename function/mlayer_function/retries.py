@@ -102,7 +102,8 @@ class Retry:
 
     def delay(self, retry: int) -> float:
         """The pause before retry number ``retry`` (0 for the first retry)."""
-        return min(self.max_delay, self.base_delay * (2**retry))
+        delay: float = min(self.max_delay, self.base_delay * (2**retry))
+        return delay
 
     def rounds(self) -> Rounds:
         return Rounds(self)

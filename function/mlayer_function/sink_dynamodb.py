@@ -15,8 +15,19 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from typing import Any
 
-from .delivery import ChunkedSink, Prepared, TooBig, describe, noop, to_json_line, utf8
+from .delivery import (
+    ChunkedSink,
+    Delivery,
+    Prepared,
+    TooBig,
+    Warn,
+    describe,
+    noop,
+    to_json_line,
+    utf8,
+)
 from .retries import Retry, error_code, is_retryable
 
 # DynamoDB's item size, attribute names included: "400 KB" as documented (AWS takes up to
@@ -27,7 +38,7 @@ ITEM_LIMIT = 400_000
 _DDB_TINY, _DDB_HUGE = 1e-130, 9.9e125
 
 
-def to_attribute(value: object) -> dict:
+def to_attribute(value: object) -> dict[str, Any]:
     """A JSON value as a DynamoDB attribute value (numbers travel as decimal strings).
 
     A probability that underflows DynamoDB's range (e.g. 1e-200) is stored as 0, since
@@ -52,7 +63,7 @@ def to_attribute(value: object) -> dict:
     return {"S": str(value)}
 
 
-def attribute_size(attribute: dict) -> int:
+def attribute_size(attribute: dict[str, Any]) -> int:
     """Bytes DynamoDB counts for one attribute value (its published sizing rules)."""
     ((kind, value),) = attribute.items()
     if kind == "S":
@@ -69,7 +80,7 @@ def attribute_size(attribute: dict) -> int:
     return len(value)  # pragma: no cover - B: not made by to_attribute
 
 
-def item_size(item: dict) -> int:
+def item_size(item: dict[str, Any]) -> int:
     return sum(len(utf8(name)) + attribute_size(value) for name, value in item.items())
 
 
@@ -78,12 +89,12 @@ class DynamoDBSink(ChunkedSink):
 
     max_count = 25
 
-    def __init__(self, client, table: str, retry: Retry, warn=noop) -> None:
+    def __init__(self, client: Any, table: str, retry: Retry, warn: Warn = noop) -> None:
         super().__init__(retry, warn)
         self._client, self._table = client, table
         self.name = f"dynamodb://{table}"
 
-    def prepare(self, doc: dict) -> Prepared:
+    def prepare(self, doc: dict[str, Any]) -> Prepared:
         item = {k: to_attribute(v) for k, v in doc.items()}
         # The JSON text is at least half the item's size, so a short one needs no exact count.
         approx = len(utf8(to_json_line(doc)))
@@ -95,7 +106,7 @@ class DynamoDBSink(ChunkedSink):
                 )
         return Prepared(doc["event_id"], item, approx)
 
-    def send(self, items: Sequence[Prepared]):
+    def send(self, items: Sequence[Prepared]) -> Delivery:
         unique: dict[str, Prepared] = {}
         for item in items:  # one call may not put the same key twice; it is the same record
             unique.setdefault(item.event_id, item)

@@ -8,7 +8,9 @@ readers dedupe on the ``event_id`` each record carries (and uses as its partitio
 
 from __future__ import annotations
 
-from .delivery import MIB, ChunkedSink, Prepared, TooBig, noop, to_json_line, utf8
+from typing import Any
+
+from .delivery import MIB, ChunkedSink, Prepared, TooBig, Warn, noop, to_json_line, utf8
 from .retries import Retry
 
 RECORD_LIMIT = MIB  # data + partition key
@@ -19,7 +21,7 @@ class KinesisSink(ChunkedSink):
     max_count = 500
     max_bytes = REQUEST_LIMIT
 
-    def __init__(self, client, stream: str, retry: Retry, warn=noop) -> None:
+    def __init__(self, client: Any, stream: str, retry: Retry, warn: Warn = noop) -> None:
         super().__init__(retry, warn)
         self._client = client
         self._target = (
@@ -27,7 +29,7 @@ class KinesisSink(ChunkedSink):
         )
         self.name = f"kinesis://{stream}"
 
-    def prepare(self, doc: dict) -> Prepared:
+    def prepare(self, doc: dict[str, Any]) -> Prepared:
         data = utf8(to_json_line(doc))
         key = doc["event_id"][-256:]
         size = len(data) + len(utf8(key))

@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
+from typing import Any
 
 from .delivery import (
     SYSTEMIC_ERRORS,
     BaseSink,
     Delivery,
     Prepared,
+    Warn,
     describe,
     noop,
     split_event_id,
@@ -31,7 +33,9 @@ def parse_s3_url(rest: str) -> tuple[str, str]:
 
 
 class S3Sink(BaseSink):
-    def __init__(self, client, bucket: str, prefix: str, retry: Retry, warn=noop) -> None:
+    def __init__(
+        self, client: Any, bucket: str, prefix: str, retry: Retry, warn: Warn = noop
+    ) -> None:
         self._client, self._bucket, self._retry, self._warn = client, bucket, retry, warn
         self._prefix = prefix if not prefix or prefix.endswith("/") else prefix + "/"
         self.name = f"s3://{bucket}/{self._prefix}"
@@ -40,12 +44,12 @@ class S3Sink(BaseSink):
         parsed = [split_event_id(e) for e in event_ids]
         shards = {p[0] for p in parsed if p is not None}
         if parsed and None not in parsed and len(shards) == 1:
-            seqs = sorted(p[1] for p in parsed)
+            seqs = sorted(p[1] for p in parsed)  # type: ignore[index]  # no None: checked above
             return f"{self._prefix}{shards.pop()}/{seqs[0]}-{seqs[-1]}.jsonl"
         digest = hashlib.sha256("\n".join(sorted(event_ids)).encode()).hexdigest()[:32]
         return f"{self._prefix}batches/{digest}.jsonl"
 
-    def prepare(self, doc: dict) -> Prepared:
+    def prepare(self, doc: dict[str, Any]) -> Prepared:
         line = utf8(to_json_line(doc) + "\n")
         return Prepared(doc["event_id"], line, len(line))
 

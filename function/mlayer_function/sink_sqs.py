@@ -9,8 +9,9 @@ message; readers of a standard queue dedupe on the ``event_id`` attribute every 
 from __future__ import annotations
 
 import hashlib
+from typing import Any
 
-from .delivery import MIB, ChunkedSink, Prepared, TooBig, noop, split_event_id, to_json_line
+from .delivery import MIB, ChunkedSink, Prepared, TooBig, Warn, noop, split_event_id, to_json_line
 from .retries import Retry
 
 MESSAGE_LIMIT = MIB  # per message and per SendMessageBatch call (since August 2025)
@@ -20,7 +21,7 @@ class SqsSink(ChunkedSink):
     max_count = 10
     max_bytes = MESSAGE_LIMIT
 
-    def __init__(self, client, queue: str, retry: Retry, warn=noop) -> None:
+    def __init__(self, client: Any, queue: str, retry: Retry, warn: Warn = noop) -> None:
         super().__init__(retry, warn)
         self._client, self._queue = client, queue
         self._queue_url: str | None = None
@@ -32,7 +33,7 @@ class SqsSink(ChunkedSink):
             self._queue_url = self._client.get_queue_url(QueueName=self._queue)["QueueUrl"]
         return self._queue_url
 
-    def prepare(self, doc: dict) -> Prepared:
+    def prepare(self, doc: dict[str, Any]) -> Prepared:
         event_id = doc["event_id"]
         body = to_json_line(doc)
         entry = {

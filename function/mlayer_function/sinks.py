@@ -11,10 +11,20 @@ runtime ships it).
 from __future__ import annotations
 
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import Any, TextIO
 
 from .deadletters import DeadLetters, OverflowStore
-from .delivery import BaseSink, Delivery, Prepared, SinkConfigError, new_tuple, noop, to_json_line
+from .delivery import (
+    BaseSink,
+    Delivery,
+    Prepared,
+    SinkConfigError,
+    Warn,
+    new_tuple,
+    noop,
+    to_json_line,
+)
 from .retries import Deadline, Retry
 from .sink_dynamodb import DynamoDBSink, to_attribute
 from .sink_kinesis import KinesisSink
@@ -45,10 +55,10 @@ class StdoutSink(BaseSink):
 
     name = "stdout://"
 
-    def __init__(self, stream=None) -> None:
+    def __init__(self, stream: TextIO | None = None) -> None:
         self._stream = stream
 
-    def prepare(self, doc: dict) -> Prepared:
+    def prepare(self, doc: dict[str, Any]) -> Prepared:
         line = to_json_line(doc)
         if not line.isascii():
             line.encode("utf-8")  # a lone surrogate cannot be printed: refuse this one alone
@@ -71,7 +81,7 @@ CLIENT_CONFIG = {
 }
 
 
-def make_client(service: str):
+def make_client(service: str) -> Any:  # boto3: untyped
     """A boto3 client with short timeouts; the endpoint comes from AWS_ENDPOINT_URL if set."""
     import boto3
     from botocore.config import Config
@@ -82,7 +92,13 @@ def make_client(service: str):
 SCHEMES = ("dynamodb", "s3", "kinesis", "sqs", "stdout")
 
 
-def sink_from_url(url: str, *, client_factory=make_client, retry: Retry | None = None, warn=noop):
+def sink_from_url(
+    url: str,
+    *,
+    client_factory: Callable[[str], Any] = make_client,
+    retry: Retry | None = None,
+    warn: Warn = noop,
+) -> BaseSink:
     """The sink a URL names, e.g. ``dynamodb://predictions`` or ``s3://bucket/prefix``."""
     scheme, sep, rest = url.partition("://")
     if not sep or scheme not in SCHEMES:
@@ -106,9 +122,9 @@ def dead_letters_from_url(
     url: str,
     overflow: str = "",
     *,
-    client_factory=make_client,
+    client_factory: Callable[[str], Any] = make_client,
     retry: Retry | None = None,
-    warn=noop,
+    warn: Warn = noop,
 ) -> DeadLetters:
     """The dead-letter sink (stdout:// when ``url`` is empty) with its S3 overflow, if any."""
     retry = retry or Retry()

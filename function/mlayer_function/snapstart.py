@@ -18,6 +18,7 @@ import os
 import random
 import sys
 import time
+from typing import Any
 
 from . import direct, sinks, telemetry
 
@@ -27,9 +28,10 @@ except ImportError:  # not a SnapStart runtime: the function runs as before
     register_before_snapshot = register_after_restore = None
 
 WARM_UP_TEXT = "warm up"
+# app: the handler's App (Any: handler imports this module, so it cannot be imported back)
 
 
-def warm_up_instances(app) -> list:
+def warm_up_instances(app: Any) -> list[Any]:
     """The manifest's sample records (published with the model), else one neutral record for
     the input kind; [] when none can be made (a table model published without samples)."""
     samples = [s.get("record") for s in app.model.manifest.get("samples") or [] if s]
@@ -42,7 +44,7 @@ def warm_up_instances(app) -> list:
     return []
 
 
-def before_snapshot(app) -> None:
+def before_snapshot(app: Any) -> None:
     """One warm-up predict; its failure is logged, never a failed snapshot (the model passed
     its self-check at load)."""
     instances = warm_up_instances(app)
@@ -51,7 +53,7 @@ def before_snapshot(app) -> None:
         result = direct.predict_instances(
             instances, model=app.model, rules=app.rules, clock=app.clock
         )
-        fields = {"records": len(instances), "predicted": result.predicted}
+        fields: dict[str, Any] = {"records": len(instances), "predicted": result.predicted}
     except Exception as exc:  # noqa: BLE001 - a warm-up only
         fields = {"records": len(instances), "error": f"{type(exc).__name__}: {exc}"[:300]}
     fields["warm_up_ms"] = round((time.perf_counter() - started) * 1000, 3)
@@ -66,7 +68,7 @@ def reseed() -> None:
         numpy.random.seed(int.from_bytes(os.urandom(4), "little"))
 
 
-def after_restore(app) -> None:
+def after_restore(app: Any) -> None:
     """Renew the seeds and the sinks' clients (credentials, connections) of this environment."""
     reseed()
     settings = app.settings
@@ -77,7 +79,7 @@ def after_restore(app) -> None:
     _log("after restore: seeds and AWS clients renewed")
 
 
-def install(app) -> bool:
+def install(app: Any) -> bool:
     """Register both hooks for ``app`` when the runtime offers them; True when registered."""
     if register_before_snapshot is None or register_after_restore is None:
         return False
@@ -86,7 +88,7 @@ def install(app) -> bool:
     return True
 
 
-def _log(message: str, **fields) -> None:
+def _log(message: str, **fields: Any) -> None:
     sys.stdout.write(telemetry.log_line("INFO", message, **fields) + "\n")
     sys.stdout.flush()
 

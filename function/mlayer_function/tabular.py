@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Any
 
 from .datetimes import UNITS, DateError, parse
 from .decoding import BadRecord
@@ -33,7 +34,7 @@ class Column:
     name: str
     kind: str
     nullable: bool
-    categories: frozenset | None  # only when the encoder raises on an unknown category
+    categories: frozenset[str] | None  # only when the encoder raises on an unknown category
     unit: str = "ns"  # datetime columns: the datetime64 unit the pipeline was fitted on
     timezone: str | None = None  # datetime columns: None (wall-clock) or "UTC"
 
@@ -137,7 +138,7 @@ class TableSchema:
             raise ValueError("input_schema must name each column once")
         return cls(columns, frames)
 
-    def row(self, obj: dict) -> tuple:
+    def row(self, obj: dict[str, Any]) -> tuple[Any, ...]:
         """The record's values in column order (decoding.to_row calls this), or BadRecord."""
         values = []
         for column in self.columns:
@@ -156,7 +157,7 @@ class TableSchema:
         extra, self._extra = self._extra, {}
         return extra
 
-    def frame(self, rows: list[tuple]):
+    def frame(self, rows: list[tuple[Any, ...]]) -> Any:  # a pandas DataFrame (untyped)
         """One DataFrame: columns in the model's order, float64 numbers, object strings,
         datetime64 in the unit the model was fitted on."""
         np = self._np
@@ -175,7 +176,7 @@ class TableSchema:
                 data[column.name] = array
         return self._pd.DataFrame(data, columns=self.names, copy=False)
 
-    def _datetimes(self, column: Column, values: tuple):
+    def _datetimes(self, column: Column, values: tuple[Any, ...]) -> Any:  # numpy/pandas array
         """datetime64[unit] (NaT for a null), tz-aware in UTC when the column is."""
         np = self._np
         ints = np.array([NAT if v is NAN else v for v in values], dtype=np.int64)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import time
+from typing import Any
 
 METRIC_UNITS = {
     "records": "Count",
@@ -87,7 +88,9 @@ def process_age_ms(at: float) -> float | None:
     return max(0.0, (age_now - (time.perf_counter() - at)) * 1000)
 
 
-def init_phases(package_started: float, imported: float, model_phases: dict) -> dict:
+def init_phases(
+    package_started: float, imported: float, model_phases: dict[str, Any]
+) -> dict[str, Any]:
     """The "model loaded" line's phases in ms (docs/FORMATS.md): runtime start (process start to
     the package's first line), imports (the function's modules, then the loader's and the
     estimators'), manifest, verify, load, self-check."""
