@@ -266,8 +266,12 @@ def convert_pipeline(
     with_proba: bool | None = None,
     locale: str = DEFAULT_LOCALE,
     target_opset: int | None = None,
+    float32_trees: bool = False,
 ) -> ConvertedModel:
-    """One ONNX graph for the whole pipeline, or OnnxConversionError naming the estimator."""
+    """One ONNX graph for the whole pipeline, or OnnxConversionError naming the estimator.
+
+    ``float32_trees``: preprocessing before trees in float32 too (the conversion before issue
+    23; benchmarks/bench_onnx_trees.py's baseline)."""
     require_onnx_tools()
     if input_kind not in ONNX_INPUT_KINDS:
         raise OnnxConversionError(
@@ -289,7 +293,7 @@ def convert_pipeline(
             FALLBACK_HINT,
             missing[0],
         )
-    double = wants_double_preprocessing(pipeline)
+    double = wants_double_preprocessing(pipeline) and not float32_trees
     inputs, initial_types = _initial_types(input_kind, steps, columns, double)
     options = _options(pipeline, locale)
     try:
