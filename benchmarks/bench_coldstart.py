@@ -225,8 +225,25 @@ def onnx_rounds(exe: str, rdir: Path, runtime: str, tmp: Path, cpus) -> list[dic
         row.update(json.loads(_child(sys.executable, warm_argv, dict(os.environ), cpus)))
         init_argv = ["-S", "-c", ONNX_INIT_FLOOR, str(made["graph"])]
         row["init_floor"] = float(_child(exe, init_argv, layer_env, cpus))
+        row["transport"] = transport_ms(exe, rdir, runtime, made["event"], cpus, tmp)
         rows.append(row)
     return rows
+
+
+def transport_ms(exe: str, rdir: Path, runtime: str, event: dict, cpus, tmp: Path) -> float:
+    """Warm REPORT Duration of a handler that answers at once, on the same event: what the
+    runtime (event over the Runtime API, JSON both ways) costs before the function runs."""
+    from mlayer.local.emulator import Emulator, FunctionSpec
+
+    task = tmp / "noop-task"
+    task.mkdir(exist_ok=True)
+    (task / "noop.py").write_text(
+        "def handler(event, context):\n    return {'batchItemFailures': []}\n"
+    )
+    spec = FunctionSpec("noop", "noop.handler", runtime, task, tmp / "noop-opt", 1769, 30)
+    with Emulator(spec, exe, rdir, caller_env={"PATH": os.environ["PATH"]}, cpus=cpus) as em:
+        runs = [em.invoke(event) for _ in range(INVOCATIONS)]
+    return statistics.median(r.report.duration_ms for r in runs[1:])
 
 
 def _ratio(rows: list[dict], num: str, den: str) -> float:
@@ -274,6 +291,10 @@ def report(text: list[dict], onnx: list[dict]) -> bool:
         f"scikit-learn predict_proba + predict {_med(onnx, 'sklearn'):.2f} ms, onnxruntime "
         f"session.run {_med(onnx, 'onnxruntime'):.2f} ms; REPORT Init {_med(onnx, 'init'):.0f} ms "
         f"vs import onnxruntime + session {_med(onnx, 'init_floor'):.0f} ms"
+    )
+    print(
+        f"  of the warm Duration, {_med(onnx, 'transport'):.2f} ms is the runtime's own (a handler "
+        "that returns at once, same event, same emulation)"
     )
     ok &= _verdict(
         "warm Duration / scikit-learn",
