@@ -22,7 +22,7 @@ if TYPE_CHECKING:  # the store is passed in: importing it would load boto3 (comp
 
 def find_deps_lock(
     store: ArtifactStore, deps_layer: str, config: Mapping[str, Any] | None
-) -> tuple[dict | None, str]:
+) -> tuple[dict[str, Any] | None, str]:
     """The lock of the function's dependencies layer and where it came from.
 
     When the function carries no deps layer (or does not exist yet), the newest deps version's
@@ -42,7 +42,7 @@ def find_deps_lock(
 
 def lock_of(
     store: ArtifactStore, deps_arn: str, source: str | None = None
-) -> tuple[dict | None, str]:
+) -> tuple[dict[str, Any] | None, str]:
     """The lock of one deps-layer version (what deploy-function is about to attach)."""
     lock = store.lock(store.layer_sha(deps_arn))
     return lock, ((source or deps_arn) if lock is not None else "")
@@ -50,7 +50,7 @@ def lock_of(
 
 def check_compatibility(
     manifest: Mapping[str, Any],
-    lock: dict | None,
+    lock: dict[str, Any] | None,
     lock_source: str,
     allow_mismatch: bool,
     *,

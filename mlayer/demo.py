@@ -21,6 +21,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from mlayer import demo_data, report
 from mlayer.demo_files import FilesStep
@@ -94,7 +95,7 @@ class Demo:
     # -- plumbing --------------------------------------------------------------------------
     def mlayer(
         self, *args: str, expect_ok: bool = True, cwd: Path | None = None
-    ) -> subprocess.CompletedProcess:
+    ) -> subprocess.CompletedProcess[str]:
         """Run one mlayer command as a user would, show it and its output."""
         self.say(f"\n$ mlayer {shlex.join(args)}")
         machine = args[0] == "--json"  # keep stdout apart to parse it; else show it interleaved
@@ -143,7 +144,7 @@ class Demo:
         self.result.onnx_skipped = why
         self.say(f"\nONNX step skipped: {why}.")
 
-    def results_for(self, ids: list[str], table: str = TABLE) -> dict[str, dict]:
+    def results_for(self, ids: list[str], table: str = TABLE) -> dict[str, dict[str, Any]]:
         assert self.gateway is not None
         wanted = set(ids)
         out = {}

@@ -13,7 +13,7 @@ from __future__ import annotations
 import csv
 import io
 import json
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from mlayer import demo_data
 from mlayer.config import load_settings
@@ -93,7 +93,7 @@ class FilesStep:
             again["response"]["files"][0]["detail"],
         )
 
-    def _lines(self, uri: str) -> list[dict]:
+    def _lines(self, uri: str) -> list[dict[str, Any]]:
         assert self.demo.gateway is not None
         bucket, _, key = uri.removeprefix("s3://").partition("/")
         body = self.demo.gateway.get_bytes(bucket, key).decode()

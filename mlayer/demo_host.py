@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
     import subprocess
@@ -24,7 +24,7 @@ class DemoHost(Protocol):
 
     def mlayer(
         self, *args: str, expect_ok: bool = True, cwd: Path | None = None
-    ) -> subprocess.CompletedProcess:
+    ) -> subprocess.CompletedProcess[str]:
         """Run one mlayer command as a user would, show it and its output."""
         ...
 
@@ -36,6 +36,6 @@ class DemoHost(Protocol):
         """Say why the ONNX step cannot run here."""
         ...
 
-    def results_for(self, ids: list[str], table: str = ...) -> dict[str, dict]:
+    def results_for(self, ids: list[str], table: str = ...) -> dict[str, dict[str, Any]]:
         """The demo table's predictions of these record ids."""
         ...

@@ -6,6 +6,8 @@ The CLI maps these to exit codes in one place: ``exit_code`` 2 for usage/config 
 
 from __future__ import annotations
 
+from typing import Any
+
 
 class MlayerError(Exception):
     """Root of mlayer's errors: a message (what) and a hint (how to fix)."""
@@ -20,7 +22,7 @@ class MlayerError(Exception):
     def __str__(self) -> str:
         return self.message
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return {"error": type(self).__name__, "message": self.message, "hint": self.hint}
 
 

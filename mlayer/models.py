@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from mlayer.runtimes import MAX_LAYERS, MAX_UNZIPPED_BYTES
 
@@ -28,7 +29,7 @@ class FunctionLayers:
     code_size: int = 0  # the function's own zipped code size (unzipped when known)
 
     @classmethod
-    def from_configuration(cls, config: dict) -> FunctionLayers:
+    def from_configuration(cls, config: dict[str, Any]) -> FunctionLayers:
         return cls(
             arns=tuple(layer["Arn"] for layer in config.get("Layers") or []),
             code_size=int(config.get("CodeSize") or 0),
@@ -69,7 +70,7 @@ class RelinkPlan:
     def budget_left(self) -> int:
         return self.limit_bytes - self.total_unzipped
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return {
             "function": self.function,
             "layer_name": self.layer_name,

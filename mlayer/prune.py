@@ -76,7 +76,9 @@ def prune(
     return PruneResult(decided, dry_run=False, outcome=outcome, warnings=warnings)
 
 
-def would_remove(gw: Gateway, settings: Settings, now: _dt.datetime | None = None) -> frozenset:
+def would_remove(
+    gw: Gateway, settings: Settings, now: _dt.datetime | None = None
+) -> frozenset[int | None]:
     """Model layer versions `mlayer prune` (with [prune] settings) would delete now: what
     `mlayer history` marks. Empty when there is nothing to judge (no function)."""
     from mlayer.errors import NotFoundError

@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as _dt
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -73,7 +74,7 @@ class Inventory:
     rollout_layers: frozenset[str] = frozenset()  # layer ARNs a rollout names
     shadow_versions: frozenset[str] = frozenset()
     shadow_layers: frozenset[str] = frozenset()
-    pruned: Mapping[int, Mapping] = field(default_factory=dict)  # earlier prunes' markers
+    pruned: Mapping[int, Mapping[str, Any]] = field(default_factory=dict)  # earlier prunes' markers
     # bucket key -> "<layer>:<version>" of another layer (another function's, in the same
     # default bucket) that names it: same zip, same lock, same content-addressed models/<sha>
     elsewhere: Mapping[str, str] = field(default_factory=dict)

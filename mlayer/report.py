@@ -61,7 +61,8 @@ def table(headers: list[str], rows: list[list[Any]]) -> str:
 def render(result: Any) -> str:
     """Default human rendering: a result's own ``render()`` when it has one, else key: value."""
     if hasattr(result, "render") and callable(result.render):
-        return result.render()
+        rendered: str = result.render()
+        return rendered
     data = to_jsonable(result)
     if isinstance(data, dict):
         return "\n".join(f"{k}: {v}" for k, v in data.items())

@@ -10,6 +10,7 @@ are read and evaluated by mlayer (policy/evaluate.py): IAM's simulator is not ev
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 
 from mlayer.config import Settings
 from mlayer.errors import MlayerError, NotFoundError
@@ -41,8 +42,12 @@ def stream_keys(gw: Gateway, settings: Settings) -> dict[str, str]:
 
 
 def policy_documents(
-    gw: Gateway, settings: Settings, *, account: str | None = None, keys: Mapping | None = None
-) -> dict[str, dict]:
+    gw: Gateway,
+    settings: Settings,
+    *,
+    account: str | None = None,
+    keys: Mapping[str, Any] | None = None,
+) -> dict[str, dict[str, Any]]:
     """Both documents for ``settings`` (its bucket named)."""
     a = arns(gw, settings, account)
     return {

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from mlayer.errors import BudgetError
 from mlayer.runtimes import MAX_UNZIPPED_BYTES
@@ -26,7 +27,7 @@ class Budget:
     def fits(self) -> bool:
         return self.unzipped <= self.limit
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return {
             "unzipped": self.unzipped,
             "zipped": self.zipped,

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from mlayer.build.runner import Runner
 from mlayer.build.target import TargetPython
@@ -26,7 +27,7 @@ class BytecodeResult:
     bytes_added: int
     detail: str
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return {
             "status": self.status,
             "files": self.files,

@@ -16,6 +16,7 @@ import os
 import shutil
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 from mlayer import __version__
 
@@ -87,11 +88,11 @@ class BuildCache:
     def lock_path(self, key: str) -> Path:
         return self.root / "locks" / f"{key}.lock"
 
-    def load(self, key: str) -> dict | None:
+    def load(self, key: str) -> dict[str, Any] | None:
         """The stored result of a complete entry, or None."""
         entry = self.entry(key)
         try:
-            doc = json.loads((entry / ENTRY_RESULT).read_text())
+            doc: dict[str, Any] = json.loads((entry / ENTRY_RESULT).read_text())
         except (OSError, ValueError):
             return None
         zip_path = entry / ENTRY_ZIP
@@ -105,7 +106,7 @@ class BuildCache:
         path.mkdir(parents=True)
         return path
 
-    def commit(self, key: str, staging: Path, result: dict) -> Path:
+    def commit(self, key: str, staging: Path, result: dict[str, Any]) -> Path:
         (staging / ENTRY_RESULT).write_text(json.dumps(result, indent=2, sort_keys=True))
         entry = self.entry(key)
         entry.parent.mkdir(parents=True, exist_ok=True)

@@ -13,6 +13,7 @@ import mmap
 import struct
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 ELF_MAGIC = b"\x7fELF"
 PT_LOAD, PT_DYNAMIC = 1, 2
@@ -54,7 +55,7 @@ class _Reader:
     def __init__(self, data: bytes | mmap.mmap, order: str) -> None:
         self.data, self.order = data, order
 
-    def unpack(self, fmt: str, offset: int) -> tuple:
+    def unpack(self, fmt: str, offset: int) -> tuple[Any, ...]:
         size = struct.calcsize(self.order + fmt)
         if offset < 0 or offset + size > len(self.data):
             raise ElfError(f"truncated: {size} bytes at offset {offset} are past its end")
@@ -103,7 +104,13 @@ def _program_header(reader: _Reader, bits_class: int, offset: int) -> dict[str, 
     return {"type": raw[0], "offset": raw[2], "vaddr": raw[3], "filesz": raw[5]}
 
 
-def _read_dynamic(reader, bits_class, machine, dynamic, loads) -> DynamicInfo:
+def _read_dynamic(
+    reader: _Reader,
+    bits_class: int,
+    machine: int,
+    dynamic: dict[str, int],
+    loads: list[dict[str, int]],
+) -> DynamicInfo:
     fmt = _DYN[bits_class]
     size = struct.calcsize(reader.order + fmt)
     entries: list[tuple[int, int]] = []

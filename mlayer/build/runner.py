@@ -36,7 +36,7 @@ class Runner(Protocol):
         argv: Sequence[str],
         *,
         env: Mapping[str, str] | None = None,
-        cwd: str | os.PathLike | None = None,
+        cwd: str | os.PathLike[str] | None = None,
         timeout: float | None = None,
         on_line: Callable[[str], None] | None = None,
     ) -> Completed: ...
@@ -46,7 +46,7 @@ def run_subprocess(
     argv: Sequence[str],
     *,
     env: Mapping[str, str] | None = None,
-    cwd: str | os.PathLike | None = None,
+    cwd: str | os.PathLike[str] | None = None,
     timeout: float | None = None,
     on_line: Callable[[str], None] | None = None,
 ) -> Completed:
@@ -78,7 +78,7 @@ def run_subprocess(
 def _run_streaming(
     argv: Sequence[str],
     env: Mapping[str, str] | None,
-    cwd: str | os.PathLike | None,
+    cwd: str | os.PathLike[str] | None,
     timeout: float | None,
     on_line: Callable[[str], None],
 ) -> Completed:

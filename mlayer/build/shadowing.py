@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 # What the runtime's boto3 stack declares (boto3 1.42 / botocore 1.44 / python-dateutil 2.9,
 # the Python runtimes' in November 2026): package -> (who requires it, the versions accepted).
@@ -78,7 +79,7 @@ class Shadow:
     accepted: str | None  # the versions it accepts
     ok: bool
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return {
             "package": self.package,
             "version": self.version,

@@ -116,17 +116,18 @@ class GatewayBase:
                 raise translate(exc, f"Creating the {service} client") from exc
         return self._clients[key]
 
-    def call(self, service: str, operation: str, action: str, **params: Any) -> dict:
+    def call(self, service: str, operation: str, action: str, **params: Any) -> dict[str, Any]:
         """Call one API operation, mapping failures to MlayerError with ``action`` as context."""
         method = getattr(self.client(service), operation)
         try:
-            return method(**params)
+            answer: dict[str, Any] = method(**params)
+            return answer
         except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as exc:
             raise translate(exc, action) from exc
 
     def paginate(
         self, service: str, operation: str, key: str, action: str, **params: Any
-    ) -> Iterator[dict]:
+    ) -> Iterator[dict[str, Any]]:
         paginator = self.client(service).get_paginator(operation)
         try:
             for page in paginator.paginate(**params):

@@ -42,7 +42,7 @@ def _stamp(epoch: float) -> datetime:
     return datetime.fromtimestamp(epoch, tz=timezone.utc)
 
 
-def _query(q: MetricQuery) -> dict:
+def _query(q: MetricQuery) -> dict[str, Any]:
     return {
         "Id": q.id,
         "MetricStat": {
@@ -99,7 +99,7 @@ def put_metrics(gw: Any, namespace: str, data: Iterable[MetricDatum]) -> None:
         )
 
 
-def _datum(d: MetricDatum) -> dict:
+def _datum(d: MetricDatum) -> dict[str, Any]:
     item: dict[str, Any] = {
         "MetricName": d.name,
         "Dimensions": [{"Name": k, "Value": v} for k, v in sorted(d.dimensions.items())],

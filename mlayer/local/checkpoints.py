@@ -17,7 +17,7 @@ def checkpoint_key(function: str, stream_arn: str) -> str:
     return f"local/checkpoints/{function}/{safe}.json"
 
 
-class BucketCheckpoints(MutableMapping):
+class BucketCheckpoints(MutableMapping[str, Any]):
     """shard id -> last handled sequence number, written through to S3 on every change."""
 
     def __init__(self, gateway: Any, bucket: str, key: str) -> None:

@@ -10,6 +10,7 @@ gives a function its role's credentials (local/environment.py), as Lambda does.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from mlayer.config import Settings
 from mlayer.gateway import Gateway
@@ -23,7 +24,7 @@ class EnforcedPrincipals:
     administrator: dict[str, str]
     deployer: dict[str, str]
     lambda_service: dict[str, str]
-    deployer_policy: dict
+    deployer_policy: dict[str, Any]
 
     def env(self, local: LocalAws) -> dict[str, str]:
         """The deployer's shell: its keys, no session token, and the Lambda stand-in's keys."""
@@ -36,7 +37,7 @@ class EnforcedPrincipals:
         return ["unset AWS_SESSION_TOKEN"] + [f"export {k}={v}" for k, v in self.env(local).items()]
 
 
-def lambda_service_policy(account: str, partition: str = "aws") -> dict:
+def lambda_service_policy(account: str, partition: str = "aws") -> dict[str, Any]:
     return {
         "Version": "2012-10-17",
         "Statement": [

@@ -49,7 +49,7 @@ def layer_artifact(gateway: Any, arn: str) -> Artifact:
     )
 
 
-def function_artifact(config: dict) -> Artifact:
+def function_artifact(config: dict[str, Any]) -> Artifact:
     sha = code_sha256_to_hex(config["CodeSha256"])
     return Artifact(arn=config["FunctionArn"], sha256=sha, key=f"functions/{sha}.zip")
 
@@ -59,7 +59,7 @@ def fetch(
 ) -> bytes:
     """The zip's bytes from the bucket (or a real URL), checked against its sha256."""
     try:
-        data = gateway.get_bytes(bucket, art.key)
+        data: bytes = gateway.get_bytes(bucket, art.key)
     except NotFoundError:
         if not art.location.startswith(("http://", "https://")):
             raise LocalRuntimeError(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 
 @dataclass
@@ -43,7 +44,7 @@ class BatchProgress:
 class PollResult:
     stream: str
     batches: list[BatchProgress] = field(default_factory=list)
-    failure_records: list[dict] = field(default_factory=list)
+    failure_records: list[dict[str, Any]] = field(default_factory=list)
     checkpoints: dict[str, str] = field(default_factory=dict)
     failures_sent_to: list[str] = field(default_factory=list)  # where each record went
 
@@ -63,7 +64,7 @@ class PollResult:
     def invocations(self) -> int:
         return sum(b.invocations for b in self.batches)
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return {
             "stream": self.stream,
             "records": self.records,

@@ -23,7 +23,7 @@ from mlayer.runtimes import RUNTIMES
 
 def function_spec(
     gateway: Any, bucket: str, name: str, cache: Path | None = None, version: str | None = None
-) -> tuple[FunctionSpec, dict]:
+) -> tuple[FunctionSpec, dict[str, Any]]:
     """The function's spec with its task root and /opt materialized locally; and its raw config.
     ``version``: a published version's own configuration (its layers, its environment)."""
     config = gateway.get_function_configuration(name, version)
@@ -97,7 +97,7 @@ def real_executable(exe: str) -> str:
 
 def emulator_for(
     gateway: Any, bucket: str, name: str, version: str | None = None, **kwargs: Any
-) -> tuple[Emulator, dict]:
+) -> tuple[Emulator, dict[str, Any]]:
     """A (cold) emulator for the function (or one published ``version`` of it), with the
     runtime's interpreter and runtime directory."""
     spec, config = function_spec(gateway, bucket, name, version=version)

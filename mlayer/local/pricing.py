@@ -7,6 +7,7 @@ memory setting), so the figure is an estimate and is always labelled as one.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 # Lambda's on-demand prices, us-east-1, first monthly tier (no free tier applied).
 PRICES_SOURCE = "https://aws.amazon.com/lambda/pricing/"
@@ -88,7 +89,7 @@ class CostEstimate:
             text += f" (prices recorded {PROVISIONED_READ_ON})"
         return text
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return {
             "architecture": self.architecture,
             "memory_mb": self.memory_mb,

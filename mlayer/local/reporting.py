@@ -33,7 +33,7 @@ class Report:
 class InvokeResult:
     request_id: str
     payload: Any  # the response (JSON-decoded when it is JSON), or Lambda's error object
-    error: dict | None
+    error: dict[str, Any] | None
     report: Report
     logs: list[str] = field(default_factory=list)
 

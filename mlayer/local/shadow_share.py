@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -28,11 +29,11 @@ class ShadowShare:
             f"${self.usd_per_million:.2f} of the estimate per million invocations"
         )
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return {**self.__dict__, "share": self.share}
 
 
-def _emf_docs(logs: Iterable[str]) -> Iterable[dict]:
+def _emf_docs(logs: Iterable[str]) -> Iterable[dict[str, Any]]:
     for line in logs:
         text = line.strip()
         if text.startswith("{") and "shadow_predict_ms" in text:

@@ -17,6 +17,7 @@ import socket
 import struct
 import time
 from collections.abc import Callable
+from typing import Any
 
 SO_TIMESTAMP = getattr(socket, "SO_TIMESTAMP", 29)  # Linux's value; Python names it on 3.x Linux
 _TIMEVAL = struct.Struct("@ll")  # struct timeval: seconds, microseconds
@@ -58,12 +59,12 @@ class StampedReader:
         self._buf += data
         return True
 
-    def _arrival(self, ancillary: list) -> float:
+    def _arrival(self, ancillary: list[Any]) -> float:
         now = self._clock()
         for level, kind, raw in ancillary:
             if level == socket.SOL_SOCKET and kind == SO_TIMESTAMP and len(raw) >= _TIMEVAL.size:
                 seconds, micros = _TIMEVAL.unpack_from(raw)
-                age = time.time() - (seconds + micros / 1e6)
+                age: float = time.time() - (seconds + micros / 1e6)
                 if -0.001 <= age <= STAMP_MAX_AGE_S:
                     return now - max(age, 0.0)
         return now

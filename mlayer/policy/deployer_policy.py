@@ -33,6 +33,8 @@ The statements follow the gateway's calls (mlayer/gateway/), grouped by what the
 
 from __future__ import annotations
 
+from typing import Any
+
 from mlayer.config import Settings
 from mlayer.policy.arns import Arns, s3_bucket_prefix, split_url
 from mlayer.policy.document import Statement, document
@@ -231,6 +233,6 @@ def deployer_statements(settings: Settings, arns: Arns) -> list[Statement]:
     ]
 
 
-def deployer_policy(settings: Settings, arns: Arns) -> dict:
+def deployer_policy(settings: Settings, arns: Arns) -> dict[str, Any]:
     """The deployer's policy document (see the module docstring)."""
     return document(deployer_statements(settings, arns))

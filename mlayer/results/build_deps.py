@@ -15,7 +15,7 @@ class BuildDepsResult:
     build: Any  # mlayer.build.LayerBuild
     publish: Any = None  # mlayer.build.publish.Published, or None without --publish
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return {
             "build": self.build.to_dict(),
             "publish": asdict(self.publish) if self.publish else None,

@@ -28,7 +28,7 @@ def _action(create: bool, changed: bool) -> str:
     return "created" if create else "updated" if changed else "unchanged"
 
 
-def _changes_json(changes: Sequence[Change]) -> list[dict]:
+def _changes_json(changes: Sequence[Change]) -> list[dict[str, Any]]:
     return [{"key": c.key, "before": c.before, "after": c.after} for c in changes]
 
 
@@ -58,7 +58,7 @@ class DeployResult:
             or bool(self.files and self.files.changed)
         )
 
-    def _alias_json(self) -> dict | None:
+    def _alias_json(self) -> dict[str, Any] | None:
         a = self.alias
         if a is None:
             return None
@@ -85,7 +85,7 @@ class DeployResult:
             )
         return lines
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         """The --json document; its keys are stable (a dry run says what it would do)."""
         fn, trig = self.function, self.trigger
         trigger = None

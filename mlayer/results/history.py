@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from mlayer.report import human_bytes, table
 
@@ -22,7 +23,7 @@ class HistoryRow:
     live_on_alias: bool
     description: str
     store: str = "unknown"  # layer | s3 | mixed | unknown (no manifest): model_store.placement
-    s3_objects: tuple[dict, ...] = ()  # the S3 objects this version needs
+    s3_objects: tuple[dict[str, Any], ...] = ()  # the S3 objects this version needs
     prunable: bool = False  # `mlayer prune` ([prune] keep, older_than_days) would delete it
     trusted_globals: tuple[str, ...] = ()  # accepted only with --trust (the manifest's list)
     shadow: bool = False  # the function's active shadow (publish-model --shadow)
@@ -47,7 +48,7 @@ class HistoryResult:
     def alias_version(self) -> int | None:
         return next((r.version for r in self.versions if r.live_on_alias), None)
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return {
             "layer_name": self.layer_name,
             "function": self.function,

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 
 @dataclass(frozen=True)
 class InitResult:
     path: Path
     overwritten: bool
-    settings: dict
+    settings: dict[str, Any]
 
     def render(self) -> str:
         verb = "Overwrote" if self.overwritten else "Wrote"

@@ -4,6 +4,7 @@ so either can be piped to ``aws iam put-role-policy --policy-document file:///de
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from mlayer.policy import to_json
 
@@ -11,9 +12,9 @@ from mlayer.policy import to_json
 @dataclass(frozen=True)
 class PolicyResult:
     which: str  # function | deployer
-    document: dict
+    document: dict[str, Any]
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return self.document
 
     def render(self) -> str:

@@ -4,7 +4,7 @@ its text: what goes, what stays and why, and the bytes freed."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from mlayer.prune_plan import Item, PrunePlan
 from mlayer.report import human_bytes, short, table
@@ -20,7 +20,7 @@ _KIND = {
 }
 
 
-def plan_dict(plan: PrunePlan) -> dict:
+def plan_dict(plan: PrunePlan) -> dict[str, Any]:
     return {
         "function": plan.function,
         "model_layer": plan.model_layer,
@@ -74,7 +74,7 @@ class PruneResult:
     def deleted(self) -> tuple[Item, ...]:
         return tuple(self.outcome.deleted) if self.outcome else ()
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return {
             "plan": plan_dict(self.plan),
             "dry_run": self.dry_run,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from mlayer.models import RelinkOutcome, RelinkPlan
 from mlayer.report import human_bytes
 
@@ -41,7 +43,7 @@ def plan_lines(plan: RelinkPlan | None) -> list[str]:
     ]
 
 
-def outcome_fields(outcome: RelinkOutcome | None) -> dict:
+def outcome_fields(outcome: RelinkOutcome | None) -> dict[str, Any]:
     return {
         "alias": outcome.alias if outcome else None,
         "function_version": outcome.function_version if outcome else None,

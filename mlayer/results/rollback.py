@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from mlayer.models import RelinkOutcome, RelinkPlan
 from mlayer.results.relinking import moved_alias, outcome_fields, plan_lines, would_move_alias
@@ -39,7 +40,7 @@ class RollbackResult:
     def relinked(self) -> bool:
         return bool(self.outcome and self.plan.changed)
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return {
             "function": self.function,
             "layer_name": self.layer_name,

@@ -39,7 +39,7 @@ class RolloutResult:
     def warnings(self) -> tuple[str, ...]:
         return tuple(getattr(self.publish, "warnings", ()) or ())
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return {
             **self.publish.to_dict(),
             "rollout": self.state.to_dict() if self.state else None,
@@ -60,7 +60,7 @@ class RolloutStatusResult:
     alias: str
     state: RolloutState | None
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return {
             "function": self.function,
             "alias": self.alias,
