@@ -17,7 +17,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from mlayer.onnx.errors import FALLBACK_HINT, OnnxConversionError, OnnxUnavailableError
-from mlayer.onnx.tree_graph import convert_double_then_trees, wants_double_preprocessing
+from mlayer.onnx.tree_graph import double_graph_or_none, wants_double_preprocessing
 
 ONNX_INPUT_KINDS = ("text", "features", "table")
 DEFAULT_LOCALE = "C.UTF-8"  # onnxruntime's StringNormalizer fails on en_US.UTF-8 where absent
@@ -296,12 +296,17 @@ def convert_pipeline(
     double = wants_double_preprocessing(pipeline) and not float32_trees
     inputs, initial_types = _initial_types(input_kind, steps, columns, double)
     options = _options(pipeline, locale)
+    model = None
+    if double:  # scikit-learn's arithmetic: float64 preprocessing, float32 trees
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            model = double_graph_or_none(pipeline, initial_types, options, target_opset)
+        if model is None:
+            inputs, initial_types = _initial_types(input_kind, steps, columns)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            if double:  # scikit-learn's arithmetic: float64 preprocessing, float32 trees
-                model = convert_double_then_trees(pipeline, initial_types, options, target_opset)
-            else:
+            if model is None:
                 model = convert_sklearn(
                     pipeline,
                     initial_types=initial_types,

@@ -128,6 +128,22 @@ def convert_double_then_trees(
     return merged
 
 
+def double_graph_or_none(
+    pipeline: Any, initial_types: list, options: dict, target_opset: int | None
+) -> Any:
+    """The double graph, or None when a preprocessing converter or onnxruntime cannot take
+    doubles (an ai.onnx.ml operator with float32 kernels only): the caller then converts in
+    float32 as before, and the parity gate judges that graph."""
+    import onnxruntime as ort
+
+    try:
+        model = convert_double_then_trees(pipeline, initial_types, options, target_opset)
+        ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+    except Exception:  # noqa: BLE001 - any failure means: not this way
+        return None
+    return model
+
+
 def _align_opsets(a: Any, b: Any) -> None:
     """merge_models needs one version per domain: each side takes the higher of the two."""
     versions: dict[str, int] = {}

@@ -124,3 +124,20 @@ def test_a_tie_broken_otherwise_is_refused_as_a_tie_and_accepted_with_a_toleranc
     assert report.to_json()["parity_tolerance"] == 1e-6
     with pytest.raises(OnnxParityError):
         check_parity(steps, converted, records, tolerance=1e-9)
+
+
+def test_preprocessing_that_cannot_run_in_double_keeps_the_float_graph():
+    """PolynomialFeatures has no double graph here: the conversion falls back to float32 inputs
+    (the gate judges that graph as before) instead of refusing the pipeline."""
+    import numpy as np
+    from sklearn.preprocessing import PolynomialFeatures
+    from sklearn.tree import DecisionTreeClassifier
+
+    x, labels, _ = _data()
+    x = np.nan_to_num(x)
+    poly = PolynomialFeatures().fit(x)
+    steps = [poly, DecisionTreeClassifier(random_state=0).fit(poly.transform(x), labels)]
+    converted = convert_pipeline(steps, "features")
+    assert [(i.name, i.elem) for i in converted.inputs] == [("features", "float")]
+    report = check_parity(steps, converted, _records(x[:200]))
+    assert report.differing == 0
