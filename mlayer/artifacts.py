@@ -21,6 +21,7 @@ import sys
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from mlayer import manifest as mf
 from mlayer import samples as sample_io
@@ -52,11 +53,11 @@ class Pipeline:
     scans: tuple[PickleScan, ...]
     code: tuple[CodeFile, ...]
     input_kind: str
-    outputs: dict
+    outputs: dict[str, Any]
     n_features: int | None
     input_reason: str = ""  # why this input kind: publish-model prints it
-    input_schema: dict | None = None  # table models: the columns (mlayer.schema)
-    samples: tuple[dict, ...] = ()  # --sample records with their publish-time predictions
+    input_schema: dict[str, Any] | None = None  # table models: the columns (mlayer.schema)
+    samples: tuple[dict[str, Any], ...] = ()  # --sample records with their publish-time predictions
     samples_dropped: int = 0  # --sample records past the first MAX_SAMPLES, not kept
     schema_notes: tuple[str, ...] = ()  # what --sample told about columns (mlayer.sample_kinds)
     blobs: tuple[bytes, ...] = ()  # each artifact's bytes, as hashed, scanned and loaded
@@ -73,7 +74,7 @@ class Pipeline:
         return out
 
     @functools.cached_property
-    def loaded(self) -> tuple:
+    def loaded(self) -> tuple[Any, ...]:
         """The objects, loaded in this process from the same bytes (--format onnx converts
         them): only after the child (mlayer.load_child) loaded these bytes without crashing."""
         from mlayer.load_child import load_all
@@ -239,7 +240,7 @@ def _git_commit(start: Path) -> str | None:
     return None
 
 
-def provenance(where: Path) -> dict:
+def provenance(where: Path) -> dict[str, Any]:
     """Who published, from which machine and commit (git_dirty unknown without running git)."""
     try:
         user = getpass.getuser()

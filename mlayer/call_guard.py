@@ -67,7 +67,7 @@ def _shape_size(shape: Any) -> int | None:
     return None
 
 
-def _range_len(args: tuple) -> int:
+def _range_len(args: tuple[Any, ...]) -> int:
     if not args or not all(type(a) is int for a in args) or len(args) > 3:
         return 0
     try:
@@ -76,7 +76,7 @@ def _range_len(args: tuple) -> int:
         return 2**63  # len() itself overflows: far past any limit
 
 
-def allocation(qualname: str, args: tuple, kwargs: dict | None = None) -> int:
+def allocation(qualname: str, args: tuple[Any, ...], kwargs: dict[str, Any] | None = None) -> int:
     """Bytes this call would allocate at most, as far as its arguments say (0: nothing sized)."""
     kwargs = kwargs or {}
     if qualname == "builtins.range":
@@ -94,7 +94,9 @@ def allocation(qualname: str, args: tuple, kwargs: dict | None = None) -> int:
     return 0
 
 
-def too_big(qualname: str, args: tuple, kwargs: dict | None, limit: int) -> str | None:
+def too_big(
+    qualname: str, args: tuple[Any, ...], kwargs: dict[str, Any] | None, limit: int
+) -> str | None:
     """Why this call is refused for what it would allocate, or None."""
     size = allocation(qualname, args, kwargs)
     if size > limit:

@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 from mlayer import ephemeral, file_trigger_deploy, role
 from mlayer.arns import layer_name
@@ -68,7 +69,10 @@ def _on_failure_arn(gw: Gateway, url: str) -> str | None:
 
 
 def _trigger_plan(
-    gw: Gateway, settings: Settings, config: dict | None, live_alias: dict | None
+    gw: Gateway,
+    settings: Settings,
+    config: dict[str, Any] | None,
+    live_alias: dict[str, Any] | None,
 ) -> TriggerPlan | None:
     """The plan of the [trigger] stream's mapping (None without a stream), from the live ones."""
     stream = settings.trigger.stream
@@ -79,7 +83,7 @@ def _trigger_plan(
     stream_arn = _stream_arn(gw, stream)
     target_base = function_arn or f"arn:aws:lambda:{gw.region}:{gw.account_id()}:function:{name}"
     target = f"{target_base}:{alias}" if alias else target_base
-    mappings: dict[str, dict] = {}
+    mappings: dict[str, dict[str, Any]] = {}
     same_target: list[str] = []
     if config is not None:
         # By ARN: AWS takes a name too, but moto 5.2.5 then matches nothing.
@@ -102,7 +106,7 @@ def _trigger_plan(
 
 
 def _fit_tmp(
-    store: ArtifactStore, settings: Settings, fplan: FunctionPlan, config: dict | None
+    store: ArtifactStore, settings: Settings, fplan: FunctionPlan, config: dict[str, Any] | None
 ) -> tuple[FunctionPlan, list[str]]:
     """Grow /tmp (EphemeralStorage) for the model layer the function will carry when its
     artifacts are in S3, and warn when the model is over half the memory (ephemeral.py)."""
@@ -123,7 +127,7 @@ def _fit_tmp(
     return fplan, [memory] if memory else []
 
 
-def _read(gw: Gateway, relinker: Relinker, name: str) -> dict | None:
+def _read(gw: Gateway, relinker: Relinker, name: str) -> dict[str, Any] | None:
     """The one read the plan comes from (once no update is in progress); None: no function."""
     try:
         return relinker.wait_updatable(name)
@@ -133,7 +137,7 @@ def _read(gw: Gateway, relinker: Relinker, name: str) -> dict | None:
 
 def _alias_reads(
     gw: Gateway, name: str, alias: str, exists: bool
-) -> tuple[dict | None, dict | None, dict | None]:
+) -> tuple[dict[str, Any] | None, dict[str, Any] | None, dict[str, Any] | None]:
     """The alias, its version's configuration, and its provisioned concurrency (or Nones)."""
     if not alias or not exists:
         return None, None, None
@@ -144,7 +148,7 @@ def _alias_reads(
     return live, version, gw.get_provisioned_concurrency(name, alias)
 
 
-def _snapstart_tmp(settings: Settings, fplan: FunctionPlan, config: dict | None) -> None:
+def _snapstart_tmp(settings: Settings, fplan: FunctionPlan, config: dict[str, Any] | None) -> None:
     """SnapStart allows at most 512 MB of /tmp: an S3-stored model that needs more is refused."""
     size = fplan.desired.get("EphemeralStorage") or ephemeral.current_mb(config)
     check_snapstart_tmp(settings, size, fplan.name)

@@ -49,7 +49,7 @@ class DeployIncompleteError(AwsError):
         self.stage = stage
         self.maybe_stage = maybe_stage
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return {**super().to_dict(), "stage": self.stage, "maybe_stage": self.maybe_stage}
 
 
@@ -87,7 +87,7 @@ class Progress:
 
     name: str
     stage: str = "nothing"
-    facts: dict = field(default_factory=dict)
+    facts: dict[str, Any] = field(default_factory=dict)
 
     def fail(self, exc: MlayerError, step: str, maybe: str | None = None) -> DeployIncompleteError:
         state = STATES[self.stage].format(name=self.name, **self.facts)
@@ -118,16 +118,16 @@ class Progress:
         )
 
 
-def _storage(desired: dict) -> dict:
+def _storage(desired: dict[str, Any]) -> dict[str, Any]:
     size = desired.get("EphemeralStorage")
     return {"EphemeralStorage": {"Size": size}} if size else {}
 
 
-def _snapstart(value: str | None) -> dict:
+def _snapstart(value: str | None) -> dict[str, Any]:
     return {"SnapStart": {"ApplyOn": value}} if value else {}
 
 
-def configuration_params(fplan: FunctionPlan, keys: list[str]) -> dict:
+def configuration_params(fplan: FunctionPlan, keys: list[str]) -> dict[str, Any]:
     """UpdateFunctionConfiguration's parameters for ``keys``, in AWS's shapes."""
     params = {k: fplan.desired[k] for k in keys if k not in ("EphemeralStorage", "SnapStart")}
     if "Environment" in params:
@@ -142,7 +142,7 @@ def configuration_params(fplan: FunctionPlan, keys: list[str]) -> dict:
 class Applier:
     """The writes of one deploy, each guarded by the RevisionId of the state before it."""
 
-    def __init__(self, gw: Gateway, relinker: Relinker, read: dict | None) -> None:
+    def __init__(self, gw: Gateway, relinker: Relinker, read: dict[str, Any] | None) -> None:
         self.gw = gw
         self.relinker = relinker
         self.revision = (read or {}).get("RevisionId")
@@ -159,7 +159,7 @@ class Applier:
         self.written()
         return out
 
-    def _landed(self, name: str, expect: Callable[[dict], bool]) -> dict:
+    def _landed(self, name: str, expect: Callable[[dict[str, Any]], bool]) -> dict[str, Any]:
         """Wait for our update; the state must be ours, or someone else wrote in between."""
         config = self.relinker.wait_successful(name)
         if not expect(config):
@@ -169,7 +169,7 @@ class Applier:
         self.revision = config.get("RevisionId")
         return config
 
-    def create(self, fplan: FunctionPlan, code: bytes, description: str) -> dict:
+    def create(self, fplan: FunctionPlan, code: bytes, description: str) -> dict[str, Any]:
         d = fplan.desired
         created = self.write(
             self.gw.create_function,
@@ -283,7 +283,7 @@ def apply_trigger(gw: Gateway, tplan: TriggerPlan, target: str) -> str:
 def apply_plan(
     gw: Gateway,
     relinker: Relinker,
-    read: dict | None,
+    read: dict[str, Any] | None,
     fplan: FunctionPlan,
     aplan: AliasPlan | None,
     tplan: TriggerPlan | None,

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from mlayer.errors import BudgetError
 
@@ -21,7 +22,7 @@ MARGIN_MB = 64  # the function's own use of /tmp (sinks' buffers, temp files)
 MARGIN_RATIO = 0.10  # and a tenth of the artifacts: a half-written file beside a stale one
 
 
-def s3_bytes(manifest: Mapping | None) -> int:
+def s3_bytes(manifest: Mapping[str, Any] | None) -> int:
     """Bytes of the manifest's artifacts that live in S3 (what lands in /tmp)."""
     return sum(
         int(a.get("size") or 0)
@@ -30,7 +31,7 @@ def s3_bytes(manifest: Mapping | None) -> int:
     )
 
 
-def artifact_bytes(manifest: Mapping | None) -> int:
+def artifact_bytes(manifest: Mapping[str, Any] | None) -> int:
     """Bytes of every artifact of the pipeline (what the function's memory holds, about)."""
     return sum(int(a.get("size") or 0) for a in (manifest or {}).get("artifacts") or [])
 
@@ -56,11 +57,11 @@ class EphemeralPlan:
     def changes(self) -> bool:
         return self.size_mb is not None
 
-    def update_params(self) -> dict:
+    def update_params(self) -> dict[str, Any]:
         """The UpdateFunctionConfiguration parameters (empty when nothing changes)."""
         return {"EphemeralStorage": {"Size": self.size_mb}} if self.size_mb else {}
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return {
             "s3_bytes": self.s3_bytes,
             "required_mb": self.required_mb,
@@ -69,13 +70,16 @@ class EphemeralPlan:
         }
 
 
-def current_mb(config: Mapping | None) -> int:
+def current_mb(config: Mapping[str, Any] | None) -> int:
     """The function's EphemeralStorage (Lambda's default 512 when the configuration omits it)."""
     return int(((config or {}).get("EphemeralStorage") or {}).get("Size") or MIN_MB)
 
 
 def plan_ephemeral(
-    manifest: Mapping | None, config: Mapping | None, *, function: str = "the function"
+    manifest: Mapping[str, Any] | None,
+    config: Mapping[str, Any] | None,
+    *,
+    function: str = "the function",
 ) -> EphemeralPlan:
     """Grow /tmp to fit the model's S3 artifacts; never shrink what someone set on purpose.
 
@@ -94,7 +98,7 @@ def plan_ephemeral(
     return EphemeralPlan(size, need, have, need if need > have else None)
 
 
-def memory_warning(manifest: Mapping | None, memory_mb: int | None) -> str | None:
+def memory_warning(manifest: Mapping[str, Any] | None, memory_mb: int | None) -> str | None:
     """A sentence when the artifacts exceed half the function's memory, else None."""
     if not memory_mb:
         return None

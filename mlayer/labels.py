@@ -18,6 +18,7 @@ import datetime as _dt
 import json
 import re
 from collections.abc import Callable, Iterable
+from typing import Any
 
 from mlayer import manifest as mf
 from mlayer.arns import LayerVersionArn
@@ -42,7 +43,7 @@ def label_number(label: str) -> int | None:
     return int(found.group(1)) if found else None
 
 
-def labels_in_use(versions: Iterable[dict]) -> set[str]:
+def labels_in_use(versions: Iterable[dict[str, Any]]) -> set[str]:
     """The labels the layer's versions carry (their Description: ``<label> sha:<12 hex>``)."""
     out = set()
     for v in versions:
@@ -61,7 +62,7 @@ def _parse(when: object) -> _dt.datetime | None:
         return None
 
 
-def _stale(claim: dict | None, now: str) -> bool:
+def _stale(claim: dict[str, Any] | None, now: str) -> bool:
     made, current = _parse((claim or {}).get("claimed_at")), _parse(now)
     return claim is None or (made is not None and current is not None and current - made > STALE)
 
@@ -102,13 +103,17 @@ def claim_label(
     )
 
 
-def _number(made: dict) -> int:
+def _number(made: dict[str, Any]) -> int:
     return LayerVersionArn.parse(made["LayerVersionArn"]).version
 
 
 def land_on_label(
-    gw: Gateway, layer: str, label: str, made: dict, publish_again: Callable[[], dict]
-) -> tuple[dict, list[str]]:
+    gw: Gateway,
+    layer: str,
+    label: str,
+    made: dict[str, Any],
+    publish_again: Callable[[], dict[str, Any]],
+) -> tuple[dict[str, Any], list[str]]:
     """The version ``made`` (just published with the default ``label``), moved to ``label``'s
     number when it landed below it, and the warnings to show.
 

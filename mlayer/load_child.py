@@ -32,11 +32,11 @@ class Loaded:
     classes: tuple[str, ...]  # each artifact's top object's class
     input_kind: str
     input_reason: str
-    input_schema: dict | None
+    input_schema: dict[str, Any] | None
     schema_notes: tuple[str, ...]
     n_features: int | None
-    outputs: dict
-    samples: tuple[dict, ...]
+    outputs: dict[str, Any]
+    samples: tuple[dict[str, Any], ...]
 
 
 def load_in_child(
@@ -45,7 +45,7 @@ def load_in_child(
     code_dirs: Sequence[str],
     top_classes: Sequence[str | None],
     input_kind: str | None,
-    records: Sequence[dict] | None,
+    records: Sequence[dict[str, Any]] | None,
 ) -> Loaded:
     """Load and inspect the pipeline in a child process; ModelError if it fails or crashes."""
     request = {
@@ -102,7 +102,7 @@ def _crashed(code: int, paths: Sequence[Path], stderr: bytes) -> errors.ModelErr
     )
 
 
-def _answer(doc: dict) -> Loaded:
+def _answer(doc: dict[str, Any]) -> Loaded:
     if "error" in doc:
         cls = getattr(errors, doc["error"], None)
         if not (isinstance(cls, type) and issubclass(cls, errors.MlayerError)):
@@ -167,7 +167,7 @@ def load_all(blobs: Sequence[bytes], paths: Sequence[str]) -> list[Any]:
     return loaded
 
 
-def _outputs(model: Any) -> dict:
+def _outputs(model: Any) -> dict[str, Any]:
     from mlayer.manifest import _json_classes
 
     try:
@@ -178,7 +178,7 @@ def _outputs(model: Any) -> dict:
     return {"predict": True, "predict_proba": proba, "classes": classes}
 
 
-def inspect_loaded(loaded: Sequence[Any], request: dict) -> dict:
+def inspect_loaded(loaded: Sequence[Any], request: dict[str, Any]) -> dict[str, Any]:
     """Everything publish learns from the loaded objects, as JSON values."""
     from mlayer import samples as sample_io
     from mlayer.sample_kinds import id_notes, refine_schema
@@ -197,7 +197,7 @@ def inspect_loaded(loaded: Sequence[Any], request: dict) -> dict:
     n_features = getattr(loaded[0], "n_features_in_", None) if kind == "features" else None
     outputs = _outputs(loaded[-1])
     notes = id_notes(schema) if schema is not None else []
-    samples: list[dict] = []
+    samples: list[dict[str, Any]] = []
     records = request["records"]
     if records is not None:
         if schema is not None:

@@ -17,6 +17,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from mlayer.errors import BudgetError, UsageError
 from mlayer.gateway import Gateway
@@ -46,7 +47,7 @@ class StoreChoice:
     requested: str  # "auto" | "layer" | "s3"
     reason: str
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return {"store": self.store, "requested": self.requested, "reason": self.reason}
 
 
@@ -147,7 +148,7 @@ class S3Artifact:
     key: str
 
 
-def plan_uploads(artifacts: Sequence, paths: Sequence[str | Path]) -> tuple[S3Artifact, ...]:
+def plan_uploads(artifacts: Sequence[Any], paths: Sequence[str | Path]) -> tuple[S3Artifact, ...]:
     """The pipeline's artifacts (``LayerArtifact``s: file, sha256, size) as S3 objects, in order."""
     return tuple(
         S3Artifact(a.file, Path(p), a.sha256, int(a.size), s3_key(a.sha256))
@@ -155,7 +156,7 @@ def plan_uploads(artifacts: Sequence, paths: Sequence[str | Path]) -> tuple[S3Ar
     )
 
 
-def to_s3_form(manifest: Mapping, bucket: str) -> dict:
+def to_s3_form(manifest: Mapping[str, Any], bucket: str) -> dict[str, Any]:
     """The manifest whose artifacts live in S3: each gains ``store``, ``bucket`` and ``s3_key``.
 
     The content identity (``content_sha256``, over the artifacts' sha256) does not change: the
@@ -196,7 +197,9 @@ class Placement:
     """Where a version's artifacts live, for status and history."""
 
     store: str  # "layer" | "s3" | "mixed" | "unknown"
-    s3_objects: tuple[dict, ...]  # {"bucket", "key", "sha256", "size"} per S3-stored artifact
+    s3_objects: tuple[
+        dict[str, Any], ...
+    ]  # {"bucket", "key", "sha256", "size"} per S3-stored artifact
 
     @property
     def s3_bytes(self) -> int:
@@ -207,11 +210,11 @@ class Placement:
         """The IAM resource ARNs the execution role must be allowed s3:GetObject on."""
         return [f"arn:aws:s3:::{o['bucket']}/{o['key']}" for o in self.s3_objects]
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return {"store": self.store, "s3_objects": list(self.s3_objects), "s3_bytes": self.s3_bytes}
 
 
-def placement(manifest: Mapping | None) -> Placement:
+def placement(manifest: Mapping[str, Any] | None) -> Placement:
     """Read a manifest's store: ``unknown`` when there is none (not published by mlayer)."""
     if not manifest:
         return Placement("unknown", ())

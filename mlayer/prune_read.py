@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import datetime as _dt
 from collections.abc import Iterable
+from typing import Any
 
 from mlayer import model_store
 from mlayer.arns import LayerVersionArn
@@ -47,7 +48,7 @@ def pending_key(layer: str, version: int) -> str:
     return f"pruned/{layer}/pending/{int(version)}.json"
 
 
-def pruned_marker(gw: Gateway, bucket: str, layer: str, version: int) -> dict | None:
+def pruned_marker(gw: Gateway, bucket: str, layer: str, version: int) -> dict[str, Any] | None:
     """The record of a model layer version mlayer prune deleted, or None."""
     try:
         doc = gw.get_json_if_exists(bucket, marker_key(layer, version))
@@ -99,7 +100,9 @@ def _states(gw: Gateway, bucket: str, prefixes: Iterable[str]) -> list[object]:
     return docs
 
 
-def _named_by(docs: list[object], function: str, model_arn) -> tuple[frozenset, frozenset]:
+def _named_by(
+    docs: list[object], function: str, model_arn
+) -> tuple[frozenset[str], frozenset[str]]:
     versions: set[str] = set()
     layers: set[str] = set()
     for doc in docs:

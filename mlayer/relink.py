@@ -29,7 +29,7 @@ _LATE_HINT = {
 }
 
 
-def _updatable(config: dict) -> bool:
+def _updatable(config: dict[str, Any]) -> bool:
     return config.get("LastUpdateStatus") != "InProgress" and config.get("State") != "Pending"
 
 
@@ -42,7 +42,7 @@ class UpdateFailed(AwsError):
     """Lambda reports the update Failed: the function keeps its previous configuration."""
 
 
-def _landed(function: str, config: dict) -> bool:
+def _landed(function: str, config: dict[str, Any]) -> bool:
     """True once the update is Successful; a Failed one raises with AWS's own reason."""
     status = config.get("LastUpdateStatus")
     if status == "Failed":
@@ -72,7 +72,9 @@ class Relinker:
         self.max_conflicts = max_conflicts
         self.backoff = backoff
 
-    def _poll(self, function: str, done: Callable[[dict], bool], late: str) -> dict:
+    def _poll(
+        self, function: str, done: Callable[[dict[str, Any]], bool], late: str
+    ) -> dict[str, Any]:
         """Read the configuration until ``done(config)``; AwsError Timeout past the deadline."""
         deadline = self.gw.clock() + self.timeout
         while True:
@@ -87,11 +89,11 @@ class Relinker:
                 )
             self.gw.sleep(self.poll)
 
-    def wait_updatable(self, function: str) -> dict:
+    def wait_updatable(self, function: str) -> dict[str, Any]:
         """The configuration once no update is in progress (LastUpdateStatus not InProgress)."""
         return self._poll(function, _updatable, _STILL_UPDATING)
 
-    def wait_successful(self, function: str) -> dict:
+    def wait_successful(self, function: str) -> dict[str, Any]:
         """Poll until the update lands; a Failed update is reported with AWS's own reason."""
         return self._poll(function, lambda config: _landed(function, config), _NOT_FINISHED)
 
@@ -104,7 +106,7 @@ class Relinker:
         S3-stored model needs), so the layers and what they need land together.
         """
         attempts = 0
-        config: dict | None = None
+        config: dict[str, Any] | None = None
         if plan.changed or settings:
             while True:
                 attempts += 1
@@ -151,7 +153,7 @@ class Relinker:
             reused_version=reused,
         )
 
-    def _confirm(self, plan: RelinkPlan, alias: str | None) -> dict:
+    def _confirm(self, plan: RelinkPlan, alias: str | None) -> dict[str, Any]:
         """wait_successful, whose failure to read (not a Failed update) leaves the state unknown."""
         try:
             return self.wait_successful(plan.function)
@@ -171,14 +173,14 @@ class Relinker:
             exc.code,
         )
 
-    def matching_version(self, function: str, latest: dict) -> str | None:
+    def matching_version(self, function: str, latest: dict[str, Any]) -> str | None:
         """The newest published version whose configuration is $LATEST's (same code, layers and
         settings), so the alias can go there at once: no new version, no new SnapStart snapshot."""
         want = _fingerprint(latest)
         same = [v for v in self.gw.list_function_versions(function) if _fingerprint(v) == want]
         return max((v["Version"] for v in same), key=int, default=None)
 
-    def move_alias(self, function: str, alias: str, latest: dict) -> tuple[str, bool]:
+    def move_alias(self, function: str, alias: str, latest: dict[str, Any]) -> tuple[str, bool]:
         """Point the alias at a version carrying $LATEST's configuration: an existing one, else
         one published from $LATEST (guarded by its RevisionId). The alias moves guarded by the
         RevisionId of the read the move was decided on. (version, reused)."""
@@ -190,7 +192,7 @@ class Relinker:
             self.gw.update_alias(function, alias, version, revision_id=current.get("RevisionId"))
         return version, reused
 
-    def version_for(self, function: str, latest: dict) -> tuple[str, bool]:
+    def version_for(self, function: str, latest: dict[str, Any]) -> tuple[str, bool]:
         """A published version carrying $LATEST's configuration: an existing one, else one
         published from $LATEST (guarded by its RevisionId). (version, reused). A rollout
         (mlayer/rollout/publishing.py) takes it without moving the alias."""
@@ -205,7 +207,7 @@ class Relinker:
                 self._poll_version(function, version)
         return version, reused
 
-    def _poll_version(self, function: str, version: str) -> dict:
+    def _poll_version(self, function: str, version: str) -> dict[str, Any]:
         """Wait until a published version is Active (a SnapStart snapshot takes a while)."""
         deadline = self.gw.clock() + self.timeout
         while True:
@@ -244,7 +246,7 @@ _PER_VERSION = {
 }
 
 
-def _fingerprint(config: Mapping[str, Any]) -> tuple:
+def _fingerprint(config: Mapping[str, Any]) -> tuple[Any, ...]:
     """What makes two versions of a function serve alike: code, layers (in order) and settings."""
     layers = tuple(layer["Arn"] for layer in config.get("Layers") or [])
     snap = (config.get("SnapStart") or {}).get("ApplyOn", "None")

@@ -21,7 +21,7 @@ MAX_SAMPLES = 20
 _NUMBER = (int, float)
 
 
-def read_samples(path: str | Path, limit: int = MAX_SAMPLES) -> tuple[list[dict], int]:
+def read_samples(path: str | Path, limit: int = MAX_SAMPLES) -> tuple[list[dict[str, Any]], int]:
     """(the first ``limit`` records of a JSON-lines file, how many more it held)."""
     path = Path(path)
     try:
@@ -34,7 +34,7 @@ def read_samples(path: str | Path, limit: int = MAX_SAMPLES) -> tuple[list[dict]
         raise UsageError(
             f"Cannot read --sample {path}: {exc}.", "Pass a UTF-8 JSON-lines file."
         ) from None
-    records: list[dict] = []
+    records: list[dict[str, Any]] = []
     extra = 0
     for number, line in enumerate(lines, 1):
         if not line.strip():
@@ -64,7 +64,7 @@ def _refuse_constant(name: str) -> float:
     raise ValueError(f"{name} is not a number JSON allows")
 
 
-def _rows(records: Sequence[dict], kind: str, schema: dict | None) -> Any:
+def _rows(records: Sequence[dict[str, Any]], kind: str, schema: dict[str, Any] | None) -> Any:
     """What the pipeline's first step takes for these records, as the function builds it."""
     if kind == "text":
         return [_field(r, "text") for r in records]
@@ -77,7 +77,7 @@ def _rows(records: Sequence[dict], kind: str, schema: dict | None) -> Any:
     return _frame(records, (schema or {})["columns"])
 
 
-def _field(record: dict, name: str) -> Any:
+def _field(record: dict[str, Any], name: str) -> Any:
     if name not in record:
         raise ModelError(
             f"Sample record {record['id']!r} has no {name!r}.", "Fix the --sample file."
@@ -85,7 +85,7 @@ def _field(record: dict, name: str) -> Any:
     return record[name]
 
 
-def _datetimes(records: Sequence[dict], column: dict, values: list) -> Any:
+def _datetimes(records: Sequence[dict[str, Any]], column: dict[str, Any], values: list[Any]) -> Any:
     """A datetime column as the function builds it: pd.to_datetime's reading, in the unit and
     timezone the schema says; a value the function would refuse is refused here."""
     import pandas as pd
@@ -117,7 +117,7 @@ def _datetimes(records: Sequence[dict], column: dict, values: list) -> Any:
         ) from None
 
 
-def _frame(records: Sequence[dict], columns: list[dict]) -> Any:
+def _frame(records: Sequence[dict[str, Any]], columns: list[dict[str, Any]]) -> Any:
     import numpy as np
     import pandas as pd
 
@@ -176,8 +176,12 @@ def class_key(value: Any) -> str:
 
 
 def expected_outputs(
-    loaded: Sequence[Any], records: Sequence[dict], kind: str, schema: dict | None, proba: bool
-) -> list[dict]:
+    loaded: Sequence[Any],
+    records: Sequence[dict[str, Any]],
+    kind: str,
+    schema: dict[str, Any] | None,
+    proba: bool,
+) -> list[dict[str, Any]]:
     """``samples`` for the manifest: each record with what this scikit-learn predicts for it."""
     *preprocessors, model = loaded
     try:

@@ -13,6 +13,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from mlayer.build.budget import Budget, make_budget
 from mlayer.build.bytecode import BytecodeResult, compile_tree
@@ -91,7 +92,7 @@ class LayerBuild:
         """One sentence per shadowed package the runtime's boto3/botocore does not accept."""
         return shadow_warnings(list(self.shadows))
 
-    def lock(self) -> dict:
+    def lock(self) -> dict[str, Any]:
         """The dependencies lock (docs/FORMATS.md)."""
         return {
             "schema_version": LOCK_SCHEMA_VERSION,
@@ -107,7 +108,7 @@ class LayerBuild:
             "zip_sha256": self.zip_sha256,
         }
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return {
             **self.lock(),
             "builder_reason": self.builder_reason,
@@ -152,7 +153,7 @@ def _build_into(
     builder: str,
     runner: Runner,
     progress: ProgressCallback,
-) -> dict:
+) -> dict[str, Any]:
     runtime = get_runtime(request.runtime)
     reqs = read_requirements(request.requirements)
     tree = staging / ENTRY_TREE
@@ -235,7 +236,13 @@ def _build_into(
 
 
 def _result(
-    doc: dict, entry: Path, request: BuildRequest, reason: str, key: str, cached: bool, t0: float
+    doc: dict[str, Any],
+    entry: Path,
+    request: BuildRequest,
+    reason: str,
+    key: str,
+    cached: bool,
+    t0: float,
 ) -> LayerBuild:
     out = Path(request.output).absolute()
     stem = f"deps-{doc['runtime']}-{doc['architecture']}"
@@ -276,7 +283,7 @@ def _result(
 
 
 def _cached(
-    doc: dict, entry: Path, request: BuildRequest, reason: str, key: str, t0: float
+    doc: dict[str, Any], entry: Path, request: BuildRequest, reason: str, key: str, t0: float
 ) -> LayerBuild:
     """A cached build, checked again for what its libraries need (it may predate the check)."""
     runtime = get_runtime(request.runtime)

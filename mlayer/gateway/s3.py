@@ -45,7 +45,7 @@ class S3Calls(GatewayBase):
         account = self.known_account()
         return {"ExpectedBucketOwner": account} if account else {}
 
-    def _s3(self, operation: str, action: str, bucket: str, **params: Any) -> dict:
+    def _s3(self, operation: str, action: str, bucket: str, **params: Any) -> dict[str, Any]:
         """One S3 call on ``bucket``, expecting its owner; a 403 names the bucket's owner problem."""
         try:
             return self.call(
@@ -56,7 +56,9 @@ class S3Calls(GatewayBase):
                 raise foreign_bucket(bucket, action, exc.code, self.known_account()) from exc
             raise
 
-    def _head(self, operation: str, action: str, bucket: str, **params: Any) -> dict | None:
+    def _head(
+        self, operation: str, action: str, bucket: str, **params: Any
+    ) -> dict[str, Any] | None:
         """One S3 HEAD (``head_bucket``/``head_object``); None when S3 says it is absent."""
         try:
             return getattr(self.client("s3"), operation)(

@@ -8,7 +8,7 @@ from mlayer.gateway.base import GatewayBase
 
 
 class StreamCalls(GatewayBase):
-    def describe_stream(self, name: str) -> dict:
+    def describe_stream(self, name: str) -> dict[str, Any]:
         return self.call(
             "kinesis", "describe_stream_summary", f"Reading stream {name}", StreamName=name
         )["StreamDescriptionSummary"]
@@ -18,7 +18,7 @@ class StreamCalls(GatewayBase):
         summary = self.describe_stream(name)
         return summary.get("KeyId") if summary.get("EncryptionType") == "KMS" else None
 
-    def list_shards(self, stream: str) -> list[dict]:
+    def list_shards(self, stream: str) -> list[dict[str, Any]]:
         return self.call(
             "kinesis", "list_shards", f"Listing shards of {stream}", StreamName=stream
         )["Shards"]
@@ -48,7 +48,7 @@ class StreamCalls(GatewayBase):
         """An iterator at the first record that arrived at or after ``timestamp`` (AT_TIMESTAMP)."""
         return self.get_shard_iterator(stream, shard_id, "AT_TIMESTAMP", timestamp=timestamp)
 
-    def get_records(self, iterator: str, limit: int) -> dict:
+    def get_records(self, iterator: str, limit: int) -> dict[str, Any]:
         return self.call(
             "kinesis", "get_records", "Reading records", ShardIterator=iterator, Limit=limit
         )

@@ -15,7 +15,9 @@ from typing import Any
 
 from mlayer.errors import LocalRuntimeError
 
-Sender = Callable[[dict, dict], str]  # (on-failure record, the batch's event) -> where it went
+Sender = Callable[
+    [dict[str, Any], dict[str, Any]], str
+]  # (on-failure record, the batch's event) -> where it went
 
 
 def s3_failure_key(mapping_uuid: str, shard_id: str, when: dt.datetime) -> str:
@@ -32,7 +34,7 @@ def failure_sender(gateway: Any, destination: str, mapping_uuid: str = "") -> Se
     if destination.startswith("sqs://") or destination.startswith("arn:aws:sqs:"):
         queue = destination.removeprefix("sqs://").rsplit(":", 1)[-1]
 
-        def to_sqs(record: dict, payload: dict) -> str:
+        def to_sqs(record: dict[str, Any], payload: dict[str, Any]) -> str:
             gateway.send_message(queue, json.dumps(record))
             return f"sqs://{queue}"
 
@@ -42,7 +44,7 @@ def failure_sender(gateway: Any, destination: str, mapping_uuid: str = "") -> Se
         if not topic.startswith("arn:"):
             topic = f"arn:aws:sns:{gateway.region}:{gateway.account_id()}:{topic}"
 
-        def to_sns(record: dict, payload: dict) -> str:
+        def to_sns(record: dict[str, Any], payload: dict[str, Any]) -> str:
             gateway.publish_sns(topic, json.dumps(record))
             return topic
 
@@ -51,7 +53,7 @@ def failure_sender(gateway: Any, destination: str, mapping_uuid: str = "") -> Se
         path = destination.removeprefix("s3://").removeprefix("arn:aws:s3:::")
         bucket, _, prefix = path.partition("/")
 
-        def to_s3(record: dict, payload: dict) -> str:
+        def to_s3(record: dict[str, Any], payload: dict[str, Any]) -> str:
             shard = record.get("KinesisBatchInfo", {}).get("shardId", "shard")
             key = s3_failure_key(mapping_uuid, shard, dt.datetime.now(dt.timezone.utc))
             key = f"{prefix.strip('/')}/{key}" if prefix.strip("/") else key

@@ -42,7 +42,7 @@ def _base(response: Any, service: str) -> str:
     return f"arn:{response.partition}:{service}:{response.region}:{response.current_account}:"
 
 
-def _json_body(response: Any) -> dict:
+def _json_body(response: Any) -> dict[str, Any]:
     if isinstance(response.body, dict):  # DynamoDB's handler replaces it with parsed params
         return response.body
     try:

@@ -34,7 +34,7 @@ def payload_too_large(function: str, size: int) -> AwsError:
     )
 
 
-def response_too_large() -> dict:
+def response_too_large() -> dict[str, Any]:
     """Lambda's error object when a function returns more than it may."""
     return {
         "errorType": "Function.ResponseSizeTooLarge",
@@ -90,18 +90,18 @@ def _b64_size(data: Any) -> int:
 
 
 def fit_payload(
-    records: list[dict],
-    record_size: Callable[[dict], int],
+    records: list[dict[str, Any]],
+    record_size: Callable[[dict[str, Any]], int],
     overhead: int,
     limit: int = SYNC_PAYLOAD_MAX,
-) -> Iterator[list[dict]]:
+) -> Iterator[list[dict[str, Any]]]:
     """Consecutive slices of ``records`` whose event (``overhead`` + each record's JSON size)
     stays within ``limit``; a record too big alone still gets its own slice (and Lambda's error).
 
     Lambda's event-source mapping invokes with fewer records than the batch size when the batch
     would pass 6 MB; the slices keep the stream's order.
     """
-    chunk: list[dict] = []
+    chunk: list[dict[str, Any]] = []
     total = overhead
     for record in records:
         size = record_size(record)
@@ -123,7 +123,7 @@ class KinesisRecordLimit:
     def __init__(self, app: Callable[..., Any]) -> None:
         self.app = app
 
-    def __call__(self, environ: dict, start_response: Callable[..., Any]) -> Any:
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
         if environ.get("HTTP_X_AMZ_TARGET", "").endswith(".PutRecord"):
             import io
 

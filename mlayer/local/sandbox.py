@@ -14,7 +14,7 @@ from typing import Any
 from mlayer.errors import NotFoundError
 
 
-def ensure_stream(gw: Any, name: str, shards: int = 1) -> dict:
+def ensure_stream(gw: Any, name: str, shards: int = 1) -> dict[str, Any]:
     """Create the stream if absent and wait until it is ACTIVE; returns its summary."""
     try:
         return gw.describe_stream(name)
@@ -34,7 +34,7 @@ def ensure_stream(gw: Any, name: str, shards: int = 1) -> dict:
         gw.sleep(0.5)
 
 
-def put_records(gw: Any, stream: str, records: list[dict]) -> dict:
+def put_records(gw: Any, stream: str, records: list[dict[str, Any]]) -> dict[str, Any]:
     """PutRecords (``Data``/``PartitionKey`` dicts, at most 500 per call)."""
     return gw.call(
         "kinesis", "put_records", f"Writing to stream {stream}", StreamName=stream, Records=records
@@ -92,7 +92,7 @@ def ensure_table(gw: Any, name: str, key: str = "event_id") -> None:
     )
 
 
-def scan_table(gw: Any, name: str) -> list[dict]:
+def scan_table(gw: Any, name: str) -> list[dict[str, Any]]:
     """Every item of a table, in DynamoDB's typed form ({"id": {"S": ...}, ...})."""
     return list(gw.paginate("dynamodb", "scan", "Items", f"Reading table {name}", TableName=name))
 
@@ -144,7 +144,7 @@ ADMIN_POLICY = {
 }
 
 
-def create_user(gw: Any, name: str, policy: dict) -> dict[str, str]:
+def create_user(gw: Any, name: str, policy: dict[str, Any]) -> dict[str, str]:
     """An IAM user holding exactly ``policy`` (inline); its credentials as variables.
 
     Three requests: on a server started with --enforce-iam, the administrator is made with the
@@ -165,7 +165,7 @@ def create_user(gw: Any, name: str, policy: dict) -> dict[str, str]:
     }
 
 
-def set_user_policy(gw: Any, name: str, policy: dict) -> None:
+def set_user_policy(gw: Any, name: str, policy: dict[str, Any]) -> None:
     """Replace the user's policy (what the tests of each statement's necessity narrow)."""
     gw.call(
         "iam",

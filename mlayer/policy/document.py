@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
 VERSION = "2012-10-17"
 
@@ -22,7 +23,7 @@ class Statement:
     actions: tuple[str, ...]
     resources: tuple[str, ...]
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         actions, resources = sorted(set(self.actions)), sorted(set(self.resources))
         return {
             "Sid": self.sid,
@@ -44,16 +45,16 @@ def merge(statements: Iterable[Statement]) -> tuple[Statement, ...]:
     )
 
 
-def document(statements: Iterable[Statement]) -> dict:
+def document(statements: Iterable[Statement]) -> dict[str, Any]:
     """The policy document (JSON-ready dict) of ``statements``, merged and sorted."""
     return {"Version": VERSION, "Statement": [st.to_dict() for st in merge(statements)]}
 
 
-def to_json(doc: dict) -> str:
+def to_json(doc: dict[str, Any]) -> str:
     """The document as IAM takes it, in one stable form (sorted keys, two-space indent)."""
     return json.dumps(doc, indent=2, sort_keys=True)
 
 
-def without(doc: dict, sid: str) -> dict:
+def without(doc: dict[str, Any], sid: str) -> dict[str, Any]:
     """The document without the statement ``sid`` (what the necessity tests remove)."""
     return {**doc, "Statement": [st for st in doc["Statement"] if st.get("Sid") != sid]}

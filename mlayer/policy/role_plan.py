@@ -7,6 +7,7 @@ comes, the old one goes), and the plan lists the statements that differ.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 POLICY_NAME = "mlayer"
 
@@ -14,10 +15,10 @@ POLICY_NAME = "mlayer"
 @dataclass(frozen=True)
 class RoleChange:
     sid: str
-    before: dict | None  # the live statement (None: added)
-    after: dict | None  # the configured one (None: removed)
+    before: dict[str, Any] | None  # the live statement (None: added)
+    after: dict[str, Any] | None  # the configured one (None: removed)
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return {"sid": self.sid, "before": self.before, "after": self.after}
 
 
@@ -27,13 +28,13 @@ class RolePlan:
     arn: str
     create: bool  # the role does not exist yet
     changes: tuple[RoleChange, ...]  # statements of the inline policy that differ
-    document: dict = field(repr=False, default_factory=dict)
+    document: dict[str, Any] = field(repr=False, default_factory=dict)
 
     @property
     def changed(self) -> bool:
         return self.create or bool(self.changes)
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return {
             "name": self.name,
             "arn": self.arn,
@@ -57,21 +58,23 @@ class RolePlan:
         return lines
 
 
-def _short(statement: dict) -> str:
+def _short(statement: dict[str, Any]) -> str:
     actions = statement.get("Action")
     resources = statement.get("Resource")
     as_text = lambda v: v if isinstance(v, str) else ", ".join(v)  # noqa: E731
     return f"{as_text(actions)} on {as_text(resources)}"
 
 
-def _by_sid(doc: dict | None) -> dict[str, dict]:
+def _by_sid(doc: dict[str, Any] | None) -> dict[str, dict[str, Any]]:
     statements = (doc or {}).get("Statement") or []
     if isinstance(statements, dict):
         statements = [statements]
     return {s.get("Sid", f"#{i}"): s for i, s in enumerate(statements)}
 
 
-def plan_role(name: str, arn: str, exists: bool, live: dict | None, desired: dict) -> RolePlan:
+def plan_role(
+    name: str, arn: str, exists: bool, live: dict[str, Any] | None, desired: dict[str, Any]
+) -> RolePlan:
     """Compare the live inline policy (None: none) with the desired document, by Sid."""
     before, after = _by_sid(live), _by_sid(desired)
     changes = [

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from mlayer.rollout import stats
 
@@ -25,7 +26,7 @@ class Thresholds:
     latency_slack_ms: float = 25.0  # and at least this much slower, in ms
     max_psi: float = 0.2  # population stability index of the predictions
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
 
 
@@ -50,11 +51,11 @@ class Health:
         seen = self.records + self.dead_letters
         return self.dead_letters / seen if seen else 0.0
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return {**self.__dict__, "predictions": dict(self.predictions)}
 
     @classmethod
-    def from_dict(cls, doc: Mapping) -> Health:
+    def from_dict(cls, doc: Mapping[str, Any]) -> Health:
         known = {k: doc[k] for k in cls.__dataclass_fields__ if k in doc}
         known["predictions"] = dict(known.get("predictions", {}))
         return cls(**known)
@@ -71,11 +72,11 @@ class Reading:
     threshold: float
     detail: str = ""
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
 
     @classmethod
-    def from_dict(cls, doc: Mapping) -> Reading:
+    def from_dict(cls, doc: Mapping[str, Any]) -> Reading:
         return cls(**{k: doc[k] for k in cls.__dataclass_fields__ if k in doc})
 
 
