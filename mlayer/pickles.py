@@ -34,7 +34,7 @@ from pathlib import Path
 from mlayer import call_guard, refusal_hints, trust
 from mlayer.errors import ModelError, UntrustedPickleError
 from mlayer.native_state import Checker
-from mlayer.replay import Refusal, State, Stub, Walker
+from mlayer.replay import Refusal, State, Stub, Walker, stream_size
 
 _REVIEW = "Save the model again with joblib.dump; mlayer does not load pickles written by hand."
 
@@ -104,14 +104,7 @@ def scan_bytes(
 ) -> PickleScan:
     """Scan a joblib file's (or a plain pickle's) bytes; raise if anything is not trusted."""
     raw, compression = decompress(data)
-    return _scan(io.BytesIO(raw), compression, trusted, code_modules)
-
-
-def _stream_size(fh) -> int:
-    here = fh.tell()
-    size = fh.seek(0, 2)
-    fh.seek(here)
-    return size
+    return _scan(io.BytesIO(raw), compression, trusted, code_modules, raw)
 
 
 def _native_error(flaws: list[str]) -> UntrustedPickleError:
@@ -124,10 +117,10 @@ def _native_error(flaws: list[str]) -> UntrustedPickleError:
     )
 
 
-def _scan(fh, compression: str | None, trusted, code_modules) -> PickleScan:
+def _scan(fh, compression: str | None, trusted, code_modules, raw=None) -> PickleScan:
     scan = State(trust.Policy(trusted, code_modules))
-    scan.native = Checker(fh)  # mlayer.native_state: the states native code indexes
-    scan.limit = call_guard.limit_for(_stream_size(fh))
+    scan.native = Checker(fh, raw)  # mlayer.native_state: the states native code indexes
+    scan.limit = call_guard.limit_for(stream_size(fh))
     try:
         top = Walker(fh, scan, joblib_mode=True).load()
     except Refusal as exc:

@@ -150,6 +150,7 @@ class Walker(pickle._Unpickler):  # the pure-Python unpickler joblib itself exte
     def __init__(self, fh, scan: State, joblib_mode: bool) -> None:
         super().__init__(fh)
         self._fh, self._scan, self._joblib = fh, scan, joblib_mode
+        self._size: int | None = None  # the stream's length, once an array needs it
 
     def find_class(self, module: str, name: str):
         if self.proto < 3 and self.fix_imports:  # the mapping the real unpickler applies
@@ -189,9 +190,10 @@ class Walker(pickle._Unpickler):  # the pure-Python unpickler joblib itself exte
             base = args[1] if len(args) == 3 else None
             if not (_is_class(base) and base.qualname == "builtins.object" and args[2] is None):
                 raise Refusal("a NumpyArrayWrapper made otherwise than joblib writes it")
-        elif _tainted((args, kwargs)):
+        elif (args or kwargs) and _tainted((args, kwargs)):
             raise Refusal("joblib's array wrapper passed to a call")
-        self._bound(func, args, kwargs)  # mlayer.call_guard: what the call would allocate
+        if args or kwargs:  # mlayer.call_guard: what the call would allocate (none: nothing)
+            self._bound(func, args, kwargs)
 
     def _bound(self, func, args, kwargs) -> None:
         target, given = func, tuple(args)
@@ -206,7 +208,10 @@ class Walker(pickle._Unpickler):  # the pure-Python unpickler joblib itself exte
         if func.qualname == "copyreg._reconstructor" and len(args) > 1 and _is_class(args[1]):
             func = args[1]
         if func.verdict.via == "allowlist" and func.qualname not in trust.CONSTRUCTORS:
-            why = call_guard.call_problem(func.qualname)
+            problems = self._scan.call_problems  # judged once a scan per class (300 Trees)
+            if func.qualname not in problems:
+                problems[func.qualname] = call_guard.call_problem(func.qualname)
+            why = problems[func.qualname]
             if why:
                 raise Refusal(why)
 
@@ -275,13 +280,11 @@ class Walker(pickle._Unpickler):  # the pure-Python unpickler joblib itself exte
     def _skip_array(self, attrs: dict) -> dict:
         """Consume the bytes joblib reads after a NumpyArrayWrapper, exactly as it reads them;
         return where they are (offset, dtype, shape, order), or an object array's pickle."""
-        import numpy as np
-
         shape = attrs.get("shape")
         if not isinstance(shape, (tuple, list)) or not all(type(d) is int for d in shape):
             raise Refusal("an array wrapper with an unusual shape")
         dtype = _real_dtype(attrs.get("dtype"))
-        count = int(np.multiply.reduce([np.int64(d) for d in shape])) if shape else 1
+        count = _int64_product(shape)
         layout = {"dtype": dtype, "shape": tuple(shape), "order": attrs.get("order")}
         if dtype.hasobject:  # joblib: pickle.load(file_handle), the stdlib unpickler
             layout["content"] = Walker(self._fh, self._scan, joblib_mode=False).load()
@@ -292,7 +295,13 @@ class Walker(pickle._Unpickler):  # the pure-Python unpickler joblib itself exte
         if count < 0 or dtype.itemsize <= 0:
             raise Refusal("an array wrapper with a negative size")
         layout["offset"] = self._fh.tell()
-        _read_exactly(self._fh, count * dtype.itemsize)
+        if self._size is None:  # measured once: seeking to the end drops a file's read buffer
+            self._size = stream_size(self._fh)
+        if self._size - layout["offset"] < count * dtype.itemsize:
+            raise ModelError(
+                "The file ends inside an array: it is truncated.", "Save the model again."
+            )
+        self._fh.seek(layout["offset"] + count * dtype.itemsize)  # as joblib reads past them
         return layout
 
     def load_stop(self) -> None:
@@ -328,6 +337,7 @@ class State:
         self.built: list[Stub] = []
         self.native = None  # mlayer.native_state.Checker, when the scan checks native states
         self.limit = call_guard.FLOOR  # bytes one call may allocate (mlayer.call_guard)
+        self.call_problems: dict[str, str | None] = {}  # qualname -> call_guard.call_problem
 
     def stub_class(self, module: str, name: str) -> type:
         qualname = f"{module}.{name}"
@@ -342,9 +352,21 @@ class State:
         return [cls.verdict for cls in self.classes.values()]
 
 
-def _read_exactly(fh, n: int) -> None:
-    """Move past ``n`` bytes as joblib reads them; the stream is in memory, so seek."""
+def _int64_product(shape) -> int:
+    """``numpy.multiply.reduce`` of the shape as int64, as joblib counts an array's items:
+    each dimension must fit int64 (else OverflowError, as ``numpy.int64(d)`` raises), and the
+    product wraps as int64 arithmetic does (the exact product mod 2**64, signed)."""
+    product = 1
+    for d in shape:
+        if not -(2**63) <= d < 2**63:
+            raise OverflowError(f"Python int {d} too large to convert to int64")
+        product = (product * d + 2**63) % 2**64 - 2**63  # wrapped at each step, as numpy does
+    return product
+
+
+def stream_size(fh) -> int:
+    """The length of a seekable stream, leaving its position where it was."""
     here = fh.tell()
-    if fh.seek(0, 2) - here < n:
-        raise ModelError("The file ends inside an array: it is truncated.", "Save the model again.")
-    fh.seek(here + n)
+    size = fh.seek(0, 2)
+    fh.seek(here)
+    return size

@@ -36,11 +36,12 @@ value to uint8 (X, not state), GradientBoosting with an ``init_`` other than skl
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 from mlayer.native_state import clusters, hist_trees, neighbors, sparse, svm, trees
 from mlayer.native_state.arrays import Arrays, Bad, class_of
-from mlayer.native_state.paths import object_paths
+from mlayer.native_state.paths import object_paths, reachable
 from mlayer.native_state.tree_nodes import NodeBatch
 from mlayer.replay import Stub
 
@@ -48,8 +49,8 @@ from mlayer.replay import Stub
 class Checker:
     """One scan's native-state checks: fed by the replay, read once by mlayer.pickles."""
 
-    def __init__(self, fh) -> None:
-        self.arrays = Arrays(fh)
+    def __init__(self, fh, buffer: bytes | None = None) -> None:
+        self.arrays = Arrays(fh, buffer)  # buffer: the bytes fh reads, if in memory
         self.failures: list[tuple[Any, str]] = []  # (object, "field: why")
         self.tree_nodes = NodeBatch()
 
@@ -78,14 +79,16 @@ class Checker:
         for tree, _ in self.tree_nodes.flush():
             tree.native_checked = False
         found = self.failures + self.tree_nodes.flaws
-        paths = object_paths(top)
         self._predictors: list[tuple[Any, dict]] = []
-        for obj in paths.values():
-            found.extend((obj[0], why) for why in self._end_checks(obj[0]))
+        for obj in reachable(top).values():
+            found.extend((obj, why) for why in self._end_checks(obj))
         found.extend(hist_trees.check_predictors(self._predictors, self.arrays))
         for array, builds, field in self.arrays.used:
             if array.builds != builds:
                 found.append((array, f"{field}: an array given a new state after it was checked"))
+        if not found:
+            return []
+        paths = object_paths(top)  # the names of what is refused
         out, seen = [], set()
         for obj, why in found:
             line = f"{paths.get(id(obj), (obj, '(an object the model does not reach)'))[1]}: {why}"
@@ -126,6 +129,7 @@ class Checker:
         return []
 
 
+@functools.lru_cache(maxsize=1024)
 def _check_at_build(name: str):
     """The check of a class whose Cython ``__setstate__`` takes the state whole, or None."""
     if name == trees.TREE:

@@ -74,8 +74,9 @@ def _dtype(stub: Any, field: str) -> np.dtype:
 class Arrays:
     """Rebuilds arrays on demand from the stream the replay reads (a file or a BytesIO)."""
 
-    def __init__(self, fh) -> None:
+    def __init__(self, fh, buffer: bytes | None = None) -> None:
         self._fh = fh
+        self._buffer = buffer  # the decompressed stream ``fh`` reads, when it is in memory
         try:
             self._fd: int | None = fh.fileno()
         except (AttributeError, OSError, io.UnsupportedOperation):
@@ -103,6 +104,20 @@ class Arrays:
         order = "F" if fortran else "C"
         return _shaped(_raw_bytes(data, field), _dtype(dtype, field), shape, order, field)
 
+    def meta(self, obj: Any, field: str) -> tuple[np.dtype, tuple[int, ...]]:
+        """The dtype and shape ``get`` would give, with the same checks, without reading the
+        bytes of an array that follows in a joblib file (the replay proved they are there)."""
+        if not isinstance(obj, _Array) or "content" in obj.layout or obj.builds:
+            array = self.get(obj, field)
+            return array.dtype, array.shape
+        self.used.append((obj, obj.builds, field))
+        layout = obj.layout
+        dtype, shape = layout["dtype"], layout["shape"]
+        _count(shape, field)
+        if dtype.hasobject or dtype.itemsize == 0 or (layout.get("order") or "C") not in ("C", "F"):
+            raise Bad(field, f"an array of dtype {dtype} where numbers are expected")
+        return dtype, tuple(shape)
+
     def objects(self, obj: Any, field: str) -> tuple[tuple[int, ...], list]:
         """An object array's shape and elements (in C order); Bad if it is not one."""
         if isinstance(obj, _Array) and "content" in obj.layout and not obj.builds:
@@ -123,7 +138,9 @@ class Arrays:
             raise Bad(field, "an object array where numbers are expected")
         dtype, shape = layout["dtype"], layout["shape"]
         size = _count(shape, field) * dtype.itemsize
-        if self._fd is not None:  # a file read as it streams: pread leaves its buffer alone
+        if self._buffer is not None:  # in memory: a view of its bytes, no copy
+            raw = memoryview(self._buffer)[layout["offset"] : layout["offset"] + size]
+        elif self._fd is not None:  # a file read as it streams: pread leaves its buffer alone
             raw = os.pread(self._fd, size, layout["offset"])
         else:  # in memory: come back where the scan is
             here = self._fh.tell()
@@ -197,23 +214,38 @@ def records(array: np.ndarray, field: str, expected: dict[str, str]) -> np.ndarr
     """A structured array in the expected layout (aligned, native order): numpy's ``kind`` and
     item size of each field must match up to byte order and 4/8-byte integers, as sklearn
     accepts; the array is converted only when its layout differs."""
-    fields = array.dtype.fields
-    if fields is None or array.ndim != 1 or list(array.dtype.names or ()) != list(expected):
+    if array.ndim != 1:
         raise Bad(field, f"unexpected record layout {array.dtype}")
-    for name, want in expected.items():
+    try:
+        flaw, convert = _layout_verdict(array.dtype, tuple(expected.items()))
+    except TypeError:  # a dtype numpy cannot hash: judged uncached
+        flaw, convert = _layout_verdict.__wrapped__(array.dtype, tuple(expected.items()))
+    if flaw is not None:
+        raise Bad(field if flaw[0] is None else f"{field}['{flaw[0]}']", flaw[1])
+    return array.astype(record_dtype(tuple(expected.items()))) if convert else array
+
+
+@functools.lru_cache(maxsize=64)
+def _layout_verdict(dtype: np.dtype, expected: tuple) -> tuple[tuple | None, bool]:
+    """(flaw as (field or None, why) or None, whether to convert): judged once per layout
+    (a forest's 300 trees share one)."""
+    fields = dtype.fields
+    if fields is None or list(dtype.names or ()) != [name for name, _ in expected]:
+        return (None, f"unexpected record layout {dtype}"), False
+    for name, want in expected:
         got = fields[name][0]
         want_dtype = np.dtype(want)
         same_kind = got.kind == want_dtype.kind and not got.fields and got.shape == ()
         wide = want_dtype.kind in "iu" and want_dtype.itemsize == 8
         if not same_kind or got.itemsize not in ((4, 8) if wide else (want_dtype.itemsize,)):
-            raise Bad(f"{field}['{name}']", f"unexpected type {got} (expected {want})")
-    layout = record_dtype(tuple(expected.items()))
-    return array if array.dtype == layout else array.astype(layout)
+            return (name, f"unexpected type {got} (expected {want})"), False
+    same = dtype in (record_dtype(expected), record_dtype(expected, False))
+    return None, not same  # sklearn's own aligned or packed layout is read as it is
 
 
 @functools.lru_cache(maxsize=8)
-def record_dtype(fields: tuple[tuple[str, str], ...]) -> np.dtype:
-    return np.dtype(list(fields), align=True)
+def record_dtype(fields: tuple[tuple[str, str], ...], align: bool = True) -> np.dtype:
+    return np.dtype(list(fields), align=align)
 
 
 def structured(array: np.ndarray, field: str, expected: dict[str, str]) -> dict[str, np.ndarray]:

@@ -73,10 +73,10 @@ def _bitset_rows(merged: dict, arrays: Arrays) -> int:
         if key not in merged:
             raise Bad(key, "missing")
     for key in ("binned_left_cat_bitsets", "raw_left_cat_bitsets"):
-        bits = arrays.get(merged[key], key)
-        if bits.dtype.kind != "u" or bits.dtype.itemsize != 4 or bits.shape[1:] != (8,):
-            raise Bad(key, f"{bits.dtype} {bits.shape}, expected uint32 (n, 8)")
-        rows = bits.shape[0] if rows is None else min(rows, bits.shape[0])
+        dtype, shape = arrays.meta(merged[key], key)  # only its shape is checked
+        if dtype.kind != "u" or dtype.itemsize != 4 or len(shape) != 2 or shape[1] != 8:
+            raise Bad(key, f"{dtype} {shape}, expected uint32 (n, 8)")
+        rows = shape[0] if rows is None else min(rows, shape[0])
     return int(rows or 0)
 
 

@@ -48,6 +48,41 @@ def _children(obj: Any):
             yield f"[{i}]", value
 
 
+def _child_objects(obj: Any) -> list:
+    """The children ``_children`` would label, without their labels (the walk every scan
+    makes; the labelled one runs only when there is a flaw to name)."""
+    if isinstance(obj, Stub):
+        cells = object_elements(obj)
+        if cells is not None:
+            return cells[1]
+        out = []
+        merged = getattr(obj, "native_merged", None)
+        if isinstance(merged, dict):
+            out.extend(merged.values())
+        elif isinstance(obj.state, (tuple, list)):
+            out.extend(obj.state)
+        out.extend(obj.args)
+        out.extend(value for _, value in obj.items)
+        return out
+    if isinstance(obj, dict):
+        return list(obj.values())
+    if isinstance(obj, (list, tuple)):
+        return obj
+    return []
+
+
+def reachable(top: Any) -> dict[int, Any]:
+    """id -> object, for every object ``top`` reaches (the objects ``object_paths`` names)."""
+    found: dict[int, Any] = {id(top): top}
+    todo = deque([top])  # breadth first, in object_paths' order
+    while todo:
+        for child in _child_objects(todo.popleft()):
+            if not isinstance(child, _LITERALS) and id(child) not in found:
+                found[id(child)] = child
+                todo.append(child)
+    return found
+
+
 def object_paths(top: Any, root: str = "model") -> dict[int, tuple[Any, str]]:
     """id -> (object, its shortest path from ``top``), for every object ``top`` reaches."""
     found: dict[int, tuple[Any, str]] = {id(top): (top, root)}

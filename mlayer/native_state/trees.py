@@ -68,10 +68,10 @@ def check_tree(inst: Any, state: Any, arrays: Arrays, batch: NodeBatch) -> None:
     capacity = len(nodes) if nodes.ndim == 1 else 0
     node_count = integer(state["node_count"], "node_count", 1, capacity)
     nodes = records(nodes, "nodes", NODE_FIELDS)
-    values = arrays.get(state["values"], "values")
+    dtype, shape = arrays.meta(state["values"], "values")  # its shape, not its bytes
     want = (capacity, n_outputs, int(n_classes.max()))
-    if values.dtype.kind != "f" or values.dtype.itemsize != 8 or values.shape != want:
-        raise Bad("values", f"{values.dtype} {values.shape}, expected float64 {want}")
+    if dtype.kind != "f" or dtype.itemsize != 8 or shape != want:
+        raise Bad("values", f"{dtype} {shape}, expected float64 {want}")
     max_depth = integer(state["max_depth"], "max_depth")
     batch.add(Queued(inst, nodes[:node_count], n_features, max_depth))
     inst.native_facts = {"n_features": n_features, "n_outputs": n_outputs}
