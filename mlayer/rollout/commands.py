@@ -10,6 +10,7 @@ from mlayer.results.rollout import RolloutStatusResult
 from mlayer.rollout.health import HealthReader
 from mlayer.rollout.publishing import rollouts_for
 from mlayer.rollout.settings import rollout_config
+from mlayer.rollout.state import CorruptStateError
 
 ACTIONS = ("status", "resume", "abort")
 
@@ -23,7 +24,13 @@ def rollout_command(
             "A rollout lives on an alias; none is set.", "Set [model] alias or pass --alias."
         )
     rollouts = rollouts_for(gw, settings, progress=progress)
-    state = rollouts.load(function, alias)
+    try:
+        state = rollouts.load(function, alias)
+    except CorruptStateError:
+        if request.action != "abort":
+            raise
+        progress(f"Deleted the unreadable rollout state {rollouts.clear_corrupt(function, alias)}")
+        return RolloutStatusResult(function, alias, None)
     if request.action == "status" or state is None:
         if state is None and request.action != "status":
             raise UsageError(
@@ -44,7 +51,10 @@ def rollout_summary(gw: Any, settings: Any, alias: str | None) -> str | None:
     """`mlayer status`'s line for a rollout running on ``alias`` (its split), or None."""
     if not alias or not settings.artifacts.bucket:
         return None
-    state = rollouts_for(gw, settings).load(settings.function.name, alias)
+    try:
+        state = rollouts_for(gw, settings).load(settings.function.name, alias)
+    except CorruptStateError as exc:  # status still shows the rest
+        return f"{exc.message} {exc.hint}"
     if state is None or not state.active:
         return None
     return (

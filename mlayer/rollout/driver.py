@@ -18,7 +18,13 @@ from mlayer.gateway.routing import AliasRouting, read_routing, set_routing
 from mlayer.rollout.gates import Thresholds, judge
 from mlayer.rollout.health import HealthReader
 from mlayer.rollout.plan import METRIC_PERIOD_S, step_wait_s, step_weights
-from mlayer.rollout.state import RolloutState, StepRecord, state_key
+from mlayer.rollout.state import (
+    CorruptStateError,
+    RolloutState,
+    StepRecord,
+    parse_state,
+    state_key,
+)
 
 
 class RolloutFailed(MlayerError):
@@ -46,8 +52,20 @@ class Rollouts:
 
     # -- the state file ---------------------------------------------------------------------
     def load(self, function: str, alias: str) -> RolloutState | None:
-        doc = self.gw.get_json_if_exists(self.bucket, state_key(function, alias))
-        return RolloutState.from_dict(doc) if doc else None
+        """The alias's rollout, None when none was recorded; CorruptStateError when unreadable."""
+        key = state_key(function, alias)
+        where = f"s3://{self.bucket}/{key}"
+        try:
+            doc = self.gw.get_json_if_exists(self.bucket, key)
+        except ValueError as exc:  # not JSON (json.JSONDecodeError, UnicodeDecodeError)
+            raise CorruptStateError(where, alias, f"not JSON ({exc})") from None
+        return None if doc is None else parse_state(doc, where, alias)
+
+    def clear_corrupt(self, function: str, alias: str) -> str:
+        """`rollout abort` on a state file no one can read: delete it, say which."""
+        key = state_key(function, alias)
+        self.gw.delete_object(self.bucket, key)
+        return f"s3://{self.bucket}/{key}"
 
     def save(self, state: RolloutState) -> RolloutState:
         self.gw.put_json(self.bucket, state.key, state.to_dict())

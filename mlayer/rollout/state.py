@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 
+from mlayer.errors import MlayerError
 from mlayer.rollout.gates import Health, Reading, Thresholds
 
 SCHEMA_VERSION = 1
@@ -18,6 +19,29 @@ FINISHED = ("promoted", "rolled_back", "aborted", "stopped")
 
 def state_key(function: str, alias: str) -> str:
     return f"rollouts/{function}/{alias}.json"
+
+
+class CorruptStateError(MlayerError):
+    """A rollout state file mlayer cannot read: named, with the way to clear it."""
+
+    def __init__(self, where: str, alias: str, problem: str) -> None:
+        super().__init__(
+            f"The rollout state {where} is corrupt: {problem}.",
+            f"`mlayer rollout abort --alias {alias}` deletes it (the alias's weights stay as "
+            "they are: `mlayer status` shows them, `mlayer rollback` sets them).",
+        )
+
+
+def parse_state(doc: object, where: str, alias: str) -> RolloutState:
+    """``RolloutState.from_dict`` whose failures name the file and the key, not a KeyError."""
+    if not isinstance(doc, Mapping):
+        raise CorruptStateError(where, alias, f"not a JSON object but {type(doc).__name__}")
+    try:
+        return RolloutState.from_dict(doc)
+    except KeyError as exc:
+        raise CorruptStateError(where, alias, f"no {exc.args[0]!r} key") from None
+    except (TypeError, ValueError, AttributeError) as exc:
+        raise CorruptStateError(where, alias, f"a value of the wrong kind ({exc})") from None
 
 
 @dataclass(frozen=True)
