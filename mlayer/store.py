@@ -70,6 +70,7 @@ class ArtifactStore:
         self.bucket = bucket
         self._sizes: dict[str, int | None] = {}
         self._versions: dict[str, dict] = {}
+        self._arns: dict[str, str] = {}  # zip sha256 -> the layer version read with it
 
     def layer_version(self, arn: str) -> dict | None:
         """The layer version read by its full ARN; None for another account's that cannot be."""
@@ -81,7 +82,9 @@ class ArtifactStore:
         version = self.layer_version(arn)
         if version is None:
             raise NotFoundError(f"Cannot read layer {arn} here.", "It is another account's layer.")
-        return code_sha256_to_hex(version["Content"]["CodeSha256"])
+        sha = code_sha256_to_hex(version["Content"]["CodeSha256"])
+        self._arns.setdefault(sha, arn)
+        return sha
 
     def lock(self, sha: str) -> dict | None:
         """The lock beside layers/<sha>.zip, checked to be that zip's (None when absent)."""
@@ -92,7 +95,7 @@ class ArtifactStore:
         """The manifest beside layers/<sha>.zip, checked to be that zip's and self-consistent."""
         key = manifest_key(sha)
         doc = self._checked(
-            self.gw.get_json_if_exists(self.bucket, key),
+            self._manifest_doc(sha, key),
             sha,
             key,
             "manifest",
@@ -114,6 +117,22 @@ class ArtifactStore:
                     "mlayer publish-model",
                 )
         return doc
+
+    def _manifest_doc(self, sha: str, key: str) -> dict | None:
+        """The bucket's manifest through manifest.from_json (the schema check): a corrupted one
+        is a ModelError naming the model version it belongs to, not a KeyError later."""
+        try:
+            data = self.gw.get_bytes(self.bucket, key)
+        except NotFoundError:
+            return None
+        try:
+            return mf.from_json(data)
+        except ModelError as exc:
+            of = self._arns.get(sha, f"the model layer zip {sha[:12]}...")
+            raise ModelError(
+                f"The manifest of {of} (s3://{self.bucket}/{key}) is unusable: {exc.message}",
+                exc.hint,
+            ) from None
 
     def _checked(self, doc: object, sha: str, key: str, what: str, remedy: str) -> dict | None:
         """JSON read back from the bucket must be the document written for layers/<sha>.zip."""
