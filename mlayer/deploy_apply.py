@@ -171,7 +171,7 @@ class Applier:
 
     def create(self, fplan: FunctionPlan, code: bytes, description: str) -> dict[str, Any]:
         d = fplan.desired
-        created = self.write(
+        created: dict[str, Any] = self.write(
             self.gw.create_function,
             FunctionName=fplan.name,
             Runtime=d["Runtime"],
@@ -270,7 +270,8 @@ def apply_trigger(gw: Gateway, tplan: TriggerPlan, target: str) -> str:
         created = gw.create_event_source_mapping(
             EventSourceArn=tplan.stream_arn, FunctionName=target, **params
         )
-        return created["UUID"]
+        answer: str = created["UUID"]
+        return answer
     uuid = tplan.uuid or ""
     if tplan.changes:
         params = {c.key: tplan.desired.get(c.key, c.after) for c in tplan.changes}

@@ -20,7 +20,7 @@ import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from mlayer import errors
 
@@ -76,7 +76,7 @@ def _framed(data: bytes) -> bytes:
     return len(data).to_bytes(8, "little") + data
 
 
-def _unframed(stream) -> bytes:
+def _unframed(stream: BinaryIO) -> bytes:
     size = int.from_bytes(stream.read(8), "little")
     data = stream.read(size)
     if len(data) != size:

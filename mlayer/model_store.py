@@ -61,7 +61,9 @@ def check_store(requested: str | None) -> str:
     return value
 
 
-def layer_form_size(manifest_json: bytes, artifact_sizes: Sequence[int], code_sizes=()) -> int:
+def layer_form_size(
+    manifest_json: bytes, artifact_sizes: Sequence[int], code_sizes: Sequence[int] = ()
+) -> int:
     """Unzipped bytes of a model layer: what Lambda's budget counts (the sum of its entries)."""
     return len(manifest_json) + sum(artifact_sizes) + sum(code_sizes)
 

@@ -14,7 +14,7 @@ one whose objects are not all deleted yet, so a re-run after an interruption fin
 from __future__ import annotations
 
 import datetime as _dt
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 from mlayer import model_store
@@ -57,7 +57,7 @@ def pruned_marker(gw: Gateway, bucket: str, layer: str, version: int) -> dict[st
     return doc if isinstance(doc, dict) else None
 
 
-def _walk(doc: object, key: str = ""):
+def _walk(doc: object, key: str = "") -> Iterator[tuple[str, object]]:
     """(key, value) of every scalar in a JSON document, keys lower-cased."""
     if isinstance(doc, dict):
         for k, v in doc.items():
@@ -69,7 +69,9 @@ def _walk(doc: object, key: str = ""):
         yield key, doc
 
 
-def named_in(doc: object, function: str, model_arn: LayerVersionArn | None):
+def named_in(
+    doc: object, function: str, model_arn: LayerVersionArn | None
+) -> tuple[set[str], set[str]]:
     """(function versions, layer version ARNs) a state document names, whatever its shape."""
     versions: set[str] = set()
     layers: set[str] = set()
@@ -101,7 +103,7 @@ def _states(gw: Gateway, bucket: str, prefixes: Iterable[str]) -> list[object]:
 
 
 def _named_by(
-    docs: list[object], function: str, model_arn
+    docs: list[object], function: str, model_arn: LayerVersionArn | None
 ) -> tuple[frozenset[str], frozenset[str]]:
     versions: set[str] = set()
     layers: set[str] = set()
@@ -131,7 +133,13 @@ def _refs(store: ArtifactStore, bucket: str, v: LayerVersionView, warnings: list
 
 
 def _elsewhere(
-    gw: Gateway, store: ArtifactStore, bucket: str, mine: set[str], objects, now, warnings
+    gw: Gateway,
+    store: ArtifactStore,
+    bucket: str,
+    mine: set[str],
+    objects: dict[str, int],
+    now: _dt.datetime,
+    warnings: list[str],
 ) -> dict[str, str]:
     """Bucket keys the account's other layers name: the default bucket is shared by every
     function of the account and region, and zips, locks and models/<sha> are content-addressed,

@@ -61,9 +61,10 @@ class S3Calls(GatewayBase):
     ) -> dict[str, Any] | None:
         """One S3 HEAD (``head_bucket``/``head_object``); None when S3 says it is absent."""
         try:
-            return getattr(self.client("s3"), operation)(
+            answer: dict[str, Any] | None = getattr(self.client("s3"), operation)(
                 Bucket=bucket, **self.bucket_owner(), **params
             )
+            return answer
         except botocore.exceptions.ClientError as exc:
             code = client_error_code(exc)
             if code in S3_ABSENT:
@@ -155,7 +156,8 @@ class S3Calls(GatewayBase):
 
     def get_bytes(self, bucket: str, key: str) -> bytes:
         resp = self._s3("get_object", f"Reading s3://{bucket}/{key}", bucket, Key=key)
-        return resp["Body"].read()
+        answer: bytes = resp["Body"].read()
+        return answer
 
     def put_json(self, bucket: str, key: str, doc: Any) -> None:
         body = json.dumps(doc, indent=2, sort_keys=True).encode()
@@ -198,4 +200,5 @@ class S3Calls(GatewayBase):
             Key=key,
             Range=f"bytes={start}-{end}",
         )
-        return resp["Body"].read()
+        answer: bytes = resp["Body"].read()
+        return answer

@@ -9,9 +9,10 @@ from mlayer.gateway.base import GatewayBase
 
 class StreamCalls(GatewayBase):
     def describe_stream(self, name: str) -> dict[str, Any]:
-        return self.call(
+        answer: dict[str, Any] = self.call(
             "kinesis", "describe_stream_summary", f"Reading stream {name}", StreamName=name
         )["StreamDescriptionSummary"]
+        return answer
 
     def stream_encryption_key(self, name: str) -> str | None:
         """The KMS key of an SSE-KMS stream (an ARN, a key id or an alias), else None."""
@@ -19,9 +20,10 @@ class StreamCalls(GatewayBase):
         return summary.get("KeyId") if summary.get("EncryptionType") == "KMS" else None
 
     def list_shards(self, stream: str) -> list[dict[str, Any]]:
-        return self.call(
+        answer: list[dict[str, Any]] = self.call(
             "kinesis", "list_shards", f"Listing shards of {stream}", StreamName=stream
         )["Shards"]
+        return answer
 
     def get_shard_iterator(
         self,
@@ -40,9 +42,10 @@ class StreamCalls(GatewayBase):
             params["StartingSequenceNumber"] = sequence_number
         if timestamp is not None:
             params["Timestamp"] = timestamp
-        return self.call(
+        answer: str = self.call(
             "kinesis", "get_shard_iterator", f"Reading shard {shard_id} of {stream}", **params
         )["ShardIterator"]
+        return answer
 
     def get_shard_iterator_at(self, stream: str, shard_id: str, timestamp: Any) -> str:
         """An iterator at the first record that arrived at or after ``timestamp`` (AT_TIMESTAMP)."""
@@ -55,9 +58,10 @@ class StreamCalls(GatewayBase):
 
     # -- SQS / SNS (dead letters, on-failure destinations) ----------------------------------
     def queue_url(self, name: str) -> str:
-        return self.call("sqs", "get_queue_url", f"Finding queue {name}", QueueName=name)[
+        answer: str = self.call("sqs", "get_queue_url", f"Finding queue {name}", QueueName=name)[
             "QueueUrl"
         ]
+        return answer
 
     def queue_arn(self, name: str) -> str:
         url = self.queue_url(name)
@@ -68,7 +72,8 @@ class StreamCalls(GatewayBase):
             QueueUrl=url,
             AttributeNames=["QueueArn"],
         )
-        return attrs["Attributes"]["QueueArn"]
+        answer: str = attrs["Attributes"]["QueueArn"]
+        return answer
 
     def send_message(self, queue: str, body: str) -> None:
         self.call(

@@ -53,7 +53,7 @@ def _json_body(response: Any) -> dict[str, Any]:
 
 
 def _param(response: Any, name: str) -> str | None:
-    value = response.querystring.get(name)
+    value: str | list[str] | None = response.querystring.get(name)
     if isinstance(value, list):
         value = value[0] if value else None
     return value
@@ -88,7 +88,8 @@ def _lambda_resource(response: Any) -> str:
 def _kinesis_resource(response: Any) -> str:
     body = _json_body(response)
     if body.get("StreamARN"):
-        return body["StreamARN"]
+        answer: str = body["StreamARN"]
+        return answer
     name = body.get("StreamName")
     if not name and body.get("ShardIterator"):
         from moto.kinesis.utils import decompose_shard_iterator
@@ -120,7 +121,8 @@ def _iam_resource(response: Any) -> str:
     if not name:
         return "*"
     try:
-        return response.backend.get_role(name).arn
+        answer: str = response.backend.get_role(name).arn
+        return answer
     except Exception:  # NoSuchEntity: the ARN it would have (CreateRole, a GetRole that 404s)
         return f"arn:{response.partition}:iam::{response.current_account}:role/{name}"
 

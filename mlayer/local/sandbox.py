@@ -17,7 +17,8 @@ from mlayer.errors import NotFoundError
 def ensure_stream(gw: Any, name: str, shards: int = 1) -> dict[str, Any]:
     """Create the stream if absent and wait until it is ACTIVE; returns its summary."""
     try:
-        return gw.describe_stream(name)
+        answer: dict[str, Any] = gw.describe_stream(name)
+        return answer
     except NotFoundError:
         gw.call(
             "kinesis",
@@ -28,7 +29,7 @@ def ensure_stream(gw: Any, name: str, shards: int = 1) -> dict[str, Any]:
         )
     deadline = gw.clock() + 60
     while True:
-        summary = gw.describe_stream(name)
+        summary: dict[str, Any] = gw.describe_stream(name)
         if summary["StreamStatus"] == "ACTIVE" or gw.clock() > deadline:
             return summary
         gw.sleep(0.5)
@@ -36,14 +37,18 @@ def ensure_stream(gw: Any, name: str, shards: int = 1) -> dict[str, Any]:
 
 def put_records(gw: Any, stream: str, records: list[dict[str, Any]]) -> dict[str, Any]:
     """PutRecords (``Data``/``PartitionKey`` dicts, at most 500 per call)."""
-    return gw.call(
+    answer: dict[str, Any] = gw.call(
         "kinesis", "put_records", f"Writing to stream {stream}", StreamName=stream, Records=records
     )
+    return answer
 
 
 def ensure_queue(gw: Any, name: str) -> str:
     """The queue's URL, creating it if absent (CreateQueue is idempotent)."""
-    return gw.call("sqs", "create_queue", f"Creating queue {name}", QueueName=name)["QueueUrl"]
+    answer: str = gw.call("sqs", "create_queue", f"Creating queue {name}", QueueName=name)[
+        "QueueUrl"
+    ]
+    return answer
 
 
 def receive_all(gw: Any, queue: str, max_rounds: int = 50) -> list[str]:
@@ -100,7 +105,8 @@ def scan_table(gw: Any, name: str) -> list[dict[str, Any]]:
 def ensure_lambda_role(gw: Any, name: str) -> str:
     """A role Lambda may assume (the embedded AWS checks that a function's role exists)."""
     try:
-        return gw.call("iam", "get_role", f"Reading role {name}", RoleName=name)["Role"]["Arn"]
+        arn: str = gw.call("iam", "get_role", f"Reading role {name}", RoleName=name)["Role"]["Arn"]
+        return arn
     except NotFoundError:
         pass
     trust = {
@@ -113,13 +119,14 @@ def ensure_lambda_role(gw: Any, name: str) -> str:
             }
         ],
     }
-    return gw.call(
+    answer: str = gw.call(
         "iam",
         "create_role",
         f"Creating role {name}",
         RoleName=name,
         AssumeRolePolicyDocument=json.dumps(trust),
     )["Role"]["Arn"]
+    return answer
 
 
 def list_keys(gw: Any, bucket: str, prefix: str = "") -> list[str]:

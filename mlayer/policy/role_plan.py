@@ -61,7 +61,10 @@ class RolePlan:
 def _short(statement: dict[str, Any]) -> str:
     actions = statement.get("Action")
     resources = statement.get("Resource")
-    as_text = lambda v: v if isinstance(v, str) else ", ".join(v)  # noqa: E731
+
+    def as_text(v: Any) -> str:
+        return v if isinstance(v, str) else ", ".join(v)
+
     return f"{as_text(actions)} on {as_text(resources)}"
 
 
