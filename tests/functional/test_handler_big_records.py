@@ -13,9 +13,9 @@ import base64
 import hashlib
 import json
 
-import boto3
 import pytest
 from function_support import HandlerProcess, kinesis_event
+from handler_aws_support import aws_client, create_table_and_queue
 
 from mlayer.local.aws import embedded_aws
 
@@ -32,26 +32,10 @@ def local_aws():
         yield local
 
 
-def client(local, service: str):
-    return boto3.client(
-        service,
-        endpoint_url=local.endpoint_url,
-        region_name=local.region,
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-    )
-
-
 @pytest.fixture(scope="module")
 def fn(tmp_path_factory, model_layers, deps_layer, runtime_dir, local_aws):
-    client(local_aws, "dynamodb").create_table(
-        TableName=TABLE,
-        KeySchema=[{"AttributeName": "event_id", "KeyType": "HASH"}],
-        AttributeDefinitions=[{"AttributeName": "event_id", "AttributeType": "S"}],
-        BillingMode="PAY_PER_REQUEST",
-    )
-    client(local_aws, "sqs").create_queue(QueueName=DLQ)
-    client(local_aws, "s3").create_bucket(Bucket=BUCKET)
+    create_table_and_queue(local_aws, TABLE, DLQ)
+    aws_client(local_aws, "s3").create_bucket(Bucket=BUCKET)
     proc = HandlerProcess(
         model_dir=model_layers["text"],
         deps_layer=deps_layer,
@@ -69,13 +53,13 @@ def fn(tmp_path_factory, model_layers, deps_layer, runtime_dir, local_aws):
 
 
 def ids_in_table(local, shard: str) -> list[str]:
-    pages = client(local, "dynamodb").get_paginator("scan").paginate(TableName=TABLE)
+    pages = aws_client(local, "dynamodb").get_paginator("scan").paginate(TableName=TABLE)
     items = [i for page in pages for i in page["Items"] if i["event_id"]["S"].startswith(shard)]
     return sorted(i["id"]["S"] for i in items)
 
 
 def dead_letters(local, shard: str) -> list[dict]:
-    sqs = client(local, "sqs")
+    sqs = aws_client(local, "sqs")
     url = sqs.get_queue_url(QueueName=DLQ)["QueueUrl"]
     found = []
     for _ in range(20):
@@ -94,7 +78,7 @@ def raw_data(local, letter: dict) -> str:
         return letter["data"]
     pointer = letter["data_s3"]
     bucket, _, key = pointer["uri"].removeprefix("s3://").partition("/")
-    body = client(local, "s3").get_object(Bucket=bucket, Key=key)["Body"].read()
+    body = aws_client(local, "s3").get_object(Bucket=bucket, Key=key)["Body"].read()
     assert len(body) == pointer["size"]
     assert hashlib.sha256(body).hexdigest() == pointer["sha256"]
     return body.decode()
@@ -161,7 +145,7 @@ def test_the_same_hostile_batch_delivered_twice_adds_no_row_and_no_s3_object(fn,
     bad, _, _ = CASES["1MB-record"]
     shard = "shardId-000000000077"
     event = kinesis_event(around(bad), shard=shard, first_seq=900, raw=True)
-    s3 = client(local_aws, "s3")
+    s3 = aws_client(local_aws, "s3")
 
     def overflow_keys():
         listing = s3.list_objects_v2(Bucket=BUCKET, Prefix="dead-letters/")

@@ -13,9 +13,9 @@ from __future__ import annotations
 import json
 import re
 
-import boto3
 import pytest
 from function_support import HandlerProcess, kinesis_event, sqs_event
+from handler_aws_support import aws_client, create_table_and_queue
 
 from mlayer.local.aws import embedded_aws
 
@@ -38,26 +38,10 @@ def local_aws():
         yield local
 
 
-def client(local, service: str):
-    return boto3.client(
-        service,
-        endpoint_url=local.endpoint_url,
-        region_name=local.region,
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-    )
-
-
 @pytest.fixture(scope="module")
 def fn(tmp_path_factory, model_layers, deps_layer, runtime_dir, local_aws):
     """Text model -> DynamoDB, dead letters -> a standard SQS queue."""
-    client(local_aws, "dynamodb").create_table(
-        TableName=TABLE,
-        KeySchema=[{"AttributeName": "event_id", "KeyType": "HASH"}],
-        AttributeDefinitions=[{"AttributeName": "event_id", "AttributeType": "S"}],
-        BillingMode="PAY_PER_REQUEST",
-    )
-    client(local_aws, "sqs").create_queue(QueueName=DLQ)
+    create_table_and_queue(local_aws, TABLE, DLQ)
     proc = HandlerProcess(
         model_dir=model_layers["text"],
         deps_layer=deps_layer,
@@ -83,7 +67,7 @@ def batch(n: int, bad: set[int], prefix: str) -> list[dict]:
 
 def letters_by_event(local) -> dict[str, int]:
     """Every message the dead-letter queue holds (then deleted), counted per event_id."""
-    sqs = client(local, "sqs")
+    sqs = aws_client(local, "sqs")
     url = sqs.get_queue_url(QueueName=DLQ)["QueueUrl"]
     counts: dict[str, int] = {}
     while True:
@@ -97,7 +81,7 @@ def letters_by_event(local) -> dict[str, int]:
 
 
 def items_of(local, prefix: str) -> list[str]:
-    pages = client(local, "dynamodb").get_paginator("scan").paginate(TableName=TABLE)
+    pages = aws_client(local, "dynamodb").get_paginator("scan").paginate(TableName=TABLE)
     ids = [i["id"]["S"] for page in pages for i in page["Items"] if "id" in i]
     return sorted(i for i in ids if i.startswith(prefix + "-"))
 
