@@ -28,7 +28,7 @@ class LambdaCalls(GatewayBase):
         runtimes: list[str] | None = None,
         architectures: list[str] | None = None,
         license_info: str | None = None,
-    ) -> dict:
+    ) -> dict[str, Any]:
         content: dict[str, Any] = (
             {"S3Bucket": s3[0], "S3Key": s3[1]} if s3 else {"ZipFile": zip_bytes}
         )
@@ -45,7 +45,7 @@ class LambdaCalls(GatewayBase):
             params["LicenseInfo"] = license_info
         return self.call("lambda", "publish_layer_version", f"Publishing layer {name}", **params)
 
-    def list_layer_versions(self, name: str) -> list[dict]:
+    def list_layer_versions(self, name: str) -> list[dict[str, Any]]:
         """Every version of a layer, newest first ([] when the layer does not exist)."""
         try:
             versions = list(
@@ -61,7 +61,7 @@ class LambdaCalls(GatewayBase):
             return []
         return sorted(versions, key=lambda v: v["Version"], reverse=True)
 
-    def get_layer_version(self, name: str, version: int) -> dict:
+    def get_layer_version(self, name: str, version: int) -> dict[str, Any]:
         return self.call(
             "lambda",
             "get_layer_version",
@@ -70,11 +70,11 @@ class LambdaCalls(GatewayBase):
             VersionNumber=int(version),
         )
 
-    def get_layer_version_by_arn(self, arn: str) -> dict:
+    def get_layer_version_by_arn(self, arn: str) -> dict[str, Any]:
         return self.call("lambda", "get_layer_version_by_arn", f"Reading layer {arn}", Arn=arn)
 
     # -- Lambda functions -------------------------------------------------------------------
-    def get_function_configuration(self, name: str, qualifier: str | None = None) -> dict:
+    def get_function_configuration(self, name: str, qualifier: str | None = None) -> dict[str, Any]:
         params: dict[str, Any] = {"FunctionName": name}
         if qualifier:
             params["Qualifier"] = qualifier
@@ -96,7 +96,7 @@ class LambdaCalls(GatewayBase):
         except NotFoundError:
             return False
 
-    def create_function(self, **params: Any) -> dict:
+    def create_function(self, **params: Any) -> dict[str, Any]:
         return self.call(
             "lambda", "create_function", f"Creating function {params.get('FunctionName')}", **params
         )
@@ -107,7 +107,7 @@ class LambdaCalls(GatewayBase):
         zip_bytes: bytes,
         architectures: list[str] | None = None,
         revision_id: str | None = None,
-    ) -> dict:
+    ) -> dict[str, Any]:
         params: dict[str, Any] = {"FunctionName": name, "ZipFile": zip_bytes}
         if architectures:
             params["Architectures"] = architectures
@@ -117,7 +117,7 @@ class LambdaCalls(GatewayBase):
 
     def update_function_configuration(
         self, name: str, revision_id: str | None = None, **params: Any
-    ) -> dict:
+    ) -> dict[str, Any]:
         if revision_id:
             params["RevisionId"] = revision_id
         return self.call(
@@ -130,13 +130,13 @@ class LambdaCalls(GatewayBase):
 
     def publish_function_version(
         self, name: str, description: str = "", revision_id: str | None = None
-    ) -> dict:
+    ) -> dict[str, Any]:
         params: dict[str, Any] = {"FunctionName": name, "Description": description[:256]}
         if revision_id:
             params["RevisionId"] = revision_id
         return self.call("lambda", "publish_version", f"Publishing a version of {name}", **params)
 
-    def get_alias(self, name: str, alias: str) -> dict | None:
+    def get_alias(self, name: str, alias: str) -> dict[str, Any] | None:
         try:
             return self.call(
                 "lambda",
@@ -150,7 +150,7 @@ class LambdaCalls(GatewayBase):
 
     def put_alias(
         self, name: str, alias: str, version: str, revision_id: str | None = None
-    ) -> dict:
+    ) -> dict[str, Any]:
         """Create the alias, or move it to ``version`` (with the RevisionId read before)."""
         if self.get_alias(name, alias) is None:
             return self.create_alias(name, alias, version)
@@ -159,7 +159,7 @@ class LambdaCalls(GatewayBase):
     # -- event-source mappings --------------------------------------------------------------
     def list_event_source_mappings(
         self, function: str | None = None, source_arn: str | None = None
-    ) -> list[dict]:
+    ) -> list[dict[str, Any]]:
         """Mappings of a function (name or ARN) and/or of an event source."""
         params: dict[str, Any] = {}
         if function:
@@ -176,12 +176,12 @@ class LambdaCalls(GatewayBase):
             )
         )
 
-    def create_event_source_mapping(self, **params: Any) -> dict:
+    def create_event_source_mapping(self, **params: Any) -> dict[str, Any]:
         return self.call(
             "lambda", "create_event_source_mapping", "Creating the Kinesis trigger", **params
         )
 
-    def update_event_source_mapping(self, uuid: str, **params: Any) -> dict:
+    def update_event_source_mapping(self, uuid: str, **params: Any) -> dict[str, Any]:
         return self.call(
             "lambda",
             "update_event_source_mapping",
@@ -190,7 +190,7 @@ class LambdaCalls(GatewayBase):
             **params,
         )
 
-    def invoke_function(self, name: str, payload: bytes) -> dict:
+    def invoke_function(self, name: str, payload: bytes) -> dict[str, Any]:
         """A synchronous Invoke with the log tail: StatusCode, FunctionError, Payload bytes, LogResult."""
         try:
             resp = self.client("lambda", invoke=True).invoke(
@@ -218,7 +218,7 @@ class LambdaCalls(GatewayBase):
             self._by_arn = not any(h in url for h in ("127.0.0.1", "localhost", "[::1]"))
         return self._by_arn
 
-    def read_layer_version(self, arn: str) -> dict | None:
+    def read_layer_version(self, arn: str) -> dict[str, Any] | None:
         """A layer version by its full ARN (account and region), never by its name alone: a
         same-named layer of one's own is another layer. None for another account's layer that
         cannot be read here (no GetLayerVersionByArn on the embedded AWS, or its owner denies it)."""
@@ -238,7 +238,7 @@ class LambdaCalls(GatewayBase):
             return None
         return self.get_layer_version(parsed.name, parsed.version)
 
-    def list_function_versions(self, name: str) -> list[dict]:
+    def list_function_versions(self, name: str) -> list[dict[str, Any]]:
         """Every published version of a function with its configuration ($LATEST left out)."""
         versions = self.paginate(
             "lambda",
@@ -249,7 +249,7 @@ class LambdaCalls(GatewayBase):
         )
         return [v for v in versions if v.get("Version") != "$LATEST"]
 
-    def create_alias(self, name: str, alias: str, version: str) -> dict:
+    def create_alias(self, name: str, alias: str, version: str) -> dict[str, Any]:
         return self.call(
             "lambda",
             "create_alias",
@@ -261,7 +261,7 @@ class LambdaCalls(GatewayBase):
 
     def update_alias(
         self, name: str, alias: str, version: str, revision_id: str | None = None
-    ) -> dict:
+    ) -> dict[str, Any]:
         """Move the alias, guarded by the RevisionId of the read the move was decided on."""
         params: dict[str, Any] = {"FunctionName": name, "Name": alias, "FunctionVersion": version}
         if revision_id:
@@ -269,7 +269,7 @@ class LambdaCalls(GatewayBase):
         return self.call("lambda", "update_alias", f"Moving alias {alias} of {name}", **params)
 
     # -- provisioned concurrency (deploy-function; the embedded AWS does not model it) ----------
-    def get_provisioned_concurrency(self, name: str, qualifier: str) -> dict | None:
+    def get_provisioned_concurrency(self, name: str, qualifier: str) -> dict[str, Any] | None:
         """The alias's provisioned-concurrency config, or None when it has none."""
         try:
             return self.call(
@@ -284,7 +284,7 @@ class LambdaCalls(GatewayBase):
                 return None
             raise
 
-    def put_provisioned_concurrency(self, name: str, qualifier: str, count: int) -> dict:
+    def put_provisioned_concurrency(self, name: str, qualifier: str, count: int) -> dict[str, Any]:
         return self.call(
             "lambda",
             "put_provisioned_concurrency_config",
