@@ -3,6 +3,8 @@ writes its results and dead letters to (DynamoDB keyed on event_id, a standard S
 
 from __future__ import annotations
 
+import json
+
 import boto3
 
 
@@ -26,3 +28,17 @@ def create_table_and_queue(local, table: str, queue: str) -> None:
         BillingMode="PAY_PER_REQUEST",
     )
     aws_client(local, "sqs").create_queue(QueueName=queue)
+
+
+def letters_by_event(local, queue: str) -> dict[str, int]:
+    """Every message the dead-letter queue holds (then deleted), counted per event_id: a
+    standard queue keeps every message it is sent, so this counts the writes."""
+    sqs = aws_client(local, "sqs")
+    url = sqs.get_queue_url(QueueName=queue)["QueueUrl"]
+    counts: dict[str, int] = {}
+    while messages := sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages"):
+        for m in messages:
+            sqs.delete_message(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"])
+            event_id = json.loads(m["Body"])["event_id"]
+            counts[event_id] = counts.get(event_id, 0) + 1
+    return counts

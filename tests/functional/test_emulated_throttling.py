@@ -24,6 +24,7 @@ from urllib.parse import urlsplit
 import boto3
 import pytest
 from function_support import kinesis_event
+from handler_aws_support import letters_by_event
 from test_emulated_big_records import link_venv_deps  # the venv's sklearn stack as /opt
 
 from mlayer.local.emulator import Emulator, FunctionSpec
@@ -97,18 +98,6 @@ def client(aws, service: str):
     return boto3.client(service, endpoint_url=aws.endpoint_url, region_name=aws.region)
 
 
-def letters_by_event(aws) -> dict[str, int]:
-    sqs = client(aws, "sqs")
-    url = sqs.get_queue_url(QueueName=DLQ)["QueueUrl"]
-    counts: dict[str, int] = {}
-    while messages := sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages"):
-        for m in messages:
-            sqs.delete_message(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"])
-            event_id = json.loads(m["Body"])["event_id"]
-            counts[event_id] = counts.get(event_id, 0) + 1
-    return counts
-
-
 def test_a_throttled_table_answers_batch_item_failures_within_lambdas_timeout(
     aws, tmp_path, model_layers
 ):
@@ -166,7 +155,7 @@ def test_a_throttled_table_answers_batch_item_failures_within_lambdas_timeout(
         ) as em:
             throttled = em.invoke(event)
             refused, proxy.on = proxy.refused, False
-            letters_first = letters_by_event(aws)
+            letters_first = letters_by_event(aws, DLQ)
             retried = em.invoke(retry)
 
     # Lambda's answer, not "Task timed out", and the balance in the EMF line.
@@ -182,6 +171,6 @@ def test_a_throttled_table_answers_batch_item_failures_within_lambdas_timeout(
     # Each dead letter written once across the batch and its retry; nothing lost.
     assert letters_first == {f"{SHARD}:{first}": 1}
     assert retried.error is None and retried.payload == {"batchItemFailures": []}
-    assert letters_by_event(aws) == {f"{SHARD}:{first + 40}": 1, f"{SHARD}:{first + 90}": 1}
+    assert letters_by_event(aws, DLQ) == {f"{SHARD}:{first + 40}": 1, f"{SHARD}:{first + 90}": 1}
     items = client(aws, "dynamodb").scan(TableName=TABLE, Select="COUNT")["Count"]
     assert items == 97

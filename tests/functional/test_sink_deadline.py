@@ -15,7 +15,7 @@ import re
 
 import pytest
 from function_support import HandlerProcess, kinesis_event, sqs_event
-from handler_aws_support import aws_client, create_table_and_queue
+from handler_aws_support import aws_client, create_table_and_queue, letters_by_event
 
 from mlayer.local.aws import embedded_aws
 
@@ -65,21 +65,6 @@ def batch(n: int, bad: set[int], prefix: str) -> list[dict]:
     ]
 
 
-def letters_by_event(local) -> dict[str, int]:
-    """Every message the dead-letter queue holds (then deleted), counted per event_id."""
-    sqs = aws_client(local, "sqs")
-    url = sqs.get_queue_url(QueueName=DLQ)["QueueUrl"]
-    counts: dict[str, int] = {}
-    while True:
-        messages = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", [])
-        if not messages:
-            return counts
-        for m in messages:
-            sqs.delete_message(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"])
-            event_id = json.loads(m["Body"])["event_id"]
-            counts[event_id] = counts.get(event_id, 0) + 1
-
-
 def items_of(local, prefix: str) -> list[str]:
     pages = aws_client(local, "dynamodb").get_paginator("scan").paginate(TableName=TABLE)
     ids = [i["id"]["S"] for page in pages for i in page["Items"] if "id" in i]
@@ -117,7 +102,7 @@ def test_a_throttled_table_is_reported_before_the_deadline_and_nothing_is_writte
     assert "stopped retrying with" in gave_up and "ProvisionedThroughputExceeded" in gave_up
 
     # Only the letter before the checkpoint was written; 40 and 90 wait for the retry.
-    assert letters_by_event(local_aws) == {f"{SHARD}:{first_seq}": 1}
+    assert letters_by_event(local_aws, DLQ) == {f"{SHARD}:{first_seq}": 1}
     assert items_of(local_aws, "t") == []
 
     # Lambda delivers the batch again from the checkpoint; the table has recovered.
@@ -126,7 +111,7 @@ def test_a_throttled_table_is_reported_before_the_deadline_and_nothing_is_writte
     assert fn.metrics()[-1]["accounting"] == (
         "records 99 = predicted 97 + dead_lettered 2 + failed 0"
     )
-    assert letters_by_event(local_aws) == {
+    assert letters_by_event(local_aws, DLQ) == {
         f"{SHARD}:{first_seq + 40}": 1,
         f"{SHARD}:{first_seq + 90}": 1,
     }
@@ -146,9 +131,9 @@ def test_an_sqs_batch_reports_each_unwritten_message_before_the_deadline(fn, loc
     assert (
         fn.metrics()[-1]["accounting"] == "records 30 = predicted 0 + dead_lettered 1 + failed 29"
     )
-    assert letters_by_event(local_aws) == {"q-5": 1}  # unordered: not delivered again
+    assert letters_by_event(local_aws, DLQ) == {"q-5": 1}  # unordered: not delivered again
 
     again = sqs_event([bodies[i] for i in range(30) if i != 5], prefix="r")
     assert fn.invoke(again, timeout_ms=TIMEOUT_MS) == {"batchItemFailures": []}
-    assert letters_by_event(local_aws) == {}
+    assert letters_by_event(local_aws, DLQ) == {}
     assert len(items_of(local_aws, "q")) == 29
