@@ -130,7 +130,15 @@ class PublishResult:
             if p.get("sklearn_ms")
             else ""
         )
+        accepted = ""
+        if p.get("parity_tolerance") is not None:  # --parity-tolerance: what the user accepted
+            largest = max(p.get("max_proba_diff") or 0, p.get("max_value_diff") or 0)
+            accepted = (
+                f" Accepted with --parity-tolerance {p['parity_tolerance']:g}: "
+                f"{p.get('differing', 0)} records differ ({p.get('label_disagreements', 0)} "
+                f"labels), by up to {largest:.3g}."
+            )
         return (
             f"Format: onnx: the parity gate passed on {p.get('records')} records "
-            f"({p.get('generated', 0)} generated){speed}."
+            f"({p.get('generated', 0)} generated){speed}.{accepted}"
         )
