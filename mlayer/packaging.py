@@ -30,7 +30,7 @@ class ZipInfo:
     entries: int
 
 
-def sha256_file(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
+def sha256_file(path: str | os.PathLike[str], chunk: int = 1 << 20) -> str:
     digest = hashlib.sha256()
     with open(path, "rb") as fh:
         while block := fh.read(chunk):
@@ -47,7 +47,7 @@ def sha256_bytes(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def tree_size(root: str | os.PathLike) -> int:
+def tree_size(root: str | os.PathLike[str]) -> int:
     """Bytes of all regular files below root (what Lambda counts as unzipped size)."""
     total = 0
     for dirpath, _dirs, files in os.walk(root):
@@ -74,7 +74,7 @@ def iter_tree(root: Path, prefix: str = "") -> list[tuple[str, Path]]:
 
 
 def write_zip(
-    dest: str | os.PathLike,
+    dest: str | os.PathLike[str],
     entries: Iterable[tuple[str, Path | bytes]],
     compresslevel: int = 9,
     on_bytes: Callable[[int, int], None] | None = None,
@@ -121,7 +121,7 @@ def write_zip(
 
 
 def zip_tree(
-    dest: str | os.PathLike,
+    dest: str | os.PathLike[str],
     root: Path,
     prefix: str = "",
     compresslevel: int = 9,

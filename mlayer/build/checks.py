@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 from mlayer.build.imports import imports_of, module_exists
 from mlayer.build.native_libs import scan_layer
@@ -65,7 +66,7 @@ def static_check(modules: list[str], arch: str) -> SmokeCheck:
     baseline: set[tuple[Path, str]] | None = None
 
     def unresolved(tree: Path) -> set[tuple[Path, str]]:
-        missing = set()
+        missing: set[tuple[Path, str]] = set()
         for top in modules:
             for py in sorted((tree / top).rglob("*.py")) if (tree / top).is_dir() else []:
                 rel = py.relative_to(tree)
@@ -136,6 +137,6 @@ def check_native_libs(
     )
 
 
-def _listed(unmet: tuple) -> str:
+def _listed(unmet: tuple[Any, ...]) -> str:
     shown = [f"{u.needed_by} needs {u.library}" for u in unmet[:3]]
     return "; ".join(shown) + ("; …" if len(unmet) > 3 else "")

@@ -14,6 +14,7 @@ import shutil
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, Literal
 
 from mlayer.build.imports import imports_of, module_files
 from mlayer.build.slim_onnx import find_onnxruntime_unused
@@ -37,7 +38,7 @@ class SlimStep:
     files: int
     detail: str = ""
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return {
             "name": self.name,
             "status": self.status,
@@ -138,7 +139,7 @@ def elf_machine(path: Path) -> int | None:
         head = fh.read(20)
     if len(head) < 20 or head[:4] != ELF_MAGIC:
         return None
-    order = "little" if head[5] == 1 else "big"
+    order: Literal["little", "big"] = "little" if head[5] == 1 else "big"
     return int.from_bytes(head[18:20], order)
 
 

@@ -127,7 +127,7 @@ class GatewayBase:
 
     def paginate(
         self, service: str, operation: str, key: str, action: str, **params: Any
-    ) -> Iterator[dict[str, Any]]:
+    ) -> Iterator[Any]:  # the items under ``key``: documents, or names (PolicyNames)
         paginator = self.client(service).get_paginator(operation)
         try:
             for page in paginator.paginate(**params):

@@ -26,11 +26,12 @@ LAMBDA_TRUST = {
 }
 
 
-def _document(value: Any) -> dict:
+def _document(value: Any) -> dict[str, Any]:
     """A policy document as IAM returns it: a dict (boto3 decodes it) or URL-encoded JSON."""
     if isinstance(value, dict):
         return value
-    return json.loads(urllib.parse.unquote(value))
+    answer: dict[str, Any] = json.loads(urllib.parse.unquote(value))
+    return answer
 
 
 class IamCalls(GatewayBase):
@@ -51,7 +52,7 @@ class IamCalls(GatewayBase):
             max_attempts=self.max_attempts,
         )
 
-    def get_role(self, name: str) -> dict | None:
+    def get_role(self, name: str) -> dict[str, Any] | None:
         """The role (Arn, AssumeRolePolicyDocument as a dict), or None when there is none."""
         try:
             role = self.call("iam", "get_role", f"Reading role {name}", RoleName=name)["Role"]
@@ -61,7 +62,7 @@ class IamCalls(GatewayBase):
 
     def create_lambda_role(self, name: str, description: str) -> str:
         """A role Lambda may assume; its ARN."""
-        return self.call(
+        answer: str = self.call(
             "iam",
             "create_role",
             f"Creating role {name}",
@@ -69,8 +70,9 @@ class IamCalls(GatewayBase):
             AssumeRolePolicyDocument=json.dumps(LAMBDA_TRUST),
             Description=description,
         )["Role"]["Arn"]
+        return answer
 
-    def get_role_policy(self, role: str, policy: str) -> dict | None:
+    def get_role_policy(self, role: str, policy: str) -> dict[str, Any] | None:
         """An inline policy's document, or None when the role has no such policy."""
         try:
             answer = self.call(
@@ -84,7 +86,7 @@ class IamCalls(GatewayBase):
             return None
         return _document(answer["PolicyDocument"])
 
-    def put_role_policy(self, role: str, policy: str, document: dict) -> None:
+    def put_role_policy(self, role: str, policy: str, document: dict[str, Any]) -> None:
         self.call(
             "iam",
             "put_role_policy",
@@ -94,7 +96,7 @@ class IamCalls(GatewayBase):
             PolicyDocument=json.dumps(document, sort_keys=True),
         )
 
-    def role_policy_documents(self, role: str) -> list[dict]:
+    def role_policy_documents(self, role: str) -> list[dict[str, Any]]:
         """Every policy document of the role: its inline ones, then its attached ones'
         default versions (what IAM evaluates for the role's sessions)."""
         action = f"Reading the policies of role {role}"
