@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NoReturn
 
 from mlayer.errors import ConflictError, MlayerError
 from mlayer.gateway.routing import AliasRouting, read_routing, set_routing
@@ -218,7 +218,7 @@ class Rollouts:
             self._stopped(state, f"AWS refused the write ({exc.message})")
             raise  # pragma: no cover - _stopped raises
 
-    def _stopped(self, state: RolloutState, why: str) -> RolloutState:
+    def _stopped(self, state: RolloutState, why: str) -> NoReturn:  # saves, then raises
         self.save(
             state.finished("stopped", f"the alias was changed by someone else: {why}", self.clock())
         )
