@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 from mlayer.errors import MlayerError
 from mlayer.rollout.gates import Health, Reading, Thresholds
@@ -57,7 +58,7 @@ class StepRecord:
     old: Health
     readings: tuple[Reading, ...] = ()
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return {
             "step": self.step,
             "weight": self.weight,
@@ -70,7 +71,7 @@ class StepRecord:
         }
 
     @classmethod
-    def from_dict(cls, doc: Mapping) -> StepRecord:
+    def from_dict(cls, doc: Mapping[str, Any]) -> StepRecord:
         return cls(
             step=int(doc["step"]),
             weight=float(doc["weight"]),
@@ -149,7 +150,7 @@ class RolloutState:
         history = (*self.history, record) if record else self.history
         return replace(self, status=status, reason=reason, updated_at=now, history=history)
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return {
             "schema_version": SCHEMA_VERSION,
             "function": self.function,
@@ -175,7 +176,7 @@ class RolloutState:
         }
 
     @classmethod
-    def from_dict(cls, doc: Mapping) -> RolloutState:
+    def from_dict(cls, doc: Mapping[str, Any]) -> RolloutState:
         if doc.get("schema_version") != SCHEMA_VERSION:
             raise ValueError(f"unknown rollout state schema {doc.get('schema_version')!r}")
         return cls(
