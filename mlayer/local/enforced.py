@@ -3,7 +3,8 @@
 The server gives its first requests free (local/iam_enforcement.py); they make an
 administrator, who then makes the two principals the story uses, each holding exactly what it
 needs: the deployer (`mlayer policy --deployer` of the configuration) and a stand-in for
-Lambda's service, allowed only sts:AssumeRole on the account's roles, with which the emulation
+Lambda's service, allowed only sts:AssumeRole on the account's roles (and to publish the metrics
+Lambda and CloudWatch Logs publish), with which the emulation
 gives a function its role's credentials (local/environment.py), as Lambda does.
 """
 
@@ -46,7 +47,15 @@ def lambda_service_policy(account: str, partition: str = "aws") -> dict[str, Any
                 "Effect": "Allow",
                 "Action": "sts:AssumeRole",
                 "Resource": f"arn:{partition}:iam::{account}:role/*",
-            }
+            },
+            {
+                # what Lambda (AWS/Lambda) and CloudWatch Logs (EMF) publish; moto checks
+                # CloudWatch's actions under its endpoint's name, "monitoring"
+                "Sid": "PublishMetrics",
+                "Effect": "Allow",
+                "Action": ["cloudwatch:PutMetricData", "monitoring:PutMetricData"],
+                "Resource": "*",
+            },
         ],
     }
 

@@ -79,6 +79,14 @@ def lambda_keys() -> tuple[str, str] | None:
     return (keys[0], keys[1]) if all(keys) else None
 
 
+def service_gateway(gateway: Any) -> Any:
+    """The gateway Lambda's service itself signs with (the metrics it publishes): the stand-in's
+    keys when `local-aws --enforce-iam` exported them, otherwise ``gateway``. The deployer never
+    needs cloudwatch:PutMetricData for what Lambda and CloudWatch Logs publish on AWS."""
+    keys = lambda_keys()
+    return gateway.with_keys(*keys) if keys else gateway
+
+
 def role_gateway(gateway: Any, role: str | None) -> Any:
     """The gateway Lambda's own requests for the function go through: with the stand-in's keys
     exported, one signing with the function's role (an event-source mapping reads its stream

@@ -16,6 +16,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from mlayer.gateway.metrics import MetricDatum, put_metrics
+from mlayer.local.environment import service_gateway
 
 LAMBDA_NAMESPACE = "AWS/Lambda"
 
@@ -87,7 +88,9 @@ def publish_invocation(
     result: Any,
     stamp: float,
 ) -> None:
-    """Publish an emulated invocation's AWS/Lambda metrics and its EMF metrics."""
+    """Publish an emulated invocation's AWS/Lambda metrics and its EMF metrics, as Lambda's
+    service and CloudWatch Logs would: with the service's credentials, never the caller's."""
+    gw = service_gateway(gw)
     error = result.error is not None
     put_metrics(
         gw,
