@@ -17,6 +17,7 @@ from mlayer.artifacts import CodeFile, Pipeline
 from mlayer.errors import UsageError
 from mlayer.models import LayerArtifact
 from mlayer.onnx.support import FORMATS
+from mlayer.request_types import PublishRequest
 
 ONNX_SAMPLE_LIMIT = 100_000  # records the parity gate reads from --sample at most
 
@@ -91,7 +92,11 @@ def sklearn_content(pipeline: Pipeline, notes: Sequence[str] = ()) -> LayerConte
 
 
 def onnx_content(
-    pipeline: Pipeline, sample: str | Path | None, runtime: str, notes: Sequence[str] = ()
+    pipeline: Pipeline,
+    sample: str | Path | None,
+    runtime: str,
+    notes: Sequence[str] = (),
+    parity_tolerance: float | None = None,
 ) -> LayerContent:
     """Convert and gate (mlayer.onnx.publishing): refusals raise before anything is published."""
     if sample is None:
@@ -112,6 +117,7 @@ def onnx_content(
         runtime=runtime,
         input_schema=pipeline.input_schema,
         with_proba=bool(pipeline.outputs["predict_proba"]),
+        parity_tolerance=parity_tolerance,
     )
     notes = [n for n in notes if "only the first" not in n]  # the gate reads them all
     return LayerContent(
@@ -127,9 +133,17 @@ def onnx_content(
 
 
 def layer_content(
-    pipeline: Pipeline, fmt: str, sample: str | Path | None, runtime: str, auto_input: bool
+    pipeline: Pipeline, fmt: str, request: PublishRequest, runtime: str, auto_input: bool
 ) -> LayerContent:
+    """The layer's files: the pickles, or the gated ONNX graph (--sample, --parity-tolerance)."""
+    sample, parity_tolerance = request.sample, request.parity_tolerance
     notes = sample_notes(pipeline, sample, auto_input)
     if check_format(fmt) == "onnx":
-        return onnx_content(pipeline, sample, runtime, notes)
+        return onnx_content(pipeline, sample, runtime, notes, parity_tolerance)
+    if parity_tolerance is not None:
+        raise UsageError(
+            "--parity-tolerance applies to --format onnx only (the sklearn format serves the "
+            "pickles themselves: there is nothing to compare).",
+            "Drop --parity-tolerance, or publish with --format onnx.",
+        )
     return sklearn_content(pipeline, notes)

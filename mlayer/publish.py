@@ -242,7 +242,7 @@ def publish_model(
     )
     fmt = request.format or settings.model.format
     content = layer_content(
-        pipeline, fmt, request.sample, settings.function.runtime, input_kind in (None, "auto")
+        pipeline, fmt, request, settings.function.runtime, input_kind in (None, "auto")
     )
     config = _function_config(gw, function, required=link)
     if content.format == "onnx" and config and config.get("Runtime"):

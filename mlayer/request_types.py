@@ -54,6 +54,7 @@ class PublishRequest(RelinkRequest):
     store: str | None = None  # auto | layer | s3; None: [model] store (model_store.py)
     sample: str | Path | None = None  # JSON lines of input records (the self-check, the ONNX gate)
     format: str | None = None  # sklearn | onnx; None: [model] format
+    parity_tolerance: float | None = None  # onnx: accept differences up to this (manifest)
     trust: tuple[str, ...] = ()  # MODULE.NAME globals accepted beyond the pickle allowlist
     rollout: str | None = None  # all-at-once | canary | linear; None: [rollout] strategy
     percent: float | None = None  # None: [rollout] percent
@@ -119,3 +120,7 @@ class ShadowRequest:
     alias: str | None = None  # None: [model] alias
     dry_run: bool = False
     window_s: int = 3600  # status: the length of each window
+    rollout: str | None = None  # promote: canary | linear (a rollout), None: relink at once
+    percent: float | None = None  # None: [rollout] percent
+    interval: str | None = None  # None: [rollout] interval
+    wait: bool = True  # False (--no-wait): start the rollout and return

@@ -23,16 +23,20 @@ from __future__ import annotations
 import os
 import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from typing import TYPE_CHECKING, Any
 
 from . import STARTED as PACKAGE_STARTED
-from . import batch, direct, files, shadow, sinks, snapstart, telemetry
+from . import batch, direct, files, sinks, snapstart, telemetry
 from .decoding import RowRules
 from .delivery import new_tuple
 from .modelstore import DEFAULT_MODEL_DIR, LoadedModel, load_model
 from .prediction_counts import CountingOutput
+
+if TYPE_CHECKING:  # imported by init() only for a shadow: its threads and zips cost a cold start
+    from . import shadow
 
 IMPORTED = time.perf_counter()  # the function's own modules are in: the "imports" phase
 
@@ -91,11 +95,18 @@ class App:
     """What the cold start builds and every invocation reuses."""
 
     def __init__(
-        self, settings: Settings, model: LoadedModel, output, dead_letter, clock, deadline=None
+        self,
+        settings: Settings,
+        model: LoadedModel,
+        output: batch.OutputSink,
+        dead_letter: sinks.DeadLetters,
+        clock: batch.Clock,
+        deadline: sinks.Deadline | None = None,
     ) -> None:
         self.settings, self.model, self.clock = settings, model, clock
         self.output, self.dead_letter = output, dead_letter
-        self.counting = None  # a classifier's predictions per class, for a rollout's PSI gate
+        # a classifier's predictions per class, for a rollout's PSI gate
+        self.counting: CountingOutput | None = None
         if model.class_keys and settings.function_name and settings.function_version:
             self.output = self.counting = CountingOutput(output)
         self.deadline = deadline or sinks.Deadline()  # the sinks' retries stop before it
@@ -105,12 +116,13 @@ class App:
         self.files: files.FileScorer | None = None  # built by the first S3 event (files.py)
         self.shadow: shadow.Shadow | None = None  # a candidate beside the model (shadow.py)
 
-    def handle(self, event: object, context: object = None) -> dict:
+    def handle(self, event: object, context: object = None) -> dict[str, Any]:
         if isinstance(event, dict) and "instances" in event:
             return self._direct(event["instances"], context)
         if files.is_file_event(event):  # an S3 ObjectCreated event, or a file's continuation
             self.files = self.files or files.FileScorer(self, sinks.make_client)
-            return self.files.handle(event, context)
+            # is_file_event: a dict
+            return self.files.handle(event, context)  # type: ignore[arg-type]
         records = event.get("Records") if isinstance(event, dict) else None
         if not isinstance(records, list):
             raise ValueError(
@@ -124,7 +136,15 @@ class App:
             return self._batch(sqs_records(records), "sqs", fifo, context, first_only=False)
         raise ValueError(f"unsupported event source {source!r}")
 
-    def _batch(self, records, source: str, ordered: bool, context, *, first_only: bool) -> dict:
+    def _batch(
+        self,
+        records: list[batch.InRecord],
+        source: str,
+        ordered: bool,
+        context: object,
+        *,
+        first_only: bool,
+    ) -> dict[str, Any]:
         self.deadline.arm(context)
         overflowed = self.dead_letter.overflowed
         outcome = batch.process_batch(
@@ -158,7 +178,7 @@ class App:
             warn(error)
         return {"batchItemFailures": [{"itemIdentifier": r.item_id} for r in failed]}
 
-    def _direct(self, instances: object, context) -> dict:
+    def _direct(self, instances: object, context: object) -> dict[str, Any]:
         if not isinstance(instances, list):
             raise ValueError("'instances' must be a list")
         result = direct.predict_instances(
@@ -176,11 +196,14 @@ class App:
         self._metrics("direct", metrics, context)
         return {"model_version": self.model.version, "predictions": result.predictions}
 
-    def _shadow_observer(self, context):
+    def _shadow_observer(
+        self, context: object
+    ) -> Callable[[list[Any], dict[int, Any], float], object] | None:
         if self.shadow is None or not self.shadow.active:
             return None
         left = getattr(context, "get_remaining_time_in_millis", None)
-        return lambda good, predictions, live_ms: self.shadow.observe(
+        # self.shadow: checked above, and the observer is called within this batch
+        return lambda good, predictions, live_ms: self.shadow.observe(  # type: ignore[union-attr]
             good, predictions, live_ms, left() if callable(left) else None
         )
 
@@ -190,7 +213,9 @@ class App:
             "function_version": self.settings.function_version,
         }
 
-    def _metrics(self, source: str, metrics: dict, context, **properties) -> None:
+    def _metrics(
+        self, source: str, metrics: dict[str, Any], context: object, **properties: Any
+    ) -> None:
         dimensions = {"model_version": self.model.version}
         sets = None
         if self.settings.function_name:
@@ -212,8 +237,8 @@ class App:
         )
 
 
-def kinesis_records(raw: list[dict]) -> list[batch.InRecord]:
-    out = []
+def kinesis_records(raw: list[dict[str, Any]]) -> list[batch.InRecord]:
+    out: list[batch.InRecord] = []
     append, in_record = out.append, batch.InRecord
     for record in raw:
         kinesis = record["kinesis"]
@@ -225,7 +250,7 @@ def kinesis_records(raw: list[dict]) -> list[batch.InRecord]:
     return out
 
 
-def sqs_records(raw: list[dict]) -> list[batch.InRecord]:
+def sqs_records(raw: list[dict[str, Any]]) -> list[batch.InRecord]:
     return [
         batch.InRecord(r["messageId"], r["messageId"], r.get("body"), "text", i)
         for i, r in enumerate(raw)
@@ -266,7 +291,10 @@ def init(environ: Mapping[str, str] = os.environ) -> App:
     )
     app = App(settings, model, output, dead_letter, SystemClock(), retry.deadline)
     dims = {"function": settings.function_name} if settings.function_name else {}
-    app.shadow = shadow.from_environ(environ, model, load_model, emit, dims, settings.namespace)
+    if environ.get("MLAYER_SHADOW_LAYER"):  # shadow.ENV_LAYER
+        from . import shadow
+
+        app.shadow = shadow.from_environ(environ, model, load_model, emit, dims, settings.namespace)
     return app
 
 
@@ -274,5 +302,5 @@ APP = init()
 snapstart.install(APP)  # SnapStart: warm up before the snapshot, renew after restore
 
 
-def handler(event: object, context: object = None) -> dict:
+def handler(event: object, context: object = None) -> dict[str, Any]:
     return APP.handle(event, context)

@@ -47,6 +47,13 @@ def _model_settings(app: App, function_name: str | None, layer_name: str | None)
     "--sample (onnx: python3.12+). Default: [model] format.",
 )
 @click.option(
+    "--parity-tolerance",
+    type=click.FloatRange(min=0, min_open=True),
+    metavar="FLOAT",
+    help="--format onnx: accept probabilities / values up to FLOAT away from scikit-learn's "
+    "(labels may then differ); the measured difference is recorded in the manifest.",
+)
+@click.option(
     "--sample",
     type=click.Path(dir_okay=False),
     help="JSON lines of input records: 20 are kept with their predictions for the function's "
