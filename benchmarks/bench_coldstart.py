@@ -187,8 +187,8 @@ def onnx_setup(tmp: Path) -> dict:
     from mlayer_function.onnx_model import load_onnx_model
     from mlayer_function.tabular import TableSchema
 
+    from mlayer.model.schema import table_schema
     from mlayer.onnx.convert import convert_pipeline
-    from mlayer.schema import table_schema
 
     pipeline = _int_class_forest()
     schema = table_schema([pipeline])

@@ -70,7 +70,7 @@ def main() -> int:
     from mlayer.build import BuildRequest, build_layer
     from mlayer.build.runner import probe_version
     from mlayer.interpreters import find_python
-    from mlayer.packaging import tree_size, zip_tree
+    from mlayer.model.packaging import tree_size, zip_tree
     from mlayer.runtimes import MAX_UNZIPPED_BYTES
 
     ok = True

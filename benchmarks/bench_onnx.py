@@ -116,10 +116,10 @@ def predictors(steps, converted, schema, folder: Path):
 def warm_table(tmp: Path) -> dict:
     from mlayer_function.tabular import TableSchema
 
+    from mlayer.model.schema import table_schema
     from mlayer.onnx.convert import convert_pipeline
     from mlayer.onnx.errors import OnnxParityError
     from mlayer.onnx.parity import check_parity
-    from mlayer.schema import table_schema
 
     pipeline = forest_pipeline()
     schema = table_schema([pipeline])

@@ -56,7 +56,7 @@ def main() -> int:
     from bench_onnx import forest_pipeline, records
     from mlayer_function.tabular import TableSchema
 
-    from mlayer.schema import table_schema
+    from mlayer.model.schema import table_schema
 
     pipeline = forest_pipeline()
     schema = table_schema([pipeline])

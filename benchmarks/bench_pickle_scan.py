@@ -1,4 +1,4 @@
-"""The pickle trust scan (mlayer.pickles.scan_file) against joblib.load of the same file.
+"""The pickle trust scan (mlayer.model.pickles.scan_file) against joblib.load of the same file.
 
 publish-model scans every artifact before loading it, so the scan's cost is read next to the
 load it guards, measured in the same run on the same files: a 300-tree random forest (many
@@ -63,7 +63,7 @@ def _models(folder: Path) -> dict[str, Path]:
 def main() -> int:
     import joblib
 
-    from mlayer.pickles import scan_file
+    from mlayer.model.pickles import scan_file
 
     warnings.simplefilter("ignore")
     failed = 0

@@ -43,11 +43,11 @@ def _big_model(path: Path, seed: int, megabytes: int = 50) -> None:
 def main() -> int:
     from publish_support import BUCKET, FUNCTION, create_function, publish_deps, train_text_pipeline
 
-    from mlayer import publish as publishing
-    from mlayer import rollback as rolling_back
     from mlayer.config import Settings, with_overrides
     from mlayer.gateway import Gateway
     from mlayer.local.aws import embedded_aws
+    from mlayer.publishing import publish as publishing
+    from mlayer.publishing import rollback as rolling_back
     from mlayer.request_types import PublishRequest, RollbackRequest
 
     with embedded_aws(set_env=True) as local, tempfile.TemporaryDirectory() as tmp:
@@ -121,7 +121,7 @@ def main() -> int:
                 )
             )
 
-    from mlayer.report import human_bytes
+    from mlayer.results.report import human_bytes
 
     print(f"baseline: bare update_function_configuration = {bare * 1000:.1f} ms (median of 5)")
     ok = True

@@ -70,11 +70,11 @@ def _ratio(a: float, b: float) -> str:
 def main() -> int:
     from s3_model_support import big_forest
 
-    from mlayer import manifest as mf
-    from mlayer import model_store
-    from mlayer.artifacts import inspect_pipeline
     from mlayer.gateway import Gateway
     from mlayer.local.aws import embedded_aws
+    from mlayer.model import manifest as mf
+    from mlayer.model.artifacts import inspect_pipeline
+    from mlayer.publishing import model_store
 
     forest = big_forest()
     size = forest.stat().st_size

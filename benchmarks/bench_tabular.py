@@ -72,8 +72,8 @@ def build_model(folder: Path, with_samples: bool) -> tuple[object, Path]:
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
-    from mlayer import manifest as mf
-    from mlayer.artifacts import inspect_pipeline
+    from mlayer.model import manifest as mf
+    from mlayer.model.artifacts import inspect_pipeline
 
     train = records(3000, seed=1)
     df = pd.DataFrame(train).drop(columns="id")

@@ -88,7 +88,7 @@ def build_deps(
 
     ``fields`` build the request when none is given (``api.build_deps(settings, publish=True)``).
     """
-    from mlayer import build_deps as command
+    from mlayer.build import command
     from mlayer.build.runner import run_subprocess
 
     return command.build_deps(
@@ -114,7 +114,7 @@ def publish_model(
     ``confirm(question)`` is called once, after planning and before the first write; it raises
     to cancel.
     """
-    from mlayer import publish
+    from mlayer.publishing import publish
 
     gw, settings = _ready(settings, gateway)
     if request.shadow:  # the candidate beside the live model (mlayer/shadow/attach.py)
@@ -159,7 +159,7 @@ def shadow(
     gateway: Any = None,
 ) -> Any:
     """`mlayer shadow status|promote|stop` (mlayer/shadow/commands.py)."""
-    from mlayer import rollback as relink
+    from mlayer.publishing import rollback as relink
     from mlayer.shadow import commands
 
     gw, settings = _ready(settings, gateway)
@@ -179,7 +179,7 @@ def rollback(
     gateway: Any = None,
 ) -> RollbackResult:
     """Relink an existing model-layer version (a RollbackResult; see rollback.py)."""
-    from mlayer import rollback as command
+    from mlayer.publishing import rollback as command
 
     gw, settings = _ready(settings, gateway)
     return command.rollback(gw, settings, request, confirm=confirm or _go_ahead)
@@ -189,7 +189,7 @@ def policy(
     settings: Settings, which: str, *, account: str | None = None, gateway: Any = None
 ) -> PolicyResult:
     """The configuration's IAM policy: ``function`` (its role) or ``deployer`` (a PolicyResult)."""
-    from mlayer import role
+    from mlayer.deploying import role
     from mlayer.results.policy import PolicyResult
 
     gw, settings = _ready(settings, gateway)
@@ -202,7 +202,7 @@ def history(
     settings: Settings, request: HistoryRequest | None = None, *, gateway: Any = None
 ) -> HistoryResult:
     """Every model-layer version, newest first, with which one is live (a HistoryResult)."""
-    from mlayer import inspection
+    from mlayer.views import inspection
 
     gw, settings = _ready(settings, gateway)
     return inspection.history(gw, settings, request or HistoryRequest())
@@ -222,7 +222,7 @@ def prune(
     PruneResult; see prune.py). ``show(plan)`` precedes ``confirm``; ``now`` moves the clock."""
     import datetime as _dt
 
-    from mlayer import prune as command
+    from mlayer.prune import command
 
     gw, settings = _ready(settings, gateway)
     return command.prune(
@@ -238,7 +238,7 @@ def prune(
 
 def status(settings: Settings, *, gateway: Any = None) -> StatusResult:
     """The function's layers, sizes, budget left and update state (a StatusResult)."""
-    from mlayer import inspection
+    from mlayer.views import inspection
 
     gw, settings = _ready(settings, gateway)
     return inspection.status(gw, settings)
@@ -257,7 +257,7 @@ def deploy_function(
     """
     import tempfile
 
-    from mlayer import deploy
+    from mlayer.deploying import deploy
 
     gw, settings = _ready(settings, gateway)
     with tempfile.TemporaryDirectory(prefix="mlayer-deploy-") as tmp:
@@ -329,7 +329,7 @@ def poll(
     gateway: Any = None,
 ) -> PollSummary:
     """Play the Kinesis event-source mapping locally: the stream's records -> the emulated function."""
-    from mlayer.deploy_plan import on_failure_url
+    from mlayer.deploying.deploy_plan import on_failure_url
     from mlayer.local import commands
 
     if not request.local:

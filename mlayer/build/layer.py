@@ -33,7 +33,7 @@ from mlayer.build.tree import installed_distributions, package_sizes, top_level_
 from mlayer.build.versions import check_versions
 from mlayer.errors import BuildError, ConfigError, UsageError
 from mlayer.interpreters import find_python
-from mlayer.packaging import zip_tree
+from mlayer.model.packaging import zip_tree
 from mlayer.runtimes import MAX_UNZIPPED_BYTES, check_arch, get_runtime
 
 LOCK_SCHEMA_VERSION = 1

@@ -16,8 +16,8 @@ from typing import Any
 from mlayer.build.budget import check_budget
 from mlayer.build.layer import LayerBuild
 from mlayer.build.progress import Progress, ProgressCallback, no_progress
-from mlayer.report import human_bytes
-from mlayer.store import lock_key, zip_key
+from mlayer.results.report import human_bytes
+from mlayer.publishing.store import lock_key, zip_key
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,7 @@ from email.parser import HeaderParser
 from pathlib import Path
 
 from mlayer.build.requirements import canonical_name
-from mlayer.packaging import tree_size
+from mlayer.model.packaging import tree_size
 
 _NOT_MODULES = {"bin", "__pycache__", "share", "include", "lib"}
 

@@ -10,10 +10,10 @@ from typing import Any
 
 import click
 
-from mlayer import report
 from mlayer.cli.progress import progress_printer
 from mlayer.config import Settings, load_settings, with_overrides
 from mlayer.errors import UsageError
+from mlayer.results import report
 
 
 @dataclass

@@ -148,7 +148,7 @@ def local_aws(app: App, port, enforce_iam) -> None:
 @pass_app
 def demo(app: App, workdir, records) -> None:
     """The whole story on the embedded AWS: build, deploy, publish, predict, roll back."""
-    from mlayer.demo import run_demo
+    from mlayer.demo.story import run_demo
 
     result = run_demo(workdir, records, say=lambda line: click.echo(line, err=app.json_output))
     app.emit(result)

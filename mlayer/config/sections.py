@@ -6,7 +6,7 @@ import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from mlayer.manifest import INPUT_KINDS as MODEL_INPUT_KINDS
+from mlayer.model.manifest import INPUT_KINDS as MODEL_INPUT_KINDS
 
 DEFAULT_CONFIG = "mlayer.toml"
 ENV_PREFIX = "MLAYER_"

@@ -23,7 +23,7 @@ from mlayer.gateway.lambdas import LambdaCalls
 from mlayer.gateway.s3 import S3Calls
 from mlayer.gateway.streams import StreamCalls
 from mlayer.gateway.translate import translate
-from mlayer.packaging import code_sha256_to_hex  # defined there: pure callers need no boto3
+from mlayer.model.packaging import code_sha256_to_hex  # defined there: pure callers need no boto3
 
 
 class Gateway(S3Calls, LambdaCalls, StreamCalls, InventoryCalls, IamCalls, FileEventCalls):

@@ -1,4 +1,4 @@
-"""What `mlayer prune` reads and deletes, as typed views (mlayer/prune_types.py).
+"""What `mlayer prune` reads and deletes, as typed views (mlayer/prune/types.py).
 
 Deletes are idempotent as a re-run needs them to be: a function version or object already gone
 is not an error (a lost answer, then a re-run, must end where one clean run would).
@@ -12,8 +12,8 @@ from typing import Any
 
 from mlayer.errors import AwsError, NotFoundError
 from mlayer.gateway.base import GatewayBase
-from mlayer.packaging import code_sha256_to_hex
-from mlayer.prune_types import AliasView, FunctionVersionView, LayerVersionView
+from mlayer.model.packaging import code_sha256_to_hex
+from mlayer.prune.types import AliasView, FunctionVersionView, LayerVersionView
 
 _WHEN = re.compile(r"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(\.\d+)?(Z|[+-]\d\d:?\d\d)?$")
 # An endpoint without ListProvisionedConcurrencyConfigs (the embedded AWS: a bare 404 page).

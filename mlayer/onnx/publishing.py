@@ -13,11 +13,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from mlayer.models import LayerArtifact
 from mlayer.onnx.convert import ConvertedModel, class_name, convert_pipeline, final_estimator
 from mlayer.onnx.parity import ONNX_FILE, ParityReport, check_parity
 from mlayer.onnx.samples import MIN_RECORDS
 from mlayer.onnx.support import min_onnxruntime, require_onnx_runtime
+from mlayer.publishing.models import LayerArtifact
 
 KEPT_SAMPLES = 20  # as many as the sklearn format keeps in the manifest
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from mlayer.report import human_bytes, table
+from mlayer.results.report import human_bytes, table
 
 
 @dataclass(frozen=True)

@@ -6,8 +6,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from mlayer.deploy_plan import AliasPlan, Change, FunctionPlan, TriggerPlan
-from mlayer.file_trigger_plan import FileTriggerPlan
+from mlayer.deploying.deploy_plan import AliasPlan, Change, FunctionPlan, TriggerPlan
+from mlayer.deploying.file_trigger_plan import FileTriggerPlan
 from mlayer.policy.role_plan import RolePlan
 
 

@@ -6,11 +6,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from mlayer.prune_plan import Item, PrunePlan
-from mlayer.report import human_bytes, short, table
+from mlayer.prune.plan import Item, PrunePlan
+from mlayer.results.report import human_bytes, short, table
 
 if TYPE_CHECKING:
-    from mlayer.prune_apply import PruneOutcome
+    from mlayer.prune.apply import PruneOutcome
 
 _KIND = {
     "function_version": "function version",

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from mlayer import manifest as mf
-from mlayer.ephemeral import EphemeralPlan
-from mlayer.models import RelinkOutcome, RelinkPlan
-from mlayer.report import human_bytes
+from mlayer.model import manifest as mf
+from mlayer.publishing.ephemeral import EphemeralPlan
+from mlayer.publishing.models import RelinkOutcome, RelinkPlan
 from mlayer.results.relinking import moved_alias, outcome_fields, plan_lines, would_move_alias
+from mlayer.results.report import human_bytes
 
 
 @dataclass(frozen=True)
@@ -39,7 +39,7 @@ class PublishResult:
     s3_objects: tuple[dict, ...] = ()
     ephemeral: EphemeralPlan | None = None
     format: str = "sklearn"  # sklearn | onnx: what the function serves
-    input_reason: str = ""  # why this input kind (mlayer.schema.choose_input)
+    input_reason: str = ""  # why this input kind (mlayer.model.schema.choose_input)
     parity: dict | None = None  # --format onnx: the parity gate's figures (mlayer.onnx.parity)
 
     @property

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from mlayer.models import RelinkOutcome, RelinkPlan
-from mlayer.report import human_bytes
+from mlayer.publishing.models import RelinkOutcome, RelinkPlan
+from mlayer.results.report import human_bytes
 
 
 def would_move_alias(alias: str, reuse: str | None = None) -> str:

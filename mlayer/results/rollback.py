@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from mlayer.models import RelinkOutcome, RelinkPlan
+from mlayer.publishing.models import RelinkOutcome, RelinkPlan
 from mlayer.results.relinking import moved_alias, outcome_fields, plan_lines, would_move_alias
 
 

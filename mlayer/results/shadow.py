@@ -6,8 +6,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from mlayer.models import RelinkOutcome
-from mlayer.report import human_bytes
+from mlayer.publishing.models import RelinkOutcome
+from mlayer.results.report import human_bytes
 
 
 def _pct(x: float | None) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from mlayer.report import human_bytes, table
+from mlayer.results.report import human_bytes, table
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ from typing import Any
 
 from mlayer.errors import UsageError
 from mlayer.gateway.routing import read_routing
-from mlayer.relink import Relinker
+from mlayer.publishing.relink import Relinker
 from mlayer.results.rollout import RolloutResult
 from mlayer.rollout.driver import Rollouts
 from mlayer.rollout.health import HealthReader

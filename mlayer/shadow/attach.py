@@ -15,13 +15,13 @@ from collections.abc import Callable
 from typing import Any
 
 from mlayer.arns import layer_name
-from mlayer.artifacts import utc_now
 from mlayer.errors import AwsError, ConfigError, ModelError, NotFoundError, UsageError
-from mlayer.models import FunctionLayers, RelinkOutcome, RelinkPlan
-from mlayer.relink import Relinker
+from mlayer.model.artifacts import utc_now
+from mlayer.publishing.models import FunctionLayers, RelinkOutcome, RelinkPlan
+from mlayer.publishing.relink import Relinker
+from mlayer.publishing.store import ArtifactStore, zip_key
 from mlayer.results.shadow import ShadowAttachResult
 from mlayer.shadow import fit, state
-from mlayer.store import ArtifactStore, zip_key
 
 
 def sample_share(settings: Any) -> float:

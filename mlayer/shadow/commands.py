@@ -14,9 +14,9 @@ from collections.abc import Callable
 from typing import Any
 
 from mlayer.arns import LayerVersionArn, layer_name
-from mlayer.artifacts import utc_now
 from mlayer.errors import AwsError, UsageError
-from mlayer.models import FunctionLayers
+from mlayer.model.artifacts import utc_now
+from mlayer.publishing.models import FunctionLayers
 from mlayer.request_types import RollbackRequest
 from mlayer.results.shadow import ShadowChangeResult, ShadowStatusResult
 from mlayer.shadow import readings, state

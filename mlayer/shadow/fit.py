@@ -10,8 +10,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from mlayer import ephemeral
 from mlayer.errors import BudgetError, UsageError
+from mlayer.publishing import ephemeral
 
 MIB = 1024 * 1024
 

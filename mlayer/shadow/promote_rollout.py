@@ -13,10 +13,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from mlayer.publishing.store import ArtifactStore
 from mlayer.request_types import PublishRequest, RollbackRequest
 from mlayer.shadow import state
 from mlayer.shadow.attach import set_variables
-from mlayer.store import ArtifactStore
 
 
 @dataclass(frozen=True)

@@ -10,9 +10,9 @@ import os
 
 import pytest
 
-from mlayer import demo_data
-from mlayer.demo import BUCKET, FUNCTION, STREAM, Demo
-from mlayer.demo_rollout import RolloutStep, bad_models
+from mlayer.demo import data as demo_data
+from mlayer.demo.rollout_story import RolloutStep, bad_models
+from mlayer.demo.story import BUCKET, FUNCTION, STREAM, Demo
 from mlayer.gateway import Gateway
 from mlayer.gateway.routing import read_routing
 from mlayer.local.aws import embedded_aws

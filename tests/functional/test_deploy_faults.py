@@ -18,12 +18,12 @@ import pytest
 from publish_support import fake_zip
 
 from mlayer.config import load_settings
-from mlayer.deploy import DeployIncompleteError, deploy_function
+from mlayer.deploying.deploy import DeployIncompleteError, deploy_function
+from mlayer.deploying.function_code import function_code_dir
 from mlayer.errors import ConflictError, MlayerError
-from mlayer.function_code import function_code_dir
 from mlayer.gateway import Gateway, translate
 from mlayer.local import sandbox
-from mlayer.relink import Relinker
+from mlayer.publishing.relink import Relinker
 from mlayer.request_types import DeployRequest
 
 NAME, ALIAS, BUCKET, STREAM, DLQ = "scorer", "live", "artifacts", "input", "dead"
@@ -169,7 +169,7 @@ def scene(aws, tmp_path, monkeypatch):
 
 
 def expected(stage: str, old: dict, new: dict) -> dict:
-    """The state a DeployIncompleteError's ``stage`` names (docs: mlayer/deploy_apply.py)."""
+    """The state a DeployIncompleteError's ``stage`` names (docs: mlayer/deploying/deploy_apply.py)."""
     latest = {
         "nothing": old["latest"],
         "configuration": {

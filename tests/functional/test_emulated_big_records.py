@@ -68,7 +68,7 @@ def payloads() -> tuple[list[bytes], dict[int, str]]:
 def test_a_batch_with_a_1mb_record_a_huge_integer_and_a_450kb_id_loses_nothing(
     aws, tmp_path, model_layers
 ):
-    from mlayer.deploy import HANDLER, build_code_zip
+    from mlayer.deploying.deploy import HANDLER, build_code_zip
     from mlayer.gateway import Gateway
     from mlayer.local.environment import function_aws_env
     from mlayer.local.opt import extract

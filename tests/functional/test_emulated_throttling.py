@@ -101,7 +101,7 @@ def client(aws, service: str):
 def test_a_throttled_table_answers_batch_item_failures_within_lambdas_timeout(
     aws, tmp_path, model_layers
 ):
-    from mlayer.deploy import HANDLER, build_code_zip
+    from mlayer.deploying.deploy import HANDLER, build_code_zip
     from mlayer.gateway import Gateway
     from mlayer.local.environment import function_aws_env
     from mlayer.local.opt import extract

@@ -27,9 +27,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sklearn.linear_model import LogisticRegression
 
-from mlayer.artifacts import inspect_pipeline
 from mlayer.errors import ModelError, UntrustedPickleError
-from mlayer.pickles import scan_bytes, scan_file
+from mlayer.model.artifacts import inspect_pipeline
+from mlayer.model.pickles import scan_bytes, scan_file
 
 MARKS = Path(tempfile.mkdtemp(prefix="mlayer-evil-"))
 MARKER = MARKS / "MARKER"
@@ -92,7 +92,7 @@ def test_inspection_refuses_before_loading(tmp_path, model, name, where):
         inspect_pipeline(path)
     assert name in info.value.message and str(path) in info.value.message
     assert f"{name} cannot be trusted" in info.value.hint and not marker.exists()
-    assert "--trust" not in info.value.hint  # mlayer.refusal_hints: never a key to run code
+    assert "--trust" not in info.value.hint  # mlayer.model.refusal_hints: never a key to run code
 
 
 def test_cli_refuses_with_the_global_and_the_file_named(gw, tmp_path, model):

@@ -1,4 +1,4 @@
-"""The manifest contract, both ways: written by mlayer.manifest, read by function/modelstore.py.
+"""The manifest contract, both ways: written by mlayer.model.manifest, read by function/modelstore.py.
 
 function/ never imports mlayer, so this test is what keeps the two sides of docs/FORMATS.md in
 step: a field renamed on one side fails here, not on Lambda.
@@ -14,8 +14,8 @@ from pathlib import Path
 import joblib
 import pytest
 
-from mlayer import manifest as mf
-from mlayer.artifacts import inspect_pipeline
+from mlayer.model import manifest as mf
+from mlayer.model.artifacts import inspect_pipeline
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "function"))
 

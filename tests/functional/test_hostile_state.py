@@ -29,7 +29,7 @@ from native_state_support import (
 from publish_support import MODEL, create_function, publish_deps, run_cli
 
 from mlayer.errors import ModelError
-from mlayer.pickles import scan_file
+from mlayer.model.pickles import scan_file
 
 FUZZ = settings(
     max_examples=30,

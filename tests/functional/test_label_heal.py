@@ -32,7 +32,7 @@ from publish_support import (
 # A real `mlayer` process that dies (SIGKILL: no cleanup, no finally) right after the claim.
 KILLED_AFTER_CLAIM = """
 import os, signal, sys
-from mlayer import labels
+from mlayer.publishing import labels
 real = labels.claim_label
 def claim_then_die(*args, **kwargs):
     label = real(*args, **kwargs)

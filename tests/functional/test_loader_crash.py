@@ -1,6 +1,6 @@
 """A model that crashes native code while loading is refused, and mlayer survives it.
 
-publish-model loads the scanned pipeline in a child process (mlayer.load_child). Here the crash
+publish-model loads the scanned pipeline in a child process (mlayer.model.load_child). Here the crash
 comes from trusted user code (a --code module whose __setstate__ kills its own process, as a
 segmentation fault in native code would), so the scan passes and only the loader can tell:
 publish exits 1 with "the model crashed the loader: signal …" and nothing is published.

@@ -246,7 +246,7 @@ def test_the_real_handler_writes_to_the_aws_the_gateway_talks_to(
 
     from function_support import kinesis_event
 
-    from mlayer.deploy import HANDLER, build_code_zip
+    from mlayer.deploying.deploy import HANDLER, build_code_zip
     from mlayer.gateway import Gateway
     from mlayer.local import sandbox
     from mlayer.local.environment import function_aws_env

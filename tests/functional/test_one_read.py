@@ -13,9 +13,9 @@ import joblib
 import numpy as np
 from sklearn.linear_model import LogisticRegression
 
-from mlayer.artifacts import inspect_pipeline
-from mlayer.layer_content import sklearn_content
-from mlayer.packaging import write_zip
+from mlayer.model.artifacts import inspect_pipeline
+from mlayer.model.layer_content import sklearn_content
+from mlayer.model.packaging import write_zip
 
 
 def test_a_file_replaced_after_judging_is_not_what_ships(tmp_path):

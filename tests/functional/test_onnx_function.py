@@ -162,8 +162,8 @@ def test_the_real_handler_serves_an_onnx_model_from_kinesis(tmp_path, onnx_deps,
 
 
 def _table_layer(folder: Path, tamper: bool = False) -> tuple[list, Path]:
+    from mlayer.model.schema import table_schema
     from mlayer.onnx.parity import check_parity
-    from mlayer.schema import table_schema
 
     steps, records, _ = onnx_models.table_forest()
     schema = table_schema(steps)

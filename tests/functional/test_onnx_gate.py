@@ -175,8 +175,8 @@ def test_gate_needs_samples():
 
 
 def test_table_schema_of_the_manifest_drives_conversion_and_the_functions_rows(tmp_path):
-    """H5's input_schema (mlayer.schema) in, tabular.TableSchema's row tuples (NaN for null)."""
-    from mlayer.schema import table_schema
+    """H5's input_schema (mlayer.model.schema) in, tabular.TableSchema's row tuples (NaN for null)."""
+    from mlayer.model.schema import table_schema
 
     sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "function"))
     from mlayer_function.tabular import TableSchema

@@ -12,7 +12,7 @@ from publish_support import FUNCTION, train_text_pipeline
 from mlayer import api
 from mlayer.config import load_settings
 from mlayer.gateway import Gateway
-from mlayer.prune_apply import PruneIncompleteError
+from mlayer.prune.apply import PruneIncompleteError
 from mlayer.request_types import PruneRequest
 
 DELETES = ("lambda.DeleteFunction", "lambda.DeleteLayerVersion", "s3.DeleteObject")

@@ -17,9 +17,9 @@ from publish_support import (
     train_text_pipeline,
 )
 
-from mlayer import model_store
 from mlayer.gateway import code_sha256_to_hex
-from mlayer.store import ArtifactStore
+from mlayer.publishing import model_store
+from mlayer.publishing.store import ArtifactStore
 
 
 @pytest.fixture(scope="session")

@@ -30,8 +30,8 @@ from mlayer import api
 from mlayer.config import load_settings
 from mlayer.errors import AwsError, ConflictError, ModelError
 from mlayer.gateway import code_sha256_to_hex
+from mlayer.publishing.store import ArtifactStore
 from mlayer.request_types import PublishRequest
-from mlayer.store import ArtifactStore
 
 
 @pytest.fixture(scope="module")
@@ -165,7 +165,7 @@ def test_json_read_back_that_is_not_the_zip_s_is_refused(gw, deployed, models):
 
 
 def test_label_claims_skip_live_claims_and_take_over_stale_ones(gw):
-    from mlayer import labels
+    from mlayer.publishing import labels
 
     gw.ensure_bucket(BUCKET)
     now = "2026-11-30T07:00:00Z"

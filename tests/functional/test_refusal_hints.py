@@ -15,7 +15,7 @@ from scipy import stats
 from sklearn.linear_model import LogisticRegression
 
 from mlayer.errors import UntrustedPickleError
-from mlayer.pickles import scan_file
+from mlayer.model.pickles import scan_file
 from tests.publish_support import create_function, publish_deps, run_cli
 
 FROZEN = "scipy.stats._distn_infrastructure.rv_continuous_frozen"

@@ -246,7 +246,7 @@ def test_store_s3_puts_even_a_small_model_in_s3_and_shares_objects_by_content(
 
 
 @pytest.mark.skip(
-    reason="its hand-made manifest predates the schema check on read-back (c86f84d): rebuild it with mlayer.manifest"
+    reason="its hand-made manifest predates the schema check on read-back (c86f84d): rebuild it with mlayer.model.manifest"
 )
 def test_deploy_function_sizes_tmp_for_the_live_s3_model(gw, tmp_path):
     """A model-layer version whose manifest puts 2000 MB in S3: the function is created with

@@ -89,7 +89,7 @@ def test_a_candidate_that_does_not_fit_in_memory_is_refused_with_the_sizes(gw, l
     # both pipelines are tiny: shrink the memory the check allows by making the live one huge
     import json
 
-    from mlayer.store import ArtifactStore
+    from mlayer.publishing.store import ArtifactStore
 
     store = ArtifactStore(gw, BUCKET)
     sha = store.layer_sha(live)

@@ -26,9 +26,9 @@ from sklearn.impute import SimpleImputer
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
-from mlayer import manifest as mf
-from mlayer.artifacts import inspect_pipeline
 from mlayer.local.aws import embedded_aws
+from mlayer.model import manifest as mf
+from mlayer.model.artifacts import inspect_pipeline
 
 pytestmark = pytest.mark.slow
 

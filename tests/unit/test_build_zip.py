@@ -3,7 +3,7 @@
 import os
 import zipfile
 
-from mlayer.packaging import zip_tree
+from mlayer.model.packaging import zip_tree
 
 
 def _tree(root, order):

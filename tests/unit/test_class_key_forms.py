@@ -1,7 +1,7 @@
 """One form of class key on both sides (issue 23, case 13).
 
 A class value, as ``classes_`` holds it (Python or numpy scalar), goes three ways: publish
-keys the samples' probabilities with mlayer.samples.class_key; the manifest keeps it as a JSON
+keys the samples' probabilities with mlayer.model.samples.class_key; the manifest keeps it as a JSON
 value (manifest._json_classes) that the ONNX function reads back; the sklearn function keys its
 results with modelstore.class_key of ``classes_`` itself. All three must give the same key.
 """
@@ -16,8 +16,8 @@ import numpy as np
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from mlayer import manifest as mf
-from mlayer import samples
+from mlayer.model import manifest as mf
+from mlayer.model import samples
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "function"))
 

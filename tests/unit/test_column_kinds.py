@@ -4,7 +4,7 @@ The function's ISO-8601 reading (function/mlayer_function/datetimes.py) is held 
 ``pd.to_datetime(..., format="ISO8601")`` on generated date-times in every unit, with and
 without offsets; hostile values (wrong JSON types, huge and 5,000-digit numbers, arbitrary
 text) are dead letters naming the column, never another exception. The publish side infers the
-kinds from the samples (mlayer.sample_kinds) and says so.
+kinds from the samples (mlayer.model.sample_kinds) and says so.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from mlayer_function.datetimes import DateError, parse, parse_pure  # noqa: E402
 from mlayer_function.decoding import BadRecord, RowRules, decode_payload, to_row  # noqa: E402
 from mlayer_function.tabular import TableSchema  # noqa: E402
 
-from mlayer.sample_kinds import id_notes, unit_of_statistic  # noqa: E402
+from mlayer.model.sample_kinds import id_notes, unit_of_statistic  # noqa: E402
 
 UNITS = ("s", "ms", "us", "ns")
 

@@ -10,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from mlayer.config import Settings, with_overrides
-from mlayer.deploy_plan import (
+from mlayer.deploying.deploy_plan import (
     HANDLER,
     Change,
     current_function_view,
@@ -300,7 +300,7 @@ def test_a_new_starting_position_is_a_note_not_a_change():
 
 # -- on-failure default, overflow variable, SnapStart, the alias (issues 11, 16) -------------------
 def test_the_on_failure_destination_defaults_to_the_sqs_dead_letter_queue_else_the_bucket():
-    from mlayer.deploy_plan import on_failure_url
+    from mlayer.deploying.deploy_plan import on_failure_url
 
     bucketed = settings().with_bucket("acme")
     assert on_failure_url(bucketed) == "s3://acme"
@@ -345,7 +345,7 @@ def test_with_an_alias_the_model_layer_is_the_one_the_alias_serves():
 
 
 def test_the_alias_is_published_and_moved_only_when_it_lags_latest():
-    from mlayer.deploy_plan import plan_alias
+    from mlayer.deploying.deploy_plan import plan_alias
 
     s = settings(model={"alias": "live"}, function={"provisioned_concurrency": 2})
     config = live(s)
@@ -365,7 +365,7 @@ def test_the_alias_is_published_and_moved_only_when_it_lags_latest():
 def test_snapstart_refuses_more_than_512_mb_of_tmp_naming_the_key():
     from dataclasses import replace
 
-    from mlayer.deploy import _snapstart_tmp
+    from mlayer.deploying.deploy import _snapstart_tmp
 
     s = settings(model={"alias": "live"}, function={"snapstart": True})
     p = plan(s, live(s))

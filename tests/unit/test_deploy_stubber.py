@@ -15,10 +15,10 @@ import pytest
 from botocore.stub import ANY, Stubber
 
 from mlayer.config import Settings, with_overrides
-from mlayer.deploy_apply import DeployIncompleteError, apply_plan
-from mlayer.deploy_plan import HANDLER, plan_alias, plan_function, plan_trigger
+from mlayer.deploying.deploy_apply import DeployIncompleteError, apply_plan
+from mlayer.deploying.deploy_plan import HANDLER, plan_alias, plan_function, plan_trigger
 from mlayer.gateway import Gateway
-from mlayer.relink import Relinker
+from mlayer.publishing.relink import Relinker
 
 FN = "scorer"
 ROLE = "arn:aws:iam::123456789012:role/scorer"

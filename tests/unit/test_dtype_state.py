@@ -1,4 +1,4 @@
-"""A pickled dtype state is honoured only as numpy itself writes it (mlayer.dtype_state)."""
+"""A pickled dtype state is honoured only as numpy itself writes it (mlayer.model.dtype_state)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mlayer.dtype_state import dtype_from_state
+from mlayer.model.dtype_state import dtype_from_state
 
 DTYPES = [
     np.dtype("f8"),

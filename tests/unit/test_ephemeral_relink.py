@@ -10,10 +10,10 @@ import boto3
 import pytest
 from botocore.stub import Stubber
 
-from mlayer import ephemeral, model_store
 from mlayer.gateway import Gateway
-from mlayer.models import RelinkPlan
-from mlayer.relink import Relinker
+from mlayer.publishing import ephemeral, model_store
+from mlayer.publishing.models import RelinkPlan
+from mlayer.publishing.relink import Relinker
 
 FN = "fn"
 DEPS = "arn:aws:lambda:us-east-1:123456789012:layer:deps:1"

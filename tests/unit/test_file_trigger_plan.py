@@ -14,8 +14,8 @@ import pytest
 
 from mlayer.config import Settings
 from mlayer.config.file_trigger import overlaps, validate_file_trigger
+from mlayer.deploying.file_trigger_plan import plan_file_trigger
 from mlayer.errors import ConfigError
-from mlayer.file_trigger_plan import plan_file_trigger
 from mlayer.gateway.file_events import InvokePermission, LambdaNotification
 
 TARGET = "arn:aws:lambda:us-east-1:123456789012:function:scorer"

@@ -58,9 +58,9 @@ def test_subprocesses_only_in_build_local_and_the_demo():
     allowed = (
         "mlayer/build/",
         "mlayer/local/",
-        "mlayer/demo.py",
-        "mlayer/demo_host.py",  # the type of what demo.mlayer returns, for the demo's steps
-        "mlayer/load_child.py",
+        "mlayer/demo/story.py",
+        "mlayer/demo/host.py",  # the type of what demo.mlayer returns, for the demo's steps
+        "mlayer/model/load_child.py",
     )
     offenders = [
         rel(p)
@@ -71,22 +71,22 @@ def test_subprocesses_only_in_build_local_and_the_demo():
 
 
 PURE_MODULES = (
-    "mlayer/planner.py",
-    "mlayer/deploy_plan.py",
-    "mlayer/manifest.py",
+    "mlayer/publishing/planner.py",
+    "mlayer/deploying/deploy_plan.py",
+    "mlayer/model/manifest.py",
     "mlayer/arns.py",
-    "mlayer/models.py",
-    "mlayer/report.py",
-    "mlayer/compat.py",
-    "mlayer/schema.py",
-    "mlayer/ephemeral.py",
+    "mlayer/publishing/models.py",
+    "mlayer/results/report.py",
+    "mlayer/publishing/compat.py",
+    "mlayer/model/schema.py",
+    "mlayer/publishing/ephemeral.py",
     "mlayer/rollout/plan.py",
     "mlayer/rollout/stats.py",
     "mlayer/rollout/gates.py",
     "mlayer/rollout/state.py",
-    "mlayer/prune_plan.py",
-    "mlayer/prune_types.py",
-    "mlayer/packaging.py",
+    "mlayer/prune/plan.py",
+    "mlayer/prune/types.py",
+    "mlayer/model/packaging.py",
     "mlayer/shadow/fit.py",
     "mlayer/policy/arns.py",
     "mlayer/policy/document.py",
@@ -160,7 +160,7 @@ def _tuple_literal(path: Path, name: str) -> tuple:
 def test_input_kinds_are_defined_once_per_side_and_agree():
     """mlayer writes input_kind into the manifest; the function must accept every one of them."""
     from mlayer.config import INPUT_KINDS as config_kinds
-    from mlayer.manifest import INPUT_KINDS as manifest_kinds
+    from mlayer.model.manifest import INPUT_KINDS as manifest_kinds
 
     function_kinds = _tuple_literal(REPO / "function/mlayer_function/decoding.py", "INPUT_KINDS")
     assert tuple(manifest_kinds) == function_kinds
@@ -174,5 +174,5 @@ def test_input_kinds_are_defined_once_per_side_and_agree():
     assert sorted(defining) == [
         "function/mlayer_function/decoding.py",
         "mlayer/config/sections.py",
-        "mlayer/manifest.py",
+        "mlayer/model/manifest.py",
     ]

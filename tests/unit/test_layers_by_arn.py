@@ -14,9 +14,9 @@ from botocore.stub import ANY, Stubber
 
 from mlayer.errors import AwsError
 from mlayer.gateway import Gateway
-from mlayer.models import FunctionLayers
-from mlayer.planner import plan_relink
-from mlayer.store import ArtifactStore
+from mlayer.publishing.models import FunctionLayers
+from mlayer.publishing.planner import plan_relink
+from mlayer.publishing.store import ArtifactStore
 
 ACCOUNT = "123456789012"
 MINE = f"arn:aws:lambda:us-east-1:{ACCOUNT}:layer:deps:3"
@@ -140,7 +140,7 @@ def test_the_plan_counts_a_foreign_layer_unknown_and_keeps_it_first(make):
 def test_a_foreign_layer_named_like_the_model_layer_is_not_the_model_layer():
     other = "arn:aws:lambda:us-east-1:580247275435:layer:m:7"
     current = FunctionLayers((other, MODEL_OLD))
-    from mlayer.models import LayerSize
+    from mlayer.publishing.models import LayerSize
 
     sizes = {a: LayerSize(10) for a in (other, MODEL_OLD, MODEL_NEW)}
     plan = plan_relink("fn", current, "m", MODEL_NEW, sizes)

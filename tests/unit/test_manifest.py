@@ -4,9 +4,9 @@ import json
 
 import pytest
 
-from mlayer import manifest as mf
 from mlayer.errors import ModelError
-from mlayer.models import LayerArtifact
+from mlayer.model import manifest as mf
+from mlayer.publishing.models import LayerArtifact
 
 LR = "sklearn.linear_model._logistic.LogisticRegression"
 LOCK = {

@@ -6,9 +6,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from mlayer import ephemeral, model_store, planner
 from mlayer.errors import BudgetError, UsageError
-from mlayer.models import FunctionLayers, LayerArtifact, LayerSize
+from mlayer.publishing import ephemeral, model_store, planner
+from mlayer.publishing.models import FunctionLayers, LayerArtifact, LayerSize
 from mlayer.runtimes import MAX_UNZIPPED_BYTES
 
 MB = 1024 * 1024

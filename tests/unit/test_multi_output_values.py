@@ -10,7 +10,7 @@ from types import SimpleNamespace
 
 import numpy as np
 
-from mlayer import samples
+from mlayer.model import samples
 from mlayer.onnx import parity
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "function"))

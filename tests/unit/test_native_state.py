@@ -22,8 +22,8 @@ from sklearn.neighbors import BallTree
 from sklearn.neighbors._kd_tree import newObj
 
 from mlayer.errors import UntrustedPickleError
-from mlayer.native_state import hist_trees, neighbors, trees
-from mlayer.pickles import scan_bytes, scan_file
+from mlayer.model.native_state import hist_trees, neighbors, trees
+from mlayer.model.pickles import scan_bytes, scan_file
 
 MODELS = genuine()
 
@@ -202,7 +202,7 @@ def test_a_32_bit_node_array_is_accepted_as_sklearn_accepts_it():
 
 
 def test_trees_checked_in_several_batches_are_each_named(monkeypatch):
-    from mlayer.native_state import tree_nodes
+    from mlayer.model.native_state import tree_nodes
 
     monkeypatch.setattr(tree_nodes, "BATCH_NODES", 100)
     model = genuine()["forest"]

@@ -15,7 +15,7 @@ from sklearn.feature_extraction.text import CountVectorizer
 from sklearn.linear_model import LogisticRegression
 
 from mlayer.errors import ModelError, UntrustedPickleError
-from mlayer.pickles import scan_bytes, scan_file
+from mlayer.model.pickles import scan_bytes, scan_file
 
 LR = "sklearn.linear_model._logistic.LogisticRegression"
 

@@ -6,9 +6,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from mlayer import planner
 from mlayer.errors import BudgetError, PlanError
-from mlayer.models import FunctionLayers, LayerSize
+from mlayer.publishing import planner
+from mlayer.publishing.models import FunctionLayers, LayerSize
 
 MODEL = "m-model"
 

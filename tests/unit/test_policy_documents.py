@@ -13,9 +13,9 @@ from parliament import analyze_policy_string
 
 from mlayer.config import Settings
 from mlayer.config.loading import build
-from mlayer.model_store import MODELS_PREFIX
 from mlayer.policy import Arns, deployer_policy, function_policy, to_json
 from mlayer.policy.evaluate import ALLOW, DENY, IMPLICIT, decide, missing
+from mlayer.publishing.model_store import MODELS_PREFIX
 
 ACCOUNT, REGION = "123456789012", "eu-west-1"
 ARNS = Arns(ACCOUNT, REGION)
@@ -158,7 +158,7 @@ def test_store_auto_reads_models_because_a_later_publish_may_move_the_model_to_s
     ],
 )
 def test_on_failure_destination_as_deploy_function_sets_it(settings_kwargs, expected):
-    from mlayer.deploy_plan import on_failure_url
+    from mlayer.deploying.deploy_plan import on_failure_url
 
     s = configured(**settings_kwargs)
     st_ = statements(function_policy(s, ARNS))["WriteOnFailure"]

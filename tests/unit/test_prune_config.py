@@ -6,7 +6,7 @@ import pytest
 
 from mlayer.config import load_settings, render_toml
 from mlayer.errors import ConfigError, UsageError
-from mlayer.prune import limits
+from mlayer.prune.command import limits
 from mlayer.request_types import PruneRequest
 
 

@@ -12,8 +12,8 @@ from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
-from mlayer.prune_plan import plan_prune
-from mlayer.prune_types import (
+from mlayer.prune.plan import plan_prune
+from mlayer.prune.types import (
     AliasView,
     FunctionVersionView,
     Inventory,

@@ -6,8 +6,8 @@ import datetime as _dt
 
 import pytest
 
-from mlayer.prune_plan import REASONS, plan_prune
-from mlayer.prune_types import (
+from mlayer.prune.plan import REASONS, plan_prune
+from mlayer.prune.types import (
     AliasView,
     FunctionVersionView,
     Inventory,
@@ -194,7 +194,7 @@ def test_a_finished_rollout_or_unknown_alias_qualifier_protects_nothing_extra():
 
 def test_state_documents_are_read_whatever_their_shape():
     from mlayer.arns import LayerVersionArn
-    from mlayer.prune_read import named_in
+    from mlayer.prune.read import named_in
 
     model = LayerVersionArn.parse(layer_arn(MODEL, 1))
     doc = {

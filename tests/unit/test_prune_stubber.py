@@ -125,8 +125,8 @@ def test_versions_and_aliases_become_typed_views(rig):
 
 
 def test_the_plan_protects_a_version_with_provisioned_concurrency():
-    from mlayer.prune_plan import plan_prune
-    from mlayer.prune_types import AliasView, FunctionVersionView, Inventory
+    from mlayer.prune.plan import plan_prune
+    from mlayer.prune.types import AliasView, FunctionVersionView, Inventory
 
     old = _dt.datetime(2026, 1, 1, tzinfo=_dt.timezone.utc)
     inv = Inventory(

@@ -9,8 +9,8 @@ from botocore.stub import ANY, Stubber
 
 from mlayer.errors import AwsError, ConflictError
 from mlayer.gateway import Gateway
-from mlayer.models import RelinkPlan
-from mlayer.relink import Relinker
+from mlayer.publishing.models import RelinkPlan
+from mlayer.publishing.relink import Relinker
 
 FN = "fn"
 OLD = "arn:aws:lambda:us-east-1:123456789012:layer:m:1"
@@ -359,7 +359,7 @@ def test_a_read_failing_after_the_update_says_the_state_is_to_be_read(rig):
 def test_the_model_layer_is_published_as_aws_expects(rig):
     """publish-model's PublishLayerVersion: the label and short sha in a Description of at most
     256 characters (a long --label is cut, the sha kept), the zip from the bucket."""
-    from mlayer import manifest as mf
+    from mlayer.model import manifest as mf
 
     stub, relinker, _ = rig
     description = mf.layer_description("x" * 300, "ab" * 32)

@@ -1,4 +1,4 @@
-"""What an allowed call may allocate while a pickle is judged is bounded (mlayer.call_guard)."""
+"""What an allowed call may allocate while a pickle is judged is bounded (mlayer.model.call_guard)."""
 
 from __future__ import annotations
 
@@ -8,9 +8,9 @@ import pickle
 import numpy as np
 import pytest
 
-from mlayer import call_guard
 from mlayer.errors import UntrustedPickleError
-from mlayer.pickles import scan_bytes
+from mlayer.model import call_guard
+from mlayer.model.pickles import scan_bytes
 
 
 class Reduces:

@@ -1,4 +1,4 @@
-"""The restore-path audit (mlayer.restore_audit) covers every class the allowlist accepts."""
+"""The restore-path audit (mlayer.model.restore_audit) covers every class the allowlist accepts."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from sklearn.ensemble import RandomForestClassifier
 from sklearn.linear_model import LogisticRegression
 from sklearn.tree._tree import Tree
 
-from mlayer import restore_audit, trust
+from mlayer.model import restore_audit, trust
 
 
 def _imported(name: str) -> object:

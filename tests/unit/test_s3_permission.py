@@ -6,8 +6,8 @@ import boto3
 import pytest
 from botocore.stub import Stubber
 
-from mlayer import model_store
 from mlayer.gateway import Gateway
+from mlayer.publishing import model_store
 
 ROLE = "arn:aws:iam::123456789012:role/mlayer-predict"
 KEYS = ["arn:aws:s3:::acme-ml/models/" + "a" * 64, "arn:aws:s3:::acme-ml/models/" + "b" * 64]

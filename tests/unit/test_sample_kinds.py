@@ -1,5 +1,5 @@
-"""What the --sample records tell about table columns (mlayer/sample_kinds.py), and the publish
-side's DataFrame for them (mlayer/samples.py), against real fitted pipelines.
+"""What the --sample records tell about table columns (mlayer/model/sample_kinds.py), and the publish
+side's DataFrame for them (mlayer/model/samples.py), against real fitted pipelines.
 
 Both halves of the contract agree: the column kinds and the ISO-8601 pattern are the same in
 mlayer/ and function/ (they share no code, so a test holds them equal).
@@ -18,9 +18,9 @@ from sklearn.ensemble import RandomForestClassifier
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from mlayer import sample_kinds, schema
 from mlayer.errors import ModelError
-from mlayer.samples import expected_outputs
+from mlayer.model import sample_kinds, schema
+from mlayer.model.samples import expected_outputs
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "function"))
 

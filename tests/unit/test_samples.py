@@ -1,4 +1,4 @@
-"""mlayer.samples: --sample files read as the stream's records, predicted at publish time."""
+"""mlayer.model.samples: --sample files read as the stream's records, predicted at publish time."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ import pytest
 from sklearn.ensemble import HistGradientBoostingClassifier
 
 from mlayer.errors import ModelError, UsageError
-from mlayer.samples import MAX_SAMPLES, expected_outputs, read_samples
-from mlayer.schema import table_schema
+from mlayer.model.samples import MAX_SAMPLES, expected_outputs, read_samples
+from mlayer.model.schema import table_schema
 
 
 def write(tmp_path, lines: list[str]):

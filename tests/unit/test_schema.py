@@ -1,4 +1,4 @@
-"""mlayer.schema: the input kind auto picks (and why), and the table schema of fitted pipelines."""
+"""mlayer.model.schema: the input kind auto picks (and why), and the table schema of fitted pipelines."""
 
 from __future__ import annotations
 
@@ -13,9 +13,9 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import OneHotEncoder, OrdinalEncoder, StandardScaler
 
-from mlayer import manifest as mf
 from mlayer.errors import ModelError
-from mlayer.schema import choose_input, table_schema
+from mlayer.model import manifest as mf
+from mlayer.model.schema import choose_input, table_schema
 
 
 def frame(n: int = 60) -> tuple[pd.DataFrame, np.ndarray]:
@@ -132,7 +132,7 @@ def test_a_pipeline_fitted_on_arrays_has_no_table_schema():
 
 
 def test_the_manifest_keeps_the_schema_and_refuses_a_table_without_one():
-    from mlayer.models import LayerArtifact
+    from mlayer.publishing.models import LayerArtifact
 
     art = LayerArtifact("00-model.joblib", "model", "a" * 64, 1, "x.Y", "1.7.2", ())
     common = dict(

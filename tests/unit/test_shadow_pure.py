@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from mlayer.arns import LayerVersionArn
 from mlayer.errors import BudgetError, UsageError
-from mlayer.prune_read import named_in
+from mlayer.prune.read import named_in
 from mlayer.shadow import fit, readings, state
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "function"))

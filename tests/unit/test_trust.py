@@ -28,9 +28,9 @@ from sklearn.neighbors import KNeighborsClassifier
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import FunctionTransformer, StandardScaler
 
-from mlayer import trust
 from mlayer.errors import ModelError, UntrustedPickleError
-from mlayer.pickles import scan_bytes
+from mlayer.model import trust
+from mlayer.model.pickles import scan_bytes
 
 FORMATS = ["p0", "p2", "p4", "p5", "joblib", "joblib-zlib"]
 
@@ -127,7 +127,7 @@ def test_scipy_sparse_and_distributions(fmt):
     obj = [sparse.csr_matrix(np.eye(3)), sparse.coo_array(np.eye(2))]
     scan = scan_bytes(encodings(obj)[fmt])
     assert "scipy.sparse._csr.csr_matrix" in scan.globals
-    # scipy.stats' restore path execs pickled code (mlayer.restore_audit): --trust only
+    # scipy.stats' restore path execs pickled code (mlayer.model.restore_audit): --trust only
     frozen = "scipy.stats._distn_infrastructure.rv_continuous_frozen"
     dist = "scipy.stats._continuous_distns.uniform_gen"
     with pytest.raises(UntrustedPickleError) as caught:
@@ -223,7 +223,9 @@ def test_dangerous_callables_are_refused_and_named(func, args, named, fmt):
     err = refused(encodings(payload)[fmt])
     (found,) = (g for g in err.globals if g.endswith(named))  # pickle.loads is _pickle.loads at p4
     assert found in err.message and f"--trust {found}" not in err.hint
-    assert f"{found} cannot be trusted" in err.hint  # mlayer.refusal_hints: no keys handed over
+    assert (
+        f"{found} cannot be trusted" in err.hint
+    )  # mlayer.model.refusal_hints: no keys handed over
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,1 @@
+"""make demo: the whole story through the CLI, step by step."""

@@ -1,0 +1,193 @@
+"""The demo's last step: the text model republished as ONNX, served beside the sklearn one.
+
+ONNX needs an Amazon Linux 2023 runtime (python3.12+), so the step runs on a function of its
+own (``mlayer-demo-onnx``, its own mlayer.toml in ``onnx/``) whose deps layer is built from the
+shipped ONNX recipe: the scikit-learn and onnxruntime layers together exceed Lambda's 250 MB,
+and the demo's main function keeps its runtime (the local one, possibly python3.11). Both
+functions then get the same batch through `invoke --local --repeat`; the predictions must be
+equal and the warm batch times are shown side by side.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import statistics
+import sys
+import time
+from typing import TYPE_CHECKING
+
+from mlayer.build.runner import probe_version
+from mlayer.demo import data as demo_data
+from mlayer.interpreters import find_python
+from mlayer.shipped import shipped_path
+
+if TYPE_CHECKING:
+    from mlayer.demo.host import DemoHost
+
+FUNCTION = "mlayer-demo-onnx"
+TABLE = "mlayer-demo-onnx-predictions"
+BATCH = 100
+REPEAT = 4  # one cold invocation and three warm ones
+
+
+def onnx_runtime() -> tuple[str | None, str]:
+    """The python3.12+ runtime the ONNX function can be emulated with here, or None and why."""
+    missing = [m for m in ("skl2onnx", "onnxruntime") if importlib.util.find_spec(m) is None]
+    if missing:
+        return None, f"{' and '.join(missing)} not installed (pip install 'mlayer[onnx]')"
+    local = sys.version_info[:2]
+    versions = ["3.12", "3.13"]
+    if local >= (3, 12) and f"{local[0]}.{local[1]}" in versions:
+        versions.insert(0, f"{local[0]}.{local[1]}")
+    tried: list[str] = []
+    for version in versions:
+        exe, missed = find_python(version, probe_version)
+        if exe is not None:
+            return f"python{version}", exe
+        tried += missed
+    where = f" (tried {'; '.join(tried)})" if tried else ""
+    return None, (
+        "no python3.12 or python3.13 interpreter on PATH or under pyenv to emulate an Amazon "
+        f"Linux 2023 runtime{where}; ONNX needs one (onnxruntime's wheels need glibc 2.28)"
+    )
+
+
+def kinesis_event(payloads: list[bytes], stream_arn: str) -> dict:
+    """A Kinesis batch as Lambda hands it over (what `invoke --event` takes)."""
+    import base64
+
+    return {
+        "Records": [
+            {
+                "kinesis": {
+                    "kinesisSchemaVersion": "1.0",
+                    "partitionKey": f"batch-{i}",
+                    "sequenceNumber": str(1000 + i),
+                    "data": base64.b64encode(data).decode(),
+                    "approximateArrivalTimestamp": 1764460800.0,
+                },
+                "eventSource": "aws:kinesis",
+                "eventVersion": "1.0",
+                "eventID": f"shardId-000000000000:{1000 + i}",
+                "eventName": "aws:kinesis:record",
+                "invokeIdentityArn": "arn:aws:iam::123456789012:role/mlayer-demo-role",
+                "awsRegion": "us-east-1",
+                "eventSourceARN": stream_arn,
+            }
+            for i, data in enumerate(payloads)
+        ]
+    }
+
+
+def _predict_ms(logs: list[str]) -> float | None:
+    """predict_ms of the invocation's EMF line: the model's own time, without the sink's."""
+    for line in logs:
+        try:
+            doc = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(doc, dict) and "_aws" in doc and "predict_ms" in doc:
+            return float(doc["predict_ms"])
+    return None
+
+
+def warm_times(invoke_doc: dict) -> tuple[float | None, float | None, list[str]]:
+    """Median warm REPORT duration and EMF predict_ms of `invoke --json --repeat`, and the
+    REPORT lines."""
+    runs = [r for r in invoke_doc.get("invocations") or [] if r.get("report")]
+    warm = [r for r in runs if r["report"].get("init_ms") is None]
+    durations = [float(r["report"]["duration_ms"]) for r in warm]
+    predicts = [m for m in (_predict_ms(r.get("logs") or []) for r in warm) if m is not None]
+
+    def median(xs: list[float]) -> float | None:
+        return statistics.median(xs) if xs else None
+
+    return median(durations), median(predicts), [r["report"]["line"] for r in runs]
+
+
+class OnnxStep:
+    def __init__(self, demo: DemoHost, model: demo_data.DemoModel, stream: str) -> None:
+        self.demo = demo
+        self.model = model
+        self.stream = stream
+        self.folder = demo.workdir / "onnx"
+
+    def run(self, role: str, arch: str, main_table: str, dead_letters: str, bucket: str) -> None:
+        demo = self.demo
+        runtime, why = onnx_runtime()
+        if runtime is None:
+            demo.skip_onnx(why)
+            return
+        started = time.monotonic()
+        demo.say(f"\nONNX step: {self.model.label} republished as ONNX on {FUNCTION} ({runtime})")
+        from mlayer.local import sandbox
+
+        assert demo.gateway is not None
+        sandbox.ensure_table(demo.gateway, TABLE)
+        self.folder.mkdir(parents=True, exist_ok=True)
+        requirements = shipped_path("layers", "onnx", "requirements.txt")
+        deps = f"{FUNCTION}-deps"
+        demo.mlayer(
+            "init", "--force", "--function", FUNCTION, "--runtime", runtime, "--arch", arch,
+            "--role", role, "--requirements", str(requirements), "--deps-layer", deps,
+            "--model-layer", f"{FUNCTION}-model", "--bucket", bucket,
+            "--sink", f"dynamodb://{TABLE}", "--dead-letter", f"sqs://{dead_letters}",
+            "--memory", "1024",
+            cwd=self.folder,
+        )  # fmt: skip
+        demo.mlayer(
+            "build-deps", "--builder", "pip", "--requirements", str(requirements),
+            "--layer-name", deps, "--publish", "--yes",
+            cwd=self.folder,
+        )  # fmt: skip
+        demo.mlayer("deploy-function", "--yes", cwd=self.folder)
+        texts, _ = demo_data.make_texts(BATCH, seed=404)
+        ids = [f"batch-{i}" for i in range(len(texts))]
+        records = [{"id": i, "text": t} for i, t in zip(ids, texts, strict=True)]
+        sample = self.folder / "sample.jsonl"
+        sample.write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
+        args = ["publish-model", str(self.model.model)]
+        for pre in self.model.preprocessors:
+            args += ["-p", str(pre)]
+        label = f"{self.model.label}-onnx"
+        args += ["--label", label, "--input", "text", "--format", "onnx"]
+        demo.mlayer(*args, "--sample", str(sample), "--yes", cwd=self.folder)
+        event = self.folder / "batch.json"
+        stream_arn = f"arn:aws:kinesis:us-east-1:123456789012:stream/{self.stream}"
+        payloads = [json.dumps(r).encode() for r in records]
+        event.write_text(json.dumps(kinesis_event(payloads, stream_arn)), encoding="utf-8")
+        timings = {}
+        for name, cwd in (("sklearn", demo.workdir), ("onnx", self.folder)):
+            proc = demo.mlayer(
+                "--json", "invoke", "--local", "--event", str(event), "--repeat", str(REPEAT),
+                cwd=cwd,
+            )  # fmt: skip
+            *timings[name], lines = warm_times(json.loads(proc.stdout))
+            for line in lines:
+                demo.say(f"  {line}")
+        sk = demo.results_for(ids, main_table)
+        ox = demo.results_for(ids, TABLE)
+        direct = demo_data.predict_directly(self.model, texts)
+        same = sum(
+            1
+            for i, want in zip(ids, direct, strict=True)
+            if str(sk.get(i, {}).get("prediction")) == want
+            and str(ox.get(i, {}).get("prediction")) == want
+        )
+        versions = sorted({str(r.get("model_version")) for r in ox.values()})
+        demo.check(
+            "onnx: predictions equal sklearn's",
+            same == len(ids) and versions == [label],
+            f"{same}/{len(ids)} identical ({label} on {runtime} vs {self.model.label})",
+        )
+        (sk_ms, sk_pred), (ox_ms, ox_pred) = timings["sklearn"], timings["onnx"]
+        timed = None not in (sk_ms, ox_ms, sk_pred, ox_pred)
+        detail = (
+            f"predict {ox_pred:.2f} ms onnx vs {sk_pred:.2f} ms sklearn "
+            f"({ox_pred / sk_pred:.2f}x); whole batch with the sink {ox_ms:.1f} vs {sk_ms:.1f} ms"
+            if timed
+            else "no warm REPORT or EMF line"
+        )
+        demo.check(f"onnx: warm batch of {len(ids)} timed", timed, detail)
+        demo.say(f"  the ONNX step took {time.monotonic() - started:.0f} s")

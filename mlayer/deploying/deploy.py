@@ -1,0 +1,243 @@
+"""`mlayer deploy-function`: read the live state, plan (deploy_plan.py), then apply the differences.
+
+Three stages, as for every mlayer change: read the live state (read-only calls: ONE read of
+the function, the plan's RevisionId; with an alias, the alias, its version and its provisioned
+concurrency), plan (pure, deploy_plan.py), then, after ``confirm``, apply only the differences
+in the order of deploy_apply.py, which names the state left by a failed call. A second run finds
+no difference and says so without writing anything. A deploy that moves the dependencies layer
+under the model layer the function keeps is checked as a publish is (compat.py), and SnapStart's
+/tmp limit is checked, before anything is written.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from mlayer.arns import layer_name
+from mlayer.config import Settings
+from mlayer.deploying import file_trigger_deploy, role
+from mlayer.deploying.deploy_apply import DeployIncompleteError, apply_plan
+from mlayer.deploying.deploy_plan import (
+    HANDLER,
+    Change,
+    FunctionPlan,
+    TriggerPlan,
+    alias_model_layer,
+    check_snapstart_tmp,
+    on_failure_url,
+    plan_alias,
+    plan_function,
+    plan_trigger,
+)
+from mlayer.deploying.function_code import build_code_zip
+from mlayer.errors import NotFoundError
+from mlayer.gateway import Gateway
+from mlayer.publishing import ephemeral
+from mlayer.publishing.compat import check_function_layers
+from mlayer.publishing.relink import Relinker
+from mlayer.publishing.store import ArtifactStore, function_key
+from mlayer.request_types import DeployRequest
+from mlayer.results.deploy import DeployResult
+
+__all__ = ["HANDLER", "DeployIncompleteError", "build_code_zip", "deploy_function"]
+
+
+# -- reading the live state -------------------------------------------------------------------------
+def _latest_layer(gw: Gateway, name: str) -> str | None:
+    versions = gw.list_layer_versions(name)
+    return versions[0]["LayerVersionArn"] if versions else None
+
+
+def _stream_arn(gw: Gateway, stream: str) -> str:
+    return stream if stream.startswith("arn:") else gw.describe_stream(stream)["StreamARN"]
+
+
+def _on_failure_arn(gw: Gateway, url: str) -> str | None:
+    """The destination's ARN: a queue or topic by name (they must exist), a bucket as
+    ``arn:aws:s3:::bucket`` (Lambda takes a bucket, no prefix, for stream sources)."""
+    if not url:
+        return None
+    if url.startswith("arn:"):
+        return url
+    if url.startswith("sqs://"):
+        return gw.queue_arn(url[len("sqs://") :])
+    if url.startswith("s3://"):
+        return f"arn:aws:s3:::{url[len('s3://') :].split('/', 1)[0]}"
+    return gw.topic_arn(url[len("sns://") :])
+
+
+def _trigger_plan(
+    gw: Gateway,
+    settings: Settings,
+    config: dict[str, Any] | None,
+    live_alias: dict[str, Any] | None,
+) -> TriggerPlan | None:
+    """The plan of the [trigger] stream's mapping (None without a stream), from the live ones."""
+    stream = settings.trigger.stream
+    if not stream:
+        return None
+    name, alias = settings.function.name, settings.model.alias
+    function_arn = (config or {}).get("FunctionArn", "")
+    stream_arn = _stream_arn(gw, stream)
+    target_base = function_arn or f"arn:aws:lambda:{gw.region}:{gw.account_id()}:function:{name}"
+    target = f"{target_base}:{alias}" if alias else target_base
+    mappings: dict[str, dict[str, Any]] = {}
+    same_target: list[str] = []
+    if config is not None:
+        # By ARN: AWS takes a name too, but moto 5.2.5 then matches nothing.
+        for m in gw.list_event_source_mappings(function_arn, stream_arn):
+            mappings[m["UUID"]] = m
+        if live_alias is not None:
+            for m in gw.list_event_source_mappings(target, stream_arn):
+                mappings[m["UUID"]] = m
+            # moto 5.2.5 reports a mapping made on an alias by the version the alias
+            # points to (AWS keeps the alias ARN); take that as the alias too.
+            same_target.append(f"{function_arn}:{live_alias['FunctionVersion']}")
+    return plan_trigger(
+        settings,
+        list(mappings.values()),
+        stream_arn=stream_arn,
+        target=target,
+        on_failure_arn=_on_failure_arn(gw, on_failure_url(settings)),
+        same_target=same_target,
+    )
+
+
+def _fit_tmp(
+    store: ArtifactStore, settings: Settings, fplan: FunctionPlan, config: dict[str, Any] | None
+) -> tuple[FunctionPlan, list[str]]:
+    """Grow /tmp (EphemeralStorage) for the model layer the function will carry when its
+    artifacts are in S3, and warn when the model is over half the memory (ephemeral.py)."""
+    model = next(
+        (a for a in fplan.desired["Layers"] if layer_name(a) == settings.model.layer), None
+    )
+    manifest = store.manifest(store.layer_sha(model)) if model else None
+    tmp = ephemeral.plan_ephemeral(manifest, config, function=fplan.name)
+    memory = ephemeral.memory_warning(manifest, fplan.desired["MemorySize"])
+    if not tmp.changes:
+        return fplan, [memory] if memory else []
+    change = Change("EphemeralStorage", tmp.current_mb if config else None, tmp.size_mb)
+    fplan = replace(
+        fplan,
+        changes=(*fplan.changes, change),
+        desired={**fplan.desired, "EphemeralStorage": tmp.size_mb},
+    )
+    return fplan, [memory] if memory else []
+
+
+def _read(gw: Gateway, relinker: Relinker, name: str) -> dict[str, Any] | None:
+    """The one read the plan comes from (once no update is in progress); None: no function."""
+    try:
+        return relinker.wait_updatable(name)
+    except NotFoundError:
+        return None
+
+
+def _alias_reads(
+    gw: Gateway, name: str, alias: str, exists: bool
+) -> tuple[dict[str, Any] | None, dict[str, Any] | None, dict[str, Any] | None]:
+    """The alias, its version's configuration, and its provisioned concurrency (or Nones)."""
+    if not alias or not exists:
+        return None, None, None
+    live = gw.get_alias(name, alias)
+    if live is None:
+        return None, None, None
+    version = gw.get_function_configuration(name, qualifier=live["FunctionVersion"])
+    return live, version, gw.get_provisioned_concurrency(name, alias)
+
+
+def _snapstart_tmp(settings: Settings, fplan: FunctionPlan, config: dict[str, Any] | None) -> None:
+    """SnapStart allows at most 512 MB of /tmp: an S3-stored model that needs more is refused."""
+    size = fplan.desired.get("EphemeralStorage") or ephemeral.current_mb(config)
+    check_snapstart_tmp(settings, size, fplan.name)
+
+
+def deploy_function(
+    gw: Gateway,
+    settings: Settings,
+    request: DeployRequest,
+    *,
+    workdir: Path,
+    confirm: Callable[[str], None] = lambda _question: None,
+    function_dir: Path | None = None,
+    relinker: Relinker | None = None,
+) -> DeployResult:
+    """Create or update the function, its alias and its trigger; idempotent (module docstring)."""
+    name, alias = settings.function.name, settings.model.alias
+    relinker = relinker or Relinker(gw)
+    if request.create_role:
+        settings = replace(settings, function=replace(settings.function, role="create"))
+    rplan = role.plan(gw, settings) if role.uses_created_role(settings) else None
+    if rplan is not None:  # the function is planned with the created role's ARN
+        settings = replace(settings, function=replace(settings.function, role=rplan.arn))
+    code, code_sha = build_code_zip(workdir / "function.zip", function_dir)
+    config = _read(gw, relinker, name)
+    live_alias, alias_version, provisioned = _alias_reads(gw, name, alias, config is not None)
+    store = ArtifactStore(gw, settings.artifacts.bucket)
+    fplan = plan_function(
+        settings,
+        config,
+        code_sha=code_sha,
+        deps_latest=_latest_layer(gw, settings.deps.layer),
+        model_latest=_latest_layer(gw, settings.model.layer),
+        model_live=alias_model_layer(alias_version, settings.model.layer),
+    )
+    fplan, warnings = _fit_tmp(store, settings, fplan, config)
+    _snapstart_tmp(settings, fplan, config)
+    if fplan.create or any(c.key == "Layers" for c in fplan.changes):
+        warnings += check_function_layers(
+            store,
+            fplan.desired["Layers"],
+            deps_layer=settings.deps.layer,
+            model_layer=settings.model.layer,
+            allow_mismatch=request.allow_version_mismatch,
+        )
+    aplan = plan_alias(settings, fplan, config, live_alias, alias_version, provisioned)
+    tplan = _trigger_plan(gw, settings, config, live_alias)
+    splan = file_trigger_deploy.plan(gw, settings, config)  # [trigger] s3
+    function_arn = (config or {}).get("FunctionArn", "")
+    result = DeployResult(
+        fplan,
+        tplan,
+        applied=False,
+        dry_run=request.dry_run,
+        function_arn=function_arn,
+        alias_arn=f"{function_arn}:{alias}" if live_alias else "",
+        mapping_uuid=(tplan.uuid or "") if tplan else "",
+        code_sha256=code_sha,
+        code_size=len(code),
+        warnings=tuple(warnings),
+        alias=aplan,
+        role=rplan,
+        files=splan,
+    )
+    if request.dry_run or not result.changed:
+        return result
+    confirm(f"Deploy {name}?")
+
+    # The code zip is kept in the artifact bucket by its sha256, as layer zips are: the local
+    # emulation runs the function from there (moto cannot hand the code back).
+    bucket = settings.artifacts.bucket
+    key = function_key(code_sha)
+    gw.ensure_bucket(bucket)
+    if not gw.object_exists(bucket, key):
+        gw.put_bytes(bucket, key, code, content_type="application/zip")
+
+    if rplan is not None and rplan.changed:  # before the function runs under it
+        role.apply(gw, rplan)
+    function_arn, alias_arn, mapping_uuid = apply_plan(
+        gw, relinker, config, fplan, aplan, tplan, code=code, code_sha=code_sha
+    )
+    if splan is not None and splan.changed:  # once the function (and its alias) exist
+        file_trigger_deploy.apply(gw, splan)
+    return replace(
+        result,
+        applied=True,
+        dry_run=False,
+        function_arn=function_arn,
+        alias_arn=alias_arn,
+        mapping_uuid=mapping_uuid,
+    )

@@ -1,0 +1,383 @@
+"""Apply deploy-function's plan in the order that keeps the function working, and say where it
+stopped.
+
+One read, one plan, one chain of RevisionIds: the first write carries the RevisionId of the read
+the plan came from, so a relink (or another deploy) landing after that read makes AWS answer 412
+PreconditionFailed instead of being undone. Each later write carries the RevisionId of the state
+our own previous write produced, read back once it landed and checked to be ours (the layers and
+code we wrote), so nobody's change slips in between two of our calls either.
+
+The order, and why:
+1. configuration (layers, environment, memory, timeout, role, /tmp, SnapStart) first: old code
+   runs with new settings (it ignores variables it does not know, and the deps layer was checked
+   against the live model), while new code might need them. This is the only call that carries
+   Layers, and it carries the plan's own RevisionId.
+2. code (and Architectures) second: an UpdateFunctionCode cannot undo anyone's layers.
+3. the handler last, alone, only when it changes (a layout change of the code): old code and a
+   new handler (or the reverse) cannot start, so that window is the last call, never the one
+   that uploads.
+4. with an alias: publish $LATEST as a version and move the alias (its RevisionId), then its
+   provisioned concurrency: until then the alias, which the trigger invokes, serves the old
+   version whole, so steps 1-3 are never seen by a record.
+5. the trigger last: it points at what is now complete.
+A failure stops there with DeployIncompleteError: the state the function is in and the command
+that completes it (re-running deploy-function plans from that state and does only the rest).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from mlayer.deploying.deploy_plan import AliasPlan, FunctionPlan, TriggerPlan, current_function_view
+from mlayer.errors import AwsError, ConflictError, MlayerError
+from mlayer.gateway import Gateway, code_sha256_to_hex
+from mlayer.publishing.relink import Relinker
+
+RERUN = "mlayer deploy-function"
+
+
+class DeployIncompleteError(AwsError):
+    """deploy-function stopped part-way: ``stage`` names the state the function was left in;
+    ``maybe_stage`` the one it is in instead if AWS applied a write whose answer was lost."""
+
+    def __init__(
+        self, message: str, hint: str, code: str, stage: str, maybe_stage: str | None = None
+    ) -> None:
+        super().__init__(message, hint, code)
+        self.stage = stage
+        self.maybe_stage = maybe_stage
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**super().to_dict(), "stage": self.stage, "maybe_stage": self.maybe_stage}
+
+
+# Failures after which a write may have been applied: the request went out, the answer did not
+# come back (a connection that could not be made is not one of them).
+LOST_ANSWER = {"ReadTimeoutError", "ConnectionClosedError", "ResponseStreamingError"}
+
+
+# stage -> the state the function is in when the NEXT step fails (what the user is told).
+STATES = {
+    "nothing": "Nothing was changed: {name} is exactly as it was.",
+    "configuration": (
+        "{name} has the new configuration ({keys}) and its old code (sha256 {old_code}): it "
+        "keeps working, the old code running with the new settings."
+    ),
+    "code": (
+        "{name} has the new code and configuration, but its handler is still {old_handler!r}: "
+        "it cannot start until the handler is set."
+    ),
+    "latest": (
+        "$LATEST of {name} is complete (new code and configuration); alias {alias} {alias_old}."
+    ),
+    "alias": (
+        "{name} and alias {alias} (version {new_version}) are complete; the alias's "
+        "provisioned concurrency is still {pc_before}."
+    ),
+    "function": "{name}{alias_part} is complete; the Kinesis trigger keeps its old settings.",
+    "complete": "{name}{alias_part} and its Kinesis trigger are complete.",
+}
+
+
+@dataclass
+class Progress:
+    """What is done so far, for the message of a failure."""
+
+    name: str
+    stage: str = "nothing"
+    facts: dict[str, Any] = field(default_factory=dict)
+
+    def fail(self, exc: MlayerError, step: str, maybe: str | None = None) -> DeployIncompleteError:
+        state = STATES[self.stage].format(name=self.name, **self.facts)
+        if maybe:
+            after = STATES[maybe].format(name=self.name, **self.facts)
+            state = (
+                "Its answer was lost, so AWS may have applied that call: either "
+                f"{state[0].lower()}{state[1:]} Or {after[0].lower()}{after[1:]}"
+            )
+        if isinstance(exc, ConflictError):
+            cause = (
+                f"someone else changed {self.name} while deploy-function was applying its plan "
+                "(a relink, a rollback or another deploy); nothing of theirs was undone"
+            )
+        else:
+            cause = exc.message
+        rerun = (
+            f"run `{RERUN}` again (same configuration and options): it reads the function as "
+            "it is now and does only what is left."
+        )
+        first = "" if isinstance(exc, ConflictError) or not exc.hint else exc.hint + " Then "
+        return DeployIncompleteError(
+            f"deploy-function stopped while {step}: {cause}. {state}",
+            first + (rerun if first else rerun[0].upper() + rerun[1:]),
+            getattr(exc, "code", "") or type(exc).__name__,
+            self.stage,
+            maybe,
+        )
+
+
+def _storage(desired: dict[str, Any]) -> dict[str, Any]:
+    size = desired.get("EphemeralStorage")
+    return {"EphemeralStorage": {"Size": size}} if size else {}
+
+
+def _snapstart(value: str | None) -> dict[str, Any]:
+    return {"SnapStart": {"ApplyOn": value}} if value else {}
+
+
+def configuration_params(fplan: FunctionPlan, keys: list[str]) -> dict[str, Any]:
+    """UpdateFunctionConfiguration's parameters for ``keys``, in AWS's shapes."""
+    params = {k: fplan.desired[k] for k in keys if k not in ("EphemeralStorage", "SnapStart")}
+    if "Environment" in params:
+        params["Environment"] = {"Variables": params["Environment"]}
+    if "EphemeralStorage" in keys:
+        params.update(_storage(fplan.desired))
+    if "SnapStart" in keys:
+        params.update(_snapstart(fplan.desired["SnapStart"]))
+    return params
+
+
+class Applier:
+    """The writes of one deploy, each guarded by the RevisionId of the state before it."""
+
+    def __init__(self, gw: Gateway, relinker: Relinker, read: dict[str, Any] | None) -> None:
+        self.gw = gw
+        self.relinker = relinker
+        self.revision = (read or {}).get("RevisionId")
+        # Called as soon as AWS accepted a write: from then on the function is in the step's
+        # state, even if waiting for it or checking it fails.
+        self.written: Callable[[], None] = lambda: None
+        self.sending = False  # a write is out: a lost answer leaves its effect unknown
+
+    def write(self, call: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        """One write; ``written`` once AWS accepted it."""
+        self.sending = True
+        out = call(*args, **kwargs)
+        self.sending = False
+        self.written()
+        return out
+
+    def _landed(self, name: str, expect: Callable[[dict[str, Any]], bool]) -> dict[str, Any]:
+        """Wait for our update; the state must be ours, or someone else wrote in between."""
+        config = self.relinker.wait_successful(name)
+        if not expect(config):
+            raise ConflictError(
+                f"{name} changed while deploy-function was updating it.", "", "Changed"
+            )
+        self.revision = config.get("RevisionId")
+        return config
+
+    def create(self, fplan: FunctionPlan, code: bytes, description: str) -> dict[str, Any]:
+        d = fplan.desired
+        created: dict[str, Any] = self.write(
+            self.gw.create_function,
+            FunctionName=fplan.name,
+            Runtime=d["Runtime"],
+            Handler=d["Handler"],
+            Role=d["Role"],
+            Code={"ZipFile": code},
+            Architectures=d["Architectures"],
+            MemorySize=d["MemorySize"],
+            Timeout=d["Timeout"],
+            Layers=d["Layers"],
+            Environment={"Variables": d["Environment"]},
+            Description=description,
+            **_storage(d),
+            **_snapstart(d.get("SnapStart") if d.get("SnapStart") != "None" else None),
+        )
+        config = self.relinker.wait_updatable(fplan.name)
+        self.revision = config.get("RevisionId")
+        return created
+
+    def configure(self, fplan: FunctionPlan, keys: list[str]) -> None:
+        self.write(
+            self.gw.update_function_configuration,
+            fplan.name,
+            revision_id=self.revision,
+            **configuration_params(fplan, keys),
+        )
+        # What we sent must be what landed (SnapStart and /tmp left out: the embedded AWS
+        # reports neither back).
+        checked = [k for k in keys if k not in ("SnapStart", "EphemeralStorage")]
+        self._landed(
+            fplan.name,
+            lambda c: all(current_function_view(c)[k] == fplan.desired[k] for k in checked),
+        )
+
+    def code(self, fplan: FunctionPlan, code: bytes, code_sha: str) -> None:
+        self.write(
+            self.gw.update_function_code,
+            fplan.name,
+            code,
+            architectures=fplan.desired["Architectures"],
+            revision_id=self.revision,
+        )
+        self._landed(
+            fplan.name,
+            lambda c: not c.get("CodeSha256") or code_sha256_to_hex(c["CodeSha256"]) == code_sha,
+        )
+
+    def publish(self, name: str, aplan: AliasPlan) -> str:
+        """Publish $LATEST (its RevisionId), wait until the version is Active (a SnapStart
+        snapshot is taken then), and point the alias at it (the alias's RevisionId)."""
+        published = self.gw.publish_function_version(
+            name, description="mlayer deploy-function", revision_id=self.revision
+        )
+        version = str(published["Version"])
+        self.wait_version(name, version)
+        self.write(self.gw.put_alias, name, aplan.alias, version, revision_id=aplan.revision_id)
+        return version
+
+    def wait_version(self, name: str, version: str) -> None:
+        deadline = self.gw.clock() + self.relinker.timeout
+        while True:
+            config = self.gw.get_function_configuration(name, qualifier=version)
+            state = config.get("State")
+            if state in (None, "Active"):
+                return
+            if state == "Failed":
+                raise AwsError(
+                    f"Version {version} of {name} failed to become active: "
+                    f"{config.get('StateReasonCode')}: {config.get('StateReason')}",
+                    "Fix the cause above (a SnapStart snapshot that failed in the before-snapshot "
+                    "hook shows its error in the function's logs).",
+                    config.get("StateReasonCode") or "Failed",
+                )
+            if self.gw.clock() > deadline:
+                raise AwsError(
+                    f"Version {version} of {name} is still {state} after "
+                    f"{self.relinker.timeout:.0f} s.",
+                    "Check the function's logs (a SnapStart snapshot can take minutes).",
+                    "Timeout",
+                )
+            self.gw.sleep(self.relinker.poll)
+
+    def provisioned(self, name: str, aplan: AliasPlan) -> None:
+        if aplan.pc_after > 0:
+            self.write(self.gw.put_provisioned_concurrency, name, aplan.alias, aplan.pc_after)
+        else:
+            self.write(self.gw.delete_provisioned_concurrency, name, aplan.alias)
+
+
+def apply_trigger(gw: Gateway, tplan: TriggerPlan, target: str) -> str:
+    """Create the mapping, or update what differs (re-pointing it at ``target``); its UUID."""
+    if tplan.create:
+        params = dict(tplan.desired)
+        if not params["DestinationConfig"]["OnFailure"]:
+            del params["DestinationConfig"]
+        created = gw.create_event_source_mapping(
+            EventSourceArn=tplan.stream_arn, FunctionName=target, **params
+        )
+        answer: str = created["UUID"]
+        return answer
+    uuid = tplan.uuid or ""
+    if tplan.changes:
+        params = {c.key: tplan.desired.get(c.key, c.after) for c in tplan.changes}
+        if "FunctionName" in params:
+            params["FunctionName"] = target
+        gw.update_event_source_mapping(uuid, **params)
+    return uuid
+
+
+def apply_plan(
+    gw: Gateway,
+    relinker: Relinker,
+    read: dict[str, Any] | None,
+    fplan: FunctionPlan,
+    aplan: AliasPlan | None,
+    tplan: TriggerPlan | None,
+    *,
+    code: bytes,
+    code_sha: str,
+) -> tuple[str, str, str]:
+    """Apply in the module's order; (function ARN, alias ARN, mapping UUID)."""
+    name = fplan.name
+    applier = Applier(gw, relinker, read)
+    progress = Progress(name)
+    function_arn = (read or {}).get("FunctionArn", "")
+    keys = [c.key for c in fplan.changes if c.key not in ("Architectures", "Handler")]
+    handler = any(c.key == "Handler" for c in fplan.changes)
+    code_step = fplan.code_changed or any(c.key == "Architectures" for c in fplan.changes)
+    if handler and not code_step:
+        keys.append("Handler")  # no code change: the handler goes with the rest
+    progress.facts = {
+        "keys": ", ".join(keys) or "none",
+        "old_code": code_sha256_to_hex(read["CodeSha256"])[:12]
+        if read and read.get("CodeSha256")
+        else "?",
+        "old_handler": (read or {}).get("Handler"),
+        "alias": aplan.alias if aplan else "",
+        "alias_old": f"still points to version {aplan.version}, whole and old, which is what "
+        "the trigger invokes"
+        if aplan and aplan.version
+        else "does not exist yet (nor does a trigger on it)",
+        "pc_before": aplan.pc_before if aplan else 0,
+        "new_version": "",
+        "alias_part": f" and alias {aplan.alias}" if aplan else "",
+    }
+
+    def step(what: str, action: Callable[[], object], done: str) -> object:
+        applier.written = lambda: setattr(progress, "stage", done)
+        try:
+            out = action()
+        except MlayerError as exc:
+            lost = applier.sending and getattr(exc, "code", "") in LOST_ANSWER
+            applier.sending = False
+            maybe = done if lost and done != progress.stage else None
+            raise progress.fail(exc, what, maybe) from exc
+        progress.stage = done
+        return out
+
+    if fplan.create:
+        created = step(
+            "creating the function",
+            lambda: applier.create(fplan, code, "mlayer prediction function"),
+            "latest",
+        )
+        function_arn = created["FunctionArn"]  # type: ignore[index]
+    else:
+        if keys:
+            step(
+                "updating the configuration",
+                lambda: applier.configure(fplan, keys),
+                "configuration",
+            )
+        if code_step:
+            step("updating the code", lambda: applier.code(fplan, code, code_sha), "code")
+        if handler and code_step:
+            step(
+                "setting the handler",
+                lambda: applier.configure(fplan, ["Handler"]),
+                "latest",
+            )
+        progress.stage = "latest"
+    alias_arn = ""
+    if aplan is not None:
+        if aplan.publish:
+            version = step(
+                f"publishing a version and moving alias {aplan.alias}",
+                lambda: applier.publish(name, aplan),
+                "alias",
+            )
+            progress.facts["new_version"] = version
+        progress.stage = "alias"
+        if aplan.pc_changed:
+            step(
+                f"setting the provisioned concurrency of alias {aplan.alias}",
+                lambda: applier.provisioned(name, aplan),
+                "function",
+            )
+        alias_arn = f"{function_arn}:{aplan.alias}"
+    progress.stage = "function"
+    uuid = ""
+    if tplan is not None:
+        uuid = str(
+            step(
+                "applying the Kinesis trigger",
+                lambda: applier.write(apply_trigger, gw, tplan, alias_arn or function_arn),
+                "complete",
+            )
+        )
+    return function_arn, alias_arn, uuid

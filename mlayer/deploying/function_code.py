@@ -1,0 +1,48 @@
+"""The function's code zip: the ``mlayer_function`` package, deterministic (fixed times, modes)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from mlayer.deploying.deploy_plan import PACKAGE
+from mlayer.errors import UsageError
+from mlayer.model.packaging import sha256_bytes, write_zip
+from mlayer.shipped import shipped_path
+
+
+def function_code_dir() -> Path:
+    """The folder holding the ``mlayer_function`` package: the one place that says where it is.
+
+    From a source tree (``pip install -e .``) it is ``function/`` beside ``mlayer/``; an install
+    that ships the package elsewhere changes only this function.
+    """
+    return shipped_path("function")
+
+
+def function_sources(root: Path | None = None) -> list[tuple[str, Path]]:
+    """The zip entries: ``mlayer_function/*.py`` (no caches, no tests, no dependencies).
+
+    A package, so nothing of ours sits at the top of Lambda's sys.path (/var/task comes before
+    the layers' /opt/python): a user's ``--code batch.py`` is never shadowed by our modules.
+    """
+    root = root or function_code_dir()
+    package = root / PACKAGE
+    if not package.is_dir():
+        raise UsageError(
+            f"The function's code is not at {package}.",
+            "Run mlayer from its source tree (pip install -e .), where function/ sits beside mlayer/.",
+        )
+    files = sorted((f"{PACKAGE}/{p.name}", p) for p in package.glob("*.py") if p.is_file())
+    for required in ("__init__.py", "handler.py"):
+        if not any(name == f"{PACKAGE}/{required}" for name, _ in files):
+            raise UsageError(
+                f"{package} has no {required}.", f"Restore function/{PACKAGE}/{required}."
+            )
+    return files
+
+
+def build_code_zip(dest: Path, root: Path | None = None) -> tuple[bytes, str]:
+    """The deterministic code zip (fixed times and modes) and its hex sha256."""
+    info = write_zip(dest, function_sources(root))
+    data = info.path.read_bytes()
+    return data, sha256_bytes(data)

@@ -1,0 +1,1 @@
+"""Read-only views of what is deployed: history and status."""
