@@ -245,9 +245,6 @@ def test_store_s3_puts_even_a_small_model_in_s3_and_shares_objects_by_content(
     assert again["LastModified"] == head["LastModified"]  # HEAD first: not uploaded twice
 
 
-@pytest.mark.skip(
-    reason="its hand-made manifest predates the schema check on read-back (c86f84d): rebuild it with mlayer.model.manifest"
-)
 def test_deploy_function_sizes_tmp_for_the_live_s3_model(gw, tmp_path):
     """A model-layer version whose manifest puts 2000 MB in S3: the function is created with
     the /tmp that holds it (moto keeps EphemeralStorage on create; updates are Stubber-tested)."""
@@ -256,6 +253,10 @@ def test_deploy_function_sizes_tmp_for_the_live_s3_model(gw, tmp_path):
     from publish_support import fake_zip
 
     from mlayer.local import sandbox
+    from mlayer.model.artifacts import environment_versions
+    from mlayer.model.manifest import build_manifest
+    from mlayer.publishing.model_store import to_s3_form
+    from mlayer.publishing.models import LayerArtifact
 
     role = sandbox.ensure_lambda_role(gw, "big-role")
     (tmp_path / "mlayer.toml").write_text(
@@ -264,10 +265,22 @@ def test_deploy_function_sizes_tmp_for_the_live_s3_model(gw, tmp_path):
         f'[artifacts]\nbucket = "{BUCKET}"\n'
     )
     gw.ensure_bucket(BUCKET)
-    artifact = {"file": "00-model.joblib", "role": "model", "sha256": "a" * 64, "size": 2000 * MB}
-    manifest = {
-        "artifacts": [{**artifact, "store": "s3", "bucket": BUCKET, "s3_key": "models/" + "a" * 64}]
-    }
+    manifest = to_s3_form(
+        build_manifest(
+            label="v1",
+            artifacts=[
+                LayerArtifact("00-model.joblib", "model", "a" * 64, 2000 * MB, "x.Model", "1.7.2")
+            ],
+            code=[],
+            input_kind="features",
+            outputs={"predict": True},
+            n_features=8,
+            versions=environment_versions(),
+            created_at="2026-01-01T00:00:00Z",
+            created_by={"user": "test"},
+        ),
+        BUCKET,
+    )
     data = fake_zip({"mlayer/manifest.json": "{}"})
     sha = hashlib.sha256(data).hexdigest()
     gw.put_bytes(BUCKET, f"layers/{sha}.zip", data)
