@@ -1,4 +1,4 @@
-"""function/mlayer_function/fetch.py against the embedded AWS: S3-stored artifacts into /tmp.
+"""function/mlayer_function/fetch.py (with ranged_download.py and fetch_errors.py) against the embedded AWS: S3-stored artifacts into /tmp.
 
 GIVEN an artifact in the artifact bucket and a manifest entry that points at it, WHEN a cold
 start materializes it, THEN the file in /tmp is byte for byte the published one, a warm start
@@ -21,7 +21,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "function"))
-from mlayer_function import fetch  # noqa: E402
+from mlayer_function import fetch, fetch_errors, ranged_download  # noqa: E402
 
 BUCKET = "mlayer-fetch-test"
 MIB = 1024 * 1024
@@ -88,7 +88,7 @@ def test_cold_start_downloads_in_parts_and_a_warm_start_makes_no_get(s3, tmp_pat
 def test_a_tampered_object_is_refused_and_nothing_stays_in_tmp(s3, tmp_path):
     entry = put_artifact(s3, b"a" * 5000)
     s3.put_object(Bucket=BUCKET, Key=entry["s3_key"], Body=b"b" * 5000)  # same size, other bytes
-    with pytest.raises(fetch.ArtifactMismatchError, match="differs from the manifest's"):
+    with pytest.raises(fetch_errors.ArtifactMismatchError, match="differs from the manifest's"):
         fetch.materialize({"artifacts": [entry]}, tmp_path, client=s3, directory=tmp_path / "t")
     assert list((tmp_path / "t").iterdir()) == []
 
@@ -96,14 +96,16 @@ def test_a_tampered_object_is_refused_and_nothing_stays_in_tmp(s3, tmp_path):
 def test_an_object_of_another_size_is_refused_naming_both_sizes(s3, tmp_path):
     entry = put_artifact(s3, b"a" * 5000)
     s3.put_object(Bucket=BUCKET, Key=entry["s3_key"], Body=b"a" * 4000)
-    with pytest.raises(fetch.ArtifactMismatchError, match="is 4000 bytes; the manifest says 5000"):
+    with pytest.raises(
+        fetch_errors.ArtifactMismatchError, match="is 4000 bytes; the manifest says 5000"
+    ):
         fetch.materialize({"artifacts": [entry]}, tmp_path, client=s3, directory=tmp_path / "t")
 
 
 def test_a_missing_object_names_its_uri(s3, tmp_path):
     entry = put_artifact(s3, b"x" * 100)
     s3.delete_object(Bucket=BUCKET, Key=entry["s3_key"])
-    with pytest.raises(fetch.ArtifactMissingError) as err:
+    with pytest.raises(fetch_errors.ArtifactMissingError) as err:
         fetch.materialize({"artifacts": [entry]}, tmp_path, client=s3, directory=tmp_path / "t")
     assert f"s3://{BUCKET}/{entry['s3_key']} does not exist (NoSuchKey)" in str(err.value)
     assert "roll back" in str(err.value)
@@ -111,7 +113,7 @@ def test_a_missing_object_names_its_uri(s3, tmp_path):
 
 def test_a_missing_bucket_is_missing_too(s3, tmp_path):
     entry = {**put_artifact(s3, b"x" * 100), "bucket": "no-such-bucket-here"}
-    with pytest.raises(fetch.ArtifactMissingError, match="NoSuchBucket"):
+    with pytest.raises(fetch_errors.ArtifactMissingError, match="NoSuchBucket"):
         fetch.materialize({"artifacts": [entry]}, tmp_path, client=s3, directory=tmp_path / "t")
 
 
@@ -134,7 +136,7 @@ def test_access_denied_names_the_permission_the_role_lacks(tmp_path):
             http_status_code=403,
             expected_params={"Bucket": "acme-ml", "Key": entry["s3_key"], "Range": "bytes=0-9"},
         )
-        with pytest.raises(fetch.ArtifactAccessError) as err:
+        with pytest.raises(fetch_errors.ArtifactAccessError) as err:
             fetch.materialize({"artifacts": [entry]}, tmp_path, client=client, directory=tmp_path)
     assert f"needs s3:GetObject on arn:aws:s3:::acme-ml/{entry['s3_key']}" in str(err.value)
 
@@ -142,7 +144,7 @@ def test_access_denied_names_the_permission_the_role_lacks(tmp_path):
 def test_tmp_too_small_is_refused_before_any_download(s3, tmp_path):
     entry = put_artifact(s3, b"z" * (2 * MIB))
     counter = GetCounter(s3)
-    with pytest.raises(fetch.EphemeralStorageError) as err:
+    with pytest.raises(fetch_errors.EphemeralStorageError) as err:
         fetch.materialize(
             {"artifacts": [entry]},
             tmp_path,
@@ -169,7 +171,7 @@ def test_a_damaged_cached_copy_is_downloaded_again(s3, tmp_path):
 
 def test_an_s3_entry_without_its_key_is_a_broken_manifest(tmp_path):
     entry = {"file": "m.joblib", "store": "s3", "bucket": "b", "sha256": "a" * 64, "size": 3}
-    with pytest.raises(fetch.FetchError, match="has no s3_key"):
+    with pytest.raises(fetch_errors.FetchError, match="has no s3_key"):
         fetch.materialize({"artifacts": [entry]}, tmp_path, directory=tmp_path)
 
 
@@ -241,9 +243,9 @@ def test_parts_reassemble_into_the_same_bytes(tmp_path_factory, size, part, thre
 
 
 def test_part_size_is_one_part_per_thread_within_8_to_64_mib():
-    assert fetch.part_size(120 * MIB, 4) == 30 * MIB
-    assert fetch.part_size(10 * MIB, 4) == 8 * MIB
-    assert fetch.part_size(1024 * MIB, 4) == 64 * MIB
+    assert ranged_download.part_size(120 * MIB, 4) == 30 * MIB
+    assert ranged_download.part_size(10 * MIB, 4) == 8 * MIB
+    assert ranged_download.part_size(1024 * MIB, 4) == 64 * MIB
 
 
 def test_the_emulations_tmp_size_caps_the_free_space(tmp_path, monkeypatch):
