@@ -49,11 +49,10 @@ def lambda_service_policy(account: str, partition: str = "aws") -> dict[str, Any
                 "Resource": f"arn:{partition}:iam::{account}:role/*",
             },
             {
-                # what Lambda (AWS/Lambda) and CloudWatch Logs (EMF) publish; moto checks
-                # CloudWatch's actions under its endpoint's name, "monitoring"
+                # what Lambda (AWS/Lambda) and CloudWatch Logs (EMF) publish
                 "Sid": "PublishMetrics",
                 "Effect": "Allow",
-                "Action": ["cloudwatch:PutMetricData", "monitoring:PutMetricData"],
+                "Action": "cloudwatch:PutMetricData",
                 "Resource": "*",
             },
         ],

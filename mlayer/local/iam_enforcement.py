@@ -5,8 +5,9 @@ requests free, for set-up), but as of moto 5.2.5 it evaluates a statement's Reso
 S3 and STS (SQS by URL, IAM roles once they exist): for Lambda, Kinesis, DynamoDB, SNS and
 CloudWatch Logs the resource it checks is ``*``, so a policy on exact ARNs (mlayer's) is denied
 everything there and a broad one is allowed everything. It also names some S3 actions otherwise
-than IAM does, signs an empty-bodied request (a Lambda GET) over its headers (every one fails
-as SignatureDoesNotMatch), and fails a role trusting a service with a 500. This module gives
+than IAM does and CloudWatch's by its endpoint (``monitoring:GetMetricData``, IAM's
+``cloudwatch:GetMetricData``), signs an empty-bodied request (a Lambda GET) over its headers
+(every one fails as SignatureDoesNotMatch), and fails a role trusting a service with a 500. This module gives
 those services the ARN AWS authorizes each request on, IAM's names, empty bodies signed as
 empty and Lambda's trust, in the server's own process, so that a missing permission fails here
 exactly where it would fail on AWS.
@@ -30,12 +31,21 @@ IAM_ACTIONS = {
     "lambda:GetLayerVersionByArn": "lambda:GetLayerVersion",
     "lambda:Invoke": "lambda:InvokeFunction",
 }
+# moto prefixes an action with the service's signing name, IAM with its service prefix.
+IAM_SERVICES = {"monitoring": "cloudwatch"}  # CloudWatch's endpoint is monitoring.<region>
 _APPLIED = False
 
 _FUNCTION = re.compile(r"^/[^/]+/functions/([^/]+)(/.*)?$")
 _LAYER_VERSIONS = re.compile(r"^/[^/]+/layers/([^/]+)/versions/?$")
 _LAYER_VERSION = re.compile(r"^/[^/]+/layers/([^/]+)/versions/(\d+)/?$")
 _MAPPING = re.compile(r"^/[^/]+/event-source-mappings/([^/]+)/?$")
+
+
+def iam_action(action: str) -> str:
+    """The action IAM authorizes for what moto names ``action`` (``service:Operation``)."""
+    service, _, operation = action.partition(":")
+    named = f"{IAM_SERVICES.get(service, service)}:{operation}"
+    return IAM_ACTIONS.get(named, named)
 
 
 def _base(response: Any, service: str) -> str:
@@ -211,7 +221,7 @@ def enforce_resources() -> None:
 
     def named_as_iam(self: Any, *args: Any, **kwargs: Any) -> None:
         initialized(self, *args, **kwargs)
-        self._action = IAM_ACTIONS.get(self._action, self._action)
+        self._action = iam_action(self._action)
 
     IAMRequestBase.__init__ = named_as_iam  # type: ignore[method-assign]
     _s3_actions_as_iam_names_them()

@@ -157,14 +157,7 @@ def create_user(gw: Any, name: str, policy: dict[str, Any]) -> dict[str, str]:
     Three requests: on a server started with --enforce-iam, the administrator is made with the
     free ones (local/iam_enforcement.FREE_REQUESTS), every other user by the administrator."""
     gw.call("iam", "create_user", f"Creating user {name}", UserName=name)
-    gw.call(
-        "iam",
-        "put_user_policy",
-        f"Writing the policy of user {name}",
-        UserName=name,
-        PolicyName="mlayer",
-        PolicyDocument=json.dumps(policy),
-    )
+    set_user_policy(gw, name, policy)
     key = gw.call("iam", "create_access_key", f"Creating a key of {name}", UserName=name)
     return {
         "AWS_ACCESS_KEY_ID": key["AccessKey"]["AccessKeyId"],
@@ -172,13 +165,16 @@ def create_user(gw: Any, name: str, policy: dict[str, Any]) -> dict[str, str]:
     }
 
 
-def set_user_policy(gw: Any, name: str, policy: dict[str, Any]) -> None:
-    """Replace the user's policy (what the tests of each statement's necessity narrow)."""
+def set_user_policy(
+    gw: Any, name: str, policy: dict[str, Any], policy_name: str = "mlayer"
+) -> None:
+    """Write the user's inline policy ``policy_name`` (replacing one of that name): what the
+    tests of each statement's necessity narrow, and the demo's grant per function."""
     gw.call(
         "iam",
         "put_user_policy",
-        f"Writing the policy of user {name}",
+        f"Writing the policy {policy_name} of user {name}",
         UserName=name,
-        PolicyName="mlayer",
+        PolicyName=policy_name,
         PolicyDocument=json.dumps(policy),
     )

@@ -22,7 +22,8 @@ The statements follow the gateway's calls (mlayer/gateway/), grouped by what the
                         --deps) and, with [model] alias, function versions (never the function)
   FileNotifications     [trigger] s3: the bucket's notifications; FileInvokePermission: S3's
                         right to invoke the function; ReadDroppedFiles: `invoke --s3`'s HEAD
-  RolloutMetrics        cloudwatch:GetMetricData, which takes no resource, with [model] alias
+  ReadMetrics           cloudwatch:GetMetricData, which takes no resource: `shadow status` (a
+                        shadow needs no alias) and, with [model] alias, rollouts' gates
   PassRole              iam:PassRole on the function's role only
   EventSourceMappings   list/create take no resource; update is on the account's mappings
   TriggerStream         DescribeStreamSummary of [trigger] stream (its ARN, at deploy)
@@ -210,20 +211,23 @@ def _role_statements(settings: Settings, arns: Arns) -> list[Statement]:
     ]
 
 
+def _metric_statements() -> list[Statement]:
+    """`shadow status` reads a shadow's metrics with or without an alias, rollouts with one."""
+    return [Statement("ReadMetrics", ("cloudwatch:GetMetricData",), ("*",))]
+
+
 def _alias_statements(settings: Settings, arns: Arns) -> list[Statement]:
     fn = settings.function.name
-    if not settings.model.alias:  # rollouts and shadows move an alias: none without one
+    if not settings.model.alias:  # relinks publish function versions for an alias only
         return []
-    return [
-        Statement("RolloutMetrics", ("cloudwatch:GetMetricData",), ("*",)),
-        # prune deletes the function versions relinks published for the alias
-        Statement("PruneVersions", ("lambda:DeleteFunction",), (arns.function_qualified(fn),)),
-    ]
+    # prune deletes the function versions relinks published for the alias
+    return [Statement("PruneVersions", ("lambda:DeleteFunction",), (arns.function_qualified(fn),))]
 
 
 def deployer_statements(settings: Settings, arns: Arns) -> list[Statement]:
     """Every statement the deployer needs for ``settings`` (bucket named: with_bucket)."""
     return [
+        *_metric_statements(),
         *_alias_statements(settings, arns),
         *_bucket_statements(settings, arns),
         *_lambda_statements(settings, arns),

@@ -93,10 +93,18 @@ def write_config(path, name: str, *, bucket: str = BUCKET, batch: int = 100):
 
 
 def story(
-    enforced: Enforced, creds: dict, world: dict, config, name: str, bucket: str, prune=False
+    enforced: Enforced,
+    creds: dict,
+    world: dict,
+    config,
+    name: str,
+    bucket: str,
+    prune=False,
+    shadow=False,
 ):
     """The commands of the story, in order; stops at the first failure: (command, result).
-    ``prune``: then a third model, and prune keeping one (version 1 is then nobody's)."""
+    ``prune``: then a third model, and prune keeping one (version 1 is then nobody's);
+    ``shadow``: then a candidate attached as a shadow and `shadow status` (no alias)."""
     models = world["models"]
     steps = [
         ("deploy-function", ("deploy-function", "--yes")),
@@ -114,17 +122,26 @@ def story(
         config, name, bucket=bucket, batch=50
     )  # a changed trigger: UpdateEventSourceMapping
     result, _doc = enforced.mlayer(creds, config, "deploy-function", "--yes")
-    if result.exit_code or not prune:
-        return ("deploy-function (update)", result) if result.exit_code else (None, result)
-    result, _doc = enforced.mlayer(creds, config, *publish_args(models[2], "--yes"))
     if result.exit_code:
-        return "publish-model", result
-    prune_args = ("prune", "--keep", "1", "--older-than", "0", "--yes")
-    result, doc = enforced.mlayer(creds, config, *prune_args)
-    if result.exit_code:
-        return "prune", result
-    deleted = {item["kind"] for item in doc["outcome"]["deleted"]}
-    assert deleted, doc  # something was pruned: the path ran
+        return "deploy-function (update)", result
+    if prune:
+        result, _doc = enforced.mlayer(creds, config, *publish_args(models[2], "--yes"))
+        if result.exit_code:
+            return "publish-model", result
+        prune_args = ("prune", "--keep", "1", "--older-than", "0", "--yes")
+        result, doc = enforced.mlayer(creds, config, *prune_args)
+        if result.exit_code:
+            return "prune", result
+        deleted = {item["kind"] for item in doc["outcome"]["deleted"]}
+        assert deleted, doc  # something was pruned: the path ran
+    if shadow:
+        result, _doc = enforced.mlayer(creds, config, *publish_args(models[0], "--shadow", "--yes"))
+        if result.exit_code:
+            return "publish-model --shadow", result
+        result, doc = enforced.mlayer(creds, config, "shadow", "status")
+        if result.exit_code:
+            return "shadow status", result
+        assert doc["total"]["records_compared"] == 0, doc  # read from CloudWatch: no traffic
     return None, result
 
 
@@ -139,7 +156,9 @@ def test_the_deployer_policy_runs_the_whole_story(enforced, world):
     deployer = sandbox.create_user(
         enforced.gateway(), "deployer", deployer_policy(enforced, config)
     )
-    failed, result = story(enforced, deployer, world, config, "scorer", BUCKET, prune=True)
+    failed, result = story(
+        enforced, deployer, world, config, "scorer", BUCKET, prune=True, shadow=True
+    )
     assert failed is None, result.output
     status, doc = enforced.mlayer(deployer, config, "status")
     assert doc["role_missing"] == []  # the created role grants what the configuration needs
@@ -156,6 +175,7 @@ def statement_ids(enforced, world) -> list[str]:
 
 
 PRUNE_SIDS = {"PruneObjects", "PruneVersions", "ReadAccountLayers"}  # shown by a prune run
+SHADOW_SIDS = {"ReadMetrics"}  # shown by `shadow status`, which needs no [model] alias
 DEPLOYER_SIDS = [
     "ArtifactBucket",
     "ArtifactObjects",
@@ -170,6 +190,7 @@ DEPLOYER_SIDS = [
     "PruneObjects",
     "PruneVersions",
     "ReadAccountLayers",
+    "ReadMetrics",
     "TriggerStream",
     "UpdateEventSourceMapping",
 ]
@@ -187,7 +208,9 @@ def test_every_deployer_statement_is_necessary(enforced, world, sid):
     policy = deployer_policy(enforced, config)
     statement = next(s for s in policy["Statement"] if s["Sid"] == sid)
     user = sandbox.create_user(enforced.gateway(), f"without-{sid}", without(policy, sid))
-    failed, result = story(enforced, user, world, config, name, bucket, sid in PRUNE_SIDS)
+    failed, result = story(
+        enforced, user, world, config, name, bucket, sid in PRUNE_SIDS, sid in SHADOW_SIDS
+    )
     if sid in NOT_CHECKED_HERE:
         assert failed is None, result.output
         return

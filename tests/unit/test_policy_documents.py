@@ -222,6 +222,17 @@ def test_deployer_policy_of_a_given_role_reads_its_policies_and_passes_it_only()
     assert "ManageRole" not in by_sid and "EventSourceMappings" not in by_sid
 
 
+@pytest.mark.parametrize("alias", ["", "live"])
+def test_metrics_are_readable_with_or_without_an_alias(alias):
+    """`shadow status` reads a shadow's metrics on a function without [model] alias too;
+    only prune's deletion of function versions follows the alias."""
+    by_sid = statements(deployer_policy(configured(model={"alias": alias}), ARNS))
+    assert by_sid["ReadMetrics"]["Action"] == "cloudwatch:GetMetricData"
+    assert by_sid["ReadMetrics"]["Resource"] == "*"
+    deletes = as_list(by_sid["PruneVersions"]["Action"])
+    assert ("lambda:DeleteFunction" in deletes) == bool(alias)
+
+
 HAS_FILE_TRIGGER = "s3" in Settings().trigger.__dataclass_fields__
 
 
