@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime, timezone
 
 from mlayer.results.report import human_bytes, table
 
@@ -41,6 +42,7 @@ class StatusResult:
     # resource, decision}); None: the role's policies could not be read here.
     role_missing: tuple[dict, ...] | None = None
     shadow: dict | None = None  # the active shadow's state (mlayer/shadow/state.py), or None
+    rollout: dict | None = None  # the rollout running on the alias (rollout.commands), or None
     ephemeral_storage: int | None = None  # the function's /tmp, MB
     alias: str | None = None  # [model] alias, when the function has it
     alias_function_version: str | None = None  # the function version the alias points at
@@ -103,6 +105,7 @@ class StatusResult:
             "s3_permission": self.s3_permission,
             "role_missing": None if self.role_missing is None else list(self.role_missing),
             "shadow": self.shadow,
+            "rollout": self.rollout,
             "ephemeral_storage": self.ephemeral_storage,
             "alias": self.alias,
             "alias_function_version": self.alias_function_version,
@@ -147,6 +150,7 @@ class StatusResult:
                 *self._s3_lines(),
                 *self._role_lines(),
                 *self._shadow_lines(),
+                *self._rollout_lines(),
             ]
         )
 
@@ -183,6 +187,17 @@ class StatusResult:
             "(`mlayer shadow status`)."
         ]
 
+    def _rollout_lines(self) -> list[str]:
+        r = self.rollout
+        if not r:
+            return []
+        return [
+            f"Rollout on alias {r['alias']} ({r['strategy']}, step {r['step'] + 1} of "
+            f"{r['steps']}): version {r['old_version']} {1 - r['weight']:.0%}, version "
+            f"{r['new_version']} {r['weight']:.0%}, started {_when(r['started_at'])} "
+            "(`mlayer rollout status|resume|abort`)."
+        ]
+
     def _role_lines(self) -> list[str]:
         if self.role_missing is None:
             return ["The role's policies could not be read: what it lacks is unknown."]
@@ -216,3 +231,7 @@ class StatusResult:
             f"{', '.join(perm.get('resources') or [])}: {granted}."
         )
         return lines
+
+
+def _when(epoch: float) -> str:
+    return datetime.fromtimestamp(epoch, tz=timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")

@@ -47,21 +47,33 @@ def rollout_command(
     return RolloutStatusResult(function, alias, rollouts.drive(state, reader))
 
 
-def rollout_summary(gw: Any, settings: Any, alias: str | None) -> str | None:
-    """`mlayer status`'s line for a rollout running on ``alias`` (its split), or None."""
+def status_rollout(gw: Any, settings: Any, alias: str | None) -> tuple[dict[str, Any] | None, str]:
+    """`mlayer status`'s view of a rollout running on ``alias`` (docs/FORMATS.md, status's
+    `rollout` key), None when none runs; and a warning when its state file is unreadable."""
     if not alias or not settings.artifacts.bucket:
-        return None
+        return None, ""
     try:
         state = rollouts_for(gw, settings).load(settings.function.name, alias)
     except CorruptStateError as exc:  # status still shows the rest
-        return f"{exc.message} {exc.hint}"
+        return None, f"{exc.message} {exc.hint}"
     if state is None or not state.active:
-        return None
-    return (
-        f"Rollout running on alias {alias} ({state.strategy}, step {state.step + 1} of "
-        f"{len(state.weights)}): version {state.old_version} {1 - state.weight:.0%}, version "
-        f"{state.new_version} {state.weight:.0%}. `mlayer rollout status|resume|abort`."
-    )
+        return None, ""
+    return {
+        "alias": alias,
+        "strategy": state.strategy,
+        "status": state.status,
+        "old_version": state.old_version,
+        "new_version": state.new_version,
+        "old_model_version": state.old_model_version,
+        "new_model_version": state.new_model_version,
+        "step": state.step,
+        "steps": len(state.weights),
+        "weights": list(state.weights),
+        "weight": state.weight,
+        "extensions": state.extensions,
+        "started_at": state.started_at,
+        "step_started_at": state.step_started_at,
+    }, ""
 
 
 def running_rollout(gw: Any, settings: Any, alias: str | None) -> str | None:

@@ -15,7 +15,7 @@ from mlayer.publishing.store import ArtifactStore
 from mlayer.request_types import HistoryRequest
 from mlayer.results.history import HistoryResult, HistoryRow
 from mlayer.results.status import StatusLayer, StatusResult
-from mlayer.rollout.commands import rollout_summary
+from mlayer.rollout.commands import status_rollout
 from mlayer.runtimes import MAX_LAYERS, MAX_UNZIPPED_BYTES
 from mlayer.shadow import state as shadow_state
 
@@ -229,6 +229,7 @@ def status(gw: Gateway, settings: Settings) -> StatusResult:
     gaps = function_role.gaps(gw, settings, config.get("Role") or "")
     alias = settings.model.alias or None
     on_alias: tuple[str | None, int | None, str | None] = (None, None, None)
+    rollout: dict[str, object] | None = None
     model = next((ly for ly in layers if ly.role == "model"), None)
     if alias:
         try:
@@ -239,8 +240,8 @@ def status(gw: Gateway, settings: Settings) -> StatusResult:
     if alias:
         apart = apart_warning(function, alias, on_alias, model.version if model else None)
         warnings += [apart] if apart else []
-        rollout = rollout_summary(gw, settings, alias)  # its split, while one runs
-        warnings += [rollout] if rollout else []
+        rollout, unreadable = status_rollout(gw, settings, alias)  # its split, while one runs
+        warnings += [unreadable] if unreadable else []
     shadow = shadow_state.load(gw, settings.artifacts.bucket, function)
     return StatusResult(
         function=function,
@@ -268,4 +269,5 @@ def status(gw: Gateway, settings: Settings) -> StatusResult:
         warnings=tuple(warnings),
         problems=tuple(problems),
         shadow=shadow.to_dict() if shadow and shadow.active else None,
+        rollout=rollout,
     )
