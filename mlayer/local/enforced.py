@@ -63,16 +63,25 @@ def _keys(creds: dict[str, str]) -> tuple[str, str]:
     return creds["AWS_ACCESS_KEY_ID"], creds["AWS_SECRET_ACCESS_KEY"]
 
 
-def set_up(local: LocalAws, settings: Settings) -> EnforcedPrincipals:
-    """The administrator (with the free requests), then the deployer and Lambda's stand-in."""
+def administrator(local: LocalAws) -> tuple[dict[str, str], Gateway]:
+    """The administrator, made with the server's free requests: its keys and its gateway."""
     boot = Gateway(region=local.region, endpoint_url=local.endpoint_url).with_keys(
         LOCAL_CREDENTIALS["AWS_ACCESS_KEY_ID"], LOCAL_CREDENTIALS["AWS_SECRET_ACCESS_KEY"]
     )
     admin = sandbox.create_user(boot, "administrator", sandbox.ADMIN_POLICY)
-    gw = boot.with_keys(*_keys(admin))
+    return admin, boot.with_keys(*_keys(admin))
+
+
+def lambda_stand_in(admin: Gateway) -> dict[str, str]:
+    """The user that stands in for Lambda's service (its keys, to export as MLAYER_LAMBDA_*)."""
+    return sandbox.create_user(admin, "lambda-service", lambda_service_policy(admin.account_id()))
+
+
+def set_up(local: LocalAws, settings: Settings) -> EnforcedPrincipals:
+    """The administrator (with the free requests), then the deployer and Lambda's stand-in."""
+    admin, gw = administrator(local)
     arns = Arns(gw.account_id(), gw.region)
     settings = settings.with_bucket(gw.artifact_bucket(settings.artifacts.bucket))
     policy = deployer_policy(settings, arns)
     deployer = sandbox.create_user(gw, "deployer", policy)
-    service = sandbox.create_user(gw, "lambda-service", lambda_service_policy(arns.account))
-    return EnforcedPrincipals(admin, deployer, service, policy)
+    return EnforcedPrincipals(admin, deployer, lambda_stand_in(gw), policy)

@@ -11,6 +11,11 @@ than IAM does and CloudWatch's by its endpoint (``monitoring:GetMetricData``, IA
 those services the ARN AWS authorizes each request on, IAM's names, empty bodies signed as
 empty and Lambda's trust, in the server's own process, so that a missing permission fails here
 exactly where it would fail on AWS.
+
+moto's Kinesis keeps a stream's SSE-KMS setting but never uses the key, so nothing asks for
+kms:Decrypt (GetRecords) or kms:GenerateDataKey (PutRecord/PutRecords), as AWS does of whoever
+reads or writes an encrypted stream. Here those requests also need that action on the stream's
+customer managed key (AWS's own alias/aws/kinesis needs none), checked like any other.
 """
 
 from __future__ import annotations
@@ -33,6 +38,12 @@ IAM_ACTIONS = {
 }
 # moto prefixes an action with the service's signing name, IAM with its service prefix.
 IAM_SERVICES = {"monitoring": "cloudwatch"}  # CloudWatch's endpoint is monitoring.<region>
+# What AWS also authorizes, on the stream's key, for a request on an SSE-KMS stream.
+KMS_ON_STREAMS = {
+    "GetRecords": "kms:Decrypt",
+    "PutRecord": "kms:GenerateDataKey",
+    "PutRecords": "kms:GenerateDataKey",
+}
 _APPLIED = False
 
 _FUNCTION = re.compile(r"^/[^/]+/functions/([^/]+)(/.*)?$")
@@ -109,6 +120,51 @@ def _kinesis_resource(response: Any) -> str:
         except Exception:  # not one of moto's iterators: the request fails on its own
             name = None
     return f"{_base(response, 'kinesis')}stream/{name}" if name else "*"
+
+
+def _stream_key(response: Any, stream_arn: str) -> str | None:
+    """The ARN of the customer managed key of an SSE-KMS stream, else None."""
+    from moto.kinesis.models import kinesis_backends
+
+    name = stream_arn.rsplit("/", 1)[-1]
+    stream = kinesis_backends[response.current_account][response.region].streams.get(name)
+    key = stream.key_id if stream is not None and stream.encryption_type == "KMS" else None
+    if not key or key.startswith(("alias/aws/", f"{_base(response, 'kms')}alias/aws/")):
+        return None
+    if key.startswith("alias/"):
+        from moto.kms.models import kms_backends
+
+        backend = kms_backends[response.current_account][response.region]
+        key = backend.get_key_id_from_alias(key) or key
+    return key if key.startswith("arn:") else f"{_base(response, 'kms')}key/{key}"
+
+
+def _key_request(action: str) -> type:
+    """moto's IAM request for ``action`` (a kms one) instead of the request's own."""
+    from moto.iam.access_control import IAMRequest
+
+    class KeyRequest(IAMRequest):
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            self._action = action
+
+    return KeyRequest
+
+
+def _streams_use_their_keys() -> None:
+    """A request on an SSE-KMS stream also needs its kms action on the stream's key."""
+    from moto.kinesis.responses import KinesisResponse
+
+    original = KinesisResponse._authenticate_and_authorize_normal_action
+
+    def authorized(self: Any, resource: str = "*") -> None:
+        original(self, resource)
+        action = KMS_ON_STREAMS.get(self._get_action())
+        key = _stream_key(self, resource) if action and resource != "*" else None
+        if key:
+            self._authenticate_and_authorize_action(_key_request(str(action)), key)
+
+    KinesisResponse._authenticate_and_authorize_normal_action = authorized  # type: ignore[method-assign]
 
 
 def _dynamodb_resource(response: Any) -> str:
@@ -226,4 +282,5 @@ def enforce_resources() -> None:
     IAMRequestBase.__init__ = named_as_iam  # type: ignore[method-assign]
     _s3_actions_as_iam_names_them()
     _lambda_may_assume_its_roles()
+    _streams_use_their_keys()
     _APPLIED = True

@@ -151,13 +151,16 @@ ADMIN_POLICY = {
 }
 
 
-def create_user(gw: Any, name: str, policy: dict[str, Any]) -> dict[str, str]:
-    """An IAM user holding exactly ``policy`` (inline); its credentials as variables.
+def create_user(
+    gw: Any, name: str, policy: dict[str, Any], policy_name: str = "mlayer"
+) -> dict[str, str]:
+    """An IAM user holding exactly ``policy`` (inline, named ``policy_name``); its credentials
+    as variables.
 
     Three requests: on a server started with --enforce-iam, the administrator is made with the
     free ones (local/iam_enforcement.FREE_REQUESTS), every other user by the administrator."""
     gw.call("iam", "create_user", f"Creating user {name}", UserName=name)
-    set_user_policy(gw, name, policy)
+    set_user_policy(gw, name, policy, policy_name)
     key = gw.call("iam", "create_access_key", f"Creating a key of {name}", UserName=name)
     return {
         "AWS_ACCESS_KEY_ID": key["AccessKey"]["AccessKeyId"],

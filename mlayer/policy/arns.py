@@ -72,6 +72,12 @@ class Arns:
             return name_or_arn
         return self._arn("sns", name_or_arn)
 
+    def key(self, key: str) -> str:
+        """A KMS key named by its ARN, its id, or an alias (``alias/<name>``: the alias's ARN)."""
+        if key.startswith("arn:"):
+            return key
+        return self._arn("kms", key if key.startswith("alias/") else f"key/{key}")
+
     def bucket(self, bucket: str) -> str:
         return f"arn:{self.partition}:s3:::{bucket}"
 

@@ -172,7 +172,8 @@ def function_statements(
         shadows = f"{arns.bucket(bucket)}/layers/*.zip"  # a shadow's zip (mlayer/shadow/state.py)
         out.append(Statement("ReadModelArtifacts", ("s3:GetObject",), (models, shadows)))
     out += scored_files_statements(settings, arns)
-    return out + key_statements(keys or {}, used)
+    named = {purpose: arns.key(key) for purpose, key in (keys or {}).items() if key}
+    return out + key_statements(named, used)
 
 
 def _needed(statements: list[Statement]) -> list[Statement]:

@@ -247,3 +247,73 @@ def test_poll_local_reads_the_stream_with_the_functions_role(tmp_path, reads):
         assert run.exit_code == 1
         assert "not authorized to perform: kinesis:" in run.output
         assert "assumed-role/mlayer-scorer" in run.output
+
+
+@pytest.mark.parametrize("granted", [True, False])
+def test_an_encrypted_streams_key_is_needed_to_read_it(tmp_path, granted):
+    """An SSE-KMS stream (its key given by id, as a user may): `mlayer policy --function`
+    grants kms:Decrypt on that key's ARN only (UseKeyTrigger), and without that statement
+    poll --local's reads with the function's role are refused kms:Decrypt, as on AWS (moto
+    never uses the key: local/iam_enforcement.py asks for the action on it)."""
+    from mlayer.local import sandbox
+    from mlayer.policy.document import without
+
+    config = tmp_path / "mlayer.toml"
+    config.write_text(
+        CONFIG.replace('role = "create"', f'role = "create"\nruntime = "{RUNTIME}"')
+        + '\n[trigger]\nstream = "sealed"\nstarting_position = "TRIM_HORIZON"\n'
+    )
+    with embedded_aws(enforce_iam=True) as local:
+        principals = set_up(local, load_settings(str(config)))
+        admin = Gateway(region=local.region, endpoint_url=local.endpoint_url).with_keys(
+            principals.administrator["AWS_ACCESS_KEY_ID"],
+            principals.administrator["AWS_SECRET_ACCESS_KEY"],
+        )
+        admin.ensure_bucket("acme-artifacts")
+        key = admin.call("kms", "create_key", "Creating a key")["KeyMetadata"]
+        sandbox.ensure_stream(admin, "sealed")
+        admin.call(
+            "kinesis",
+            "start_stream_encryption",
+            "Encrypting the stream",
+            StreamName="sealed",
+            EncryptionType="KMS",
+            KeyId=key["KeyId"],
+        )
+        sandbox.put_records(
+            admin, "sealed", [{"Data": b'{"id": "a"}', "PartitionKey": "1"} for _ in range(3)]
+        )
+        env = {**principals.env(local), "AWS_SESSION_TOKEN": None}
+        env["MLAYER_CACHE_DIR"] = os.environ.get("MLAYER_CACHE_DIR") or str(
+            REPO / ".cache" / "mlayer"
+        )
+        run = CliRunner().invoke(
+            cli, ["--config", str(config), "--json", "policy", "--function"], env=env
+        )
+        assert run.exit_code == 0, run.output
+        policy = json.loads(run.stdout)
+        (use,) = [s for s in policy["Statement"] if s["Sid"] == "UseKeyTrigger"]
+        assert (use["Action"], use["Resource"]) == ("kms:Decrypt", key["Arn"])
+        role = admin.create_lambda_role("mlayer-scorer", "test")
+        admin.put_role_policy(
+            "mlayer-scorer", "mlayer", policy if granted else without(policy, "UseKeyTrigger")
+        )
+        code = fake_zip({"counter.py": COUNTER})
+        admin.put_bytes("acme-artifacts", f"functions/{hashlib.sha256(code).hexdigest()}.zip", code)
+        admin.create_function(
+            FunctionName="scorer",
+            Runtime=RUNTIME,
+            Role=role,
+            Handler="counter.handler",
+            Code={"ZipFile": code},
+            Timeout=30,
+        )
+        run = CliRunner().invoke(
+            cli, ["--config", str(config), "poll", "--local", "--until-empty"], env=env
+        )
+    if granted:
+        assert run.exit_code == 0, run.output
+    else:
+        assert run.exit_code == 1, run.output
+        assert "not authorized to perform: kms:Decrypt" in run.output
+        assert "assumed-role/mlayer-scorer" in run.output

@@ -189,6 +189,15 @@ def test_kms_statements_only_for_keys_of_paths_in_use():
     assert "UseKeySink" not in by_sid  # stdout:// writes no encrypted resource
 
 
+def test_a_key_named_by_its_id_is_granted_on_its_arn():
+    """Kinesis names a stream's key as it was given (an id, an ARN or an alias); IAM takes
+    the key's ARN."""
+    s = configured(trigger={"stream": "s"}, output={"sink": "stdout://"})
+    key_id = "1234abcd-12ab-34cd-56ef-1234567890ab"
+    by_sid = statements(function_policy(s, ARNS, keys={"trigger": key_id}))
+    assert by_sid["UseKeyTrigger"]["Resource"] == f"arn:aws:kms:{REGION}:{ACCOUNT}:key/{key_id}"
+
+
 def test_documents_are_deterministic_and_sorted():
     s = configured(trigger={"stream": "s"}, output={"sink": "sqs://q", "dead_letter": "sqs://d"})
     a, b = to_json(function_policy(s, ARNS)), to_json(function_policy(s, ARNS))
