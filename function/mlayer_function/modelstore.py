@@ -7,8 +7,6 @@ unpickled, so a truncated or swapped file fails the init instead of serving wron
 
 from __future__ import annotations
 
-import hashlib
-import json
 import math
 import sys
 import time
@@ -16,97 +14,30 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from . import fetch, telemetry
-from .decoding import INPUT_KINDS, BadRecord, RowRules, to_row
+from .decoding import BadRecord, RowRules, to_row
+from .model_manifest import SUPPORTED_SCHEMA as SUPPORTED_SCHEMA
+from .model_manifest import ModelIntegrityError as ModelIntegrityError
+from .model_manifest import read_manifest as read_manifest
+from .model_manifest import sha256_of as sha256_of
+from .model_manifest import verify_file as verify_file
+from .serving import ServingModel as ServingModel
+from .serving import class_key as class_key
+from .serving import log_extra_fields
+from .serving import plain as plain
 
 if TYPE_CHECKING:
     from .tabular import TableSchema
 
-SUPPORTED_SCHEMA = 1
 DEFAULT_MODEL_DIR = "/opt/mlayer"
 # How far a sample's number (a regression output, a probability) may move and still count as
 # reproduced: floating-point sums differ in their last bits between CPUs and BLAS builds.
 SAMPLE_TOLERANCE = 1e-6
 
 
-class ModelIntegrityError(Exception):
-    """The model on disk is missing, unreadable or differs from its manifest."""
-
-
-def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        while chunk := fh.read(1 << 20):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
-def read_manifest(model_dir: Path) -> dict[str, Any]:
-    path = model_dir / "manifest.json"
-    try:
-        manifest = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ModelIntegrityError(
-            f"no model manifest at {path}: is the model layer attached (mlayer publish-model)?"
-        ) from None
-    except (OSError, ValueError) as exc:
-        raise ModelIntegrityError(f"unreadable model manifest {path}: {exc}") from None
-    if not isinstance(manifest, dict):
-        raise ModelIntegrityError(f"model manifest {path} is not a JSON object")
-    schema = manifest.get("schema_version")
-    if schema != SUPPORTED_SCHEMA:
-        raise ModelIntegrityError(
-            f"model manifest schema_version {schema!r}: this function reads {SUPPORTED_SCHEMA}"
-        )
-    for key in ("model_version", "input_kind", "artifacts", "outputs"):
-        if key not in manifest:
-            raise ModelIntegrityError(f"model manifest {path} has no {key!r}")
-    if manifest["input_kind"] not in INPUT_KINDS:
-        raise ModelIntegrityError(
-            f"model manifest input_kind {manifest['input_kind']!r}: expected one of {INPUT_KINDS}"
-        )
-    if not manifest["artifacts"]:
-        raise ModelIntegrityError(f"model manifest {path} lists no artifacts")
-    return manifest
-
-
-def verify_file(path: Path, expected_sha256: str, expected_size: int | None) -> None:
-    """Raise unless the file is byte for byte the one the manifest describes."""
-    try:
-        size = path.stat().st_size
-    except FileNotFoundError:
-        raise ModelIntegrityError(f"{path} is listed in the manifest but missing") from None
-    if expected_size is not None and size != expected_size:
-        raise ModelIntegrityError(
-            f"{path}: size {size} differs from the manifest's {expected_size}; "
-            "refusing to serve a model that is not the published one"
-        )
-    actual = sha256_of(path)
-    if actual != expected_sha256:
-        raise ModelIntegrityError(
-            f"{path}: sha256 {actual[:12]}… differs from the manifest's "
-            f"{str(expected_sha256)[:12]}…; refusing to serve a model that is not the published one"
-        )
-
-
-def plain(value: object) -> object:
-    """A numpy scalar as the Python value json can write; a str subclass (numpy.str_, as
-    ``classes_`` holds) as a plain str, which orjson writes without falling back."""
-    if isinstance(value, str):
-        return value if type(value) is str else str.__str__(value)
-    item = getattr(value, "item", None)
-    return item() if callable(item) and not isinstance(value, bytes) else value
-
-
-def class_key(value: object) -> str:
-    """A class label as a JSON object key: strings as they are, other values as JSON text."""
-    value = plain(value)
-    return value if isinstance(value, str) else json.dumps(value)
-
-
 @dataclass
 class LoadedModel:
-    """The pipeline in manifest order: preprocessors' transform, then the model's outputs."""
+    """A scikit-learn ServingModel: the pipeline in manifest order, preprocessors' transform,
+    then the model's outputs."""
 
     version: str
     input_kind: str
@@ -138,7 +69,7 @@ class LoadedModel:
     def predict(self, rows: list[Any]) -> tuple[list[Any], list[dict[str, Any]] | None]:
         """Labels (and per-class probabilities) for all rows in one vectorized call each."""
         if self.table is not None:
-            _log_extra_fields(self.table.take_extra_fields())
+            log_extra_fields(self.table.take_extra_fields())
         x = self.transform(rows)
         raw = self.estimator.predict(x)
         labels = _as_list(raw)
@@ -160,15 +91,6 @@ def _as_list(values: object) -> list[Any]:
     tolist = getattr(values, "tolist", None)
     listed: list[Any] = tolist() if callable(tolist) else list(values)  # type: ignore[call-overload]  # values: an array or an iterable
     return listed
-
-
-def _log_extra_fields(extra: dict[str, int]) -> None:
-    """Fields of a batch's records that are not columns: ignored, said once per batch."""
-    if extra:
-        sys.stdout.write(
-            telemetry.log_line("INFO", "fields that are not columns were ignored", fields=extra)
-            + "\n"
-        )
 
 
 def _table_schema(manifest: dict[str, Any]) -> TableSchema:
@@ -215,7 +137,7 @@ def _differs(sample: dict[str, Any], label: object, probas: dict[str, Any] | Non
     return None
 
 
-def check_samples(model: LoadedModel, samples: list[Any]) -> None:
+def check_samples(model: ServingModel, samples: list[Any]) -> None:
     """Predict the samples kept at publish; raise naming the first record not reproduced.
 
     The last line of defence against a dependencies layer or an architecture that loads the
@@ -255,7 +177,7 @@ def _sample_id(record: object) -> str:
     return repr(record.get("id")) if isinstance(record, dict) else repr(record)
 
 
-def load_model(model_dir: Path | str) -> LoadedModel:
+def load_model(model_dir: Path | str) -> ServingModel:
     """Read, verify and load the model, then check its samples. Call once per container.
 
     Each step's ms lands in ``model.phases`` (manifest, verify, imports, load, self_check), which
@@ -265,9 +187,9 @@ def load_model(model_dir: Path | str) -> LoadedModel:
     model_dir = Path(model_dir)
     manifest = read_manifest(model_dir)
     clock.lap("manifest_ms")
-    fetched = fetch.materialize(manifest, model_dir)  # S3-stored artifacts: into /tmp, verified
+    paths, verified = _materialize(manifest, model_dir)
     for entry in manifest["artifacts"]:
-        if entry["file"] not in fetched.verified:
+        if entry["file"] not in verified:
             verify_file(model_dir / entry["file"], entry["sha256"], entry.get("size"))
     for entry in manifest.get("code") or []:
         verify_file(model_dir.parent / entry["file"], entry["sha256"], entry.get("size"))
@@ -275,22 +197,33 @@ def load_model(model_dir: Path | str) -> LoadedModel:
     table = _table_schema(manifest) if manifest["input_kind"] == "table" else None
     _import_model_modules(manifest)
     clock.lap("imports_ms")
-    model: LoadedModel
+    model: ServingModel
     if manifest.get("format") == "onnx":
         from .onnx_model import load_onnx_model
 
-        # an OnnxModel serves as a LoadedModel does (duck typed: no shared Protocol yet)
-        model = load_onnx_model(model_dir, manifest, started=started, table=table)  # type: ignore[assignment]
+        model = load_onnx_model(model_dir, manifest, started=started, table=table)
     else:
-        model = _load_sklearn(fetched.paths, manifest, table)
+        model = _load_sklearn(paths, manifest, table)
     clock.lap("load_ms")
     samples = manifest.get("samples") or []
     if samples:
         check_samples(model, samples)
     model.check_ms = clock.lap("self_check_ms")
     model.load_ms = (time.perf_counter() - started) * 1000
-    model.phases = clock.laps  # an attribute of either kind of model (OnnxModel too)
+    model.phases = clock.laps
     return model
+
+
+def _materialize(manifest: dict[str, Any], model_dir: Path) -> tuple[dict[str, Path], set[str]]:
+    """Each artifact's local path, and those already verified (S3-stored ones, fetched into
+    /tmp by fetch.py). fetch and what it imports (threads, tempfile, boto3) load only for a
+    model with S3-stored artifacts (``"store": "s3"``, docs/FORMATS.md): a cold start's cost."""
+    if any(entry.get("store") == "s3" for entry in manifest["artifacts"]):
+        from . import fetch
+
+        fetched = fetch.materialize(manifest, model_dir)
+        return fetched.paths, fetched.verified
+    return {e["file"]: model_dir / e["file"] for e in manifest["artifacts"]}, set()
 
 
 class _Phases:

@@ -1,8 +1,8 @@
 """Serve a model published with ``--format onnx``: one onnxruntime session, no scikit-learn.
 
 Nothing is unpickled: the graph is data, and neither scikit-learn nor joblib is imported (the
-ONNX deps layer has neither). The predictor has LoadedModel's interface, so batch.py, the sinks
-and the dead letters treat both formats the same. The manifest's ``onnx`` block (written by
+ONNX deps layer has neither). OnnxModel is a serving.ServingModel, as modelstore's LoadedModel
+is, so batch.py, the sinks and the dead letters treat both formats the same. The manifest's ``onnx`` block (written by
 mlayer.onnx.convert) says which graph inputs to feed and which outputs to read.
 """
 
@@ -13,14 +13,13 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-from .modelstore import (
-    ModelIntegrityError,
-    _log_extra_fields,
-    class_key,
-    read_manifest,
-    verify_file,
-)
+from .model_manifest import ModelIntegrityError, read_manifest, verify_file
+from .serving import class_key, log_extra_fields
+
+if TYPE_CHECKING:
+    from .tabular import TableSchema
 
 VCPU_MB = 1769  # Lambda gives one vCPU per 1,769 MB of memory
 MAX_VCPUS = 6  # at 10,240 MB
@@ -56,7 +55,7 @@ def _dtype(spec: Mapping) -> object:
 
 @dataclass
 class OnnxModel:
-    """An ONNX graph behind LoadedModel's interface: ``predict(rows) -> (labels, probas)``."""
+    """An ONNX graph as a serving.ServingModel: ``predict(rows) -> (labels, probas)``."""
 
     version: str
     input_kind: str
@@ -69,9 +68,10 @@ class OnnxModel:
     labels: dict
     manifest: dict = field(repr=False)
     load_ms: float = 0.0
-    table: object = None  # tabular.TableSchema of a "table" model (RowRules checks records with it)
+    table: TableSchema | None = None  # a "table" model's columns (RowRules checks records)
     threads: int = 1
     check_ms: float = 0.0  # the manifest samples' self-check (modelstore.check_samples)
+    phases: dict[str, Any] = field(default_factory=dict, repr=False)  # modelstore.load_model's
 
     @property
     def with_proba(self) -> bool:
@@ -103,7 +103,7 @@ class OnnxModel:
         import numpy as np
 
         if self.table is not None:
-            _log_extra_fields(self.table.take_extra_fields())
+            log_extra_fields(self.table.take_extra_fields())
         wanted = [self.label_output] + ([self.proba_output] if self.proba_output else [])
         results = self.session.run(wanted, self.feed(rows))
         raw = np.asarray(results[0])
@@ -141,7 +141,7 @@ def load_onnx_model(
     manifest: dict | None = None,
     *,
     started: float | None = None,
-    table: object = None,
+    table: TableSchema | None = None,
     environ: Mapping[str, str] = os.environ,
 ) -> OnnxModel:
     """Load the graph the manifest names. Pass ``manifest`` only once its files are verified."""

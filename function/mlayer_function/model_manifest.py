@@ -1,0 +1,76 @@
+"""Read the model layer's manifest and verify each file it lists, before anything is loaded.
+
+Both loaders (modelstore's scikit-learn one, onnx_model's) start here, so neither imports the
+other. The manifest (docs/FORMATS.md) is read as JSON; mlayer is never imported.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Any
+
+from .decoding import INPUT_KINDS
+
+SUPPORTED_SCHEMA = 1
+
+
+class ModelIntegrityError(Exception):
+    """The model on disk is missing, unreadable or differs from its manifest."""
+
+
+def sha256_of(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        while chunk := fh.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def read_manifest(model_dir: Path) -> dict[str, Any]:
+    path = model_dir / "manifest.json"
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ModelIntegrityError(
+            f"no model manifest at {path}: is the model layer attached (mlayer publish-model)?"
+        ) from None
+    except (OSError, ValueError) as exc:
+        raise ModelIntegrityError(f"unreadable model manifest {path}: {exc}") from None
+    if not isinstance(manifest, dict):
+        raise ModelIntegrityError(f"model manifest {path} is not a JSON object")
+    schema = manifest.get("schema_version")
+    if schema != SUPPORTED_SCHEMA:
+        raise ModelIntegrityError(
+            f"model manifest schema_version {schema!r}: this function reads {SUPPORTED_SCHEMA}"
+        )
+    for key in ("model_version", "input_kind", "artifacts", "outputs"):
+        if key not in manifest:
+            raise ModelIntegrityError(f"model manifest {path} has no {key!r}")
+    if manifest["input_kind"] not in INPUT_KINDS:
+        raise ModelIntegrityError(
+            f"model manifest input_kind {manifest['input_kind']!r}: expected one of {INPUT_KINDS}"
+        )
+    if not manifest["artifacts"]:
+        raise ModelIntegrityError(f"model manifest {path} lists no artifacts")
+    return manifest
+
+
+def verify_file(path: Path, expected_sha256: str, expected_size: int | None) -> None:
+    """Raise unless the file is byte for byte the one the manifest describes."""
+    try:
+        size = path.stat().st_size
+    except FileNotFoundError:
+        raise ModelIntegrityError(f"{path} is listed in the manifest but missing") from None
+    if expected_size is not None and size != expected_size:
+        raise ModelIntegrityError(
+            f"{path}: size {size} differs from the manifest's {expected_size}; "
+            "refusing to serve a model that is not the published one"
+        )
+    actual = sha256_of(path)
+    if actual != expected_sha256:
+        raise ModelIntegrityError(
+            f"{path}: sha256 {actual[:12]}… differs from the manifest's "
+            f"{str(expected_sha256)[:12]}…; refusing to serve a model that is not the published one"
+        )
