@@ -5,12 +5,19 @@ from __future__ import annotations
 
 import random
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from publish_support import BUCKET, FUNCTION, create_function
 
 from mlayer.gateway.metrics import MetricDatum, put_metrics
-from mlayer.rollout.health import EMF_NAMESPACE, LAMBDA_NAMESPACE, emf_dimensions
+from mlayer.rollout.health import (
+    BIN_DIMENSION,
+    BIN_METRIC,
+    EMF_NAMESPACE,
+    LAMBDA_NAMESPACE,
+    emf_dimensions,
+)
 from mlayer.rollout.health import lambda_dimensions as lam_dims
 
 ALIAS = "live"
@@ -36,6 +43,9 @@ class Behaviour:
     dead_p: float = 0.0
     ms: float = 40.0
     shares: tuple[float, ...] = (0.5, 0.5)
+    # a regressor: its next prediction, and the function's value bin for it (prediction_counts)
+    values: Callable[[random.Random], float] | None = None
+    bin_key: Callable[[float], str] = str
 
 
 @dataclass
@@ -79,7 +89,11 @@ class Traffic:
         errors = sum(self.rng.random() < b.error_p for _ in range(batches))
         records = 10 * (batches - errors)
         dead = sum(self.rng.random() < b.dead_p for _ in range(records))
-        picks = self.rng.choices(CLASSES, weights=b.shares, k=records - dead)
+        if b.values is not None:
+            self.publish_bins(version, b, records - dead, stamp)
+            picks: list[str] = []
+        else:
+            picks = self.rng.choices(CLASSES, weights=b.shares, k=records - dead)
         lam = lam_dims(FUNCTION, ALIAS, version)
         emf = emf_dimensions(FUNCTION, version)
         put_metrics(
@@ -101,7 +115,24 @@ class Traffic:
                     MetricDatum(
                         "predictions", {**emf, "prediction": c}, picks.count(c), timestamp=stamp
                     )
-                    for c in CLASSES
+                    for c in (CLASSES if b.values is None else ())
                 ),
+            ],
+        )
+
+    def publish_bins(self, version: str, b: Behaviour, records: int, stamp: float) -> None:
+        """A regressor's predictions counted per value bin, as the function's EMF lines do."""
+        assert b.values is not None
+        counts: dict[str, int] = {}
+        for _ in range(records):
+            key = b.bin_key(b.values(self.rng))
+            counts[key] = counts.get(key, 0) + 1
+        emf = emf_dimensions(FUNCTION, version)
+        put_metrics(
+            self.gw,
+            EMF_NAMESPACE,
+            [
+                MetricDatum(BIN_METRIC, {**emf, BIN_DIMENSION: k}, n, timestamp=stamp)
+                for k, n in sorted(counts.items())
             ],
         )

@@ -40,7 +40,8 @@ class Health:
     dead_letters: float = 0.0
     p99_ms: float = 0.0
     latency_stat: str = "p99"  # what p99_ms holds: "Average" where the endpoint has no p99
-    predictions: Mapping[str, float] = field(default_factory=dict)  # class (or bin) -> count
+    predictions: Mapping[str, float] = field(default_factory=dict)  # class -> count
+    bins: Mapping[str, float] = field(default_factory=dict)  # a regressor's value bin -> count
 
     @property
     def error_rate(self) -> float:
@@ -52,12 +53,13 @@ class Health:
         return self.dead_letters / seen if seen else 0.0
 
     def to_dict(self) -> dict[str, Any]:
-        return {**self.__dict__, "predictions": dict(self.predictions)}
+        return {**self.__dict__, "predictions": dict(self.predictions), "bins": dict(self.bins)}
 
     @classmethod
     def from_dict(cls, doc: Mapping[str, Any]) -> Health:
         known = {k: doc[k] for k in cls.__dataclass_fields__ if k in doc}
         known["predictions"] = dict(known.get("predictions", {}))
+        known["bins"] = dict(known.get("bins", {}))
         return cls(**known)
 
 
@@ -147,10 +149,15 @@ def _latency(new: Health, old: Health, t: Thresholds) -> Reading:
 
 
 def _prediction_shift(new: Health, old: Health, t: Thresholds) -> Reading:
-    value = stats.psi(old.predictions, new.predictions, smoothing=0.5)
-    classes = len(set(old.predictions) | set(new.predictions))
-    n_old, n_new = sum(old.predictions.values()), sum(new.predictions.values())
+    """PSI over a classifier's classes, or over a regressor's value groups (stats.group_bins)."""
+    old_counts, new_counts, over = old.predictions, new.predictions, ""
+    if not (old_counts or new_counts) and (old.bins or new.bins):
+        old_counts, new_counts = stats.group_bins(old.bins, new.bins)
+        over = f" over {len(set(old_counts) | set(new_counts))} value groups"
+    value = stats.psi(old_counts, new_counts, smoothing=0.5)
+    classes = len(set(old_counts) | set(new_counts))
+    n_old, n_new = sum(old_counts.values()), sum(new_counts.values())
     noise = stats.psi_noise_bound(classes, n_old, n_new)
     passed = not (value > t.max_psi and value > noise)
-    detail = f"PSI {value:.3f} (chance alone stays under {noise:.3f})"
+    detail = f"PSI {value:.3f}{over} (chance alone stays under {noise:.3f})"
     return Reading("prediction_shift", passed, value, 0.0, t.max_psi, detail)

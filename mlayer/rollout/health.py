@@ -4,7 +4,9 @@ What is read (docs/FORMATS.md, "Rollout metrics"):
 - AWS/Lambda Invocations, Errors (Sum) and Duration (p99) with the dimensions Lambda gives an
   alias's metrics: FunctionName, Resource=<function>:<alias>, ExecutedVersion;
 - the function's EMF metrics (namespace `mlayer`): predicted, dead_lettered (Sum) and
-  predictions by class, under the dimension set {function, function_version}.
+  predictions by class, under the dimension set {function, function_version}; for a model
+  with no classes (a regressor), prediction_bins by the function's fixed value bins, whose
+  names are listed first (ListMetrics: the function names them, nothing knows them ahead).
 p99: CloudWatch computes it (Stat "p99"); the window's value is its highest minute. An endpoint
 that cannot (moto's serializer crashes on any percentile) is asked for the Average instead, for
 both versions alike, and the latency gate's reading names that statistic: a 3x slower model is
@@ -18,11 +20,13 @@ from collections.abc import Sequence
 from typing import Any
 
 from mlayer.errors import AwsError
+from mlayer.gateway.metric_names import dimension_values
 from mlayer.gateway.metrics import MetricQuery, metric_values
 from mlayer.rollout.gates import Health
 
 LAMBDA_NAMESPACE = "AWS/Lambda"
 EMF_NAMESPACE = "mlayer"
+BIN_METRIC, BIN_DIMENSION = "prediction_bins", "prediction_bin"  # the function's names
 P99_FALLBACK = "Average"
 
 
@@ -42,6 +46,7 @@ def _queries(
     classes: Sequence[str],
     p99: str,
     period: int = 60,
+    bins: Sequence[str] = (),
 ) -> list[MetricQuery]:
     lam = lambda_dimensions(function, alias, version)
     emf = emf_dimensions(function, version)
@@ -57,6 +62,12 @@ def _queries(
             f"{tag}c{i}", EMF_NAMESPACE, "predictions", {**emf, "prediction": c}, "Sum", period
         )
         for i, c in enumerate(classes)
+    ]
+    out += [
+        MetricQuery(
+            f"{tag}b{i}", EMF_NAMESPACE, BIN_METRIC, {**emf, BIN_DIMENSION: b}, "Sum", period
+        )
+        for i, b in enumerate(bins)
     ]
     return out
 
@@ -78,11 +89,19 @@ class HealthReader:
         self.p99_stat = "p99"
 
     def read(self, versions: Sequence[str], start: float, end: float) -> dict[str, Health]:
+        bins = {v: self._bins(v) for v in versions}
         queries = [
             q
             for i, v in enumerate(versions)
             for q in _queries(
-                self.function, self.alias, v, f"v{i}", self.classes, self.p99_stat, self.period
+                self.function,
+                self.alias,
+                v,
+                f"v{i}",
+                self.classes,
+                self.p99_stat,
+                self.period,
+                bins[v],
             )
         ]
         start, end = math.floor(start), max(math.ceil(end), math.floor(start) + self.period)
@@ -93,9 +112,16 @@ class HealthReader:
                 raise
             self.p99_stat = P99_FALLBACK
             return self.read(versions, start, end)
-        return {v: self._health(values, f"v{i}") for i, v in enumerate(versions)}
+        return {v: self._health(values, f"v{i}", bins[v]) for i, v in enumerate(versions)}
 
-    def _health(self, values: dict[str, list[float]], tag: str) -> Health:
+    def _bins(self, version: str) -> list[str]:
+        """A regressor's value bins this version has counted into (none for a classifier)."""
+        if self.classes:
+            return []
+        emf = emf_dimensions(self.function, version)
+        return dimension_values(self.gw, EMF_NAMESPACE, BIN_METRIC, emf, BIN_DIMENSION)
+
+    def _health(self, values: dict[str, list[float]], tag: str, bins: Sequence[str]) -> Health:
         def total(key: str) -> float:
             return float(sum(values.get(f"{tag}{key}", [])))
 
@@ -108,6 +134,7 @@ class HealthReader:
             p99_ms=max(durations, default=0.0),
             latency_stat=self.p99_stat,
             predictions={c: total(f"c{i}") for i, c in enumerate(self.classes)},
+            bins={b: n for i, b in enumerate(bins) if (n := total(f"b{i}"))},
         )
 
 
