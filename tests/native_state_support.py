@@ -8,9 +8,14 @@ one runs in a child process (``load_and_predict``): a negative return code is a 
 
 from __future__ import annotations
 
+import atexit
+import copy
+import functools
+import os
+import select
 import subprocess
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -39,8 +44,31 @@ Y = (X[:, 0] + 0.3 * RNG.random(200) > 0.6).astype(int)
 X_MISSING = np.where(RNG.random(X.shape) < 0.1, np.nan, X)  # +inf thresholds split them off
 
 
-def genuine() -> dict[str, Any]:
-    """One fitted model per family the scan checks (small: these are dumped many times)."""
+class _Fresh(Mapping[str, Any]):
+    """The fitted models by family; each lookup is a deep copy, free for its caller to edit."""
+
+    def __init__(self, fitted: dict[str, Any]) -> None:
+        self._fitted = fitted
+
+    def __getitem__(self, name: str) -> Any:
+        return copy.deepcopy(self._fitted[name])
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._fitted)
+
+    def __len__(self) -> int:
+        return len(self._fitted)
+
+
+def genuine() -> Mapping[str, Any]:
+    """One fitted model per family the scan checks (small: these are dumped many times).
+
+    Fitted once per process; every lookup hands out a copy of its own (tests edit them)."""
+    return _Fresh(_fitted())
+
+
+@functools.cache
+def _fitted() -> dict[str, Any]:
     return {
         "tree": DecisionTreeClassifier(random_state=0).fit(X, Y),
         "forest": RandomForestClassifier(8, random_state=0).fit(X, Y),
@@ -116,9 +144,68 @@ else:
         m @ np.ones(m.shape[1]); m.tocsc().tocoo().tocsr(); m.toarray(); m.T @ m
 """
 
+# A child Python that imports the stack once, then forks one fresh process per file to run
+# CHILD in: each load still happens in its own process (a crash kills only that fork, and its
+# signal is reported), without paying the ~1 s import of scikit-learn per fuzzed example.
+# One thread for BLAS/OpenMP: nothing in the parent starts a pool its forks would inherit.
+ZYGOTE = r"""
+import os, sys, traceback
+import joblib, numpy, scipy.sparse
+import sklearn.cluster, sklearn.ensemble, sklearn.neighbors, sklearn.svm, sklearn.tree
+child = compile(sys.argv[1], "<child>", "exec")
+for line in sys.stdin:
+    path, err = line.rstrip("\n").split("\t")
+    pid = os.fork()
+    if pid == 0:
+        fd = os.open(err, os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
+        os.dup2(fd, 2)
+        sys.argv = ["-c", path]
+        try:
+            exec(child, {"__name__": "__main__"})
+        except SystemExit as exc:
+            os._exit(exc.code if isinstance(exc.code, int) else 1)
+        except BaseException:
+            traceback.print_exc()
+            sys.stderr.flush()
+            os._exit(1)
+        sys.stderr.flush()
+        os._exit(0)
+    _, status = os.waitpid(pid, 0)
+    print(-os.WTERMSIG(status) if os.WIFSIGNALED(status) else os.WEXITSTATUS(status), flush=True)
+"""
+_zygote: subprocess.Popen | None = None
 
-def load_and_predict(path: Path) -> subprocess.CompletedProcess:
-    """joblib.load + predict in a child Python: its return code is negative if it crashed."""
-    return subprocess.run(
-        [sys.executable, "-c", CHILD, str(path)], capture_output=True, text=True, timeout=120
-    )
+
+def _forker() -> subprocess.Popen:
+    global _zygote
+    if _zygote is None or _zygote.poll() is not None:
+        env = {**os.environ, "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1"}
+        _zygote = subprocess.Popen(
+            [sys.executable, "-c", ZYGOTE, CHILD],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+            env=env,
+        )
+        atexit.register(_zygote.kill)
+    return _zygote
+
+
+def load_and_predict(path: Path, timeout: float = 120) -> subprocess.CompletedProcess:
+    """joblib.load + predict in a child process of its own (forked from a Python that has the
+    stack imported): its return code is negative if it crashed, as a fresh ``python -c`` is."""
+    zygote = _forker()
+    assert zygote.stdin is not None and zygote.stdout is not None
+    err = path.with_name(path.name + ".stderr")
+    zygote.stdin.write(f"{path}\t{err}\n")
+    zygote.stdin.flush()
+    ready, _, _ = select.select([zygote.stdout], [], [], timeout)
+    if not ready:
+        zygote.kill()
+        raise subprocess.TimeoutExpired(str(path), timeout)
+    answer = zygote.stdout.readline()
+    if not answer:
+        raise RuntimeError(f"the forking child Python died (code {zygote.wait()})")
+    code = int(answer)
+    stderr = err.read_text(errors="replace") if err.exists() else ""
+    return subprocess.CompletedProcess([str(path)], code, "", stderr)
