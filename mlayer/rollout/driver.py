@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, NoReturn
 
-from mlayer.errors import ConflictError, MlayerError
+from mlayer.errors import AwsError, ConflictError, MlayerError, UsageError
 from mlayer.gateway.routing import AliasRouting, read_routing, set_routing
 from mlayer.rollout.gates import Thresholds, judge
 from mlayer.rollout.health import HealthReader
@@ -37,6 +37,30 @@ class RolloutFailed(MlayerError):
 
 class RolloutStopped(ConflictError):
     """Someone else changed the alias: the rollout stopped without touching it."""
+
+
+class WriteUnsettled(AwsError):
+    """An alias write's answer was lost and the alias is unchanged: the rollout is where it
+    was (still running), for `rollout resume`."""
+
+
+# botocore's failures that leave a sent write's outcome unknown (gateway/translate.py's codes)
+LOST_ANSWER = ("ReadTimeoutError", "ConnectionClosedError", "EndpointConnectionError")
+PROVISIONED = "Provisioned Concurrency"  # AWS: "Alias with weights can not be used with ..."
+
+
+class ProvisionedConcurrencyRefused(UsageError):
+    """AWS refused weights on the alias: it has provisioned concurrency (set out of band)."""
+
+    def __init__(self, state: RolloutState, exc: AwsError) -> None:
+        super().__init__(
+            f"AWS refused weights on alias {state.alias} of {state.function}: it has provisioned "
+            f"concurrency ({exc.message}). The alias still routes all traffic to version "
+            f"{state.old_version}; version {state.new_version} is published but has none.",
+            f"Remove the alias's provisioned concurrency for the rollout (`aws lambda "
+            f"delete-provisioned-concurrency-config --function-name {state.function} "
+            f"--qualifier {state.alias}`), or publish with --rollout all-at-once.",
+        )
 
 
 @dataclass
@@ -210,13 +234,42 @@ class Rollouts:
     def _write(
         self, state: RolloutState, read: AliasRouting, version: str, weights: dict[str, float]
     ) -> AliasRouting:
+        """Set the split, guarded by the RevisionId read; an answer lost or refused is settled
+        by what the alias holds afterwards (``_settle``), never by writing again blind."""
+        target = AliasRouting(state.function, state.alias, version, dict(weights))
         try:
             return set_routing(
                 self.gw, state.function, state.alias, version, weights, read.revision_id
             )
-        except ConflictError as exc:
-            self._stopped(state, f"AWS refused the write ({exc.message})")
-            raise  # pragma: no cover - _stopped raises
+        except ConflictError as exc:  # PreconditionFailed: a retry of ours, or someone else
+            return self._settle(state, read, target, exc)
+        except AwsError as exc:
+            if weights and PROVISIONED in exc.message:
+                raise ProvisionedConcurrencyRefused(state, exc) from None
+            if exc.code not in LOST_ANSWER:
+                raise
+            return self._settle(state, read, target, exc)
+
+    def _settle(
+        self, state: RolloutState, read: AliasRouting, target: AliasRouting, exc: AwsError
+    ) -> AliasRouting:
+        """After a write whose answer was lost: the alias holding the target means it landed
+        (go on); holding what was read means nothing changed (stop, still running, for
+        `rollout resume`); anything else is someone else's change (stop, named)."""
+        now = read_routing(self.gw, state.function, state.alias)
+        if now is not None and now.same_split(target):
+            self.progress(f"{state.alias}: the write's answer was lost, but it landed; going on")
+            return now
+        if now is not None and now.same_split(read) and not isinstance(exc, ConflictError):
+            raise WriteUnsettled(
+                f"Rollout of {state.function}:{state.alias}: the alias write's answer was lost "
+                f"({exc.message}), and the alias still routes {_split(now)}: nothing changed. "
+                "The rollout is still running where it was.",
+                "`mlayer rollout resume` tries again (or `mlayer rollout abort`).",
+                exc.code,
+            )
+        why = "gone" if now is None else _split(now)
+        self._stopped(state, f"AWS refused the write ({exc.message}); it now routes {why}")
 
     def _stopped(self, state: RolloutState, why: str) -> NoReturn:  # saves, then raises
         self.save(

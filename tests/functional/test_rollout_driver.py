@@ -141,3 +141,77 @@ def test_abort_puts_all_traffic_back_on_the_old_version(gw):
     routing = read_routing(gw, FUNCTION, ALIAS)
     assert (routing.version, dict(routing.weights)) == (v1, {})
     assert rollouts.load(FUNCTION, ALIAS).reason == "aborted by mlayer rollout abort"
+
+
+# --- an alias write whose answer is lost (fault injection on botocore's events) ---
+
+
+def _lose_update_alias_answers(gw, fault, times=1, event="after-call"):
+    """The next ``times`` UpdateAlias calls raise ``fault()``: after-call, once the write has
+    reached the embedded AWS (its answer lost); before-send, before it leaves (never written;
+    botocore's retries meet it each time)."""
+    left = {"n": times, "attempts": 0}
+
+    def hook(**_kwargs):
+        if left["n"] > 0:
+            left["attempts"] += 1
+            if event == "after-call":
+                left["n"] -= 1
+            raise fault()
+
+    gw.client("lambda").meta.events.register(f"{event}.lambda.UpdateAlias", hook)
+    return left
+
+
+def _timeout():
+    from botocore.exceptions import ReadTimeoutError
+
+    return ReadTimeoutError(endpoint_url="http://embedded/aws", error="read timed out")
+
+
+def _precondition_failed():
+    """What AWS answers botocore's retry of a write that had landed (the RevisionId moved)."""
+    from botocore.exceptions import ClientError
+
+    return ClientError(
+        {"Error": {"Code": "PreconditionFailedException", "Message": "RevisionId mismatch"}},
+        "UpdateAlias",
+    )
+
+
+@pytest.mark.parametrize("fault", [_timeout, _precondition_failed], ids=["timeout", "retry-412"])
+def test_a_lost_answer_to_a_write_that_landed_is_found_on_the_alias_and_the_rollout_goes_on(
+    gw, fault
+):
+    v1, v2, traffic, rollouts, current = _rig(gw, GOOD)
+    lines: list[str] = []
+    rollouts.progress = lines.append
+    state = _start(rollouts, current, v2, strategy="linear", percent=40)
+    _lose_update_alias_answers(gw, fault)  # the 40% -> 80% write
+    done = rollouts.drive(state, HealthReader(gw, FUNCTION, ALIAS, CLASSES))
+    assert done.status == "promoted" and [h.weight for h in done.history] == [0.4, 0.8]
+    assert any("answer was lost, but it landed" in line for line in lines)
+    routing = read_routing(gw, FUNCTION, ALIAS)
+    assert (routing.version, dict(routing.weights)) == (v2, {})
+
+
+def test_a_write_that_never_landed_stops_the_rollout_where_it_was_for_resume(gw):
+    from botocore.exceptions import ConnectionClosedError
+
+    from mlayer.rollout.driver import WriteUnsettled
+
+    v1, v2, traffic, rollouts, current = _rig(gw, GOOD)
+    state = _start(rollouts, current, v2, strategy="linear", percent=40)
+    fault = _lose_update_alias_answers(
+        gw, lambda: ConnectionClosedError(endpoint_url="http://embedded/aws"), event="before-send"
+    )
+    with pytest.raises(WriteUnsettled) as err:
+        rollouts.drive(state, HealthReader(gw, FUNCTION, ALIAS, CLASSES))
+    assert fault["attempts"] >= 2  # botocore retried it, then gave up
+    assert "nothing changed" in err.value.message and "rollout resume" in err.value.hint
+    assert err.value.exit_code == 1
+    saved = rollouts.load(FUNCTION, ALIAS)
+    assert (saved.status, saved.step, saved.weight) == ("running", 0, 0.4)  # as it was
+    assert read_routing(gw, FUNCTION, ALIAS).weights == {v2: 0.4}
+    fault["n"] = 0  # the network is back: resume drives it on
+    assert rollouts.drive(saved, HealthReader(gw, FUNCTION, ALIAS, CLASSES)).status == "promoted"

@@ -88,6 +88,10 @@ def test_every_alias_write_carries_the_revision_id_read_and_a_conflict_stops_it(
             "RevisionId": "rev-7",
         },
     )
+    # the refused write is settled by a read: someone else's split, not the one asked for
+    lam.add_response(
+        "get_alias", _alias("1", {"2": 0.5}, rev="rev-8"), {"FunctionName": FN, "Name": ALIAS}
+    )
     s3.add_response(
         "put_object",
         {},
@@ -104,7 +108,7 @@ def test_every_alias_write_carries_the_revision_id_read_and_a_conflict_stops_it(
     with pytest.raises(RolloutStopped) as err:
         rollouts._write(_state(), rollouts._expect(_state()), "1", {})
     assert "changed by someone else" in err.value.message
-    assert "AWS refused the write" in err.value.message
+    assert "AWS refused the write" in err.value.message and "2 at 50%" in err.value.message
 
 
 def test_the_first_step_keeps_the_primary_and_adds_the_weight_with_the_revision_id(rig):
@@ -203,3 +207,80 @@ def test_get_metric_data_asks_for_p99_with_lambdas_alias_dimensions(rig):
         "MetricName": "Duration",
         "Dimensions": dims,
     }
+
+
+PUT_STATE = {
+    "Bucket": "b",
+    "Key": "rollouts/fn/live.json",
+    "Body": ANY,
+    "ContentType": ANY,
+    "ExpectedBucketOwner": ANY,
+    "ServerSideEncryption": ANY,
+}
+FIRST_STEP = {
+    "FunctionName": FN,
+    "Name": ALIAS,
+    "FunctionVersion": "4",
+    "RoutingConfig": {"AdditionalVersionWeights": {"5": 0.1}},
+    "RevisionId": "rev-2",
+}
+
+
+def _start_canary(gw):
+    from mlayer.gateway.routing import read_routing
+
+    rollouts = Rollouts(gw, "b", clock=lambda: 5.0)
+    return rollouts.start(
+        read_routing(gw, FN, ALIAS),
+        "5",
+        strategy="canary",
+        percent=10,
+        interval_s=60,
+        thresholds=Thresholds(),
+    )
+
+
+def test_provisioned_concurrency_on_the_alias_refuses_the_first_step_named_and_writes_nothing(
+    rig,
+):
+    """Set out of band (mlayer's own [function] provisioned_concurrency is refused before
+    publishing): AWS refuses the weights, the rollout names it, no state file is written."""
+    from mlayer.rollout.driver import ProvisionedConcurrencyRefused
+
+    gw, lam, s3, cw = rig
+    lam.add_response("get_alias", _alias("4", rev="rev-2"), {"FunctionName": FN, "Name": ALIAS})
+    lam.add_client_error(
+        "update_alias",
+        "InvalidParameterValueException",
+        "Alias with weights can not be used with Provisioned Concurrency",
+        400,
+        expected_params=FIRST_STEP,
+    )
+    with pytest.raises(ProvisionedConcurrencyRefused) as err:
+        _start_canary(gw)
+    assert err.value.exit_code == 2
+    assert "alias live of fn: it has provisioned concurrency" in err.value.message
+    assert "all traffic to version 4" in err.value.message
+    assert "delete-provisioned-concurrency-config" in err.value.hint
+    # no put_object stubbed: a state-file write would fail the Stubber
+
+
+def test_a_retry_refused_because_the_first_try_landed_is_settled_by_a_read(rig):
+    """botocore retries a write whose answer was lost; on AWS the RevisionId moved with the
+    first try, so the retry gets PreconditionFailed: the alias holding the split asked for
+    means the write landed."""
+    gw, lam, s3, cw = rig
+    lam.add_response("get_alias", _alias("4", rev="rev-2"), {"FunctionName": FN, "Name": ALIAS})
+    lam.add_client_error(
+        "update_alias",
+        "PreconditionFailedException",
+        "The RevisionId provided does not match",
+        412,
+        expected_params=FIRST_STEP,
+    )
+    lam.add_response(
+        "get_alias", _alias("4", {"5": 0.1}, rev="rev-3"), {"FunctionName": FN, "Name": ALIAS}
+    )
+    s3.add_response("put_object", {}, PUT_STATE)
+    state = _start_canary(gw)
+    assert (state.status, state.weight, state.new_version) == ("running", 0.1, "5")
