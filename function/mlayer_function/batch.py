@@ -23,12 +23,14 @@ dedupe on the ``event_id`` every result carries (docs/FORMATS.md, "Replays").
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, NamedTuple, Protocol
+from typing import Any, NamedTuple
 
+from .batch_ports import Clock, DeadLetterSink, OutputSink, Predictor
 from .decoding import BadRecord, RowRules, decode_payload, to_row
 from .delivery import SYSTEMIC_ERRORS, Delivery, Prepared, TooBig, cut, describe, new_tuple
+from .predict_isolation import predict_isolating
 
 PREDICTED = "predicted"
 DEAD_LETTERED = "dead_lettered"
@@ -49,31 +51,6 @@ class InRecord(NamedTuple):
     data: object
     encoding: str = "base64"
     order: int = 0
-
-
-class OutputSink(Protocol):
-    name: str
-
-    def prepare(self, doc: dict[str, Any]) -> Prepared:
-        """One result in the sink's wire form; raises for this result alone (e.g. TooBig)."""
-
-    def send(self, items: Sequence[Prepared]) -> Delivery: ...
-
-
-class DeadLetterSink(Protocol):
-    def write(self, docs: Sequence[dict[str, Any]]) -> Delivery: ...
-
-
-class Clock(Protocol):
-    def now(self) -> datetime: ...
-
-    def monotonic(self) -> float: ...
-
-
-class Predictor(Protocol):
-    version: str
-
-    def predict(self, rows: list[Any]) -> tuple[list[Any], list[dict[str, Any]] | None]: ...
 
 
 class RecordResult(NamedTuple):
@@ -127,45 +104,6 @@ def iso_millis(moment: datetime) -> str:
         f"{moment.year:04d}-{moment.month:02d}-{moment.day:02d}T{moment.hour:02d}:"
         f"{moment.minute:02d}:{moment.second:02d}.{moment.microsecond // 1000:03d}Z"
     )
-
-
-def error_reason(exc: BaseException) -> str:
-    return f"predict failed: {describe(exc)}"
-
-
-def predict_isolating(
-    predict: Callable[[list[Any]], tuple[list[Any], list[dict[str, Any]] | None]], rows: list[Any]
-) -> tuple[dict[int, tuple[object, dict[str, Any] | None]], dict[int, str]]:
-    """Predict all rows in one call; if it raises, bisect until the offending rows are alone.
-
-    Returns (position -> (label, probabilities)) and (position -> reason). A batch with one
-    bad row costs about 2*log2(n) extra calls; a healthy batch costs exactly one.
-    """
-    predictions: dict[int, tuple[object, dict[str, Any] | None]] = {}
-    errors: dict[int, str] = {}
-
-    def attempt(positions: list[int]) -> None:
-        try:
-            labels, probas = predict([rows[p] for p in positions])
-            if len(labels) != len(positions) or (probas is not None and len(probas) != len(labels)):
-                raise ValueError(f"{len(labels)} predictions for {len(positions)} rows")
-        except SYSTEMIC_ERRORS:
-            raise
-        except Exception as exc:
-            if len(positions) == 1:
-                errors[positions[0]] = error_reason(exc)
-                return
-            middle = len(positions) // 2
-            attempt(positions[:middle])
-            attempt(positions[middle:])
-            return
-        # no probabilities: None beside each label
-        pairs = zip(labels, probas or [None] * len(labels), strict=True)  # type: ignore[list-item]
-        predictions.update(zip(positions, pairs, strict=True))
-
-    if rows:
-        attempt(list(range(len(rows))))
-    return predictions, errors
 
 
 def _decode_all(
@@ -228,9 +166,40 @@ def process_batch(
     t1 = clock.monotonic()
     predictions, predict_errors = predict_isolating(model.predict, [row for _, _, row in good])
     t2 = clock.monotonic()
+    ledger = _Ledger(records, reasons, model.version, iso_millis(clock.now()))
+    prepared = _shape_results(ledger, good, predictions, predict_errors, output)
+    written, unwritten = _deliver_results(ledger, prepared, output)
+    held, unsafe = _write_dead_letters(ledger, unwritten, dead_letter, ordered)
+    t3 = clock.monotonic()
+    results = _answer(ledger, written, held, unsafe, ordered)
+    metrics = _metrics(results, t0, t1, t2, t3)
+    if observe is not None:
+        observe(good, predictions, metrics.predict_ms)
+    return BatchOutcome(tuple(results), metrics, tuple(ledger.sink_errors))
 
-    stamp = iso_millis(clock.now())
-    version = model.version
+
+@dataclass
+class _Ledger:
+    """One batch between its stages: each record's dead-letter reason (by index) and what the
+    sinks said went wrong; the version and time every result and letter carries."""
+
+    records: Sequence[InRecord]
+    reasons: dict[int, str]
+    version: str
+    stamp: str
+    sink_errors: list[str] = field(default_factory=list)
+
+
+def _shape_results(
+    ledger: _Ledger,
+    good: list[tuple[int, object, object]],
+    predictions: dict[int, tuple[object, dict[str, Any] | None]],
+    predict_errors: dict[int, str],
+    output: OutputSink,
+) -> dict[int, Prepared]:
+    """Each predicted record's result in the output sink's wire form, by record index; a
+    result the sink cannot take is its record's dead letter."""
+    records, reasons, version, stamp = ledger.records, ledger.reasons, ledger.version, ledger.stamp
     prepared: dict[int, Prepared] = {}
     prepare = output.prepare
     for pos, (index, rid, _) in enumerate(good):
@@ -238,7 +207,6 @@ def process_batch(
             reasons[index] = predict_errors[pos]
             continue
         label, probas = predictions[pos]
-        event_id = records[index].event_id
         if probas is None:
             doc = {"id": rid, "prediction": label, "model_version": version}
         else:
@@ -248,7 +216,7 @@ def process_batch(
                 "probabilities": probas,
                 "model_version": version,
             }
-        doc["event_id"] = event_id
+        doc["event_id"] = records[index].event_id
         doc["predicted_at"] = stamp
         try:
             prepared[index] = prepare(doc)
@@ -258,22 +226,16 @@ def process_batch(
             reasons[index] = f"result does not fit {output.name}: {exc.reason}"
         except Exception as exc:
             reasons[index] = f"result cannot be written to {output.name}: {describe(exc)}"
+    return prepared
 
-    def dead_letter_docs(indices: Iterable[int]) -> list[dict[str, Any]]:
-        return [
-            {
-                "event_id": records[i].event_id,
-                "reason": cut(reasons[i]),  # a field name in it may be a megabyte long
-                "data": records[i].data,
-                "model_version": version,
-                "failed_at": stamp,
-            }
-            for i in indices
-        ]
 
-    sink_errors: list[str] = []
+def _deliver_results(
+    ledger: _Ledger, prepared: dict[int, Prepared], output: OutputSink
+) -> tuple[set[int], list[int]]:
+    """(written, unwritten) record indices; a result the sink refuses is a dead letter."""
+    records, reasons = ledger.records, ledger.reasons
     to_write = sorted(prepared)
-    sent = _deliver(output, [prepared[i] for i in to_write], sink_errors, "output sink")
+    sent = _deliver(output, [prepared[i] for i in to_write], ledger.sink_errors, "output sink")
     written = set(to_write) if not (sent.refused or sent.retry) else set()
     unwritten = []
     for i in to_write if not written else ():
@@ -284,38 +246,71 @@ def process_batch(
             unwritten.append(i)
         else:
             written.add(i)
-    letters, held = sorted(reasons), set()
-    if ordered and unwritten:  # Lambda delivers these again: their letters would be written twice
+    return written, unwritten
+
+
+def _write_dead_letters(
+    ledger: _Ledger, unwritten: list[int], dead_letter: DeadLetterSink, ordered: bool
+) -> tuple[set[int], set[int]]:
+    """(held, unsafe): letters not written because Lambda delivers their records again (an
+    ordered source, from the first unwritten result on: else written twice), and letters
+    the dead-letter sink did not take."""
+    records = ledger.records
+    letters, held = sorted(ledger.reasons), set()
+    if ordered and unwritten:
         first_unwritten = min(records[i].order for i in unwritten)
         held = {i for i in letters if records[i].order >= first_unwritten}
         letters = [i for i in letters if i not in held]
-    dead = _deliver(dead_letter, dead_letter_docs(letters), sink_errors, "dead-letter sink")
+    docs = _dead_letter_docs(ledger, letters)
+    dead = _deliver(dead_letter, docs, ledger.sink_errors, "dead-letter sink")
     unsafe = {i for i in letters if records[i].event_id in dead.undelivered}
-    t3 = clock.monotonic()
+    return held, unsafe
 
+
+def _dead_letter_docs(ledger: _Ledger, indices: Iterable[int]) -> list[dict[str, Any]]:
+    records, reasons = ledger.records, ledger.reasons
+    return [
+        {
+            "event_id": records[i].event_id,
+            "reason": cut(reasons[i]),  # a field name in it may be a megabyte long
+            "data": records[i].data,
+            "model_version": ledger.version,
+            "failed_at": ledger.stamp,
+        }
+        for i in indices
+    ]
+
+
+def _answer(
+    ledger: _Ledger, written: set[int], held: set[int], unsafe: set[int], ordered: bool
+) -> list[RecordResult]:
+    """Every record's one state, in the batch's order."""
+    records, reasons = ledger.records, ledger.reasons
     if len(written) == len(records):  # the common case, in one pass without per-record tests
-        results = [new_tuple(RecordResult, (record, PREDICTED, "")) for record in records]
-    else:
-        results = []
-        for index, record in enumerate(records):
-            if index in written:
-                results.append(RecordResult(record, PREDICTED))
-            elif index in reasons:
-                if index in unsafe:
-                    results.append(RecordResult(record, FAILED, "dead-letter write failed"))
-                elif index in held:
-                    results.append(RecordResult(record, FAILED, AFTER_CHECKPOINT))
-                else:
-                    results.append(RecordResult(record, DEAD_LETTERED, reasons[index]))
+        return [new_tuple(RecordResult, (record, PREDICTED, "")) for record in records]
+    results = []
+    for index, record in enumerate(records):
+        if index in written:
+            results.append(RecordResult(record, PREDICTED))
+        elif index in reasons:
+            if index in unsafe:
+                results.append(RecordResult(record, FAILED, "dead-letter write failed"))
+            elif index in held:
+                results.append(RecordResult(record, FAILED, AFTER_CHECKPOINT))
             else:
-                results.append(RecordResult(record, FAILED, "result not written"))
-    if ordered:
-        results = _retry_from_checkpoint(results)
+                results.append(RecordResult(record, DEAD_LETTERED, reasons[index]))
+        else:
+            results.append(RecordResult(record, FAILED, "result not written"))
+    return _retry_from_checkpoint(results) if ordered else results
 
+
+def _metrics(
+    results: list[RecordResult], t0: float, t1: float, t2: float, t3: float
+) -> BatchMetrics:
     statuses = [result.status for result in results]
     counts = {status: statuses.count(status) for status in (PREDICTED, DEAD_LETTERED, FAILED)}
-    metrics = BatchMetrics(
-        records=len(records),
+    return BatchMetrics(
+        records=len(results),
         predicted=counts[PREDICTED],
         dead_lettered=counts[DEAD_LETTERED],
         failed=counts[FAILED],
@@ -323,9 +318,6 @@ def process_batch(
         predict_ms=(t2 - t1) * 1000,
         deliver_ms=(t3 - t2) * 1000,
     )
-    if observe is not None:
-        observe(good, predictions, metrics.predict_ms)
-    return BatchOutcome(tuple(results), metrics, tuple(sink_errors))
 
 
 def _retry_from_checkpoint(results: list[RecordResult]) -> list[RecordResult]:

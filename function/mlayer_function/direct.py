@@ -10,9 +10,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from .batch import Clock, Predictor, predict_isolating
+from .batch_ports import Clock, Predictor
 from .decoding import BadRecord, RowRules, to_row
 from .delivery import SYSTEMIC_ERRORS, cut, describe
+from .predict_isolation import predict_isolating
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,7 @@
 """One batch of a file's records -> its output lines and its dead letters (pure: no I/O).
 
 The stream's path, reused: the same row checks (decoding.to_row, the table schema), one
-vectorized predict per batch isolating a bad row by bisection (batch.predict_isolating), the
+vectorized predict per batch isolating a bad row by bisection (predict_isolation.py), the
 same line encoder. Every record ends as exactly one output line or one dead letter.
 """
 
@@ -10,10 +10,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from .batch import Predictor, predict_isolating
+from .batch_ports import Predictor
 from .decoding import BadRecord, RowRules, to_row
 from .delivery import SYSTEMIC_ERRORS, cut, describe, to_json_line
 from .file_cells import CsvRows, json_objects
+from .predict_isolation import predict_isolating
 
 try:  # the deps layer ships orjson (delivery.py's encoder prefers it too)
     import orjson
