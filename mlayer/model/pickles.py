@@ -34,7 +34,8 @@ from pathlib import Path
 from mlayer.errors import ModelError, UntrustedPickleError
 from mlayer.model import call_guard, refusal_hints, trust
 from mlayer.model.native_state import Checker
-from mlayer.model.replay import Refusal, State, Stub, Walker, stream_size
+from mlayer.model.replay import State, Walker, stream_size
+from mlayer.model.stubs import Refusal, Stub
 
 _REVIEW = "Save the model again with joblib.dump; mlayer does not load pickles written by hand."
 

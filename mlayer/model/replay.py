@@ -1,4 +1,4 @@
-"""Replay a pickle's opcodes on inert stubs, as joblib's unpickler would read them.
+"""Replay a pickle's opcodes on inert stubs (stubs.py), as joblib's unpickler would read them.
 
 The scan (mlayer.model.pickles) needs the exact opcodes joblib.load would run, which in a joblib file
 depends on how many array bytes each NumpyArrayWrapper's BUILD consumes. So this replays the
@@ -17,131 +17,19 @@ import pickle
 
 from mlayer.errors import ModelError
 from mlayer.model import call_guard, trust
-from mlayer.model.dtype_state import dtype_from_state
+from mlayer.model.stubs import (
+    ArrayStub,
+    Refusal,
+    Stub,
+    dtype_built,
+    dtype_made,
+    is_stub_class,
+    real_dtype,
+    tainted,
+)
 
-_LITERALS = (str, bytes, bytearray, int, float, complex, bool, type(None))
 # What joblib writes in a wrapper's state; any other key could replace its methods (read, ...)
 _WRAPPER_KEYS = {"subclass", "shape", "order", "dtype", "allow_mmap", "numpy_array_alignment_bytes"}
-
-
-class Refusal(Exception):
-    """An opcode trick: the scan stops at once (the message says which)."""
-
-
-class Stub:
-    """Stands for any object a pickle builds: it records what it is given and runs nothing."""
-
-    qualname = "?"
-    verdict: trust.Verdict
-
-    def __new__(cls, *args, **kwargs):
-        obj = object.__new__(cls)
-        obj.args, obj.state, obj.attrs = args, None, {}
-        obj.called = obj.canonical = False
-        obj.builds = 0  # BUILDs applied: mlayer.model.native_state refuses arrays rebuilt after use
-        obj.items = []  # (key or None, value) given by SETITEM(S)/APPEND(S)/ADDITEMS
-        return obj
-
-    def __init__(self, *args, **kwargs) -> None:
-        self.called = True
-
-    def __setitem__(self, key, value) -> None:
-        # SETITEM(S), APPEND(S), ADDITEMS on a built object (a dict or list subclass): kept,
-        # as mlayer.model.native_state checks what such a container holds
-        self.items.append((key, value))
-
-    def append(self, value) -> None:
-        self.items.append((None, value))
-
-    def extend(self, values) -> None:
-        self.items.extend((None, value) for value in values)
-
-    def add(self, value) -> None:
-        self.items.append((None, value))
-
-
-class _Array(Stub):
-    """The array joblib puts on the stack in place of a wrapper (not a global of the pickle)."""
-
-    qualname = "numpy.ndarray"
-
-
-def _is_class(obj) -> bool:
-    return isinstance(obj, type) and issubclass(obj, Stub)
-
-
-def _tainted(root) -> bool:
-    """Is joblib's array wrapper (class or instance) in ``root`` or its containers?
-
-    No allowed call returns an element of an object it is given, only (at most) the object
-    itself, so a wrapper can reach a call's result only when it is an argument: checking the
-    arguments and the plain containers among them is enough."""
-    seen: set[int] = set()
-    todo = [root]
-    while todo:
-        obj = todo.pop()
-        if id(obj) in seen or isinstance(obj, _LITERALS):
-            continue
-        seen.add(id(obj))
-        if _is_class(obj):
-            if obj.qualname == trust.WRAPPER:
-                return True
-        elif isinstance(obj, Stub):
-            if type(obj).qualname == trust.WRAPPER:
-                return True
-        elif isinstance(obj, dict):
-            todo.extend(obj.keys())
-            todo.extend(obj.values())
-        elif isinstance(obj, (tuple, list, set, frozenset)):
-            todo.extend(obj)
-    return False
-
-
-def _value(obj, depth: int = 0):
-    """A stub-free copy of ``obj`` for numpy: values, containers of them, and dtypes."""
-    if depth > 20:
-        raise ValueError("nested too deep")
-    if isinstance(obj, _LITERALS):
-        return obj
-    if isinstance(obj, (tuple, list)):
-        return type(obj)(_value(x, depth + 1) for x in obj)
-    if isinstance(obj, dict):
-        return {_value(k, depth + 1): _value(v, depth + 1) for k, v in obj.items()}
-    if isinstance(obj, Stub) and getattr(obj, "real", None) is not None:
-        return obj.real  # the same dtype object, as numpy would share it
-    raise ValueError("built from objects rather than values")
-
-
-def _dtype_made(stub: Stub) -> None:
-    """numpy.dtype(*args) as the real unpickler makes it, when the pickle calls it: a real dtype
-    object mirrors the stub, and each BUILD (__setstate__) is applied to it when it happens, so
-    that a wrapper reads the item size numpy has at that moment. Only copies (copy=True, as
-    numpy pickles them) are made: numpy's shared builtin dtypes are never touched."""
-    import numpy as np
-
-    stub.real = None
-    if len(stub.args) == 3 and stub.args[2] is True:
-        try:
-            stub.real = np.dtype(*_value(stub.args))
-        except Exception:
-            pass  # unusable for an array wrapper; refused only if a wrapper uses it
-
-
-def _dtype_built(stub: Stub, state) -> None:
-    if getattr(stub, "real", None) is not None:
-        try:
-            stub.real = dtype_from_state(stub.real, _value(state))  # mlayer.model.dtype_state
-        except Exception:
-            stub.real = None
-
-
-def _real_dtype(stub):
-    """The numpy dtype joblib would read an array with, or Refusal."""
-    if not (isinstance(stub, Stub) and type(stub).qualname == "numpy.dtype" and stub.called):
-        raise Refusal("an array dtype that is not a plain numpy.dtype")
-    if getattr(stub, "real", None) is None:
-        raise Refusal("an array dtype that numpy.dtype(descr, align, copy=True) does not build")
-    return stub.real
 
 
 class Walker(pickle._Unpickler):  # the pure-Python unpickler joblib itself extends
@@ -172,32 +60,32 @@ class Walker(pickle._Unpickler):  # the pure-Python unpickler joblib itself exte
         self.append(self.find_class(module, name))
 
     def _check_call(self, func, args, kwargs=None) -> None:
-        if not _is_class(func):
+        if not is_stub_class(func):
             raise Refusal("a call of an object built inside the pickle, not of a named global")
         if func.verdict.kind == trust.REF:
             raise Refusal(f"a call of {func.qualname}, which may only be referenced")
         if not isinstance(args, (tuple, list)) or not isinstance(kwargs or {}, dict):
             raise Refusal("a call whose arguments are not a tuple")
         given = trust.CALLS_GIVEN.get(func.qualname)
-        if given and not all(_is_class(a) and a.qualname == given for a in args[1:]):
+        if given and not all(is_stub_class(a) and a.qualname == given for a in args[1:]):
             raise Refusal(f"{func.qualname} given a callable other than {given}")
         if func.qualname == "builtins.type" and len(args) != 1:
             raise Refusal("builtins.type called to make a class")
         if func.qualname == trust.WRAPPER and (args or kwargs):
             raise Refusal("a NumpyArrayWrapper made otherwise than joblib writes it")
         wrapper_ctor = func.qualname == "copyreg._reconstructor" and args[:1]
-        if wrapper_ctor and _is_class(args[0]) and args[0].qualname == trust.WRAPPER:
+        if wrapper_ctor and is_stub_class(args[0]) and args[0].qualname == trust.WRAPPER:
             base = args[1] if len(args) == 3 else None
-            if not (_is_class(base) and base.qualname == "builtins.object" and args[2] is None):
+            if not (is_stub_class(base) and base.qualname == "builtins.object" and args[2] is None):
                 raise Refusal("a NumpyArrayWrapper made otherwise than joblib writes it")
-        elif (args or kwargs) and _tainted((args, kwargs)):
+        elif (args or kwargs) and tainted((args, kwargs)):
             raise Refusal("joblib's array wrapper passed to a call")
         if args or kwargs:  # mlayer.model.call_guard: what the call would allocate (none: nothing)
             self._bound(func, args, kwargs)
 
     def _bound(self, func, args, kwargs) -> None:
         target, given = func, tuple(args)
-        if func.qualname == "functools.partial" and given and _is_class(given[0]):
+        if func.qualname == "functools.partial" and given and is_stub_class(given[0]):
             target, given = given[0], given[1:]  # what the partial would call, when called
         why = call_guard.too_big(target.qualname, given, kwargs, self._scan.limit)
         if why:
@@ -205,7 +93,7 @@ class Walker(pickle._Unpickler):  # the pure-Python unpickler joblib itself exte
 
     def _check_class_call(self, func, args) -> None:
         """REDUCE runs a class's __init__ (copyreg._reconstructor: its base's): audited only."""
-        if func.qualname == "copyreg._reconstructor" and len(args) > 1 and _is_class(args[1]):
+        if func.qualname == "copyreg._reconstructor" and len(args) > 1 and is_stub_class(args[1]):
             func = args[1]
         if func.verdict.via == "allowlist" and func.qualname not in trust.CONSTRUCTORS:
             problems = self._scan.call_problems  # judged once a scan per class (300 Trees)
@@ -220,14 +108,14 @@ class Walker(pickle._Unpickler):  # the pure-Python unpickler joblib itself exte
         func = self.stack[-1]
         self._check_call(func, args)
         self._check_class_call(func, args)
-        if func.qualname == "copyreg._reconstructor" and len(args) == 3 and _is_class(args[0]):
+        if func.qualname == "copyreg._reconstructor" and len(args) == 3 and is_stub_class(args[0]):
             obj = args[0].__new__(args[0])  # object.__new__(cls): no __init__, as copyreg does
             obj.canonical = True
         else:
             obj = func.__new__(func, *args)
             obj.called = True
             if func.qualname == "numpy.dtype":
-                _dtype_made(obj)
+                dtype_made(obj)
                 big = obj.real is not None and call_guard.dtype_too_big(
                     obj.real.itemsize, self._scan.limit
                 )
@@ -260,7 +148,7 @@ class Walker(pickle._Unpickler):  # the pure-Python unpickler joblib itself exte
         inst.state = state
         inst.builds += 1
         if type(inst).qualname == "numpy.dtype":
-            _dtype_built(inst, state)
+            dtype_built(inst, state)
         if type(inst).qualname != trust.WRAPPER or not self._joblib:
             self._scan.built.append(inst)
             if self._scan.native is not None:  # mlayer.model.native_state: what native code indexes
@@ -273,7 +161,7 @@ class Walker(pickle._Unpickler):  # the pure-Python unpickler joblib itself exte
             if part and not (isinstance(part, dict) and set(part) <= _WRAPPER_KEYS):
                 raise Refusal("a NumpyArrayWrapper with an unusual state")  # e.g. its own read
             inst.attrs.update(part or {})
-        array = _Array()  # joblib puts the array where the wrapper was
+        array = ArrayStub()  # joblib puts the array where the wrapper was
         array.layout = self._skip_array(inst.attrs)
         self.stack[-1] = array
 
@@ -283,7 +171,7 @@ class Walker(pickle._Unpickler):  # the pure-Python unpickler joblib itself exte
         shape = attrs.get("shape")
         if not isinstance(shape, (tuple, list)) or not all(type(d) is int for d in shape):
             raise Refusal("an array wrapper with an unusual shape")
-        dtype = _real_dtype(attrs.get("dtype"))
+        dtype = real_dtype(attrs.get("dtype"))
         count = _int64_product(shape)
         layout = {"dtype": dtype, "shape": tuple(shape), "order": attrs.get("order")}
         if dtype.hasobject:  # joblib: pickle.load(file_handle), the stdlib unpickler

@@ -43,7 +43,7 @@ from mlayer.model.native_state import clusters, hist_trees, neighbors, sparse, s
 from mlayer.model.native_state.arrays import Arrays, Bad, class_of
 from mlayer.model.native_state.paths import object_paths, reachable
 from mlayer.model.native_state.tree_nodes import NodeBatch
-from mlayer.model.replay import Stub
+from mlayer.model.stubs import Stub
 
 
 class Checker:

@@ -1,10 +1,10 @@
 """The arrays a pickled state refers to, rebuilt from the replay's stubs without loading.
 
 An array reaches a state in one of three forms: a joblib ``NumpyArrayWrapper`` whose raw bytes
-follow in the file (the replay records where: ``_Array.layout``), numpy's own
+follow in the file (the replay records where: ``ArrayStub.layout``), numpy's own
 ``_reconstruct`` + BUILD (inside an object array's nested pickle, or a plain pickle), or
 ``_frombuffer`` (protocol 5). Each is rebuilt with ``numpy.frombuffer`` on the captured bytes
-and the dtype the replay mirrored from the pickle's own descr (mlayer.model.replay._dtype_made), and
+and the dtype the replay mirrored from the pickle's own descr (mlayer.model.stubs.dtype_made), and
 only when a checked state refers to it. An array BUILT again after a state used it (ndarray's
 ``__setstate__`` replaces its contents) is refused at the end of the scan, so what was checked
 is what is loaded.
@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from mlayer.model.replay import Refusal, Stub, _Array, _is_class, _real_dtype
+from mlayer.model.stubs import ArrayStub, Refusal, Stub, is_stub_class, real_dtype
 
 RECONSTRUCT = frozenset(
     {"numpy._core.multiarray._reconstruct", "numpy.core.multiarray._reconstruct"}
@@ -41,13 +41,13 @@ def class_of(obj: Any) -> str:
     if not isinstance(obj, Stub):
         return type(obj).__name__
     name = type(obj).qualname
-    if name.endswith(".newObj") and obj.args and _is_class(obj.args[0]):
+    if name.endswith(".newObj") and obj.args and is_stub_class(obj.args[0]):
         return obj.args[0].qualname
     return name
 
 
 def is_array(obj: Any) -> bool:
-    return isinstance(obj, _Array) or (
+    return isinstance(obj, ArrayStub) or (
         isinstance(obj, Stub) and type(obj).qualname in RECONSTRUCT | FROMBUFFER
     )
 
@@ -66,7 +66,7 @@ def _raw_bytes(data: Any, field: str) -> bytes | bytearray:
 
 def _dtype(stub: Any, field: str) -> np.dtype:
     try:
-        return _real_dtype(stub)
+        return real_dtype(stub)
     except Refusal as exc:
         raise Bad(field, str(exc)) from None
 
@@ -89,7 +89,7 @@ class Arrays:
         if not is_array(obj):
             raise Bad(field, f"expected an array, found {class_of(obj)}")
         self.used.append((obj, obj.builds, field))
-        if isinstance(obj, _Array):
+        if isinstance(obj, ArrayStub):
             if obj.builds:
                 raise Bad(field, "an array given a new state after it was read")
             return self._from_file(obj.layout, field)
@@ -107,7 +107,7 @@ class Arrays:
     def meta(self, obj: Any, field: str) -> tuple[np.dtype, tuple[int, ...]]:
         """The dtype and shape ``get`` would give, with the same checks, without reading the
         bytes of an array that follows in a joblib file (the replay proved they are there)."""
-        if not isinstance(obj, _Array) or "content" in obj.layout or obj.builds:
+        if not isinstance(obj, ArrayStub) or "content" in obj.layout or obj.builds:
             array = self.get(obj, field)
             return array.dtype, array.shape
         self.used.append((obj, obj.builds, field))
@@ -120,7 +120,7 @@ class Arrays:
 
     def objects(self, obj: Any, field: str) -> tuple[tuple[int, ...], list]:
         """An object array's shape and elements (in C order); Bad if it is not one."""
-        if isinstance(obj, _Array) and "content" in obj.layout and not obj.builds:
+        if isinstance(obj, ArrayStub) and "content" in obj.layout and not obj.builds:
             self.used.append((obj, obj.builds, field))
             return self.objects(obj.layout["content"], field)
         if not (isinstance(obj, Stub) and type(obj).qualname in RECONSTRUCT):
@@ -152,7 +152,7 @@ class Arrays:
 
 def object_elements(obj: Any) -> tuple[tuple[int, ...], list] | None:
     """An object array's shape and elements, for walking the object graph (None otherwise)."""
-    if isinstance(obj, _Array) and "content" in getattr(obj, "layout", {}):
+    if isinstance(obj, ArrayStub) and "content" in getattr(obj, "layout", {}):
         return object_elements(obj.layout["content"])
     if isinstance(obj, Stub) and type(obj).qualname in RECONSTRUCT:
         state = obj.state
@@ -166,7 +166,7 @@ def object_elements(obj: Any) -> tuple[tuple[int, ...], list] | None:
 def _reconstruct_state(obj: Stub, field: str) -> tuple:
     """ndarray.__setstate__'s tuple: (version, shape, dtype, is_fortran, data)."""
     base = obj.args[0] if obj.args else None
-    if not (_is_class(base) and base.qualname == "numpy.ndarray") or obj.builds != 1:
+    if not (is_stub_class(base) and base.qualname == "numpy.ndarray") or obj.builds != 1:
         raise Bad(field, "an array made otherwise than numpy pickles it")
     state = obj.state
     if isinstance(state, tuple) and len(state) == 4:
@@ -261,7 +261,7 @@ def _scalar_int(value: Any) -> Any:
     """numpy's integer scalar (``scalar(dtype, bytes)``) as an int; anything else unchanged."""
     if isinstance(value, Stub) and type(value).qualname in SCALAR and len(value.args) == 2:
         try:
-            dtype = _real_dtype(value.args[0])
+            dtype = real_dtype(value.args[0])
             raw = _raw_bytes(value.args[1], "")
         except (Refusal, Bad):
             return value

@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from mlayer.model.native_state.arrays import object_elements
-from mlayer.model.replay import Stub
+from mlayer.model.stubs import Stub
 
 _LITERALS = (str, bytes, bytearray, int, float, complex, bool, type(None))
 
