@@ -18,12 +18,14 @@ import datetime as _dt
 import json
 import re
 from collections.abc import Callable, Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mlayer.arns import LayerVersionArn
 from mlayer.errors import ConflictError
-from mlayer.gateway import Gateway
 from mlayer.model import manifest as mf
+
+if TYPE_CHECKING:  # the gateway is passed in: importing it would load boto3 (the plan imports this)
+    from mlayer.gateway import Gateway
 
 STALE = _dt.timedelta(minutes=15)  # a claim this old whose version never appeared is free
 ATTEMPTS = 50

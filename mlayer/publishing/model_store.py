@@ -17,12 +17,14 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mlayer.errors import BudgetError, UsageError
-from mlayer.gateway import Gateway
 from mlayer.results.report import human_bytes
 from mlayer.runtimes import MAX_UNZIPPED_BYTES
+
+if TYPE_CHECKING:  # the gateway is passed in: importing it would load boto3 (the plan imports this)
+    from mlayer.gateway import Gateway
 
 STORES = ("auto", "layer", "s3")
 MODELS_PREFIX = "models/"

@@ -1,0 +1,239 @@
+"""publish-model's writes, in the order that never leaves the function half-changed.
+
+Only writes happen here, after ``confirm``; every decision was made by publish_plan.py from one
+read. The order, and why:
+1. the artifact bucket, then the default label ``v<N>`` claimed for this content (labels.py): the
+   label is inside the zip, so it is settled before anything is uploaded. When the claim gives
+   another label (a concurrent publish took it), the zip is built again with it and the relink
+   re-planned from the same read.
+2. ``--store s3``: the artifacts to ``models/<sha256>`` (only what a HEAD does not find), before
+   any layer names them.
+3. the zip (unless the same bytes are there) and its manifest to ``layers/<zip sha256>``: what
+   status, history and rollback read back.
+4. the layer version, landed on its label's number (labels.land_on_label); another number
+   (someone published meanwhile) re-plans the relink for the version we got.
+5. the relink last (relink.py: the function's RevisionId, then the alias): until then nothing
+   the function runs has changed.
+Steps 1-3 are keyed by content, so running the same command again reuses them. A failure there
+raises ``PublishIncompleteError``: the stage reached, the state left, the command that completes
+it. From step 4 on, a failure names the version published but not linked, and how to link it;
+the relinker's own ``RelinkedError`` names a function left apart from its alias.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from mlayer.arns import LayerVersionArn
+from mlayer.errors import AwsError, MlayerError
+from mlayer.gateway import Gateway
+from mlayer.model import manifest as mf
+from mlayer.model.layer_content import LayerContent
+from mlayer.model.packaging import ZipInfo, write_zip
+from mlayer.publishing import labels, model_store
+from mlayer.publishing.models import LayerSize, RelinkOutcome, RelinkPlan
+from mlayer.publishing.publish_plan import LinkPlan, PublishPlan, relink_for, relink_needed
+from mlayer.publishing.publish_read import ModelFiles
+from mlayer.publishing.publish_types import LiveState
+from mlayer.publishing.relink import RelinkedError, Relinker
+from mlayer.publishing.resolved import ResolvedPublish
+from mlayer.publishing.store import manifest_key, zip_key
+
+# Failures after which a write may have been applied: the request went out, the answer did not.
+LOST_ANSWER = {"ReadTimeoutError", "ConnectionClosedError", "ResponseStreamingError"}
+
+# stage reached -> the state a failure of the next step leaves (what the user is told).
+STATES = {
+    "nothing": "Nothing was changed: {function} and layer {layer} are exactly as they were.",
+    "label": (
+        "Only label {label} is claimed for this content in s3://{bucket} (the next run gets it "
+        "back); {function} and layer {layer} are as they were."
+    ),
+    "objects": (
+        "The artifacts are in s3://{bucket}/models/ (the next run finds them); layer {layer} "
+        "has no new version and {function} is as it was."
+    ),
+    "zip": (
+        "The layer zip and its manifest are in s3://{bucket}/layers/ (the next run reuses "
+        "them); layer {layer} has no new version and {function} is as it was."
+    ),
+}
+RERUN = (
+    "Run the same `mlayer publish-model` again: it reuses what this run wrote (label, objects "
+    "and zip are keyed by content) and does only the rest."
+)
+
+
+class PublishIncompleteError(AwsError):
+    """publish-model stopped before its layer version was published: ``stage`` names what was
+    written (``STATES``); the function and the layer are as they were."""
+
+    def __init__(self, message: str, hint: str, code: str, stage: str) -> None:
+        super().__init__(message, hint, code)
+        self.stage = stage
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**super().to_dict(), "stage": self.stage}
+
+
+def stopped(
+    exc: MlayerError, step: str, stage: str, facts: dict[str, str]
+) -> PublishIncompleteError:
+    """The error of a failed step: its cause, the state left, and how to finish."""
+    code = getattr(exc, "code", "") or type(exc).__name__
+    state = STATES[stage].format(**facts)
+    if code in LOST_ANSWER:
+        state = f"Its answer was lost, so AWS may have applied that call. {state}"
+    hint = f"{exc.hint} Then run" + RERUN[3:] if exc.hint else RERUN
+    cause = exc.message.rstrip(". ")
+    return PublishIncompleteError(
+        f"publish-model stopped while {step}: {cause}. {state}", hint, code, stage
+    )
+
+
+def unlinked(exc: AwsError, layer: str, version: int | None, label: str) -> AwsError:
+    """A relink that failed after the version was published: say what exists and how to link it."""
+    return type(exc)(
+        f"{layer} version {version} ({label}) was published but NOT linked: {exc.message}",
+        f"`mlayer rollback --version {version}` links it once you know what changed the "
+        f"function (another publish-model or rollback?). {exc.hint}".strip(),
+        exc.code,
+    )
+
+
+def in_zip(manifest: dict[str, Any]) -> dict[str, Any]:
+    """The manifest as the zip holds it: without ``created_at``, so that the zip's bytes depend
+    only on what is published (an interrupted publish builds the same zip and reuses it). The
+    time is kept in the bucket's copy (layers/<zip sha256>.manifest.json)."""
+    return {k: v for k, v in manifest.items() if k not in ("created_at", "zip_sha256")}
+
+
+def model_zip(dest: Path, content: LayerContent, manifest: dict[str, Any], store: str) -> ZipInfo:
+    """The layer zip (a local file): the manifest, the artifacts (store "layer" only), the code."""
+    entries: list[tuple[str, Path | bytes]] = [
+        ("mlayer/manifest.json", mf.to_json(in_zip(manifest)))
+    ]
+    if store == "layer":
+        entries += list(content.files)
+    entries += content.code_entries
+    return write_zip(dest, entries)
+
+
+@dataclass(frozen=True)
+class Applied:
+    """What the writes produced: the version linked, its manifest, zip and the relink's outcome."""
+
+    target: str
+    manifest: dict[str, Any]
+    zip: ZipInfo | None
+    relink: RelinkPlan | None
+    outcome: RelinkOutcome | None
+    notes: tuple[str, ...] = ()
+
+
+def _upload_zip(gw: Gateway, bucket: str, info: ZipInfo, manifest: dict[str, Any]) -> None:
+    if gw.object_size(bucket, zip_key(info.sha256)) != info.zipped_size:
+        gw.upload_file(str(info.path), bucket, zip_key(info.sha256))
+    gw.put_bytes(
+        bucket, manifest_key(info.sha256), mf.to_json(manifest), content_type="application/json"
+    )
+
+
+def apply_publish(
+    gw: Gateway,
+    req: ResolvedPublish,
+    live: LiveState,
+    plan: PublishPlan,
+    link: LinkPlan,
+    zipped: ZipInfo | None,
+    *,
+    files: ModelFiles,
+    workdir: Path,
+) -> Applied:
+    """The writes in the module's order; ``zipped`` is the zip built for the plan (None: reuse)."""
+    manifest, info, relink, target = plan.manifest, zipped, link.relink, plan.target
+    notes: list[str] = []
+    facts = {"function": req.function, "layer": req.layer, "bucket": req.bucket}
+    facts["label"] = plan.label
+    stage = "nothing"
+
+    def step(what: str, action: Callable[[], Any]) -> Any:
+        try:
+            return action()
+        except MlayerError as exc:
+            raise stopped(exc, what, stage, facts) from exc
+
+    def replan(size: int) -> RelinkPlan | None:
+        if relink is None or live.function is None:
+            return relink
+        return relink_for(req, live.function, live, target, LayerSize(size))
+
+    content_sha, created_at = manifest["content_sha256"], manifest["created_at"]
+    if info is not None:
+        step("creating the artifact bucket", lambda: gw.ensure_bucket(req.bucket))
+        if plan.claim:  # claim v<N>: no concurrent publish gets the same one
+            label = step(
+                f"claiming label {plan.label}",
+                lambda: labels.claim_label(
+                    gw,
+                    req.bucket,
+                    req.layer,
+                    plan.first_free,
+                    content_sha,
+                    created_at,
+                    taken=live.labels_taken,
+                ),
+            )
+            stage, facts["label"] = "label", label
+            if label != manifest["model_version"]:
+                manifest = {**manifest, "model_version": label}
+                info = model_zip(info.path, files.content, manifest, plan.store.store)
+                relink = replan(info.unzipped_size)
+    if plan.store.store == "s3":  # the objects first (HEAD: only what is missing), then the layer
+        uploads = model_store.plan_uploads(files.pipeline.artifacts, files.pipeline.judged(workdir))
+        step("creating the artifact bucket", lambda: gw.ensure_bucket(req.bucket))
+        step("uploading the artifacts to S3", lambda: model_store.upload(gw, req.bucket, uploads))
+        stage = "objects"
+    if info is not None:
+        manifest = {**manifest, "created_at": created_at, "zip_sha256": info.sha256}
+        sent = info
+        step(
+            "uploading the layer zip and its manifest",
+            lambda: _upload_zip(gw, req.bucket, sent, manifest),
+        )
+        stage = "zip"
+        label = str(manifest["model_version"])
+        publish_zip = functools.partial(
+            gw.publish_layer_version,
+            req.layer,
+            mf.layer_description(label, content_sha),
+            s3=(req.bucket, zip_key(info.sha256)),
+        )
+        made = step("publishing the layer version", publish_zip)
+        try:
+            if plan.claim:  # v<N> is version N, or a warning says why not
+                made, more = labels.land_on_label(gw, req.layer, label, made, publish_zip)
+                notes += more
+        except AwsError as exc:
+            number = LayerVersionArn.parse(made["LayerVersionArn"]).version
+            raise unlinked(exc, req.layer, number, label) from exc
+        if made["LayerVersionArn"] != target:  # someone published meanwhile: plan for ours
+            target = made["LayerVersionArn"]
+            relink = replan(info.unzipped_size)
+    outcome = None
+    tmp = link.ephemeral
+    if relink is not None and relink_needed(relink, req.alias, tmp):
+        try:
+            outcome = Relinker(gw).apply(
+                relink, alias=req.alias, settings=tmp.update_params() if tmp else {}
+            )
+        except AwsError as exc:
+            if info is None or isinstance(exc, RelinkedError):  # it names its own state
+                raise
+            version = LayerVersionArn.parse(target).version
+            raise unlinked(exc, req.layer, version, manifest["model_version"]) from exc
+    return Applied(target, manifest, info, relink, outcome, tuple(notes))
