@@ -86,15 +86,20 @@ class OnnxModel:
         if self.input_kind == "features":
             return {self.inputs[0]["name"]: np.asarray(rows, dtype=_dtype(self.inputs[0]))}
         out = {}
+        by_position = bool(rows) and not isinstance(rows[0], Mapping)  # tabular.py's tuples
+        columns = list(zip(*rows, strict=True)) if by_position else []  # one pass for all inputs
         for pos, spec in enumerate(self.inputs):
-            name = spec.get("column") or spec["name"]
-            values = [row[name] if isinstance(row, Mapping) else row[pos] for row in rows]
+            if by_position:
+                values = columns[pos]
+            else:
+                name = spec.get("column") or spec["name"]
+                values = tuple(row[name] for row in rows)
             if spec["elem"] == "string":  # a string tensor holds no null: "" stands for one
                 column = np.array([v if isinstance(v, str) else "" for v in values], dtype=object)
-            else:  # numbers and booleans; null (None, or tabular.py's NaN) -> NaN
-                column = np.array(
-                    [np.nan if v is None else float(v) for v in values], dtype=_dtype(spec)
-                )
+            else:  # numbers and booleans as float() reads them; null (None, or NaN) -> NaN
+                column = np.array(values, dtype=np.float64)  # then float32 as from float()
+                if _dtype(spec) is not np.float64:
+                    column = column.astype(np.float32)
             out[spec["name"]] = column.reshape(-1, 1)
         return out
 

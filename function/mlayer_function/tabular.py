@@ -103,6 +103,8 @@ class TableSchema:
             self._np, self._pd = numpy, pandas
         self.columns = tuple(columns)
         self.names = [c.name for c in columns]
+        # per column: what row() accepts without Column.check (a plain value of its kind)
+        self._plan = tuple((c.kind, c.categories) for c in columns)
         self._known = frozenset(self.names) | {"id"}
         self._extra: dict[str, int] = {}
 
@@ -139,7 +141,39 @@ class TableSchema:
         return cls(columns, frames)
 
     def row(self, obj: dict[str, Any]) -> tuple[Any, ...]:
-        """The record's values in column order (decoding.to_row calls this), or BadRecord."""
+        """The record's values in column order (decoding.to_row calls this), or BadRecord.
+
+        A value JSON gives in its column's kind (a finite number, a known string, a boolean)
+        is taken as it is; any other (null, a datetime, a wrong one) goes to Column.check,
+        which converts it or raises naming the column, in column order as ``_checked`` does."""
+        try:
+            values = [obj[name] for name in self.names]
+        except KeyError:  # which column is missing, or an earlier one that is wrong
+            return self._checked(obj)
+        for i, (kind, categories) in enumerate(self._plan):
+            value = values[i]
+            vtype = type(value)
+            if kind == "string":
+                if vtype is str and (categories is None or value in categories):
+                    continue
+            elif categories is not None:  # a number or boolean category list: check() tests it
+                pass
+            elif kind == "number":
+                if vtype is float:
+                    if value - value == 0.0:  # finite (inf - inf and nan are nan)
+                        continue
+                elif vtype is int and -MAX_FLOAT_INT < value < MAX_FLOAT_INT:
+                    continue
+            elif kind == "boolean" and vtype is bool:
+                continue
+            values[i] = self.columns[i].check(value)
+        if len(obj) > len(self._known):  # every column and the id are there: the rest is extra
+            for key in obj.keys() - self._known:
+                self._extra[key] = self._extra.get(key, 0) + 1
+        return tuple(values)
+
+    def _checked(self, obj: dict[str, Any]) -> tuple[Any, ...]:
+        """row() one column at a time: the first missing or wrong column raises."""
         values = []
         for column in self.columns:
             try:
