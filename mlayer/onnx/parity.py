@@ -1,8 +1,8 @@
 """The parity gate: an ONNX graph is published only if it predicts what scikit-learn predicts.
 
 Both sides predict the same batch (the user's samples plus generated ones, at least 100). The
-ONNX side is the function's own predictor (function/mlayer_function/onnx_model.py, loaded from
-the files mlayer ships), so the gate checks the feeding and label mapping Lambda will run.
+ONNX side is the function's own predictor (both_sides.py runs the two), so the gate checks the
+feeding and label mapping Lambda will run; this module judges and explains what they answer.
 
 Tolerance (the contract; docs/FORMATS.md quotes it): every label identical; every probability within
 1e-4 absolute; every regression value within 1e-4 + 1e-5 x |value|. onnxruntime computes in
@@ -16,22 +16,17 @@ manifest records T with the measured largest difference and the number of differ
 
 from __future__ import annotations
 
-import hashlib
-import importlib.util
 import json
 import math
-import sys
-import tempfile
-import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
-from pathlib import Path
 from typing import Any
 
-from mlayer.onnx.convert import ConvertedModel, as_pipeline, column_specs, walk_estimators
+from mlayer.onnx.both_sides import best_ms, onnx_predict, sklearn_input, sklearn_predict
+from mlayer.onnx.convert import ConvertedModel
 from mlayer.onnx.errors import FALLBACK_HINT, OnnxParityError
+from mlayer.onnx.estimators import as_pipeline, walk_estimators
 from mlayer.onnx.samples import MIN_RECORDS, expand_rows, record_rows
-from mlayer.shipped import shipped_path
 
 PROBA_ABS_TOL = 1e-4
 VALUE_ABS_TOL = 1e-4
@@ -40,8 +35,6 @@ LISTED = 5
 CONVERTER_GAP = 1e-3  # a difference this big is not float32 rounding of a smooth model
 TIE_GAP = 1e-5  # labels differ though probabilities agree this closely: a tie broken otherwise
 _CONTAINERS = ("sklearn.pipeline.", "sklearn.compose.")
-ONNX_FILE = "model.onnx"
-_FUNCTION_PACKAGE = "_mlayer_shipped_function"
 
 
 @dataclass(frozen=True)
@@ -75,93 +68,6 @@ class ParityReport:
             "value_rel": VALUE_REL_TOL,
         }
         return out
-
-
-def function_onnx_module() -> Any:
-    """function/mlayer_function/onnx_model.py as shipped, imported under a private name."""
-    name = f"{_FUNCTION_PACKAGE}.onnx_model"
-    if name in sys.modules:
-        return sys.modules[name]
-    folder = shipped_path("function", "mlayer_function")
-    spec = importlib.util.spec_from_file_location(
-        _FUNCTION_PACKAGE, folder / "__init__.py", submodule_search_locations=[str(folder)]
-    )
-    package = importlib.util.module_from_spec(spec)
-    sys.modules[_FUNCTION_PACKAGE] = package
-    spec.loader.exec_module(package)
-    return importlib.import_module(name)
-
-
-def parity_manifest(converted: ConvertedModel, size: int, sha256: str) -> dict:
-    """The least manifest the function's loader reads (publish-model writes the full one)."""
-    return {
-        "schema_version": 1,
-        "model_version": "parity-gate",
-        "format": "onnx",
-        "input_kind": converted.input_kind,
-        "artifacts": [{"file": ONNX_FILE, "role": "model", "sha256": sha256, "size": size}],
-        "outputs": {
-            "predict": True,
-            "predict_proba": converted.proba_output is not None,
-            "classes": converted.classes,
-        },
-        "onnx": converted.manifest_block(),
-    }
-
-
-def _best_ms(call: Callable[[], Any], repeat: int = 3) -> tuple[Any, float]:
-    result = call()  # warm: first calls allocate
-    best = float("inf")
-    for _ in range(repeat):
-        started = time.perf_counter()
-        call()
-        best = min(best, (time.perf_counter() - started) * 1000)
-    return result, best
-
-
-def sklearn_input(rows: list, input_kind: str, columns: Sequence[Any]) -> Any:
-    """The batch as the sklearn function feeds the first artifact."""
-    if input_kind == "features":
-        import numpy as np
-
-        return np.asarray(rows, dtype=np.float64)
-    if input_kind == "table":  # as function/mlayer_function/tabular.py builds it: null -> NaN
-        import numpy as np
-        import pandas as pd
-
-        specs = column_specs(columns)
-        data = {}
-        for name, kind in specs:
-            values = [float("nan") if r[name] is None else r[name] for r in rows]
-            if kind == "number":
-                data[name] = np.array(values, dtype=np.float64)
-            elif kind == "boolean" and all(r[name] is not None for r in rows):
-                data[name] = np.array(values, dtype=bool)
-            else:
-                array = np.empty(len(values), dtype=object)
-                array[:] = values
-                data[name] = array
-        return pd.DataFrame(data, columns=[n for n, _ in specs])
-    return list(rows)
-
-
-def _sklearn_predict(pipeline: Any, x: Any, with_proba: bool) -> tuple[list, list | None]:
-    """As the function does it: transform once, then the estimator's predict (and proba)."""
-    if len(pipeline.steps) > 1:
-        x = pipeline[:-1].transform(x)
-    model = pipeline.steps[-1][1]
-    raw = model.predict(x)
-    if getattr(raw, "ndim", 1) == 2:  # a multi-output regressor: a list per record
-        labels = raw.tolist() if raw.shape[1] > 1 else raw.ravel().tolist()
-    else:
-        labels = [_plain(v) for v in raw]
-    proba = model.predict_proba(x).tolist() if with_proba else None
-    return labels, proba
-
-
-def _plain(value: Any) -> Any:
-    item = getattr(value, "item", None)
-    return item() if callable(item) and not isinstance(value, (str, bytes)) else value
 
 
 def _value_pairs(a: Any, b: Any) -> list[tuple[Any, Any]] | None:
@@ -261,29 +167,12 @@ def check_parity(
     pipeline = as_pipeline(steps)
     with_proba = converted.proba_output is not None
     x = sklearn_input(rows, converted.input_kind, columns)
-    sk, sk_ms = _best_ms(lambda: _sklearn_predict(pipeline, x, with_proba))
-    module = function_onnx_module()
-    with tempfile.TemporaryDirectory(prefix="mlayer-onnx-") as tmp:
-        graph = Path(tmp) / ONNX_FILE
-        graph.write_bytes(converted.onnx_bytes)
-        manifest = parity_manifest(
-            converted, len(converted.onnx_bytes), hashlib.sha256(converted.onnx_bytes).hexdigest()
-        )
-        model = module.load_onnx_model(
-            tmp, manifest, environ={"AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(module.VCPU_MB)}
-        )
-        ox, ox_ms = _best_ms(lambda: model.predict(rows))
-    bad, max_p, max_v = _compare(converted, sk, ox, model.class_keys)
+    sk, sk_ms = best_ms(lambda: sklearn_predict(pipeline, x, with_proba))
+    ox, ox_ms, class_keys = onnx_predict(converted, rows)
+    bad, max_p, max_v = _compare(converted, sk, ox, class_keys)
     largest = max((d for d in (max_p, max_v) if d is not None), default=None)
-    labels_differ = _label_disagreements(converted, sk[0], ox[0])
     if bad and not _accepted(tolerance, largest):
-        raise _refusal(converted, steps, rows, ids, sk, ox, model.class_keys, bad, largest)
-    served = []
-    for i, record in enumerate(records):
-        sample = {"record": record, "prediction": ox[0][i]}
-        if ox[1] is not None:
-            sample["probabilities"] = ox[1][i]
-        served.append(sample)
+        raise _refusal(converted, steps, rows, ids, sk, ox, class_keys, bad, largest)
     return ParityReport(
         len(rows),
         generated,
@@ -291,11 +180,22 @@ def check_parity(
         round(ox_ms, 3),
         max_p,
         max_v,
-        tuple(served),
+        _served(records, ox),
         differing=len(bad),
-        label_disagreements=labels_differ,
+        label_disagreements=_label_disagreements(converted, sk[0], ox[0]),
         accepted_tolerance=tolerance,
     )
+
+
+def _served(records: Sequence[dict], ox: Any) -> tuple[dict, ...]:
+    """The given records with what the ONNX graph serves for them (the manifest's samples)."""
+    served = []
+    for i, record in enumerate(records):
+        sample = {"record": record, "prediction": ox[0][i]}
+        if ox[1] is not None:
+            sample["probabilities"] = ox[1][i]
+        served.append(sample)
+    return tuple(served)
 
 
 def _label_disagreements(converted: ConvertedModel, sk_labels: list, ox_labels: list) -> int:

@@ -13,8 +13,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from mlayer.onnx.convert import ConvertedModel, class_name, convert_pipeline, final_estimator
-from mlayer.onnx.parity import ONNX_FILE, ParityReport, check_parity
+from mlayer.onnx.both_sides import ONNX_FILE
+from mlayer.onnx.convert import ConvertedModel, convert_pipeline
+from mlayer.onnx.estimators import class_name, final_estimator
+from mlayer.onnx.parity import ParityReport, check_parity
 from mlayer.onnx.samples import MIN_RECORDS
 from mlayer.onnx.support import min_onnxruntime, require_onnx_runtime
 from mlayer.publishing.models import LayerArtifact

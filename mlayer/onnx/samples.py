@@ -14,7 +14,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from mlayer.errors import UsageError
-from mlayer.onnx.convert import column_specs, schema_columns, walk_estimators
+from mlayer.onnx.estimators import walk_estimators
+from mlayer.onnx.graph_inputs import column_specs, schema_columns
 
 MIN_RECORDS = 100
 SEED = 0

@@ -24,8 +24,9 @@ sys.path.insert(0, str(REPO / "tests"))
 import onnx_models  # noqa: E402
 from function_support import HandlerProcess, kinesis_event  # noqa: E402
 
+from mlayer.onnx.both_sides import sklearn_input  # noqa: E402
 from mlayer.onnx.convert import convert_pipeline  # noqa: E402
-from mlayer.onnx.parity import PROBA_ABS_TOL, sklearn_input  # noqa: E402
+from mlayer.onnx.parity import PROBA_ABS_TOL  # noqa: E402
 from mlayer.onnx.samples import record_rows  # noqa: E402
 
 pytestmark = pytest.mark.slow

@@ -20,14 +20,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import onnx_models  # noqa: E402
 
 from mlayer.errors import ModelError  # noqa: E402
+from mlayer.onnx.both_sides import function_onnx_module, sklearn_input  # noqa: E402
 from mlayer.onnx.convert import convert_pipeline  # noqa: E402
 from mlayer.onnx.errors import OnnxConversionError, OnnxParityError  # noqa: E402
-from mlayer.onnx.parity import (  # noqa: E402
-    PROBA_ABS_TOL,
-    check_parity,
-    function_onnx_module,
-    sklearn_input,
-)
+from mlayer.onnx.parity import PROBA_ABS_TOL, check_parity  # noqa: E402
 from mlayer.onnx.samples import record_rows  # noqa: E402
 
 

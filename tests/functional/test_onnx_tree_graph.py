@@ -23,9 +23,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import onnx_models  # noqa: E402
 
+from mlayer.onnx.both_sides import function_onnx_module  # noqa: E402
 from mlayer.onnx.convert import convert_pipeline  # noqa: E402
 from mlayer.onnx.errors import OnnxParityError  # noqa: E402
-from mlayer.onnx.parity import check_parity, function_onnx_module  # noqa: E402
+from mlayer.onnx.parity import check_parity  # noqa: E402
 
 ESTIMATORS = [
     ("ensemble", "RandomForestClassifier", {"n_estimators": 15}),

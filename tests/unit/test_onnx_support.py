@@ -10,8 +10,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from mlayer.errors import UsageError
-from mlayer.onnx.convert import column_specs
 from mlayer.onnx.errors import OnnxConversionError, OnnxUnavailableError
+from mlayer.onnx.graph_inputs import column_specs
 from mlayer.onnx.samples import MIN_RECORDS, expand_rows, record_rows
 from mlayer.onnx.support import (
     deps_problem,
