@@ -22,7 +22,6 @@ from urllib.parse import quote_plus
 from mlayer.errors import NotFoundError, UsageError
 from mlayer.local.async_invokes import ENDPOINT_ENV, AsyncInvokes
 from mlayer.local.commands import InvokeSummary
-from mlayer.local.environment import function_aws_env
 from mlayer.local.prepare import emulator_for
 
 MAX_INVOCATIONS = 10_000  # a runaway chain of continuations stops here
@@ -125,8 +124,9 @@ def invoke_with_continuations(
 ) -> InvokeSummary:
     """The event, then every asynchronous invoke the function queues, on one warm container."""
     with AsyncInvokes() as endpoint:
-        aws_env = {**function_aws_env(gateway), ENDPOINT_ENV: endpoint.url}
-        emulator, _ = emulator_for(gateway, bucket, function, on_log=on_log, aws_env=aws_env)
+        emulator, _ = emulator_for(  # with its role's credentials, as any invoke
+            gateway, bucket, function, on_log=on_log, aws_extra={ENDPOINT_ENV: endpoint.url}
+        )
         summary = InvokeSummary(
             function,
             True,

@@ -96,12 +96,18 @@ def real_executable(exe: str) -> str:
 
 
 def emulator_for(
-    gateway: Any, bucket: str, name: str, version: str | None = None, **kwargs: Any
+    gateway: Any,
+    bucket: str,
+    name: str,
+    version: str | None = None,
+    aws_extra: dict[str, str] | None = None,
+    **kwargs: Any,
 ) -> tuple[Emulator, dict[str, Any]]:
     """A (cold) emulator for the function (or one published ``version`` of it), with the
-    runtime's interpreter and runtime directory."""
+    runtime's interpreter and runtime directory; its AWS is its role's (``aws_extra`` added)."""
     spec, config = function_spec(gateway, bucket, name, version=version)
     exe = interpreter_for(spec.runtime)
     rdir = runtime_dir(exe, spec.python_version)
-    kwargs.setdefault("aws_env", function_aws_env(gateway, config.get("Role")))
+    aws_env = {**function_aws_env(gateway, config.get("Role")), **(aws_extra or {})}
+    kwargs.setdefault("aws_env", aws_env)
     return Emulator(spec, exe, rdir, **kwargs), config

@@ -274,3 +274,57 @@ def test_a_canary_rollout_as_the_deployer(world):
     assert state["status"] == "promoted", state
     assert (routing.version, routing.weights) == (new, {})
     letters(world)
+
+
+FILES_CONFIG = """
+[function]
+name = "filer"
+role = "create"
+runtime = "{runtime}"
+architecture = "{arch}"
+memory = 1024
+timeout = 60
+
+[deps]
+layer = "enforced-deps"
+
+[model]
+layer = "filer-model"
+
+[artifacts]
+bucket = "{bucket}"
+
+[trigger]
+s3 = "s3://enforced-inbox/drop/"
+
+[output]
+sink = "s3://enforced-scores/out/"
+dead_letter = "sqs://{letters}"
+"""
+
+
+def test_a_dropped_file_is_scored_with_the_functions_role(world):
+    """invoke --local --s3 runs the function with its created role's credentials (as every
+    invoke): it reads the file, HEADs and writes its output beside the state, as the role
+    allows (the deployer could do none of it)."""
+    for bucket in ("enforced-inbox", "enforced-scores"):
+        world.admin.ensure_bucket(bucket)
+    config = world.folder / "filer" / "mlayer.toml"
+    config.parent.mkdir(exist_ok=True)
+    config.write_text(
+        FILES_CONFIG.format(runtime=RUNTIME, arch=world.arch, bucket=BUCKET, letters=LETTERS)
+    )
+    world.grant(config, "filer")
+    for args in (("deploy-function", "--yes"), publish_args(world.models["v1"], "--yes")):
+        result, _ = world.mlayer(config, *args)
+        assert result.exit_code == 0, result.output
+    rows = "".join(f"f{i},{TEXTS[i % len(TEXTS)]}\n" for i in range(12))
+    world.admin.put_bytes("enforced-inbox", "drop/a b.csv", f"id,text\n{rows}".encode())
+    result, doc = world.mlayer(
+        config, "invoke", "--local", "--s3", "s3://enforced-inbox/drop/a b.csv"
+    )
+    assert result.exit_code == 0, result.output
+    (done,) = doc["response"]["files"]
+    bucket, _, key = done["output"].removeprefix("s3://").partition("/")
+    lines = world.admin.get_bytes(bucket, key).decode().splitlines()
+    assert [json.loads(line)["id"] for line in lines] == [f"f{i}" for i in range(12)]
