@@ -3,9 +3,11 @@ clock whose sleep publishes what CloudWatch would hold for the traffic of that t
 
 from __future__ import annotations
 
+import os
 import random
 import time
 from collections.abc import Callable
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from publish_support import BUCKET, FUNCTION, create_function
@@ -136,3 +138,29 @@ class Traffic:
                 for k, n in sorted(counts.items())
             ],
         )
+
+
+@contextmanager
+def rollout_demo(tmp_path, repo_root, monkeypatch, lines: list[str]):
+    """The demo's function on a fresh embedded AWS, deployed, alias `live` made on the demo's
+    model version 1 and its stream read: (demo, RolloutStep, live model), for the e2e rollouts."""
+    from mlayer.demo import data as demo_data
+    from mlayer.demo.rollout_story import RolloutStep
+    from mlayer.demo.story import BUCKET as DEMO_BUCKET
+    from mlayer.demo.story import FUNCTION as DEMO_FUNCTION
+    from mlayer.demo.story import STREAM, Demo
+    from mlayer.gateway import Gateway
+    from mlayer.local.aws import embedded_aws
+
+    cache = os.environ.get("MLAYER_CACHE_DIR", str(repo_root / ".cache" / "mlayer"))
+    monkeypatch.setenv("MLAYER_CACHE_DIR", cache)
+    demo = Demo(tmp_path, 90, say=lines.append)
+    with embedded_aws(set_env=True, isolated=True) as aws:
+        demo.env = {**os.environ, **aws.env}
+        demo.gateway = Gateway(endpoint_url=aws.endpoint_url, region=aws.region)
+        demo.prepare_aws()
+        live = demo_data.train(tmp_path / "models", 1)
+        demo.deploy()
+        step = RolloutStep(demo, STREAM, DEMO_FUNCTION, DEMO_BUCKET)
+        step.start(live)
+        yield demo, step, live

@@ -6,16 +6,12 @@ prediction_shift, tests/e2e/test_story.py, with a good model promoted)."""
 
 from __future__ import annotations
 
-import os
-
 import pytest
+from rollout_support import rollout_demo
 
-from mlayer.demo import data as demo_data
-from mlayer.demo.rollout_story import RolloutStep, bad_models
-from mlayer.demo.story import BUCKET, FUNCTION, STREAM, Demo
-from mlayer.gateway import Gateway
+from mlayer.demo.rollout_story import bad_models
+from mlayer.demo.story import FUNCTION
 from mlayer.gateway.routing import read_routing
-from mlayer.local.aws import embedded_aws
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
@@ -23,19 +19,8 @@ pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 def test_each_bad_model_is_rolled_back_at_the_first_step_with_its_gate_named(
     tmp_path, repo_root, monkeypatch
 ):
-    monkeypatch.setenv(
-        "MLAYER_CACHE_DIR", os.environ.get("MLAYER_CACHE_DIR", str(repo_root / ".cache" / "mlayer"))
-    )
     lines: list[str] = []
-    demo = Demo(tmp_path, 90, say=lines.append)
-    with embedded_aws(set_env=True, isolated=True) as aws:
-        demo.env = {**os.environ, **aws.env}
-        demo.gateway = Gateway(endpoint_url=aws.endpoint_url, region=aws.region)
-        demo.prepare_aws()
-        live = demo_data.train(tmp_path / "models", 1)
-        demo.deploy()
-        step = RolloutStep(demo, STREAM, FUNCTION, BUCKET)
-        step.start(live)
+    with rollout_demo(tmp_path, repo_root, monkeypatch, lines) as (demo, step, live):
         code, models = bad_models(tmp_path / "bad", live)
         for seed, (gate, model) in enumerate(sorted(models.items()), start=600):
             step.attempt(model, seed=seed, expect_ok=False, code=code)
