@@ -164,3 +164,20 @@ def rollout_demo(tmp_path, repo_root, monkeypatch, lines: list[str]):
         step = RolloutStep(demo, STREAM, DEMO_FUNCTION, DEMO_BUCKET)
         step.start(live)
         yield demo, step, live
+
+
+def regressor_steps(kind: str, seed: int = 0, tol: float = 1e-4) -> list:
+    """StandardScaler -> a regressor on 3 numbers (y around 100 +- 30). "ridge": Ridge, whose
+    ``tol`` its dense solver never uses (so other bytes, the same predictions); "constant":
+    the training mean for every record, as a model whose features were lost would predict."""
+    import numpy as np
+    from sklearn.dummy import DummyRegressor
+    from sklearn.linear_model import Ridge
+    from sklearn.preprocessing import StandardScaler
+
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(400, 3))
+    y = 100 + 20 * x[:, 0] - 10 * x[:, 1] + rng.normal(scale=5, size=400)
+    scaler = StandardScaler().fit(x)
+    model = DummyRegressor() if kind == "constant" else Ridge(alpha=1.0, tol=tol)
+    return [scaler, model.fit(scaler.transform(x), y)]

@@ -19,7 +19,7 @@ import numpy as np
 import pytest
 from function_support import HandlerProcess, kinesis_event, write_model_layer
 from publish_support import BUCKET, FUNCTION
-from rollout_support import ALIAS, Behaviour, Traffic, two_versions
+from rollout_support import ALIAS, Behaviour, Traffic, regressor_steps, two_versions
 
 from mlayer.gateway.routing import read_routing
 from mlayer.local.metrics_out import emf_metrics
@@ -29,22 +29,6 @@ from mlayer.rollout.health import HealthReader
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "function"))
 from mlayer_function.prediction_counts import bin_key  # noqa: E402
-
-
-def _regressor(kind: str, seed: int = 0):
-    """StandardScaler -> a regressor on 3 numbers (y around 100 +- 30); "constant" predicts
-    the training mean for every record, as a model whose features were lost would."""
-    from sklearn.dummy import DummyRegressor
-    from sklearn.linear_model import Ridge
-    from sklearn.preprocessing import StandardScaler
-
-    rng = np.random.default_rng(seed)
-    x = rng.normal(size=(400, 3))
-    y = 100 + 20 * x[:, 0] - 10 * x[:, 1] + rng.normal(scale=5, size=400)
-    scaler = StandardScaler().fit(x)
-    model = DummyRegressor() if kind == "constant" else Ridge(alpha=1.0, random_state=seed)
-    return [scaler, model.fit(scaler.transform(x), y)]
-
 
 INPUTS = np.random.default_rng(42).normal(size=(4000, 3))
 
@@ -57,7 +41,7 @@ def _behaviour(steps) -> Behaviour:
 
 def _rig(gw, new_steps):
     v1, v2 = two_versions(gw)
-    live = _behaviour(_regressor("ridge"))
+    live = _behaviour(regressor_steps("ridge"))
     traffic = Traffic(gw, {v1: live, v2: _behaviour(new_steps)}, rng=random.Random(8))
     rollouts = Rollouts(gw, BUCKET, clock=traffic.clock, sleep=traffic.sleep)
     return v1, v2, rollouts, read_routing(gw, FUNCTION, ALIAS)
@@ -75,7 +59,7 @@ def _start(rollouts, current, v2, strategy="canary"):
 
 
 def test_a_regressor_predicting_a_constant_is_rolled_back_at_the_first_step(gw):
-    v1, v2, rollouts, current = _rig(gw, _regressor("constant"))
+    v1, v2, rollouts, current = _rig(gw, regressor_steps("constant"))
     state = _start(rollouts, current, v2)
     with pytest.raises(RolloutFailed) as err:
         rollouts.drive(state, HealthReader(gw, FUNCTION, ALIAS, ()))  # no classes: bins
@@ -92,7 +76,7 @@ def test_a_regressor_predicting_a_constant_is_rolled_back_at_the_first_step(gw):
 
 @pytest.mark.parametrize("strategy", ["canary", "linear"])
 def test_the_same_regressor_retrained_with_the_same_seed_is_promoted(gw, strategy):
-    again = _regressor("ridge")  # another fit, the same predictions
+    again = regressor_steps("ridge")  # another fit, the same predictions
     v1, v2, rollouts, current = _rig(gw, again)
     state = _start(rollouts, current, v2, strategy)
     done = rollouts.drive(state, HealthReader(gw, FUNCTION, ALIAS, ()))
@@ -106,7 +90,9 @@ def test_the_same_regressor_retrained_with_the_same_seed_is_promoted(gw, strateg
 @pytest.fixture(scope="module")
 def regressor_fn(tmp_path_factory, deps_layer, runtime_dir):
     opt = tmp_path_factory.mktemp("regressor-opt")
-    write_model_layer(opt, _regressor("ridge"), input_kind="features", version="r1", n_features=3)
+    write_model_layer(
+        opt, regressor_steps("ridge"), input_kind="features", version="r1", n_features=3
+    )
     proc = HandlerProcess(
         model_dir=opt / "mlayer",
         deps_layer=deps_layer,
@@ -119,7 +105,7 @@ def regressor_fn(tmp_path_factory, deps_layer, runtime_dir):
 
 
 def test_the_function_counts_a_regressors_predictions_into_value_bins(regressor_fn):
-    steps = _regressor("ridge")
+    steps = regressor_steps("ridge")
     rows = INPUTS[:20].round(3)
     expected = steps[-1].predict(steps[0].transform(rows))
     before = len(regressor_fn.metrics())
