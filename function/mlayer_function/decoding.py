@@ -6,7 +6,6 @@ the reason travels with the record to the dead-letter sink, where a person can r
 
 from __future__ import annotations
 
-import base64
 import binascii
 import functools
 import json
@@ -78,6 +77,7 @@ if sys.version_info >= (3, 11):
     _b64decode = functools.partial(binascii.a2b_base64, strict_mode=True)
 
 else:  # pragma: no cover - python3.10 runtime
+    import base64
 
     def _b64decode(data: str) -> bytes:
         return base64.b64decode(data, validate=True)

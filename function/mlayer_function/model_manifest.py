@@ -1,17 +1,21 @@
 """Read the model layer's manifest and verify each file it lists, before anything is loaded.
 
 Both loaders (modelstore's scikit-learn one, onnx_model's) start here, so neither imports the
-other. The manifest (docs/FORMATS.md) is read as JSON; mlayer is never imported.
+other. The manifest (docs/FORMATS.md) is read as JSON; mlayer is never imported. Paths are
+os.path strings: pathlib (with urllib.parse and ipaddress) costs a cold start milliseconds.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from pathlib import Path
-from typing import Any
+import os
+from typing import TYPE_CHECKING, Any
 
 from .decoding import INPUT_KINDS
+
+if TYPE_CHECKING:
+    from .serving import PathText
 
 SUPPORTED_SCHEMA = 1
 
@@ -20,18 +24,19 @@ class ModelIntegrityError(Exception):
     """The model on disk is missing, unreadable or differs from its manifest."""
 
 
-def sha256_of(path: Path) -> str:
+def sha256_of(path: PathText) -> str:
     digest = hashlib.sha256()
-    with path.open("rb") as fh:
+    with open(path, "rb") as fh:
         while chunk := fh.read(1 << 20):
             digest.update(chunk)
     return digest.hexdigest()
 
 
-def read_manifest(model_dir: Path) -> dict[str, Any]:
-    path = model_dir / "manifest.json"
+def read_manifest(model_dir: PathText) -> dict[str, Any]:
+    path = os.path.join(model_dir, "manifest.json")
     try:
-        manifest = json.loads(path.read_text(encoding="utf-8"))
+        with open(path, encoding="utf-8") as fh:
+            manifest = json.loads(fh.read())
     except FileNotFoundError:
         raise ModelIntegrityError(
             f"no model manifest at {path}: is the model layer attached (mlayer publish-model)?"
@@ -57,10 +62,10 @@ def read_manifest(model_dir: Path) -> dict[str, Any]:
     return manifest
 
 
-def verify_file(path: Path, expected_sha256: str, expected_size: int | None) -> None:
+def verify_file(path: PathText, expected_sha256: str, expected_size: int | None) -> None:
     """Raise unless the file is byte for byte the one the manifest describes."""
     try:
-        size = path.stat().st_size
+        size = os.stat(path).st_size
     except FileNotFoundError:
         raise ModelIntegrityError(f"{path} is listed in the manifest but missing") from None
     if expected_size is not None and size != expected_size:

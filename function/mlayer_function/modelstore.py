@@ -8,10 +8,10 @@ unpickled, so a truncated or swapped file fails the init instead of serving wron
 from __future__ import annotations
 
 import math
+import os
 import sys
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .decoding import BadRecord, RowRules, to_row
@@ -26,6 +26,7 @@ from .serving import log_extra_fields
 from .serving import plain as plain
 
 if TYPE_CHECKING:
+    from .serving import PathText
     from .tabular import TableSchema
 
 DEFAULT_MODEL_DIR = "/opt/mlayer"
@@ -177,22 +178,23 @@ def _sample_id(record: object) -> str:
     return repr(record.get("id")) if isinstance(record, dict) else repr(record)
 
 
-def load_model(model_dir: Path | str) -> ServingModel:
+def load_model(model_dir: PathText) -> ServingModel:
     """Read, verify and load the model, then check its samples. Call once per container.
 
     Each step's ms lands in ``model.phases`` (manifest, verify, imports, load, self_check), which
     the "model loaded" line carries: a slow cold start names its step."""
     started = time.perf_counter()
     clock = _Phases(started)
-    model_dir = Path(model_dir)
+    model_dir = os.fspath(model_dir)
     manifest = read_manifest(model_dir)
     clock.lap("manifest_ms")
     paths, verified = _materialize(manifest, model_dir)
     for entry in manifest["artifacts"]:
         if entry["file"] not in verified:
-            verify_file(model_dir / entry["file"], entry["sha256"], entry.get("size"))
+            verify_file(os.path.join(model_dir, entry["file"]), entry["sha256"], entry.get("size"))
+    code_dir = os.path.dirname(os.path.normpath(model_dir))  # the model layer's /opt
     for entry in manifest.get("code") or []:
-        verify_file(model_dir.parent / entry["file"], entry["sha256"], entry.get("size"))
+        verify_file(os.path.join(code_dir, entry["file"]), entry["sha256"], entry.get("size"))
     clock.lap("verify_ms")
     table = _table_schema(manifest) if manifest["input_kind"] == "table" else None
     _import_model_modules(manifest)
@@ -214,7 +216,7 @@ def load_model(model_dir: Path | str) -> ServingModel:
     return model
 
 
-def _materialize(manifest: dict[str, Any], model_dir: Path) -> tuple[dict[str, Path], set[str]]:
+def _materialize(manifest: dict[str, Any], model_dir: str) -> tuple[dict[str, PathText], set[str]]:
     """Each artifact's local path, and those already verified (S3-stored ones, fetched into
     /tmp by fetch.py). fetch and what it imports (threads, tempfile, boto3) load only for a
     model with S3-stored artifacts (``"store": "s3"``, docs/FORMATS.md): a cold start's cost."""
@@ -222,8 +224,8 @@ def _materialize(manifest: dict[str, Any], model_dir: Path) -> tuple[dict[str, P
         from . import fetch
 
         fetched = fetch.materialize(manifest, model_dir)
-        return fetched.paths, fetched.verified
-    return {e["file"]: model_dir / e["file"] for e in manifest["artifacts"]}, set()
+        return dict(fetched.paths), fetched.verified
+    return {e["file"]: os.path.join(model_dir, e["file"]) for e in manifest["artifacts"]}, set()
 
 
 class _Phases:
@@ -260,7 +262,7 @@ def _import_model_modules(manifest: dict[str, Any]) -> None:
 
 
 def _load_sklearn(
-    paths: dict[str, Path], manifest: dict[str, Any], table: TableSchema | None
+    paths: dict[str, PathText], manifest: dict[str, Any], table: TableSchema | None
 ) -> LoadedModel:
     """Unpickle the artifacts (already verified) into the pipeline the manifest describes."""
     import joblib

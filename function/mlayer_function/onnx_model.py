@@ -12,13 +12,13 @@ import os
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .model_manifest import ModelIntegrityError, read_manifest, verify_file
 from .serving import class_key, log_extra_fields
 
 if TYPE_CHECKING:
+    from .serving import PathText
     from .tabular import TableSchema
 
 VCPU_MB = 1769  # Lambda gives one vCPU per 1,769 MB of memory
@@ -128,7 +128,7 @@ class OnnxModel:
         return labels, [dict(zip(keys, row, strict=True)) for row in proba]
 
 
-def make_session(graph: Path, threads: int) -> object:
+def make_session(graph: PathText, threads: int) -> object:
     """One session per container: sequential, ``threads`` intra-op threads that never spin."""
     import onnxruntime as ort
 
@@ -142,7 +142,7 @@ def make_session(graph: Path, threads: int) -> object:
 
 
 def load_onnx_model(
-    model_dir: Path | str,
+    model_dir: PathText,
     manifest: dict | None = None,
     *,
     started: float | None = None,
@@ -151,15 +151,15 @@ def load_onnx_model(
 ) -> OnnxModel:
     """Load the graph the manifest names. Pass ``manifest`` only once its files are verified."""
     started = time.perf_counter() if started is None else started
-    model_dir = Path(model_dir)
+    model_dir = os.fspath(model_dir)
     if manifest is None:
         manifest = read_manifest(model_dir)
         for entry in manifest["artifacts"]:
-            verify_file(model_dir / entry["file"], entry["sha256"], entry.get("size"))
+            verify_file(os.path.join(model_dir, entry["file"]), entry["sha256"], entry.get("size"))
     block = manifest.get("onnx")
     if not isinstance(block, dict) or not block.get("inputs"):
         raise ModelIntegrityError("the manifest says format onnx but has no 'onnx' inputs block")
-    graph = model_dir / manifest["artifacts"][-1]["file"]
+    graph = os.path.join(model_dir, manifest["artifacts"][-1]["file"])
     threads = threads_for_memory(environ.get("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "1"))
     try:
         session = make_session(graph, threads)
@@ -169,7 +169,9 @@ def load_onnx_model(
             "attach a dependencies layer built from layers/onnx/requirements.txt"
         ) from exc
     except Exception as exc:
-        raise ModelIntegrityError(f"onnxruntime cannot load {graph.name}: {exc}") from exc
+        raise ModelIntegrityError(
+            f"onnxruntime cannot load {os.path.basename(graph)}: {exc}"
+        ) from exc
     names = {i.name for i in session.get_inputs()}
     missing = [spec["name"] for spec in block["inputs"] if spec["name"] not in names]
     if missing:

@@ -14,7 +14,11 @@ from typing import TYPE_CHECKING, Any, Protocol
 from . import telemetry
 
 if TYPE_CHECKING:
+    import os
+
     from .tabular import TableSchema
+
+    PathText = str | os.PathLike[str]  # a folder or file as os.path takes it (pathlib: not loaded)
 
 
 class ServingModel(Protocol):
