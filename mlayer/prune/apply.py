@@ -20,8 +20,8 @@ from dataclasses import dataclass, field
 from mlayer.arns import LayerVersionArn
 from mlayer.errors import AwsError
 from mlayer.gateway import Gateway
-from mlayer.prune.plan import Item, PrunePlan
 from mlayer.prune.read import marker_key, pending_key
+from mlayer.prune.verdicts import Item, PrunePlan
 from mlayer.results.report import human_bytes, short
 
 LOST_ANSWER = {"ReadTimeoutError", "ConnectionClosedError", "ResponseStreamingError"}

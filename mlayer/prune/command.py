@@ -10,8 +10,9 @@ from mlayer.config import Settings
 from mlayer.errors import UsageError
 from mlayer.gateway import Gateway
 from mlayer.prune.apply import apply_prune
-from mlayer.prune.plan import PrunePlan, plan_prune
+from mlayer.prune.plan import plan_prune
 from mlayer.prune.read import read_inventory
+from mlayer.prune.verdicts import PrunePlan
 from mlayer.request_types import PruneRequest
 from mlayer.results.prune import PruneResult, plan_text
 from mlayer.results.report import human_bytes

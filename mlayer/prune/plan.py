@@ -6,101 +6,26 @@ item that stays says why (``Reason``). A function version goes only when nothing
 shadow) and it is both outside the newest ``keep`` and older than ``older_than_days``. A model
 layer version goes only when, besides that, neither $LATEST nor any remaining function version
 carries it, it is not what `rollback --previous` would pick, and no rollout or shadow names it.
-Objects in the artifact bucket go only when no remaining layer version names them.
+Objects in the artifact bucket go only when no remaining layer version names them
+(objects.py). The decisions are values (verdicts.py).
 """
 
 from __future__ import annotations
 
 import datetime as _dt
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
 
 from mlayer.arns import LayerVersionArn
+from mlayer.prune.objects import plan_objects
 from mlayer.prune.types import Inventory, LayerVersionView, ModelRefs
-
-FUNCTION_VERSION, MODEL_VERSION, DEPS_VERSION, OBJECT = (
-    "function_version",
-    "model_layer_version",
-    "deps_layer_version",
-    "object",
+from mlayer.prune.verdicts import (
+    DEPS_VERSION,
+    FUNCTION_VERSION,
+    MODEL_VERSION,
+    Item,
+    PrunePlan,
+    Reason,
 )
-# Every reason something stays (docs/FORMATS.md lists them; tests cover each one).
-REASONS = (
-    "alias",  # an alias's primary version
-    "canary",  # a version an alias's AdditionalVersionWeights routes to
-    "provisioned",  # provisioned concurrency on the version (or an alias of it)
-    "event_source",  # an event-source mapping targets it
-    "rollout",  # an active rollout's state names it
-    "shadow",  # a shadow's state names it
-    "newest",  # among the newest N
-    "young",  # younger than older_than_days
-    "latest",  # $LATEST carries the layer version
-    "carried",  # a function version that stays carries the layer version
-    "previous",  # what `rollback --previous` would pick
-    "shared",  # an object a layer version that stays needs
-)
-
-
-@dataclass(frozen=True, order=True)
-class Reason:
-    code: str
-    text: str
-
-    def to_dict(self) -> dict:
-        return {"code": self.code, "text": self.text}
-
-
-@dataclass(frozen=True)
-class Item:
-    """One function version, layer version or object: what goes (no reasons) or stays (reasons)."""
-
-    kind: str
-    name: str  # "7", "mlayer-predict-model:3" or an object key
-    size: int
-    version: int | None = None
-    reasons: tuple[Reason, ...] = ()
-
-    def to_dict(self) -> dict:
-        out = {"kind": self.kind, "name": self.name, "bytes": self.size, "version": self.version}
-        if self.reasons:
-            out["reasons"] = [r.to_dict() for r in self.reasons]
-        return out
-
-
-@dataclass(frozen=True)
-class PrunePlan:
-    function: str
-    model_layer: str
-    deps_layer: str
-    keep: int
-    older_than_days: int
-    cutoff: _dt.datetime
-    deps: bool
-    function_versions: tuple[Item, ...] = ()  # go, in this order: function versions first,
-    model_versions: tuple[Item, ...] = ()  # then the model layer versions only they held,
-    deps_versions: tuple[Item, ...] = ()  # (--deps) dependencies layer versions,
-    objects: tuple[Item, ...] = ()  # then the objects no remaining version names
-    markers: Mapping[int, dict] = field(default_factory=dict)  # model version -> pruned/ record
-    finished_records: tuple[int, ...] = ()  # earlier prunes' pending records this run completes
-    stale_records: tuple[int, ...] = ()  # records of versions an interrupted prune left in place
-    kept: tuple[Item, ...] = ()
-
-    @property
-    def goes(self) -> tuple[Item, ...]:
-        return (*self.function_versions, *self.model_versions, *self.deps_versions, *self.objects)
-
-    @property
-    def bytes_freed(self) -> int:
-        return sum(item.size for item in self.goes)
-
-    @property
-    def empty(self) -> bool:
-        return not self.goes
-
-    @property
-    def records_left(self) -> bool:
-        """pending/ records an interrupted prune left: bookkeeping, cleared without asking."""
-        return bool(self.finished_records or self.stale_records)
 
 
 def _versions_of(arns: Iterable[str], layer: str) -> set[int]:
@@ -186,80 +111,6 @@ def protect_layer_versions(
     return table
 
 
-def _model_keys(layer: str, sha: str, refs: ModelRefs) -> list[str]:
-    keys = [f"layers/{sha}.zip", f"layers/{sha}.manifest.json"] if sha else []
-    if refs.label:
-        keys.append(f"labels/{layer}/{refs.label}.json")
-    return keys + list(refs.s3_keys)
-
-
-def _deps_keys(sha: str) -> list[str]:
-    return [f"layers/{sha}.zip", f"layers/{sha}.lock.json"] if sha else []
-
-
-def _env_needs(inv: Inventory, remaining) -> dict[str, str]:
-    """Keys of the artifact bucket that $LATEST's or a remaining version's environment names."""
-    out: dict[str, str] = {}
-    named = [
-        ("$LATEST", inv.latest_refs),
-        *((f"function version {v.version}", v.object_refs) for v in remaining),
-    ]
-    for holder, refs in named:
-        for ref in refs:
-            bucket, _, key = ref.partition("/")
-            if bucket == inv.bucket:
-                out.setdefault(key, f"{holder} (its environment)")
-    return out
-
-
-def plan_objects(
-    inv: Inventory,
-    gone_model: list[LayerVersionView],
-    gone_deps: list[LayerVersionView],
-    kept_m,
-    kept_d,
-    remaining=(),
-) -> tuple[tuple[Item, ...], tuple[Item, ...]]:
-    """(objects that go, candidates that stay because a remaining version names them)."""
-    needed: dict[str, str] = _env_needs(inv, remaining)
-    for v in kept_m:
-        for key in _model_keys(
-            inv.model_layer, v.sha256, inv.model_refs.get(v.version, ModelRefs())
-        ):
-            needed.setdefault(key, f"{inv.model_layer}:{v.version}")
-    for v in kept_d:
-        for key in _deps_keys(v.sha256):
-            needed.setdefault(key, f"{inv.deps_layer}:{v.version}")
-    for key, holder in inv.elsewhere.items():
-        needed.setdefault(key, holder)
-    unread = [v for v in kept_m if not inv.model_refs.get(v.version, ModelRefs()).known]
-    candidates: list[str] = []
-    for v in gone_model:
-        candidates += _model_keys(
-            inv.model_layer, v.sha256, inv.model_refs.get(v.version, ModelRefs())
-        )
-    present = {v.version for v in inv.model_versions}
-    for number, marker in sorted(inv.pruned.items()):  # an earlier prune's unfinished objects
-        if number not in present:
-            refs = ModelRefs(marker.get("label"), tuple(marker.get("s3_keys") or ()))
-            candidates += _model_keys(inv.model_layer, str(marker.get("sha256") or ""), refs)
-    for v in gone_deps:
-        candidates += _deps_keys(v.sha256)
-    goes, stays, seen = [], [], set()
-    for key in candidates:
-        if key in seen or key not in inv.objects:
-            continue
-        seen.add(key)
-        if key not in needed and unread and key.startswith("models/"):
-            needed[key] = f"{inv.model_layer}:{unread[0].version} (its manifest unread)"
-        if key in needed:
-            reason = Reason("shared", f"{needed[key]} needs it")
-            stays.append(Item(OBJECT, key, inv.objects[key], reasons=(reason,)))
-        else:
-            goes.append(Item(OBJECT, key, inv.objects[key]))
-    return tuple(goes), tuple(stays)
-
-
 def _kept_items(kind: str, prefix: str, table: dict, sizes: Mapping[int, int]) -> list[Item]:
     return [
         Item(kind, f"{prefix}{n}", sizes.get(n, 0), n, tuple(sorted(table[n])))
@@ -295,8 +146,7 @@ def plan_prune(
     m_table = protect_layer_versions(
         inv.model_layer, inv.model_versions, inv, remaining, keep, cutoff, days, model=True
     )
-    gone_m = [v for v in inv.model_versions if v.version not in m_table]
-    kept_m = [v for v in inv.model_versions if v.version in m_table]
+    gone_m, kept_m = _split(inv.model_versions, m_table)
     d_table: dict[int, set[Reason]] = {}
     gone_d: list[LayerVersionView] = []
     kept_d = list(inv.deps_versions)
@@ -304,11 +154,47 @@ def plan_prune(
         d_table = protect_layer_versions(
             inv.deps_layer, inv.deps_versions, inv, remaining, keep, cutoff, days, model=False
         )
-        gone_d = [v for v in inv.deps_versions if v.version not in d_table]
-        kept_d = [v for v in inv.deps_versions if v.version in d_table]
+        gone_d, kept_d = _split(inv.deps_versions, d_table)
     objects, shared = plan_objects(inv, gone_m, gone_d, kept_m, kept_d, remaining)
     present = {v.version for v in inv.model_versions}
-    kept = [
+    return PrunePlan(
+        function=inv.function,
+        model_layer=inv.model_layer,
+        deps_layer=inv.deps_layer,
+        keep=keep,
+        older_than_days=older_than_days,
+        cutoff=cutoff,
+        deps=deps,
+        function_versions=tuple(
+            Item(FUNCTION_VERSION, str(v.version), v.code_size, v.version) for v in gone_f
+        ),
+        model_versions=_gone_items(MODEL_VERSION, f"{inv.model_layer}:", gone_m),
+        deps_versions=_gone_items(DEPS_VERSION, f"{inv.deps_layer}:", gone_d),
+        objects=objects,
+        markers={v.version: marker(inv, v, now) for v in gone_m},
+        finished_records=tuple(sorted(n for n in inv.pruned if n not in present)),
+        stale_records=tuple(sorted(n for n in inv.pruned if n in present and n in m_table)),
+        kept=(*_kept(inv, f_table, m_table, d_table), *shared),
+    )
+
+
+def _split(
+    versions: Iterable[LayerVersionView], table: dict
+) -> tuple[list[LayerVersionView], list[LayerVersionView]]:
+    """(the layer versions that go, those that stay): a version stays when it has a reason."""
+    versions = list(versions)
+    return [v for v in versions if v.version not in table], [
+        v for v in versions if v.version in table
+    ]
+
+
+def _gone_items(kind: str, prefix: str, gone: list[LayerVersionView]) -> tuple[Item, ...]:
+    return tuple(Item(kind, f"{prefix}{v.version}", v.code_size, v.version) for v in gone)
+
+
+def _kept(inv: Inventory, f_table: dict, m_table: dict, d_table: dict) -> list[Item]:
+    """Every version that stays, with its reasons: function, then model, then deps layer."""
+    return [
         *_kept_items(FUNCTION_VERSION, "", f_table, {v.version: v.code_size for v in inv.versions}),
         *_kept_items(
             MODEL_VERSION,
@@ -322,30 +208,4 @@ def plan_prune(
             d_table,
             {v.version: v.code_size for v in inv.deps_versions},
         ),
-        *shared,
     ]
-    return PrunePlan(
-        function=inv.function,
-        model_layer=inv.model_layer,
-        deps_layer=inv.deps_layer,
-        keep=keep,
-        older_than_days=older_than_days,
-        cutoff=cutoff,
-        deps=deps,
-        function_versions=tuple(
-            Item(FUNCTION_VERSION, str(v.version), v.code_size, v.version) for v in gone_f
-        ),
-        model_versions=tuple(
-            Item(MODEL_VERSION, f"{inv.model_layer}:{v.version}", v.code_size, v.version)
-            for v in gone_m
-        ),
-        deps_versions=tuple(
-            Item(DEPS_VERSION, f"{inv.deps_layer}:{v.version}", v.code_size, v.version)
-            for v in gone_d
-        ),
-        objects=objects,
-        markers={v.version: marker(inv, v, now) for v in gone_m},
-        finished_records=tuple(sorted(n for n in inv.pruned if n not in present)),
-        stale_records=tuple(sorted(n for n in inv.pruned if n in present and n in m_table)),
-        kept=tuple(kept),
-    )

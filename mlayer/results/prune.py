@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from mlayer.prune.plan import Item, PrunePlan
+from mlayer.prune.verdicts import Item, PrunePlan
 from mlayer.results.report import human_bytes, short, table
 
 if TYPE_CHECKING:

@@ -6,7 +6,7 @@ import datetime as _dt
 
 import pytest
 
-from mlayer.prune.plan import REASONS, plan_prune
+from mlayer.prune.plan import plan_prune
 from mlayer.prune.types import (
     AliasView,
     FunctionVersionView,
@@ -14,6 +14,7 @@ from mlayer.prune.types import (
     LayerVersionView,
     ModelRefs,
 )
+from mlayer.prune.verdicts import REASONS
 
 NOW = _dt.datetime(2026, 12, 7, tzinfo=_dt.timezone.utc)
 OLD = NOW - _dt.timedelta(days=100)
