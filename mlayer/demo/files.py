@@ -53,6 +53,7 @@ class FilesStep:
             f'[output]\nsink = "s3://{SCORES}/nightly/"\ndead_letter = "sqs://{LETTERS}"\n'
         )
         demo.say(f"\nFiles: {FUNCTION} scores CSVs dropped in s3://{INBOX}/nightly/")
+        demo.grant(self.folder)
         demo.mlayer("deploy-function", "--yes", cwd=self.folder)
         args = ["publish-model", str(model.model)]
         for pre in model.preprocessors:

@@ -23,13 +23,21 @@ class DemoHost(Protocol):
     say: Callable[[str], None]
 
     def mlayer(
-        self, *args: str, expect_ok: bool = True, cwd: Path | None = None
+        self,
+        *args: str,
+        expect_ok: bool = True,
+        cwd: Path | None = None,
+        env: dict[str, str] | None = None,
     ) -> subprocess.CompletedProcess[str]:
-        """Run one mlayer command as a user would, show it and its output."""
+        """Run one mlayer command as a user would (``env``: another shell than the demo's)."""
         ...
 
     def check(self, name: str, ok: bool, detail: str) -> None:
         """Record one of the story's checks and say it."""
+        ...
+
+    def grant(self, folder: Path) -> None:
+        """Give the deployer exactly `mlayer policy --deployer` of ``folder``'s mlayer.toml."""
         ...
 
     def skip_onnx(self, why: str) -> None:

@@ -136,6 +136,7 @@ class OnnxStep:
             "--memory", "1024",
             cwd=self.folder,
         )  # fmt: skip
+        demo.grant(self.folder)
         demo.mlayer(
             "build-deps", "--builder", "pip", "--requirements", str(requirements),
             "--layer-name", deps, "--publish", "--yes",

@@ -55,6 +55,7 @@ class RolloutStep:
         """[model] alias set, made on the live model's version, the stream read to its end."""
         d = self.demo
         d.env.update(ROLLOUT_ENV)
+        d.grant(d.workdir)  # the alias changes what the deployer needs: its policy follows
         d.publish(live)
         d.mlayer("poll", "--local", "--function", f"{self.function}:{ALIAS}", "--until-empty")
 

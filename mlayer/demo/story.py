@@ -5,6 +5,10 @@ shows its output; the checks read the sink and the dead-letter queue directly an
 function's predictions with scikit-learn run here. Its last step (mlayer.demo.onnx_story) republishes
 the text model as ONNX when a python3.12+ interpreter is here, or says why it skips. The run
 exits 0 only if every check held.
+
+IAM is enforced throughout (mlayer.demo.least_privilege): the administrator sets up what mlayer
+never creates and reads the results back, a deployer holding exactly `mlayer policy --deployer`
+runs every command, and each function runs with the role deploy-function created for it.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ from typing import Any
 
 from mlayer.demo import data as demo_data
 from mlayer.demo.files import FilesStep
+from mlayer.demo.least_privilege import CREATE_ROLE, DemoPrincipals
 from mlayer.demo.onnx_story import OnnxStep
 from mlayer.demo.rollout_story import RolloutStep
 from mlayer.errors import MlayerError
@@ -91,24 +96,32 @@ class Demo:
         self.say = say
         self.result = DemoResult()
         self.env: dict[str, str] = {}
-        self.gateway: Gateway | None = None
+        self.gateway: Gateway | None = None  # the administrator's
+        self.iam: DemoPrincipals | None = None
 
     # -- plumbing --------------------------------------------------------------------------
     def mlayer(
-        self, *args: str, expect_ok: bool = True, cwd: Path | None = None
+        self,
+        *args: str,
+        expect_ok: bool = True,
+        cwd: Path | None = None,
+        env: dict[str, str] | None = None,
     ) -> subprocess.CompletedProcess[str]:
-        """Run one mlayer command as a user would, show it and its output."""
+        """Run one mlayer command as a user would (``env``: another user's shell than the
+        deployer's), show it and its output."""
         self.say(f"\n$ mlayer {shlex.join(args)}")
         machine = args[0] == "--json"  # keep stdout apart to parse it; else show it interleaved
         proc = subprocess.run(
             [sys.executable, "-m", "mlayer.cli", *args],
             cwd=cwd or self.workdir,
-            env=self.env,
+            env=self.env if env is None else env,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE if machine else subprocess.STDOUT,
             text=True,
         )
         shown = proc.stderr if machine else proc.stdout
+        if machine and proc.returncode != 0:  # a refusal: --json puts its Error/Hint on stdout
+            shown = f"{proc.stderr or ''}{proc.stdout or ''}"
         for line in (shown or "").rstrip().splitlines():
             self.say(f"  {line}")
         if expect_ok and proc.returncode != 0:
@@ -140,6 +153,13 @@ class Demo:
             f"  put {len(texts)} tickets and {len(malformed_records(phase))} malformed records on {STREAM}"
         )
         return [f"{phase}-{i}" for i in range(len(texts))]
+
+    def grant(self, folder: Path) -> None:
+        """The deployer holds exactly `mlayer policy --deployer` of ``folder``'s mlayer.toml
+        (with this shell's variables), and this shell is the deployer's."""
+        assert self.iam is not None
+        self.iam.grant(self, folder, self.env)
+        self.env = self.iam.deployer_env(self.env)
 
     def skip_onnx(self, why: str) -> None:
         self.result.onnx_skipped = why
@@ -203,11 +223,13 @@ class Demo:
         return self.result
 
     def story(self) -> None:
-        with embedded_aws(set_env=True, isolated=True) as aws:
-            self.env = {**os.environ, **aws.env}
-            self.gateway = Gateway(endpoint_url=aws.endpoint_url, region=aws.region)
+        with embedded_aws(isolated=True, enforce_iam=True) as aws:
+            self.iam = DemoPrincipals.set_up(aws)
+            self.env = self.iam.deployer_env(os.environ)  # no deployer yet: only init runs
+            self.gateway = self.iam.admin_gateway
             self.say(
-                f"Embedded AWS (moto server) on {aws.endpoint_url}; work folder {self.workdir}"
+                f"Embedded AWS (moto server, IAM enforced) on {aws.endpoint_url}; "
+                f"work folder {self.workdir}"
             )
             self.prepare_aws()
             models = {v: demo_data.train(self.workdir / "models", v) for v in (1, 2)}
@@ -230,15 +252,16 @@ class Demo:
                 f"{_history_versions(history)} versions",
             )
             self.mlayer("status")
+            self.iam.verify(self, TABLE)
             RolloutStep(self, STREAM, FUNCTION, BUCKET).run(good=models[2], live=models[1])
             step = OnnxStep(self, models[1], STREAM)
             step.run(role, local_arch(), TABLE, DEAD_LETTERS, BUCKET)
             FilesStep(self, BUCKET).run(role, models[1])  # a CSV dropped in a bucket, scored
 
     def deploy(self) -> str:
-        """init, build-deps --publish and deploy-function, as a user would; the role's ARN."""
-        assert self.gateway is not None
-        role = sandbox.ensure_lambda_role(self.gateway, "mlayer-demo-role")
+        """init, build-deps --publish and deploy-function, as a user would; the role setting
+        (``create``: deploy-function makes the function's role from its configuration)."""
+        role = CREATE_ROLE
         requirements = shipped_path("layers", "sklearn", "requirements.txt")
         self.mlayer(
             "init",
@@ -264,6 +287,7 @@ class Demo:
             "--memory",
             "1024",
         )
+        self.grant(self.workdir)
         self.mlayer("build-deps", "--builder", "pip", "--publish", "--yes")
         self.mlayer("deploy-function", "--yes")
         return role
@@ -273,7 +297,9 @@ class Demo:
         sandbox.ensure_stream(self.gateway, STREAM)
         sandbox.ensure_table(self.gateway, TABLE)
         sandbox.ensure_queue(self.gateway, DEAD_LETTERS)
-        self.say(f"  created stream {STREAM}, table {TABLE} and queue {DEAD_LETTERS}")
+        self.say(
+            f"  the administrator created stream {STREAM}, table {TABLE} and queue {DEAD_LETTERS}"
+        )
 
     def publish(self, model: demo_data.DemoModel) -> None:
         args = ["publish-model", str(model.model)]

@@ -2,6 +2,8 @@
 (init -> build-deps --publish -> deploy-function -> publish-model v1 -> records on the stream ->
 poll -> predictions checked against sklearn run directly -> publish v2 -> rollback -> poll -> v1
 again) in subprocesses against moto's server over HTTP, and checks the sink and dead letters.
+IAM is enforced throughout: a deployer holding exactly `mlayer policy --deployer` of each
+function runs every command, each function runs with the role deploy-function created.
 Where a python3.12+ interpreter and mlayer[onnx] are here, v1 is then republished as ONNX on a
 python3.12+ function with the ONNX deps layer and serves a batch exactly as the sklearn one.
 """
@@ -49,6 +51,11 @@ def test_the_whole_story_holds(tmp_path, repo_root):
         assert checks[f"{phase}: predictions equal sklearn's"]["ok"]
     assert checks["bad records dead-lettered with a reason"]["ok"]
     assert checks["history lists both versions"]["ok"]
+    assert checks["iam: the created role grants what the configuration needs"]["ok"]
+    refused = checks["iam: the deployer is refused what its policies do not grant"]
+    assert refused["ok"] and "user/deployer may not dynamodb:Scan" in refused["detail"]
+    assert "Embedded AWS (moto server, IAM enforced)" in proc.stderr
+    assert "Did create role mlayer-mlayer-demo (trusting Lambda)" in proc.stderr
     assert checks["rollout: the one-class model is rolled back at the first step"]["ok"]
     assert (
         "gate prediction_shift failed"
@@ -75,5 +82,6 @@ def test_the_whole_story_holds(tmp_path, repo_root):
         "$ mlayer rollback --version 1",
         "$ mlayer history",
         "$ mlayer rollout resume",
+        "$ mlayer --json policy --deployer",
     ):
         assert command in proc.stderr
