@@ -19,12 +19,14 @@ demo: $(STAMP)
 
 PYTEST_ARGS ?=
 
+# Whole modules per worker (--dist loadfile): a module's shared set-up (a deployed function, a
+# handler process, module_aws) runs once, not once on each worker.
 test: $(STAMP)
-	$(BIN)/python -m pytest -n 2 -q $(PYTEST_ARGS) tests
+	$(BIN)/python -m pytest -n 2 --dist loadfile -q $(PYTEST_ARGS) tests
 
 # No layer build, no Lambda-like interpreter, no embedded AWS: the tier to run while editing.
 test-fast: $(STAMP)
-	$(BIN)/python -m pytest -q -m "not slow and not e2e and not aws" $(PYTEST_ARGS) tests
+	$(BIN)/python -m pytest -n 2 -q -m "not slow and not e2e and not aws" $(PYTEST_ARGS) tests
 
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks

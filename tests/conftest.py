@@ -20,9 +20,18 @@ REPO = Path(__file__).resolve().parent.parent
 CACHE = REPO / ".cache"
 
 
-# Tiers by what a test uses, not by hand: a real layer or a Lambda-like interpreter is `slow`,
-# the embedded AWS is `aws`, the story through the CLI is `e2e`. `make test-fast` runs the rest.
-_SLOW_FIXTURES = {"deps_layer_build", "deps_layer", "deps_layer_zip", "runtime_dir", "model_layers"}
+# Tiers by what a test uses, not by hand: a real layer (pip, or the fake Docker engine that runs
+# pip) or a Lambda-like interpreter is `slow`; the embedded AWS (the session's, or one a module
+# starts with embedded_aws) is `aws`; the story through the CLI is `e2e`. `make test-fast` runs
+# the rest.
+_SLOW_FIXTURES = {
+    "deps_layer_build",
+    "deps_layer",
+    "deps_layer_zip",
+    "runtime_dir",
+    "model_layers",
+    "fake_docker",
+}
 
 
 def pytest_collection_modifyitems(config, items):
@@ -30,7 +39,8 @@ def pytest_collection_modifyitems(config, items):
         used = set(getattr(item, "fixturenames", ()))
         if used & _SLOW_FIXTURES:
             item.add_marker(pytest.mark.slow)
-        if "aws_server" in used:
+        module = getattr(item, "module", None)
+        if "aws_server" in used or getattr(module, "embedded_aws", None) is embedded_aws:
             item.add_marker(pytest.mark.aws)
         if item.nodeid.startswith("tests/e2e/"):
             item.add_marker(pytest.mark.e2e)
@@ -68,17 +78,40 @@ def aws_server():
         yield local
 
 
-@pytest.fixture
-def aws(aws_server, monkeypatch):
-    """The embedded AWS for one test: endpoint exported, state reset before the test."""
+def _reset(local) -> None:
     import urllib.request
 
     urllib.request.urlopen(
-        urllib.request.Request(f"{aws_server.endpoint_url}/moto-api/reset", method="POST")
+        urllib.request.Request(f"{local.endpoint_url}/moto-api/reset", method="POST")
     ).read()
+
+
+_MODULE_HOLDING_AWS: list[str] = []
+
+
+@pytest.fixture
+def aws(aws_server, monkeypatch):
+    """The embedded AWS for one test: endpoint exported, state reset before the test."""
+    if _MODULE_HOLDING_AWS:
+        pytest.fail(
+            f"{_MODULE_HOLDING_AWS[0]} keeps state in module_aws: its tests cannot reset it"
+        )
+    _reset(aws_server)
     for key, value in aws_server.env.items():
         monkeypatch.setenv(key, value)
     return aws_server
+
+
+@pytest.fixture(scope="module")
+def module_aws(aws_server, request):
+    """The worker's embedded AWS for state a module sets up once (a deployed function, its
+    tables and queues): reset when the module starts, then left to it. xdist hands a worker its
+    tests in collection order, so no other module's test (nor its reset) falls between two of
+    this module's; a test here that asks for `aws` (which resets) fails instead."""
+    _reset(aws_server)
+    _MODULE_HOLDING_AWS.append(request.module.__name__)
+    yield aws_server
+    _MODULE_HOLDING_AWS.remove(request.module.__name__)
 
 
 @pytest.fixture

@@ -13,24 +13,18 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-import os
-import sys
 from collections import defaultdict
-from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from deployed_support import function_toml, gateway, publish_real_deps, text_model_args, use
 from function_support import kinesis_event
 from publish_support import train_text_pipeline
 
 from mlayer.cli import cli
-from mlayer.gateway import Gateway
 from mlayer.local import sandbox
-from mlayer.local.aws import embedded_aws
 
 pytestmark = pytest.mark.slow
-REPO = Path(__file__).resolve().parents[2]
-RUNTIME = "python{}.{}".format(*sys.version_info[:2])
 NAME, BUCKET, TABLE, DLQ, STREAM = "hostile", "hostile-art", "hostile-out", "hostile-dlq", "hin"
 MIB = 1024 * 1024
 KINESIS_MAX = MIB - 8  # data + partition key ("k", "pk-N") of one Kinesis record: at most 1 MiB
@@ -70,45 +64,20 @@ def mlayer(*args: str):
 
 
 @pytest.fixture(scope="module")
-def local_aws():
-    """An embedded AWS of this module's own, in a child process: other modules' tests reset
-    theirs between ours (xdist mixes modules on a worker), never this one."""
-    with embedded_aws(isolated=True) as local:
-        yield local
-
-
-def use(mp, local, work: Path) -> None:
-    for key, value in local.env.items():
-        mp.setenv(key, value)
-    mp.setenv(
-        "MLAYER_CACHE_DIR", os.environ.get("MLAYER_CACHE_DIR") or str(REPO / ".cache" / "mlayer")
-    )
-    mp.chdir(work)
-
-
-@pytest.fixture(scope="module")
-def deployed(local_aws, deps_layer_build, tmp_path_factory):
+def deployed(module_aws, deps_layer_build, tmp_path_factory):
     """The function deployed from mlayer.toml in a folder of its own: (gateway, folder)."""
     work = tmp_path_factory.mktemp("hostile")
     with pytest.MonkeyPatch.context() as mp:
-        use(mp, local_aws, work)
-        gw = Gateway(region=local_aws.region, endpoint_url=local_aws.endpoint_url)
-        gw.ensure_bucket(BUCKET)
-        data = deps_layer_build.zip_path.read_bytes()
-        sha = hashlib.sha256(data).hexdigest()
-        gw.put_bytes(BUCKET, f"layers/{sha}.zip", data)
-        gw.put_json(BUCKET, f"layers/{sha}.lock.json", deps_layer_build.lock())
-        gw.publish_layer_version(f"{NAME}-deps", "deps", s3=(BUCKET, f"layers/{sha}.zip"))
+        use(mp, module_aws, work)
+        gw = gateway(module_aws)
+        publish_real_deps(gw, BUCKET, f"{NAME}-deps", deps_layer_build)
         sandbox.ensure_stream(gw, STREAM)
         sandbox.ensure_table(gw, TABLE)
         sandbox.ensure_queue(gw, DLQ)
         role = sandbox.ensure_lambda_role(gw, "hostile-role")
         (work / "mlayer.toml").write_text(
-            f'[function]\nname = "{NAME}"\nrole = "{role}"\nruntime = "{RUNTIME}"\n'
-            f'architecture = "{deps_layer_build.arch}"\nmemory = 1024\ntimeout = 60\n'
-            f'[deps]\nlayer = "{NAME}-deps"\n[model]\nlayer = "{NAME}-model"\n'
-            f'[artifacts]\nbucket = "{BUCKET}"\n'
-            f'[trigger]\nstream = "{STREAM}"\nstarting_position = "TRIM_HORIZON"\n'
+            function_toml(NAME, role, deps_layer_build, BUCKET)
+            + f'[trigger]\nstream = "{STREAM}"\nstarting_position = "TRIM_HORIZON"\n'
             f'[output]\nsink = "dynamodb://{TABLE}"\ndead_letter = "sqs://{DLQ}"\n'
         )
         result = mlayer("--json", "deploy-function", "--yes")
@@ -118,19 +87,15 @@ def deployed(local_aws, deps_layer_build, tmp_path_factory):
         env = gw.get_function_configuration(NAME)["Environment"]["Variables"]
         assert env["MLAYER_DEAD_LETTER_OVERFLOW"] == f"s3://{BUCKET}/dead-letters/"
         paths = train_text_pipeline(work / "model")
-        result = mlayer(
-            "--json", "publish-model", str(paths["model"]),
-            "-p", str(paths["countvectorizer"]), "-p", str(paths["tfidf"]),
-            "--input", "text", "--yes",
-        )  # fmt: skip
+        result = mlayer("--json", *text_model_args(paths))
         assert result.exit_code == 0, result.output
     return gw, work
 
 
 @pytest.fixture(autouse=True)
-def _in_the_deployed_folder(deployed, local_aws, monkeypatch):
+def _in_the_deployed_folder(deployed, module_aws, monkeypatch):
     """Each test runs the CLI where mlayer.toml is, against this module's AWS."""
-    use(monkeypatch, local_aws, deployed[1])
+    use(monkeypatch, module_aws, deployed[1])
 
 
 LETTERS: dict[str, list[dict]] = defaultdict(list)  # event id -> its dead letters, in order

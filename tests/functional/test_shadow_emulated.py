@@ -9,26 +9,20 @@ on the same records, and promote / stop leave the function as `mlayer status` sa
 
 from __future__ import annotations
 
-import hashlib
 import json
-import os
-import sys
 from pathlib import Path
 
 import joblib
 import pytest
 from click.testing import CliRunner
+from deployed_support import function_toml, gateway, publish_real_deps, text_model_args, use
 from function_support import kinesis_event
 from publish_support import LABELS, TEXTS, train_text_pipeline
 
 from mlayer.cli import cli
-from mlayer.gateway import Gateway
 from mlayer.local import sandbox
-from mlayer.local.aws import embedded_aws
 
 pytestmark = pytest.mark.slow
-REPO = Path(__file__).resolve().parents[2]
-RUNTIME = "python{}.{}".format(*sys.version_info[:2])
 NAME, BUCKET = "shadowed", "shadowed-art"
 RECORDS = [
     "free money now",
@@ -50,15 +44,6 @@ def mlayer(*args: str):
     result = CliRunner().invoke(cli, ["--json", *args], catch_exceptions=False)
     doc = json.loads(result.stdout) if result.stdout.strip().startswith("{") else None
     return result, doc
-
-
-def use(mp, local, work: Path) -> None:
-    for key, value in local.env.items():
-        mp.setenv(key, value)
-    mp.setenv(
-        "MLAYER_CACHE_DIR", os.environ.get("MLAYER_CACHE_DIR") or str(REPO / ".cache" / "mlayer")
-    )
-    mp.chdir(work)
 
 
 def train_retrained(folder: Path) -> dict[str, Path]:
@@ -84,39 +69,17 @@ def predict_offline(paths: dict[str, Path], texts: list[str]) -> list[str]:
     return list(lr.predict(tf.transform(cv.transform(texts))))
 
 
-def publish_args(paths: dict[str, Path], *extra: str) -> list[str]:
-    return [
-        "publish-model", str(paths["model"]),
-        "-p", str(paths["countvectorizer"]), "-p", str(paths["tfidf"]),
-        "--input", "text", "--yes", *extra,
-    ]  # fmt: skip
-
-
 @pytest.fixture(scope="module")
-def local_aws():
-    with embedded_aws(isolated=True) as local:
-        yield local
-
-
-@pytest.fixture(scope="module")
-def deployed(local_aws, deps_layer_build, tmp_path_factory):
+def deployed(module_aws, deps_layer_build, tmp_path_factory):
     """The function deployed with model v1 live: (gateway, folder, models)."""
     work = tmp_path_factory.mktemp("shadowed")
     with pytest.MonkeyPatch.context() as mp:
-        use(mp, local_aws, work)
-        gw = Gateway(region=local_aws.region, endpoint_url=local_aws.endpoint_url)
-        gw.ensure_bucket(BUCKET)
-        data = deps_layer_build.zip_path.read_bytes()
-        sha = hashlib.sha256(data).hexdigest()
-        gw.put_bytes(BUCKET, f"layers/{sha}.zip", data)
-        gw.put_json(BUCKET, f"layers/{sha}.lock.json", deps_layer_build.lock())
-        gw.publish_layer_version(f"{NAME}-deps", "deps", s3=(BUCKET, f"layers/{sha}.zip"))
+        use(mp, module_aws, work)
+        gw = gateway(module_aws)
+        publish_real_deps(gw, BUCKET, f"{NAME}-deps", deps_layer_build)
         role = sandbox.ensure_lambda_role(gw, "shadowed-role")
         (work / "mlayer.toml").write_text(
-            f'[function]\nname = "{NAME}"\nrole = "{role}"\nruntime = "{RUNTIME}"\n'
-            f'architecture = "{deps_layer_build.arch}"\nmemory = 1024\ntimeout = 60\n'
-            f'[deps]\nlayer = "{NAME}-deps"\n[model]\nlayer = "{NAME}-model"\n'
-            f'[artifacts]\nbucket = "{BUCKET}"\n[output]\nsink = "stdout://"\n'
+            function_toml(NAME, role, deps_layer_build, BUCKET) + '[output]\nsink = "stdout://"\n'
         )
         result, _ = mlayer("deploy-function", "--yes")
         assert result.exit_code == 0, result.output
@@ -124,7 +87,7 @@ def deployed(local_aws, deps_layer_build, tmp_path_factory):
             "v1": train_text_pipeline(work / "v1"),
             "retrained": train_retrained(work / "retrained"),
         }
-        result, _ = mlayer(*publish_args(models["v1"]))
+        result, _ = mlayer(*text_model_args(models["v1"]))
         assert result.exit_code == 0, result.output
         (work / "event.json").write_text(
             json.dumps(kinesis_event([{"id": f"r{i}", "text": t} for i, t in enumerate(RECORDS)]))
@@ -133,8 +96,8 @@ def deployed(local_aws, deps_layer_build, tmp_path_factory):
 
 
 @pytest.fixture(autouse=True)
-def _in_the_deployed_folder(deployed, local_aws, monkeypatch):
-    use(monkeypatch, local_aws, deployed[1])
+def _in_the_deployed_folder(deployed, module_aws, monkeypatch):
+    use(monkeypatch, module_aws, deployed[1])
 
 
 def invoke() -> tuple[list[dict], dict]:
@@ -157,7 +120,7 @@ def test_the_shadow_story(deployed):
     assert len(baseline) == len(RECORDS) and plain["shadow"] is None
 
     # an identical candidate (v1's own files: the same version) agrees on every record
-    result, doc = mlayer(*publish_args(models["v1"], "--shadow"))
+    result, doc = mlayer(*text_model_args(models["v1"], "--shadow"))
     assert result.exit_code == 0, result.output
     assert doc["shadow"]["model_version"] == doc["shadow"]["live_model_version"] == "v1"
     results, answer = invoke()
@@ -168,7 +131,7 @@ def test_the_shadow_story(deployed):
     assert status["total"]["agreement"] == 1.0
 
     # a retrained one: the agreement computed offline on the same records
-    result, doc = mlayer(*publish_args(models["retrained"], "--shadow"))
+    result, doc = mlayer(*text_model_args(models["retrained"], "--shadow"))
     assert result.exit_code == 0, result.output
     assert doc["shadow_replaced"] == "v1" and doc["shadow"]["model_version"] == "v2"
     results, answer = invoke()
@@ -198,7 +161,7 @@ def test_the_shadow_story(deployed):
     assert results == baseline and answer["shadow"] is None
 
     # attach again, then promote: the candidate is live, the shadow gone
-    result, doc = mlayer(*publish_args(models["retrained"], "--shadow"))
+    result, doc = mlayer(*text_model_args(models["retrained"], "--shadow"))
     assert result.exit_code == 0, result.output
     result, doc = mlayer("shadow", "promote", "--yes")
     assert result.exit_code == 0, result.output
