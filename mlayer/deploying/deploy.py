@@ -14,7 +14,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
 
 from mlayer.arns import layer_name
 from mlayer.config import Settings
@@ -35,6 +34,7 @@ from mlayer.deploying.deploy_plan import (
 from mlayer.deploying.function_code import build_code_zip
 from mlayer.errors import NotFoundError
 from mlayer.gateway import Gateway
+from mlayer.gateway.views import TMP_KEY, Alias, EventSourceMapping, FunctionConfig
 from mlayer.publishing import ephemeral
 from mlayer.publishing.compat import check_function_layers
 from mlayer.publishing.relink import Relinker
@@ -46,13 +46,8 @@ __all__ = ["HANDLER", "DeployIncompleteError", "build_code_zip", "deploy_functio
 
 
 # -- reading the live state -------------------------------------------------------------------------
-def _latest_layer(gw: Gateway, name: str) -> str | None:
-    versions = gw.list_layer_versions(name)
-    return versions[0]["LayerVersionArn"] if versions else None
-
-
 def _stream_arn(gw: Gateway, stream: str) -> str:
-    return stream if stream.startswith("arn:") else gw.describe_stream(stream)["StreamARN"]
+    return stream if stream.startswith("arn:") else gw.stream_arn(stream)
 
 
 def _on_failure_arn(gw: Gateway, url: str) -> str | None:
@@ -72,30 +67,30 @@ def _on_failure_arn(gw: Gateway, url: str) -> str | None:
 def _trigger_plan(
     gw: Gateway,
     settings: Settings,
-    config: dict[str, Any] | None,
-    live_alias: dict[str, Any] | None,
+    config: FunctionConfig | None,
+    live_alias: Alias | None,
 ) -> TriggerPlan | None:
     """The plan of the [trigger] stream's mapping (None without a stream), from the live ones."""
     stream = settings.trigger.stream
     if not stream:
         return None
     name, alias = settings.function.name, settings.model.alias
-    function_arn = (config or {}).get("FunctionArn", "")
+    function_arn = config.arn if config else ""
     stream_arn = _stream_arn(gw, stream)
     target_base = function_arn or f"arn:aws:lambda:{gw.region}:{gw.account_id()}:function:{name}"
     target = f"{target_base}:{alias}" if alias else target_base
-    mappings: dict[str, dict[str, Any]] = {}
+    mappings: dict[str, EventSourceMapping] = {}
     same_target: list[str] = []
     if config is not None:
         # By ARN: AWS takes a name too, but moto 5.2.5 then matches nothing.
-        for m in gw.list_event_source_mappings(function_arn, stream_arn):
-            mappings[m["UUID"]] = m
+        for m in gw.event_source_mappings(function_arn, stream_arn):
+            mappings[m.uuid] = m
         if live_alias is not None:
-            for m in gw.list_event_source_mappings(target, stream_arn):
-                mappings[m["UUID"]] = m
+            for m in gw.event_source_mappings(target, stream_arn):
+                mappings[m.uuid] = m
             # moto 5.2.5 reports a mapping made on an alias by the version the alias
             # points to (AWS keeps the alias ARN); take that as the alias too.
-            same_target.append(f"{function_arn}:{live_alias['FunctionVersion']}")
+            same_target.append(f"{function_arn}:{live_alias.function_version}")
     return plan_trigger(
         settings,
         list(mappings.values()),
@@ -107,28 +102,24 @@ def _trigger_plan(
 
 
 def _fit_tmp(
-    store: ArtifactStore, settings: Settings, fplan: FunctionPlan, config: dict[str, Any] | None
+    store: ArtifactStore, settings: Settings, fplan: FunctionPlan, config: FunctionConfig | None
 ) -> tuple[FunctionPlan, list[str]]:
     """Grow /tmp (EphemeralStorage) for the model layer the function will carry when its
     artifacts are in S3, and warn when the model is over half the memory (ephemeral.py)."""
-    model = next(
-        (a for a in fplan.desired["Layers"] if layer_name(a) == settings.model.layer), None
-    )
+    model = next((a for a in fplan.desired.layers if layer_name(a) == settings.model.layer), None)
     manifest = store.manifest(store.layer_sha(model)) if model else None
-    tmp = ephemeral.plan_ephemeral(manifest, config, function=fplan.name)
-    memory = ephemeral.memory_warning(manifest, fplan.desired["MemorySize"])
-    if not tmp.changes:
+    tmp = ephemeral.plan_tmp(manifest, config.tmp_mb if config else None, function=fplan.name)
+    memory = ephemeral.memory_warning(manifest, fplan.desired.memory)
+    if tmp.size_mb is None:  # nothing changes
         return fplan, [memory] if memory else []
-    change = Change("EphemeralStorage", tmp.current_mb if config else None, tmp.size_mb)
+    change = Change(TMP_KEY, tmp.current_mb if config else None, tmp.size_mb)
     fplan = replace(
-        fplan,
-        changes=(*fplan.changes, change),
-        desired={**fplan.desired, "EphemeralStorage": tmp.size_mb},
+        fplan, changes=(*fplan.changes, change), desired=fplan.desired.with_tmp(tmp.size_mb)
     )
     return fplan, [memory] if memory else []
 
 
-def _read(gw: Gateway, relinker: Relinker, name: str) -> dict[str, Any] | None:
+def _read(gw: Gateway, relinker: Relinker, name: str) -> FunctionConfig | None:
     """The one read the plan comes from (once no update is in progress); None: no function."""
     try:
         return relinker.wait_updatable(name)
@@ -138,20 +129,20 @@ def _read(gw: Gateway, relinker: Relinker, name: str) -> dict[str, Any] | None:
 
 def _alias_reads(
     gw: Gateway, name: str, alias: str, exists: bool
-) -> tuple[dict[str, Any] | None, dict[str, Any] | None, dict[str, Any] | None]:
-    """The alias, its version's configuration, and its provisioned concurrency (or Nones)."""
+) -> tuple[Alias | None, FunctionConfig | None, int]:
+    """The alias, its version's configuration, and its provisioned concurrency (None, None, 0)."""
     if not alias or not exists:
-        return None, None, None
-    live = gw.get_alias(name, alias)
+        return None, None, 0
+    live = gw.alias(name, alias)
     if live is None:
-        return None, None, None
-    version = gw.get_function_configuration(name, qualifier=live["FunctionVersion"])
-    return live, version, gw.get_provisioned_concurrency(name, alias)
+        return None, None, 0
+    version = gw.function_config(name, qualifier=live.function_version)
+    return live, version, gw.provisioned_concurrency(name, alias)
 
 
-def _snapstart_tmp(settings: Settings, fplan: FunctionPlan, config: dict[str, Any] | None) -> None:
+def _snapstart_tmp(settings: Settings, fplan: FunctionPlan, config: FunctionConfig | None) -> None:
     """SnapStart allows at most 512 MB of /tmp: an S3-stored model that needs more is refused."""
-    size = fplan.desired.get("EphemeralStorage") or ephemeral.current_mb(config)
+    size = fplan.desired.tmp_mb or ephemeral.tmp_or_default(config.tmp_mb if config else None)
     check_snapstart_tmp(settings, size, fplan.name)
 
 
@@ -181,8 +172,8 @@ def deploy_function(
         settings,
         config,
         code_sha=code_sha,
-        deps_latest=_latest_layer(gw, settings.deps.layer),
-        model_latest=_latest_layer(gw, settings.model.layer),
+        deps_latest=gw.latest_layer_arn(settings.deps.layer),
+        model_latest=gw.latest_layer_arn(settings.model.layer),
         model_live=alias_model_layer(alias_version, settings.model.layer),
     )
     fplan, warnings = _fit_tmp(store, settings, fplan, config)
@@ -190,7 +181,7 @@ def deploy_function(
     if fplan.create or any(c.key == "Layers" for c in fplan.changes):
         warnings += check_function_layers(
             store,
-            fplan.desired["Layers"],
+            list(fplan.desired.layers),
             deps_layer=settings.deps.layer,
             model_layer=settings.model.layer,
             allow_mismatch=request.allow_version_mismatch,
@@ -198,7 +189,7 @@ def deploy_function(
     aplan = plan_alias(settings, fplan, config, live_alias, alias_version, provisioned)
     tplan = _trigger_plan(gw, settings, config, live_alias)
     splan = file_trigger_deploy.plan(gw, settings, config)  # [trigger] s3
-    function_arn = (config or {}).get("FunctionArn", "")
+    function_arn = config.arn if config else ""
     result = DeployResult(
         fplan,
         tplan,

@@ -30,9 +30,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from mlayer.deploying.deploy_plan import AliasPlan, FunctionPlan, TriggerPlan, current_function_view
+from mlayer.deploying.deploy_plan import AliasPlan, FunctionPlan, TriggerPlan
 from mlayer.errors import AwsError, ConflictError, MlayerError
-from mlayer.gateway import Gateway, code_sha256_to_hex
+from mlayer.gateway import Gateway
+from mlayer.gateway.views import TMP_KEY, FunctionConfig
 from mlayer.publishing.relink import Relinker
 
 RERUN = "mlayer deploy-function"
@@ -118,34 +119,13 @@ class Progress:
         )
 
 
-def _storage(desired: dict[str, Any]) -> dict[str, Any]:
-    size = desired.get("EphemeralStorage")
-    return {"EphemeralStorage": {"Size": size}} if size else {}
-
-
-def _snapstart(value: str | None) -> dict[str, Any]:
-    return {"SnapStart": {"ApplyOn": value}} if value else {}
-
-
-def configuration_params(fplan: FunctionPlan, keys: list[str]) -> dict[str, Any]:
-    """UpdateFunctionConfiguration's parameters for ``keys``, in AWS's shapes."""
-    params = {k: fplan.desired[k] for k in keys if k not in ("EphemeralStorage", "SnapStart")}
-    if "Environment" in params:
-        params["Environment"] = {"Variables": params["Environment"]}
-    if "EphemeralStorage" in keys:
-        params.update(_storage(fplan.desired))
-    if "SnapStart" in keys:
-        params.update(_snapstart(fplan.desired["SnapStart"]))
-    return params
-
-
 class Applier:
     """The writes of one deploy, each guarded by the RevisionId of the state before it."""
 
-    def __init__(self, gw: Gateway, relinker: Relinker, read: dict[str, Any] | None) -> None:
+    def __init__(self, gw: Gateway, relinker: Relinker, read: FunctionConfig | None) -> None:
         self.gw = gw
         self.relinker = relinker
-        self.revision = (read or {}).get("RevisionId")
+        self.revision = read.revision_id if read else None
         # Called as soon as AWS accepted a write: from then on the function is in the step's
         # state, even if waiting for it or checking it fails.
         self.written: Callable[[], None] = lambda: None
@@ -159,73 +139,50 @@ class Applier:
         self.written()
         return out
 
-    def _landed(self, name: str, expect: Callable[[dict[str, Any]], bool]) -> dict[str, Any]:
+    def _landed(self, name: str, expect: Callable[[FunctionConfig], bool]) -> FunctionConfig:
         """Wait for our update; the state must be ours, or someone else wrote in between."""
         config = self.relinker.wait_successful(name)
         if not expect(config):
             raise ConflictError(
                 f"{name} changed while deploy-function was updating it.", "", "Changed"
             )
-        self.revision = config.get("RevisionId")
+        self.revision = config.revision_id
         return config
 
-    def create(self, fplan: FunctionPlan, code: bytes, description: str) -> dict[str, Any]:
-        d = fplan.desired
-        created: dict[str, Any] = self.write(
-            self.gw.create_function,
-            FunctionName=fplan.name,
-            Runtime=d["Runtime"],
-            Handler=d["Handler"],
-            Role=d["Role"],
-            Code={"ZipFile": code},
-            Architectures=d["Architectures"],
-            MemorySize=d["MemorySize"],
-            Timeout=d["Timeout"],
-            Layers=d["Layers"],
-            Environment={"Variables": d["Environment"]},
-            Description=description,
-            **_storage(d),
-            **_snapstart(d.get("SnapStart") if d.get("SnapStart") != "None" else None),
+    def create(self, fplan: FunctionPlan, code: bytes, description: str) -> FunctionConfig:
+        created: FunctionConfig = self.write(
+            self.gw.create_function_from, fplan.name, fplan.desired, code, description
         )
         config = self.relinker.wait_updatable(fplan.name)
-        self.revision = config.get("RevisionId")
+        self.revision = config.revision_id
         return created
 
     def configure(self, fplan: FunctionPlan, keys: list[str]) -> None:
         self.write(
-            self.gw.update_function_configuration,
-            fplan.name,
-            revision_id=self.revision,
-            **configuration_params(fplan, keys),
+            self.gw.configure_function, fplan.name, fplan.desired, keys, revision_id=self.revision
         )
         # What we sent must be what landed (SnapStart and /tmp left out: the embedded AWS
         # reports neither back).
-        checked = [k for k in keys if k not in ("SnapStart", "EphemeralStorage")]
-        self._landed(
-            fplan.name,
-            lambda c: all(current_function_view(c)[k] == fplan.desired[k] for k in checked),
-        )
+        checked = [k for k in keys if k not in ("SnapStart", TMP_KEY)]
+        self._landed(fplan.name, lambda c: fplan.desired.agrees(c, checked))
 
     def code(self, fplan: FunctionPlan, code: bytes, code_sha: str) -> None:
         self.write(
             self.gw.update_function_code,
             fplan.name,
             code,
-            architectures=fplan.desired["Architectures"],
+            architectures=list(fplan.desired.architectures),
             revision_id=self.revision,
         )
-        self._landed(
-            fplan.name,
-            lambda c: not c.get("CodeSha256") or code_sha256_to_hex(c["CodeSha256"]) == code_sha,
-        )
+        self._landed(fplan.name, lambda c: not c.code_sha256 or c.code_sha256 == code_sha)
 
     def publish(self, name: str, aplan: AliasPlan) -> str:
         """Publish $LATEST (its RevisionId), wait until the version is Active (a SnapStart
         snapshot is taken then), and point the alias at it (the alias's RevisionId)."""
-        published = self.gw.publish_function_version(
+        published = self.gw.publish_version(
             name, description="mlayer deploy-function", revision_id=self.revision
         )
-        version = str(published["Version"])
+        version = str(published.version)
         self.wait_version(name, version)
         self.write(self.gw.put_alias, name, aplan.alias, version, revision_id=aplan.revision_id)
         return version
@@ -233,17 +190,17 @@ class Applier:
     def wait_version(self, name: str, version: str) -> None:
         deadline = self.gw.clock() + self.relinker.timeout
         while True:
-            config = self.gw.get_function_configuration(name, qualifier=version)
-            state = config.get("State")
+            config = self.gw.function_config(name, qualifier=version)
+            state = config.state
             if state in (None, "Active"):
                 return
             if state == "Failed":
                 raise AwsError(
                     f"Version {version} of {name} failed to become active: "
-                    f"{config.get('StateReasonCode')}: {config.get('StateReason')}",
+                    f"{config.state_reason_code}: {config.state_reason}",
                     "Fix the cause above (a SnapStart snapshot that failed in the before-snapshot "
                     "hook shows its error in the function's logs).",
-                    config.get("StateReasonCode") or "Failed",
+                    config.state_reason_code or "Failed",
                 )
             if self.gw.clock() > deadline:
                 raise AwsError(
@@ -264,27 +221,17 @@ class Applier:
 def apply_trigger(gw: Gateway, tplan: TriggerPlan, target: str) -> str:
     """Create the mapping, or update what differs (re-pointing it at ``target``); its UUID."""
     if tplan.create:
-        params = dict(tplan.desired)
-        if not params["DestinationConfig"]["OnFailure"]:
-            del params["DestinationConfig"]
-        created = gw.create_event_source_mapping(
-            EventSourceArn=tplan.stream_arn, FunctionName=target, **params
-        )
-        answer: str = created["UUID"]
-        return answer
+        return gw.create_mapping(tplan.stream_arn, target, tplan.desired)
     uuid = tplan.uuid or ""
     if tplan.changes:
-        params = {c.key: tplan.desired.get(c.key, c.after) for c in tplan.changes}
-        if "FunctionName" in params:
-            params["FunctionName"] = target
-        gw.update_event_source_mapping(uuid, **params)
+        gw.update_mapping(uuid, tplan.desired, [c.key for c in tplan.changes], target)
     return uuid
 
 
 def apply_plan(
     gw: Gateway,
     relinker: Relinker,
-    read: dict[str, Any] | None,
+    read: FunctionConfig | None,
     fplan: FunctionPlan,
     aplan: AliasPlan | None,
     tplan: TriggerPlan | None,
@@ -296,7 +243,7 @@ def apply_plan(
     name = fplan.name
     applier = Applier(gw, relinker, read)
     progress = Progress(name)
-    function_arn = (read or {}).get("FunctionArn", "")
+    function_arn = read.arn if read else ""
     keys = [c.key for c in fplan.changes if c.key not in ("Architectures", "Handler")]
     handler = any(c.key == "Handler" for c in fplan.changes)
     code_step = fplan.code_changed or any(c.key == "Architectures" for c in fplan.changes)
@@ -304,10 +251,8 @@ def apply_plan(
         keys.append("Handler")  # no code change: the handler goes with the rest
     progress.facts = {
         "keys": ", ".join(keys) or "none",
-        "old_code": code_sha256_to_hex(read["CodeSha256"])[:12]
-        if read and read.get("CodeSha256")
-        else "?",
-        "old_handler": (read or {}).get("Handler"),
+        "old_code": read.code_sha256[:12] if read and read.code_sha256 else "?",
+        "old_handler": read.handler if read else None,
         "alias": aplan.alias if aplan else "",
         "alias_old": f"still points to version {aplan.version}, whole and old, which is what "
         "the trigger invokes"
@@ -336,7 +281,7 @@ def apply_plan(
             lambda: applier.create(fplan, code, "mlayer prediction function"),
             "latest",
         )
-        function_arn = created["FunctionArn"]  # type: ignore[index]
+        function_arn = created.arn if isinstance(created, FunctionConfig) else function_arn
     else:
         if keys:
             step(

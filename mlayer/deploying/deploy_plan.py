@@ -1,5 +1,6 @@
 """deploy-function's decisions, pure: what to create or change so the function and its trigger
-match the settings. No I/O: the live state comes in as the dicts AWS returned.
+match the settings. No I/O: the live state comes in as the gateway's typed views, the plan
+goes out as its typed specs (mlayer/gateway/views.py).
 
 Layers: the dependencies layer moves to its latest published version (deploying is when
 dependencies change); the model layer keeps the version the function runs (publish-model and
@@ -21,7 +22,7 @@ $LATEST differs from the alias's version (alias_behind).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, replace
 from typing import Any
 
 from mlayer.arns import layer_name
@@ -30,13 +31,21 @@ from mlayer.config.file_trigger import CHUNK_ENV
 from mlayer.config.file_trigger import function_env as file_env
 from mlayer.config.sections import SNAPSTART_MAX_TMP_MB
 from mlayer.errors import ConfigError
-from mlayer.model.packaging import code_sha256_to_hex
+from mlayer.gateway.views import (
+    RETARGET_KEY,
+    SNAPSTART_OFF,
+    Alias,
+    EventSourceMapping,
+    FunctionConfig,
+    FunctionSpec,
+    TriggerSpec,
+)
 
 PACKAGE = "mlayer_function"
 HANDLER = f"{PACKAGE}.handler.handler"
 OVERFLOW_ENV = FUNCTION_DEAD_LETTER_OVERFLOW_ENV
 OWNED_ENV = ("MLAYER_OUTPUT_SINK", "MLAYER_OUTPUT_DEAD_LETTER", OVERFLOW_ENV, CHUNK_ENV)
-SNAPSTART_ON, SNAPSTART_OFF = "PublishedVersions", "None"
+SNAPSTART_ON = "PublishedVersions"
 
 
 @dataclass(frozen=True)
@@ -52,7 +61,7 @@ class FunctionPlan:
     create: bool
     code_changed: bool
     changes: tuple[Change, ...]  # configuration keys that differ (all of them on create)
-    desired: dict = field(repr=False, default_factory=dict)
+    desired: FunctionSpec
     notes: tuple[str, ...] = ()
 
     @property
@@ -66,7 +75,7 @@ class TriggerPlan:
     target: str
     uuid: str | None  # the existing mapping, or None to create one
     changes: tuple[Change, ...]
-    desired: dict = field(repr=False, default_factory=dict)
+    desired: TriggerSpec
     notes: tuple[str, ...] = ()
 
     @property
@@ -130,28 +139,9 @@ def on_failure_url(settings: Settings) -> str:
     return f"s3://{settings.artifacts.bucket}" if settings.artifacts.bucket else ""
 
 
-def snapstart_view(config: dict | None) -> str:
-    return ((config or {}).get("SnapStart") or {}).get("ApplyOn") or SNAPSTART_OFF
-
-
-def current_function_view(config: dict) -> dict:
-    """The comparable part of a GetFunctionConfiguration answer."""
-    return {
-        "Runtime": config.get("Runtime"),
-        "Handler": config.get("Handler"),
-        "Architectures": list(config.get("Architectures") or ["x86_64"]),
-        "MemorySize": config.get("MemorySize"),
-        "Timeout": config.get("Timeout"),
-        "Role": config.get("Role"),
-        "Layers": [layer["Arn"] for layer in config.get("Layers") or []],
-        "Environment": dict((config.get("Environment") or {}).get("Variables") or {}),
-        "SnapStart": snapstart_view(config),
-    }
-
-
 def plan_function(
     settings: Settings,
-    config: dict | None,
+    config: FunctionConfig | None,
     *,
     code_sha: str,
     deps_latest: str | None,
@@ -162,36 +152,34 @@ def plan_function(
 
     ``model_live``: the model layer of the alias's version, when an alias serves."""
     fn = settings.function
-    current = current_function_view(config) if config else None
-    role = fn.role or (current or {}).get("Role") or ""
+    current = FunctionSpec.of(config) if config else None
+    role = fn.role or (current.role if current else None) or ""
     if not role:
         raise ConfigError(
             f"Function {fn.name} does not exist yet and no IAM role is configured.",
             "Set [function] role (or MLAYER_FUNCTION_ROLE, or --role) to the function's role ARN.",
         )
-    desired = {
-        "Runtime": fn.runtime,
-        "Handler": HANDLER,
-        "Architectures": [fn.architecture],
-        "MemorySize": fn.memory,
-        "Timeout": fn.timeout,
-        "Role": role,
-        "Layers": list(
-            desired_layers(
-                (current or {}).get("Layers") or [],
-                deps_layer=settings.deps.layer,
-                model_layer=settings.model.layer,
-                deps_latest=deps_latest,
-                model_latest=model_latest,
-                model_live=model_live,
-            )
+    on = fn.snapstart or (current is not None and current.snapstart != SNAPSTART_OFF)
+    desired = FunctionSpec(
+        runtime=fn.runtime,
+        handler=HANDLER,
+        architectures=(fn.architecture,),
+        memory=fn.memory,
+        timeout=fn.timeout,
+        role=role,
+        layers=desired_layers(
+            current.layers if current else (),
+            deps_layer=settings.deps.layer,
+            model_layer=settings.model.layer,
+            deps_latest=deps_latest,
+            model_latest=model_latest,
+            model_live=model_live,
         ),
-        "Environment": desired_environment((current or {}).get("Environment") or {}, settings),
-    }
-    snapstart = SNAPSTART_ON if fn.snapstart else SNAPSTART_OFF
-    if fn.snapstart or (current or {}).get("SnapStart", SNAPSTART_OFF) != SNAPSTART_OFF:
-        desired["SnapStart"] = snapstart  # only sent when on, or to turn it off
-    names = [layer_name(arn) for arn in desired["Layers"]]
+        environment=desired_environment(dict(current.environment) if current else {}, settings),
+        # only sent when on, or to turn it off
+        snapstart=(SNAPSTART_ON if fn.snapstart else SNAPSTART_OFF) if on else None,
+    )
+    names = [layer_name(arn) for arn in desired.layers]
     notes = []
     if settings.deps.layer not in names:
         notes.append(
@@ -203,43 +191,30 @@ def plan_function(
             f"no model layer {settings.model.layer} yet: the function fails its cold start "
             "(no /opt/mlayer/manifest.json) until `mlayer publish-model` attaches one."
         )
-    if current is None:
-        changes = tuple(Change(k, None, v) for k, v in desired.items())
+    if config is None or current is None:
+        changes = tuple(Change(k, None, v) for k, v in desired.as_dict().items())
         return FunctionPlan(fn.name, True, True, changes, desired, tuple(notes))
-    changes = tuple(Change(k, current[k], v) for k, v in desired.items() if current[k] != v)
-    live_sha = code_sha256_to_hex(config["CodeSha256"]) if config.get("CodeSha256") else ""
-    return FunctionPlan(fn.name, False, live_sha != code_sha, changes, desired, tuple(notes))
+    changes = tuple(Change(*d) for d in desired.differences(current))
+    code_changed = config.code_sha256 != code_sha
+    return FunctionPlan(fn.name, False, code_changed, changes, desired, tuple(notes))
 
 
-def trigger_settings(settings: Settings, on_failure_arn: str | None) -> dict:
+def trigger_settings(settings: Settings, on_failure_arn: str | None) -> TriggerSpec:
     t = settings.trigger
-    desired = {
-        "BatchSize": t.batch_size,
-        "MaximumBatchingWindowInSeconds": t.batching_window,
-        "FunctionResponseTypes": ["ReportBatchItemFailures"],
-        "BisectBatchOnFunctionError": True,
-        "MaximumRetryAttempts": t.max_retries,
-        "MaximumRecordAgeInSeconds": t.max_record_age,
-        "DestinationConfig": {"OnFailure": {"Destination": on_failure_arn}}
-        if on_failure_arn
-        else {"OnFailure": {}},
-    }
-    return desired
-
-
-def _mapping_view(mapping: dict, keys: Sequence[str]) -> dict:
-    view = {k: mapping.get(k) for k in keys}
-    view["FunctionResponseTypes"] = list(mapping.get("FunctionResponseTypes") or [])
-    destination = ((mapping.get("DestinationConfig") or {}).get("OnFailure") or {}).get(
-        "Destination"
+    return TriggerSpec(
+        batch_size=t.batch_size,
+        batching_window=t.batching_window,
+        response_types=("ReportBatchItemFailures",),
+        bisect=True,
+        max_retries=t.max_retries,
+        max_record_age=t.max_record_age,
+        on_failure=on_failure_arn,
     )
-    view["DestinationConfig"] = {"OnFailure": {"Destination": destination} if destination else {}}
-    return view
 
 
 def plan_trigger(
     settings: Settings,
-    mappings: Sequence[dict],
+    mappings: Sequence[EventSourceMapping],
     *,
     stream_arn: str,
     target: str,
@@ -251,31 +226,31 @@ def plan_trigger(
     ``same_target``: other FunctionArn values that mean ``target`` (see deploy_function).
     """
     desired = trigger_settings(settings, on_failure_arn)
-    mine = [m for m in mappings if m.get("EventSourceArn") == stream_arn]
+    mine = [m for m in mappings if m.source_arn == stream_arn]
     if not mine:
-        desired = {**desired, "StartingPosition": settings.trigger.starting_position}
-        changes = tuple(Change(k, None, v) for k, v in desired.items())
+        desired = replace(desired, starting_position=settings.trigger.starting_position)
+        changes = tuple(Change(k, None, v) for k, v in desired.as_dict().items())
         return TriggerPlan(stream_arn, target, None, changes, desired)
     mapping = mine[0]
-    current = _mapping_view(mapping, list(desired))
-    changes = [Change(k, current[k], v) for k, v in desired.items() if current[k] != v]
-    if mapping.get("FunctionArn") not in (target, *same_target):
-        changes.append(Change("FunctionName", mapping.get("FunctionArn"), target))
+    current, wanted = mapping.settings.as_dict(), desired.as_dict()
+    changes = [Change(k, current[k], v) for k, v in wanted.items() if current[k] != v]
+    if mapping.function_arn not in (target, *same_target):
+        changes.append(Change(RETARGET_KEY, mapping.function_arn, target))
     notes = []
-    live_position = mapping.get("StartingPosition")
+    live_position = mapping.starting_position
     if live_position and live_position != settings.trigger.starting_position:
         notes.append(
             f"starting_position {settings.trigger.starting_position} applies to a new trigger "
             f"only; the existing one started at {live_position}."
         )
-    return TriggerPlan(stream_arn, target, mapping["UUID"], tuple(changes), desired, tuple(notes))
+    return TriggerPlan(stream_arn, target, mapping.uuid, tuple(changes), desired, tuple(notes))
 
 
-def version_state(config: dict | None) -> tuple:
+def version_state(config: FunctionConfig | None) -> tuple[Any, ...]:
     """What makes a published version serve as $LATEST would: its code and configuration."""
     if not config:
         return ()
-    return (config.get("CodeSha256"), sorted(current_function_view(config).items()))
+    return (config.code_sha256, FunctionSpec.of(config))
 
 
 @dataclass(frozen=True)
@@ -314,36 +289,33 @@ class AliasPlan:
 def plan_alias(
     settings: Settings,
     fplan: FunctionPlan,
-    latest: dict | None,
-    alias: dict | None,
-    alias_version: dict | None,
-    provisioned: dict | None,
+    latest: FunctionConfig | None,
+    alias: Alias | None,
+    alias_version: FunctionConfig | None,
+    provisioned: int,
 ) -> AliasPlan | None:
     """None without [model] alias; else whether to publish and move it, and its concurrency.
 
-    ``alias`` is GetAlias's answer, ``alias_version`` the configuration of its version,
-    ``provisioned`` GetProvisionedConcurrencyConfig's (None: none)."""
+    ``alias_version`` is the configuration of the alias's version, ``provisioned`` the alias's
+    requested provisioned concurrency (0: none)."""
     name = settings.model.alias
     if not name:
         return None
     behind = fplan.changed or alias is None or version_state(alias_version) != version_state(latest)
-    before = int((provisioned or {}).get("RequestedProvisionedConcurrentExecutions") or 0)
     return AliasPlan(
         alias=name,
-        version=(alias or {}).get("FunctionVersion"),
-        revision_id=(alias or {}).get("RevisionId"),
+        version=alias.function_version if alias else None,
+        revision_id=alias.revision_id if alias else None,
         behind=behind,
-        pc_before=before,
+        pc_before=provisioned,
         pc_after=settings.function.provisioned_concurrency,
     )
 
 
-def alias_model_layer(alias_version: dict | None, model_layer: str) -> str | None:
+def alias_model_layer(alias_version: FunctionConfig | None, model_layer: str) -> str | None:
     """The model layer ARN of the alias's version (what the alias serves), if any."""
-    for layer in (alias_version or {}).get("Layers") or []:
-        if layer_name(layer["Arn"]) == model_layer:
-            return layer["Arn"]
-    return None
+    arns = alias_version.layer_arns if alias_version else ()
+    return next((arn for arn in arns if layer_name(arn) == model_layer), None)
 
 
 def check_snapstart_tmp(settings: Settings, size_mb: int, function: str) -> None:

@@ -12,19 +12,18 @@ from mlayer.config.file_trigger import split_s3
 from mlayer.deploying.file_trigger_plan import FileTriggerPlan, plan_file_trigger
 from mlayer.errors import AwsError, MlayerError
 from mlayer.gateway import Gateway
+from mlayer.gateway.views import FunctionConfig
 
 
-def plan(gw: Gateway, settings: Settings, config: dict | None) -> FileTriggerPlan | None:
+def plan(gw: Gateway, settings: Settings, config: FunctionConfig | None) -> FileTriggerPlan | None:
     """The file trigger's plan (None without [trigger] s3), from the bucket and the function."""
     if not settings.trigger.s3:
         return None
     bucket, prefix = split_s3(settings.trigger.s3)
     name, alias = settings.function.name, settings.model.alias
     account = gw.account_id()
-    base = (config or {}).get("FunctionArn") or (
-        f"arn:aws:lambda:{gw.region}:{account}:function:{name}"
-    )
-    exists = config is not None and (not alias or gw.get_alias(name, alias) is not None)
+    base = (config.arn if config else "") or f"arn:aws:lambda:{gw.region}:{account}:function:{name}"
+    exists = config is not None and (not alias or gw.alias(name, alias) is not None)
     return plan_file_trigger(
         bucket=bucket,
         prefix=prefix,

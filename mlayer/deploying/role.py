@@ -61,11 +61,9 @@ def plan(gw: Gateway, settings: Settings) -> RolePlan:
     a = arns(gw, settings)
     name = role_name(settings)
     desired = function_policy(settings, a, stream_keys(gw, settings))
-    live = gw.get_role(name)
+    live = gw.existing_role_arn(name)
     policy = gw.get_role_policy(name, POLICY_NAME) if live else None
-    return plan_role(
-        name, live["Arn"] if live else role_arn(settings, a), bool(live), policy, desired
-    )
+    return plan_role(name, live or role_arn(settings, a), bool(live), policy, desired)
 
 
 def apply(gw: Gateway, rplan: RolePlan) -> str:

@@ -60,6 +60,11 @@ class IamCalls(GatewayBase):
             return None
         return {"Arn": role["Arn"], "Trust": _document(role.get("AssumeRolePolicyDocument") or {})}
 
+    def existing_role_arn(self, name: str) -> str | None:
+        """The role's ARN, None when there is no such role."""
+        role = self.get_role(name)
+        return None if role is None else str(role["Arn"])
+
     def create_lambda_role(self, name: str, description: str) -> str:
         """A role Lambda may assume; its ARN."""
         answer: str = self.call(

@@ -14,6 +14,9 @@ class StreamCalls(GatewayBase):
         )["StreamDescriptionSummary"]
         return answer
 
+    def stream_arn(self, name: str) -> str:
+        return str(self.describe_stream(name)["StreamARN"])
+
     def stream_encryption_key(self, name: str) -> str | None:
         """The KMS key of an SSE-KMS stream (an ARN, a key id or an alias), else None."""
         summary = self.describe_stream(name)

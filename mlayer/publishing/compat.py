@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from mlayer.arns import layer_name
 from mlayer.errors import ModelError
+from mlayer.gateway.views import FunctionConfig
 from mlayer.model import manifest as mf
 from mlayer.onnx.support import deps_problem
 
@@ -23,20 +24,28 @@ if TYPE_CHECKING:  # the store is passed in: importing it would load boto3 (comp
 def find_deps_lock(
     store: ArtifactStore, deps_layer: str, config: Mapping[str, Any] | None
 ) -> tuple[dict[str, Any] | None, str]:
-    """The lock of the function's dependencies layer and where it came from.
+    """deps_lock_for the layers of GetFunctionConfiguration's answer (publish-model and
+    rollback's form, until their plan/apply split passes the layers)."""
+    layers = FunctionConfig.parse(config).layer_arns if config else ()
+    return deps_lock_for(store, deps_layer, layers)
+
+
+def deps_lock_for(
+    store: ArtifactStore, deps_layer: str, layers: Sequence[str]
+) -> tuple[dict[str, Any] | None, str]:
+    """The lock of the dependencies layer among the function's ``layers`` and where it came from.
 
     When the function carries no deps layer (or does not exist yet), the newest deps version's
     lock; else None. A deps layer on the function without a lock in the bucket gives None,
     never another version's lock: the check must be against what the function really runs with.
     """
-    for layer in (config or {}).get("Layers") or []:
-        if layer_name(layer["Arn"]) == deps_layer:
-            lock = store.lock(store.layer_sha(layer["Arn"]))
-            return lock, (layer["Arn"] if lock is not None else "")
-    versions = store.gw.list_layer_versions(deps_layer)
-    if versions:
-        arn = versions[0]["LayerVersionArn"]
-        return lock_of(store, arn, f"{arn} (newest; the function does not use it)")
+    for arn in layers:
+        if layer_name(arn) == deps_layer:
+            lock = store.lock(store.layer_sha(arn))
+            return lock, (arn if lock is not None else "")
+    newest = store.gw.latest_layer_arn(deps_layer)
+    if newest:
+        return lock_of(store, newest, f"{newest} (newest; the function does not use it)")
     return None, ""
 
 

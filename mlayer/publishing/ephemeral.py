@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from mlayer.errors import BudgetError
+from mlayer.gateway.views import FunctionConfig, tmp_params
 
 MIB = 1024 * 1024
 MIN_MB = 512
@@ -58,8 +59,9 @@ class EphemeralPlan:
         return self.size_mb is not None
 
     def update_params(self) -> dict[str, Any]:
-        """The UpdateFunctionConfiguration parameters (empty when nothing changes)."""
-        return {"EphemeralStorage": {"Size": self.size_mb}} if self.size_mb else {}
+        """The UpdateFunctionConfiguration parameters (empty when nothing changes): for
+        publish-model and rollback, until their plan/apply split passes ``size_mb`` itself."""
+        return tmp_params(self.size_mb)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -70,14 +72,29 @@ class EphemeralPlan:
         }
 
 
+def tmp_or_default(tmp_mb: int | None) -> int:
+    """The function's /tmp (Lambda's default 512 when the configuration omits it)."""
+    return tmp_mb or MIN_MB
+
+
 def current_mb(config: Mapping[str, Any] | None) -> int:
-    """The function's EphemeralStorage (Lambda's default 512 when the configuration omits it)."""
-    return int(((config or {}).get("EphemeralStorage") or {}).get("Size") or MIN_MB)
+    """tmp_or_default of GetFunctionConfiguration's answer (publish-model and rollback's form)."""
+    return tmp_or_default(FunctionConfig.parse(config).tmp_mb if config else None)
 
 
 def plan_ephemeral(
     manifest: Mapping[str, Any] | None,
     config: Mapping[str, Any] | None,
+    *,
+    function: str = "the function",
+) -> EphemeralPlan:
+    """plan_tmp of GetFunctionConfiguration's answer (publish-model and rollback's form)."""
+    return plan_tmp(manifest, current_mb(config), function=function)
+
+
+def plan_tmp(
+    manifest: Mapping[str, Any] | None,
+    tmp_mb: int | None,
     *,
     function: str = "the function",
 ) -> EphemeralPlan:
@@ -87,7 +104,7 @@ def plan_ephemeral(
     """
     size = s3_bytes(manifest)
     need = required_mb(size)
-    have = current_mb(config)
+    have = tmp_or_default(tmp_mb)
     if need > MAX_MB:
         raise BudgetError(
             f"The model's S3-stored artifacts are {size / MIB:.1f} MB; with the margin "

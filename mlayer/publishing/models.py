@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from mlayer.gateway.views import FunctionConfig
 from mlayer.runtimes import MAX_LAYERS, MAX_UNZIPPED_BYTES
 
 
@@ -29,11 +31,13 @@ class FunctionLayers:
     code_size: int = 0  # the function's own zipped code size (unzipped when known)
 
     @classmethod
-    def from_configuration(cls, config: dict[str, Any]) -> FunctionLayers:
-        return cls(
-            arns=tuple(layer["Arn"] for layer in config.get("Layers") or []),
-            code_size=int(config.get("CodeSize") or 0),
-        )
+    def of(cls, config: FunctionConfig) -> FunctionLayers:
+        return cls(arns=config.layer_arns, code_size=config.code_size)
+
+    @classmethod
+    def from_configuration(cls, config: Mapping[str, Any]) -> FunctionLayers:
+        """``of`` GetFunctionConfiguration's answer (publish-model and rollback's form)."""
+        return cls.of(FunctionConfig.parse(config))
 
 
 @dataclass(frozen=True)

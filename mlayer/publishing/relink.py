@@ -11,11 +11,13 @@ Sleep and clock come from the Gateway, so Stubber tests run instantly.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from mlayer.arns import LayerVersionArn
 from mlayer.errors import AwsError, ConflictError
 from mlayer.gateway import Gateway
+from mlayer.gateway.views import FunctionConfig
 from mlayer.publishing.models import RelinkOutcome, RelinkPlan
 
 CONFLICT = "ResourceConflictException"
@@ -29,10 +31,6 @@ _LATE_HINT = {
 }
 
 
-def _updatable(config: dict[str, Any]) -> bool:
-    return config.get("LastUpdateStatus") != "InProgress" and config.get("State") != "Pending"
-
-
 class RelinkedError(AwsError):
     """A failure after the relink was sent: the message says the function's state (relinked,
     alias apart, or to be read) and the hint the command that completes it. Add nothing to it."""
@@ -42,18 +40,27 @@ class UpdateFailed(AwsError):
     """Lambda reports the update Failed: the function keeps its previous configuration."""
 
 
-def _landed(function: str, config: dict[str, Any]) -> bool:
+def _landed(function: str, config: FunctionConfig) -> bool:
     """True once the update is Successful; a Failed one raises with AWS's own reason."""
-    status = config.get("LastUpdateStatus")
+    status = config.update_status
     if status == "Failed":
-        reason = config.get("LastUpdateStatusReason") or "no reason given"
-        code = config.get("LastUpdateStatusReasonCode") or "Failed"
+        reason = config.update_reason or "no reason given"
+        code = config.update_reason_code or "Failed"
         raise UpdateFailed(
             f"Lambda could not apply the new layers to {function}: {code}: {reason}",
             "Fix the cause above; the function keeps serving with its previous configuration.",
             code,
         )
     return status in (None, "Successful")
+
+
+@dataclass(frozen=True)
+class LinkSettings:
+    """What goes with the layers in the relink's one update: /tmp for an S3-stored model, the
+    function's variables (a shadow's); None leaves each as it is."""
+
+    tmp_mb: int | None = None
+    environment: dict[str, str] | None = None
 
 
 class Relinker:
@@ -73,12 +80,12 @@ class Relinker:
         self.backoff = backoff
 
     def _poll(
-        self, function: str, done: Callable[[dict[str, Any]], bool], late: str
-    ) -> dict[str, Any]:
+        self, function: str, done: Callable[[FunctionConfig], bool], late: str
+    ) -> FunctionConfig:
         """Read the configuration until ``done(config)``; AwsError Timeout past the deadline."""
         deadline = self.gw.clock() + self.timeout
         while True:
-            config = self.gw.get_function_configuration(function)
+            config = self.gw.function_config(function)
             if done(config):
                 return config
             if self.gw.clock() > deadline:
@@ -89,41 +96,49 @@ class Relinker:
                 )
             self.gw.sleep(self.poll)
 
-    def wait_updatable(self, function: str) -> dict[str, Any]:
+    def wait_updatable(self, function: str) -> FunctionConfig:
         """The configuration once no update is in progress (LastUpdateStatus not InProgress)."""
-        return self._poll(function, _updatable, _STILL_UPDATING)
+        return self._poll(function, lambda config: config.updatable, _STILL_UPDATING)
 
-    def wait_successful(self, function: str) -> dict[str, Any]:
+    def wait_successful(self, function: str) -> FunctionConfig:
         """Poll until the update lands; a Failed update is reported with AWS's own reason."""
         return self._poll(function, lambda config: _landed(function, config), _NOT_FINISHED)
 
     def apply(
-        self, plan: RelinkPlan, alias: str | None = None, settings: Mapping[str, Any] | None = None
+        self,
+        plan: RelinkPlan,
+        alias: str | None = None,
+        settings: LinkSettings | Mapping[str, Any] | None = None,
     ) -> RelinkOutcome:
         """Relink per plan (no call at all when nothing changes), then optionally move an alias.
 
         ``settings`` go in the same UpdateFunctionConfiguration (e.g. the EphemeralStorage an
-        S3-stored model needs), so the layers and what they need land together.
+        S3-stored model needs), so the layers and what they need land together: AWS-shaped
+        parameters from publish-model and rollback (until their plan/apply split), or a
+        ``Settings`` of typed values.
         """
         attempts = 0
-        config: dict[str, Any] | None = None
+        config: FunctionConfig | None = None
+        typed = settings if isinstance(settings, LinkSettings) else LinkSettings()
+        extra = None if isinstance(settings, LinkSettings) else dict(settings or {})
         if plan.changed or settings:
             while True:
                 attempts += 1
                 current = self.wait_updatable(plan.function)
-                layers = tuple(layer["Arn"] for layer in current.get("Layers") or [])
-                if layers != plan.before:
+                if current.layer_arns != plan.before:
                     raise ConflictError(
                         f"The layers of {plan.function} changed since mlayer planned this relink.",
                         "Someone else updated the function; run the command again to plan against its current state.",
                         "Changed",
                     )
                 try:
-                    self.gw.update_function_configuration(
+                    self.gw.relink_function(
                         plan.function,
-                        revision_id=current.get("RevisionId"),
-                        Layers=list(plan.after),
-                        **dict(settings or {}),
+                        plan.after,
+                        current.revision_id,
+                        tmp_mb=typed.tmp_mb,
+                        environment=typed.environment,
+                        extra=extra,
                     )
                     break
                 except ConflictError:
@@ -136,7 +151,9 @@ class Relinker:
                     self.gw.sleep(self.backoff * 2 ** (attempts - 1))
             config = self._confirm(plan, alias)
         if not alias:
-            return RelinkOutcome(revision_id=(config or {}).get("RevisionId"), attempts=attempts)
+            return RelinkOutcome(
+                revision_id=config.revision_id if config else None, attempts=attempts
+            )
         relinked = config is not None
         config = config or self.wait_updatable(plan.function)
         try:
@@ -146,14 +163,14 @@ class Relinker:
                 raise  # nothing was changed: the function is as it was
             raise apart_error(plan, alias, exc) from exc
         return RelinkOutcome(
-            revision_id=config.get("RevisionId"),
+            revision_id=config.revision_id,
             attempts=attempts,
             function_version=version,
             alias=alias,
             reused_version=reused,
         )
 
-    def _confirm(self, plan: RelinkPlan, alias: str | None) -> dict[str, Any]:
+    def _confirm(self, plan: RelinkPlan, alias: str | None) -> FunctionConfig:
         """wait_successful, whose failure to read (not a Failed update) leaves the state unknown."""
         try:
             return self.wait_successful(plan.function)
@@ -173,85 +190,54 @@ class Relinker:
             exc.code,
         )
 
-    def matching_version(self, function: str, latest: dict[str, Any]) -> str | None:
+    def matching_version(self, function: str, latest: FunctionConfig) -> str | None:
         """The newest published version whose configuration is $LATEST's (same code, layers and
         settings), so the alias can go there at once: no new version, no new SnapStart snapshot."""
-        want = _fingerprint(latest)
-        same = [v for v in self.gw.list_function_versions(function) if _fingerprint(v) == want]
-        return max((v["Version"] for v in same), key=int, default=None)
+        same = [v.version for v in self.gw.function_versions(function) if v.serves_like(latest)]
+        return max((v for v in same if v is not None), key=int, default=None)
 
-    def move_alias(self, function: str, alias: str, latest: dict[str, Any]) -> tuple[str, bool]:
+    def move_alias(self, function: str, alias: str, latest: FunctionConfig) -> tuple[str, bool]:
         """Point the alias at a version carrying $LATEST's configuration: an existing one, else
         one published from $LATEST (guarded by its RevisionId). The alias moves guarded by the
         RevisionId of the read the move was decided on. (version, reused)."""
-        current = self.gw.get_alias(function, alias)
+        current = self.gw.alias(function, alias)
         version, reused = self.version_for(function, latest)
         if current is None:
             self.gw.create_alias(function, alias, version)
-        elif str(current.get("FunctionVersion")) != version:
-            self.gw.update_alias(function, alias, version, revision_id=current.get("RevisionId"))
+        elif current.function_version != version:
+            self.gw.update_alias(function, alias, version, revision_id=current.revision_id)
         return version, reused
 
-    def version_for(self, function: str, latest: dict[str, Any]) -> tuple[str, bool]:
+    def version_for(self, function: str, latest: FunctionConfig) -> tuple[str, bool]:
         """A published version carrying $LATEST's configuration: an existing one, else one
         published from $LATEST (guarded by its RevisionId). (version, reused). A rollout
         (mlayer/rollout/publishing.py) takes it without moving the alias."""
         version = self.matching_version(function, latest)
         reused = version is not None
         if version is None:
-            published = self.gw.publish_function_version(
-                function, description="mlayer relink", revision_id=latest.get("RevisionId")
+            published = self.gw.publish_version(
+                function, description="mlayer relink", revision_id=latest.revision_id
             )
-            version = str(published["Version"])
-            if published.get("State") == "Pending":  # SnapStart makes its snapshot first
+            version = str(published.version)
+            if published.state == "Pending":  # SnapStart makes its snapshot first
                 self._poll_version(function, version)
         return version, reused
 
-    def _poll_version(self, function: str, version: str) -> dict[str, Any]:
+    def _poll_version(self, function: str, version: str) -> FunctionConfig:
         """Wait until a published version is Active (a SnapStart snapshot takes a while)."""
         deadline = self.gw.clock() + self.timeout
         while True:
-            config = self.gw.get_function_configuration(function, version)
-            if config.get("State") == "Active":
+            config = self.gw.function_config(function, version)
+            if config.state == "Active":
                 return config
-            if config.get("State") == "Failed" or self.gw.clock() > deadline:
+            if config.state == "Failed" or self.gw.clock() > deadline:
                 raise AwsError(
-                    f"Function version {version} of {function} is {config.get('State')}: "
-                    f"{config.get('StateReason') or 'it did not become Active'}.",
+                    f"Function version {version} of {function} is {config.state}: "
+                    f"{config.state_reason or 'it did not become Active'}.",
                     "Check the version in the console; the alias was not moved.",
-                    config.get("StateReasonCode") or "VersionNotActive",
+                    config.state_reason_code or "VersionNotActive",
                 )
             self.gw.sleep(self.poll)
-
-
-# What differs between $LATEST and a version of it without changing what it serves. Anything
-# else must be equal; an unknown field that differs only costs a new version (never a wrong one).
-_PER_VERSION = {
-    "Version",
-    "FunctionArn",
-    "LastModified",
-    "RevisionId",
-    "Description",
-    "State",
-    "StateReason",
-    "StateReasonCode",
-    "LastUpdateStatus",
-    "LastUpdateStatusReason",
-    "LastUpdateStatusReasonCode",
-    "RuntimeVersionConfig",
-    "MasterArn",
-    "ResponseMetadata",
-    "Layers",
-    "SnapStart",
-}
-
-
-def _fingerprint(config: Mapping[str, Any]) -> tuple[Any, ...]:
-    """What makes two versions of a function serve alike: code, layers (in order) and settings."""
-    layers = tuple(layer["Arn"] for layer in config.get("Layers") or [])
-    snap = (config.get("SnapStart") or {}).get("ApplyOn", "None")
-    rest = sorted((k, repr(v)) for k, v in config.items() if k not in _PER_VERSION)
-    return (layers, snap, tuple(rest))
 
 
 def apart_error(plan: RelinkPlan, alias: str, exc: AwsError) -> RelinkedError:

@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import struct
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 from mlayer.arns import LayerVersionArn
 from mlayer.errors import ModelError, NotFoundError
-from mlayer.gateway import Gateway, code_sha256_to_hex
+from mlayer.gateway import Gateway
+from mlayer.gateway.views import FunctionConfig, LayerVersion
 from mlayer.model import manifest as mf
 from mlayer.publishing.models import LayerSize
 
@@ -69,22 +71,27 @@ class ArtifactStore:
         self.gw = gateway
         self.bucket = bucket
         self._sizes: dict[str, int | None] = {}
-        self._versions: dict[str, dict] = {}
+        self._versions: dict[str, dict[str, Any] | None] = {}
         self._arns: dict[str, str] = {}  # zip sha256 -> the layer version read with it
 
-    def layer_version(self, arn: str) -> dict | None:
-        """The layer version read by its full ARN; None for another account's that cannot be."""
+    def layer_version(self, arn: str) -> dict[str, Any] | None:
+        """GetLayerVersion's answer by the full ARN; None for another account's that cannot be
+        read. AWS's dict: publish-model's form, until its plan/apply split takes layer_detail."""
         if arn not in self._versions:
             self._versions[arn] = self.gw.read_layer_version(arn)
         return self._versions[arn]
 
+    def layer_detail(self, arn: str) -> LayerVersion | None:
+        """The layer version (sha256, size) by its full ARN, read once; None as layer_version."""
+        answer = self.layer_version(arn)
+        return None if answer is None else LayerVersion.parse(answer)
+
     def layer_sha(self, arn: str) -> str:
-        version = self.layer_version(arn)
+        version = self.layer_detail(arn)
         if version is None:
             raise NotFoundError(f"Cannot read layer {arn} here.", "It is another account's layer.")
-        sha = code_sha256_to_hex(version["Content"]["CodeSha256"])
-        self._arns.setdefault(sha, arn)
-        return sha
+        self._arns.setdefault(version.code_sha256, arn)
+        return version.code_sha256
 
     def lock(self, sha: str) -> dict | None:
         """The lock beside layers/<sha>.zip, checked to be that zip's (None when absent)."""
@@ -177,17 +184,17 @@ class ArtifactStore:
 
     def layer_size(self, arn: str) -> LayerSize:
         """Unzipped size of a layer version: its lock, else its zip here, else its zipped size."""
-        version = self.layer_version(arn)
+        version = self.layer_detail(arn)
         if version is None:  # another account's layer, unreadable here: its size is unknown
             return LayerSize(0, exact=False, known=False)
-        sha = code_sha256_to_hex(version["Content"]["CodeSha256"])
+        sha = version.code_sha256
         lock = self.lock(sha)
         if lock and isinstance(lock.get("unzipped_size"), int):
             return LayerSize(lock["unzipped_size"])
         size = self.zip_unzipped_size(sha)
         if size is not None:
             return LayerSize(size)
-        return LayerSize(int(version["Content"].get("CodeSize") or 0), exact=False)
+        return LayerSize(version.code_size or 0, exact=False)
 
     def layer_sizes(
         self, arns: Sequence[str], known: Mapping[str, LayerSize]
@@ -203,12 +210,15 @@ class ArtifactStore:
                 )
         return sizes
 
-    def function_size(self, config: dict) -> LayerSize:
+    def function_size(self, config: dict[str, Any]) -> LayerSize:
+        """function_size_of GetFunctionConfiguration's answer (publish-model's form)."""
+        return self.function_size_of(FunctionConfig.parse(config))
+
+    def function_size_of(self, config: FunctionConfig) -> LayerSize:
         """Unzipped size of the function's own code (functions/<sha>.zip), else its zipped size."""
-        code_sha = config.get("CodeSha256")
-        if code_sha:
-            sha = code_sha256_to_hex(code_sha)
+        sha = config.code_sha256
+        if sha:
             size = self.zip_unzipped_size(sha, key=function_key(sha))
             if size is not None:
                 return LayerSize(size)
-        return LayerSize(int(config.get("CodeSize") or 0), exact=False)
+        return LayerSize(config.code_size, exact=False)

@@ -95,7 +95,7 @@ class DeployResult:
                 "uuid": self.mapping_uuid or trig.uuid or "",
                 "stream_arn": trig.stream_arn,
                 "target": trig.target,
-                "settings": trig.desired,
+                "settings": trig.desired.as_dict(),
                 "changes": _changes_json(trig.changes),
                 "notes": list(trig.notes),
             }
@@ -112,7 +112,7 @@ class DeployResult:
                 "size": self.code_size,
                 "changed": fn.code_changed,
             },
-            "configuration": fn.desired,
+            "configuration": fn.desired.as_dict(),
             "changes": _changes_json(fn.changes),
             "alias": self._alias_json(),
             "trigger": trigger,

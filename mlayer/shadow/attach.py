@@ -16,9 +16,10 @@ from typing import Any
 
 from mlayer.arns import layer_name
 from mlayer.errors import AwsError, ConfigError, ModelError, NotFoundError, UsageError
+from mlayer.gateway.views import FunctionConfig
 from mlayer.model.artifacts import utc_now
-from mlayer.publishing.models import FunctionLayers, RelinkOutcome, RelinkPlan
-from mlayer.publishing.relink import Relinker
+from mlayer.publishing.models import RelinkOutcome, RelinkPlan
+from mlayer.publishing.relink import LinkSettings, Relinker
 from mlayer.publishing.store import ArtifactStore, zip_key
 from mlayer.results.shadow import ShadowAttachResult
 from mlayer.shadow import fit, state
@@ -34,11 +35,11 @@ def sample_share(settings: Any) -> float:
     return share
 
 
-def live_model(gw: Any, settings: Any) -> tuple[dict, str, dict]:
+def live_model(gw: Any, settings: Any) -> tuple[FunctionConfig, str, dict]:
     """(configuration, live model layer ARN, its manifest); refusals when there is none."""
     function, layer = settings.function.name, settings.model.layer
     try:
-        config = gw.get_function_configuration(function)
+        config = gw.function_config(function)
     except NotFoundError as exc:
         raise NotFoundError(
             f"Function {function} does not exist: a shadow runs beside a live model.",
@@ -46,8 +47,7 @@ def live_model(gw: Any, settings: Any) -> tuple[dict, str, dict]:
             "`mlayer publish-model`).",
             exc.code,
         ) from exc
-    arns = FunctionLayers.from_configuration(config).arns
-    live = next((a for a in arns if layer_name(a) == layer), None)
+    live = next((a for a in config.layer_arns if layer_name(a) == layer), None)
     if live is None:
         raise UsageError(
             f"{function} carries no version of {layer}: a shadow runs beside a live model.",
@@ -64,13 +64,13 @@ def live_model(gw: Any, settings: Any) -> tuple[dict, str, dict]:
 
 
 def set_variables(
-    gw: Any, function: str, config: dict, env: dict[str, str], alias: str | None
+    gw: Any, function: str, config: FunctionConfig, env: dict[str, str], alias: str | None
 ) -> RelinkOutcome:
     """The function's variables, its layers unchanged (guarded: relink.py), and the alias."""
-    layers = FunctionLayers.from_configuration(config).arns
+    layers = config.layer_arns
     anchor = layers[-1] if layers else ""
     plan = RelinkPlan(function, "", layers, layers, anchor, anchor, 0)
-    return Relinker(gw).apply(plan, alias=alias, settings={"Environment": {"Variables": env}})
+    return Relinker(gw).apply(plan, alias=alias, settings=LinkSettings(environment=env))
 
 
 def publish_shadow(

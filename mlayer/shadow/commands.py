@@ -15,8 +15,8 @@ from typing import Any
 
 from mlayer.arns import LayerVersionArn, layer_name
 from mlayer.errors import AwsError, UsageError
+from mlayer.gateway.views import DEFAULT_ARCHITECTURE, FunctionConfig
 from mlayer.model.artifacts import utc_now
-from mlayer.publishing.models import FunctionLayers
 from mlayer.request_types import RollbackRequest
 from mlayer.results.shadow import ShadowChangeResult, ShadowStatusResult
 from mlayer.shadow import readings, state
@@ -44,7 +44,7 @@ def _require(gw: Any, settings: Any, action: str) -> state.ShadowState:
     return shadow
 
 
-def attached(config: dict, shadow: state.ShadowState, bucket: str) -> bool:
+def attached(config: FunctionConfig, shadow: state.ShadowState, bucket: str) -> bool:
     env = state.environment(config)
     return env.get(state.ENV_LAYER) == state.layer_uri(bucket, shadow.zip_sha256)
 
@@ -56,7 +56,7 @@ def shadow_status(
     shadow = state.load(gw, bucket, function)
     if shadow is None:
         return ShadowStatusResult(function, None)
-    config = gw.get_function_configuration(function)
+    config = gw.function_config(function)
     warnings = []
     on_function = attached(config, shadow, bucket)
     if shadow.active and not on_function:
@@ -65,7 +65,7 @@ def shadow_status(
             f"{function} does not carry it ({state.ENV_LAYER}): someone changed its variables."
         )
     live = next(
-        (a for a in FunctionLayers.from_configuration(config).arns
+        (a for a in config.layer_arns
          if layer_name(a) == layer_name(shadow.live_layer_version_arn)),
         None,
     )  # fmt: skip
@@ -78,8 +78,8 @@ def shadow_status(
     kw = dict(
         classifier=shadow.classifier,
         sample=shadow.sample,
-        memory_mb=int(config.get("MemorySize") or 128),
-        architecture=(config.get("Architectures") or ["x86_64"])[0],
+        memory_mb=config.memory or 128,
+        architecture=(config.architectures or (DEFAULT_ARCHITECTURE,))[0],
     )
     dims = {
         "function": function,
@@ -112,7 +112,7 @@ def stop(
     if request.dry_run:
         return ShadowChangeResult("stop", shadow, dry_run=True)
     confirm(f"Detach the shadow {shadow.model_version} from {function}?")
-    config = gw.get_function_configuration(function)
+    config = gw.function_config(function)
     env = state.with_shadow(state.environment(config), None)
     outcome = set_variables(gw, function, config, env, alias)
     ended = shadow.ended(state.STOPPED, now(), "stopped")
@@ -146,7 +146,7 @@ def promote(
         f"Promote {shadow.model_version}: detach the shadow and relink {function} to "
         f"{settings.model.layer} version {version}" + (f" (alias {alias} moved)?" if alias else "?")
     )
-    config = gw.get_function_configuration(function)
+    config = gw.function_config(function)
     set_variables(gw, function, config, state.with_shadow(state.environment(config), None), None)
     try:
         relinked = rollback(gw, settings, RollbackRequest(version=version, alias=alias))

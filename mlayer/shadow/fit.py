@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from mlayer.errors import BudgetError, UsageError
+from mlayer.gateway.views import FunctionConfig
 from mlayer.publishing import ephemeral
 
 MIB = 1024 * 1024
@@ -33,7 +34,11 @@ class Fit:
 
 
 def check_fit(
-    live: Mapping, candidate: Mapping, zipped: int, unzipped: int, config: Mapping | None
+    live: Mapping,
+    candidate: Mapping,
+    zipped: int,
+    unzipped: int,
+    config: FunctionConfig | None,
 ) -> Fit:
     """The sizes, or BudgetError when the candidate does not fit beside the live model."""
     live_tmp, cand_tmp = ephemeral.s3_bytes(live), ephemeral.s3_bytes(candidate)
@@ -42,9 +47,9 @@ def check_fit(
     fit = Fit(
         tmp,
         ephemeral.required_mb(tmp),
-        ephemeral.current_mb(config),
+        ephemeral.tmp_or_default(config.tmp_mb if config else None),
         memory,
-        int((config or {}).get("MemorySize") or 128),
+        (config.memory if config else None) or 128,
     )
     if fit.tmp_mb > fit.ephemeral_mb:
         raise BudgetError(

@@ -53,7 +53,7 @@ def relink_step(
             f"Promote {shadow.model_version} by a {request.rollout} rollout: detach the shadow, "
             f"relink {settings.function.name} to {settings.model.layer} version {version}?"
         )
-        config = gw.get_function_configuration(settings.function.name)
+        config = gw.function_config(settings.function.name)
         env = state.with_shadow(state.environment(config), None)
         set_variables(gw, settings.function.name, config, env, None)
         relinked = rollback(gw, settings, RollbackRequest(version=version))

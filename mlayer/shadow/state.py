@@ -16,6 +16,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from mlayer.gateway.views import FunctionConfig
+
 ENV_LAYER = "MLAYER_SHADOW_LAYER"
 ENV_SAMPLE = "MLAYER_SHADOW_SAMPLE"
 ACTIVE, STOPPED, PROMOTED = "active", "stopped", "promoted"
@@ -30,9 +32,9 @@ def layer_uri(bucket: str, zip_sha256: str) -> str:
     return f"s3://{bucket}/layers/{zip_sha256}.zip#{zip_sha256}"
 
 
-def environment(config: Mapping[str, Any] | None) -> dict[str, str]:
-    """The function's variables from a GetFunctionConfiguration answer."""
-    return dict(((config or {}).get("Environment") or {}).get("Variables") or {})
+def environment(config: FunctionConfig | None) -> dict[str, str]:
+    """The function's variables (none when there is no function)."""
+    return dict(config.environment) if config else {}
 
 
 def with_shadow(env: Mapping[str, str], uri: str | None, sample: float = 1.0) -> dict[str, str]:

@@ -7,9 +7,10 @@ from mlayer.config import Settings
 from mlayer.deploying import role as function_role
 from mlayer.errors import NotFoundError
 from mlayer.gateway import Gateway
+from mlayer.gateway.views import FunctionConfig
 from mlayer.model import manifest as mf
 from mlayer.publishing import ephemeral, model_store
-from mlayer.publishing.models import FunctionLayers, LayerSize
+from mlayer.publishing.models import LayerSize
 from mlayer.publishing.planner import unknown_size_warning
 from mlayer.publishing.store import ArtifactStore
 from mlayer.request_types import HistoryRequest
@@ -23,20 +24,18 @@ from mlayer.shadow import state as shadow_state
 def live_arns(gw: Gateway, function: str, qualifier: str | None = None) -> tuple[str, ...]:
     """The layer ARNs of the function (or of one alias/version of it); () when it is absent."""
     try:
-        return FunctionLayers.from_configuration(
-            gw.get_function_configuration(function, qualifier)
-        ).arns
+        return gw.function_config(function, qualifier).layer_arns
     except NotFoundError:
         return ()
 
 
-def model_room(store: ArtifactStore, config: dict, model_layer: str) -> tuple[int, tuple[str, ...]]:
+def model_room(
+    store: ArtifactStore, config: FunctionConfig, model_layer: str
+) -> tuple[int, tuple[str, ...]]:
     """Bytes of Lambda's budget the function's code and its other layers leave the model layer,
     and the layers whose size cannot be read here (counted as 0)."""
-    others = [
-        a for a in FunctionLayers.from_configuration(config).arns if layer_name(a) != model_layer
-    ]
-    used = store.function_size(config).unzipped
+    others = [a for a in config.layer_arns if layer_name(a) != model_layer]
+    used = store.function_size_of(config).unzipped
     sizes = store.layer_sizes(others, {})
     used += sum(size.unzipped for size in sizes.values())
     return MAX_UNZIPPED_BYTES - used, tuple(a for a, size in sizes.items() if not size.known)
@@ -46,20 +45,20 @@ def model_layer_on(
     gw: Gateway, store: ArtifactStore, function: str, model_layer: str, qualifier: str
 ) -> tuple[str | None, int | None, str | None]:
     """(function version, model-layer version, label) that ``qualifier`` (an alias) carries."""
-    config = gw.get_function_configuration(function, qualifier)
+    config = gw.function_config(function, qualifier)
     account = gw.known_account()
     arn = next(
         (
             a
-            for a in FunctionLayers.from_configuration(config).arns
+            for a in config.layer_arns
             if (p := LayerVersionArn.try_parse(a)) and p.name == model_layer and _own(p, account)
         ),
         None,
     )
     if arn is None:
-        return config.get("Version"), None, None
+        return config.version, None, None
     label = (store.manifest(store.layer_sha(arn)) or {}).get("model_version")
-    return config.get("Version"), LayerVersionArn.parse(arn).version, label
+    return config.version, LayerVersionArn.parse(arn).version, label
 
 
 def apart_warning(
@@ -91,18 +90,19 @@ def history(gw: Gateway, settings: Settings, request: HistoryRequest) -> History
     store = ArtifactStore(gw, bucket)
     warnings = []
     room = None
+    config: FunctionConfig | None
     try:
-        config = gw.get_function_configuration(function)
+        config = gw.function_config(function)
     except NotFoundError:
         config = None
         warnings.append(f"Function {function} does not exist: no version is marked live.")
-    live = set(FunctionLayers.from_configuration(config).arns) if config else set()
+    live = set(config.layer_arns) if config else set()
     if config is not None:
         room, unknown = model_room(store, config, layer)
         warnings += [w for w in [unknown_size_warning(unknown, room)] if w]
     on_alias: set[str] = set()
     if alias and config is not None:
-        if gw.get_alias(function, alias) is None:
+        if gw.alias(function, alias) is None:
             warnings.append(
                 f"Function {function} has no alias {alias}: no version is marked on it."
             )
@@ -114,24 +114,24 @@ def history(gw: Gateway, settings: Settings, request: HistoryRequest) -> History
     shadow = shadow_state.load(gw, bucket, function) if config is not None else None
     shadow_arn = shadow.layer_version_arn if shadow and shadow.active else None
     rows = []
-    for v in gw.list_layer_versions(layer):
-        arn = v["LayerVersionArn"]
-        detail = store.layer_version(arn)
+    for v in gw.layer_versions(layer):
+        arn = v.arn
+        detail = store.layer_detail(arn)
         sha = store.layer_sha(arn)
         manifest = store.manifest(sha) or {}
-        desc = v.get("Description", "") or ""
+        desc = v.description
         arts = manifest.get("artifacts") or [{}]
         place = model_store.placement(manifest)
         rows.append(
             HistoryRow(
-                version=v["Version"],
+                version=v.version,
                 arn=arn,
                 label=manifest.get("model_version") or desc.split(" sha:")[0],
                 short_sha=mf.short_sha(manifest.get("content_sha256", ""))
                 or (mf.description_sha(desc) or ""),
                 content_sha256=manifest.get("content_sha256"),
-                created=str(v.get("CreatedDate", "")),
-                zipped_size=int(detail["Content"].get("CodeSize") or 0),
+                created=v.created,
+                zipped_size=(detail.code_size if detail else None) or 0,
                 unzipped_size=store.zip_unzipped_size(sha),
                 sklearn_version=arts[-1].get("sklearn_version"),
                 live=arn in live,
@@ -139,7 +139,7 @@ def history(gw: Gateway, settings: Settings, request: HistoryRequest) -> History
                 description=desc,
                 store=place.store,
                 s3_objects=place.s3_objects,
-                prunable=v["Version"] in prunable,
+                prunable=v.version in prunable,
                 trusted_globals=tuple(manifest.get("trusted_globals") or ()),
                 shadow=arn == shadow_arn,
             )
@@ -180,21 +180,17 @@ def status(gw: Gateway, settings: Settings) -> StatusResult:
     """The function's layers (each with its role and size), its budget left and its state; with
     [model] alias, the model the alias carries and whether it is $LATEST's."""
     function = settings.function.name
-    config = gw.get_function_configuration(function)
+    config = gw.function_config(function)
     store = ArtifactStore(gw, settings.artifacts.bucket)
-    code = store.function_size(config)
+    code = store.function_size_of(config)
     roles = {settings.deps.layer: "deps", settings.model.layer: "model"}
     account = gw.known_account()
     layers = []
     live_manifest = None
-    for entry in config.get("Layers") or []:
-        arn = entry["Arn"]
+    for entry in config.layers:
+        arn = entry.arn
         parsed = LayerVersionArn.try_parse(arn)
-        size = (
-            store.layer_size(arn)
-            if parsed
-            else LayerSize(int(entry.get("CodeSize") or 0), exact=False)
-        )
+        size = store.layer_size(arn) if parsed else LayerSize(entry.code_size, exact=False)
         role = roles.get(parsed.name, "other") if parsed and _own(parsed, account) else "other"
         label = None
         if role == "model":
@@ -206,7 +202,7 @@ def status(gw: Gateway, settings: Settings) -> StatusResult:
                 parsed.name if parsed else None,
                 parsed.version if parsed else None,
                 role,
-                entry.get("CodeSize"),
+                entry.code_size,
                 size.unzipped,
                 size.exact,
                 label,
@@ -222,11 +218,11 @@ def status(gw: Gateway, settings: Settings) -> StatusResult:
         permission = {
             "action": model_store.GET_OBJECT,
             "resources": place.resources,
-            "role": config.get("Role"),
-            "granted": model_store.role_can_read(gw, config.get("Role"), place.resources),
+            "role": config.role,
+            "granted": model_store.role_can_read(gw, config.role, place.resources),
         }
     problems = s3_problems(gw, place)
-    gaps = function_role.gaps(gw, settings, config.get("Role") or "")
+    gaps = function_role.gaps(gw, settings, config.role or "")
     alias = settings.model.alias or None
     on_alias: tuple[str | None, int | None, str | None] = (None, None, None)
     rollout: dict[str, object] | None = None
@@ -245,10 +241,10 @@ def status(gw: Gateway, settings: Settings) -> StatusResult:
     shadow = shadow_state.load(gw, settings.artifacts.bucket, function)
     return StatusResult(
         function=function,
-        state=config.get("State"),
-        last_update_status=config.get("LastUpdateStatus"),
-        runtime=config.get("Runtime"),
-        architectures=tuple(config.get("Architectures") or ()),
+        state=config.state,
+        last_update_status=config.update_status,
+        runtime=config.runtime,
+        architectures=config.architectures,
         code_size=code.unzipped,
         layers=tuple(layers),
         total_unzipped=total,
@@ -260,7 +256,7 @@ def status(gw: Gateway, settings: Settings) -> StatusResult:
         s3_objects=place.s3_objects,
         s3_permission=permission,
         role_missing=None if gaps is None else tuple(g.to_dict() for g in gaps),
-        ephemeral_storage=ephemeral.current_mb(config),
+        ephemeral_storage=ephemeral.tmp_or_default(config.tmp_mb),
         alias=alias,
         alias_function_version=on_alias[0],
         alias_model_version=on_alias[1],

@@ -21,7 +21,8 @@ from mlayer.config import load_settings
 from mlayer.deploying.deploy import DeployIncompleteError, deploy_function
 from mlayer.deploying.function_code import function_code_dir
 from mlayer.errors import ConflictError, MlayerError
-from mlayer.gateway import Gateway, translate
+from mlayer.gateway import Gateway
+from mlayer.gateway.translate import translate
 from mlayer.local import sandbox
 from mlayer.publishing.relink import Relinker
 from mlayer.request_types import DeployRequest

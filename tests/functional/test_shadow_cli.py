@@ -20,6 +20,7 @@ from publish_support import (
 )
 
 from mlayer.gateway.metrics import MetricDatum, put_metrics
+from mlayer.gateway.views import FunctionConfig
 from mlayer.shadow import state
 
 
@@ -39,7 +40,7 @@ def live(gw, models):
 
 
 def _env(gw) -> dict:
-    return state.environment(snapshot(gw))
+    return state.environment(FunctionConfig.parse(snapshot(gw)))
 
 
 def test_shadow_attaches_the_candidate_without_relinking(gw, live, models):
@@ -177,16 +178,16 @@ def test_promote_with_an_alias_moves_it_to_a_version_without_the_shadow(gw, mode
     result, attached = publish(models["v2"], "--shadow", "--alias", "live")
     assert result.exit_code == 0, result.output
     with_shadow = attached["function_version"]
-    config = gw.get_function_configuration(FUNCTION, with_shadow)
+    config = gw.function_config(FUNCTION, with_shadow)
     assert state.ENV_LAYER in state.environment(config)
     assert gw.get_alias(FUNCTION, "live")["FunctionVersion"] == with_shadow
 
     result, doc = run_cli("shadow", "promote", "--yes", "--alias", "live")
     assert result.exit_code == 0, result.output
     version = gw.get_alias(FUNCTION, "live")["FunctionVersion"]
-    config = gw.get_function_configuration(FUNCTION, version)
+    config = gw.function_config(FUNCTION, version)
     assert version != with_shadow and state.ENV_LAYER not in state.environment(config)
-    assert attached["layer_version_arn"] in [ly["Arn"] for ly in config["Layers"]]
+    assert attached["layer_version_arn"] in config.layer_arns
 
 
 def test_no_live_model_no_shadow(gw, models):
@@ -220,9 +221,9 @@ def test_promote_by_a_canary_starts_the_rollout_on_a_version_without_the_shadow(
     assert new not in (old, with_shadow)
     routing = read_routing(gw, FUNCTION, "live")
     assert (routing.version, dict(routing.weights)) == (with_shadow, {new: 0.2})
-    config = gw.get_function_configuration(FUNCTION, new)
+    config = gw.function_config(FUNCTION, new)
     assert state.ENV_LAYER not in state.environment(config)
-    assert attached["layer_version_arn"] in [ly["Arn"] for ly in config["Layers"]]
+    assert attached["layer_version_arn"] in config.layer_arns
     assert doc["shadow"]["status"] == "promoted"
     result, _ = run_cli("rollout", "abort", "--alias", "live")
     assert result.exit_code == 0, result.output

@@ -13,7 +13,6 @@ from mlayer.config import Settings, with_overrides
 from mlayer.deploying.deploy_plan import (
     HANDLER,
     Change,
-    current_function_view,
     desired_environment,
     desired_layers,
     plan_function,
@@ -21,6 +20,7 @@ from mlayer.deploying.deploy_plan import (
     trigger_settings,
 )
 from mlayer.errors import ConfigError
+from mlayer.gateway.views import Alias, EventSourceMapping, FunctionConfig, FunctionSpec
 
 ROLE = "arn:aws:iam::123456789012:role/mlayer-predict"
 DEPS, MODEL = "mlayer-predict-deps", "mlayer-predict-model"
@@ -131,7 +131,7 @@ def test_mlayer_sets_its_own_variables_and_leaves_the_others():
 
 
 def test_the_function_view_fills_what_aws_leaves_out():
-    assert current_function_view({"Runtime": "python3.12"}) == {
+    assert FunctionSpec.of(FunctionConfig.parse({"Runtime": "python3.12"})).as_dict() == {
         "Runtime": "python3.12",
         "Handler": None,
         "Architectures": ["x86_64"],
@@ -162,8 +162,12 @@ def live(s: Settings, **overrides) -> dict:
     return {**config, **overrides}
 
 
+def view(config: dict | None) -> FunctionConfig | None:
+    return None if config is None else FunctionConfig.parse(config)
+
+
 def plan(s: Settings, config, deps=None, model=None, code=CODE_HEX):
-    return plan_function(s, config, code_sha=code, deps_latest=deps, model_latest=model)
+    return plan_function(s, view(config), code_sha=code, deps_latest=deps, model_latest=model)
 
 
 def test_a_function_that_does_not_exist_needs_a_role():
@@ -176,11 +180,11 @@ def test_a_new_function_is_created_with_every_key_as_a_change():
     s = settings()
     p = plan(s, None, arn(DEPS, 2), arn(MODEL, 3))
     assert p.create and p.code_changed and p.changed
-    assert {c.key for c in p.changes} == set(p.desired)
+    assert {c.key for c in p.changes} == set(p.desired.as_dict())
     assert all(c.before is None for c in p.changes)
-    assert p.desired["Handler"] == HANDLER and p.desired["Role"] == ROLE
-    assert p.desired["Layers"] == [arn(DEPS, 2), arn(MODEL, 3)]
-    assert p.desired["Architectures"] == [s.function.architecture]
+    assert p.desired.handler == HANDLER and p.desired.role == ROLE
+    assert p.desired.layers == (arn(DEPS, 2), arn(MODEL, 3))
+    assert p.desired.architectures == (s.function.architecture,)
     assert p.notes == ()
 
 
@@ -210,7 +214,7 @@ def test_each_differing_key_is_one_change_with_before_and_after():
 def test_the_live_role_is_kept_when_none_is_configured():
     s = Settings()
     p = plan(s, live(settings(), Role=ROLE + "-live"))
-    assert p.desired["Role"] == ROLE + "-live" and not p.changes
+    assert p.desired.role == ROLE + "-live" and not p.changes
 
 
 def test_missing_mlayer_layers_are_noted_not_refused():
@@ -221,19 +225,19 @@ def test_missing_mlayer_layers_are_noted_not_refused():
 
 # -- trigger ----------------------------------------------------------------------------------------
 def test_trigger_settings_are_finite_and_report_partial_failures():
-    desired = trigger_settings(settings(), None)
+    desired = trigger_settings(settings(), None).as_dict()
     assert desired["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
     assert desired["BisectBatchOnFunctionError"] is True
     assert desired["MaximumRetryAttempts"] == 3 and desired["MaximumRecordAgeInSeconds"] == 3600
     assert desired["DestinationConfig"] == {"OnFailure": {}}
-    with_dest = trigger_settings(settings(), QUEUE)
+    with_dest = trigger_settings(settings(), QUEUE).as_dict()
     assert with_dest["DestinationConfig"] == {"OnFailure": {"Destination": QUEUE}}
 
 
 def trigger(s, mappings, on_failure=None, same_target=()):
     return plan_trigger(
         s,
-        mappings,
+        [EventSourceMapping.parse(m) for m in mappings],
         stream_arn=STREAM,
         target=TARGET,
         on_failure_arn=on_failure,
@@ -248,7 +252,9 @@ def mapping(s, **overrides) -> dict:
         "EventSourceArn": STREAM,
         "FunctionArn": TARGET,
         "StartingPosition": s.trigger.starting_position,
-        **{k: v for k, v in trigger_settings(s, None).items() if k != "DestinationConfig"},
+        **{
+            k: v for k, v in trigger_settings(s, None).as_dict().items() if k != "DestinationConfig"
+        },
         "DestinationConfig": {"OnFailure": {}},
     }
     return {**m, **overrides}
@@ -259,8 +265,8 @@ def test_no_mapping_on_the_stream_creates_one_with_its_starting_position():
     for mappings in ([], [mapping(s, EventSourceArn=STREAM + "-other")]):
         p = trigger(s, mappings)
         assert p.create and p.uuid is None and p.changed
-        assert p.desired["StartingPosition"] == "LATEST"
-        assert {c.key for c in p.changes} == set(p.desired)
+        assert p.desired.starting_position == "LATEST"
+        assert {c.key for c in p.changes} == set(p.desired.as_dict())
 
 
 def test_a_mapping_as_configured_is_unchanged():
@@ -323,7 +329,7 @@ def test_the_function_is_told_where_oversized_dead_letters_go():
 def test_snapstart_is_a_configuration_change_only_when_asked_or_to_turn_it_off():
     alias = {"model": {"alias": "live"}}
     off = settings(**alias)
-    assert "SnapStart" not in plan(off, live(off)).desired
+    assert plan(off, live(off)).desired.snapstart is None
     on = settings(function={"snapstart": True}, **alias)
     p = plan(on, live(on))
     assert p.changes == (Change("SnapStart", "None", "PublishedVersions"),)
@@ -350,16 +356,16 @@ def test_the_alias_is_published_and_moved_only_when_it_lags_latest():
     s = settings(model={"alias": "live"}, function={"provisioned_concurrency": 2})
     config = live(s)
     p = plan(s, config)
-    alias = {"FunctionVersion": "3", "RevisionId": "a1"}
-    same = plan_alias(s, p, config, alias, dict(config, Version="3"), None)
+    alias = Alias.parse({"FunctionVersion": "3", "RevisionId": "a1"})
+    latest = view(config)
+    same = plan_alias(s, p, latest, alias, view(dict(config, Version="3")), 0)
     assert not same.publish and same.pc_changed and (same.pc_before, same.pc_after) == (0, 2)
-    lagging = plan_alias(s, p, config, alias, dict(config, MemorySize=128), None)
+    lagging = plan_alias(s, p, latest, alias, view(dict(config, MemorySize=128)), 0)
     assert lagging.publish and lagging.revision_id == "a1"
-    missing = plan_alias(s, p, config, None, None, None)
+    missing = plan_alias(s, p, latest, None, None, 0)
     assert missing.publish and missing.version is None
-    at_two = {"RequestedProvisionedConcurrentExecutions": 2}
-    assert not plan_alias(s, p, config, alias, config, at_two).changed
-    assert plan_alias(settings(), p, config, alias, config, None) is None
+    assert not plan_alias(s, p, latest, alias, latest, 2).changed
+    assert plan_alias(settings(), p, latest, alias, latest, 0) is None
 
 
 def test_snapstart_refuses_more_than_512_mb_of_tmp_naming_the_key():
@@ -369,10 +375,10 @@ def test_snapstart_refuses_more_than_512_mb_of_tmp_naming_the_key():
 
     s = settings(model={"alias": "live"}, function={"snapstart": True})
     p = plan(s, live(s))
-    _snapstart_tmp(s, p, live(s))  # Lambda's default 512 MB is fine
-    grown = replace(p, desired={**p.desired, "EphemeralStorage": 1024})
+    _snapstart_tmp(s, p, view(live(s)))  # Lambda's default 512 MB is fine
+    grown = replace(p, desired=p.desired.with_tmp(1024))
     with pytest.raises(ConfigError, match="function.snapstart.*1024 MB of /tmp") as err:
-        _snapstart_tmp(s, grown, live(s))
+        _snapstart_tmp(s, grown, view(live(s)))
     assert err.value.exit_code == 2 and "snapstart = false" in err.value.hint
     with pytest.raises(ConfigError):
-        _snapstart_tmp(s, p, live(s, EphemeralStorage={"Size": 2048}))
+        _snapstart_tmp(s, p, view(live(s, EphemeralStorage={"Size": 2048})))

@@ -18,6 +18,7 @@ from mlayer.config import Settings, with_overrides
 from mlayer.deploying.deploy_apply import DeployIncompleteError, apply_plan
 from mlayer.deploying.deploy_plan import HANDLER, plan_alias, plan_function, plan_trigger
 from mlayer.gateway import Gateway
+from mlayer.gateway.views import Alias, EventSourceMapping, FunctionConfig
 from mlayer.publishing.relink import Relinker
 
 FN = "scorer"
@@ -132,12 +133,21 @@ def mapping(**overrides) -> dict:
     return {**m, **overrides}
 
 
+def view(config: dict | None) -> FunctionConfig | None:
+    """The gateway's view of an answer (the plan and the writes take views)."""
+    return None if config is None else FunctionConfig.parse(config)
+
+
 def plans(s: Settings, config, alias=None, alias_version=None, provisioned=None, mappings=()):
-    fplan = plan_function(s, config, code_sha=CODE_HEX, deps_latest=DEPS2, model_latest=MODEL1)
-    aplan = plan_alias(s, fplan, config, alias, alias_version, provisioned)
+    fplan = plan_function(
+        s, view(config), code_sha=CODE_HEX, deps_latest=DEPS2, model_latest=MODEL1
+    )
+    count = int((provisioned or {}).get("RequestedProvisionedConcurrentExecutions") or 0)
+    live_alias = None if alias is None else Alias.parse(alias)
+    aplan = plan_alias(s, fplan, view(config), live_alias, view(alias_version), count)
     tplan = plan_trigger(
         s,
-        list(mappings),
+        [EventSourceMapping.parse(m) for m in mappings],
         stream_arn=STREAM,
         target=f"{ARN}:live",
         on_failure_arn="arn:aws:s3:::b",
@@ -208,7 +218,7 @@ def test_an_update_with_snapstart_sends_each_request_in_order_with_its_revision_
         mapping(MaximumRetryAttempts=5),
         {"UUID": UUID, "MaximumRetryAttempts": 5},
     )
-    out = apply_plan(gw, relinker, config, fplan, aplan, tplan, code=CODE, code_sha=CODE_HEX)
+    out = apply_plan(gw, relinker, view(config), fplan, aplan, tplan, code=CODE, code_sha=CODE_HEX)
     assert out == (ARN, f"{ARN}:live", UUID)
 
 
@@ -298,7 +308,7 @@ def test_a_412_on_the_first_write_names_someone_elses_change_and_changes_nothing
         },
     )
     with pytest.raises(DeployIncompleteError) as err:
-        apply_plan(gw, relinker, config, fplan, aplan, None, code=CODE, code_sha=CODE_HEX)
+        apply_plan(gw, relinker, view(config), fplan, aplan, None, code=CODE, code_sha=CODE_HEX)
     assert err.value.stage == "nothing" and err.value.code == "PreconditionFailedException"
     assert "someone else changed scorer" in err.value.message
     assert "Nothing was changed" in err.value.message
@@ -325,7 +335,7 @@ def test_a_412_on_the_code_leaves_the_new_configuration_with_the_old_code(rig):
         },
     )
     with pytest.raises(DeployIncompleteError) as err:
-        apply_plan(gw, relinker, config, fplan, aplan, None, code=CODE, code_sha=CODE_HEX)
+        apply_plan(gw, relinker, view(config), fplan, aplan, None, code=CODE, code_sha=CODE_HEX)
     assert err.value.stage == "configuration"
     assert "new configuration (MemorySize, Layers, Environment) and its old code" in str(err.value)
     assert "keeps working" in err.value.message
@@ -356,7 +366,7 @@ def test_provisioned_concurrency_set_to_zero_is_removed_from_the_alias(rig):
     stub.add_response(
         "delete_provisioned_concurrency_config", {}, {"FunctionName": FN, "Qualifier": "live"}
     )
-    apply_plan(gw, relinker, config, fplan, aplan, None, code=CODE, code_sha=CODE_HEX)
+    apply_plan(gw, relinker, view(config), fplan, aplan, None, code=CODE, code_sha=CODE_HEX)
 
 
 def test_a_failed_provisioned_concurrency_update_says_the_alias_is_complete(rig):
@@ -381,7 +391,7 @@ def test_a_failed_provisioned_concurrency_update_says_the_alias_is_complete(rig)
         },
     )
     with pytest.raises(DeployIncompleteError) as err:
-        apply_plan(gw, relinker, config, fplan, aplan, None, code=CODE, code_sha=CODE_HEX)
+        apply_plan(gw, relinker, view(config), fplan, aplan, None, code=CODE, code_sha=CODE_HEX)
     assert err.value.stage == "alias"
     assert "provisioned concurrency is still 3" in err.value.message
 
@@ -406,7 +416,7 @@ def test_a_snapshot_that_fails_leaves_the_alias_where_it_was(rig):
         Qualifier="4",
     )
     with pytest.raises(DeployIncompleteError) as err:
-        apply_plan(gw, relinker, config, fplan, aplan, None, code=CODE, code_sha=CODE_HEX)
+        apply_plan(gw, relinker, view(config), fplan, aplan, None, code=CODE, code_sha=CODE_HEX)
     assert err.value.stage == "latest"
     assert "FunctionError: before-snapshot hook raised" in err.value.message
     assert "alias live still points to version 3" in err.value.message
