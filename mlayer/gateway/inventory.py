@@ -11,8 +11,7 @@ import re
 from typing import Any
 
 from mlayer.errors import AwsError, NotFoundError
-from mlayer.gateway.base import GatewayBase
-from mlayer.model.packaging import code_sha256_to_hex
+from mlayer.gateway.functions import FunctionCalls
 from mlayer.prune.types import AliasView, FunctionVersionView, LayerVersionView
 
 _WHEN = re.compile(r"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(\.\d+)?(Z|[+-]\d\d:?\d\d)?$")
@@ -53,7 +52,7 @@ def _qualifier(function_arn: str) -> str:
     return parts[7] if len(parts) > 7 else ""
 
 
-class InventoryCalls(GatewayBase):
+class InventoryCalls(FunctionCalls):
     def latest_view(self, name: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
         """$LATEST's layer ARNs, and the "bucket/key" objects its environment names."""
         config = self.call(
@@ -144,36 +143,22 @@ class InventoryCalls(GatewayBase):
         return tuple(out)
 
     def layer_version_views(self, name: str, now: _dt.datetime) -> tuple[LayerVersionView, ...]:
-        """Every version of a layer with its zip's sha256 and size (one GetLayerVersion each)."""
-        try:
-            listed = list(
-                self.paginate(
-                    "lambda",
-                    "list_layer_versions",
-                    "LayerVersions",
-                    f"Listing versions of layer {name}",
-                    LayerName=name,
-                )
-            )
-        except NotFoundError:
-            return ()
+        """Every version of a layer with its zip's sha256 and size (one GetLayerVersion each),
+        from the one pager of ListLayerVersions (functions.layer_versions)."""
         out = []
-        for item in listed:
+        for item in self.layer_versions(name):
             try:
-                detail = self.get_layer_version(name, int(item["Version"]))
+                detail = self.layer_version_detail(name, item.version)
             except NotFoundError:  # deleted between the list and the read
                 continue
-            content = detail.get("Content") or {}
             out.append(
                 LayerVersionView(
                     name=name,
-                    version=int(item["Version"]),
-                    arn=item["LayerVersionArn"],
-                    code_size=int(content.get("CodeSize") or 0),
-                    created=parse_when(item.get("CreatedDate"), now),
-                    sha256=code_sha256_to_hex(content["CodeSha256"])
-                    if content.get("CodeSha256")
-                    else "",
+                    version=item.version,
+                    arn=item.arn,
+                    code_size=detail.code_size or 0,
+                    created=parse_when(item.created, now),
+                    sha256=detail.code_sha256,
                 )
             )
         return tuple(sorted(out, key=lambda lv: lv.version))
