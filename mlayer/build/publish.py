@@ -16,8 +16,8 @@ from typing import Any
 from mlayer.build.budget import check_budget
 from mlayer.build.layer import LayerBuild
 from mlayer.build.progress import Progress, ProgressCallback, no_progress
-from mlayer.results.report import human_bytes
 from mlayer.publishing.store import lock_key, zip_key
+from mlayer.results.report import human_bytes
 
 
 @dataclass(frozen=True)
@@ -46,13 +46,6 @@ def description(build: LayerBuild) -> str:
     )
 
 
-def latest_version(gateway: Any, name: str) -> dict | None:
-    versions = gateway.list_layer_versions(name)
-    if not versions:
-        return None
-    return gateway.get_layer_version(name, versions[0]["Version"])
-
-
 def publish_layer(
     build: LayerBuild,
     gateway: Any,
@@ -64,8 +57,8 @@ def publish_layer(
     check_budget(build.budget)
     sha = build.zip_sha256
     key, lkey = zip_key(sha), lock_key(sha)
-    latest = latest_version(gateway, name)
-    same = latest is not None and latest.get("Content", {}).get("CodeSha256") == code_sha256(sha)
+    latest = gateway.latest_layer_version(name)
+    same = latest is not None and latest.code_sha256 == sha
     if not same:
         confirm(
             f"Publish {build.zip_path.name} ({human_bytes(build.budget.zipped)} zipped) "
@@ -83,11 +76,11 @@ def publish_layer(
 
         gateway.upload_file(str(build.zip_path), bucket, key, callback=on_bytes)
     gateway.put_json(bucket, lkey, build.lock())
-    if same:
+    if latest is not None and same:
         return Published(
             name,
-            latest["LayerVersionArn"],
-            int(latest["Version"]),
+            latest.arn,
+            latest.version,
             bucket,
             key,
             lkey,
@@ -96,7 +89,7 @@ def publish_layer(
             code_sha256(sha),
         )
     progress(Progress("publish", f"publishing layer {name} from s3://{bucket}/{key}"))
-    resp = gateway.publish_layer_version(
+    made = gateway.new_layer_version(
         name,
         description(build),
         s3=(bucket, key),
@@ -105,12 +98,12 @@ def publish_layer(
     )
     return Published(
         name,
-        resp["LayerVersionArn"],
-        int(resp["Version"]),
+        made.arn,
+        made.version,
         bucket,
         key,
         lkey,
         True,
         "s3",
-        resp.get("Content", {}).get("CodeSha256", ""),
+        code_sha256(made.code_sha256) if made.code_sha256 else "",
     )

@@ -58,6 +58,27 @@ class FunctionCalls(LambdaCalls):
     def layer_version_detail(self, name: str, version: int) -> LayerVersion:
         return LayerVersion.parse(self.get_layer_version(name, version))
 
+    def new_layer_version(
+        self,
+        name: str,
+        description: str,
+        *,
+        s3: tuple[str, str],
+        runtimes: list[str],
+        architectures: list[str],
+    ) -> LayerVersion:
+        """PublishLayerVersion from an S3 object; the version made (its sha256 and size)."""
+        return LayerVersion.parse(
+            self.publish_layer_version(
+                name, description, s3=s3, runtimes=runtimes, architectures=architectures
+            )
+        )
+
+    def latest_layer_version(self, name: str) -> LayerVersion | None:
+        """The newest version of a layer with its sha256 and size; None when it has none."""
+        versions = self.layer_versions(name)
+        return self.layer_version_detail(name, versions[0].version) if versions else None
+
     def alias(self, name: str, alias: str) -> Alias | None:
         answer = self.get_alias(name, alias)
         return None if answer is None else Alias.parse(answer)

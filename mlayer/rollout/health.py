@@ -21,17 +21,12 @@ from typing import Any
 
 from mlayer.errors import AwsError
 from mlayer.gateway.metric_names import dimension_values
-from mlayer.gateway.metrics import MetricQuery, metric_values
+from mlayer.gateway.metrics import LAMBDA_NAMESPACE, MetricQuery, lambda_dimensions, metric_values
 from mlayer.rollout.gates import Health
 
-LAMBDA_NAMESPACE = "AWS/Lambda"
 EMF_NAMESPACE = "mlayer"
 BIN_METRIC, BIN_DIMENSION = "prediction_bins", "prediction_bin"  # the function's names
 P99_FALLBACK = "Average"
-
-
-def lambda_dimensions(function: str, alias: str, version: str) -> dict[str, str]:
-    return {"FunctionName": function, "Resource": f"{function}:{alias}", "ExecutedVersion": version}
 
 
 def emf_dimensions(function: str, version: str) -> dict[str, str]:
