@@ -11,7 +11,7 @@ in them (``configuration``, ``settings``, the changes' ``key``): that contract i
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -142,6 +142,19 @@ class FunctionConfig:
     def updatable(self) -> bool:
         """No update in progress and not Pending: Lambda accepts the next update."""
         return self.update_status != "InProgress" and self.state != "Pending"
+
+    def relinked(self, layers: Sequence[str], tmp_mb: int | None = None) -> FunctionConfig:
+        """This configuration as a relink to ``layers`` (and /tmp, when given) leaves it: what a
+        published version must carry to be reused for that relink (serves_like)."""
+        prints = dict(self.fingerprint)
+        if tmp_mb:
+            prints[TMP_KEY] = repr({"Size": tmp_mb})
+        return replace(
+            self,
+            layers=tuple(LayerRef(arn) for arn in layers),
+            tmp_mb=tmp_mb or self.tmp_mb,
+            fingerprint=tuple(sorted(prints.items())),
+        )
 
     def serves_like(self, other: FunctionConfig) -> bool:
         """Same code, layers (in order), SnapStart and settings: one can stand for the other."""

@@ -108,6 +108,12 @@ def test_versions_aliases_and_the_serving_fingerprint(gw, deployed):
     assert FunctionConfig.parse({**answer, "RevisionId": "other"}).serves_like(latest)
     assert not FunctionConfig.parse({**answer, "MemorySize": 2048}).serves_like(latest)
     assert not FunctionConfig.parse({**answer, "Layers": []}).serves_like(latest)
+    after = {"Layers": [{"Arn": "arn:aws:lambda:r:1:layer:x:2"}], **tmp_params(2048)}
+    as_parsed = FunctionConfig.parse({**answer, **after})
+    relinked = latest.relinked(["arn:aws:lambda:r:1:layer:x:2"], 2048)
+    assert relinked.serves_like(as_parsed) and as_parsed.serves_like(relinked)
+    assert relinked.tmp_mb == 2048 and not relinked.serves_like(latest)
+    assert latest.relinked(latest.layer_arns).serves_like(latest)
 
 
 def test_an_event_source_mapping_is_read_with_its_settings(gw, deployed):
