@@ -4,8 +4,9 @@ The only place (with mlayer.local) that starts subprocesses: pip, docker, strip 
 runtime's Python, all through an injected Runner.
 """
 
-from mlayer.build.layer import BuildRequest, LayerBuild, build_layer, choose_builder
+from mlayer.build.layer import LayerBuild, build_layer, choose_builder
 from mlayer.build.progress import Progress, ProgressCallback
+from mlayer.build.request import BuildRequest
 
 __all__ = [
     "BuildRequest",

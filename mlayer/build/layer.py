@@ -1,7 +1,8 @@
 """Building a dependencies layer end to end: install, verify, slim, compile, zip, measure, cache.
 
-Each stage lives in its own module; this one only orders them and records what happened, so
-that the result (and the cache entry it is saved as) tells the whole story of the build.
+Each stage lives in its own module and stages.py runs them in order into a staging folder;
+this one chooses the builder, keys and fills the build cache, and turns its record into the
+result (and the lock), so that the result tells the whole story of the build.
 """
 
 from __future__ import annotations
@@ -16,46 +17,23 @@ from pathlib import Path
 from typing import Any
 
 from mlayer.build.budget import Budget, make_budget
-from mlayer.build.bytecode import BytecodeResult, compile_tree
+from mlayer.build.bytecode import BytecodeResult
 from mlayer.build.cache import ENTRY_TREE, ENTRY_ZIP, BuildCache, cache_key, default_cache_dir
-from mlayer.build.checks import check_native_libs, import_check, static_check
-from mlayer.build.docker_builder import DockerRun, docker_available, install_with_docker
+from mlayer.build.checks import check_native_libs
+from mlayer.build.docker_builder import docker_available
 from mlayer.build.lock import file_lock
-from mlayer.build.pip_builder import install_with_pip, pip_progress
 from mlayer.build.progress import Progress, ProgressCallback, no_progress
+from mlayer.build.request import BuildRequest
 from mlayer.build.requirements import read_requirements
-from mlayer.build.runner import Runner, probe_version, run_subprocess
+from mlayer.build.runner import Runner, run_subprocess
 from mlayer.build.shadowing import Shadow, shadow_warnings, shadowed
-from mlayer.build.slim import SlimStep, slim_tree
-from mlayer.build.strip import find_strip, strip_rewriter
-from mlayer.build.target import TargetPython, host_target
-from mlayer.build.tree import installed_distributions, package_sizes, top_level_modules
-from mlayer.build.versions import check_versions
+from mlayer.build.slim import SlimStep
+from mlayer.build.stages import build_into
 from mlayer.errors import BuildError, ConfigError, UsageError
-from mlayer.interpreters import find_python
-from mlayer.model.packaging import zip_tree
-from mlayer.runtimes import MAX_UNZIPPED_BYTES, check_arch, get_runtime
+from mlayer.runtimes import check_arch, get_runtime
 
 LOCK_SCHEMA_VERSION = 1
 BUILDERS = ("auto", "docker", "pip")
-# zlib level 6 writes the default recipe's ~190 MB in a third of level 9's time (4.8 s vs 13.7 s
-# measured), for a zip 0.7 % larger (docs/BENCHMARKS.md).
-ZIP_LEVEL = 6
-
-
-@dataclass(frozen=True)
-class BuildRequest:
-    requirements: Path
-    runtime: str = "python3.12"
-    arch: str = "x86_64"
-    builder: str = "auto"
-    output: Path = Path("build")
-    slim: bool = True
-    compile: bool = True
-    force: bool = False
-    cache_dir: Path | None = None
-    budget_bytes: int = MAX_UNZIPPED_BYTES
-    allow_missing_libs: tuple[str, ...] = ()  # sonames the user vouches Lambda will find
 
 
 @dataclass(frozen=True)
@@ -145,94 +123,6 @@ def choose_builder(builder: str, runner: Runner) -> tuple[str, str]:
     if ok:
         return "docker", f"docker ({seen})"
     return "pip", f"pip ({seen})"
-
-
-def _build_into(
-    staging: Path,
-    request: BuildRequest,
-    builder: str,
-    runner: Runner,
-    progress: ProgressCallback,
-) -> dict[str, Any]:
-    runtime = get_runtime(request.runtime)
-    reqs = read_requirements(request.requirements)
-    tree = staging / ENTRY_TREE
-    tree.mkdir()
-    progress(Progress("install", f"installing {request.requirements} with {builder}"))
-    on_line = pip_progress(lambda line: progress(Progress("install", line)))
-    target: TargetPython
-    if builder == "docker":
-        run = DockerRun(runtime, request.arch, Path(request.requirements), staging)
-        install_with_docker(run, ENTRY_TREE, runner, on_line)
-        target = run.python(ENTRY_TREE)
-    else:
-        install_with_pip(
-            Path(request.requirements), tree, runtime, request.arch, runner, on_line=on_line
-        )
-        python, _tried = find_python(runtime.python_version, lambda exe: probe_version(exe, runner))
-        target = host_target(python, runtime.python_version, request.arch, str(tree))
-
-    progress(Progress("verify", "checking installed versions against the pins"))
-    installed = installed_distributions(tree)
-    check_versions(reqs.pins, installed)
-    modules = top_level_modules(tree)
-    if target.can_import:
-        smoke = import_check(target, modules, runner)
-    else:
-        smoke = static_check(modules, request.arch)
-    ok, detail = smoke(tree)
-    if not ok:
-        raise BuildError(f"The installed layer does not import: {detail}", "See the error above.")
-    check_native_libs(tree, runtime, request.arch, request.allow_missing_libs)
-
-    steps: list[SlimStep] = []
-    if request.slim:
-        tool, why_not = find_strip(request.arch)
-        steps = slim_tree(
-            tree,
-            smoke,
-            staging / "slim",
-            strip_rewriter(tool, request.arch, runner) if tool else None,
-            why_not,
-            on_step=lambda name: progress(Progress("slim", f"slimming: {name}")),
-        )
-
-    if request.compile:
-        progress(Progress("compile", f"compiling bytecode for {runtime.name}"))
-        bytecode = compile_tree(tree, target, runtime, runner)
-    else:
-        bytecode = BytecodeResult("skipped", 0, 0, "skipped: --no-compile")
-
-    ok, detail = smoke(tree)
-    if not ok:
-        raise BuildError(f"The finished layer does not import: {detail}", "Retry with --no-slim.")
-    if not target.can_import:
-        detail = f"{detail}; {target.why_not}"
-
-    progress(Progress("zip", "writing the deterministic zip"))
-    info = zip_tree(
-        staging / ENTRY_ZIP,
-        tree,
-        prefix="python/",
-        compresslevel=ZIP_LEVEL,
-        on_bytes=lambda done, total: progress(Progress("zip", "zipping", done, total)),
-    )
-    return {
-        "runtime": runtime.name,
-        "python_version": runtime.python_version,
-        "architecture": request.arch,
-        "builder": builder,
-        "requirements_sha256": reqs.sha256,
-        "packages": installed,
-        "modules": modules,
-        "slim_steps": [s.to_dict() for s in steps],
-        "bytecode": bytecode.to_dict(),
-        "check": detail,
-        "unzipped_size": info.unzipped_size,
-        "zipped_size": info.zipped_size,
-        "zip_sha256": info.sha256,
-        "package_sizes": package_sizes(tree),
-    }
 
 
 def _result(
@@ -329,7 +219,7 @@ def build_layer(
             return _cached(doc, cache.entry(key), request, reason, key, t0)
         staging = cache.staging(key)
         try:
-            doc = _build_into(staging, request, builder, runner, progress)
+            doc = build_into(staging, request, builder, runner, progress)
             shutil.rmtree(staging / "slim", ignore_errors=True)
             entry = cache.commit(key, staging, doc)
         except BaseException:
