@@ -5,9 +5,12 @@
   /dev/null) against the floor: the same pipeline's predict and predict_proba on a ready
   DataFrame. Target: batch of 100 within 1.3x.
 - Cold-start self-check: a fresh Python importing the handler for a manifest with 20
-  ``samples`` against one without (same artifacts); the difference of the medians is noisy
-  (imports dominate), so the target is judged on the check's own time, measured inside
-  load_model, against the init without it. Target: under 5 %.
+  ``samples`` against one without (same artifacts), in paired rounds (back to back, the order
+  alternating). Every time is the benchmark's own wall clock: around the import (the init) and
+  around the check's call (``modelstore.check_samples``, wrapped by the child before the
+  import), never the product's ``check_ms``. The difference of the inits is noisy (imports
+  dominate), so the target is judged on the check's wall time against the paired init without
+  it, as the median of the pairs' ratios. Target: under 5 %.
 - The sklearn-pandas layer (layers/sklearn-pandas, built by the pip builder, cached): its size
   unzipped and zipped, pandas' share, whether pandas' tests folder was slimmed, the room left
   under Lambda's 250 MB, and the runtime packages it shadows.
@@ -34,7 +37,8 @@ REPO = Path(__file__).resolve().parent.parent
 FUNCTION_DIR = REPO / "function"
 SIZES = (10, 100, 1000)
 WARM_TARGET, CHECK_TARGET = 1.3, 0.05
-INIT_RUNS = 7
+INIT_RUNS = 7  # paired rounds
+WARM_ROUNDS = 5
 MB = 1024 * 1024
 CITIES = ["paris", "rome", "oslo", "lima", "kyiv", "pune", "cork", "nice"]
 
@@ -165,25 +169,45 @@ def warm(model, model_dir: Path) -> list[dict]:
                 model.predict(df)
                 model.predict_proba(df)
 
-            floor_ms, handler_ms = [], []
-            for _ in range(3):  # interleaved: drift hits both sides alike
-                floor_ms.append(_median_ms(floor, repeat))
-                handler_ms.append(_median_ms(lambda e=event: handler.handler(e, None), repeat))
-            rows.append({"size": size, "floor_ms": min(floor_ms), "handler_ms": min(handler_ms)})
+            pairs = []
+            for _ in range(WARM_ROUNDS):  # paired: drift hits both sides alike
+                base = _median_ms(floor, repeat)
+                pairs.append((base, _median_ms(lambda e=event: handler.handler(e, None), repeat)))
+            rows.append(
+                {
+                    "size": size,
+                    "floor_ms": statistics.median(f for f, _ in pairs),
+                    "handler_ms": statistics.median(h for _, h in pairs),
+                    "ratio": statistics.median(h / f for f, h in pairs),
+                }
+            )
     return rows
 
 
+# The child times with its own clock: the whole init, and the check's call wrapped before the
+# handler's import runs load_model (which looks check_samples up in its module at call time).
 CHILD = """
 import sys, time
 t = time.perf_counter()
 sys.path.insert(0, {function!r})
+from mlayer_function import modelstore
+spent = []
+check = modelstore.check_samples
+def timed(*args, **kwargs):
+    started = time.perf_counter()
+    try:
+        return check(*args, **kwargs)
+    finally:
+        spent.append((time.perf_counter() - started) * 1000)
+modelstore.check_samples = timed
 from mlayer_function import handler
 ms = (time.perf_counter() - t) * 1000
-sys.stderr.write(f"RESULT {{ms}} {{handler.APP.model.check_ms}}\\n")
+sys.stderr.write(f"RESULT {{ms}} {{sum(spent)}} {{len(spent)}}\\n")
 """
 
 
-def _child(model_dir: Path) -> tuple[float, float]:
+def _child(model_dir: Path) -> tuple[float, float, int]:
+    """(init ms, the check's ms, times the check ran), all by the child's own clock."""
     env = {**os.environ, "MLAYER_MODEL_DIR": str(model_dir), "MLAYER_OUTPUT_SINK": "stdout://"}
     env.pop("MLAYER_OUTPUT_DEAD_LETTER", None)
     done = subprocess.run(
@@ -195,20 +219,27 @@ def _child(model_dir: Path) -> tuple[float, float]:
         check=True,
     )
     line = [ln for ln in done.stderr.splitlines() if ln.startswith("RESULT ")][-1]
-    _, ms, check = line.split()
-    return float(ms), float(check)
+    _, ms, check, calls = line.split()
+    return float(ms), float(check), int(calls)
 
 
 def cold(checked_dir: Path, unchecked_dir: Path) -> dict:
     _child(unchecked_dir)  # page cache
-    checked, unchecked = [], []
-    for _ in range(INIT_RUNS):
-        unchecked.append(_child(unchecked_dir))
-        checked.append(_child(checked_dir))
+    pairs = []
+    for i in range(INIT_RUNS):
+        if i % 2:
+            checked = _child(checked_dir)
+            unchecked = _child(unchecked_dir)
+        else:
+            unchecked = _child(unchecked_dir)
+            checked = _child(checked_dir)
+        assert checked[2] == 1, "the manifest with samples did not run the check"
+        pairs.append((checked, unchecked))
     return {
-        "checked_ms": statistics.median(r[0] for r in checked),
-        "unchecked_ms": statistics.median(r[0] for r in unchecked),
-        "check_ms": statistics.median(r[1] for r in checked),
+        "checked_ms": statistics.median(c[0] for c, _ in pairs),
+        "unchecked_ms": statistics.median(u[0] for _, u in pairs),
+        "check_ms": statistics.median(c[1] for c, _ in pairs),
+        "share": statistics.median(c[1] / u[0] for c, u in pairs),
     }
 
 
@@ -249,22 +280,22 @@ def main() -> int:
         _, unchecked_dir = build_model(Path(tmp) / "unchecked", with_samples=False)
         init = cold(checked_dir, unchecked_dir)
         extra = init["checked_ms"] / init["unchecked_ms"] - 1
-        share = init["check_ms"] / init["unchecked_ms"]
+        share = init["share"]
         print(
             f"cold init with 20 samples checked: {init['checked_ms']:.0f} ms vs "
             f"{init['unchecked_ms']:.0f} ms without ({extra * 100:+.1f} %, medians of "
-            f"{INIT_RUNS}); the check itself (timed inside load_model): "
-            f"{init['check_ms']:.1f} ms = {share * 100:.1f} % of the init (target < "
-            f"{CHECK_TARGET * 100:.0f} %)"
+            f"{INIT_RUNS} paired rounds, wall time around the import); the check's call, "
+            f"wall time: {init['check_ms']:.1f} ms, {share * 100:.1f} % of the paired init "
+            f"without it (median of the pairs' ratios; target < {CHECK_TARGET * 100:.0f} %)"
         )
         failed |= share >= CHECK_TARGET
         for row in warm(model, checked_dir):
-            ratio = row["handler_ms"] / row["floor_ms"]
+            ratio = row["ratio"]
             target = f" (target <= {WARM_TARGET}x)" if row["size"] == 100 else ""
             print(
                 f"warm batch of {row['size']:>4}: handler {row['handler_ms']:.2f} ms vs "
                 f"pipeline predict+proba on a ready DataFrame {row['floor_ms']:.2f} ms: "
-                f"{ratio:.2f}x{target}"
+                f"{ratio:.2f}x (median of {WARM_ROUNDS} paired rounds){target}"
             )
             if row["size"] == 100:
                 failed |= ratio > WARM_TARGET
