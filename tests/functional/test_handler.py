@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import shutil
 
-import boto3
 import pytest
 from function_support import (
     LONG_SEQ_BASE,
@@ -21,8 +20,7 @@ from function_support import (
     kinesis_event,
     sqs_event,
 )
-
-from mlayer.local.aws import embedded_aws
+from handler_aws_support import aws_client, create_table_and_queue
 
 pytestmark = pytest.mark.slow
 
@@ -30,32 +28,10 @@ TABLE, DLQ, BUCKET = "predictions", "dead-letters", "results"
 
 
 @pytest.fixture(scope="module")
-def local_aws():
-    with embedded_aws() as local:
-        yield local
-
-
-def client(local, service: str):
-    return boto3.client(
-        service,
-        endpoint_url=local.endpoint_url,
-        region_name=local.region,
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-    )
-
-
-@pytest.fixture(scope="module")
-def resources(local_aws):
-    client(local_aws, "dynamodb").create_table(
-        TableName=TABLE,
-        KeySchema=[{"AttributeName": "event_id", "KeyType": "HASH"}],
-        AttributeDefinitions=[{"AttributeName": "event_id", "AttributeType": "S"}],
-        BillingMode="PAY_PER_REQUEST",
-    )
-    client(local_aws, "sqs").create_queue(QueueName=DLQ)
-    client(local_aws, "s3").create_bucket(Bucket=BUCKET)
-    return local_aws
+def resources(module_aws):
+    create_table_and_queue(module_aws, TABLE, DLQ)
+    aws_client(module_aws, "s3").create_bucket(Bucket=BUCKET)
+    return module_aws
 
 
 def start(tmp_path_factory, name, model_dir, deps_layer, runtime_dir, local, **env):
@@ -105,7 +81,7 @@ def numeric_fn(tmp_path_factory, model_layers, deps_layer, runtime_dir, resource
 
 
 def items_of(local, shard: str) -> list[dict]:
-    pages = client(local, "dynamodb").get_paginator("scan").paginate(TableName=TABLE)
+    pages = aws_client(local, "dynamodb").get_paginator("scan").paginate(TableName=TABLE)
     items = [item for page in pages for item in page["Items"]]
     return sorted(
         (i for i in items if i["event_id"]["S"].startswith(shard + ":")),
@@ -114,7 +90,7 @@ def items_of(local, shard: str) -> list[dict]:
 
 
 def dead_letters_of(local, shard: str) -> list[dict]:
-    sqs = client(local, "sqs")
+    sqs = aws_client(local, "sqs")
     url = sqs.get_queue_url(QueueName=DLQ)["QueueUrl"]
     found = []
     for _ in range(20):
@@ -308,7 +284,7 @@ def test_a_replay_rewrites_the_rows_with_the_model_that_made_them(text_fn, resou
         "prediction": {"S": "spam"},
         "model_version": {"S": "v0"},
     }
-    client(resources, "dynamodb").put_item(TableName=TABLE, Item=earlier)
+    aws_client(resources, "dynamodb").put_item(TableName=TABLE, Item=earlier)
 
     assert failures(text_fn.invoke(event)) == []
     items = items_of(resources, shard)
@@ -439,7 +415,7 @@ def test_an_unknown_event_is_a_function_error(text_fn):
 
 
 def s3_lines(local, prefix: str) -> dict[str, list[dict]]:
-    s3 = client(local, "s3")
+    s3 = aws_client(local, "s3")
     out = {}
     for obj in s3.list_objects_v2(Bucket=BUCKET, Prefix=prefix).get("Contents", []):
         body = s3.get_object(Bucket=BUCKET, Key=obj["Key"])["Body"].read().decode()

@@ -17,8 +17,6 @@ import pytest
 from function_support import HandlerProcess, kinesis_event
 from handler_aws_support import aws_client, create_table_and_queue
 
-from mlayer.local.aws import embedded_aws
-
 pytestmark = pytest.mark.slow
 
 # Names of their own: moto's state is per process, shared with other modules' servers.
@@ -27,22 +25,16 @@ MIB = 1024 * 1024
 
 
 @pytest.fixture(scope="module")
-def local_aws():
-    with embedded_aws() as local:
-        yield local
-
-
-@pytest.fixture(scope="module")
-def fn(tmp_path_factory, model_layers, deps_layer, runtime_dir, local_aws):
-    create_table_and_queue(local_aws, TABLE, DLQ)
-    aws_client(local_aws, "s3").create_bucket(Bucket=BUCKET)
+def fn(tmp_path_factory, model_layers, deps_layer, runtime_dir, module_aws):
+    create_table_and_queue(module_aws, TABLE, DLQ)
+    aws_client(module_aws, "s3").create_bucket(Bucket=BUCKET)
     proc = HandlerProcess(
         model_dir=model_layers["text"],
         deps_layer=deps_layer,
         runtime_dir=runtime_dir,
         workdir=tmp_path_factory.mktemp("big-records"),
         env={
-            **local_aws.env,
+            **module_aws.env,
             "MLAYER_OUTPUT_SINK": f"dynamodb://{TABLE}",
             "MLAYER_OUTPUT_DEAD_LETTER": f"sqs://{DLQ}",
             "MLAYER_DEAD_LETTER_OVERFLOW": f"s3://{BUCKET}/dead-letters/",
@@ -119,7 +111,7 @@ CASES = {
 
 @pytest.mark.parametrize("case", list(CASES))
 def test_a_hostile_record_between_good_ones_is_dead_lettered_and_nothing_is_lost(
-    fn, local_aws, case
+    fn, module_aws, case
 ):
     bad, reason, in_s3 = CASES[case]
     shard = f"shardId-{abs(hash(case)) % 10**12:012d}"
@@ -128,24 +120,24 @@ def test_a_hostile_record_between_good_ones_is_dead_lettered_and_nothing_is_lost
     response = fn.invoke(event)
 
     assert response == {"batchItemFailures": []}
-    assert ids_in_table(local_aws, shard) == ["g-0", "g-1", "g-2", "g-3"]
-    (letter,) = dead_letters(local_aws, shard)
+    assert ids_in_table(module_aws, shard) == ["g-0", "g-1", "g-2", "g-3"]
+    (letter,) = dead_letters(module_aws, shard)
     assert letter["event_id"] == f"{shard}:502"
     assert letter["reason"].startswith(reason), letter["reason"][:300]
     assert len(letter["reason"]) <= 600
     assert ("data_s3" in letter) == in_s3
-    assert raw_data(local_aws, letter) == event["Records"][2]["kinesis"]["data"]
+    assert raw_data(module_aws, letter) == event["Records"][2]["kinesis"]["data"]
     emf = fn.metrics()[-1]
     assert (emf["records"], emf["predicted"], emf["dead_lettered"], emf["failed"]) == (5, 4, 1, 0)
     assert emf["accounting"] == "records 5 = predicted 4 + dead_lettered 1 + failed 0"
     assert emf["dead_letters_in_s3"] == (1 if in_s3 else 0)
 
 
-def test_the_same_hostile_batch_delivered_twice_adds_no_row_and_no_s3_object(fn, local_aws):
+def test_the_same_hostile_batch_delivered_twice_adds_no_row_and_no_s3_object(fn, module_aws):
     bad, _, _ = CASES["1MB-record"]
     shard = "shardId-000000000077"
     event = kinesis_event(around(bad), shard=shard, first_seq=900, raw=True)
-    s3 = aws_client(local_aws, "s3")
+    s3 = aws_client(module_aws, "s3")
 
     def overflow_keys():
         listing = s3.list_objects_v2(Bucket=BUCKET, Prefix="dead-letters/")
@@ -155,6 +147,6 @@ def test_the_same_hostile_batch_delivered_twice_adds_no_row_and_no_s3_object(fn,
     keys = overflow_keys()
     assert fn.invoke(event) == {"batchItemFailures": []}
     assert overflow_keys() == keys  # the same bytes under the same sha256 key
-    assert ids_in_table(local_aws, shard) == ["g-0", "g-1", "g-2", "g-3"]
-    letters = dead_letters(local_aws, shard)
+    assert ids_in_table(module_aws, shard) == ["g-0", "g-1", "g-2", "g-3"]
+    letters = dead_letters(module_aws, shard)
     assert len(letters) == 2 and letters[0]["data_s3"] == letters[1]["data_s3"]

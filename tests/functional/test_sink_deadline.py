@@ -17,8 +17,6 @@ import pytest
 from function_support import HandlerProcess, kinesis_event, sqs_event
 from handler_aws_support import aws_client, create_table_and_queue, letters_by_event
 
-from mlayer.local.aws import embedded_aws
-
 pytestmark = pytest.mark.slow
 
 TABLE, DLQ = "predictions", "dead-letters"
@@ -33,22 +31,16 @@ THROTTLED = {
 
 
 @pytest.fixture(scope="module")
-def local_aws():
-    with embedded_aws() as local:
-        yield local
-
-
-@pytest.fixture(scope="module")
-def fn(tmp_path_factory, model_layers, deps_layer, runtime_dir, local_aws):
+def fn(tmp_path_factory, model_layers, deps_layer, runtime_dir, module_aws):
     """Text model -> DynamoDB, dead letters -> a standard SQS queue."""
-    create_table_and_queue(local_aws, TABLE, DLQ)
+    create_table_and_queue(module_aws, TABLE, DLQ)
     proc = HandlerProcess(
         model_dir=model_layers["text"],
         deps_layer=deps_layer,
         runtime_dir=runtime_dir,
         workdir=tmp_path_factory.mktemp("deadline-fn"),
         env={
-            **local_aws.env,
+            **module_aws.env,
             "MLAYER_OUTPUT_SINK": f"dynamodb://{TABLE}",
             "MLAYER_OUTPUT_DEAD_LETTER": f"sqs://{DLQ}",
         },
@@ -76,7 +68,7 @@ def warnings(fn, since: int) -> list[str]:
 
 
 def test_a_throttled_table_is_reported_before_the_deadline_and_nothing_is_written_twice(
-    fn, local_aws
+    fn, module_aws
 ):
     payloads = batch(100, bad={0, 40, 90}, prefix="t")
     first_seq = 1000
@@ -102,8 +94,8 @@ def test_a_throttled_table_is_reported_before_the_deadline_and_nothing_is_writte
     assert "stopped retrying with" in gave_up and "ProvisionedThroughputExceeded" in gave_up
 
     # Only the letter before the checkpoint was written; 40 and 90 wait for the retry.
-    assert letters_by_event(local_aws, DLQ) == {f"{SHARD}:{first_seq}": 1}
-    assert items_of(local_aws, "t") == []
+    assert letters_by_event(module_aws, DLQ) == {f"{SHARD}:{first_seq}": 1}
+    assert items_of(module_aws, "t") == []
 
     # Lambda delivers the batch again from the checkpoint; the table has recovered.
     retry = kinesis_event(payloads[1:], first_seq=first_seq + 1)
@@ -111,14 +103,14 @@ def test_a_throttled_table_is_reported_before_the_deadline_and_nothing_is_writte
     assert fn.metrics()[-1]["accounting"] == (
         "records 99 = predicted 97 + dead_lettered 2 + failed 0"
     )
-    assert letters_by_event(local_aws, DLQ) == {
+    assert letters_by_event(module_aws, DLQ) == {
         f"{SHARD}:{first_seq + 40}": 1,
         f"{SHARD}:{first_seq + 90}": 1,
     }
-    assert len(items_of(local_aws, "t")) == 97  # nothing lost: 97 results + 3 letters, once
+    assert len(items_of(module_aws, "t")) == 97  # nothing lost: 97 results + 3 letters, once
 
 
-def test_an_sqs_batch_reports_each_unwritten_message_before_the_deadline(fn, local_aws):
+def test_an_sqs_batch_reports_each_unwritten_message_before_the_deadline(fn, module_aws):
     bodies = [json.dumps(p) for p in batch(30, bad={5}, prefix="q")]
     fn.set_faults([dict(THROTTLED)])
     try:
@@ -131,9 +123,9 @@ def test_an_sqs_batch_reports_each_unwritten_message_before_the_deadline(fn, loc
     assert (
         fn.metrics()[-1]["accounting"] == "records 30 = predicted 0 + dead_lettered 1 + failed 29"
     )
-    assert letters_by_event(local_aws, DLQ) == {"q-5": 1}  # unordered: not delivered again
+    assert letters_by_event(module_aws, DLQ) == {"q-5": 1}  # unordered: not delivered again
 
     again = sqs_event([bodies[i] for i in range(30) if i != 5], prefix="r")
     assert fn.invoke(again, timeout_ms=TIMEOUT_MS) == {"batchItemFailures": []}
-    assert letters_by_event(local_aws, DLQ) == {}
-    assert len(items_of(local_aws, "q")) == 29
+    assert letters_by_event(module_aws, DLQ) == {}
+    assert len(items_of(module_aws, "q")) == 29

@@ -20,13 +20,13 @@ import numpy as np
 import pandas as pd
 import pytest
 from function_support import HandlerProcess, InitError, kinesis_event
+from handler_aws_support import create_table_and_queue
 from sklearn.compose import ColumnTransformer
 from sklearn.ensemble import HistGradientBoostingClassifier, RandomForestClassifier
 from sklearn.impute import SimpleImputer
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
-from mlayer.local.aws import embedded_aws
 from mlayer.model import manifest as mf
 from mlayer.model.artifacts import inspect_pipeline
 
@@ -162,16 +162,10 @@ def aws(local) -> dict:
 
 
 @pytest.fixture(scope="module")
-def local_aws():
-    with embedded_aws() as local:
-        boto3.client("dynamodb", **aws(local)).create_table(
-            TableName=TABLE,
-            KeySchema=[{"AttributeName": "event_id", "KeyType": "HASH"}],
-            AttributeDefinitions=[{"AttributeName": "event_id", "AttributeType": "S"}],
-            BillingMode="PAY_PER_REQUEST",
-        )
-        boto3.client("sqs", **aws(local)).create_queue(QueueName=DLQ)
-        yield local
+def local_aws(module_aws):
+    """The worker's embedded AWS with this module's results table and dead-letter queue."""
+    create_table_and_queue(module_aws, TABLE, DLQ)
+    return module_aws
 
 
 def start(tmp_path, model_dir, pandas_layer, runtime_dir, local) -> HandlerProcess:
