@@ -8,7 +8,9 @@ when a kept version's manifest could not be read, its models/ objects are kept t
 
 from __future__ import annotations
 
-from mlayer.prune.types import Inventory, LayerVersionView, ModelRefs
+from collections.abc import Iterable, Sequence
+
+from mlayer.prune.types import FunctionVersionView, Inventory, LayerVersionView, ModelRefs
 from mlayer.prune.verdicts import OBJECT, Item, Reason
 
 
@@ -23,7 +25,7 @@ def _deps_keys(sha: str) -> list[str]:
     return [f"layers/{sha}.zip", f"layers/{sha}.lock.json"] if sha else []
 
 
-def _env_needs(inv: Inventory, remaining) -> dict[str, str]:
+def _env_needs(inv: Inventory, remaining: Iterable[FunctionVersionView]) -> dict[str, str]:
     """Keys of the artifact bucket that $LATEST's or a remaining version's environment names."""
     out: dict[str, str] = {}
     named = [
@@ -42,9 +44,9 @@ def plan_objects(
     inv: Inventory,
     gone_model: list[LayerVersionView],
     gone_deps: list[LayerVersionView],
-    kept_m,
-    kept_d,
-    remaining=(),
+    kept_m: Sequence[LayerVersionView],
+    kept_d: Iterable[LayerVersionView],
+    remaining: Iterable[FunctionVersionView] = (),
 ) -> tuple[tuple[Item, ...], tuple[Item, ...]]:
     """(objects that go, candidates that stay because a remaining version names them)."""
     needed: dict[str, str] = _env_needs(inv, remaining)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as _dt
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 FUNCTION_VERSION, MODEL_VERSION, DEPS_VERSION, OBJECT = (
     "function_version",
@@ -39,7 +40,7 @@ class Reason:
     code: str
     text: str
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return {"code": self.code, "text": self.text}
 
 
@@ -53,7 +54,7 @@ class Item:
     version: int | None = None
     reasons: tuple[Reason, ...] = ()
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         out = {"kind": self.kind, "name": self.name, "bytes": self.size, "version": self.version}
         if self.reasons:
             out["reasons"] = [r.to_dict() for r in self.reasons]
@@ -73,7 +74,9 @@ class PrunePlan:
     model_versions: tuple[Item, ...] = ()  # then the model layer versions only they held,
     deps_versions: tuple[Item, ...] = ()  # (--deps) dependencies layer versions,
     objects: tuple[Item, ...] = ()  # then the objects no remaining version names
-    markers: Mapping[int, dict] = field(default_factory=dict)  # model version -> pruned/ record
+    markers: Mapping[int, dict[str, Any]] = field(
+        default_factory=dict
+    )  # model version -> pruned/ record
     finished_records: tuple[int, ...] = ()  # earlier prunes' pending records this run completes
     stale_records: tuple[int, ...] = ()  # records of versions an interrupted prune left in place
     kept: tuple[Item, ...] = ()
