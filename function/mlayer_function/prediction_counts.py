@@ -3,10 +3,10 @@ against the old version): a classifier's records per class, a regressor's per va
 Counted as results are prepared for the output sink, emitted as EMF lines.
 
 A regressor's bins are the same for every model and every function version, so an old and a
-new version are always counted over the same bins, whatever each was trained on: 4 per octave
-of the value's magnitude (edges at +-2^(k/4), each bin about 19% wide), one bin for magnitudes
+new version are always counted over the same bins, whatever each was trained on: 8 per octave
+of the value's magnitude (edges at +-2^(k/8), each bin about 9% wide), one bin for magnitudes
 under 2^-20, one each for infinities and NaN. A bin is named by its edge nearest zero (`0`,
-`1`, `1.18921`, `-2`, ...). The rollout merges these fine bins into about ten groups of the old
+`1`, `1.09051`, `-2`, ...). The rollout merges these fine bins into about ten groups of the old
 version's records before PSI is taken (docs/FORMATS.md, "Rollouts")."""
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ class _Sink(Protocol):
     def prepare(self, doc: dict[str, Any]) -> Prepared: ...
 
 
-BINS_PER_OCTAVE = 4
+BINS_PER_OCTAVE = 8
 ZERO_BELOW = 2.0**-20  # magnitudes under this count as 0
 CLASS_METRIC, CLASS_DIMENSION = "predictions", "prediction"
 BIN_METRIC, BIN_DIMENSION = "prediction_bins", "prediction_bin"
