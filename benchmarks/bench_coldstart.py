@@ -14,7 +14,9 @@ figure is the median of the five rounds' ratios.
   and vs onnxruntime's own session.run on the same feed (target <= 1.5x); REPORT Init Duration
   vs import onnxruntime + loading the session (target <= 1.5x).
 
-Each round also prints the phases of the function's "model loaded" line.
+Each round also prints the phases of the function's "model loaded" line, and for ONNX the
+function's CPU time beside the same baselines' (coldstart_cpu.py), which the machine's load
+moves far less than the REPORT figures.
 Run: ``make bench`` or ``.venv/bin/python -m benchmarks bench_coldstart``.
 """
 
@@ -41,6 +43,7 @@ from benchmarks.bench_local import (
 )
 from benchmarks.bench_onnx import forest_pipeline, records
 from benchmarks.bench_onnx import kinesis_event as table_event
+from benchmarks.coldstart_cpu import cpu_figures
 
 ROUNDS, INVOCATIONS, FLOOR_RUNS, BATCH = 5, 11, 21, 100
 TEXT_TARGETS = {"duration": 1.3, "init": 1.2}
@@ -205,7 +208,12 @@ def onnx_setup(tmp: Path) -> dict:
     with open(tmp / "frame.pkl", "wb") as fh:
         pickle.dump(pd.DataFrame(batch).drop(columns="id"), fh)
     joblib.dump(pipeline, tmp / "pipeline.joblib")
-    return {"opt": opt, "graph": model_dir / "model.onnx", "event": table_event(batch)}
+    return {
+        "opt": opt,
+        "graph": model_dir / "model.onnx",
+        "event": table_event(batch),
+        "records": batch,
+    }
 
 
 def onnx_rounds(exe: str, rdir: Path, runtime: str, tmp: Path, cpus) -> list[dict]:
@@ -226,6 +234,7 @@ def onnx_rounds(exe: str, rdir: Path, runtime: str, tmp: Path, cpus) -> list[dic
         init_argv = ["-S", "-c", ONNX_INIT_FLOOR, str(made["graph"])]
         row["init_floor"] = float(_child(exe, init_argv, layer_env, cpus))
         row["transport"] = transport_ms(exe, rdir, runtime, made["event"], cpus, tmp)
+        row.update(cpu_figures(exe, rdir, made, tmp, cpus))
         rows.append(row)
     return rows
 
@@ -310,6 +319,13 @@ def report(text: list[dict], onnx: list[dict]) -> bool:
         "Init Duration / import + session", _ratio(onnx, "init", "init_floor"), ONNX_TARGETS["init"]
     )
     _print_phases(onnx)
+    print(
+        f"  CPU time (reported; coldstart_cpu.py): a warm batch {_med(onnx, 'handler_cpu_ms'):.2f}"
+        f" ms vs session.run {_med(onnx, 'run_cpu_ms'):.2f} ms, "
+        f"{_med(onnx, 'warm_cpu_ratio'):.2f}x (median of paired batches); the cold start after "
+        f"the runtime client's import {_med(onnx, 'cold_cpu_ms'):.0f} ms vs import onnxruntime + "
+        f"session {_med(onnx, 'cold_floor_cpu_ms'):.0f} ms, {_ratio(onnx, 'cold_cpu_ms', 'cold_floor_cpu_ms'):.2f}x"
+    )
     print(f"(medians of {ROUNDS} rounds' ratios; each round a fresh container of {INVOCATIONS})")
     return ok
 
