@@ -143,6 +143,120 @@ def _upload_zip(gw: Gateway, bucket: str, info: ZipInfo, manifest: dict[str, Any
     )
 
 
+class _Publishing:
+    """One publish's writes: what they produced so far, and the stage reached (for a failure)."""
+
+    def __init__(
+        self,
+        gw: Gateway,
+        req: ResolvedPublish,
+        live: LiveState,
+        plan: PublishPlan,
+        link: LinkPlan,
+        zipped: ZipInfo | None,
+    ) -> None:
+        self.gw, self.req, self.live, self.plan = gw, req, live, plan
+        self.manifest, self.info, self.target = plan.manifest, zipped, plan.target
+        self.relink, self.tmp = link.relink, link.ephemeral
+        self.notes: list[str] = []
+        self.stage = "nothing"
+        self.facts = {"function": req.function, "layer": req.layer, "bucket": req.bucket}
+        self.facts["label"] = plan.label
+
+    def step(self, what: str, action: Callable[[], Any]) -> Any:
+        try:
+            return action()
+        except MlayerError as exc:
+            raise stopped(exc, what, self.stage, self.facts) from exc
+
+    def replan(self) -> None:
+        """The relink for the target and zip we have now, from the same read (pure)."""
+        function = self.live.function
+        if self.relink is not None and function is not None and self.info is not None:
+            size = LayerSize(self.info.unzipped_size)
+            self.relink = relink_for(self.req, function, self.live, self.target, size)
+
+    def claim(self, content: LayerContent) -> None:
+        """1. The bucket, then v<N> claimed: no concurrent publish gets the same one."""
+        req, plan, info = self.req, self.plan, self.info
+        self.step("creating the artifact bucket", lambda: self.gw.ensure_bucket(req.bucket))
+        if not plan.claim or info is None:
+            return
+        sha, created = self.manifest["content_sha256"], self.manifest["created_at"]
+        label = self.step(
+            f"claiming label {plan.label}",
+            lambda: labels.claim_label(
+                self.gw,
+                req.bucket,
+                req.layer,
+                plan.first_free,
+                sha,
+                created,
+                taken=self.live.labels_taken,
+            ),
+        )
+        self.stage, self.facts["label"] = "label", label
+        if label != self.manifest["model_version"]:  # the zip holds the label: built again
+            self.manifest = {**self.manifest, "model_version": label}
+            self.info = model_zip(info.path, content, self.manifest, plan.store.store)
+            self.replan()
+
+    def objects(self, files: ModelFiles, workdir: Path) -> None:
+        """2. --store s3: the artifacts (HEAD first: only what is missing), before any layer."""
+        bucket = self.req.bucket
+        uploads = model_store.plan_uploads(files.pipeline.artifacts, files.pipeline.judged(workdir))
+        self.step("creating the artifact bucket", lambda: self.gw.ensure_bucket(bucket))
+        self.step(
+            "uploading the artifacts to S3", lambda: model_store.upload(self.gw, bucket, uploads)
+        )
+        self.stage = "objects"
+
+    def version(self, info: ZipInfo) -> None:
+        """3-4. The zip and its manifest, then the layer version, landed on its label."""
+        req, sha = self.req, self.manifest["content_sha256"]
+        self.manifest = {**self.manifest, "zip_sha256": info.sha256}
+        manifest = self.manifest
+        self.step(
+            "uploading the layer zip and its manifest",
+            lambda: _upload_zip(self.gw, req.bucket, info, manifest),
+        )
+        self.stage = "zip"
+        label = str(manifest["model_version"])
+        publish_zip = functools.partial(
+            self.gw.publish_layer_version,
+            req.layer,
+            mf.layer_description(label, sha),
+            s3=(req.bucket, zip_key(info.sha256)),
+        )
+        made = self.step("publishing the layer version", publish_zip)
+        try:
+            if self.plan.claim:  # v<N> is version N, or a warning says why not
+                made, more = labels.land_on_label(self.gw, req.layer, label, made, publish_zip)
+                self.notes += more
+        except AwsError as exc:
+            number = LayerVersionArn.parse(made["LayerVersionArn"]).version
+            raise unlinked(exc, req.layer, number, label) from exc
+        if made["LayerVersionArn"] != self.target:  # someone published meanwhile: plan for ours
+            self.target = made["LayerVersionArn"]
+            self.replan()
+
+    def link(self) -> RelinkOutcome | None:
+        """5. The relink, last; a failure after a new version names it, unlinked."""
+        relink, tmp, alias = self.relink, self.tmp, self.req.alias
+        if relink is None or not relink_needed(relink, alias, tmp):
+            return None
+        try:
+            return Relinker(self.gw).apply(
+                relink, alias=alias, settings=tmp.update_params() if tmp else {}
+            )
+        except AwsError as exc:
+            if self.info is None or isinstance(exc, RelinkedError):  # it names its own state
+                raise
+            version = LayerVersionArn.parse(self.target).version
+            label = str(self.manifest["model_version"])
+            raise unlinked(exc, self.req.layer, version, label) from exc
+
+
 def apply_publish(
     gw: Gateway,
     req: ResolvedPublish,
@@ -155,85 +269,12 @@ def apply_publish(
     workdir: Path,
 ) -> Applied:
     """The writes in the module's order; ``zipped`` is the zip built for the plan (None: reuse)."""
-    manifest, info, relink, target = plan.manifest, zipped, link.relink, plan.target
-    notes: list[str] = []
-    facts = {"function": req.function, "layer": req.layer, "bucket": req.bucket}
-    facts["label"] = plan.label
-    stage = "nothing"
-
-    def step(what: str, action: Callable[[], Any]) -> Any:
-        try:
-            return action()
-        except MlayerError as exc:
-            raise stopped(exc, what, stage, facts) from exc
-
-    def replan(size: int) -> RelinkPlan | None:
-        if relink is None or live.function is None:
-            return relink
-        return relink_for(req, live.function, live, target, LayerSize(size))
-
-    content_sha, created_at = manifest["content_sha256"], manifest["created_at"]
-    if info is not None:
-        step("creating the artifact bucket", lambda: gw.ensure_bucket(req.bucket))
-        if plan.claim:  # claim v<N>: no concurrent publish gets the same one
-            label = step(
-                f"claiming label {plan.label}",
-                lambda: labels.claim_label(
-                    gw,
-                    req.bucket,
-                    req.layer,
-                    plan.first_free,
-                    content_sha,
-                    created_at,
-                    taken=live.labels_taken,
-                ),
-            )
-            stage, facts["label"] = "label", label
-            if label != manifest["model_version"]:
-                manifest = {**manifest, "model_version": label}
-                info = model_zip(info.path, files.content, manifest, plan.store.store)
-                relink = replan(info.unzipped_size)
-    if plan.store.store == "s3":  # the objects first (HEAD: only what is missing), then the layer
-        uploads = model_store.plan_uploads(files.pipeline.artifacts, files.pipeline.judged(workdir))
-        step("creating the artifact bucket", lambda: gw.ensure_bucket(req.bucket))
-        step("uploading the artifacts to S3", lambda: model_store.upload(gw, req.bucket, uploads))
-        stage = "objects"
-    if info is not None:
-        manifest = {**manifest, "created_at": created_at, "zip_sha256": info.sha256}
-        sent = info
-        step(
-            "uploading the layer zip and its manifest",
-            lambda: _upload_zip(gw, req.bucket, sent, manifest),
-        )
-        stage = "zip"
-        label = str(manifest["model_version"])
-        publish_zip = functools.partial(
-            gw.publish_layer_version,
-            req.layer,
-            mf.layer_description(label, content_sha),
-            s3=(req.bucket, zip_key(info.sha256)),
-        )
-        made = step("publishing the layer version", publish_zip)
-        try:
-            if plan.claim:  # v<N> is version N, or a warning says why not
-                made, more = labels.land_on_label(gw, req.layer, label, made, publish_zip)
-                notes += more
-        except AwsError as exc:
-            number = LayerVersionArn.parse(made["LayerVersionArn"]).version
-            raise unlinked(exc, req.layer, number, label) from exc
-        if made["LayerVersionArn"] != target:  # someone published meanwhile: plan for ours
-            target = made["LayerVersionArn"]
-            relink = replan(info.unzipped_size)
-    outcome = None
-    tmp = link.ephemeral
-    if relink is not None and relink_needed(relink, req.alias, tmp):
-        try:
-            outcome = Relinker(gw).apply(
-                relink, alias=req.alias, settings=tmp.update_params() if tmp else {}
-            )
-        except AwsError as exc:
-            if info is None or isinstance(exc, RelinkedError):  # it names its own state
-                raise
-            version = LayerVersionArn.parse(target).version
-            raise unlinked(exc, req.layer, version, manifest["model_version"]) from exc
-    return Applied(target, manifest, info, relink, outcome, tuple(notes))
+    run = _Publishing(gw, req, live, plan, link, zipped)
+    if zipped is not None:
+        run.claim(files.content)
+    if plan.store.store == "s3":
+        run.objects(files, workdir)
+    if run.info is not None:
+        run.version(run.info)
+    outcome = run.link()
+    return Applied(run.target, run.manifest, run.info, run.relink, outcome, tuple(run.notes))
