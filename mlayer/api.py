@@ -37,6 +37,8 @@ if TYPE_CHECKING:  # imported lazily at run time: `mlayer --help` stays fast
     from mlayer.results.prune import PruneResult
     from mlayer.results.publish import PublishResult
     from mlayer.results.rollback import RollbackResult
+    from mlayer.results.rollout import RolloutResult
+    from mlayer.results.shadow import ShadowAttachResult
     from mlayer.results.status import StatusResult
 
 Confirm = Callable[[str], None]
@@ -108,8 +110,10 @@ def publish_model(
     confirm: Confirm | None = None,
     gateway: Any = None,
     progress: Callable[[str], None] | None = None,
-) -> PublishResult:
-    """Publish a model-layer version and relink the function (a PublishResult; see publish.py).
+) -> PublishResult | RolloutResult | ShadowAttachResult:
+    """Publish a model-layer version and relink the function (a PublishResult; see publish.py);
+    with --rollout, the rollout that moves the alias (RolloutResult, its ``publish`` inside);
+    with --shadow, the candidate attached beside the live model (ShadowAttachResult).
 
     ``confirm(question)`` is called once, after planning and before the first write; it raises
     to cancel.

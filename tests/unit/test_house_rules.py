@@ -72,6 +72,10 @@ def test_subprocesses_only_in_build_local_and_the_demo():
 
 PURE_MODULES = (
     "mlayer/publishing/planner.py",
+    "mlayer/publishing/publish_plan.py",
+    "mlayer/publishing/publish_types.py",
+    "mlayer/publishing/resolved.py",
+    "mlayer/publishing/rollback_plan.py",
     "mlayer/deploying/deploy_plan.py",
     "mlayer/model/manifest.py",
     "mlayer/arns.py",
