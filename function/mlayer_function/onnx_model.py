@@ -35,7 +35,7 @@ def threads_for_memory(memory_mb: object) -> int:
     return max(1, min(MAX_VCPUS, round(mb / VCPU_MB)))
 
 
-def _label_key(value: object) -> object:
+def _label_key(value: Any) -> object:  # a class as the manifest lists it
     """How skl2onnx writes a class in its label tensor: strings as they are, numbers as int64."""
     if isinstance(value, str):
         return value
@@ -45,7 +45,7 @@ def _label_key(value: object) -> object:
         return value
 
 
-def _dtype(spec: Mapping) -> object:
+def _dtype(spec: Mapping[str, Any]) -> Any:  # a numpy scalar type
     """The numpy type of a numeric input: ``double`` (preprocessing before trees, as
     scikit-learn computes it in float64) or ``float`` (float32)."""
     import numpy as np
@@ -60,13 +60,13 @@ class OnnxModel:
     version: str
     input_kind: str
     n_features: int | None
-    session: object
-    inputs: list[dict]
+    session: Any  # an onnxruntime.InferenceSession (untyped)
+    inputs: list[dict[str, Any]]
     label_output: str
     proba_output: str | None
     class_keys: list[str] | None
-    labels: dict
-    manifest: dict = field(repr=False)
+    labels: dict[Any, Any]  # the label tensor's values -> the classes as published
+    manifest: dict[str, Any] = field(repr=False)
     load_ms: float = 0.0
     table: TableSchema | None = None  # a "table" model's columns (RowRules checks records)
     threads: int = 1
@@ -77,7 +77,7 @@ class OnnxModel:
     def with_proba(self) -> bool:
         return self.proba_output is not None
 
-    def feed(self, rows: list) -> dict:
+    def feed(self, rows: list[Any]) -> dict[str, Any]:
         """The graph's inputs for a batch of decoded rows (text, feature lists, or table rows)."""
         import numpy as np
 
@@ -85,7 +85,7 @@ class OnnxModel:
             return {self.inputs[0]["name"]: np.array(rows, dtype=object).reshape(-1, 1)}
         if self.input_kind == "features":
             return {self.inputs[0]["name"]: np.asarray(rows, dtype=_dtype(self.inputs[0]))}
-        out = {}
+        out: dict[str, Any] = {}
         by_position = bool(rows) and not isinstance(rows[0], Mapping)  # tabular.py's tuples
         columns = list(zip(*rows, strict=True)) if by_position else []  # one pass for all inputs
         for pos, spec in enumerate(self.inputs):
@@ -103,7 +103,7 @@ class OnnxModel:
             out[spec["name"]] = column.reshape(-1, 1)
         return out
 
-    def predict(self, rows: list) -> tuple[list, list[dict] | None]:
+    def predict(self, rows: list[Any]) -> tuple[list[Any], list[dict[str, Any]] | None]:
         """Labels (and per-class probabilities) for all rows in one session run."""
         import numpy as np
 
@@ -112,6 +112,7 @@ class OnnxModel:
         wanted = [self.label_output] + ([self.proba_output] if self.proba_output else [])
         results = self.session.run(wanted, self.feed(rows))
         raw = np.asarray(results[0])
+        labels: list[Any]
         if self.class_keys is None:  # a regressor: float32 values, written as float32 reads
             if raw.ndim == 2 and raw.shape[1] > 1:  # several outputs: a list per record
                 labels = [[float(str(v)) for v in row] for row in raw]
@@ -124,11 +125,11 @@ class OnnxModel:
         if not self.proba_output:
             return labels, None
         proba = np.round(np.asarray(results[1], dtype=np.float64), PROBA_DECIMALS).tolist()
-        keys = self.class_keys
+        keys = self.class_keys or []  # set whenever proba_output is (load_onnx_model)
         return labels, [dict(zip(keys, row, strict=True)) for row in proba]
 
 
-def make_session(graph: PathText, threads: int) -> object:
+def make_session(graph: PathText, threads: int) -> Any:  # an onnxruntime.InferenceSession
     """One session per container: sequential, ``threads`` intra-op threads that never spin."""
     import onnxruntime as ort
 
@@ -143,7 +144,7 @@ def make_session(graph: PathText, threads: int) -> object:
 
 def load_onnx_model(
     model_dir: PathText,
-    manifest: dict | None = None,
+    manifest: dict[str, Any] | None = None,
     *,
     started: float | None = None,
     table: TableSchema | None = None,
