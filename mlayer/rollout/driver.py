@@ -56,7 +56,8 @@ class ProvisionedConcurrencyRefused(UsageError):
         super().__init__(
             f"AWS refused weights on alias {state.alias} of {state.function}: it has provisioned "
             f"concurrency ({exc.message}). The alias still routes all traffic to version "
-            f"{state.old_version}; version {state.new_version} is published but has none.",
+            f"{state.old_version}; version {state.new_version} is published (and $LATEST carries "
+            "it) but has none.",
             f"Remove the alias's provisioned concurrency for the rollout (`aws lambda "
             f"delete-provisioned-concurrency-config --function-name {state.function} "
             f"--qualifier {state.alias}`), or publish with --rollout all-at-once.",

@@ -3,7 +3,8 @@ version it makes, then move the alias by steps (driver.py) instead of in one go.
 
 Everything that can refuse does so before the first write (exit 2, nothing published): no
 [model] alias, a rollout already running on it, weights someone else set, provisioned
-concurrency (AWS refuses it on an alias with weights), an impossible [rollout] value.
+concurrency in the settings or on the alias (AWS refuses it on an alias with weights), an
+impossible [rollout] value.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from collections.abc import Callable
 from typing import Any
 
 from mlayer.errors import UsageError
+from mlayer.gateway.concurrency import alias_provisioned_concurrency
 from mlayer.gateway.routing import read_routing
 from mlayer.publishing.relink import Relinker
 from mlayer.results.rollout import RolloutResult
@@ -62,6 +64,16 @@ def publish_with_rollout(
             "Finish it first: `mlayer rollout resume` or `mlayer rollout abort`.",
         )
     current = read_routing(gw, function, alias)
+    provisioned = alias_provisioned_concurrency(gw, function, alias) if current else 0
+    if provisioned:
+        raise UsageError(
+            f"{function}:{alias} has {provisioned} provisioned concurrent executions, and AWS "
+            "refuses weights on such an alias (Alias with weights can not be used with "
+            "Provisioned Concurrency); nothing was published.",
+            "Remove it for the rollout (`aws lambda delete-provisioned-concurrency-config "
+            f"--function-name {function} --qualifier {alias}`), or publish with --rollout "
+            "all-at-once.",
+        )
     if current is not None and current.weights:
         raise UsageError(
             f"Alias {alias} of {function} already splits its traffic ({dict(current.weights)}), "

@@ -284,3 +284,69 @@ def test_a_retry_refused_because_the_first_try_landed_is_settled_by_a_read(rig):
     s3.add_response("put_object", {}, PUT_STATE)
     state = _start_canary(gw)
     assert (state.status, state.weight, state.new_version) == ("running", 0.1, "5")
+
+
+# --- provisioned concurrency on the alias: refused before anything is published ---
+
+
+def _pc(count: int) -> dict:
+    return {
+        "RequestedProvisionedConcurrentExecutions": count,
+        "AllocatedProvisionedConcurrentExecutions": count,
+        "Status": "READY",
+    }
+
+
+def test_the_alias_s_provisioned_concurrency_is_read_with_its_qualifier(rig):
+    from mlayer.errors import AwsError
+    from mlayer.gateway.concurrency import alias_provisioned_concurrency
+
+    gw, lam, s3, cw = rig
+    params = {"FunctionName": FN, "Qualifier": ALIAS}
+    lam.add_response("get_provisioned_concurrency_config", _pc(3), params)
+    lam.add_client_error(
+        "get_provisioned_concurrency_config",
+        "ProvisionedConcurrencyConfigNotFoundException",
+        "No Provisioned Concurrency Config found for this function",
+        404,
+        expected_params=params,
+    )
+    lam.add_client_error(
+        "get_provisioned_concurrency_config", "AccessDeniedException", "no", 403, params
+    )
+    assert alias_provisioned_concurrency(gw, FN, ALIAS) == 3
+    assert alias_provisioned_concurrency(gw, FN, ALIAS) == 0
+    with pytest.raises(AwsError):  # never read as "none": the refusal would be skipped blind
+        alias_provisioned_concurrency(gw, FN, ALIAS)
+
+
+def test_a_rollout_onto_an_alias_with_provisioned_concurrency_publishes_nothing(rig):
+    from mlayer.config import Settings
+    from mlayer.config.loading import build
+    from mlayer.errors import UsageError
+    from mlayer.request_types import PublishRequest
+    from mlayer.rollout.publishing import publish_with_rollout
+
+    gw, lam, s3, cw = rig
+    settings = build(
+        Settings(), {"function": {"name": FN}, "model": {"alias": ALIAS}}, origin="test"
+    ).with_bucket("b")
+    s3.add_client_error("get_object", "NoSuchKey", "absent", 404)  # no rollout recorded
+    lam.add_response("get_alias", _alias("4", rev="rev-2"), {"FunctionName": FN, "Name": ALIAS})
+    lam.add_response(
+        "get_provisioned_concurrency_config", _pc(2), {"FunctionName": FN, "Qualifier": ALIAS}
+    )
+    published = []
+    with pytest.raises(UsageError) as err:
+        publish_with_rollout(
+            gw,
+            settings,
+            PublishRequest(model="m.joblib", rollout="canary"),
+            publish=lambda *a, **k: published.append(a),
+            confirm=lambda _q: None,
+        )
+    assert err.value.exit_code == 2 and published == []
+    assert "fn:live has 2 provisioned concurrent executions" in err.value.message
+    assert "Provisioned Concurrency" in err.value.message
+    assert "nothing was published" in err.value.message
+    assert "--qualifier live" in err.value.hint
