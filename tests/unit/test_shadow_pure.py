@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 
 from mlayer.arns import LayerVersionArn
 from mlayer.errors import BudgetError, UsageError
+from mlayer.gateway.views import FunctionConfig
 from mlayer.prune.read import named_in
 from mlayer.shadow import fit, readings, state
 
@@ -80,7 +81,7 @@ def _manifest(size: int, store: str = "layer") -> dict:
 
 
 def test_a_candidate_over_the_tmp_budget_is_refused_with_the_sizes():
-    config = {"MemorySize": 10240, "EphemeralStorage": {"Size": 512}}
+    config = FunctionConfig.parse({"MemorySize": 10240, "EphemeralStorage": {"Size": 512}})
     with pytest.raises(BudgetError) as err:
         fit.check_fit(_manifest(300 * MIB, "s3"), _manifest(1 * MIB), 100 * MIB, 150 * MIB, config)
     message = err.value.message
