@@ -151,6 +151,12 @@ def main() -> int:
                 f"{full.budget.zipped / MB:6.1f} MB zipped  -> {room / MB:.1f} MB "
                 f"({room / 2**20:.1f} MiB) left under 250 MB (target >= 60 MiB)"
             )
+            saved = [s for s in full.slim_steps if s.status == "applied" and s.bytes_saved]
+            print(
+                "  where the savings come from: "
+                + ", ".join(f"{s.name} {s.bytes_saved / MB:.1f} MB" for s in saved)
+                + f"; pycs add {full.bytecode.bytes_added / MB:.1f} MB"
+            )
             cli, cli_cached = _cli_rebuild(arch, Path(tmp) / "cli")
             print(
                 f"  cached rebuild          {cached:.3f} s in process, {cli:.3f} s as "
