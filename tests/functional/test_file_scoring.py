@@ -13,25 +13,20 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
-import sys
-from pathlib import Path
 
 import boto3
 import joblib
 import pytest
 from click.testing import CliRunner
+from deployed_support import function_toml, gateway, publish_real_deps, text_model_args, use
 from publish_support import train_text_pipeline
 
 from mlayer.cli import cli
-from mlayer.gateway import Gateway
 from mlayer.local import sandbox
 from mlayer.local.aws import embedded_aws
 from mlayer.local.file_invoke import event_for_object
 
 pytestmark = pytest.mark.slow
-REPO = Path(__file__).resolve().parents[2]
-RUNTIME = "python{}.{}".format(*sys.version_info[:2])
 NAME, ART, IN, OUT, DLQ = "filer", "filer-art", "filer-in", "filer-out", "filer-dlq"
 TEXTS = ["win free money now", "see you at the meeting", "free prize, click", "lunch at noon?"]
 
@@ -41,67 +36,48 @@ def mlayer(*args: str):
 
 
 @pytest.fixture(scope="module")
-def local_aws():
+def own_aws():
+    """An embedded AWS of this module's own, in a child process: with the worker's in-process
+    one (module_aws), a second deploy-function after the S3 trigger's set-up and a publish
+    read another CodeSha256 than it wrote and redeployed the code."""
     with embedded_aws(isolated=True) as local:
         yield local
 
 
-def use(mp, local, work: Path) -> None:
-    for key, value in local.env.items():
-        mp.setenv(key, value)
-    mp.setenv(
-        "MLAYER_CACHE_DIR", os.environ.get("MLAYER_CACHE_DIR") or str(REPO / ".cache" / "mlayer")
-    )
-    mp.chdir(work)
-
-
 @pytest.fixture(scope="module")
-def deployed(local_aws, deps_layer_build, tmp_path_factory):
+def deployed(own_aws, deps_layer_build, tmp_path_factory):
     """(gateway, folder, the pipeline's three steps) of the deployed function."""
-    import hashlib
-
     work = tmp_path_factory.mktemp("filer")
     with pytest.MonkeyPatch.context() as mp:
-        use(mp, local_aws, work)
-        gw = Gateway(region=local_aws.region, endpoint_url=local_aws.endpoint_url)
-        for bucket in (ART, IN, OUT):
+        use(mp, own_aws, work)
+        gw = gateway(own_aws)
+        for bucket in (IN, OUT):
             gw.ensure_bucket(bucket)
-        data = deps_layer_build.zip_path.read_bytes()
-        sha = hashlib.sha256(data).hexdigest()
-        gw.put_bytes(ART, f"layers/{sha}.zip", data)
-        gw.put_json(ART, f"layers/{sha}.lock.json", deps_layer_build.lock())
-        gw.publish_layer_version(f"{NAME}-deps", "deps", s3=(ART, f"layers/{sha}.zip"))
+        publish_real_deps(gw, ART, f"{NAME}-deps", deps_layer_build)
         sandbox.ensure_queue(gw, DLQ)
         role = sandbox.ensure_lambda_role(gw, "filer-role")
         (work / "mlayer.toml").write_text(
-            f'[function]\nname = "{NAME}"\nrole = "{role}"\nruntime = "{RUNTIME}"\n'
-            f'architecture = "{deps_layer_build.arch}"\nmemory = 1024\ntimeout = 60\n'
-            f'[deps]\nlayer = "{NAME}-deps"\n[model]\nlayer = "{NAME}-model"\n'
-            f'[artifacts]\nbucket = "{ART}"\n'
-            f'[trigger]\ns3 = "s3://{IN}/drop/"\nchunk_records = 4\n'
+            function_toml(NAME, role, deps_layer_build, ART)
+            + f'[trigger]\ns3 = "s3://{IN}/drop/"\nchunk_records = 4\n'
             f'[output]\nsink = "s3://{OUT}/scores/"\ndead_letter = "sqs://{DLQ}"\n'
         )
         result = mlayer("--json", "deploy-function", "--yes")
         assert result.exit_code == 0, result.output
         assert json.loads(result.stdout)["file_trigger"]["action"] == "updated"
         paths = train_text_pipeline(work / "model")
-        result = mlayer(
-            "--json", "publish-model", str(paths["model"]),
-            "-p", str(paths["countvectorizer"]), "-p", str(paths["tfidf"]),
-            "--input", "text", "--yes",
-        )  # fmt: skip
+        result = mlayer("--json", *text_model_args(paths))
         assert result.exit_code == 0, result.output
         steps = [joblib.load(paths[k]) for k in ("countvectorizer", "tfidf", "model")]
     return gw, work, steps
 
 
 @pytest.fixture(autouse=True)
-def _in_the_deployed_folder(deployed, local_aws, monkeypatch):
-    use(monkeypatch, local_aws, deployed[1])
+def _in_the_deployed_folder(deployed, own_aws, monkeypatch):
+    use(monkeypatch, own_aws, deployed[1])
 
 
-def s3(local_aws):
-    return boto3.client("s3", endpoint_url=local_aws.endpoint_url, region_name=local_aws.region)
+def s3(own_aws):
+    return boto3.client("s3", endpoint_url=own_aws.endpoint_url, region_name=own_aws.region)
 
 
 def expected(steps, texts: list[str]) -> list[tuple[object, dict]]:
@@ -121,8 +97,8 @@ def score(uri: str) -> dict:
     return json.loads(result.stdout)
 
 
-def output_lines(local_aws, key: str) -> list[dict]:
-    body = s3(local_aws).get_object(Bucket=OUT, Key=key)["Body"].read().decode()
+def output_lines(own_aws, key: str) -> list[dict]:
+    body = s3(own_aws).get_object(Bucket=OUT, Key=key)["Body"].read().decode()
     return [json.loads(line) for line in body.splitlines()]
 
 
@@ -161,9 +137,7 @@ def test_an_output_under_the_watched_prefix_is_refused_naming_both(deployed, mon
     assert "output.sink" in result.output and "recursive loop" in result.output
 
 
-def test_a_csv_with_bad_rows_under_a_key_with_spaces_and_unicode_is_scored_once(
-    deployed, local_aws
-):
+def test_a_csv_with_bad_rows_under_a_key_with_spaces_and_unicode_is_scored_once(deployed, own_aws):
     gw, _, steps = deployed
     key = "drop/día 1/ventas de hoy.csv"
     out = io.StringIO()
@@ -174,7 +148,7 @@ def test_a_csv_with_bad_rows_under_a_key_with_spaces_and_unicode_is_scored_once(
     for row in rows:
         writer.writerow(row)
     raw = out.getvalue().encode() + b"short-row\n" + b'c9,"caf\xe9"\n' + b"c10,lunch\n"
-    put = s3(local_aws).put_object(Bucket=IN, Key=key, Body=raw)
+    put = s3(own_aws).put_object(Bucket=IN, Key=key, Body=raw)
     etag = put["ETag"].strip('"')
 
     doc = score(f"s3://{IN}/{key}")
@@ -182,7 +156,7 @@ def test_a_csv_with_bad_rows_under_a_key_with_spaces_and_unicode_is_scored_once(
     assert first["status"] == "scored" and first["input"] == f"s3://{IN}/{key}"
     out_key = f"scores/{key}.{etag}.{first['model_version']}.jsonl"
     assert first["output"] == f"s3://{OUT}/{out_key}"
-    lines = output_lines(local_aws, out_key)
+    lines = output_lines(own_aws, out_key)
     texts = [r[1] for r in rows] + ["lunch"]
     want = expected(steps, texts)
     assert [o["id"] for o in lines] == [r[0] for r in rows] + ["c10"]
@@ -207,13 +181,11 @@ def test_a_csv_with_bad_rows_under_a_key_with_spaces_and_unicode_is_scored_once(
     again = score(f"s3://{IN}/{key}")  # the same event delivered again
     assert again["response"]["files"][0]["status"] == "skipped"
     assert "already scored" in again["response"]["files"][0]["detail"]
-    assert output_lines(local_aws, out_key) == lines
+    assert output_lines(own_aws, out_key) == lines
     assert len(letters_for(gw, f"s3://{IN}/{key}")) == 2
 
 
-def test_json_lines_with_bad_rows_are_scored_and_dead_lettered_with_line_numbers(
-    deployed, local_aws
-):
+def test_json_lines_with_bad_rows_are_scored_and_dead_lettered_with_line_numbers(deployed, own_aws):
     gw, _, steps = deployed
     key = "drop/ünï cödé+plus.jsonl"
     body = "\n".join(
@@ -226,10 +198,10 @@ def test_json_lines_with_bad_rows_are_scored_and_dead_lettered_with_line_numbers
             json.dumps({"id": "j4", "text": TEXTS[2]}),
         ]
     )
-    s3(local_aws).put_object(Bucket=IN, Key=key, Body=body.encode())
+    s3(own_aws).put_object(Bucket=IN, Key=key, Body=body.encode())
     (first,) = score(f"s3://{IN}/{key}")["response"]["files"]
     assert first["status"] == "scored" and first["input"] == f"s3://{IN}/{key}"
-    lines = output_lines(local_aws, first["output"].removeprefix(f"s3://{OUT}/"))
+    lines = output_lines(own_aws, first["output"].removeprefix(f"s3://{OUT}/"))
     assert [(o.get("id"), o["line"]) for o in lines] == [("j0", 1), (None, 3), ("j4", 6)]
     assert [(o["prediction"], o["probabilities"]) for o in lines] == expected(
         steps, [TEXTS[0], TEXTS[1], TEXTS[2]]
@@ -243,13 +215,13 @@ def test_json_lines_with_bad_rows_are_scored_and_dead_lettered_with_line_numbers
 
 
 def test_an_event_for_an_older_etag_scores_nothing_and_the_newer_one_gets_its_own(
-    deployed, local_aws, tmp_path
+    deployed, own_aws, tmp_path
 ):
     gw, _, _ = deployed
     key = "drop/replaced.jsonl"
-    s3(local_aws).put_object(Bucket=IN, Key=key, Body=b'{"id": "old", "text": "win"}\n')
+    s3(own_aws).put_object(Bucket=IN, Key=key, Body=b'{"id": "old", "text": "win"}\n')
     old_event = event_for_object(gw, f"s3://{IN}/{key}")
-    s3(local_aws).put_object(Bucket=IN, Key=key, Body=b'{"id": "new", "text": "lunch"}\n')
+    s3(own_aws).put_object(Bucket=IN, Key=key, Body=b'{"id": "new", "text": "lunch"}\n')
     path = tmp_path / "old.json"
     path.write_text(json.dumps(old_event))
     result = mlayer("--json", "invoke", "--local", "--event", str(path))
@@ -260,16 +232,16 @@ def test_an_event_for_an_older_etag_scores_nothing_and_the_newer_one_gets_its_ow
     assert keys == []
     (fresh,) = score(f"s3://{IN}/{key}")["response"]["files"]
     assert fresh["status"] == "scored" and fresh["etag"] != stale["etag"]
-    assert [o["id"] for o in output_lines(local_aws, fresh["output"][len(f"s3://{OUT}/") :])] == [
+    assert [o["id"] for o in output_lines(own_aws, fresh["output"][len(f"s3://{OUT}/") :])] == [
         "new"
     ]
 
 
-def test_a_file_needing_three_continuations_has_every_row_once(deployed, local_aws, tmp_path):
+def test_a_file_needing_three_continuations_has_every_row_once(deployed, own_aws, tmp_path):
     gw, _, steps = deployed
     config = gw.get_function_configuration(NAME)
     env = config["Environment"]["Variables"]
-    lam = boto3.client("lambda", endpoint_url=local_aws.endpoint_url, region_name=local_aws.region)
+    lam = boto3.client("lambda", endpoint_url=own_aws.endpoint_url, region_name=own_aws.region)
     # a reserve longer than the timeout: each invocation scores one batch of 4 records (the
     # header is the first batch's first) and hands off: 16 records, 4 invocations
     lam.update_function_configuration(
@@ -282,7 +254,7 @@ def test_a_file_needing_three_continuations_has_every_row_once(deployed, local_a
             [["id", "text"], *([f"b{i}", TEXTS[i % 4]] for i in range(14)), ["bad", "row", "x"]]
         )
         body = out.getvalue()
-        s3(local_aws).put_object(Bucket=IN, Key=key, Body=body.encode())
+        s3(own_aws).put_object(Bucket=IN, Key=key, Body=body.encode())
         doc = score(f"s3://{IN}/{key}")
     finally:
         lam.update_function_configuration(FunctionName=NAME, Environment={"Variables": env})
@@ -290,7 +262,7 @@ def test_a_file_needing_three_continuations_has_every_row_once(deployed, local_a
     assert statuses == ["continued", "continued", "continued", "scored"]
     last = doc["invocations"][-1]["response"]["files"][0]
     assert last["invocations"] == 4 and last["predicted"] == 14 and last["dead_lettered"] == 1
-    lines = output_lines(local_aws, last["output"][len(f"s3://{OUT}/") :])
+    lines = output_lines(own_aws, last["output"][len(f"s3://{OUT}/") :])
     assert [o["id"] for o in lines] == [f"b{i}" for i in range(14)]
     assert [o["line"] for o in lines] == list(range(2, 16))
     assert [(o["prediction"], o["probabilities"]) for o in lines] == expected(
@@ -304,5 +276,5 @@ def test_a_file_needing_three_continuations_has_every_row_once(deployed, local_a
     result = mlayer("--json", "invoke", "--local", "--event", str(replayed))
     assert result.exit_code == 0, result.output[-3000:]
     assert json.loads(result.stdout)["response"]["files"][0]["status"] == "done"
-    assert output_lines(local_aws, last["output"][len(f"s3://{OUT}/") :]) == lines
+    assert output_lines(own_aws, last["output"][len(f"s3://{OUT}/") :]) == lines
     assert len(letters_for(gw, f"s3://{IN}/{key}")) == 1

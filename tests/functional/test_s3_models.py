@@ -316,22 +316,18 @@ def test_invoke_local_serves_the_s3_model_from_the_containers_private_tmp(
     """The whole path through the CLI: the real dependencies layer and function code in the
     bucket, deploy-function, publish-model (auto -> S3), then `invoke --local`: the emulation
     runs the function (awslambdaric, private /opt and /tmp) and it downloads the forest."""
-    import hashlib
     import json
     import os
     import sys
+
+    from deployed_support import publish_real_deps
 
     from mlayer.local import sandbox
 
     monkeypatch.setenv(
         "MLAYER_CACHE_DIR", os.environ.get("MLAYER_CACHE_DIR") or str(REPO / ".cache" / "mlayer")
     )
-    gw.ensure_bucket(BUCKET)
-    data = deps_layer_build.zip_path.read_bytes()
-    sha = hashlib.sha256(data).hexdigest()
-    gw.put_bytes(BUCKET, f"layers/{sha}.zip", data)
-    gw.put_json(BUCKET, f"layers/{sha}.lock.json", deps_layer_build.lock())
-    gw.publish_layer_version("mlayer-predict-deps", "deps", s3=(BUCKET, f"layers/{sha}.zip"))
+    publish_real_deps(gw, BUCKET, "mlayer-predict-deps", deps_layer_build)
     role = sandbox.ensure_lambda_role(gw, "s3-model-role")
     runtime = "python{}.{}".format(*sys.version_info[:2])
     (tmp_path / "mlayer.toml").write_text(
