@@ -128,7 +128,16 @@ class Rollouts:
             new_model_version=models[1],
             classes=tuple(classes),
         )
-        self._write(state, current, current.version, {new_version: weights[0]})
+        try:
+            self._write(state, current, current.version, {new_version: weights[0]})
+        except WriteUnsettled as exc:  # no state file yet: nothing to resume
+            raise WriteUnsettled(
+                f"Rollout of {state.function}:{state.alias}: the first step's alias write was "
+                f"lost ({exc.code}), and the alias still routes all traffic to version "
+                f"{current.version}: the rollout did not start (no state file was written).",
+                "Publish again with --rollout: the published function version is reused.",
+                exc.code,
+            ) from None
         self.progress(f"{state.alias}: {weights[0]:.0%} of the traffic on version {new_version}")
         return self.save(state)
 

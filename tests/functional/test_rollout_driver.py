@@ -215,3 +215,20 @@ def test_a_write_that_never_landed_stops_the_rollout_where_it_was_for_resume(gw)
     assert read_routing(gw, FUNCTION, ALIAS).weights == {v2: 0.4}
     fault["n"] = 0  # the network is back: resume drives it on
     assert rollouts.drive(saved, HealthReader(gw, FUNCTION, ALIAS, CLASSES)).status == "promoted"
+
+
+def test_a_first_step_that_never_landed_starts_nothing(gw):
+    from botocore.exceptions import ConnectionClosedError
+
+    from mlayer.rollout.driver import WriteUnsettled
+
+    v1, v2, traffic, rollouts, current = _rig(gw, GOOD)
+    _lose_update_alias_answers(
+        gw, lambda: ConnectionClosedError(endpoint_url="http://embedded/aws"), event="before-send"
+    )
+    with pytest.raises(WriteUnsettled) as err:
+        _start(rollouts, current, v2)
+    assert "did not start" in err.value.message and "Publish again" in err.value.hint
+    assert rollouts.load(FUNCTION, ALIAS) is None
+    routing = read_routing(gw, FUNCTION, ALIAS)
+    assert (routing.version, dict(routing.weights)) == (v1, {})
