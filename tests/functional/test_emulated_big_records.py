@@ -10,43 +10,17 @@ import base64
 import hashlib
 import json
 import os
-import shutil
-import sys
-from pathlib import Path
 
-import boto3
 import pytest
+from emulated_support import RUNTIME, function_folders, interpreter_and_runtime
 from function_support import kinesis_event
+from handler_aws_support import aws_client, create_table_and_queue
 
 from mlayer.local.emulator import Emulator, FunctionSpec
-from mlayer.local.prepare import interpreter_for
-from mlayer.local.runtime_dir import runtime_dir
 
 pytestmark = pytest.mark.slow
-RUNTIME = "python{}.{}".format(*sys.version_info[:2])
 TABLE, DLQ, BUCKET = "emulated-predictions", "emulated-dead-letters", "emulated-artifacts"
 MIB = 1024 * 1024
-
-
-def link_venv_deps(opt) -> None:
-    """Links to the venv's sklearn stack under <opt>/python stand in for the dependencies layer."""
-    import joblib
-    import numpy
-    import scipy
-    import sklearn
-    import threadpoolctl
-
-    (opt / "python").mkdir(parents=True, exist_ok=True)
-    site = Path(sklearn.__file__).parents[1]
-    for mod in (sklearn, numpy, scipy, joblib):
-        (opt / "python" / mod.__name__).symlink_to(Path(mod.__file__).parent)
-    for libs in site.glob("*.libs"):
-        (opt / "python" / libs.name).symlink_to(libs)
-    (opt / "python" / "threadpoolctl.py").symlink_to(threadpoolctl.__file__)
-
-
-def client(aws, service: str):
-    return boto3.client(service, endpoint_url=aws.endpoint_url, region_name=aws.region)
 
 
 def payloads() -> tuple[list[bytes], dict[int, str]]:
@@ -68,34 +42,19 @@ def payloads() -> tuple[list[bytes], dict[int, str]]:
 def test_a_batch_with_a_1mb_record_a_huge_integer_and_a_450kb_id_loses_nothing(
     aws, tmp_path, model_layers
 ):
-    from mlayer.deploying.deploy import HANDLER, build_code_zip
+    from mlayer.deploying.deploy import HANDLER
     from mlayer.gateway import Gateway
     from mlayer.local.environment import function_aws_env
-    from mlayer.local.opt import extract
 
-    client(aws, "dynamodb").create_table(
-        TableName=TABLE,
-        KeySchema=[{"AttributeName": "event_id", "KeyType": "HASH"}],
-        AttributeDefinitions=[{"AttributeName": "event_id", "AttributeType": "S"}],
-        BillingMode="PAY_PER_REQUEST",
-    )
-    client(aws, "sqs").create_queue(QueueName=DLQ)
-    client(aws, "s3").create_bucket(Bucket=BUCKET)
-    code, _ = build_code_zip(tmp_path / "code.zip")
-    extract(code, tmp_path / "task")
-    opt = tmp_path / "opt"
-    shutil.copytree(model_layers["text"], opt / "mlayer")
-    link_venv_deps(opt)
-    interpreter = interpreter_for(RUNTIME)
-    cache = Path(
-        os.environ.get("MLAYER_CACHE_DIR") or Path(__file__).parents[2] / ".cache" / "mlayer"
-    )
-    rdir = runtime_dir(interpreter, RUNTIME.removeprefix("python"), root=cache)
+    create_table_and_queue(aws, TABLE, DLQ)
+    aws_client(aws, "s3").create_bucket(Bucket=BUCKET)
+    task, opt = function_folders(tmp_path, model_layers["text"])
+    interpreter, rdir = interpreter_and_runtime()
     spec = FunctionSpec(
         name="big",
         handler=HANDLER,
         runtime=RUNTIME,
-        task_root=tmp_path / "task",
+        task_root=task,
         opt_dir=opt,
         memory_mb=1024,
         timeout_s=60,
@@ -120,10 +79,10 @@ def test_a_batch_with_a_1mb_record_a_huge_integer_and_a_450kb_id_loses_nothing(
 
     assert result.error is None, result.payload
     assert result.payload == {"batchItemFailures": []}
-    items = client(aws, "dynamodb").scan(TableName=TABLE)["Items"]
+    items = aws_client(aws, "dynamodb").scan(TableName=TABLE)["Items"]
     assert sorted(i["id"]["S"] for i in items) == [f"g-{i}" for i in range(8)]
 
-    sqs = client(aws, "sqs")
+    sqs = aws_client(aws, "sqs")
     url = sqs.get_queue_url(QueueName=DLQ)["QueueUrl"]
     letters = {}
     for _ in range(10):
@@ -142,7 +101,7 @@ def test_a_batch_with_a_1mb_record_a_huge_integer_and_a_450kb_id_loses_nothing(
         if "data_s3" in letter:
             pointer = letter["data_s3"]
             key = pointer["uri"].removeprefix(f"s3://{BUCKET}/")
-            data = client(aws, "s3").get_object(Bucket=BUCKET, Key=key)["Body"].read()
+            data = aws_client(aws, "s3").get_object(Bucket=BUCKET, Key=key)["Body"].read()
             assert hashlib.sha256(data).hexdigest() == pointer["sha256"]
             data = data.decode()
         else:

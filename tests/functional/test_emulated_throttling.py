@@ -14,25 +14,18 @@ from __future__ import annotations
 import http.client
 import json
 import os
-import shutil
-import sys
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 from urllib.parse import urlsplit
 
-import boto3
 import pytest
+from emulated_support import RUNTIME, function_folders, interpreter_and_runtime
 from function_support import kinesis_event
-from handler_aws_support import letters_by_event
-from test_emulated_big_records import link_venv_deps  # the venv's sklearn stack as /opt
+from handler_aws_support import aws_client, create_table_and_queue, letters_by_event
 
 from mlayer.local.emulator import Emulator, FunctionSpec
-from mlayer.local.prepare import interpreter_for
-from mlayer.local.runtime_dir import runtime_dir
 
 pytestmark = pytest.mark.slow
-RUNTIME = "python{}.{}".format(*sys.version_info[:2])
 TABLE, DLQ = "throttled-predictions", "throttled-dead-letters"
 SHARD = "shardId-000000000000"
 THROTTLE = b'{"__type":"com.amazonaws.dynamodb.v20120810#ProvisionedThroughputExceededException","message":"throttled by the test proxy"}'  # noqa: E501
@@ -94,39 +87,21 @@ class ThrottlingProxy:
         self.server.server_close()
 
 
-def client(aws, service: str):
-    return boto3.client(service, endpoint_url=aws.endpoint_url, region_name=aws.region)
-
-
 def test_a_throttled_table_answers_batch_item_failures_within_lambdas_timeout(
     aws, tmp_path, model_layers
 ):
-    from mlayer.deploying.deploy import HANDLER, build_code_zip
+    from mlayer.deploying.deploy import HANDLER
     from mlayer.gateway import Gateway
     from mlayer.local.environment import function_aws_env
-    from mlayer.local.opt import extract
 
-    client(aws, "dynamodb").create_table(
-        TableName=TABLE,
-        KeySchema=[{"AttributeName": "event_id", "KeyType": "HASH"}],
-        AttributeDefinitions=[{"AttributeName": "event_id", "AttributeType": "S"}],
-        BillingMode="PAY_PER_REQUEST",
-    )
-    client(aws, "sqs").create_queue(QueueName=DLQ)
-    code, _ = build_code_zip(tmp_path / "code.zip")
-    extract(code, tmp_path / "task")
-    opt = tmp_path / "opt"
-    shutil.copytree(model_layers["text"], opt / "mlayer")
-    link_venv_deps(opt)
-    interpreter = interpreter_for(RUNTIME)
-    cache = Path(
-        os.environ.get("MLAYER_CACHE_DIR") or Path(__file__).parents[2] / ".cache" / "mlayer"
-    )
+    create_table_and_queue(aws, TABLE, DLQ)
+    task, opt = function_folders(tmp_path, model_layers["text"])
+    interpreter, rdir = interpreter_and_runtime()
     spec = FunctionSpec(
         name="throttled",
         handler=HANDLER,
         runtime=RUNTIME,
-        task_root=tmp_path / "task",
+        task_root=task,
         opt_dir=opt,
         memory_mb=1024,
         timeout_s=5,
@@ -149,7 +124,7 @@ def test_a_throttled_table_answers_batch_item_failures_within_lambdas_timeout(
         with Emulator(
             spec,
             interpreter,
-            runtime_dir(interpreter, RUNTIME.removeprefix("python"), root=cache),
+            rdir,
             caller_env={"PATH": os.environ["PATH"]},
             aws_env=function_aws_env(gateway),
         ) as em:
@@ -174,5 +149,5 @@ def test_a_throttled_table_answers_batch_item_failures_within_lambdas_timeout(
     assert letters_first == {f"{SHARD}:{first}": 1}
     assert retried.error is None and retried.payload == {"batchItemFailures": []}
     assert letters_by_event(aws, DLQ) == {f"{SHARD}:{first + 40}": 1, f"{SHARD}:{first + 90}": 1}
-    items = client(aws, "dynamodb").scan(TableName=TABLE, Select="COUNT")["Count"]
+    items = aws_client(aws, "dynamodb").scan(TableName=TABLE, Select="COUNT")["Count"]
     assert items == 97

@@ -11,6 +11,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
+from emulated_support import link_venv_deps
 
 from mlayer.local.emulator import Emulator, FunctionSpec
 from mlayer.local.prepare import interpreter_for
@@ -87,23 +88,6 @@ def dirs(tmp_path_factory):
     (opt / "python").mkdir(parents=True)
     (opt / "python" / "optmod.py").write_text("WHO = 'layer'\n")
     return task, opt
-
-
-def link_venv_deps(opt: Path) -> None:
-    """Links to the venv's sklearn stack under <opt>/python stand in for the dependencies layer."""
-    import joblib
-    import numpy
-    import scipy
-    import sklearn
-    import threadpoolctl
-
-    (opt / "python").mkdir(parents=True, exist_ok=True)
-    site = Path(sklearn.__file__).parents[1]
-    for mod in (sklearn, numpy, scipy, joblib):
-        (opt / "python" / mod.__name__).symlink_to(Path(mod.__file__).parent)
-    for libs in site.glob("*.libs"):
-        (opt / "python" / libs.name).symlink_to(libs)
-    (opt / "python" / "threadpoolctl.py").symlink_to(threadpoolctl.__file__)
 
 
 def spec(dirs, handler, **kw):
