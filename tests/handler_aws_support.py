@@ -42,3 +42,18 @@ def letters_by_event(local, queue: str) -> dict[str, int]:
             event_id = json.loads(m["Body"])["event_id"]
             counts[event_id] = counts.get(event_id, 0) + 1
     return counts
+
+
+def shard_letters(local, queue: str, shard: str) -> list[dict]:
+    """The dead letters of one shard's events, drained from the queue (others' are dropped)."""
+    sqs = aws_client(local, "sqs")
+    url = sqs.get_queue_url(QueueName=queue)["QueueUrl"]
+    found = []
+    for _ in range(20):
+        messages = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", [])
+        if not messages:
+            break
+        for m in messages:
+            sqs.delete_message(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"])
+            found.append(json.loads(m["Body"]))
+    return [d for d in found if d["event_id"].startswith(shard + ":")]

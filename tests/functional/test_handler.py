@@ -20,7 +20,7 @@ from function_support import (
     kinesis_event,
     sqs_event,
 )
-from handler_aws_support import aws_client, create_table_and_queue
+from handler_aws_support import aws_client, create_table_and_queue, shard_letters
 
 pytestmark = pytest.mark.slow
 
@@ -90,17 +90,7 @@ def items_of(local, shard: str) -> list[dict]:
 
 
 def dead_letters_of(local, shard: str) -> list[dict]:
-    sqs = aws_client(local, "sqs")
-    url = sqs.get_queue_url(QueueName=DLQ)["QueueUrl"]
-    found = []
-    for _ in range(20):
-        messages = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", [])
-        if not messages:
-            break
-        for m in messages:
-            sqs.delete_message(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"])
-            found.append(json.loads(m["Body"]))
-    return [d for d in found if d["event_id"].startswith(shard + ":")]
+    return shard_letters(local, DLQ, shard)
 
 
 def good(n: int, prefix: str) -> list[dict]:

@@ -15,7 +15,7 @@ import json
 
 import pytest
 from function_support import HandlerProcess, kinesis_event
-from handler_aws_support import aws_client, create_table_and_queue
+from handler_aws_support import aws_client, create_table_and_queue, shard_letters
 
 pytestmark = pytest.mark.slow
 
@@ -51,17 +51,7 @@ def ids_in_table(local, shard: str) -> list[str]:
 
 
 def dead_letters(local, shard: str) -> list[dict]:
-    sqs = aws_client(local, "sqs")
-    url = sqs.get_queue_url(QueueName=DLQ)["QueueUrl"]
-    found = []
-    for _ in range(20):
-        messages = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", [])
-        if not messages:
-            break
-        for m in messages:
-            sqs.delete_message(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"])
-            found.append(json.loads(m["Body"]))
-    return [d for d in found if d["event_id"].startswith(shard + ":")]
+    return shard_letters(local, DLQ, shard)
 
 
 def raw_data(local, letter: dict) -> str:
