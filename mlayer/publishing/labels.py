@@ -45,11 +45,10 @@ def label_number(label: str) -> int | None:
     return int(found.group(1)) if found else None
 
 
-def labels_in_use(versions: Iterable[dict[str, Any]]) -> set[str]:
-    """The labels the layer's versions carry (their Description: ``<label> sha:<12 hex>``)."""
+def labels_in_use(descriptions: Iterable[str]) -> set[str]:
+    """The labels the layer's versions carry (their descriptions: ``<label> sha:<12 hex>``)."""
     out = set()
-    for v in versions:
-        description = v.get("Description") or ""
+    for description in descriptions:
         if mf.description_sha(description):
             out.add(description.rsplit(" sha:", 1)[0])
     return out

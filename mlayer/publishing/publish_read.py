@@ -10,18 +10,19 @@ counts. Nothing is written; AWS's shapes stop here.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from mlayer.errors import NotFoundError, UsageError
 from mlayer.gateway import Gateway
+from mlayer.gateway.views import FunctionConfig, LayerVersion
 from mlayer.model import manifest as mf
 from mlayer.model.artifacts import Pipeline, environment_versions, inspect_pipeline, provenance
 from mlayer.model.layer_content import LayerContent, layer_content
 from mlayer.publishing import ephemeral, labels
-from mlayer.publishing.compat import find_deps_lock
+from mlayer.publishing.compat import deps_lock_for
 from mlayer.publishing.models import FunctionLayers
 from mlayer.publishing.publish_types import (
     FunctionView,
@@ -110,31 +111,27 @@ def read_model(req: ResolvedPublish, now: Callable[[], str]) -> tuple[ModelFiles
     return ModelFiles(pipeline, content), facts
 
 
-def function_view(config: Mapping[str, Any], store: ArtifactStore | None = None) -> FunctionView:
+def function_view(config: FunctionConfig, store: ArtifactStore | None = None) -> FunctionView:
     """The configuration as the plans see it; with ``store``, its code's unzipped size too."""
-    memory = config.get("MemorySize")
     return FunctionView(
-        arn=str(config.get("FunctionArn") or ""),
-        runtime=config.get("Runtime"),
-        memory_mb=int(memory) if memory else None,
-        tmp_mb=ephemeral.current_mb(config),
-        layers=FunctionLayers.from_configuration(dict(config)),
-        size=store.function_size(dict(config)) if store is not None else None,
+        arn=config.arn,
+        runtime=config.runtime,
+        memory_mb=config.memory or None,
+        tmp_mb=ephemeral.tmp_or_default(config.tmp_mb),
+        layers=FunctionLayers.of(config),
+        size=store.function_size_of(config) if store is not None else None,
     )
 
 
-def version_views(versions: Sequence[Mapping[str, Any]]) -> tuple[LayerVersionView, ...]:
-    return tuple(
-        LayerVersionView(int(v["Version"]), str(v["LayerVersionArn"]), v.get("Description") or "")
-        for v in versions
-    )
+def version_views(versions: Sequence[LayerVersion]) -> tuple[LayerVersionView, ...]:
+    return tuple(LayerVersionView(v.version, v.arn, v.description) for v in versions)
 
 
-def _configuration(gw: Gateway, function: str, required: bool) -> dict[str, Any] | None:
+def _configuration(gw: Gateway, function: str, required: bool) -> FunctionConfig | None:
     if required:
-        return gw.get_function_configuration(function)
+        return gw.function_config(function)
     try:
-        return gw.get_function_configuration(function)
+        return gw.function_config(function)
     except NotFoundError:
         return None
 
@@ -149,8 +146,8 @@ def _reused(
     zip_sha = store.layer_sha(found.arn)
     manifest = store.manifest(zip_sha)
     size = store.layer_size(found.arn)
-    read = store.layer_version(found.arn) or {}
-    zipped = int(read.get("Content", {}).get("CodeSize") or 0)
+    detail = store.layer_detail(found.arn)
+    zipped = (detail.code_size if detail is not None else None) or 0
     return ReusedVersion(found.version, found.arn, zip_sha, manifest, size, zipped)
 
 
@@ -159,9 +156,8 @@ def read_live(gw: Gateway, req: ResolvedPublish, model: ModelFacts) -> LiveState
     the version already holding this content, and the sizes a relink's budget counts."""
     config = _configuration(gw, req.function, required=req.link)
     store = ArtifactStore(gw, req.bucket)
-    lock, lock_source = find_deps_lock(store, req.deps_layer, config)
-    raw = gw.list_layer_versions(req.layer)
-    versions = version_views(raw)
+    lock, lock_source = deps_lock_for(store, req.deps_layer, config.layer_arns if config else ())
+    versions = version_views(gw.layer_versions(req.layer))
     reused = _reused(store, versions, model.short_sha)
     function = None
     sizes = {}
@@ -175,7 +171,7 @@ def read_live(gw: Gateway, req: ResolvedPublish, model: ModelFacts) -> LiveState
         versions=versions,
         lock=lock,
         lock_source=lock_source,
-        labels_taken=frozenset(labels.labels_in_use(raw)),
+        labels_taken=frozenset(labels.labels_in_use(v.description for v in versions)),
         reused=reused,
         sizes=sizes,
     )

@@ -26,8 +26,8 @@ from mlayer.results.rollback import RollbackResult
 def _alias_reuse(gw: Gateway, first: VersionsRead, plan: RollbackPlan) -> str | None:
     """A dry run's one question to the relinker: the function version that already carries the
     planned layers and /tmp, which the alias would go to (None: one would be published)."""
-    after = {"Layers": [{"Arn": a} for a in plan.relink.after], **plan.ephemeral.update_params()}
-    return Relinker(gw).matching_version(plan.relink.function, {**first.config, **after})
+    latest = first.config.relinked(plan.relink.after, plan.ephemeral.size_mb)
+    return Relinker(gw).matching_version(plan.relink.function, latest)
 
 
 def rollback(

@@ -15,9 +15,10 @@ from typing import Any
 from mlayer.arns import layer_name
 from mlayer.config import Settings
 from mlayer.gateway import Gateway
+from mlayer.gateway.views import FunctionConfig
 from mlayer.prune.read import pruned_marker
 from mlayer.publishing import model_store
-from mlayer.publishing.compat import find_deps_lock
+from mlayer.publishing.compat import deps_lock_for
 from mlayer.publishing.publish_read import function_view, version_views
 from mlayer.publishing.publish_types import FunctionView, LayerVersionView
 from mlayer.publishing.resolved import ResolvedRollback
@@ -31,7 +32,7 @@ from mlayer.views.inspection import live_arns
 class VersionsRead:
     """What choosing the target needs: the function, the layer's versions, the live one."""
 
-    config: Mapping[str, Any]  # as read: the relinker's dry-run question only, never the plan
+    config: FunctionConfig  # as read: its code's size, and the relinker's dry-run question
     function: FunctionView
     versions: tuple[LayerVersionView, ...]
     live: int | None
@@ -39,9 +40,9 @@ class VersionsRead:
 
 
 def read_versions(gw: Gateway, req: ResolvedRollback) -> VersionsRead:
-    config = gw.get_function_configuration(req.function)
+    config = gw.function_config(req.function)
     function = function_view(config)
-    versions = version_views(gw.list_layer_versions(req.layer))
+    versions = version_views(gw.layer_versions(req.layer))
     pruned = None
     if req.version is not None and req.version not in {v.version for v in versions}:
         pruned = pruned_marker(gw, req.bucket, req.layer, req.version)
@@ -62,7 +63,7 @@ def read_target(
     manifest = store.manifest(store.layer_sha(target.arn))
     if manifest is None:  # refused by the plan: nothing else is worth reading
         return TargetRead(function, target, None)
-    lock, lock_source = find_deps_lock(store, req.deps_layer, first.config)
+    lock, lock_source = deps_lock_for(store, req.deps_layer, first.config.layer_arns)
     missing = model_store.missing_objects(gw, model_store.placement(manifest))
     sizes = store.layer_sizes((*function.layers.arns, target.arn), {})
     alias_layers: tuple[str, ...] = ()
