@@ -26,6 +26,7 @@ from mlayer.model import manifest as mf
 
 if TYPE_CHECKING:  # the gateway is passed in: importing it would load boto3 (the plan imports this)
     from mlayer.gateway import Gateway
+    from mlayer.gateway.views import LayerVersion
 
 STALE = _dt.timedelta(minutes=15)  # a claim this old whose version never appeared is free
 ATTEMPTS = 50
@@ -104,17 +105,17 @@ def claim_label(
     )
 
 
-def _number(made: dict[str, Any]) -> int:
-    return LayerVersionArn.parse(made["LayerVersionArn"]).version
+def _number(made: LayerVersion) -> int:
+    return LayerVersionArn.parse(made.arn).version
 
 
 def land_on_label(
     gw: Gateway,
     layer: str,
     label: str,
-    made: dict[str, Any],
-    publish_again: Callable[[], dict[str, Any]],
-) -> tuple[dict[str, Any], list[str]]:
+    made: LayerVersion,
+    publish_again: Callable[[], LayerVersion],
+) -> tuple[LayerVersion, list[str]]:
     """The version ``made`` (just published with the default ``label``), moved to ``label``'s
     number when it landed below it, and the warnings to show.
 

@@ -22,7 +22,6 @@ the relinker's own ``RelinkedError`` names a function left apart from its alias.
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,6 +30,7 @@ from typing import Any
 from mlayer.arns import LayerVersionArn
 from mlayer.errors import AwsError, MlayerError
 from mlayer.gateway import Gateway
+from mlayer.gateway.views import LayerVersion
 from mlayer.model import manifest as mf
 from mlayer.model.layer_content import LayerContent
 from mlayer.model.packaging import ZipInfo, write_zip
@@ -222,22 +222,23 @@ class _Publishing:
         )
         self.stage = "zip"
         label = str(manifest["model_version"])
-        publish_zip = functools.partial(
-            self.gw.publish_layer_version,
-            req.layer,
-            mf.layer_description(label, sha),
-            s3=(req.bucket, zip_key(info.sha256)),
-        )
+        description, where = mf.layer_description(label, sha), (req.bucket, zip_key(info.sha256))
+
+        def publish_zip() -> LayerVersion:
+            return LayerVersion.parse(
+                self.gw.publish_layer_version(req.layer, description, s3=where)
+            )
+
         made = self.step("publishing the layer version", publish_zip)
         try:
             if self.plan.claim:  # v<N> is version N, or a warning says why not
                 made, more = labels.land_on_label(self.gw, req.layer, label, made, publish_zip)
                 self.notes += more
         except AwsError as exc:
-            number = LayerVersionArn.parse(made["LayerVersionArn"]).version
+            number = LayerVersionArn.parse(made.arn).version
             raise unlinked(exc, req.layer, number, label) from exc
-        if made["LayerVersionArn"] != self.target:  # someone published meanwhile: plan for ours
-            self.target = made["LayerVersionArn"]
+        if made.arn != self.target:  # someone published meanwhile: plan for ours
+            self.target = made.arn
             self.replan()
 
     def link(self) -> RelinkOutcome | None:
