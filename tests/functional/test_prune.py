@@ -6,7 +6,13 @@ from __future__ import annotations
 import json
 
 import pytest
-from prune_support import alias_versions, assert_everything_resolves, listing, publish_many
+from prune_support import (
+    alias_versions,
+    assert_everything_resolves,
+    canary,
+    listing,
+    publish_many,
+)
 from publish_support import BUCKET, FUNCTION, MODEL, live_model, run_cli, train_text_pipeline
 
 PUBLISHES = 30
@@ -24,14 +30,7 @@ def account(gw, many_models):
     """30 model versions (30 live, alias `live` on its function version), a 10% canary on an old
     function version, a running rollout naming another, and a shadow naming model version 7."""
     arns = publish_many(gw, many_models)
-    lam = gw.client("lambda")
-    primary = lam.get_alias(FunctionName=FUNCTION, Name="live")["FunctionVersion"]
-    lam.update_alias(
-        FunctionName=FUNCTION,
-        Name="live",
-        FunctionVersion=primary,
-        RoutingConfig={"AdditionalVersionWeights": {"4": 0.1}},
-    )
+    primary = canary(gw, "4", 0.1)
     gw.put_json(BUCKET, f"rollouts/{FUNCTION}/live.json", rollout_state("live", "9", "10"))
     gw.put_json(BUCKET, f"shadows/{FUNCTION}/state.json", {"model_layer_version": 7})
     finished = rollout_state("old", "2", "3", status="aborted")

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import botocore.exceptions
 import pytest
-from prune_support import assert_everything_resolves, listing, publish_many
-from publish_support import FUNCTION, train_text_pipeline
+from prune_support import assert_everything_resolves, canary, listing, publish_many
+from publish_support import train_text_pipeline
 
 from mlayer import api
 from mlayer.config import load_settings
@@ -27,14 +27,7 @@ def ten_models(tmp_path_factory):
 @pytest.fixture
 def account(gw, ten_models):
     publish_many(gw, ten_models)
-    lam = gw.client("lambda")
-    primary = lam.get_alias(FunctionName=FUNCTION, Name="live")["FunctionVersion"]
-    lam.update_alias(
-        FunctionName=FUNCTION,
-        Name="live",
-        FunctionVersion=primary,
-        RoutingConfig={"AdditionalVersionWeights": {"3": 0.2}},
-    )
+    primary = canary(gw, "3", 0.2)
     return primary
 
 
