@@ -142,22 +142,24 @@ class Traffic:
 
 @contextmanager
 def rollout_demo(tmp_path, repo_root, monkeypatch, lines: list[str]):
-    """The demo's function on a fresh embedded AWS, deployed, alias `live` made on the demo's
-    model version 1 and its stream read: (demo, RolloutStep, live model), for the e2e rollouts."""
+    """The demo's function on a fresh embedded AWS with IAM enforced (the deployer holds exactly
+    `mlayer policy --deployer`), deployed, alias `live` made on the demo's model version 1 and
+    its stream read: (demo, RolloutStep, live model), for the e2e rollouts."""
     from mlayer.demo import data as demo_data
+    from mlayer.demo.least_privilege import DemoPrincipals
     from mlayer.demo.rollout_story import RolloutStep
     from mlayer.demo.story import BUCKET as DEMO_BUCKET
     from mlayer.demo.story import FUNCTION as DEMO_FUNCTION
     from mlayer.demo.story import STREAM, Demo
-    from mlayer.gateway import Gateway
     from mlayer.local.aws import embedded_aws
 
     cache = os.environ.get("MLAYER_CACHE_DIR", str(repo_root / ".cache" / "mlayer"))
     monkeypatch.setenv("MLAYER_CACHE_DIR", cache)
     demo = Demo(tmp_path, 90, say=lines.append)
-    with embedded_aws(set_env=True, isolated=True) as aws:
-        demo.env = {**os.environ, **aws.env}
-        demo.gateway = Gateway(endpoint_url=aws.endpoint_url, region=aws.region)
+    with embedded_aws(isolated=True, enforce_iam=True) as aws:  # as `make demo` runs
+        demo.iam = DemoPrincipals.set_up(aws)
+        demo.env = demo.iam.deployer_env(os.environ)  # the deployer holds `mlayer policy`'s
+        demo.gateway = demo.iam.admin_gateway
         demo.prepare_aws()
         live = demo_data.train(tmp_path / "models", 1)
         demo.deploy()

@@ -23,7 +23,8 @@ The statements follow the gateway's calls (mlayer/gateway/), grouped by what the
   FileNotifications     [trigger] s3: the bucket's notifications; FileInvokePermission: S3's
                         right to invoke the function; ReadDroppedFiles: `invoke --s3`'s HEAD
   ReadMetrics           cloudwatch:GetMetricData, which takes no resource: `shadow status` (a
-                        shadow needs no alias) and, with [model] alias, rollouts' gates
+                        shadow needs no alias) and, with [model] alias, rollouts' gates;
+                        cloudwatch:ListMetrics (no resource): a regressor's value bins
   PassRole              iam:PassRole on the function's role only
   EventSourceMappings   list/create take no resource; update is on the account's mappings
   TriggerStream         DescribeStreamSummary of [trigger] stream (its ARN, at deploy)
@@ -212,8 +213,11 @@ def _role_statements(settings: Settings, arns: Arns) -> list[Statement]:
 
 
 def _metric_statements() -> list[Statement]:
-    """`shadow status` reads a shadow's metrics with or without an alias, rollouts with one."""
-    return [Statement("ReadMetrics", ("cloudwatch:GetMetricData",), ("*",))]
+    """`shadow status` reads a shadow's metrics with or without an alias, rollouts with one
+    (a regressor's rollout lists its value bins first: ListMetrics)."""
+    return [
+        Statement("ReadMetrics", ("cloudwatch:GetMetricData", "cloudwatch:ListMetrics"), ("*",))
+    ]
 
 
 def _alias_statements(settings: Settings, arns: Arns) -> list[Statement]:

@@ -28,6 +28,7 @@ STAR_ACTIONS = {
     "lambda:ListEventSourceMappings",
     "lambda:CreateEventSourceMapping",
     "cloudwatch:GetMetricData",
+    "cloudwatch:ListMetrics",
 }
 
 
@@ -236,7 +237,10 @@ def test_metrics_are_readable_with_or_without_an_alias(alias):
     """`shadow status` reads a shadow's metrics on a function without [model] alias too;
     only prune's deletion of function versions follows the alias."""
     by_sid = statements(deployer_policy(configured(model={"alias": alias}), ARNS))
-    assert by_sid["ReadMetrics"]["Action"] == "cloudwatch:GetMetricData"
+    assert as_list(by_sid["ReadMetrics"]["Action"]) == [
+        "cloudwatch:GetMetricData",
+        "cloudwatch:ListMetrics",
+    ]
     assert by_sid["ReadMetrics"]["Resource"] == "*"
     deletes = as_list(by_sid["PruneVersions"]["Action"])
     assert ("lambda:DeleteFunction" in deletes) == bool(alias)
