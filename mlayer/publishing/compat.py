@@ -13,21 +13,11 @@ from typing import TYPE_CHECKING, Any
 
 from mlayer.arns import layer_name
 from mlayer.errors import ModelError
-from mlayer.gateway.views import FunctionConfig
 from mlayer.model import manifest as mf
 from mlayer.onnx.support import deps_problem
 
 if TYPE_CHECKING:  # the store is passed in: importing it would load boto3 (compat is pure)
     from mlayer.publishing.store import ArtifactStore
-
-
-def find_deps_lock(
-    store: ArtifactStore, deps_layer: str, config: Mapping[str, Any] | None
-) -> tuple[dict[str, Any] | None, str]:
-    """deps_lock_for the layers of GetFunctionConfiguration's answer (publish-model and
-    rollback's form, until their plan/apply split passes the layers)."""
-    layers = FunctionConfig.parse(config).layer_arns if config else ()
-    return deps_lock_for(store, deps_layer, layers)
 
 
 def deps_lock_for(

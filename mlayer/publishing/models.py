@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -33,11 +32,6 @@ class FunctionLayers:
     @classmethod
     def of(cls, config: FunctionConfig) -> FunctionLayers:
         return cls(arns=config.layer_arns, code_size=config.code_size)
-
-    @classmethod
-    def from_configuration(cls, config: Mapping[str, Any]) -> FunctionLayers:
-        """``of`` GetFunctionConfiguration's answer (publish-model and rollback's form)."""
-        return cls.of(FunctionConfig.parse(config))
 
 
 @dataclass(frozen=True)

@@ -210,10 +210,6 @@ class ArtifactStore:
                 )
         return sizes
 
-    def function_size(self, config: dict[str, Any]) -> LayerSize:
-        """function_size_of GetFunctionConfiguration's answer (publish-model's form)."""
-        return self.function_size_of(FunctionConfig.parse(config))
-
     def function_size_of(self, config: FunctionConfig) -> LayerSize:
         """Unzipped size of the function's own code (functions/<sha>.zip), else its zipped size."""
         sha = config.code_sha256
