@@ -29,14 +29,16 @@ from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
 from . import STARTED as PACKAGE_STARTED
-from . import batch, direct, files, sinks, snapstart, telemetry
+from . import batch, direct, sinks, snapstart, telemetry
 from .decoding import RowRules
 from .delivery import new_tuple
-from .modelstore import DEFAULT_MODEL_DIR, LoadedModel, load_model
+from .file_events import is_file_event
+from .modelstore import DEFAULT_MODEL_DIR, load_model
 from .prediction_counts import CountingOutput
+from .serving import ServingModel
 
-if TYPE_CHECKING:  # imported by init() only for a shadow: its threads and zips cost a cold start
-    from . import shadow
+if TYPE_CHECKING:  # imported when needed: a shadow's threads and zips, files' readers and
+    from . import files, shadow  # writers, cost a cold start that does not use them
 
 IMPORTED = time.perf_counter()  # the function's own modules are in: the "imports" phase
 
@@ -97,7 +99,7 @@ class App:
     def __init__(
         self,
         settings: Settings,
-        model: LoadedModel,
+        model: ServingModel,
         output: batch.OutputSink,
         dead_letter: sinks.DeadLetters,
         clock: batch.Clock,
@@ -105,10 +107,11 @@ class App:
     ) -> None:
         self.settings, self.model, self.clock = settings, model, clock
         self.output, self.dead_letter = output, dead_letter
-        # a classifier's predictions per class, for a rollout's PSI gate
+        # predictions per class (a classifier) or per value bin (a regressor): a rollout's PSI
         self.counting: CountingOutput | None = None
-        if model.class_keys and settings.function_name and settings.function_version:
-            self.output = self.counting = CountingOutput(output)
+        if settings.function_name and settings.function_version:
+            classes = bool(model.class_keys)
+            self.output = self.counting = CountingOutput(output, classes=classes)
         self.deadline = deadline or sinks.Deadline()  # the sinks' retries stop before it
         self.rules = RowRules(
             model.input_kind, model.n_features, settings.max_text_chars, table=model.table
@@ -119,8 +122,11 @@ class App:
     def handle(self, event: object, context: object = None) -> dict[str, Any]:
         if isinstance(event, dict) and "instances" in event:
             return self._direct(event["instances"], context)
-        if files.is_file_event(event):  # an S3 ObjectCreated event, or a file's continuation
-            self.files = self.files or files.FileScorer(self, sinks.make_client)
+        if is_file_event(event):  # an S3 ObjectCreated event, or a file's continuation
+            if self.files is None:
+                from . import files
+
+                self.files = files.FileScorer(self, sinks.make_client)
             # is_file_event: a dict
             return self.files.handle(event, context)  # type: ignore[arg-type]
         records = event.get("Records") if isinstance(event, dict) else None
@@ -167,8 +173,7 @@ class App:
             dead_letters_in_s3=self.dead_letter.overflowed - overflowed,
         )
         if self.counting is not None:
-            for line in telemetry.prediction_lines(
-                self.counting.take(),
+            for line in self.counting.lines(
                 namespace=self.settings.namespace,
                 timestamp_ms=int(self.clock.now().timestamp() * 1000),
                 dimensions=self._version_dimensions(),
