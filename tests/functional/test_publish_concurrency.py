@@ -101,7 +101,7 @@ def test_two_publishes_at_once_get_different_labels_and_the_loser_names_its_vers
 
 def test_a_relink_failure_after_publishing_names_the_unlinked_version(gw, deployed, models):
     class FailingRelink(Interleaved):
-        def update_function_configuration(self, *args, **kw):
+        def relink_function(self, *args, **kw):  # the relinker's one UpdateFunctionConfiguration
             raise AwsError("Updating the function: throttled.", "Try again.", "TooManyRequests")
 
     before = snapshot(gw)

@@ -377,6 +377,7 @@ STATUS_KEYS = {
     "warnings",
     "problems",
     "shadow",
+    "rollout",
     "role_missing",
     "model_trusted_globals",
 }
