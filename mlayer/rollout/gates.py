@@ -150,12 +150,13 @@ def _latency(new: Health, old: Health, t: Thresholds) -> Reading:
 
 def _prediction_shift(new: Health, old: Health, t: Thresholds) -> Reading:
     """PSI over a classifier's classes, or over a regressor's value groups (stats.group_bins)."""
-    old_counts, new_counts, over = old.predictions, new.predictions, ""
+    old_counts, new_counts, over, estimated = old.predictions, new.predictions, "", 0
     if not (old_counts or new_counts) and (old.bins or new.bins):
         old_counts, new_counts = stats.group_bins(old.bins, new.bins)
         over = f" over {len(set(old_counts) | set(new_counts))} value groups"
+        estimated = 1  # the groups' edges come from the old sample: one more degree of freedom
     value = stats.psi(old_counts, new_counts, smoothing=0.5)
-    classes = len(set(old_counts) | set(new_counts))
+    classes = len(set(old_counts) | set(new_counts)) + estimated
     n_old, n_new = sum(old_counts.values()), sum(new_counts.values())
     noise = stats.psi_noise_bound(classes, n_old, n_new)
     passed = not (value > t.max_psi and value > noise)

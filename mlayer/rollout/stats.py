@@ -80,28 +80,28 @@ def group_bins(
     old: Mapping[str, float], new: Mapping[str, float], groups: int = 10
 ) -> tuple[dict[str, float], dict[str, float]]:
     """A regressor's fine value bins (the function's, the same for both versions) merged into
-    about ``groups`` groups of equal old-version mass, in value order, plus a group below and
-    one above everything the old version predicted: PSI over ten well-filled groups has little
-    noise, and a new version predicting outside the old one's range still lands apart."""
+    at most ``groups`` groups of about equal old-version mass, in value order. A bin the old
+    version never predicted into joins its neighbour below (the first group when none is), so
+    every group holds old records: PSI then stays close to its chi-square bound (a group only
+    the new version filled would weigh a chance outlier as a shift), and a new version
+    predicting outside the old one's range piles into an edge group."""
     keys = sorted(set(old) | set(new), key=_bin_order)
     total = sum(max(0.0, old.get(k, 0.0)) for k in keys)
-    seen = [k for k in keys if old.get(k, 0.0) > 0]
     if total <= 0:
         return dict(old), dict(new)
-    first, last = keys.index(seen[0]), keys.index(seen[-1])
+    of_key: dict[str, str] = {}
+    before = 0.0
+    for key in keys:
+        mass = max(0.0, old.get(key, 0.0))
+        if mass > 0:
+            of_key[key] = f"g{min(groups - 1, int(groups * (before + mass / 2) / total))}"
+            before += mass
+    group = next(iter(of_key.values()))
     out_old: dict[str, float] = {}
     out_new: dict[str, float] = {}
-    before = 0.0
-    for i, key in enumerate(keys):
-        mass = max(0.0, old.get(key, 0.0))
-        if i < first:
-            group = "below"
-        elif i > last:
-            group = "above"
-        else:
-            group = f"g{min(groups - 1, int(groups * (before + mass / 2) / total))}"
-        before += mass
-        out_old[group] = out_old.get(group, 0.0) + mass
+    for key in keys:
+        group = of_key.get(key, group)
+        out_old[group] = out_old.get(group, 0.0) + max(0.0, old.get(key, 0.0))
         out_new[group] = out_new.get(group, 0.0) + max(0.0, new.get(key, 0.0))
     return out_old, out_new
 
