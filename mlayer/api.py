@@ -198,7 +198,8 @@ def policy(
 
     gw, settings = _ready(settings, gateway)
     keys = role.stream_keys(gw, settings) if which == "function" else None
-    docs = role.policy_documents(gw, settings, account=account, keys=keys)
+    described = role.described_keys(gw, settings) if which == "deployer" else None
+    docs = role.policy_documents(gw, settings, account=account, keys=keys, described=described)
     return PolicyResult(which, docs[which])
 
 

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from mlayer.config import Settings
-from mlayer.errors import MlayerError, NotFoundError
+from mlayer.errors import AwsError, MlayerError, NotFoundError
 from mlayer.gateway import Gateway
 from mlayer.policy import Arns, deployer_policy, function_policy, role_arn, role_name
 from mlayer.policy.deployer_policy import CREATE_ROLE
@@ -30,15 +30,50 @@ def arns(gw: Gateway, settings: Settings, account: str | None = None) -> Arns:
 
 def stream_keys(gw: Gateway, settings: Settings) -> dict[str, str]:
     """KMS keys the function's paths need: the trigger stream's, when it is SSE-KMS with a
-    customer managed key (AWS's own alias/aws/kinesis needs no grant)."""
+    customer managed key (AWS's own alias/aws/kinesis needs no grant); an alias resolved to
+    its key's ARN, on which IAM authorizes the key's use."""
+    found = _stream_key(gw, settings)
+    return {"trigger": found[0]} if found else {}
+
+
+def described_keys(gw: Gateway, settings: Settings) -> dict[str, str]:
+    """The keys deploy-function reads with kms:DescribeKey (an alias's), by purpose."""
+    found = _stream_key(gw, settings)
+    return {"trigger": found[0]} if found and found[1] else {}
+
+
+def _stream_key(gw: Gateway, settings: Settings) -> tuple[str, bool] | None:
+    """The trigger stream's customer managed key (an ARN or id) and whether an alias named it."""
     stream = settings.trigger.stream
     if not stream or stream.startswith("arn:"):
-        return {}
+        return None
     try:
         key = gw.stream_encryption_key(stream)
     except NotFoundError:  # not created yet: the policy comes first, its key with a later run
-        return {}
-    return {"trigger": key} if key and not key.startswith("alias/aws/") else {}
+        return None
+    if not key or _is_alias(key, "alias/aws/"):
+        return None
+    return (_key_arn(gw, stream, key), True) if _is_alias(key) else (key, False)
+
+
+def _is_alias(key: str, prefix: str = "alias/") -> bool:
+    """An alias name (``alias/x``) or an alias ARN (``arn:...:alias/x``) starting ``prefix``."""
+    return key.startswith(prefix) or (key.startswith("arn:") and f":{prefix}" in key)
+
+
+def _key_arn(gw: Gateway, stream: str, alias: str) -> str:
+    """The ARN of the key ``alias`` names; refused named (never a grant on ``*``)."""
+    try:
+        return gw.key_arn(alias)
+    except AwsError as exc:
+        raise AwsError(
+            f"Stream {stream} is encrypted with KMS alias {alias}, whose key mlayer cannot "
+            f"read ({exc.message}).",
+            "IAM grants a key's use on the key's ARN, never an alias's: create the alias, or "
+            "allow kms:DescribeKey on its key (`mlayer policy --deployer` names it), or set the "
+            "stream's encryption to the key's ARN.",
+            exc.code,
+        ) from exc
 
 
 def policy_documents(
@@ -47,12 +82,14 @@ def policy_documents(
     *,
     account: str | None = None,
     keys: Mapping[str, Any] | None = None,
+    described: Mapping[str, str] | None = None,
 ) -> dict[str, dict[str, Any]]:
-    """Both documents for ``settings`` (its bucket named)."""
+    """Both documents for ``settings`` (its bucket named): ``keys`` the function uses,
+    ``described`` those the deployer reads (described_keys)."""
     a = arns(gw, settings, account)
     return {
         "function": function_policy(settings, a, keys),
-        "deployer": deployer_policy(settings, a),
+        "deployer": deployer_policy(settings, a, described),
     }
 
 

@@ -28,6 +28,9 @@ The statements follow the gateway's calls (mlayer/gateway/), grouped by what the
   PassRole              iam:PassRole on the function's role only
   EventSourceMappings   list/create take no resource; update is on the account's mappings
   TriggerStream         DescribeStreamSummary of [trigger] stream (its ARN, at deploy)
+  TriggerStreamKey      kms:DescribeKey on the key a KMS alias of that stream names (``keys``,
+                        read from the live stream): deploy-function and status name the
+                        key's ARN in the function's policy, which IAM honours, never the alias's
   OnFailureTarget       the destination's ARN at deploy (sqs:GetQueueAttributes / sns)
   ManageRole            [function] role = "create": the mlayer-<function> role and its policy
   ReadRolePolicies      a user-given role: status reads its policies to list what is missing
@@ -35,6 +38,7 @@ The statements follow the gateway's calls (mlayer/gateway/), grouped by what the
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from mlayer.config import Settings
@@ -228,8 +232,16 @@ def _alias_statements(settings: Settings, arns: Arns) -> list[Statement]:
     return [Statement("PruneVersions", ("lambda:DeleteFunction",), (arns.function_qualified(fn),))]
 
 
-def deployer_statements(settings: Settings, arns: Arns) -> list[Statement]:
-    """Every statement the deployer needs for ``settings`` (bucket named: with_bucket)."""
+def _key_statements(arns: Arns, keys: Mapping[str, str] | None) -> list[Statement]:
+    key = (keys or {}).get("trigger")
+    return [Statement("TriggerStreamKey", ("kms:DescribeKey",), (arns.key(key),))] if key else []
+
+
+def deployer_statements(
+    settings: Settings, arns: Arns, keys: Mapping[str, str] | None = None
+) -> list[Statement]:
+    """Every statement the deployer needs for ``settings`` (bucket named: with_bucket);
+    ``keys``: the keys it describes, by purpose (only "trigger" is read)."""
     return [
         *_metric_statements(),
         *_alias_statements(settings, arns),
@@ -238,9 +250,12 @@ def deployer_statements(settings: Settings, arns: Arns) -> list[Statement]:
         *_trigger_statements(settings, arns),
         *_file_statements(settings, arns),
         *_role_statements(settings, arns),
+        *_key_statements(arns, keys),
     ]
 
 
-def deployer_policy(settings: Settings, arns: Arns) -> dict[str, Any]:
+def deployer_policy(
+    settings: Settings, arns: Arns, keys: Mapping[str, str] | None = None
+) -> dict[str, Any]:
     """The deployer's policy document (see the module docstring)."""
-    return document(deployer_statements(settings, arns))
+    return document(deployer_statements(settings, arns, keys))
