@@ -16,6 +16,9 @@ moto's Kinesis keeps a stream's SSE-KMS setting but never uses the key, so nothi
 kms:Decrypt (GetRecords) or kms:GenerateDataKey (PutRecord/PutRecords), as AWS does of whoever
 reads or writes an encrypted stream. Here those requests also need that action on the stream's
 customer managed key (AWS's own alias/aws/kinesis needs none), checked like any other.
+Nor does moto's Lambda ask for iam:PassRole, which AWS asks of whoever creates a function or
+changes its role: here CreateFunction and UpdateFunctionConfiguration naming a Role also need
+iam:PassRole on that role.
 """
 
 from __future__ import annotations
@@ -140,7 +143,7 @@ def _stream_key(response: Any, stream_arn: str) -> str | None:
 
 
 def _key_request(action: str) -> type:
-    """moto's IAM request for ``action`` (a kms one) instead of the request's own."""
+    """moto's IAM request for ``action`` (a key's kms action, iam:PassRole) beside the request's own."""
     from moto.iam.access_control import IAMRequest
 
     class KeyRequest(IAMRequest):
@@ -165,6 +168,25 @@ def _streams_use_their_keys() -> None:
             self._authenticate_and_authorize_action(_key_request(str(action)), key)
 
     KinesisResponse._authenticate_and_authorize_normal_action = authorized  # type: ignore[method-assign]
+
+
+# Lambda's operations that hand a role to the function: AWS asks iam:PassRole on it.
+PASSES_ROLE = ("CreateFunction", "UpdateFunctionConfiguration")
+
+
+def _functions_pass_their_roles() -> None:
+    """A request that names the function's Role also needs iam:PassRole on that role."""
+    from moto.awslambda.responses import LambdaResponse
+
+    original = LambdaResponse._authenticate_and_authorize_normal_action
+
+    def authorized(self: Any, resource: str = "*") -> None:
+        original(self, resource)
+        role = _json_body(self).get("Role") if self._get_action() in PASSES_ROLE else None
+        if isinstance(role, str) and role:
+            self._authenticate_and_authorize_action(_key_request("iam:PassRole"), role)
+
+    LambdaResponse._authenticate_and_authorize_normal_action = authorized  # type: ignore[method-assign]
 
 
 def _dynamodb_resource(response: Any) -> str:
@@ -283,4 +305,5 @@ def enforce_resources() -> None:
     _s3_actions_as_iam_names_them()
     _lambda_may_assume_its_roles()
     _streams_use_their_keys()
+    _functions_pass_their_roles()
     _APPLIED = True
