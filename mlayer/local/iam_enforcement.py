@@ -15,7 +15,9 @@ exactly where it would fail on AWS.
 moto's Kinesis keeps a stream's SSE-KMS setting but never uses the key, so nothing asks for
 kms:Decrypt (GetRecords) or kms:GenerateDataKey (PutRecord/PutRecords), as AWS does of whoever
 reads or writes an encrypted stream. Here those requests also need that action on the stream's
-customer managed key (AWS's own alias/aws/kinesis needs none), checked like any other.
+customer managed key (AWS's own alias/aws/kinesis needs none), checked like any other;
+KMS's own requests (DescribeKey…) are authorized on the key they name, an alias resolved
+to its key, where moto checks ``*``.
 Nor does moto's Lambda ask for iam:PassRole, which AWS asks of whoever creates a function or
 changes its role: here CreateFunction and UpdateFunctionConfiguration naming a Role also need
 iam:PassRole on that role.
@@ -189,6 +191,19 @@ def _functions_pass_their_roles() -> None:
     LambdaResponse._authenticate_and_authorize_normal_action = authorized  # type: ignore[method-assign]
 
 
+def _kms_resource(response: Any) -> str:
+    """The key a KMS request names (by id, ARN, alias or alias ARN), as ``key/<id>``: AWS
+    authorizes a key's actions on the key, never on an alias of it."""
+    key = _json_body(response).get("KeyId")
+    if not isinstance(key, str) or not key:
+        return "*"  # CreateKey, ListKeys, ListAliases: no key named
+    try:
+        key_id = response.kms_backend.any_id_to_key_id(key)
+    except Exception:  # an unknown alias: the request fails on its own (NotFound)
+        return "*"
+    return f"{_base(response, 'kms')}key/{key_id}" if key_id else "*"
+
+
 def _dynamodb_resource(response: Any) -> str:
     body = _json_body(response)
     table = body.get("TableName") or next(iter(body.get("RequestItems") or {}), None)
@@ -271,6 +286,7 @@ def enforce_resources() -> None:
     from moto.iam.access_control import IAMRequestBase
     from moto.iam.responses import IamResponse
     from moto.kinesis.responses import KinesisResponse
+    from moto.kms.responses import KmsResponse
     from moto.logs.responses import LogsResponse
     from moto.sns.responses import SNSResponse
     from moto.sqs.responses import SQSResponse
@@ -283,6 +299,7 @@ def enforce_resources() -> None:
         (SQSResponse, _sqs_resource),
         (IamResponse, _iam_resource),
         (LogsResponse, _logs_resource),
+        (KmsResponse, _kms_resource),
     ):
         # moto's responses classes: each gets its own resource resolver, assigned at run time
         cls._determine_resource = resource  # type: ignore[union-attr,method-assign]

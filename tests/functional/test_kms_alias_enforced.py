@@ -3,9 +3,9 @@ function's generated policy names the alias's key ARN, on which IAM authorizes k
 statement on the alias's ARN matches nothing, as the first poll shows), poll --local then reads
 the stream with the role, and a deleted alias is refused named instead of granted ``*``.
 
-The deployer's TriggerStreamKey is shown needed (without it, kms:DescribeKey is refused) but
-not sufficient here: moto authorizes KMS requests on ``*`` (local/iam_enforcement.py gives KMS
-no resource), so a grant on the key's ARN, right on AWS, cannot match in this emulation."""
+The deployer's TriggerStreamKey is shown needed (without it, kms:DescribeKey is refused) and
+enough (with it, the deployer reads the key the alias names): the enforced embedded AWS
+authorizes a KMS request on the key it names, an alias resolved to its key, as AWS does."""
 
 from __future__ import annotations
 
@@ -114,6 +114,11 @@ def test_an_alias_encrypted_stream_is_granted_on_its_keys_arn(tmp_path):
             s for s in json.loads(run.stdout)["Statement"] if s["Sid"] == "TriggerStreamKey"
         ]
         assert (describe["Action"], describe["Resource"]) == ("kms:DescribeKey", key["Arn"])
+        # granted exactly that policy, the deployer reads the key on its ARN and gets the policy
+        sandbox.set_user_policy(admin, "deployer", json.loads(run.stdout))
+        keyed = _mlayer(config, deployer, "--json", "policy", "--function")
+        assert keyed.exit_code == 0, keyed.output
+        assert json.loads(keyed.stdout) == policy
 
         role = admin.create_lambda_role("mlayer-scorer", "test")
         alias_arn = f"arn:aws:kms:{local.region}:{admin.account_id()}:{ALIAS}"
