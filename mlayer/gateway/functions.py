@@ -1,8 +1,7 @@
 """Lambda's functions, versions, aliases, layer versions and mappings, typed (views.py).
 
 The reads answer frozen views; the writes take specs, so no caller spells a boto3 keyword.
-Built on lambdas.py's calls (their errors and hints), which publish-model and rollback still use
-with AWS's dicts until their plan/apply split takes these.
+Built on lambdas.py's calls (their errors and hints).
 """
 
 from __future__ import annotations
@@ -64,10 +63,11 @@ class FunctionCalls(LambdaCalls):
         description: str,
         *,
         s3: tuple[str, str],
-        runtimes: list[str],
-        architectures: list[str],
+        runtimes: list[str] | None = None,
+        architectures: list[str] | None = None,
     ) -> LayerVersion:
-        """PublishLayerVersion from an S3 object; the version made (its sha256 and size)."""
+        """PublishLayerVersion from an S3 object; the version made (its sha256 and size).
+        Without ``runtimes``/``architectures`` the version declares none (the model layer's)."""
         return LayerVersion.parse(
             self.publish_layer_version(
                 name, description, s3=s3, runtimes=runtimes, architectures=architectures
@@ -137,13 +137,9 @@ class FunctionCalls(LambdaCalls):
         *,
         tmp_mb: int | None = None,
         environment: dict[str, str] | None = None,
-        extra: dict[str, Any] | None = None,
     ) -> None:
-        """One UpdateFunctionConfiguration of the layers, with what they need (/tmp, variables).
-
-        ``extra``: parameters already in AWS's shape (publish-model's and rollback's, until
-        their plan/apply split passes ``tmp_mb``)."""
-        params: dict[str, Any] = {"Layers": list(layers), **(extra or {})}
+        """One UpdateFunctionConfiguration of the layers, with what they need (/tmp, variables)."""
+        params: dict[str, Any] = {"Layers": list(layers)}
         if tmp_mb is not None:
             params[TMP_KEY] = {"Size": tmp_mb}
         if environment is not None:

@@ -32,12 +32,6 @@ def _int(value: Any) -> int | None:
     return None if value is None else int(value)
 
 
-def tmp_params(size_mb: int | None) -> dict[str, Any]:
-    """UpdateFunctionConfiguration's parameters of a /tmp size ({} for None): publish-model's
-    and rollback's relink settings, until their plan/apply split passes the size itself."""
-    return {TMP_KEY: {"Size": size_mb}} if size_mb else {}
-
-
 @dataclass(frozen=True)
 class LayerRef:
     """A layer a function carries: its version ARN and the zip's size AWS reports."""

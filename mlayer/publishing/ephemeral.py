@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from mlayer.errors import BudgetError
-from mlayer.gateway.views import FunctionConfig, tmp_params
+from mlayer.gateway.views import FunctionConfig
 
 MIB = 1024 * 1024
 MIN_MB = 512
@@ -57,11 +57,6 @@ class EphemeralPlan:
     @property
     def changes(self) -> bool:
         return self.size_mb is not None
-
-    def update_params(self) -> dict[str, Any]:
-        """The UpdateFunctionConfiguration parameters (empty when nothing changes): for
-        publish-model and rollback, until their plan/apply split passes ``size_mb`` itself."""
-        return tmp_params(self.size_mb)
 
     def to_dict(self) -> dict[str, Any]:
         return {

@@ -39,7 +39,7 @@ from mlayer.publishing.models import LayerSize, RelinkOutcome, RelinkPlan
 from mlayer.publishing.publish_plan import LinkPlan, PublishPlan, relink_for, relink_needed
 from mlayer.publishing.publish_read import ModelFiles
 from mlayer.publishing.publish_types import LiveState
-from mlayer.publishing.relink import RelinkedError, Relinker
+from mlayer.publishing.relink import LinkSettings, RelinkedError, Relinker
 from mlayer.publishing.resolved import ResolvedPublish
 from mlayer.publishing.store import manifest_key, zip_key
 
@@ -225,9 +225,7 @@ class _Publishing:
         description, where = mf.layer_description(label, sha), (req.bucket, zip_key(info.sha256))
 
         def publish_zip() -> LayerVersion:
-            return LayerVersion.parse(
-                self.gw.publish_layer_version(req.layer, description, s3=where)
-            )
+            return self.gw.new_layer_version(req.layer, description, s3=where)
 
         made = self.step("publishing the layer version", publish_zip)
         try:
@@ -247,9 +245,8 @@ class _Publishing:
         if relink is None or not relink_needed(relink, alias, tmp):
             return None
         try:
-            return Relinker(self.gw).apply(
-                relink, alias=alias, settings=tmp.update_params() if tmp else {}
-            )
+            settings = LinkSettings(tmp_mb=tmp.size_mb if tmp else None)
+            return Relinker(self.gw).apply(relink, alias=alias, settings=settings)
         except AwsError as exc:
             if self.info is None or isinstance(exc, RelinkedError):  # it names its own state
                 raise

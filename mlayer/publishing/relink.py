@@ -10,9 +10,8 @@ Sleep and clock come from the Gateway, so Stubber tests run instantly.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
 from mlayer.arns import LayerVersionArn
 from mlayer.errors import AwsError, ConflictError
@@ -62,6 +61,11 @@ class LinkSettings:
     tmp_mb: int | None = None
     environment: dict[str, str] | None = None
 
+    @property
+    def changes(self) -> bool:
+        """Whether anything goes with the layers: an update even when they are as planned."""
+        return self.tmp_mb is not None or self.environment is not None
+
 
 class Relinker:
     def __init__(
@@ -108,20 +112,17 @@ class Relinker:
         self,
         plan: RelinkPlan,
         alias: str | None = None,
-        settings: LinkSettings | Mapping[str, Any] | None = None,
+        settings: LinkSettings | None = None,
     ) -> RelinkOutcome:
         """Relink per plan (no call at all when nothing changes), then optionally move an alias.
 
-        ``settings`` go in the same UpdateFunctionConfiguration (e.g. the EphemeralStorage an
-        S3-stored model needs), so the layers and what they need land together: AWS-shaped
-        parameters from publish-model and rollback (until their plan/apply split), or a
-        ``Settings`` of typed values.
+        ``settings`` go in the same UpdateFunctionConfiguration (e.g. the /tmp an S3-stored
+        model needs), so the layers and what they need land together.
         """
         attempts = 0
         config: FunctionConfig | None = None
-        typed = settings if isinstance(settings, LinkSettings) else LinkSettings()
-        extra = None if isinstance(settings, LinkSettings) else dict(settings or {})
-        if plan.changed or settings:
+        typed = settings or LinkSettings()
+        if plan.changed or typed.changes:
             while True:
                 attempts += 1
                 current = self.wait_updatable(plan.function)
@@ -138,7 +139,6 @@ class Relinker:
                         current.revision_id,
                         tmp_mb=typed.tmp_mb,
                         environment=typed.environment,
-                        extra=extra,
                     )
                     break
                 except ConflictError:

@@ -17,7 +17,7 @@ from mlayer.config import Settings
 from mlayer.errors import AwsError, MlayerError
 from mlayer.gateway import Gateway
 from mlayer.publishing.models import RelinkOutcome
-from mlayer.publishing.relink import Relinker
+from mlayer.publishing.relink import LinkSettings, Relinker
 from mlayer.publishing.resolved import ResolvedRollback
 from mlayer.publishing.rollback_plan import RollbackPlan
 from mlayer.rollout.commands import abort_for_rollback
@@ -49,4 +49,5 @@ def apply_rollback(
             getattr(exc, "code", "") or type(exc).__name__,
             "nothing",
         ) from exc
-    return Relinker(gw).apply(plan.relink, alias=req.alias, settings=plan.ephemeral.update_params())
+    tmp = LinkSettings(tmp_mb=plan.ephemeral.size_mb)
+    return Relinker(gw).apply(plan.relink, alias=req.alias, settings=tmp)

@@ -66,11 +66,11 @@ class Interleaved:
         self.uploads.append(key)
         return self._gw.upload_file(path, bucket, key, **kw)
 
-    def publish_layer_version(self, *args, **kw):
+    def new_layer_version(self, *args, **kw):
         before, self._before = self._before, None
         if before is not None:
             before()
-        return self._gw.publish_layer_version(*args, **kw)
+        return self._gw.new_layer_version(*args, **kw)
 
 
 def test_two_publishes_at_once_get_different_labels_and_the_loser_names_its_version(

@@ -56,7 +56,7 @@ CASES = [
     ("upload_file", "layer", "SlowDown", "label", "uploading the layer zip and its manifest"),
     ("upload_file", "s3", "SlowDown", "label", "uploading the artifacts to S3"),
     ("put_bytes", "s3", "SlowDown", "objects", "uploading the layer zip and its manifest"),
-    ("publish_layer_version", "layer", "ReadTimeoutError", "zip", "publishing the layer version"),
+    ("new_layer_version", "layer", "ReadTimeoutError", "zip", "publishing the layer version"),
 ]
 
 

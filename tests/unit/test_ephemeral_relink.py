@@ -13,7 +13,7 @@ from botocore.stub import Stubber
 from mlayer.gateway import Gateway
 from mlayer.publishing import ephemeral, model_store
 from mlayer.publishing.models import RelinkPlan
-from mlayer.publishing.relink import Relinker
+from mlayer.publishing.relink import LinkSettings, Relinker
 
 FN = "fn"
 DEPS = "arn:aws:lambda:us-east-1:123456789012:layer:deps:1"
@@ -52,7 +52,7 @@ def _big_manifest(size: int) -> dict:
 def test_relink_to_a_big_s3_model_grows_tmp_with_the_layers(rig):
     stub, relinker = rig
     tmp = ephemeral.plan_ephemeral(_big_manifest(2000 * MB), _config((DEPS, OLD)))
-    assert tmp.update_params() == {"EphemeralStorage": {"Size": 2264}}
+    assert tmp.size_mb == 2264
     stub.add_response("get_function_configuration", _config((DEPS, OLD)), {"FunctionName": FN})
     stub.add_response(
         "update_function_configuration",
@@ -68,7 +68,7 @@ def test_relink_to_a_big_s3_model_grows_tmp_with_the_layers(rig):
         "get_function_configuration", _config((DEPS, NEW), 2264, "r2"), {"FunctionName": FN}
     )
     plan = RelinkPlan(FN, "m", (DEPS, OLD), (DEPS, NEW), OLD, NEW, 1000)
-    outcome = relinker.apply(plan, settings=tmp.update_params())
+    outcome = relinker.apply(plan, settings=LinkSettings(tmp_mb=tmp.size_mb))
     assert outcome.attempts == 1 and outcome.revision_id == "r2"
 
 
@@ -87,13 +87,13 @@ def test_tmp_alone_is_updated_when_the_layers_are_already_right(rig):
     )
     stub.add_response("get_function_configuration", _config((DEPS, NEW)), {"FunctionName": FN})
     same = RelinkPlan(FN, "m", (DEPS, NEW), (DEPS, NEW), NEW, NEW, 1000)
-    assert relinker.apply(same, settings={"EphemeralStorage": {"Size": 1024}}).attempts == 1
+    assert relinker.apply(same, settings=LinkSettings(tmp_mb=1024)).attempts == 1
 
 
 def test_a_layer_model_sends_no_ephemeral_storage(rig):
     stub, relinker = rig
     tmp = ephemeral.plan_ephemeral({"artifacts": [{"size": 100 * MB}]}, _config((DEPS, OLD)))
-    assert tmp.update_params() == {}
+    assert tmp.size_mb is None
     stub.add_response("get_function_configuration", _config((DEPS, OLD)), {"FunctionName": FN})
     stub.add_response(
         "update_function_configuration",
@@ -102,4 +102,4 @@ def test_a_layer_model_sends_no_ephemeral_storage(rig):
     )
     stub.add_response("get_function_configuration", _config((DEPS, NEW)), {"FunctionName": FN})
     plan = RelinkPlan(FN, "m", (DEPS, OLD), (DEPS, NEW), OLD, NEW, 1000)
-    relinker.apply(plan, settings=tmp.update_params())
+    relinker.apply(plan, settings=LinkSettings(tmp_mb=tmp.size_mb))

@@ -21,7 +21,6 @@ from mlayer.gateway.views import (
     FunctionSpec,
     LayerVersion,
     TriggerSpec,
-    tmp_params,
 )
 from mlayer.local import sandbox
 
@@ -108,7 +107,10 @@ def test_versions_aliases_and_the_serving_fingerprint(gw, deployed):
     assert FunctionConfig.parse({**answer, "RevisionId": "other"}).serves_like(latest)
     assert not FunctionConfig.parse({**answer, "MemorySize": 2048}).serves_like(latest)
     assert not FunctionConfig.parse({**answer, "Layers": []}).serves_like(latest)
-    after = {"Layers": [{"Arn": "arn:aws:lambda:r:1:layer:x:2"}], **tmp_params(2048)}
+    after = {
+        "Layers": [{"Arn": "arn:aws:lambda:r:1:layer:x:2"}],
+        "EphemeralStorage": {"Size": 2048},
+    }
     as_parsed = FunctionConfig.parse({**answer, **after})
     relinked = latest.relinked(["arn:aws:lambda:r:1:layer:x:2"], 2048)
     assert relinked.serves_like(as_parsed) and as_parsed.serves_like(relinked)
@@ -178,8 +180,7 @@ def test_every_configuration_update_is_valid_for_botocore():
     for n in range(1, len(keys) + 1):
         params = configuration_params(SPEC, keys[:n])
         _validate("UpdateFunctionConfiguration", {"FunctionName": "f", **params})
-    assert configuration_params(SPEC, [TMP_KEY]) == tmp_params(2048)
-    assert tmp_params(None) == {}
+    assert configuration_params(SPEC, [TMP_KEY]) == {TMP_KEY: {"Size": 2048}}
 
 
 def test_a_new_function_and_a_new_mapping_are_valid_for_botocore():

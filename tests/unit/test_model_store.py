@@ -130,14 +130,14 @@ def test_layer_form_size_is_the_sum_of_the_zip_entries():
 def test_a_layer_model_needs_no_more_than_the_default():
     plan = ephemeral.plan_ephemeral(_manifest(100 * MB), {"EphemeralStorage": {"Size": 512}})
     assert plan.s3_bytes == 0 and plan.required_mb == 512 and not plan.changes
-    assert plan.update_params() == {}
+    assert plan.size_mb is None
 
 
 def test_an_s3_model_grows_tmp_to_fit_it_with_the_margin():
     s3 = model_store.to_s3_form(_manifest(600 * MB), "b")
     plan = ephemeral.plan_ephemeral(s3, {})
     assert plan.current_mb == 512 and plan.required_mb == 600 + 60 + 64
-    assert plan.update_params() == {"EphemeralStorage": {"Size": 724}}
+    assert plan.size_mb == 724
 
 
 def test_tmp_is_never_shrunk_below_what_the_function_has():

@@ -373,5 +373,5 @@ def test_the_model_layer_is_published_as_aws_expects(rig):
             "Content": {"S3Bucket": "bkt", "S3Key": "layers/abc.zip"},
         },
     )
-    made = relinker.gw.publish_layer_version("m", description, s3=("bkt", "layers/abc.zip"))
-    assert made["LayerVersionArn"] == arn and len(description) == 256
+    made = relinker.gw.new_layer_version("m", description, s3=("bkt", "layers/abc.zip"))
+    assert (made.arn, made.version) == (arn, 3) and len(description) == 256
