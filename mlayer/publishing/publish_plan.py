@@ -17,6 +17,7 @@ from typing import Any
 
 from mlayer.arns import LayerVersionArn
 from mlayer.errors import UsageError
+from mlayer.gateway.views import LayerVersion
 from mlayer.model import manifest as mf
 from mlayer.onnx.support import require_onnx_runtime
 from mlayer.publishing import ephemeral, labels, model_store, planner
@@ -25,7 +26,6 @@ from mlayer.publishing.ephemeral import EphemeralPlan
 from mlayer.publishing.models import LayerSize, RelinkPlan
 from mlayer.publishing.publish_types import (
     FunctionView,
-    LayerVersionView,
     LiveState,
     ModelFacts,
     ReusedVersion,
@@ -77,7 +77,7 @@ def first_free_number(next_version: int, taken: Iterable[str]) -> int:
 
 
 def next_arn(
-    versions: Sequence[LayerVersionView], function: FunctionView | None, layer: str, version: int
+    versions: Sequence[LayerVersion], function: FunctionView | None, layer: str, version: int
 ) -> str:
     """The ARN the next version will have: from an existing version, else from the function's ARN."""
     if versions:

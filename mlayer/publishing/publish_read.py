@@ -26,7 +26,6 @@ from mlayer.publishing.compat import deps_lock_for
 from mlayer.publishing.models import FunctionLayers
 from mlayer.publishing.publish_types import (
     FunctionView,
-    LayerVersionView,
     LiveState,
     ModelFacts,
     ReusedVersion,
@@ -123,10 +122,6 @@ def function_view(config: FunctionConfig, store: ArtifactStore | None = None) ->
     )
 
 
-def version_views(versions: Sequence[LayerVersion]) -> tuple[LayerVersionView, ...]:
-    return tuple(LayerVersionView(v.version, v.arn, v.description) for v in versions)
-
-
 def _configuration(gw: Gateway, function: str, required: bool) -> FunctionConfig | None:
     if required:
         return gw.function_config(function)
@@ -137,7 +132,7 @@ def _configuration(gw: Gateway, function: str, required: bool) -> FunctionConfig
 
 
 def _reused(
-    store: ArtifactStore, versions: Sequence[LayerVersionView], short: str
+    store: ArtifactStore, versions: Sequence[LayerVersion], short: str
 ) -> ReusedVersion | None:
     """The version whose description carries this content's sha, read in full (zip, manifest)."""
     found = next((v for v in versions if mf.description_sha(v.description) == short), None)
@@ -157,7 +152,7 @@ def read_live(gw: Gateway, req: ResolvedPublish, model: ModelFacts) -> LiveState
     config = _configuration(gw, req.function, required=req.link)
     store = ArtifactStore(gw, req.bucket)
     lock, lock_source = deps_lock_for(store, req.deps_layer, config.layer_arns if config else ())
-    versions = version_views(gw.layer_versions(req.layer))
+    versions = gw.layer_versions(req.layer)
     reused = _reused(store, versions, model.short_sha)
     function = None
     sizes = {}

@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from mlayer.gateway.views import LayerVersion
 from mlayer.model import manifest as mf
 from mlayer.publishing.models import FunctionLayers, LayerSize
 
@@ -24,15 +25,6 @@ class FunctionView:
     tmp_mb: int  # EphemeralStorage (Lambda's default 512 when unset)
     layers: FunctionLayers
     size: LayerSize | None = None  # its own code, unzipped when known (None: not read)
-
-
-@dataclass(frozen=True)
-class LayerVersionView:
-    """One version of the model layer."""
-
-    version: int
-    arn: str
-    description: str = ""
 
 
 @dataclass(frozen=True)
@@ -71,7 +63,7 @@ class LiveState:
     """What publish-model reads of AWS and the bucket, once."""
 
     function: FunctionView | None  # None: no function (--no-link only)
-    versions: tuple[LayerVersionView, ...]  # newest first
+    versions: tuple[LayerVersion, ...]  # newest first
     lock: Mapping[str, Any] | None
     lock_source: str
     labels_taken: frozenset[str] = frozenset()

@@ -14,13 +14,14 @@ from typing import Any
 
 from mlayer.arns import LayerVersionArn
 from mlayer.errors import ModelError, NotFoundError
+from mlayer.gateway.views import LayerVersion
 from mlayer.onnx.support import require_onnx_runtime
 from mlayer.publishing import ephemeral, model_store, planner
 from mlayer.publishing.compat import check_compatibility
 from mlayer.publishing.ephemeral import EphemeralPlan
 from mlayer.publishing.models import FunctionLayers, LayerSize, RelinkPlan
 from mlayer.publishing.publish_plan import tmp_plan
-from mlayer.publishing.publish_types import FunctionView, LayerVersionView
+from mlayer.publishing.publish_types import FunctionView
 from mlayer.publishing.resolved import ResolvedRollback
 
 
@@ -29,7 +30,7 @@ class TargetRead:
     """What the plan needs of the chosen version and the function around it, read once."""
 
     function: FunctionView  # with its code's size
-    target: LayerVersionView
+    target: LayerVersion
     manifest: Mapping[str, Any] | None  # None: not published by mlayer (refused)
     lock: Mapping[str, Any] | None = None
     lock_source: str = ""
@@ -66,7 +67,7 @@ class RollbackPlan:
         return f"Move alias {alias} of {function} to model layer version {self.to_version}?"
 
 
-def live_version(layers: FunctionLayers, versions: Sequence[LayerVersionView]) -> int | None:
+def live_version(layers: FunctionLayers, versions: Sequence[LayerVersion]) -> int | None:
     """The model layer's version the function carries (None: it carries none)."""
     ours = LayerVersionArn.parse(versions[0].arn) if versions else None
     live = next((a for a in layers.arns if ours and planner.same_layer(a, ours)), None)
@@ -74,7 +75,7 @@ def live_version(layers: FunctionLayers, versions: Sequence[LayerVersionView]) -
 
 
 def refuse_pruned(
-    layer: str, version: int, record: Mapping[str, Any], versions: Sequence[LayerVersionView]
+    layer: str, version: int, record: Mapping[str, Any], versions: Sequence[LayerVersion]
 ) -> NotFoundError:
     """A version `mlayer prune` deleted is said to be pruned, not merely "not found"."""
     label = f" ({record['label']})" if record.get("label") else ""
@@ -89,10 +90,10 @@ def refuse_pruned(
 
 def choose_target(
     req: ResolvedRollback,
-    versions: Sequence[LayerVersionView],
+    versions: Sequence[LayerVersion],
     live: int | None,
     pruned: Mapping[str, Any] | None = None,
-) -> LayerVersionView:
+) -> LayerVersion:
     """The version asked for (--version N, or the one before ``live``), which must exist."""
     if pruned is not None and req.version is not None:
         raise refuse_pruned(req.layer, req.version, pruned, versions)

@@ -15,12 +15,12 @@ from typing import Any
 from mlayer.arns import layer_name
 from mlayer.config import Settings
 from mlayer.gateway import Gateway
-from mlayer.gateway.views import FunctionConfig
+from mlayer.gateway.views import FunctionConfig, LayerVersion
 from mlayer.prune.read import pruned_marker
 from mlayer.publishing import model_store
 from mlayer.publishing.compat import deps_lock_for
-from mlayer.publishing.publish_read import function_view, version_views
-from mlayer.publishing.publish_types import FunctionView, LayerVersionView
+from mlayer.publishing.publish_read import function_view
+from mlayer.publishing.publish_types import FunctionView
 from mlayer.publishing.resolved import ResolvedRollback
 from mlayer.publishing.rollback_plan import TargetRead, live_version
 from mlayer.publishing.store import ArtifactStore
@@ -34,7 +34,7 @@ class VersionsRead:
 
     config: FunctionConfig  # as read: its code's size, and the relinker's dry-run question
     function: FunctionView
-    versions: tuple[LayerVersionView, ...]
+    versions: tuple[LayerVersion, ...]
     live: int | None
     pruned: Mapping[str, Any] | None  # prune's record of the missing --version N
 
@@ -42,7 +42,7 @@ class VersionsRead:
 def read_versions(gw: Gateway, req: ResolvedRollback) -> VersionsRead:
     config = gw.function_config(req.function)
     function = function_view(config)
-    versions = version_views(gw.layer_versions(req.layer))
+    versions = gw.layer_versions(req.layer)
     pruned = None
     if req.version is not None and req.version not in {v.version for v in versions}:
         pruned = pruned_marker(gw, req.bucket, req.layer, req.version)
@@ -55,7 +55,7 @@ def read_target(
     settings: Settings,
     req: ResolvedRollback,
     first: VersionsRead,
-    target: LayerVersionView,
+    target: LayerVersion,
 ) -> TargetRead:
     """Everything the plan decides from; stops after the manifest when there is none."""
     store = ArtifactStore(gw, req.bucket)

@@ -14,6 +14,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from mlayer.errors import BudgetError, ModelError, UsageError
+from mlayer.gateway.views import LayerVersion
 from mlayer.model import manifest as mf
 from mlayer.onnx.errors import OnnxUnavailableError
 from mlayer.publishing import labels, publish_plan
@@ -28,7 +29,6 @@ from mlayer.publishing.publish_plan import (
 )
 from mlayer.publishing.publish_types import (
     FunctionView,
-    LayerVersionView,
     LiveState,
     ModelFacts,
     ReusedVersion,
@@ -110,7 +110,7 @@ def live(
     **kw: object,
 ) -> LiveState:
     views = tuple(
-        LayerVersionView(v, arn(LAYER, v), f"v{v} sha:{'0' * 12}") for v in sorted(versions)[::-1]
+        LayerVersion(arn(LAYER, v), v, f"v{v} sha:{'0' * 12}") for v in sorted(versions)[::-1]
     )
     if sizes is None and fn is not None:
         sizes = {a: LayerSize(1000) for a in fn.layers.arns}
@@ -267,7 +267,7 @@ def test_another_accounts_layer_of_unknown_size_is_a_warning():
 
 
 def test_next_arn_from_a_version_then_the_function_then_a_placeholder():
-    versions = (LayerVersionView(3, arn(LAYER, 3)),)
+    versions = (LayerVersion(arn(LAYER, 3), 3),)
     assert next_arn(versions, None, LAYER, 4) == arn(LAYER, 4)
     assert next_arn((), function(), LAYER, 1) == arn(LAYER, 1)
     assert next_arn((), None, LAYER, 1) == f"arn:aws:lambda:-:000000000000:layer:{LAYER}:1"

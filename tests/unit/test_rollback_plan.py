@@ -10,9 +10,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from mlayer.errors import BudgetError, ModelError, NotFoundError, PlanError
+from mlayer.gateway.views import LayerVersion
 from mlayer.onnx.errors import OnnxUnavailableError
 from mlayer.publishing.models import FunctionLayers, LayerSize
-from mlayer.publishing.publish_types import FunctionView, LayerVersionView
+from mlayer.publishing.publish_types import FunctionView
 from mlayer.publishing.resolved import ResolvedRollback
 from mlayer.publishing.rollback_plan import TargetRead, choose_target, live_version, plan_rollback
 
@@ -42,8 +43,8 @@ def req(**kw: object) -> ResolvedRollback:
     return ResolvedRollback(**{**fields, **kw})
 
 
-def views(*numbers: int) -> tuple[LayerVersionView, ...]:
-    return tuple(LayerVersionView(n, arn(LAYER, n)) for n in sorted(numbers, reverse=True))
+def views(*numbers: int) -> tuple[LayerVersion, ...]:
+    return tuple(LayerVersion(arn(LAYER, n), n) for n in sorted(numbers, reverse=True))
 
 
 def function(*layers: str, tmp: int = 512, memory: int = 1024, runtime: str = "python3.12"):
