@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any
 
 from . import STARTED as PACKAGE_STARTED
 from . import batch, direct, sinks, snapstart, telemetry
+from .batch_ports import Clock, OutputSink
 from .decoding import RowRules
 from .delivery import new_tuple
 from .file_events import is_file_event
@@ -100,9 +101,9 @@ class App:
         self,
         settings: Settings,
         model: ServingModel,
-        output: batch.OutputSink,
+        output: OutputSink,
         dead_letter: sinks.DeadLetters,
-        clock: batch.Clock,
+        clock: Clock,
         deadline: sinks.Deadline | None = None,
     ) -> None:
         self.settings, self.model, self.clock = settings, model, clock
