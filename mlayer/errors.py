@@ -52,6 +52,18 @@ class ConflictError(AwsError):
     """Someone else changed the function between our read and our write."""
 
 
+class IncompleteError(AwsError):
+    """A command stopped between its writes: ``stage`` names the state it left (``--json``
+    carries it), so a script knows what a re-run will finish."""
+
+    def __init__(self, message: str, hint: str, code: str, stage: str) -> None:
+        super().__init__(message, hint, code)
+        self.stage = stage
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**super().to_dict(), "stage": self.stage}
+
+
 class BuildError(MlayerError):
     """A dependency layer could not be built as asked."""
 

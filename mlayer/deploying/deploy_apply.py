@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from mlayer.deploying.deploy_plan import AliasPlan, FunctionPlan, TriggerPlan
-from mlayer.errors import AwsError, ConflictError, MlayerError
+from mlayer.errors import AwsError, ConflictError, IncompleteError, MlayerError
 from mlayer.gateway import Gateway
 from mlayer.gateway.views import TMP_KEY, FunctionConfig
 from mlayer.publishing.relink import Relinker
@@ -39,19 +39,18 @@ from mlayer.publishing.relink import Relinker
 RERUN = "mlayer deploy-function"
 
 
-class DeployIncompleteError(AwsError):
+class DeployIncompleteError(IncompleteError):
     """deploy-function stopped part-way: ``stage`` names the state the function was left in;
     ``maybe_stage`` the one it is in instead if AWS applied a write whose answer was lost."""
 
     def __init__(
         self, message: str, hint: str, code: str, stage: str, maybe_stage: str | None = None
     ) -> None:
-        super().__init__(message, hint, code)
-        self.stage = stage
+        super().__init__(message, hint, code, stage)
         self.maybe_stage = maybe_stage
 
     def to_dict(self) -> dict[str, Any]:
-        return {**super().to_dict(), "stage": self.stage, "maybe_stage": self.maybe_stage}
+        return {**super().to_dict(), "maybe_stage": self.maybe_stage}
 
 
 # Failures after which a write may have been applied: the request went out, the answer did not

@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from mlayer.arns import LayerVersionArn
-from mlayer.errors import AwsError, MlayerError
+from mlayer.errors import AwsError, IncompleteError, MlayerError
 from mlayer.gateway import Gateway
 from mlayer.gateway.views import LayerVersion
 from mlayer.model import manifest as mf
@@ -68,16 +68,9 @@ RERUN = (
 )
 
 
-class PublishIncompleteError(AwsError):
+class PublishIncompleteError(IncompleteError):
     """publish-model stopped before its layer version was published: ``stage`` names what was
     written (``STATES``); the function and the layer are as they were."""
-
-    def __init__(self, message: str, hint: str, code: str, stage: str) -> None:
-        super().__init__(message, hint, code)
-        self.stage = stage
-
-    def to_dict(self) -> dict[str, Any]:
-        return {**super().to_dict(), "stage": self.stage}
 
 
 def stopped(

@@ -11,10 +11,8 @@ apart from its alias and the command that joins them.
 
 from __future__ import annotations
 
-from typing import Any
-
 from mlayer.config import Settings
-from mlayer.errors import AwsError, MlayerError
+from mlayer.errors import IncompleteError, MlayerError
 from mlayer.gateway import Gateway
 from mlayer.publishing.models import RelinkOutcome
 from mlayer.publishing.relink import LinkSettings, Relinker
@@ -23,15 +21,8 @@ from mlayer.publishing.rollback_plan import RollbackPlan
 from mlayer.rollout.commands import abort_for_rollback
 
 
-class RollbackIncompleteError(AwsError):
+class RollbackIncompleteError(IncompleteError):
     """rollback stopped before its relink: ``stage`` names what was written."""
-
-    def __init__(self, message: str, hint: str, code: str, stage: str) -> None:
-        super().__init__(message, hint, code)
-        self.stage = stage
-
-    def to_dict(self) -> dict[str, Any]:
-        return {**super().to_dict(), "stage": self.stage}
 
 
 def apply_rollback(
