@@ -28,6 +28,7 @@ from __future__ import annotations
 import json
 import re
 import urllib.parse
+from collections.abc import Callable
 from typing import Any
 
 FREE_REQUESTS = 3  # CreateUser, PutUserPolicy, CreateAccessKey: the administrator (sandbox)
@@ -156,39 +157,37 @@ def _key_request(action: str) -> type:
     return KeyRequest
 
 
-def _streams_use_their_keys() -> None:
-    """A request on an SSE-KMS stream also needs its kms action on the stream's key."""
-    from moto.kinesis.responses import KinesisResponse
+Also = tuple[str, str] | None  # (action, resource) AWS authorizes beside a request's own
 
-    original = KinesisResponse._authenticate_and_authorize_normal_action
+
+def _also_authorize(cls: Any, also: Callable[[Any, str], Also]) -> None:
+    """After moto's own check of a ``cls`` request, what AWS also authorizes for it."""
+    original = cls._authenticate_and_authorize_normal_action
 
     def authorized(self: Any, resource: str = "*") -> None:
         original(self, resource)
-        action = KMS_ON_STREAMS.get(self._get_action())
-        key = _stream_key(self, resource) if action and resource != "*" else None
-        if key:
-            self._authenticate_and_authorize_action(_key_request(str(action)), key)
+        extra = also(self, resource)
+        if extra:
+            self._authenticate_and_authorize_action(_key_request(extra[0]), extra[1])
 
-    KinesisResponse._authenticate_and_authorize_normal_action = authorized  # type: ignore[method-assign]
+    cls._authenticate_and_authorize_normal_action = authorized
+
+
+def _stream_key_use(response: Any, resource: str) -> Also:
+    """A request on an SSE-KMS stream also needs its kms action on the stream's key."""
+    action = KMS_ON_STREAMS.get(response._get_action())
+    key = _stream_key(response, resource) if action and resource != "*" else None
+    return (action, key) if action and key else None
 
 
 # Lambda's operations that hand a role to the function: AWS asks iam:PassRole on it.
 PASSES_ROLE = ("CreateFunction", "UpdateFunctionConfiguration")
 
 
-def _functions_pass_their_roles() -> None:
+def _role_passed(response: Any, resource: str) -> Also:
     """A request that names the function's Role also needs iam:PassRole on that role."""
-    from moto.awslambda.responses import LambdaResponse
-
-    original = LambdaResponse._authenticate_and_authorize_normal_action
-
-    def authorized(self: Any, resource: str = "*") -> None:
-        original(self, resource)
-        role = _json_body(self).get("Role") if self._get_action() in PASSES_ROLE else None
-        if isinstance(role, str) and role:
-            self._authenticate_and_authorize_action(_key_request("iam:PassRole"), role)
-
-    LambdaResponse._authenticate_and_authorize_normal_action = authorized  # type: ignore[method-assign]
+    role = _json_body(response).get("Role") if response._get_action() in PASSES_ROLE else None
+    return ("iam:PassRole", role) if isinstance(role, str) and role else None
 
 
 def _kms_resource(response: Any) -> str:
@@ -321,6 +320,6 @@ def enforce_resources() -> None:
     IAMRequestBase.__init__ = named_as_iam  # type: ignore[method-assign]
     _s3_actions_as_iam_names_them()
     _lambda_may_assume_its_roles()
-    _streams_use_their_keys()
-    _functions_pass_their_roles()
+    _also_authorize(KinesisResponse, _stream_key_use)
+    _also_authorize(LambdaResponse, _role_passed)
     _APPLIED = True
