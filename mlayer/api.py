@@ -2,8 +2,8 @@
 
 This is where side effects are wired: the Gateway (from the settings unless one is given), the
 subprocess runner, ``confirm`` (default: go ahead). The work itself is in the command modules:
-build_deps.py, publish.py, rollback.py, inspection.py (history, status), deploy.py and
-local/commands.py (invoke, poll).
+build_deps.py, publish.py, rollback.py, inspection.py (history, status), deploy.py,
+local/invoke_command.py and local/poll_command.py.
 """
 
 from __future__ import annotations
@@ -30,7 +30,8 @@ from mlayer.results.build_deps import BuildDepsResult
 from mlayer.results.init import InitResult
 
 if TYPE_CHECKING:  # imported lazily at run time: `mlayer --help` stays fast
-    from mlayer.local.commands import InvokeSummary, PollSummary
+    from mlayer.local.invoke_summary import InvokeSummary
+    from mlayer.local.poll_command import PollSummary
     from mlayer.results.deploy import DeployResult
     from mlayer.results.history import HistoryResult
     from mlayer.results.policy import PolicyResult
@@ -275,12 +276,6 @@ def deploy_function(
         )
 
 
-def _is_embedded(endpoint_url: str | None) -> bool:
-    return bool(endpoint_url) and any(
-        h in endpoint_url for h in ("127.0.0.1", "localhost", "[::1]")
-    )
-
-
 def invoke(
     settings: Settings,
     request: InvokeRequest,
@@ -289,41 +284,10 @@ def invoke(
     gateway: Any = None,
 ) -> InvokeSummary:
     """One invocation (or ``repeat`` on one warm container) of the function, locally or on Lambda."""
-    from mlayer.local import commands, file_invoke
+    from mlayer.local import invoke_command
 
-    gateway = _gateway(settings, gateway)
-    name = request.function or settings.function.name
-    if request.s3:  # a file's S3 event, built from the object, continuations included
-        if not request.local or request.event_file or request.repeat != 1:
-            raise UsageError("--s3 needs --local, without --event or --repeat.", "Drop them.")
-        bucket = gateway.artifact_bucket(settings.artifacts.bucket)
-        event = file_invoke.event_for_object(gateway, request.s3)
-        return file_invoke.invoke_with_continuations(gateway, bucket, name, event, on_log=on_log)
-    event = commands.read_event(request.event_file)
-    if request.local and file_invoke.is_file_event(event):  # an S3 event (--event): the same
-        bucket = gateway.artifact_bucket(settings.artifacts.bucket)
-        return file_invoke.invoke_with_continuations(gateway, bucket, name, event, on_log=on_log)
-    if request.local:
-        bucket = gateway.artifact_bucket(settings.artifacts.bucket)
-        configured = name == settings.function.name  # [function] keys describe that one
-        return commands.invoke(
-            gateway,
-            bucket,
-            name,
-            event,
-            repeat=request.repeat,
-            on_log=on_log,
-            provisioned_concurrency=settings.function.provisioned_concurrency if configured else 0,
-            snapstart=settings.function.snapstart and configured,
-        )
-    if _is_embedded(settings.aws.endpoint_url):
-        raise UsageError(
-            "The embedded AWS (moto) stores functions but cannot run them.",
-            "Add --local to run the function in mlayer's local Lambda emulation.",
-        )
-    if request.repeat != 1:
-        raise UsageError("--repeat needs --local.", "Drop --repeat, or add --local.")
-    return commands.invoke_remote(gateway, name, event)
+    gw = _gateway(settings, gateway)
+    return invoke_command.invoke_request(gw, settings, request, on_log=on_log)
 
 
 def poll(
@@ -334,25 +298,8 @@ def poll(
     gateway: Any = None,
 ) -> PollSummary:
     """Play the Kinesis event-source mapping locally: the stream's records -> the emulated function."""
-    from mlayer.deploying.deploy_plan import on_failure_url
-    from mlayer.local import commands
+    from mlayer.local import poll_command
 
-    if not request.local:
-        raise UsageError(
-            "`mlayer poll` runs the function locally only; on AWS, Lambda's own mapping polls "
-            "the stream.",
-            "Add --local.",
-        )
+    poll_command.require_local(request)
     gw, settings = _ready(settings, gateway)
-    return commands.poll(
-        gw,
-        settings.artifacts.bucket,
-        request.function or settings.function.name,
-        request.stream or settings.trigger.stream,
-        settings.trigger,
-        batch_size=request.batch_size,
-        max_batches=request.max_batches,
-        until_empty=request.until_empty,
-        on_batch=on_batch,
-        on_failure=on_failure_url(settings),  # what deploy-function gives the trigger
-    )
+    return poll_command.poll_request(gw, settings, request, on_batch=on_batch)

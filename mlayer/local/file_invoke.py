@@ -21,7 +21,7 @@ from urllib.parse import quote_plus
 
 from mlayer.errors import NotFoundError, UsageError
 from mlayer.local.async_invokes import ENDPOINT_ENV, AsyncInvokes
-from mlayer.local.commands import InvokeSummary
+from mlayer.local.invoke_summary import InvokeSummary
 from mlayer.local.prepare import emulator_for
 
 MAX_INVOCATIONS = 10_000  # a runaway chain of continuations stops here

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from mlayer.local import pricing
-from mlayer.local.commands import InvokeSummary
+from mlayer.local.invoke_summary import InvokeSummary
 
 
 def test_on_provisioned_concurrency_the_duration_has_its_own_price_and_the_hour_is_charged():
