@@ -23,7 +23,6 @@ dedupe on the ``event_id`` every result carries (docs/FORMATS.md, "Replays").
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, NamedTuple
 
@@ -59,8 +58,9 @@ class RecordResult(NamedTuple):
     reason: str = ""
 
 
-@dataclass(frozen=True)
-class BatchMetrics:
+class BatchMetrics(NamedTuple):
+    """A batch's counts and stage times (the EMF line's values, in this order)."""
+
     records: int
     predicted: int
     dead_lettered: int
@@ -70,8 +70,7 @@ class BatchMetrics:
     deliver_ms: float
 
 
-@dataclass(frozen=True)
-class BatchOutcome:
+class BatchOutcome(NamedTuple):
     results: tuple[RecordResult, ...]
     metrics: BatchMetrics
     sink_errors: tuple[str, ...] = ()
@@ -178,16 +177,17 @@ def process_batch(
     return BatchOutcome(tuple(results), metrics, tuple(ledger.sink_errors))
 
 
-@dataclass
 class _Ledger:
     """One batch between its stages: each record's dead-letter reason (by index) and what the
     sinks said went wrong; the version and time every result and letter carries."""
 
-    records: Sequence[InRecord]
-    reasons: dict[int, str]
-    version: str
-    stamp: str
-    sink_errors: list[str] = field(default_factory=list)
+    __slots__ = ("records", "reasons", "version", "stamp", "sink_errors")
+
+    def __init__(
+        self, records: Sequence[InRecord], reasons: dict[int, str], version: str, stamp: str
+    ) -> None:
+        self.records, self.reasons, self.version, self.stamp = records, reasons, version, stamp
+        self.sink_errors: list[str] = []
 
 
 def _shape_results(

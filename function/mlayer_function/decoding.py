@@ -12,8 +12,7 @@ import json
 import math
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 INPUT_KINDS = ("text", "features", "record", "table")
 
@@ -34,8 +33,7 @@ class TableRows(Protocol):
     def row(self, obj: dict[str, Any]) -> tuple[Any, ...]: ...
 
 
-@dataclass(frozen=True)
-class RowRules:
+class RowRules(NamedTuple):
     """What a row must look like for this model (from the manifest and the environment)."""
 
     input_kind: str

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 from .retries import Retry, is_retryable
@@ -161,12 +160,29 @@ class Prepared(NamedTuple):
     size: int = 0
 
 
-@dataclass
 class Delivery:
-    """What a write did not achieve; everything else it was given is stored."""
+    """What a write did not achieve; everything else it was given is stored.
 
-    retry: set[str] = field(default_factory=set)  # may pass when Lambda delivers it again
-    refused: dict[str, str] = field(default_factory=dict)  # never: event_id -> reason
+    ``retry``: event_ids that may pass when Lambda delivers them again; ``refused``: never,
+    event_id -> reason. (Not a dataclass: dataclasses and inspect cost a cold start.)"""
+
+    __slots__ = ("retry", "refused")
+
+    def __init__(
+        self, retry: set[str] | None = None, refused: dict[str, str] | None = None
+    ) -> None:
+        self.retry: set[str] = set() if retry is None else retry
+        self.refused: dict[str, str] = {} if refused is None else refused
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Delivery) or other.__class__ is not self.__class__:
+            return NotImplemented
+        return self.retry == other.retry and self.refused == other.refused
+
+    __hash__ = None  # type: ignore[assignment]  # mutable, as a dataclass with eq is
+
+    def __repr__(self) -> str:
+        return f"Delivery(retry={self.retry!r}, refused={self.refused!r})"
 
     @property
     def undelivered(self) -> set[str]:

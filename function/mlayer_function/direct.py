@@ -7,8 +7,7 @@ one instance (decoding, validating, predicting) is that instance's ``error``, ne
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from .batch_ports import Clock, Predictor
 from .decoding import BadRecord, RowRules, to_row
@@ -16,8 +15,7 @@ from .delivery import SYSTEMIC_ERRORS, cut, describe
 from .predict_isolation import predict_isolating
 
 
-@dataclass(frozen=True)
-class DirectResult:
+class DirectResult(NamedTuple):
     predictions: list[dict[str, Any]]
     predicted: int
     errors: int

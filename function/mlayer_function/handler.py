@@ -24,9 +24,8 @@ import os
 import sys
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from . import STARTED as PACKAGE_STARTED
 from . import batch, direct, sinks, snapstart, telemetry
@@ -44,8 +43,7 @@ if TYPE_CHECKING:  # imported when needed: a shadow's threads and zips, files' r
 IMPORTED = time.perf_counter()  # the function's own modules are in: the "imports" phase
 
 
-@dataclass(frozen=True)
-class Settings:
+class Settings(NamedTuple):  # not a dataclass: dataclasses (and inspect) cost a cold start
     model_dir: str = DEFAULT_MODEL_DIR
     output: str = "stdout://"
     dead_letter: str = ""
@@ -167,7 +165,7 @@ class App:
         failed = outcome.failed[:1] if first_only else outcome.failed
         self._metrics(
             source,
-            outcome.metrics.__dict__,
+            outcome.metrics._asdict(),
             context,
             checkpoint=outcome.checkpoint.item_id if outcome.checkpoint else None,
             accounting=outcome.accounting,

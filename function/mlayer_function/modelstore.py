@@ -11,7 +11,6 @@ import math
 import os
 import sys
 import time
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from .decoding import BadRecord, RowRules, to_row
@@ -35,25 +34,33 @@ DEFAULT_MODEL_DIR = "/opt/mlayer"
 SAMPLE_TOLERANCE = 1e-6
 
 
-@dataclass
 class LoadedModel:
     """A scikit-learn ServingModel: the pipeline in manifest order, preprocessors' transform,
-    then the model's outputs."""
+    then the model's outputs. (Not a dataclass: dataclasses and inspect cost a cold start.)"""
 
-    version: str
-    input_kind: str
-    n_features: int | None
-    preprocessors: list[Any]
-    estimator: Any  # a scikit-learn estimator (untyped)
-    with_proba: bool
-    class_keys: list[str] | None
-    manifest: dict[str, Any] = field(repr=False)
-    load_ms: float = 0.0
-    # tabular.TableSchema of a "table" model (RowRules checks records with it)
-    table: TableSchema | None = None
-    check_ms: float = 0.0  # what predicting the manifest's samples took at load (in load_ms)
-    # load_model's steps, ms (FORMATS.md)
-    phases: dict[str, Any] = field(default_factory=dict, repr=False)
+    def __init__(
+        self,
+        version: str,
+        input_kind: str,
+        n_features: int | None,
+        preprocessors: list[Any],
+        estimator: Any,  # a scikit-learn estimator (untyped)
+        with_proba: bool,
+        class_keys: list[str] | None,
+        manifest: dict[str, Any],
+        load_ms: float = 0.0,
+        table: TableSchema | None = None,
+        check_ms: float = 0.0,
+        phases: dict[str, Any] | None = None,
+    ) -> None:
+        self.version, self.input_kind, self.n_features = version, input_kind, n_features
+        self.preprocessors, self.estimator = preprocessors, estimator
+        self.with_proba, self.class_keys, self.manifest = with_proba, class_keys, manifest
+        self.load_ms = load_ms
+        # tabular.TableSchema of a "table" model (RowRules checks records with it)
+        self.table = table
+        self.check_ms = check_ms  # what predicting the manifest's samples took at load (in load_ms)
+        self.phases: dict[str, Any] = {} if phases is None else phases  # load_model's steps, ms
 
     def transform(self, rows: list[Any]) -> object:
         x: Any = rows  # then an array, a DataFrame, each step's output

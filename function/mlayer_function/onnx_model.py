@@ -11,7 +11,6 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from .model_manifest import ModelIntegrityError, read_manifest, verify_file
@@ -53,25 +52,34 @@ def _dtype(spec: Mapping[str, Any]) -> Any:  # a numpy scalar type
     return np.float64 if spec.get("elem") == "double" else np.float32
 
 
-@dataclass
 class OnnxModel:
-    """An ONNX graph as a serving.ServingModel: ``predict(rows) -> (labels, probas)``."""
+    """An ONNX graph as a serving.ServingModel: ``predict(rows) -> (labels, probas)``.
+    (Not a dataclass: dataclasses and inspect cost a cold start.)"""
 
-    version: str
-    input_kind: str
-    n_features: int | None
-    session: Any  # an onnxruntime.InferenceSession (untyped)
-    inputs: list[dict[str, Any]]
-    label_output: str
-    proba_output: str | None
-    class_keys: list[str] | None
-    labels: dict[Any, Any]  # the label tensor's values -> the classes as published
-    manifest: dict[str, Any] = field(repr=False)
-    load_ms: float = 0.0
-    table: TableSchema | None = None  # a "table" model's columns (RowRules checks records)
-    threads: int = 1
-    check_ms: float = 0.0  # the manifest samples' self-check (modelstore.check_samples)
-    phases: dict[str, Any] = field(default_factory=dict, repr=False)  # modelstore.load_model's
+    def __init__(
+        self,
+        version: str,
+        input_kind: str,
+        n_features: int | None,
+        session: Any,  # an onnxruntime.InferenceSession (untyped)
+        inputs: list[dict[str, Any]],
+        label_output: str,
+        proba_output: str | None,
+        class_keys: list[str] | None,
+        labels: dict[Any, Any],  # the label tensor's values -> the classes as published
+        manifest: dict[str, Any],
+        load_ms: float = 0.0,
+        table: TableSchema | None = None,  # a "table" model's columns (RowRules checks records)
+        threads: int = 1,
+        check_ms: float = 0.0,  # the manifest samples' self-check (modelstore.check_samples)
+        phases: dict[str, Any] | None = None,  # modelstore.load_model's
+    ) -> None:
+        self.version, self.input_kind, self.n_features = version, input_kind, n_features
+        self.session, self.inputs = session, inputs
+        self.label_output, self.proba_output = label_output, proba_output
+        self.class_keys, self.labels, self.manifest = class_keys, labels, manifest
+        self.load_ms, self.table, self.threads, self.check_ms = load_ms, table, threads, check_ms
+        self.phases: dict[str, Any] = {} if phases is None else phases
 
     @property
     def with_proba(self) -> bool:

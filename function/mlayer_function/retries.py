@@ -12,7 +12,6 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
 
 RETRYABLE_CODES = frozenset(
     {
@@ -85,20 +84,36 @@ class Deadline:
         return math.inf if self._remaining is None else float(self._remaining())
 
 
-@dataclass(frozen=True)
 class Retry:
     """Attempts with exponential backoff that stop before the invocation's deadline.
 
     The function's boto3 clients make one HTTP attempt per call (sinks.make_client): these
-    rounds are the only retries, so none of them can run past what ``deadline`` allows.
+    rounds are the only retries, so none of them can run past what ``deadline`` allows. Set
+    once, never changed (a plain class, not a dataclass: dataclasses and the inspect module it
+    imports cost a cold start; tests/functional/test_onnx_cold_start.py keeps them out).
     """
 
-    attempts: int = 6
-    base_delay: float = 0.05
-    max_delay: float = 1.0
-    sleep: Callable[[float], None] = time.sleep
-    deadline: Deadline = field(default_factory=Deadline)
-    clock: Callable[[], float] = time.monotonic
+    __slots__ = ("attempts", "base_delay", "max_delay", "sleep", "deadline", "clock")
+
+    def __init__(
+        self,
+        attempts: int = 6,
+        base_delay: float = 0.05,
+        max_delay: float = 1.0,
+        sleep: Callable[[float], None] = time.sleep,
+        deadline: Deadline | None = None,  # None: a Deadline of its own, never armed
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.attempts, self.base_delay, self.max_delay = attempts, base_delay, max_delay
+        self.sleep, self.clock = sleep, clock
+        self.deadline = Deadline() if deadline is None else deadline
+
+    def __repr__(self) -> str:
+        return (
+            f"Retry(attempts={self.attempts!r}, base_delay={self.base_delay!r}, "
+            f"max_delay={self.max_delay!r}, sleep={self.sleep!r}, deadline={self.deadline!r}, "
+            f"clock={self.clock!r})"
+        )
 
     def delay(self, retry: int) -> float:
         """The pause before retry number ``retry`` (0 for the first retry)."""

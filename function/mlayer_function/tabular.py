@@ -10,8 +10,7 @@ failing the batch's single vectorized call. pandas is imported only when a table
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from .datetimes import UNITS, DateError, parse
 from .decoding import BadRecord
@@ -29,8 +28,7 @@ def _type_name(value: object) -> str:
     return "null" if value is None else type(value).__name__
 
 
-@dataclass(frozen=True)
-class Column:
+class Column(NamedTuple):
     name: str
     kind: str
     nullable: bool
