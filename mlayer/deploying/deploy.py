@@ -18,7 +18,7 @@ from pathlib import Path
 from mlayer.arns import layer_name
 from mlayer.config import Settings
 from mlayer.deploying import file_trigger_deploy, role
-from mlayer.deploying.deploy_apply import DeployIncompleteError, apply_plan
+from mlayer.deploying.deploy_apply import apply_plan
 from mlayer.deploying.deploy_plan import (
     HANDLER,
     Change,
@@ -31,6 +31,7 @@ from mlayer.deploying.deploy_plan import (
     plan_function,
     plan_trigger,
 )
+from mlayer.deploying.deploy_progress import DeployIncompleteError
 from mlayer.deploying.function_code import build_code_zip
 from mlayer.errors import NotFoundError
 from mlayer.gateway import Gateway

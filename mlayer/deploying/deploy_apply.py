@@ -27,95 +27,15 @@ that completes it (re-running deploy-function plans from that state and does onl
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from mlayer.deploying.deploy_plan import AliasPlan, FunctionPlan, TriggerPlan
-from mlayer.errors import AwsError, ConflictError, IncompleteError, MlayerError
+from mlayer.deploying.deploy_progress import LOST_ANSWER, Progress, state_facts
+from mlayer.errors import AwsError, ConflictError, MlayerError
 from mlayer.gateway import Gateway
 from mlayer.gateway.views import TMP_KEY, FunctionConfig
 from mlayer.publishing.relink import Relinker
-
-RERUN = "mlayer deploy-function"
-
-
-class DeployIncompleteError(IncompleteError):
-    """deploy-function stopped part-way: ``stage`` names the state the function was left in;
-    ``maybe_stage`` the one it is in instead if AWS applied a write whose answer was lost."""
-
-    def __init__(
-        self, message: str, hint: str, code: str, stage: str, maybe_stage: str | None = None
-    ) -> None:
-        super().__init__(message, hint, code, stage)
-        self.maybe_stage = maybe_stage
-
-    def to_dict(self) -> dict[str, Any]:
-        return {**super().to_dict(), "maybe_stage": self.maybe_stage}
-
-
-# Failures after which a write may have been applied: the request went out, the answer did not
-# come back (a connection that could not be made is not one of them).
-LOST_ANSWER = {"ReadTimeoutError", "ConnectionClosedError", "ResponseStreamingError"}
-
-
-# stage -> the state the function is in when the NEXT step fails (what the user is told).
-STATES = {
-    "nothing": "Nothing was changed: {name} is exactly as it was.",
-    "configuration": (
-        "{name} has the new configuration ({keys}) and its old code (sha256 {old_code}): it "
-        "keeps working, the old code running with the new settings."
-    ),
-    "code": (
-        "{name} has the new code and configuration, but its handler is still {old_handler!r}: "
-        "it cannot start until the handler is set."
-    ),
-    "latest": (
-        "$LATEST of {name} is complete (new code and configuration); alias {alias} {alias_old}."
-    ),
-    "alias": (
-        "{name} and alias {alias} (version {new_version}) are complete; the alias's "
-        "provisioned concurrency is still {pc_before}."
-    ),
-    "function": "{name}{alias_part} is complete; the Kinesis trigger keeps its old settings.",
-    "complete": "{name}{alias_part} and its Kinesis trigger are complete.",
-}
-
-
-@dataclass
-class Progress:
-    """What is done so far, for the message of a failure."""
-
-    name: str
-    stage: str = "nothing"
-    facts: dict[str, Any] = field(default_factory=dict)
-
-    def fail(self, exc: MlayerError, step: str, maybe: str | None = None) -> DeployIncompleteError:
-        state = STATES[self.stage].format(name=self.name, **self.facts)
-        if maybe:
-            after = STATES[maybe].format(name=self.name, **self.facts)
-            state = (
-                "Its answer was lost, so AWS may have applied that call: either "
-                f"{state[0].lower()}{state[1:]} Or {after[0].lower()}{after[1:]}"
-            )
-        if isinstance(exc, ConflictError):
-            cause = (
-                f"someone else changed {self.name} while deploy-function was applying its plan "
-                "(a relink, a rollback or another deploy); nothing of theirs was undone"
-            )
-        else:
-            cause = exc.message
-        rerun = (
-            f"run `{RERUN}` again (same configuration and options): it reads the function as "
-            "it is now and does only what is left."
-        )
-        first = "" if isinstance(exc, ConflictError) or not exc.hint else exc.hint + " Then "
-        return DeployIncompleteError(
-            f"deploy-function stopped while {step}: {cause}. {state}",
-            first + (rerun if first else rerun[0].upper() + rerun[1:]),
-            getattr(exc, "code", "") or type(exc).__name__,
-            self.stage,
-            maybe,
-        )
 
 
 class Applier:
@@ -227,6 +147,47 @@ def apply_trigger(gw: Gateway, tplan: TriggerPlan, target: str) -> str:
     return uuid
 
 
+@dataclass(frozen=True)
+class FunctionSteps:
+    """Which of the function's writes (steps 1-3 above) a plan needs."""
+
+    keys: list[str]  # step 1's configuration keys (the handler too when the code stays)
+    code: bool  # step 2: code or Architectures changed
+    handler: bool  # step 3: the handler alone, after the code
+
+
+def function_steps(fplan: FunctionPlan) -> FunctionSteps:
+    keys = [c.key for c in fplan.changes if c.key not in ("Architectures", "Handler")]
+    handler = any(c.key == "Handler" for c in fplan.changes)
+    code_step = fplan.code_changed or any(c.key == "Architectures" for c in fplan.changes)
+    if handler and not code_step:
+        keys.append("Handler")  # no code change: the handler goes with the rest
+    return FunctionSteps(keys, code_step, handler and code_step)
+
+
+@dataclass
+class Steps:
+    """Runs each write as a named step, so a failure says what it was doing and which state
+    it left (or, for a lost answer, which two states the function may be in)."""
+
+    applier: Applier
+    progress: Progress
+
+    def run(self, what: str, action: Callable[[], Any], done: str) -> Any:
+        """``action``; the function is in state ``done`` once AWS accepted its write."""
+        applier, progress = self.applier, self.progress
+        applier.written = lambda: setattr(progress, "stage", done)
+        try:
+            out = action()
+        except MlayerError as exc:
+            lost = applier.sending and getattr(exc, "code", "") in LOST_ANSWER
+            applier.sending = False
+            maybe = done if lost and done != progress.stage else None
+            raise progress.fail(exc, what, maybe) from exc
+        progress.stage = done
+        return out
+
+
 def apply_plan(
     gw: Gateway,
     relinker: Relinker,
@@ -239,89 +200,69 @@ def apply_plan(
     code_sha: str,
 ) -> tuple[str, str, str]:
     """Apply in the module's order; (function ARN, alias ARN, mapping UUID)."""
-    name = fplan.name
-    applier = Applier(gw, relinker, read)
-    progress = Progress(name)
-    function_arn = read.arn if read else ""
-    keys = [c.key for c in fplan.changes if c.key not in ("Architectures", "Handler")]
-    handler = any(c.key == "Handler" for c in fplan.changes)
-    code_step = fplan.code_changed or any(c.key == "Architectures" for c in fplan.changes)
-    if handler and not code_step:
-        keys.append("Handler")  # no code change: the handler goes with the rest
-    progress.facts = {
-        "keys": ", ".join(keys) or "none",
-        "old_code": read.code_sha256[:12] if read and read.code_sha256 else "?",
-        "old_handler": read.handler if read else None,
-        "alias": aplan.alias if aplan else "",
-        "alias_old": f"still points to version {aplan.version}, whole and old, which is what "
-        "the trigger invokes"
-        if aplan and aplan.version
-        else "does not exist yet (nor does a trigger on it)",
-        "pc_before": aplan.pc_before if aplan else 0,
-        "new_version": "",
-        "alias_part": f" and alias {aplan.alias}" if aplan else "",
-    }
-
-    def step(what: str, action: Callable[[], object], done: str) -> object:
-        applier.written = lambda: setattr(progress, "stage", done)
-        try:
-            out = action()
-        except MlayerError as exc:
-            lost = applier.sending and getattr(exc, "code", "") in LOST_ANSWER
-            applier.sending = False
-            maybe = done if lost and done != progress.stage else None
-            raise progress.fail(exc, what, maybe) from exc
-        progress.stage = done
-        return out
-
-    if fplan.create:
-        created = step(
-            "creating the function",
-            lambda: applier.create(fplan, code, "mlayer prediction function"),
-            "latest",
-        )
-        function_arn = created.arn if isinstance(created, FunctionConfig) else function_arn
-    else:
-        if keys:
-            step(
-                "updating the configuration",
-                lambda: applier.configure(fplan, keys),
-                "configuration",
-            )
-        if code_step:
-            step("updating the code", lambda: applier.code(fplan, code, code_sha), "code")
-        if handler and code_step:
-            step(
-                "setting the handler",
-                lambda: applier.configure(fplan, ["Handler"]),
-                "latest",
-            )
-        progress.stage = "latest"
-    alias_arn = ""
-    if aplan is not None:
-        if aplan.publish:
-            version = step(
-                f"publishing a version and moving alias {aplan.alias}",
-                lambda: applier.publish(name, aplan),
-                "alias",
-            )
-            progress.facts["new_version"] = version
-        progress.stage = "alias"
-        if aplan.pc_changed:
-            step(
-                f"setting the provisioned concurrency of alias {aplan.alias}",
-                lambda: applier.provisioned(name, aplan),
-                "function",
-            )
-        alias_arn = f"{function_arn}:{aplan.alias}"
+    plan = function_steps(fplan)
+    progress = Progress(fplan.name, facts=state_facts(read, aplan, plan.keys))
+    steps = Steps(Applier(gw, relinker, read), progress)
+    function_arn = _apply_function(steps, read, fplan, plan, code, code_sha)
+    alias_arn = _apply_alias(steps, fplan.name, aplan, function_arn) if aplan is not None else ""
     progress.stage = "function"
     uuid = ""
     if tplan is not None:
         uuid = str(
-            step(
+            steps.run(
                 "applying the Kinesis trigger",
-                lambda: applier.write(apply_trigger, gw, tplan, alias_arn or function_arn),
+                lambda: steps.applier.write(apply_trigger, gw, tplan, alias_arn or function_arn),
                 "complete",
             )
         )
     return function_arn, alias_arn, uuid
+
+
+def _apply_function(
+    steps: Steps,
+    read: FunctionConfig | None,
+    fplan: FunctionPlan,
+    plan: FunctionSteps,
+    code: bytes,
+    code_sha: str,
+) -> str:
+    """Create the function, or steps 1-3; $LATEST is complete after them. Its ARN."""
+    applier = steps.applier
+    if fplan.create:
+        created = steps.run(
+            "creating the function",
+            lambda: applier.create(fplan, code, "mlayer prediction function"),
+            "latest",
+        )
+        return created.arn if isinstance(created, FunctionConfig) else (read.arn if read else "")
+    if plan.keys:
+        steps.run(
+            "updating the configuration",
+            lambda: applier.configure(fplan, plan.keys),
+            "configuration",
+        )
+    if plan.code:
+        steps.run("updating the code", lambda: applier.code(fplan, code, code_sha), "code")
+    if plan.handler:
+        steps.run("setting the handler", lambda: applier.configure(fplan, ["Handler"]), "latest")
+    steps.progress.stage = "latest"
+    return read.arn if read else ""
+
+
+def _apply_alias(steps: Steps, name: str, aplan: AliasPlan, function_arn: str) -> str:
+    """Step 4: a version published and the alias moved, then its provisioned concurrency."""
+    if aplan.publish:
+        version = steps.run(
+            f"publishing a version and moving alias {aplan.alias}",
+            lambda: steps.applier.publish(name, aplan),
+            "alias",
+        )
+        steps.progress.facts["new_version"] = version
+    steps.progress.stage = "alias"
+    if aplan.pc_changed:
+        steps.run(
+            f"setting the provisioned concurrency of alias {aplan.alias}",
+            lambda: steps.applier.provisioned(name, aplan),
+            "function",
+        )
+    return f"{function_arn}:{aplan.alias}"

@@ -15,8 +15,9 @@ import pytest
 from botocore.stub import ANY, Stubber
 
 from mlayer.config import Settings, with_overrides
-from mlayer.deploying.deploy_apply import DeployIncompleteError, apply_plan
+from mlayer.deploying.deploy_apply import apply_plan
 from mlayer.deploying.deploy_plan import HANDLER, plan_alias, plan_function, plan_trigger
+from mlayer.deploying.deploy_progress import DeployIncompleteError
 from mlayer.gateway import Gateway
 from mlayer.gateway.views import Alias, EventSourceMapping, FunctionConfig
 from mlayer.publishing.relink import Relinker
