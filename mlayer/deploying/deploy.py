@@ -36,6 +36,7 @@ from mlayer.deploying.function_code import build_code_zip
 from mlayer.errors import NotFoundError
 from mlayer.gateway import Gateway
 from mlayer.gateway.views import TMP_KEY, Alias, EventSourceMapping, FunctionConfig
+from mlayer.policy.role_plan import RolePlan
 from mlayer.publishing import ephemeral
 from mlayer.publishing.compat import check_function_layers
 from mlayer.publishing.relink import Relinker
@@ -158,16 +159,74 @@ def deploy_function(
     relinker: Relinker | None = None,
 ) -> DeployResult:
     """Create or update the function, its alias and its trigger; idempotent (module docstring)."""
-    name, alias = settings.function.name, settings.model.alias
     relinker = relinker or Relinker(gw)
+    settings, rplan = _resolve(gw, settings, request)
+    code, code_sha = build_code_zip(workdir / "function.zip", function_dir)
+    config = _read(gw, relinker, settings.function.name)
+    result = _plan(gw, settings, request, config, rplan, code, code_sha)
+    if request.dry_run or not result.changed:
+        return result
+    confirm(f"Deploy {settings.function.name}?")
+    return _apply(gw, relinker, settings, config, code, result)
+
+
+def _resolve(
+    gw: Gateway, settings: Settings, request: DeployRequest
+) -> tuple[Settings, RolePlan | None]:
+    """The settings with the role the function will run under: with ``--create-role`` (or
+    ``role = "create"``) the created role's ARN, so the function is planned with it."""
     if request.create_role:
         settings = replace(settings, function=replace(settings.function, role="create"))
     rplan = role.plan(gw, settings) if role.uses_created_role(settings) else None
-    if rplan is not None:  # the function is planned with the created role's ARN
+    if rplan is not None:
         settings = replace(settings, function=replace(settings.function, role=rplan.arn))
-    code, code_sha = build_code_zip(workdir / "function.zip", function_dir)
-    config = _read(gw, relinker, name)
+    return settings, rplan
+
+
+def _plan(
+    gw: Gateway,
+    settings: Settings,
+    request: DeployRequest,
+    config: FunctionConfig | None,
+    rplan: RolePlan | None,
+    code: bytes,
+    code_sha: str,
+) -> DeployResult:
+    """Every decision, from reads only: the function, its alias, both triggers (unapplied)."""
+    name, alias = settings.function.name, settings.model.alias
     live_alias, alias_version, provisioned = _alias_reads(gw, name, alias, config is not None)
+    fplan, warnings = _function_plan(gw, settings, request, config, alias_version, code_sha)
+    aplan = plan_alias(settings, fplan, config, live_alias, alias_version, provisioned)
+    tplan = _trigger_plan(gw, settings, config, live_alias)
+    splan = file_trigger_deploy.plan(gw, settings, config)  # [trigger] s3
+    function_arn = config.arn if config else ""
+    return DeployResult(
+        fplan,
+        tplan,
+        applied=False,
+        dry_run=request.dry_run,
+        function_arn=function_arn,
+        alias_arn=f"{function_arn}:{alias}" if live_alias else "",
+        mapping_uuid=(tplan.uuid or "") if tplan else "",
+        code_sha256=code_sha,
+        code_size=len(code),
+        warnings=tuple(warnings),
+        alias=aplan,
+        role=rplan,
+        files=splan,
+    )
+
+
+def _function_plan(
+    gw: Gateway,
+    settings: Settings,
+    request: DeployRequest,
+    config: FunctionConfig | None,
+    alias_version: FunctionConfig | None,
+    code_sha: str,
+) -> tuple[FunctionPlan, list[str]]:
+    """The function's plan with /tmp fitted to its model, refused before any write when
+    SnapStart's /tmp limit or the layers' compatibility (compat.py) says no; its warnings."""
     store = ArtifactStore(gw, settings.artifacts.bucket)
     fplan = plan_function(
         settings,
@@ -187,49 +246,48 @@ def deploy_function(
             model_layer=settings.model.layer,
             allow_mismatch=request.allow_version_mismatch,
         )
-    aplan = plan_alias(settings, fplan, config, live_alias, alias_version, provisioned)
-    tplan = _trigger_plan(gw, settings, config, live_alias)
-    splan = file_trigger_deploy.plan(gw, settings, config)  # [trigger] s3
-    function_arn = config.arn if config else ""
-    result = DeployResult(
-        fplan,
-        tplan,
-        applied=False,
-        dry_run=request.dry_run,
-        function_arn=function_arn,
-        alias_arn=f"{function_arn}:{alias}" if live_alias else "",
-        mapping_uuid=(tplan.uuid or "") if tplan else "",
-        code_sha256=code_sha,
-        code_size=len(code),
-        warnings=tuple(warnings),
-        alias=aplan,
-        role=rplan,
-        files=splan,
-    )
-    if request.dry_run or not result.changed:
-        return result
-    confirm(f"Deploy {name}?")
+    return fplan, warnings
 
-    # The code zip is kept in the artifact bucket by its sha256, as layer zips are: the local
-    # emulation runs the function from there (moto cannot hand the code back).
-    bucket = settings.artifacts.bucket
-    key = function_key(code_sha)
-    gw.ensure_bucket(bucket)
-    if not gw.object_exists(bucket, key):
-        gw.put_bytes(bucket, key, code, content_type="application/zip")
 
-    if rplan is not None and rplan.changed:  # before the function runs under it
-        role.apply(gw, rplan)
+def _apply(
+    gw: Gateway,
+    relinker: Relinker,
+    settings: Settings,
+    config: FunctionConfig | None,
+    code: bytes,
+    planned: DeployResult,
+) -> DeployResult:
+    """The writes: the code zip kept, the created role, the function, alias and stream trigger
+    (deploy_apply.py's order), then the file trigger once the function exists."""
+    _keep_code(gw, settings.artifacts.bucket, code, planned.code_sha256)
+    if planned.role is not None and planned.role.changed:  # before the function runs under it
+        role.apply(gw, planned.role)
     function_arn, alias_arn, mapping_uuid = apply_plan(
-        gw, relinker, config, fplan, aplan, tplan, code=code, code_sha=code_sha
+        gw,
+        relinker,
+        config,
+        planned.function,
+        planned.alias,
+        planned.trigger,
+        code=code,
+        code_sha=planned.code_sha256,
     )
-    if splan is not None and splan.changed:  # once the function (and its alias) exist
-        file_trigger_deploy.apply(gw, splan)
+    if planned.files is not None and planned.files.changed:  # once the function (alias) exists
+        file_trigger_deploy.apply(gw, planned.files)
     return replace(
-        result,
+        planned,
         applied=True,
         dry_run=False,
         function_arn=function_arn,
         alias_arn=alias_arn,
         mapping_uuid=mapping_uuid,
     )
+
+
+def _keep_code(gw: Gateway, bucket: str, code: bytes, code_sha: str) -> None:
+    """The code zip kept in the artifact bucket by its sha256, as layer zips are: the local
+    emulation runs the function from there (moto cannot hand the code back)."""
+    key = function_key(code_sha)
+    gw.ensure_bucket(bucket)
+    if not gw.object_exists(bucket, key):
+        gw.put_bytes(bucket, key, code, content_type="application/zip")
