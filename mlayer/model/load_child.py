@@ -3,7 +3,8 @@
 The scan (mlayer.model.pickles) judges a pickle without running it; loading it still runs scikit-
 learn's native code on what the pickle holds. That happens here in a child Python (one per
 publish: ``sys.executable`` on this interpreter's path, a fresh process that re-runs none of
-the caller's code), given the very bytes that were hashed and scanned, on its stdin. The child loads each artifact
+the caller's code; on Linux a fork of a warm server started the same way, mlayer.model.load_server),
+given the very bytes that were hashed and scanned, on its stdin. The child loads each artifact
 from memory, checks its role, chooses the input kind and schema, reads the classes and runs the
 ``--sample`` records, and answers with plain JSON. A child killed by a signal (a segmentation
 fault in native code, an abort) becomes a ModelError naming the signal: exit 1, nothing
@@ -23,6 +24,7 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from mlayer import errors
+from mlayer.model import load_server
 
 
 @dataclass(frozen=True)
@@ -50,12 +52,21 @@ def load_in_child(
     """Load and inspect the pipeline in a child process; ModelError if it fails or crashes."""
     request = {
         "paths": [str(p) for p in paths],
-        "code_dirs": list(code_dirs),
+        "code_dirs": [os.path.abspath(d) for d in code_dirs],  # the warm server's cwd is its own
         "top_classes": list(top_classes),
         "input_kind": input_kind,
         "records": None if records is None else list(records),
     }
     given = b"".join(_framed(part) for part in (json.dumps(request).encode(), *blobs))
+    ran = load_server.run(given, _HANDLER) if load_server.available() else None
+    if ran is None:  # not Linux, or the warm server failed: a fresh child for this request
+        ran = _one_shot(given)
+    if ran.code != 0 or not ran.answer:
+        raise _crashed(ran.code, paths, ran.stderr)
+    return _answer(json.loads(ran.answer))
+
+
+def _one_shot(given: bytes) -> load_server.Ran:
     # a fresh interpreter on this one's path: nothing of the caller's __main__ is re-run
     boot = "import sys, json; sys.path[:0] = json.loads(sys.argv[1]); " + _BOOT
     child = subprocess.run(
@@ -64,12 +75,11 @@ def load_in_child(
         capture_output=True,
         check=False,
     )
-    if child.returncode != 0 or not child.stdout:
-        raise _crashed(child.returncode, paths, child.stderr)
-    return _answer(json.loads(child.stdout))
+    return load_server.Ran(child.returncode, child.stdout, child.stderr)
 
 
 _BOOT = "from mlayer.model.load_child import child_main; child_main()"
+_HANDLER = "mlayer.model.load_child:answer"  # what a fork of the warm server calls
 
 
 def _framed(data: bytes) -> bytes:
@@ -121,20 +131,25 @@ def _answer(doc: dict[str, Any]) -> Loaded:
 
 
 def child_main() -> None:
-    """The child: read the request and the bytes on stdin, load, inspect, answer on stdout."""
+    """The one-shot child: the request and the bytes on stdin, the answer on stdout."""
     answer_to = os.fdopen(os.dup(1), "wb")
     os.dup2(2, 1)  # whatever the model prints goes to stderr, not into the answer
-    try:
-        request = json.loads(_unframed(sys.stdin.buffer))
-        blobs = [_unframed(sys.stdin.buffer) for _ in request["paths"]]
-        sys.path[:0] = request["code_dirs"]
-        answer = inspect_loaded(load_all(blobs, request["paths"]), request)
-    except errors.MlayerError as exc:
-        answer = {"error": type(exc).__name__, "message": exc.message, "hint": exc.hint}
-    except Exception as exc:  # reported, never a traceback on the user's terminal
-        answer = {"error": "ModelError", "message": f"{type(exc).__name__}: {exc}", "hint": ""}
-    answer_to.write(json.dumps(answer).encode())
+    answer_to.write(answer(sys.stdin.buffer))
     answer_to.close()
+
+
+def answer(given: BinaryIO) -> bytes:
+    """Read the request and the bytes, load, inspect: the answer as JSON (a refusal included)."""
+    try:
+        request = json.loads(_unframed(given))
+        blobs = [_unframed(given) for _ in request["paths"]]
+        sys.path[:0] = request["code_dirs"]
+        doc = inspect_loaded(load_all(blobs, request["paths"]), request)
+    except errors.MlayerError as exc:
+        doc = {"error": type(exc).__name__, "message": exc.message, "hint": exc.hint}
+    except Exception as exc:  # reported, never a traceback on the user's terminal
+        doc = {"error": "ModelError", "message": f"{type(exc).__name__}: {exc}", "hint": ""}
+    return json.dumps(doc).encode()
 
 
 def load_all(blobs: Sequence[bytes], paths: Sequence[str]) -> list[Any]:

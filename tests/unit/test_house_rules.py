@@ -61,6 +61,7 @@ def test_subprocesses_only_in_build_local_and_the_demo():
         "mlayer/demo/story.py",
         "mlayer/demo/host.py",  # the type of what demo.mlayer returns, for the demo's steps
         "mlayer/model/load_child.py",
+        "mlayer/model/load_server.py",  # the load_child's warm fork server
     )
     offenders = [
         rel(p)
