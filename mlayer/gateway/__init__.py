@@ -13,7 +13,11 @@ One facade, ``Gateway``, assembled from one module per service so each stays sma
   iam.py       the function's role and its policies; credentials of an assumed role
   file_events.py a bucket's Lambda notifications, S3's permission to invoke, an object's head
 Production calls only: what the demo and tests use to set up and inspect AWS lives in
-mlayer/local/sandbox.py, on top of ``call``/``paginate``.
+mlayer/local/sandbox.py, on top of ``call``/``paginate``; where the demo reads or writes
+AWS-shaped data, typed functions (not on Gateway) keep the shapes here:
+  kinesis_records.py records put on a stream, and a batch as Lambda hands it over
+  dynamodb.py        a table's items as plain rows
+  iam_users.py       the Sids of a user's inline policy, read back
 """
 
 from __future__ import annotations
