@@ -24,12 +24,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
-from .batch_ports import Clock, DeadLetterSink, OutputSink, Predictor
 from .decoding import BadRecord, RowRules, decode_payload, to_row
 from .delivery import SYSTEMIC_ERRORS, Delivery, Prepared, TooBig, cut, describe, new_tuple
 from .predict_isolation import predict_isolating
+
+if TYPE_CHECKING:  # protocols for the annotations only: building them costs a cold start
+    from .batch_ports import Clock, DeadLetterSink, OutputSink, Predictor
 
 PREDICTED = "predicted"
 DEAD_LETTERED = "dead_lettered"

@@ -31,7 +31,6 @@ from .delivery import (
     utf8,
 )
 from .retries import Retry, is_retryable
-from .sink_s3 import parse_s3_url
 
 
 class OverflowFailed(Exception):
@@ -48,6 +47,8 @@ class OverflowStore:
     def from_url(
         cls, url: str, client_factory: Callable[[str], Any], retry: Retry
     ) -> OverflowStore:
+        from .sink_s3 import parse_s3_url  # only with an overflow configured: a cold start's cost
+
         scheme, sep, rest = url.partition("://")
         bucket, prefix = parse_s3_url(rest)
         if scheme != "s3" or not sep or not bucket:

@@ -28,8 +28,7 @@ from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from . import STARTED as PACKAGE_STARTED
-from . import batch, direct, sinks, snapstart, telemetry
-from .batch_ports import Clock, OutputSink
+from . import batch, sinks, snapstart, telemetry
 from .decoding import RowRules
 from .delivery import new_tuple
 from .file_events import is_file_event
@@ -39,6 +38,7 @@ from .serving import ServingModel
 
 if TYPE_CHECKING:  # imported when needed: a shadow's threads and zips, files' readers and
     from . import files, shadow  # writers, cost a cold start that does not use them
+    from .batch_ports import Clock, OutputSink  # protocols: for the annotations only
 
 IMPORTED = time.perf_counter()  # the function's own modules are in: the "imports" phase
 
@@ -185,6 +185,8 @@ class App:
     def _direct(self, instances: object, context: object) -> dict[str, Any]:
         if not isinstance(instances, list):
             raise ValueError("'instances' must be a list")
+        from . import direct  # a direct invocation's own module: not a stream's cold start
+
         result = direct.predict_instances(
             instances, model=self.model, rules=self.rules, clock=self.clock
         )

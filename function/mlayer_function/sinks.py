@@ -5,14 +5,16 @@ share is delivery.py); this one names them by URL and builds the boto3 clients. 
 writes in batches within its service's limits and is idempotent on ``event_id`` wherever the
 service allows it, so a batch that Lambda delivers again leaves no duplicates (docs/FORMATS.md,
 "Replays"). boto3 is imported only here, and only when an AWS sink is configured (Lambda's
-runtime ships it).
+runtime ships it). Each sink's module is imported when its URL is read: a stdout:// function
+imports none of them (tests/functional/test_onnx_cold_start.py); ``sinks.S3Sink`` and the other
+names below still resolve, each on first use.
 """
 
 from __future__ import annotations
 
 import sys
 from collections.abc import Callable, Sequence
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from .deadletters import DeadLetters, OverflowStore
 from .delivery import (
@@ -26,10 +28,20 @@ from .delivery import (
     to_json_line,
 )
 from .retries import Deadline, Retry
-from .sink_dynamodb import DynamoDBSink, to_attribute
-from .sink_kinesis import KinesisSink
-from .sink_s3 import S3Sink, parse_s3_url
-from .sink_sqs import SqsSink
+
+if TYPE_CHECKING:  # imported on first use (module __getattr__ below), as a URL needs them
+    from .sink_dynamodb import DynamoDBSink, to_attribute
+    from .sink_kinesis import KinesisSink
+    from .sink_s3 import S3Sink
+    from .sink_sqs import SqsSink
+
+_LAZY = {  # name -> the module that defines it
+    "DynamoDBSink": "sink_dynamodb",
+    "to_attribute": "sink_dynamodb",
+    "KinesisSink": "sink_kinesis",
+    "S3Sink": "sink_s3",
+    "SqsSink": "sink_sqs",
+}
 
 __all__ = [
     "DeadLetters",
@@ -48,6 +60,18 @@ __all__ = [
     "sink_from_url",
     "to_attribute",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    """``sinks.S3Sink`` and the others in _LAZY: their module loads on first use."""
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(f".{module}", __package__), name)
+    globals()[name] = value
+    return value
 
 
 class StdoutSink(BaseSink):
@@ -109,12 +133,20 @@ def sink_from_url(
     if not rest:
         raise SinkConfigError(f"sink {url!r} names no {scheme} resource")
     if scheme == "s3":
+        from .sink_s3 import S3Sink, parse_s3_url
+
         bucket, prefix = parse_s3_url(rest)
         return S3Sink(client_factory("s3"), bucket, prefix, retry, warn)
     if scheme == "dynamodb":
+        from .sink_dynamodb import DynamoDBSink
+
         return DynamoDBSink(client_factory("dynamodb"), rest, retry, warn)
     if scheme == "kinesis":
+        from .sink_kinesis import KinesisSink
+
         return KinesisSink(client_factory("kinesis"), rest, retry, warn)
+    from .sink_sqs import SqsSink
+
     return SqsSink(client_factory("sqs"), rest, retry, warn)
 
 

@@ -15,12 +15,11 @@ runtimes, the local emulation, tests) the import fails and ``install`` does noth
 from __future__ import annotations
 
 import os
-import random
 import sys
 import time
 from typing import Any
 
-from . import direct, sinks, telemetry
+from . import sinks, telemetry
 
 try:
     from snapshot_restore_py import register_after_restore, register_before_snapshot
@@ -47,6 +46,8 @@ def warm_up_instances(app: Any) -> list[Any]:
 def before_snapshot(app: Any) -> None:
     """One warm-up predict; its failure is logged, never a failed snapshot (the model passed
     its self-check at load)."""
+    from . import direct  # a SnapStart runtime only: not every cold start's
+
     instances = warm_up_instances(app)
     started = time.perf_counter()
     try:
@@ -61,7 +62,10 @@ def before_snapshot(app: Any) -> None:
 
 
 def reseed() -> None:
-    """New seeds from the OS: every restored environment would otherwise draw the same numbers."""
+    """New seeds from the OS: every restored environment would otherwise draw the same numbers.
+    ``random`` is imported here, not at a cold start, which does not use it."""
+    import random
+
     random.seed(os.urandom(32))
     numpy = sys.modules.get("numpy")
     if numpy is not None:

@@ -12,7 +12,6 @@ from __future__ import annotations
 import math
 from typing import Any, NamedTuple
 
-from .datetimes import UNITS, DateError, parse
 from .decoding import BadRecord
 
 KINDS = ("number", "string", "boolean", "datetime")
@@ -82,6 +81,8 @@ class Column(NamedTuple):
                 f"wrong type: column {self.name!r} must be an ISO-8601 date-time string, "
                 f"got {_type_name(value)}"
             )
+        from .datetimes import DateError, parse  # datetime columns only: not a cold start's
+
         try:
             return parse(value, self.unit, self.timezone == "UTC")
         except DateError as exc:
@@ -119,11 +120,14 @@ class TableSchema:
             categories = raw.get("categories")
             raises = raw.get("handle_unknown") == "error" and categories is not None
             unit, timezone = raw.get("unit", "ns"), raw.get("timezone")
-            if kind == "datetime" and (unit not in UNITS or timezone not in TIMEZONES):
-                raise ValueError(
-                    f"input_schema column {name!r}: a datetime needs a unit in {tuple(UNITS)} "
-                    f"and a timezone in {TIMEZONES}"
-                )
+            if kind == "datetime":
+                from .datetimes import UNITS
+
+                if unit not in UNITS or timezone not in TIMEZONES:
+                    raise ValueError(
+                        f"input_schema column {name!r}: a datetime needs a unit in "
+                        f"{tuple(UNITS)} and a timezone in {TIMEZONES}"
+                    )
             columns.append(
                 Column(
                     name,
