@@ -14,12 +14,14 @@ from typing import TYPE_CHECKING, Any, Protocol
 if TYPE_CHECKING:
     import subprocess
 
+    from mlayer.demo.data import DemoModel
     from mlayer.gateway import Gateway
 
 
 class DemoHost(Protocol):
     workdir: Path
     gateway: Gateway | None
+    env: dict[str, str]  # the deployer's shell, which the commands run in
     say: Callable[[str], None]
 
     def mlayer(
@@ -38,6 +40,10 @@ class DemoHost(Protocol):
 
     def grant(self, folder: Path) -> None:
         """Give the deployer exactly `mlayer policy --deployer` of ``folder``'s mlayer.toml."""
+        ...
+
+    def publish(self, model: DemoModel) -> None:
+        """`mlayer publish-model` of ``model`` as the story's main function serves it."""
         ...
 
     def skip_onnx(self, why: str) -> None:

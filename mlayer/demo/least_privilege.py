@@ -22,6 +22,8 @@ from typing import TYPE_CHECKING, Any
 from mlayer.config import load_settings
 from mlayer.errors import MlayerError
 from mlayer.gateway import Gateway
+from mlayer.gateway.dynamodb import scan_rows
+from mlayer.gateway.iam_users import user_policy_sids
 from mlayer.local import enforced, sandbox
 from mlayer.local.aws import LocalAws
 
@@ -86,7 +88,7 @@ class DemoPrincipals:
         else:
             self.deployer = sandbox.create_user(self.admin_gateway, DEPLOYER, policy, function)
         self.policies[function] = policy
-        sids = [st["Sid"] for st in policy["Statement"]]
+        sids = user_policy_sids(self.admin_gateway, DEPLOYER, function)
         demo.say(
             f"  (as the administrator) the deployer now holds, for {function}, exactly these "
             f"{len(sids)} statements:\n  {', '.join(sids)}"
@@ -112,7 +114,7 @@ class DemoPrincipals:
             f"mlayer-{doc.get('function')}: "
             + ("nothing missing" if missing == [] else f"missing {missing}"),
         )
-        refused = self.refused(lambda gw: sandbox.scan_table(gw, table))
+        refused = self.refused(lambda gw: scan_rows(gw, table))
         demo.check(
             "iam: the deployer is refused what its policies do not grant",
             refused.startswith("AccessDenied: ") and "dynamodb:Scan" in refused,

@@ -15,11 +15,14 @@ import json
 import statistics
 import sys
 import time
-from typing import TYPE_CHECKING
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from mlayer.build.runner import probe_version
 from mlayer.demo import data as demo_data
+from mlayer.gateway.kinesis_records import lambda_event
 from mlayer.interpreters import find_python
+from mlayer.local import sandbox
 from mlayer.shipped import shipped_path
 
 if TYPE_CHECKING:
@@ -29,6 +32,8 @@ FUNCTION = "mlayer-demo-onnx"
 TABLE = "mlayer-demo-onnx-predictions"
 BATCH = 100
 REPEAT = 4  # one cold invocation and three warm ones
+REGION, ACCOUNT = "us-east-1", "123456789012"  # the embedded AWS's
+EVENT_ROLE = f"arn:aws:iam::{ACCOUNT}:role/mlayer-demo-role"
 
 
 def onnx_runtime() -> tuple[str | None, str]:
@@ -53,33 +58,6 @@ def onnx_runtime() -> tuple[str | None, str]:
     )
 
 
-def kinesis_event(payloads: list[bytes], stream_arn: str) -> dict:
-    """A Kinesis batch as Lambda hands it over (what `invoke --event` takes)."""
-    import base64
-
-    return {
-        "Records": [
-            {
-                "kinesis": {
-                    "kinesisSchemaVersion": "1.0",
-                    "partitionKey": f"batch-{i}",
-                    "sequenceNumber": str(1000 + i),
-                    "data": base64.b64encode(data).decode(),
-                    "approximateArrivalTimestamp": 1764460800.0,
-                },
-                "eventSource": "aws:kinesis",
-                "eventVersion": "1.0",
-                "eventID": f"shardId-000000000000:{1000 + i}",
-                "eventName": "aws:kinesis:record",
-                "invokeIdentityArn": "arn:aws:iam::123456789012:role/mlayer-demo-role",
-                "awsRegion": "us-east-1",
-                "eventSourceARN": stream_arn,
-            }
-            for i, data in enumerate(payloads)
-        ]
-    }
-
-
 def _predict_ms(logs: list[str]) -> float | None:
     """predict_ms of the invocation's EMF line: the model's own time, without the sink's."""
     for line in logs:
@@ -92,7 +70,7 @@ def _predict_ms(logs: list[str]) -> float | None:
     return None
 
 
-def warm_times(invoke_doc: dict) -> tuple[float | None, float | None, list[str]]:
+def warm_times(invoke_doc: dict[str, Any]) -> tuple[float | None, float | None, list[str]]:
     """Median warm REPORT duration and EMF predict_ms of `invoke --json --repeat`, and the
     REPORT lines."""
     runs = [r for r in invoke_doc.get("invocations") or [] if r.get("report")]
@@ -107,22 +85,37 @@ def warm_times(invoke_doc: dict) -> tuple[float | None, float | None, list[str]]
 
 
 class OnnxStep:
+    """Run by Demo.story last: its own function, the model as ONNX, both timed on one batch."""
+
     def __init__(self, demo: DemoHost, model: demo_data.DemoModel, stream: str) -> None:
         self.demo = demo
         self.model = model
         self.stream = stream
         self.folder = demo.workdir / "onnx"
+        self.label = f"{model.label}-onnx"
 
     def run(self, role: str, arch: str, main_table: str, dead_letters: str, bucket: str) -> None:
-        demo = self.demo
         runtime, why = onnx_runtime()
         if runtime is None:
-            demo.skip_onnx(why)
+            self.demo.skip_onnx(why)
             return
         started = time.monotonic()
-        demo.say(f"\nONNX step: {self.model.label} republished as ONNX on {FUNCTION} ({runtime})")
-        from mlayer.local import sandbox
+        self.demo.say(
+            f"\nONNX step: {self.model.label} republished as ONNX on {FUNCTION} ({runtime})"
+        )
+        self.deploy(runtime, role, arch, bucket, dead_letters)
+        texts, _ = demo_data.make_texts(BATCH, seed=404)
+        ids = [f"batch-{i}" for i in range(len(texts))]
+        records = [{"id": i, "text": t} for i, t in zip(ids, texts, strict=True)]
+        self.publish(records)
+        timings = self.time_both(self.batch_event(records))
+        self.check_predictions(ids, texts, main_table, runtime)
+        self.check_timings(timings, len(ids))
+        self.demo.say(f"  the ONNX step took {time.monotonic() - started:.0f} s")
 
+    def deploy(self, runtime: str, role: str, arch: str, bucket: str, dead_letters: str) -> None:
+        """The ONNX function of its own (its table, configuration, policy, deps layer)."""
+        demo = self.demo
         assert demo.gateway is not None
         sandbox.ensure_table(demo.gateway, TABLE)
         self.folder.mkdir(parents=True, exist_ok=True)
@@ -143,30 +136,45 @@ class OnnxStep:
             cwd=self.folder,
         )  # fmt: skip
         demo.mlayer("deploy-function", "--yes", cwd=self.folder)
-        texts, _ = demo_data.make_texts(BATCH, seed=404)
-        ids = [f"batch-{i}" for i in range(len(texts))]
-        records = [{"id": i, "text": t} for i, t in zip(ids, texts, strict=True)]
+
+    def publish(self, records: list[dict[str, str]]) -> None:
+        """The sklearn model published as ONNX, ``records`` its sample (the parity check's)."""
         sample = self.folder / "sample.jsonl"
         sample.write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
         args = ["publish-model", str(self.model.model)]
         for pre in self.model.preprocessors:
             args += ["-p", str(pre)]
-        label = f"{self.model.label}-onnx"
-        args += ["--label", label, "--input", "text", "--format", "onnx"]
-        demo.mlayer(*args, "--sample", str(sample), "--yes", cwd=self.folder)
+        args += ["--label", self.label, "--input", "text", "--format", "onnx"]
+        self.demo.mlayer(*args, "--sample", str(sample), "--yes", cwd=self.folder)
+
+    def batch_event(self, records: list[dict[str, str]]) -> Path:
+        """``records`` as one Kinesis batch, in the file `invoke --event` reads."""
         event = self.folder / "batch.json"
-        stream_arn = f"arn:aws:kinesis:us-east-1:123456789012:stream/{self.stream}"
+        stream_arn = f"arn:aws:kinesis:{REGION}:{ACCOUNT}:stream/{self.stream}"
         payloads = [json.dumps(r).encode() for r in records]
-        event.write_text(json.dumps(kinesis_event(payloads, stream_arn)), encoding="utf-8")
+        doc = lambda_event(payloads, stream_arn, EVENT_ROLE, REGION)
+        event.write_text(json.dumps(doc), encoding="utf-8")
+        return event
+
+    def time_both(self, event: Path) -> dict[str, tuple[float | None, float | None]]:
+        """Each function given the batch REPEAT times: (warm duration, warm predict_ms)."""
         timings = {}
-        for name, cwd in (("sklearn", demo.workdir), ("onnx", self.folder)):
-            proc = demo.mlayer(
+        for name, cwd in (("sklearn", self.demo.workdir), ("onnx", self.folder)):
+            proc = self.demo.mlayer(
                 "--json", "invoke", "--local", "--event", str(event), "--repeat", str(REPEAT),
                 cwd=cwd,
             )  # fmt: skip
-            *timings[name], lines = warm_times(json.loads(proc.stdout))
+            duration, predict, lines = warm_times(json.loads(proc.stdout))
+            timings[name] = duration, predict
             for line in lines:
-                demo.say(f"  {line}")
+                self.demo.say(f"  {line}")
+        return timings
+
+    def check_predictions(
+        self, ids: list[str], texts: list[str], main_table: str, runtime: str
+    ) -> None:
+        """Both functions' predictions of the batch equal sklearn's run here."""
+        demo = self.demo
         sk = demo.results_for(ids, main_table)
         ox = demo.results_for(ids, TABLE)
         direct = demo_data.predict_directly(self.model, texts)
@@ -179,16 +187,22 @@ class OnnxStep:
         versions = sorted({str(r.get("model_version")) for r in ox.values()})
         demo.check(
             "onnx: predictions equal sklearn's",
-            same == len(ids) and versions == [label],
-            f"{same}/{len(ids)} identical ({label} on {runtime} vs {self.model.label})",
+            same == len(ids) and versions == [self.label],
+            f"{same}/{len(ids)} identical ({self.label} on {runtime} vs {self.model.label})",
         )
+
+    def check_timings(
+        self, timings: dict[str, tuple[float | None, float | None]], count: int
+    ) -> None:
+        """Both functions' warm batch timed: the model's own time (EMF) and the whole batch's."""
         (sk_ms, sk_pred), (ox_ms, ox_pred) = timings["sklearn"], timings["onnx"]
-        timed = None not in (sk_ms, ox_ms, sk_pred, ox_pred)
+        if sk_ms is None or ox_ms is None or sk_pred is None or ox_pred is None:
+            self.demo.check(
+                f"onnx: warm batch of {count} timed", False, "no warm REPORT or EMF line"
+            )
+            return
         detail = (
             f"predict {ox_pred:.2f} ms onnx vs {sk_pred:.2f} ms sklearn "
             f"({ox_pred / sk_pred:.2f}x); whole batch with the sink {ox_ms:.1f} vs {sk_ms:.1f} ms"
-            if timed
-            else "no warm REPORT or EMF line"
         )
-        demo.check(f"onnx: warm batch of {len(ids)} timed", timed, detail)
-        demo.say(f"  the ONNX step took {time.monotonic() - started:.0f} s")
+        self.demo.check(f"onnx: warm batch of {count} timed", True, detail)

@@ -11,11 +11,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mlayer.demo import data as demo_data
-from mlayer.gateway.routing import read_routing
-from mlayer.local import sandbox
+from mlayer.errors import MlayerError
+from mlayer.gateway.kinesis_records import StreamRecord, put_records
+from mlayer.gateway.routing import AliasRouting, read_routing
 
 if TYPE_CHECKING:
     from mlayer.demo.host import DemoHost
+    from mlayer.gateway import Gateway
 
 ALIAS = "live"
 ROLLOUT_ENV = {
@@ -59,8 +61,24 @@ class RolloutStep:
         d.publish(live)
         d.mlayer("poll", "--local", "--function", f"{self.function}:{ALIAS}", "--until-empty")
 
-    def state(self) -> dict:
-        return self.demo.gateway.get_json_if_exists(self.bucket, _key(self.function)) or {}
+    def gateway(self) -> Gateway:
+        assert self.demo.gateway is not None, "the demo's administrator is set up first"
+        return self.demo.gateway
+
+    def state(self) -> dict[str, Any]:
+        """The rollout's state document (mlayer's, in the bucket); {} before the first."""
+        doc = self.gateway().get_json_if_exists(self.bucket, _key(self.function))
+        return doc if isinstance(doc, dict) else {}
+
+    def split(self) -> AliasRouting:
+        """The alias's split: the story made the alias, so its absence fails the story."""
+        routing = read_routing(self.gateway(), self.function, ALIAS)
+        if routing is None:
+            raise MlayerError(
+                f"The alias {ALIAS} of {self.function} is gone.",
+                "Something outside the demo deleted it; run the demo again.",
+            )
+        return routing
 
     def run(self, good: demo_data.DemoModel, live: demo_data.DemoModel) -> None:
         d = self.demo
@@ -68,19 +86,17 @@ class RolloutStep:
         self.start(live)
         bad = train_one_class(d.workdir / "models")
         self.attempt(bad, seed=404, expect_ok=False)
-        routing = read_routing(d.gateway, self.function, ALIAS)
-        state = d.gateway.get_json_if_exists(self.bucket, _key(self.function))
-        failed = (state or {}).get("reason", "")
+        routing, state = self.split(), self.state()
+        failed = state.get("reason", "")
         d.check(
             "rollout: the one-class model is rolled back at the first step",
-            (state or {}).get("status") == "rolled_back"
+            state.get("status") == "rolled_back"
             and "prediction_shift" in failed
             and not routing.weights,
-            f"{(state or {}).get('status')}: {failed}",
+            f"{state.get('status')}: {failed}",
         )
         self.attempt(good, seed=505, expect_ok=True)
-        routing = read_routing(d.gateway, self.function, ALIAS)
-        state = d.gateway.get_json_if_exists(self.bucket, _key(self.function)) or {}
+        routing, state = self.split(), self.state()
         d.check(
             "rollout: the good model is promoted",
             state.get("status") == "promoted"
@@ -111,14 +127,11 @@ class RolloutStep:
             "--no-wait",
         )
         texts, _ = demo_data.make_texts(300, seed)
-        payloads = [
-            json.dumps({"id": f"r{seed}-{i}", "text": t}).encode() for i, t in enumerate(texts)
+        records = [
+            StreamRecord(json.dumps({"id": f"r{seed}-{i}", "text": t}).encode(), f"{seed}-{i}")
+            for i, t in enumerate(texts)
         ]
-        sandbox.put_records(
-            d.gateway,
-            self.stream,
-            [{"Data": p, "PartitionKey": f"{seed}-{i}"} for i, p in enumerate(payloads)],
-        )
+        put_records(self.gateway(), self.stream, records)
         d.mlayer(
             "poll",
             "--local",

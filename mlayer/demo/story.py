@@ -34,6 +34,8 @@ from mlayer.demo.onnx_story import OnnxStep
 from mlayer.demo.rollout_story import RolloutStep
 from mlayer.errors import MlayerError
 from mlayer.gateway import Gateway
+from mlayer.gateway.dynamodb import scan_rows
+from mlayer.gateway.kinesis_records import StreamRecord, put_records
 from mlayer.local import sandbox
 from mlayer.local.aws import embedded_aws
 from mlayer.results import report
@@ -142,13 +144,9 @@ class Demo:
             json.dumps({"id": f"{phase}-{i}", "text": t}).encode() for i, t in enumerate(texts)
         ]
         payloads += [data for data, _ in malformed_records(phase)]
-        for start in range(0, len(payloads), 500):
-            chunk = payloads[start : start + 500]
-            sandbox.put_records(
-                self.gateway,
-                STREAM,
-                [{"Data": d, "PartitionKey": f"{phase}-{start + i}"} for i, d in enumerate(chunk)],
-            )
+        put_records(
+            self.gateway, STREAM, [StreamRecord(d, f"{phase}-{i}") for i, d in enumerate(payloads)]
+        )
         self.say(
             f"  put {len(texts)} tickets and {len(malformed_records(phase))} malformed records on {STREAM}"
         )
@@ -168,12 +166,8 @@ class Demo:
     def results_for(self, ids: list[str], table: str = TABLE) -> dict[str, dict[str, Any]]:
         assert self.gateway is not None
         wanted = set(ids)
-        out = {}
-        for item in sandbox.scan_table(self.gateway, table):
-            record_id = item.get("id", {}).get("S")
-            if record_id in wanted:
-                out[record_id] = {k: next(iter(v.values())) for k, v in item.items()}
-        return out
+        rows = scan_rows(self.gateway, table)
+        return {r["id"]: r for r in rows if isinstance(r.get("id"), str) and r["id"] in wanted}
 
     def verify_phase(
         self, phase: str, ids: list[str], texts: list[str], model: demo_data.DemoModel
