@@ -2,7 +2,7 @@
 
 This is where side effects are wired: the Gateway (from the settings unless one is given), the
 subprocess runner, ``confirm`` (default: go ahead). The work itself is in the command modules:
-build_deps.py, publish.py, rollback.py, inspection.py (history, status), deploy.py,
+build_deps.py, publish.py, rollback.py, views/history.py, views/status.py, deploy.py,
 local/invoke_command.py and local/poll_command.py.
 """
 
@@ -208,10 +208,10 @@ def history(
     settings: Settings, request: HistoryRequest | None = None, *, gateway: Any = None
 ) -> HistoryResult:
     """Every model-layer version, newest first, with which one is live (a HistoryResult)."""
-    from mlayer.views import inspection
+    from mlayer.views import history as view
 
     gw, settings = _ready(settings, gateway)
-    return inspection.history(gw, settings, request or HistoryRequest())
+    return view.history(gw, settings, request or HistoryRequest())
 
 
 def prune(
@@ -244,10 +244,10 @@ def prune(
 
 def status(settings: Settings, *, gateway: Any = None) -> StatusResult:
     """The function's layers, sizes, budget left and update state (a StatusResult)."""
-    from mlayer.views import inspection
+    from mlayer.views import status as view
 
     gw, settings = _ready(settings, gateway)
-    return inspection.status(gw, settings)
+    return view.status(gw, settings)
 
 
 def deploy_function(
