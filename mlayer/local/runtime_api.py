@@ -105,87 +105,101 @@ class _QuietServer(ThreadingHTTPServer):
 
 
 def _handler_for(api: RuntimeApi) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        server_version = "mlayer-runtime-api"
-        protocol_version = "HTTP/1.1"  # keep-alive, as Lambda's Runtime API: no connect per call
-        disable_nagle_algorithm = True  # headers and body go out at once, never held for an ACK
-        arrived = 0.0
+    """http.server makes a handler per connection from a class: one class per API instance."""
+    return type("Handler", (RuntimeHandler,), {"api": api})
 
-        def setup(self) -> None:
-            super().setup()
-            # an event (up to 6 MB) goes out in one write, not in turns with the runtime's reads
-            self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 8 << 20)
-            self.rfile.close()
-            self.rfile = StampedReader(self.connection, api.clock)
 
-        def parse_request(self) -> bool:
-            # the request line is in: the runtime asked when the kernel received it, not when
-            # this thread got to read it. Parsing its headers is our work
-            self.arrived = self.rfile.stamp
-            return super().parse_request()
+class RuntimeHandler(BaseHTTPRequestHandler):
+    """One runtime connection: its calls become Outcomes, its ``next`` waits for an event."""
 
-        def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - quiet
-            return
+    api: RuntimeApi  # set per server by _handler_for
+    server_version = "mlayer-runtime-api"
+    protocol_version = "HTTP/1.1"  # keep-alive, as Lambda's Runtime API: no connect per call
+    disable_nagle_algorithm = True  # headers and body go out at once, never held for an ACK
+    arrived = 0.0
 
-        def _reply(
-            self,
-            status: int,
-            body: bytes = b"{}",
-            headers: dict[str, str] | None = None,
-            handing_out: str = "",
-        ) -> None:
-            self.send_response(status)
-            for name, value in (headers or {}).items():
-                self.send_header(name, value)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            if handing_out:  # Duration starts as the event goes out (before the runtime can answer)
-                api.handed_out[handing_out] = api.clock()
-            try:
-                self.wfile.write(body)
-            except OSError:  # the runtime was killed while it waited: nothing to tell it
-                pass
+    def setup(self) -> None:
+        super().setup()
+        # an event (up to 6 MB) goes out in one write, not in turns with the runtime's reads
+        self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 8 << 20)
+        self.rfile.close()
+        self.rfile = StampedReader(self.connection, self.api.clock)
 
-        def _body(self) -> bytes:
-            length = int(self.headers.get("Content-Length") or 0)
-            return self.rfile.read(length) if length else b""
+    def parse_request(self) -> bool:
+        # the request line is in: the runtime asked when the kernel received it, not when
+        # this thread got to read it. Parsing its headers is our work
+        self.arrived = self.rfile.stamp
+        return super().parse_request()
 
-        def do_GET(self) -> None:  # noqa: N802 - http.server's naming
-            if self.path != f"{PREFIX}/invocation/next":
-                return self._reply(404, b'{"errorType":"NotFound"}')
-            api.outcomes.put(Outcome("next", at=self.arrived))
-            inv = api.next_invocation()
-            if inv is None:
-                return self._reply(503, b'{"errorType":"ShuttingDown"}')
-            self._reply(
-                200,
-                inv.body,
-                {
-                    "Lambda-Runtime-Aws-Request-Id": inv.request_id,
-                    "Lambda-Runtime-Deadline-Ms": str(inv.deadline_ms),
-                    "Lambda-Runtime-Invoked-Function-Arn": inv.function_arn,
-                    "Lambda-Runtime-Trace-Id": inv.trace_id,
-                },
-                handing_out=inv.request_id,
-            )
+    def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - quiet
+        return
 
-        def do_POST(self) -> None:  # noqa: N802
-            body = self._body()
-            at = self.arrived  # Duration ends as the runtime posts its answer (not as we parse it)
-            error_type = self.headers.get("Lambda-Runtime-Function-Error-Type", "")
-            if self.path == f"{PREFIX}/init/error":
-                api.outcomes.put(Outcome("init_error", "", body, error_type, at))
-                return self._reply(202, b'{"status":"OK"}')
-            parts = self.path[len(PREFIX) :].strip("/").split("/")
-            if (
-                self.path.startswith(PREFIX)
-                and len(parts) == 3
-                and parts[0] == "invocation"
-                and parts[2] in ("response", "error")
-            ):
-                api.outcomes.put(Outcome(parts[2], parts[1], body, error_type, at))
-                return self._reply(202, b'{"status":"OK"}')
-            self._reply(404, b'{"errorType":"NotFound"}')
+    def _reply(
+        self,
+        status: int,
+        body: bytes = b"{}",
+        headers: dict[str, str] | None = None,
+        handing_out: str = "",
+    ) -> None:
+        self.send_response(status)
+        for name, value in (headers or {}).items():
+            self.send_header(name, value)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        if handing_out:  # Duration starts as the event goes out (before the runtime can answer)
+            self.api.handed_out[handing_out] = self.api.clock()
+        try:
+            self.wfile.write(body)
+        except OSError:  # the runtime was killed while it waited: nothing to tell it
+            pass
 
-    return Handler
+    def _body(self) -> bytes:
+        length = int(self.headers.get("Content-Length") or 0)
+        return self.rfile.read(length) if length else b""
+
+    def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+        if self.path != f"{PREFIX}/invocation/next":
+            return self._reply(404, b'{"errorType":"NotFound"}')
+        self.api.outcomes.put(Outcome("next", at=self.arrived))
+        inv = self.api.next_invocation()
+        if inv is None:
+            return self._reply(503, b'{"errorType":"ShuttingDown"}')
+        self._reply(
+            200,
+            inv.body,
+            {
+                "Lambda-Runtime-Aws-Request-Id": inv.request_id,
+                "Lambda-Runtime-Deadline-Ms": str(inv.deadline_ms),
+                "Lambda-Runtime-Invoked-Function-Arn": inv.function_arn,
+                "Lambda-Runtime-Trace-Id": inv.trace_id,
+            },
+            handing_out=inv.request_id,
+        )
+
+    def do_POST(self) -> None:  # noqa: N802
+        body = self._body()
+        at = self.arrived  # Duration ends as the runtime posts its answer (not as we parse it)
+        error_type = self.headers.get("Lambda-Runtime-Function-Error-Type", "")
+        if self.path == f"{PREFIX}/init/error":
+            self.api.outcomes.put(Outcome("init_error", "", body, error_type, at))
+            return self._reply(202, b'{"status":"OK"}')
+        answer = _invocation_answer(self.path)
+        if answer is not None:
+            kind, request_id = answer
+            self.api.outcomes.put(Outcome(kind, request_id, body, error_type, at))
+            return self._reply(202, b'{"status":"OK"}')
+        self._reply(404, b'{"errorType":"NotFound"}')
+
+
+def _invocation_answer(path: str) -> tuple[str, str] | None:
+    """(response | error, request id) of ``/invocation/{id}/response|error``; else None."""
+    parts = path[len(PREFIX) :].strip("/").split("/")
+    if (
+        path.startswith(PREFIX)
+        and len(parts) == 3
+        and parts[0] == "invocation"
+        and parts[2] in ("response", "error")
+    ):
+        return parts[2], parts[1]
+    return None
