@@ -16,12 +16,12 @@ from typing import Any
 
 from mlayer.errors import UsageError
 from mlayer.gateway.concurrency import alias_provisioned_concurrency
-from mlayer.gateway.routing import read_routing
+from mlayer.gateway.routing import AliasRouting, read_routing
 from mlayer.publishing.relink import Relinker
 from mlayer.results.rollout import RolloutResult
 from mlayer.rollout.driver import Rollouts
 from mlayer.rollout.health import HealthReader
-from mlayer.rollout.settings import rollout_config
+from mlayer.rollout.settings import RolloutConfig, rollout_config
 
 
 def rollouts_for(gw: Any, settings: Any, **kw: Any) -> Rollouts:
@@ -43,9 +43,24 @@ def publish_with_rollout(
     """The whole command; ``publish`` is publish.publish_model (called with no alias)."""
     config = rollout_config(settings.rollout, request.rollout, request.percent, request.interval)
     function, alias = settings.function.name, request.alias or settings.model.alias
+    _refuse_settings(config.strategy, function, alias, settings)
+    rollouts = rollouts_for(gw, settings, clock=clock, sleep=sleep, progress=progress)
+    _refuse_running(rollouts, function, alias)
+    current = _alias_routing(gw, function, alias)
+    unaliased = dataclasses.replace(settings, model=dataclasses.replace(settings.model, alias=""))
+    published = publish(gw, unaliased, dataclasses.replace(request, alias=None), confirm=confirm)
+    if getattr(request, "dry_run", False):
+        return RolloutResult(publish=published, state=None, note="dry run: nothing rolled out")
+    if not request.link:
+        return RolloutResult(publish=published, state=None, note="--no-link: nothing relinked")
+    return _roll_out(gw, rollouts, config, request, published, current, function, alias)
+
+
+def _refuse_settings(strategy: str, function: str, alias: str, settings: Any) -> None:
+    """What the settings alone refuse: no alias to move, or provisioned concurrency asked for."""
     if not alias:
         raise UsageError(
-            f"A {config.strategy} rollout moves an alias's traffic by steps; none is set.",
+            f"A {strategy} rollout moves an alias's traffic by steps; none is set.",
             "Set [model] alias in mlayer.toml (or pass --alias); nothing was published.",
         )
     if settings.function.provisioned_concurrency:
@@ -55,7 +70,10 @@ def publish_with_rollout(
             "Set [function] provisioned_concurrency = 0 for the rollout (or publish with "
             "--rollout all-at-once); nothing was published.",
         )
-    rollouts = rollouts_for(gw, settings, clock=clock, sleep=sleep, progress=progress)
+
+
+def _refuse_running(rollouts: Rollouts, function: str, alias: str) -> None:
+    """One rollout per alias: a second would fight the first over the weights."""
     running = rollouts.load(function, alias)
     if running is not None and running.active:
         raise UsageError(
@@ -63,6 +81,11 @@ def publish_with_rollout(
             f"{running.weight:.0%}); nothing was published.",
             "Finish it first: `mlayer rollout resume` or `mlayer rollout abort`.",
         )
+
+
+def _alias_routing(gw: Any, function: str, alias: str) -> AliasRouting | None:
+    """The alias's routing (None: no alias yet), refused when AWS would refuse weights on it
+    (provisioned concurrency) or when someone else's weights split it already."""
     current = read_routing(gw, function, alias)
     provisioned = alias_provisioned_concurrency(gw, function, alias) if current else 0
     if provisioned:
@@ -80,12 +103,21 @@ def publish_with_rollout(
             "not set by an mlayer rollout; nothing was published.",
             "Empty its RoutingConfig first (e.g. `mlayer rollback --previous`).",
         )
-    unaliased = dataclasses.replace(settings, model=dataclasses.replace(settings.model, alias=""))
-    published = publish(gw, unaliased, dataclasses.replace(request, alias=None), confirm=confirm)
-    if getattr(request, "dry_run", False):
-        return RolloutResult(publish=published, state=None, note="dry run: nothing rolled out")
-    if not request.link:
-        return RolloutResult(publish=published, state=None, note="--no-link: nothing relinked")
+    return current
+
+
+def _roll_out(
+    gw: Any,
+    rollouts: Rollouts,
+    config: RolloutConfig,
+    request: Any,
+    published: Any,
+    current: AliasRouting | None,
+    function: str,
+    alias: str,
+) -> RolloutResult:
+    """The version the relink made, then the alias: created on it, or moved by steps (and,
+    with ``--wait``, driven to the end)."""
     relinker = Relinker(gw)
     version, _reused = relinker.version_for(function, relinker.wait_updatable(function))
     if current is None:  # the alias's first version: nothing to compare it with
