@@ -281,8 +281,12 @@ def _verdict(name: str, value: float, target: float) -> bool:
     return ok
 
 
-def report(text: list[dict], onnx: list[dict]) -> bool:
+def report(text: list[dict], onnx: list[dict], load: tuple[float, float]) -> bool:
     ok = True
+    print(
+        f"load average (1 min) {load[0]:.1f} at the start, {load[1]:.1f} at the end, on "
+        f"{os.cpu_count()} CPUs: the REPORT figures move with it, the CPU figures far less"
+    )
     print(
         f"text, warm REPORT Duration {_med(text, 'duration'):.2f} ms vs transforms + predict + "
         f"predict_proba {_med(text, 'floor'):.2f} ms; REPORT Init {_med(text, 'init'):.0f} ms vs "
@@ -339,6 +343,7 @@ def main() -> int:
     rdir = runtime_dir(exe, runtime.removeprefix("python"))
     same_cpu, emulator_cpus = _cpu_split()
     before = os.sched_getaffinity(0)
+    load_start = os.getloadavg()[0]
     _pin_this_process(emulator_cpus)
     try:
         with tempfile.TemporaryDirectory(prefix="mlayer-coldstart-") as tmp:
@@ -346,7 +351,7 @@ def main() -> int:
             onnx = onnx_rounds(exe, rdir, runtime, Path(tmp), same_cpu)
     finally:
         _pin_this_process(frozenset(before))
-    return 0 if report(text, onnx) else 1
+    return 0 if report(text, onnx, (load_start, os.getloadavg()[0])) else 1
 
 
 if __name__ == "__main__":
