@@ -3,41 +3,7 @@ and what boto3 itself lists (to check prune's arithmetic and guards independentl
 
 from __future__ import annotations
 
-import contextlib
-import copy
-import hashlib
-import json
-from collections.abc import Iterator
-from typing import Any
-
-import pytest
 from publish_support import BUCKET, DEPS, FUNCTION, MODEL, create_function, publish, publish_deps
-
-_LOADED: dict[str, Any] = {}  # what the child load answered, by what it was given
-
-
-@contextlib.contextmanager
-def loads_remembered() -> Iterator[None]:
-    """publish-model's child load (mlayer.model.load_child) runs once per distinct request in
-    the session; a publish of the same bytes again gets a copy of that answer. The set-up of
-    a prune account publishes the same 30 (or 10) models for every test: the child load is
-    not what these tests test (test_loader_crash, test_evil_pickles and the publish tests do),
-    and re-spawning a Python that imports scikit-learn for identical bytes was most of it."""
-    import mlayer.model.artifacts as artifacts
-
-    real = artifacts.load_in_child
-
-    def remembered(blobs, paths, code_dirs, top_classes, input_kind, records):
-        given = [[hashlib.sha256(b).hexdigest() for b in blobs], [str(p) for p in paths]]
-        given += [list(code_dirs), list(top_classes), input_kind, records]
-        key = hashlib.sha256(json.dumps(given, sort_keys=True, default=str).encode()).hexdigest()
-        if key not in _LOADED:
-            _LOADED[key] = real(blobs, paths, code_dirs, top_classes, input_kind, records)
-        return copy.deepcopy(_LOADED[key])
-
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(artifacts, "load_in_child", remembered)
-        yield
 
 
 def publish_many(gw, models: list, alias: str = "live") -> list[str]:
@@ -45,11 +11,10 @@ def publish_many(gw, models: list, alias: str = "live") -> list[str]:
     deps = publish_deps(gw)
     create_function(gw, [deps])
     arns = []
-    with loads_remembered():
-        for paths in models:
-            result, doc = publish(paths, "--alias", alias)
-            assert result.exit_code == 0, result.output
-            arns.append(doc["layer_version_arn"])
+    for paths in models:
+        result, doc = publish(paths, "--alias", alias)
+        assert result.exit_code == 0, result.output
+        arns.append(doc["layer_version_arn"])
     return arns
 
 

@@ -17,7 +17,7 @@ from hypothesis.stateful import (
     rule,
     run_state_machine_as_test,
 )
-from prune_support import assert_everything_resolves, loads_remembered
+from prune_support import assert_everything_resolves
 from publish_support import (
     FUNCTION,
     MODEL,
@@ -27,13 +27,6 @@ from publish_support import (
     run_cli,
     train_text_pipeline,
 )
-
-
-@pytest.fixture(autouse=True)
-def _child_loads_once():
-    """Each distinct model's child load once a session (prune_support.loads_remembered)."""
-    with loads_remembered():
-        yield
 
 
 @pytest.fixture(scope="session")

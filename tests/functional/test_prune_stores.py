@@ -4,7 +4,7 @@ CLI on the embedded AWS."""
 from __future__ import annotations
 
 import pytest
-from prune_support import assert_everything_resolves, listing, loads_remembered
+from prune_support import assert_everything_resolves, listing
 from publish_support import (
     BUCKET,
     DEPS,
@@ -20,13 +20,6 @@ from publish_support import (
 from mlayer.gateway import code_sha256_to_hex
 from mlayer.publishing import model_store
 from mlayer.publishing.store import ArtifactStore
-
-
-@pytest.fixture(autouse=True)
-def _child_loads_once():
-    """Each distinct model's child load once a session (prune_support.loads_remembered)."""
-    with loads_remembered():
-        yield
 
 
 @pytest.fixture(scope="session")
