@@ -1,4 +1,5 @@
-"""The model manifest (docs/FORMATS.md): build it, write/read its JSON, check it against a lock.
+"""The model manifest (docs/FORMATS.md): build it, write/read its JSON; its checks against a
+dependencies layer's lock are lock_checks.py's (re-exported here, where callers look for them).
 
 Pure: every fact (hashes, classes, versions, who/when) comes in as arguments, so the manifest
 that lands in /opt/mlayer/manifest.json is a function of its inputs and is unit-tested as such.
@@ -9,11 +10,15 @@ from __future__ import annotations
 
 import hashlib
 import json
-import sys
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from mlayer.errors import ModelError
+from mlayer.model.lock_checks import RUNTIME_MODULES as RUNTIME_MODULES
+from mlayer.model.lock_checks import code_modules as code_modules
+from mlayer.model.lock_checks import compatibility_problems as compatibility_problems
+from mlayer.model.lock_checks import global_problems as global_problems
+from mlayer.model.lock_checks import version_problems as version_problems
 from mlayer.publishing.models import LayerArtifact
 
 SCHEMA_VERSION = 1
@@ -36,8 +41,6 @@ REQUIRED_KEYS = (
 )
 # Written by every mlayer that knows them; a manifest from before may lack them.
 OPTIONAL_KEYS = ("input_schema", "samples", "created_at")  # created_at: the bucket's copy only
-# Modules every Lambda Python runtime has without any layer.
-RUNTIME_MODULES = frozenset(sys.stdlib_module_names) | {"boto3", "botocore"}
 
 
 def content_sha256(artifact_shas: Iterable[str], code_shas: Iterable[str] = ()) -> str:
@@ -92,12 +95,42 @@ def build_manifest(
     description: str = "",
     input_schema: Mapping[str, Any] | None = None,
     samples: Sequence[Mapping[str, Any]] = (),
-) -> dict:
+) -> dict[str, Any]:
     """The manifest dict, validated: the last artifact is the model, the rest preprocessors.
 
     ``input_schema`` (table inputs: mlayer.model.schema.table_schema) and ``samples`` (mlayer.model.samples)
     are what the function checks records and its own predictions against.
     """
+    check_pipeline(artifacts, input_kind, input_schema)
+    code_list = [{"file": c["file"], "sha256": c["sha256"], "size": int(c["size"])} for c in code]
+    globals_ = sorted({g for a in artifacts for g in a.globals})
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "model_version": label,
+        "content_sha256": content_sha256(
+            [a.sha256 for a in artifacts], [c["sha256"] for c in code_list]
+        ),
+        "created_at": created_at,
+        "created_by": dict(created_by),
+        "input_kind": input_kind,
+        "artifacts": [_artifact_entry(a) for a in artifacts],
+        "code": code_list,
+        "outputs": _outputs_entry(outputs),
+        "n_features": n_features,
+        "versions": dict(versions),
+        "globals": globals_,
+        "metrics": dict(metrics or {}),
+        "description": description,
+        "input_schema": dict(input_schema) if input_schema is not None else None,
+        "samples": [dict(s) for s in samples],
+    }
+
+
+def check_pipeline(
+    artifacts: Sequence[LayerArtifact], input_kind: str, input_schema: Mapping[str, Any] | None
+) -> None:
+    """Refuse what the function could not load or feed: no artifact, an unknown input kind, a
+    table without its schema (or a schema without a table), a model that is not last."""
     if not artifacts:
         raise ModelError(
             "A model layer needs at least one artifact.", "Pass MODEL (and -p for preprocessors)."
@@ -116,50 +149,34 @@ def build_manifest(
         raise ModelError(
             "The pipeline must be preprocessors then one model.", "Pass the model last."
         )
-    code_list = [{"file": c["file"], "sha256": c["sha256"], "size": int(c["size"])} for c in code]
-    globals_ = sorted({g for a in artifacts for g in a.globals})
+
+
+def _artifact_entry(a: LayerArtifact) -> dict[str, Any]:
     return {
-        "schema_version": SCHEMA_VERSION,
-        "model_version": label,
-        "content_sha256": content_sha256(
-            [a.sha256 for a in artifacts], [c["sha256"] for c in code_list]
-        ),
-        "created_at": created_at,
-        "created_by": dict(created_by),
-        "input_kind": input_kind,
-        "artifacts": [
-            {
-                "file": a.file,
-                "role": a.role,
-                "sha256": a.sha256,
-                "size": a.size,
-                "class": a.cls,
-                "sklearn_version": a.sklearn_version,
-            }
-            for a in artifacts
-        ],
-        "code": code_list,
-        "outputs": {
-            "predict": bool(outputs.get("predict", True)),
-            "predict_proba": bool(outputs.get("predict_proba", False)),
-            "classes": _json_classes(outputs.get("classes")),
-        },
-        "n_features": n_features,
-        "versions": dict(versions),
-        "globals": globals_,
-        "metrics": dict(metrics or {}),
-        "description": description,
-        "input_schema": dict(input_schema) if input_schema is not None else None,
-        "samples": [dict(s) for s in samples],
+        "file": a.file,
+        "role": a.role,
+        "sha256": a.sha256,
+        "size": a.size,
+        "class": a.cls,
+        "sklearn_version": a.sklearn_version,
     }
 
 
-def _json_classes(classes: Any) -> list | None:
+def _outputs_entry(outputs: Mapping[str, Any]) -> dict[str, Any]:
+    """What the model answers: predict and predict_proba flags, its classes as JSON values."""
+    return {
+        "predict": bool(outputs.get("predict", True)),
+        "predict_proba": bool(outputs.get("predict_proba", False)),
+        "classes": _json_classes(outputs.get("classes")),
+    }
+
+
+def _json_classes(classes: Any) -> list[Any] | None:
     """``classes_`` as JSON values: a numpy scalar as the Python value it holds (numpy 2 names
     its bool type ``bool``, so names are not a test), anything else JSON cannot hold as text."""
     if classes is None:
         return None
-    out = []
+    out: list[Any] = []
     for c in classes:
         if getattr(c, "ndim", 0):  # a multi-output classifier's classes_: one array per output
             out.append(_json_classes(c))
@@ -183,7 +200,7 @@ def to_json(manifest: Mapping[str, Any]) -> bytes:
     )
 
 
-def from_json(data: bytes | str) -> dict:
+def from_json(data: bytes | str) -> dict[str, Any]:
     """Parse and check a manifest; refuse a schema this mlayer does not know."""
     try:
         doc = json.loads(data)
@@ -204,98 +221,3 @@ def from_json(data: bytes | str) -> dict:
             f"The manifest lacks {', '.join(missing)}.", "Publish the model again with mlayer."
         )
     return doc
-
-
-def _minor(version: str | None) -> tuple[int, ...] | None:
-    if not version:
-        return None
-    parts = []
-    for piece in version.split(".")[:2]:
-        digits = "".join(ch for ch in piece if ch.isdigit())
-        if not digits:
-            return None
-        parts.append(int(digits))
-    return tuple(parts)
-
-
-def _major(version: str | None) -> int | None:
-    minor = _minor(version)
-    return minor[0] if minor else None
-
-
-def global_problems(
-    globals_: Iterable[str], provided: Iterable[str] | None, code_modules: Iterable[str] = ()
-) -> list[str]:
-    """Globals that cannot import on Lambda: ``__main__`` always; modules no layer provides.
-
-    ``provided`` None means the layer's modules are unknown (no lock): only ``__main__`` is checked.
-    """
-    code = set(code_modules)
-    known = None if provided is None else set(provided) | RUNTIME_MODULES | code
-    problems = []
-    for g in sorted(set(globals_)):
-        top = g.split(".", 1)[0]
-        if top == "__main__":
-            problems.append(
-                f"{g} was defined in a script or notebook (__main__), which does not exist on Lambda."
-            )
-        elif known is not None and top not in known:
-            problems.append(
-                f"{g} needs module {top!r}, which neither the dependencies layer nor --code provides."
-            )
-    return problems
-
-
-def version_problems(manifest: Mapping[str, Any], lock: Mapping[str, Any]) -> list[str]:
-    """scikit-learn minor (and numpy major) versions that differ between the pickles and the lock."""
-    packages = {str(k).lower(): v for k, v in (lock.get("packages") or {}).items()}
-    layer_sklearn = packages.get("scikit-learn")
-    problems = []
-    for art in manifest.get("artifacts", []):
-        pickled = art.get("sklearn_version")
-        if not pickled:
-            continue
-        if layer_sklearn is None:
-            problems.append(
-                f"{art['file']} was pickled with scikit-learn {pickled}, but the dependencies layer has no scikit-learn."
-            )
-        elif _minor(pickled) != _minor(layer_sklearn):
-            problems.append(
-                f"{art['file']} was pickled with scikit-learn {pickled}; the dependencies layer has {layer_sklearn}."
-            )
-    env_numpy = (manifest.get("versions") or {}).get("numpy")
-    layer_numpy = packages.get("numpy")
-    if env_numpy and layer_numpy and _major(env_numpy) != _major(layer_numpy):
-        problems.append(
-            f"The model was saved with numpy {env_numpy}; the dependencies layer has {layer_numpy}."
-        )
-    return problems
-
-
-def code_modules(manifest: Mapping[str, Any]) -> list[str]:
-    """Module names shipped under python/ with --code."""
-    out = []
-    for c in manifest.get("code", []):
-        name = c["file"].rsplit("/", 1)[-1]
-        if name.endswith(".py"):
-            out.append(name[:-3])
-    return out
-
-
-def compatibility_problems(
-    manifest: Mapping[str, Any], lock: Mapping[str, Any] | None
-) -> tuple[list[str], list[str]]:
-    """(hard, soft) problems of running this manifest on a layer with this lock.
-
-    Hard ones can never work (a global that cannot be imported); soft ones are version
-    mismatches that --allow-version-mismatch may override.
-    """
-    provided = None if lock is None else list(lock.get("modules") or [])
-    hard = global_problems(manifest.get("globals", []), provided, code_modules(manifest))
-    if manifest.get("input_kind") == "table" and provided is not None and "pandas" not in provided:
-        hard.append(
-            "A table model needs pandas (one DataFrame per batch), which the dependencies layer "
-            "does not provide: build it from layers/sklearn-pandas/requirements.txt."
-        )
-    soft = [] if lock is None else version_problems(manifest, lock)
-    return hard, soft
