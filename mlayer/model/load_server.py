@@ -37,7 +37,6 @@ WARM = (
     "numpy",
     "scipy.sparse",
     "sklearn",
-    "sklearn.base",
     "sklearn.linear_model",
     "sklearn.feature_extraction.text",
     "sklearn.pipeline",
@@ -93,7 +92,9 @@ class _Server:
     def ask(self, given: bytes) -> Ran:
         stdin, stdout = self.proc.stdin, self.proc.stdout
         assert stdin is not None and stdout is not None
-        stdin.write(frame(_caller_state()) + frame(given))
+        stdin.write(frame(_caller_state()))
+        stdin.write(len(given).to_bytes(8, "little"))
+        stdin.write(given)  # not joined to its length: a model may weigh hundreds of MB
         stdin.flush()
         if stdout.read(len(_MAGIC)) != _MAGIC:
             raise EOFError("the load server answered out of frame")
@@ -103,7 +104,9 @@ class _Server:
             raise ValueError("the load server sent no exit status")
         return Ran(code, _unframe(stdout), _unframe(stdout))
 
-    def stop(self) -> None:
+    def stop(self, kill: bool = False) -> None:
+        if kill:  # its fork got the same Ctrl-C; the server would finish nothing useful
+            self.proc.kill()
         for pipe in (self.proc.stdin, self.proc.stdout):
             try:
                 if pipe is not None:
@@ -120,24 +123,31 @@ class _Server:
 _LOCK = threading.Lock()
 _server: _Server | None = None
 _stop_registered = False
+_failures = 0  # in a row: after GIVE_UP, this process loads in one-shot children only
+GIVE_UP = 3
 
 
 def run(given: bytes, handler: str) -> Ran | None:
     """The load of ``given`` by a fork of the server (``handler`` is ``module:function``, the
     function the fork calls on the request's bytes); ``None`` if the server failed."""
-    global _server
+    global _server, _failures
     with _LOCK:
         server = _current(handler)
+        if server is None and _failures >= GIVE_UP:
+            return None  # a server that cannot start here: don't pay its start on every load
         try:
             if server is None:
                 server = _server = _start(handler)
-            return server.ask(given)
+            ran = server.ask(given)
         except (OSError, EOFError, ValueError, KeyError, TypeError):
+            _failures += 1
             _drop()
             return None
         except BaseException:  # interrupted mid-request: the pipes are out of step
-            _drop()
+            _drop(kill=True)
             raise
+        _failures = 0
+        return ran
 
 
 def server_pid() -> int | None:
@@ -151,8 +161,13 @@ def server_pid() -> int | None:
 
 def stop() -> None:
     """Stop this process's server (at exit; the next load starts a new one)."""
-    with _LOCK:
-        _drop()
+    if _LOCK.acquire(timeout=5):
+        try:
+            _drop()
+        finally:
+            _LOCK.release()
+    elif (server := _server) is not None and server.owner == os.getpid():
+        server.proc.kill()  # a thread is stuck mid-load at exit: don't wait for it
 
 
 def _current(handler: str) -> _Server | None:
@@ -172,11 +187,11 @@ def _start(handler: str) -> _Server:
     return _Server(handler)
 
 
-def _drop() -> None:
+def _drop(kill: bool = False) -> None:
     global _server
     server, _server = _server, None
     if server is not None and server.owner == os.getpid():
-        server.stop()
+        server.stop(kill)
 
 
 def _caller_state() -> bytes:
