@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import importlib
 import os
+import select
 import subprocess
 import sys
 import textwrap
@@ -230,6 +231,33 @@ def test_two_threads_loading_at_once_get_their_own_answers(text_model, features_
     for thread in threads:
         thread.join(timeout=120)
     assert got == {kind: [answer] * 3 for kind, answer in expected.items()}
+
+
+def test_a_forked_mlayer_starts_its_own_server(features_model, text_model):
+    """The parent's server and pipes are the parent's: a fork of mlayer never writes to them."""
+    expected = load_text(text_model)
+    server = load_server.server_pid()
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the forked mlayer: one load, its server's pid, then gone
+        code = 1
+        try:
+            answer = load_features(features_model).outputs["classes"]
+            os.write(write, f"{load_server.server_pid()} {','.join(answer)}".encode())
+            load_server.stop()
+            code = 0
+        finally:
+            os._exit(code)
+    os.close(write)
+    ready, _, _ = select.select([read], [], [], 120)
+    if not ready:  # never hang the suite on a fork of a threaded pytest
+        os.kill(pid, 9)
+    with os.fdopen(read, "rb") as got:
+        said = got.read().decode()
+    assert os.waitpid(pid, 0)[1] == 0
+    theirs, classes = said.split()
+    assert classes == "a,b,c" and int(theirs) != server
+    assert load_text(text_model) == expected and load_server.server_pid() == server
 
 
 def test_a_refusal_from_the_server_is_the_one_shot_childs(features_model, tmp_path):
