@@ -157,7 +157,7 @@ def test_rollback_during_a_rollout_aborts_it(gw, live, models):
 
 @pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGKILL])
 def test_a_cli_stopped_mid_rollout_leaves_the_weights_then_resume_or_abort(
-    gw, live, models, monkeypatch, stop
+    gw, live, models, monkeypatch, stop, tmp_path
 ):
     """The CLI is stopped while it watches its first step. That step lasts an hour, so the
     signal always lands inside it, however loaded the machine (a 3.5 s step once ended, judged
@@ -173,11 +173,11 @@ def test_a_cli_stopped_mid_rollout_leaves_the_weights_then_resume_or_abort(
     args = publish_args(
         models["v2"], "--yes", "--alias", "live", "--rollout", "linear", "--percent", "50"
     )
+    # its output goes to a file, never a pipe nobody reads while it runs: a full pipe would
+    # block the CLI's next write, "Interrupted." among them, and it would never exit
+    out = (tmp_path / "cli-output.txt").open("w")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "mlayer.cli", "--json", *args],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
+        [sys.executable, "-m", "mlayer.cli", "--json", *args], stdout=out, stderr=out, text=True
     )
     key = f"rollouts/{FUNCTION}/live.json"
     deadline = time.monotonic() + 300
@@ -185,9 +185,16 @@ def test_a_cli_stopped_mid_rollout_leaves_the_weights_then_resume_or_abort(
         if gw.get_json_if_exists(BUCKET, key):
             break
         time.sleep(0.1)
-    assert proc.poll() is None, proc.communicate()  # still watching its first step
+    printed = (tmp_path / "cli-output.txt").read_text
+    assert proc.poll() is None, printed()  # still watching its first step
     proc.send_signal(stop)
-    proc.wait(timeout=60)
+    try:
+        proc.wait(timeout=60)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        pytest.fail(f"the CLI outlived {stop.name} by 60 s; it printed:\n{printed()}")
+    finally:
+        out.close()
     assert proc.returncode != 0  # it never finished
     state = gw.get_json(BUCKET, key)
     assert (state["status"], state["step"], state["interval_s"]) == ("running", 0, 3600.0)
