@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 from publish_support import fake_zip
+from signals_support import interruptible
 
 from mlayer.cli import cli
 from mlayer.gateway import Gateway
@@ -449,9 +450,3 @@ def test_poll_local_without_a_stop_says_it_waits_until_interrupted(gateway):
         proc.send_signal(signal.SIGINT)
         proc.wait(timeout=90)
     assert "until interrupted" in first_line and "--until-empty" in first_line
-
-
-def interruptible() -> None:
-    """SIGINT at its default in the child: a runner that started the suite in the background (a
-    non-interactive shell's ``&`` ignores SIGINT) would otherwise pass SIG_IGN down to it."""
-    signal.signal(signal.SIGINT, signal.SIG_DFL)

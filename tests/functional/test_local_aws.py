@@ -13,6 +13,7 @@ import urllib.request
 import boto3
 import botocore.exceptions
 import pytest
+from signals_support import interruptible
 
 from mlayer.errors import AwsError
 from mlayer.gateway import Gateway
@@ -137,9 +138,3 @@ def test_the_embedded_sqs_refuses_a_message_over_1_mib_with_aws_error(gw):
         gw.send_message("q", "x" * (1024 * 1024 + 1))
     assert err.value.code == "InvalidParameterValue"
     assert "Message must be shorter than 1048576 bytes" in err.value.message
-
-
-def interruptible() -> None:
-    """SIGINT at its default in the child: a runner that started the suite in the background (a
-    non-interactive shell's ``&`` ignores SIGINT) would otherwise pass SIG_IGN down to it."""
-    signal.signal(signal.SIGINT, signal.SIG_DFL)

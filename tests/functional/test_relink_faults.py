@@ -9,6 +9,7 @@ the same command again completes it. Every request is also checked as AWS would 
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import boto3
@@ -109,7 +110,7 @@ def judge(gw, before, doc) -> str:
 @pytest.fixture(scope="session")
 def fault_models(tmp_path_factory):
     root = tmp_path_factory.mktemp("fault-models")
-    return lambda i: train_text_pipeline(root / f"m{i}", variant=i)
+    return functools.cache(lambda i: train_text_pipeline(root / f"m{i}", variant=i))
 
 
 @pytest.fixture

@@ -21,6 +21,7 @@ from publish_support import (
     run_cli,
     train_text_pipeline,
 )
+from signals_support import interruptible
 
 from mlayer.cli import cli
 from mlayer.gateway.routing import read_routing
@@ -173,11 +174,14 @@ def test_a_cli_stopped_mid_rollout_leaves_the_weights_then_resume_or_abort(
     args = publish_args(
         models["v2"], "--yes", "--alias", "live", "--rollout", "linear", "--percent", "50"
     )
-    # its output goes to a file, never a pipe nobody reads while it runs: a full pipe would
-    # block the CLI's next write, "Interrupted." among them, and it would never exit
+    # its output goes to a file: a pipe nobody reads while it runs could fill and block it
     out = (tmp_path / "cli-output.txt").open("w")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "mlayer.cli", "--json", *args], stdout=out, stderr=out, text=True
+        [sys.executable, "-m", "mlayer.cli", "--json", *args],
+        stdout=out,
+        stderr=out,
+        text=True,
+        preexec_fn=interruptible,  # Ctrl-C as a terminal delivers it, whatever pytest inherited
     )
     key = f"rollouts/{FUNCTION}/live.json"
     deadline = time.monotonic() + 300
