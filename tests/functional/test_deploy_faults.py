@@ -170,7 +170,7 @@ def scene(aws, tmp_path, monkeypatch):
 
 
 def expected(stage: str, old: dict, new: dict) -> dict:
-    """The state a DeployIncompleteError's ``stage`` names (docs: mlayer/deploying/deploy_apply.py)."""
+    """The state a DeployIncompleteError's ``stage`` names (docs: mlayer/deploying/deploy_progress.py)."""
     latest = {
         "nothing": old["latest"],
         "configuration": {
