@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import settings
@@ -130,17 +132,17 @@ def repo_root() -> Path:
 
 # --- function fixtures ---
 # Folders a Lambda-like subprocess puts on its path instead of this venv's site-packages:
-# the dependencies layer (/opt/python) and the runtime's own boto3 (/var/runtime). Built once
-# with `pip install --target`, cached under .cache/test-layers/ by what goes in, so repeat
-# sessions (and xdist workers, which take turns on a lock) find them ready.
+# the dependencies layer (/opt/python) and the runtime's own boto3 (/var/runtime). Built once,
+# cached under .cache/test-layers/ by what goes in, so repeat sessions (and xdist workers, which
+# take turns on a lock) find them ready.
 
 
-def _pip_target(name: str, pip_args: list[str], key_text: str, subdir: str = "") -> Path:
+def _cached_target(name: str, key_text: str, fill: Callable[[Path], None]) -> Path:
+    """The folder `fill` writes, built once per key under a lock and published whole."""
     import fcntl
     import hashlib
     import platform
     import shutil
-    import subprocess
     import sys
 
     identity = f"{key_text}\n{sys.version}\n{platform.machine()}"
@@ -153,16 +155,56 @@ def _pip_target(name: str, pip_args: list[str], key_text: str, subdir: str = "")
         if not (dest / ".complete").exists():
             staging = root / f"{name}-{key}.tmp"
             shutil.rmtree(staging, ignore_errors=True)
-            target = staging / subdir if subdir else staging
-            subprocess.run(
-                [sys.executable, "-m", "pip", "install", "-q", "--no-compile"]
-                + ["--disable-pip-version-check", "--target", str(target), *pip_args],
-                check=True,
-            )
+            staging.mkdir()
+            fill(staging)
             (staging / ".complete").write_text(key_text)
             shutil.rmtree(dest, ignore_errors=True)
             staging.rename(dest)
     return dest
+
+
+def _dist_closure(top: str) -> list[Any]:
+    """`top` and every distribution it needs (extras left out), as installed in this venv."""
+    from importlib.metadata import distribution
+
+    from packaging.requirements import Requirement
+    from packaging.utils import canonicalize_name
+
+    seen: dict[str, Any] = {}
+    todo = [top]
+    while todo:
+        name = canonicalize_name(todo.pop())
+        if name in seen:
+            continue
+        seen[name] = dist = distribution(name)
+        for text in dist.requires or []:
+            req = Requirement(text)
+            if req.marker is None or req.marker.evaluate({"extra": ""}):
+                todo.append(req.name)
+    return list(seen.values())
+
+
+def _copy_dists(top: str, target: Path) -> None:
+    """Copy `top`'s installed closure into `target` as `pip install --target --no-compile`
+    lays it out (packages, .dist-info, scripts in bin/), with no network and no resolve."""
+    import shutil
+
+    for dist in _dist_closure(top):
+        for entry in dist.files or []:
+            parts = Path(entry).parts
+            if "__pycache__" in parts:
+                continue
+            if parts[0] == "..":
+                if "bin" not in parts:
+                    continue
+                rel = Path("bin", parts[-1])
+            else:
+                rel = Path(entry)
+            dest = target / rel
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(Path(dist.locate_file(entry)), dest)
+        info = [p for p in (dist.files or []) if Path(p).parts[0].endswith(".dist-info")]
+        assert info, f"{dist.name}: no .dist-info in its RECORD"
 
 
 @pytest.fixture(scope="session")
@@ -202,11 +244,12 @@ def deps_layer_zip(deps_layer_build) -> Path:
 
 @pytest.fixture(scope="session")
 def runtime_dir() -> Path:
-    """A folder with boto3, as Lambda's runtime provides it (never this venv's copy)."""
+    """A folder with boto3, as Lambda's runtime provides it: a copy of this venv's boto3 and
+    what it needs, so a child's path never holds this venv's site-packages."""
     from importlib.metadata import version
 
     pin = f"boto3=={version('boto3')}"
-    return _pip_target("runtime", [pin], pin)
+    return _cached_target("runtime", pin, lambda target: _copy_dists("boto3", target))
 
 
 @pytest.fixture(scope="session")
