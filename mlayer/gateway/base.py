@@ -15,6 +15,7 @@ from typing import Any
 
 import boto3
 import botocore.exceptions
+import botocore.session
 from botocore.config import Config
 
 from mlayer.config import AwsSettings
@@ -25,6 +26,28 @@ from mlayer.gateway.translate import translate
 DEFAULT_REGION = "us-east-1"
 # A synchronous Invoke waits for the function (up to Lambda's 900 s), and is never retried.
 INVOKE_READ_TIMEOUT = 905.0
+
+
+_LOADERS: list[Any] = []  # this process's one botocore data loader, once a session made it
+
+
+def new_session(**kwargs: Any) -> Any:
+    """A boto3 Session reading service models through this process's one data loader.
+
+    Each Gateway opens its own Session, and each Session's first clients would read and parse
+    botocore's service JSON again (about 0.15 s for four services); the loader is a cache of
+    those read-only files, so every session of the process can share it. Credentials, config,
+    events and clients stay per session."""
+    core = botocore.session.get_session()
+    if _LOADERS:
+        core.register_component("data_loader", _LOADERS[0])
+    session = boto3.session.Session(botocore_session=core, **kwargs)
+    loader = core.get_component("data_loader")
+    if not _LOADERS:
+        _LOADERS.append(loader)
+    paths = loader.search_paths  # boto3 adds its own folder once per Session: keep it once
+    paths[:] = list(dict.fromkeys(paths))
+    return session
 
 
 class GatewayBase:
@@ -80,9 +103,7 @@ class GatewayBase:
     def session(self) -> Any:
         if self._session is None:
             try:
-                self._session = boto3.session.Session(
-                    profile_name=self._profile, region_name=self._region
-                )
+                self._session = new_session(profile_name=self._profile, region_name=self._region)
             except Exception as exc:  # ProfileNotFound and friends
                 raise translate(exc, "Opening the AWS session") from exc
         return self._session

@@ -7,11 +7,10 @@ import json
 import urllib.parse
 from typing import Any
 
-import boto3
 import botocore.exceptions
 
 from mlayer.errors import NotFoundError
-from mlayer.gateway.base import GatewayBase
+from mlayer.gateway.base import GatewayBase, new_session
 from mlayer.gateway.translate import translate
 
 LAMBDA_TRUST = {
@@ -37,7 +36,7 @@ def _document(value: Any) -> dict[str, Any]:
 class IamCalls(GatewayBase):
     def with_keys(self, access_key: str, secret_key: str, token: str | None = None) -> Any:
         """The same gateway (endpoint, region, limits) signing with other credentials."""
-        session = boto3.session.Session(
+        session = new_session(
             aws_access_key_id=access_key,
             aws_secret_access_key=secret_key,
             aws_session_token=token,
