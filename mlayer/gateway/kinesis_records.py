@@ -8,6 +8,7 @@ Callers pass ``StreamRecord``s and payloads; AWS's keys stay here.
 from __future__ import annotations
 
 import base64
+import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -49,29 +50,53 @@ def put_records(gw: Any, stream: str, records: Sequence[StreamRecord]) -> Record
     return RecordsPut(stream, len(records), failed)
 
 
-def lambda_event(
-    payloads: Sequence[bytes], stream_arn: str, role_arn: str, region: str
+def batch_event(
+    records: Sequence[dict[str, Any]], shard_id: str, stream_arn: str, role_arn: str, region: str
 ) -> dict[str, Any]:
-    """The batch of ``payloads`` as Lambda hands it to a function reading ``stream_arn`` with
-    the role ``role_arn``: partition keys batch-N, sequence numbers from 1000."""
+    """The event Lambda gives a function for a batch of GetRecords' ``records`` (its exact
+    shape): the one builder, for the local poller and for an event file alike."""
     return {
         "Records": [
             {
                 "kinesis": {
                     "kinesisSchemaVersion": "1.0",
-                    "partitionKey": f"batch-{i}",
-                    "sequenceNumber": str(1000 + i),
-                    "data": base64.b64encode(data).decode(),
-                    "approximateArrivalTimestamp": ARRIVED,
+                    "partitionKey": r["PartitionKey"],
+                    "sequenceNumber": r["SequenceNumber"],
+                    "data": base64.b64encode(r["Data"]).decode(),
+                    "approximateArrivalTimestamp": arrival_epoch(r["ApproximateArrivalTimestamp"]),
                 },
                 "eventSource": "aws:kinesis",
                 "eventVersion": "1.0",
-                "eventID": f"shardId-000000000000:{1000 + i}",
+                "eventID": f"{shard_id}:{r['SequenceNumber']}",
                 "eventName": "aws:kinesis:record",
                 "invokeIdentityArn": role_arn,
                 "awsRegion": region,
                 "eventSourceARN": stream_arn,
             }
-            for i, data in enumerate(payloads)
+            for r in records
         ]
     }
+
+
+def lambda_event(
+    payloads: Sequence[bytes], stream_arn: str, role_arn: str, region: str
+) -> dict[str, Any]:
+    """The batch of ``payloads`` as Lambda hands it to a function reading ``stream_arn`` with
+    the role ``role_arn``: partition keys batch-N, sequence numbers from 1000."""
+    records = [
+        {
+            "PartitionKey": f"batch-{i}",
+            "SequenceNumber": str(1000 + i),
+            "Data": data,
+            "ApproximateArrivalTimestamp": ARRIVED,
+        }
+        for i, data in enumerate(payloads)
+    ]
+    return batch_event(records, "shardId-000000000000", stream_arn, role_arn, region)
+
+
+def arrival_epoch(value: Any) -> float:
+    """GetRecords' arrival time (boto3 parses it to a datetime) as Lambda's epoch seconds."""
+    if isinstance(value, dt.datetime):
+        return value.timestamp()
+    return float(value)

@@ -11,7 +11,6 @@ later poll resumes where this one stopped.
 
 from __future__ import annotations
 
-import base64
 import datetime as dt
 import json
 import time
@@ -20,6 +19,7 @@ from collections.abc import Callable, Iterator, MutableMapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from mlayer.gateway.kinesis_records import arrival_epoch, batch_event
 from mlayer.local.limits import fit_payload
 from mlayer.local.poll_results import BatchProgress, PollResult
 
@@ -54,35 +54,9 @@ class Mapping:
     uuid: str = ""  # the event-source mapping's, when AWS has one
 
 
-def _epoch(value: Any) -> float:
-    if isinstance(value, dt.datetime):
-        return value.timestamp()
-    return float(value)
-
-
 def kinesis_event(records: list[dict], shard_id: str, m: Mapping) -> dict:
     """The event Lambda gives a function for a batch of Kinesis records (its exact shape)."""
-    return {
-        "Records": [
-            {
-                "kinesis": {
-                    "kinesisSchemaVersion": "1.0",
-                    "partitionKey": r["PartitionKey"],
-                    "sequenceNumber": r["SequenceNumber"],
-                    "data": base64.b64encode(r["Data"]).decode(),
-                    "approximateArrivalTimestamp": _epoch(r["ApproximateArrivalTimestamp"]),
-                },
-                "eventSource": "aws:kinesis",
-                "eventVersion": "1.0",
-                "eventID": f"{shard_id}:{r['SequenceNumber']}",
-                "eventName": "aws:kinesis:record",
-                "invokeIdentityArn": m.role_arn,
-                "awsRegion": m.region,
-                "eventSourceARN": m.stream_arn,
-            }
-            for r in records
-        ]
-    }
+    return batch_event(records, shard_id, m.stream_arn, m.role_arn, m.region)
 
 
 def first_failed_index(payload: Any, records: list[dict]) -> int | None:
@@ -218,7 +192,7 @@ class Poller:
             if self.m.max_record_age >= 0:
                 now = self.clock()
                 old = [
-                    now - _epoch(r["ApproximateArrivalTimestamp"]) > self.m.max_record_age
+                    now - arrival_epoch(r["ApproximateArrivalTimestamp"]) > self.m.max_record_age
                     for r in batch
                 ]
                 if any(old):
@@ -306,10 +280,10 @@ class Poller:
                 "startSequenceNumber": batch[0]["SequenceNumber"],
                 "endSequenceNumber": batch[-1]["SequenceNumber"],
                 "approximateArrivalOfFirstRecord": _iso(
-                    _epoch(batch[0]["ApproximateArrivalTimestamp"])
+                    arrival_epoch(batch[0]["ApproximateArrivalTimestamp"])
                 ),
                 "approximateArrivalOfLastRecord": _iso(
-                    _epoch(batch[-1]["ApproximateArrivalTimestamp"])
+                    arrival_epoch(batch[-1]["ApproximateArrivalTimestamp"])
                 ),
                 "batchSize": len(batch),
                 "streamArn": self.m.stream_arn,
