@@ -57,7 +57,7 @@ def load_in_child(
         "input_kind": input_kind,
         "records": None if records is None else list(records),
     }
-    given = b"".join(_framed(part) for part in (json.dumps(request).encode(), *blobs))
+    given = b"".join(load_server.frame(part) for part in (json.dumps(request).encode(), *blobs))
     ran = load_server.run(given, _HANDLER) if load_server.available() else None
     if ran is None:  # not Linux, or the warm server failed: a fresh child for this request
         ran = _one_shot(given)
@@ -80,18 +80,6 @@ def _one_shot(given: bytes) -> load_server.Ran:
 
 _BOOT = "from mlayer.model.load_child import child_main; child_main()"
 _HANDLER = "mlayer.model.load_child:answer"  # what a fork of the warm server calls
-
-
-def _framed(data: bytes) -> bytes:
-    return len(data).to_bytes(8, "little") + data
-
-
-def _unframed(stream: BinaryIO) -> bytes:
-    size = int.from_bytes(stream.read(8), "little")
-    data = stream.read(size)
-    if len(data) != size:
-        raise EOFError("the request ended early")
-    return data
 
 
 def _crashed(code: int, paths: Sequence[Path], stderr: bytes) -> errors.ModelError:
@@ -141,8 +129,8 @@ def child_main() -> None:
 def answer(given: BinaryIO) -> bytes:
     """Read the request and the bytes, load, inspect: the answer as JSON (a refusal included)."""
     try:
-        request = json.loads(_unframed(given))
-        blobs = [_unframed(given) for _ in request["paths"]]
+        request = json.loads(load_server.unframe(given))
+        blobs = [load_server.unframe(given) for _ in request["paths"]]
         sys.path[:0] = request["code_dirs"]
         doc = inspect_loaded(load_all(blobs, request["paths"]), request)
     except errors.MlayerError as exc:

@@ -66,6 +66,7 @@ def available() -> bool:
 
 
 def frame(data: bytes) -> bytes:
+    """``data`` after its length (8 bytes, little-endian): the requests' and replies' framing."""
     return len(data).to_bytes(8, "little") + data
 
 
@@ -98,11 +99,11 @@ class _Server:
         stdin.flush()
         if stdout.read(len(_MAGIC)) != _MAGIC:
             raise EOFError("the load server answered out of frame")
-        header = json.loads(_unframe(stdout, _HEADER_MAX))
+        header = json.loads(unframe(stdout, _HEADER_MAX))
         code = header["code"]
         if not isinstance(code, int) or isinstance(code, bool):
             raise ValueError("the load server sent no exit status")
-        return Ran(code, _unframe(stdout), _unframe(stdout))
+        return Ran(code, unframe(stdout), unframe(stdout))
 
     def stop(self, kill: bool = False) -> None:
         if kill:  # its fork got the same Ctrl-C; the server would finish nothing useful
@@ -203,7 +204,8 @@ def _caller_state() -> bytes:
     return json.dumps({"path": sys.path, "cwd": cwd, "env": dict(os.environ)}).encode()
 
 
-def _unframe(stream: IO[bytes], limit: int | None = None) -> bytes:
+def unframe(stream: IO[bytes], limit: int | None = None) -> bytes:
+    """One ``frame``'s data read back (EOFError if the stream ends first)."""
     size = int.from_bytes(_exactly(stream.read, 8), "little")
     if limit is not None and size > limit:
         raise ValueError("the load server answered out of frame")
