@@ -4,13 +4,16 @@ and the CLI run with a principal's credentials."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 
 import boto3
 from click.testing import CliRunner
+from publish_support import fake_zip
 
 from mlayer.cli import cli
 from mlayer.gateway import Gateway
@@ -107,3 +110,19 @@ def denied(result) -> str:
     """The AccessDenied a failed command printed (its action named), or ""."""
     text = result.output + (str(result.exception) if result.exception else "")
     return text if denied_action(result) else ""
+
+
+def create_scorer(admin: Gateway, role: str, module: str, source: str) -> None:
+    """The administrator's function ``scorer`` (this Python's runtime) running ``module``.py's
+    ``handler``; its zip also under acme-artifacts' functions/, where `invoke --local` finds a
+    deployed function's code."""
+    code = fake_zip({f"{module}.py": source})
+    admin.put_bytes("acme-artifacts", f"functions/{hashlib.sha256(code).hexdigest()}.zip", code)
+    admin.create_function(
+        FunctionName="scorer",
+        Runtime="python{}.{}".format(*sys.version_info[:2]),
+        Role=role,
+        Handler=f"{module}.handler",
+        Code={"ZipFile": code},
+        Timeout=30,
+    )

@@ -9,7 +9,6 @@ authorizes a KMS request on the key it names, an alias resolved to its key, as A
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import sys
@@ -17,7 +16,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from publish_support import fake_zip
+from iam_support import create_scorer
 
 from mlayer.cli import cli
 from mlayer.config import load_settings
@@ -123,16 +122,7 @@ def test_an_alias_encrypted_stream_is_granted_on_its_keys_arn(tmp_path):
         role = admin.create_lambda_role("mlayer-scorer", "test")
         alias_arn = f"arn:aws:kms:{local.region}:{admin.account_id()}:{ALIAS}"
         admin.put_role_policy("mlayer-scorer", "mlayer", _with_key_statement(policy, alias_arn))
-        code = fake_zip({"counter.py": COUNTER})
-        admin.put_bytes("acme-artifacts", f"functions/{hashlib.sha256(code).hexdigest()}.zip", code)
-        admin.create_function(
-            FunctionName="scorer",
-            Runtime=RUNTIME,
-            Role=role,
-            Handler="counter.handler",
-            Code={"ZipFile": code},
-            Timeout=30,
-        )
+        create_scorer(admin, role, "counter", COUNTER)
         on_alias = _mlayer(config, deployer, "poll", "--local", "--until-empty")
         admin.put_role_policy("mlayer-scorer", "mlayer", policy)
         on_key = _mlayer(config, deployer, "--json", "poll", "--local", "--until-empty")

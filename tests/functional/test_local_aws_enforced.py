@@ -3,7 +3,6 @@ an emulated function that runs with credentials from sts:AssumeRole on its own r
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import subprocess
@@ -13,7 +12,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from publish_support import fake_zip
+from iam_support import create_scorer
 
 from mlayer.cli import cli
 from mlayer.config import load_settings
@@ -158,16 +157,7 @@ def test_the_emulated_function_runs_with_its_roles_credentials(tmp_path):
                 "Statement": [{"Effect": "Allow", "Action": "s3:PutObject", "Resource": allowed}],
             },
         )
-        code = fake_zip({"writer.py": WRITER})
-        admin.put_bytes("acme-artifacts", f"functions/{hashlib.sha256(code).hexdigest()}.zip", code)
-        admin.create_function(
-            FunctionName="scorer",
-            Runtime=RUNTIME,
-            Role=role,
-            Handler="writer.handler",
-            Code={"ZipFile": code},
-            Timeout=30,
-        )
+        create_scorer(admin, role, "writer", WRITER)
         event = tmp_path / "event.json"
         event.write_text(json.dumps({"Records": []}))
         env = {**principals.env(local), "AWS_SESSION_TOKEN": None}
@@ -224,16 +214,7 @@ def test_poll_local_reads_the_stream_with_the_functions_role(tmp_path, reads):
         admin.put_role_policy(
             "mlayer-scorer", "mlayer", policy if reads else without(policy, "ReadTriggerStream")
         )
-        code = fake_zip({"counter.py": COUNTER})
-        admin.put_bytes("acme-artifacts", f"functions/{hashlib.sha256(code).hexdigest()}.zip", code)
-        admin.create_function(
-            FunctionName="scorer",
-            Runtime=RUNTIME,
-            Role=role,
-            Handler="counter.handler",
-            Code={"ZipFile": code},
-            Timeout=30,
-        )
+        create_scorer(admin, role, "counter", COUNTER)
         env = {**principals.env(local), "AWS_SESSION_TOKEN": None}
         env["MLAYER_CACHE_DIR"] = os.environ.get("MLAYER_CACHE_DIR") or str(
             REPO / ".cache" / "mlayer"
@@ -298,16 +279,7 @@ def test_an_encrypted_streams_key_is_needed_to_read_it(tmp_path, granted):
         admin.put_role_policy(
             "mlayer-scorer", "mlayer", policy if granted else without(policy, "UseKeyTrigger")
         )
-        code = fake_zip({"counter.py": COUNTER})
-        admin.put_bytes("acme-artifacts", f"functions/{hashlib.sha256(code).hexdigest()}.zip", code)
-        admin.create_function(
-            FunctionName="scorer",
-            Runtime=RUNTIME,
-            Role=role,
-            Handler="counter.handler",
-            Code={"ZipFile": code},
-            Timeout=30,
-        )
+        create_scorer(admin, role, "counter", COUNTER)
         run = CliRunner().invoke(
             cli, ["--config", str(config), "poll", "--local", "--until-empty"], env=env
         )
