@@ -14,13 +14,12 @@ import shutil
 import sys
 from pathlib import Path
 
-import boto3
 import joblib
 import numpy as np
 import pandas as pd
 import pytest
 from function_support import HandlerProcess, InitError, kinesis_event
-from handler_aws_support import create_table_and_queue
+from handler_aws_support import aws_client, create_table_and_queue, shard_letters
 from sklearn.compose import ColumnTransformer
 from sklearn.ensemble import HistGradientBoostingClassifier, RandomForestClassifier
 from sklearn.impute import SimpleImputer
@@ -152,15 +151,6 @@ def test_the_sklearn_pandas_layer_fits_slimmed_and_says_what_it_shadows(pandas_l
     assert shadows["python-dateutil"].ok and build.shadow_warnings == []  # the pin holds
 
 
-def aws(local) -> dict:
-    return dict(
-        endpoint_url=local.endpoint_url,
-        region_name=local.region,
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-    )
-
-
 @pytest.fixture(scope="module")
 def local_aws(module_aws):
     """The worker's embedded AWS with this module's results table and dead-letter queue."""
@@ -183,24 +173,13 @@ def start(tmp_path, model_dir, pandas_layer, runtime_dir, local) -> HandlerProce
 
 
 def stored(local, shard: str) -> dict[str, dict]:
-    items = boto3.client("dynamodb", **aws(local)).scan(TableName=TABLE)["Items"]
+    items = aws_client(local, "dynamodb").scan(TableName=TABLE)["Items"]
     return {i["id"]["S"]: i for i in items if i["event_id"]["S"].startswith(shard + ":")}
 
 
 def dead_letters(local, shard: str) -> dict[str, str]:
     """event_id -> reason of the dead letters of one shard (the queue is emptied)."""
-    sqs = boto3.client("sqs", **aws(local))
-    url = sqs.get_queue_url(QueueName=DLQ)["QueueUrl"]
-    found = {}
-    for _ in range(20):
-        messages = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", [])
-        if not messages:
-            break
-        for m in messages:
-            sqs.delete_message(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"])
-            body = json.loads(m["Body"])
-            found[body["event_id"]] = body["reason"]
-    return {k: v for k, v in found.items() if k.startswith(shard + ":")}
+    return {d["event_id"]: d["reason"] for d in shard_letters(local, DLQ, shard)}
 
 
 @pytest.mark.parametrize("build", [forest_pipeline, hgb_pipeline], ids=["forest", "hgb"])
