@@ -63,33 +63,43 @@ def foreign_bucket(bucket: str, action: str, code: str, owner: str | None) -> Aw
 def translate(exc: Exception, action: str) -> AwsError:
     """One place that turns botocore's failures into errors a user can act on."""
     if isinstance(exc, botocore.exceptions.ClientError):
-        err = exc.response.get("Error", {})
-        code = str(err.get("Code", "")) or "ClientError"
-        message = err.get("Message") or str(exc)
-        if code in _NOT_FOUND:
-            return NotFoundError(
-                f"{action}: not found ({message}).", "Check the name and the region.", code
-            )
-        if code in ("PreconditionFailedException", "PreconditionFailed"):
-            return ConflictError(
-                f"{action}: the function changed since mlayer read it ({message}).",
-                "Someone else updated it; run the command again to plan against its current state.",
-                code,
-            )
-        if code in _DENIED:
-            return AwsError(
-                f"{action}: AWS refused the credentials ({code}: {message}).",
-                "Check --profile / AWS_PROFILE and that the credentials may call this API.",
-                code,
-            )
-        if code == "InvalidParameterValueException" and "role" in message.lower():
-            return AwsError(
-                f"{action}: {code}: {message}",
-                "Check [function] role: the role must exist and trust lambda.amazonaws.com "
-                "(on the embedded AWS too: create it with `aws iam create-role`).",
-                code,
-            )
-        return AwsError(f"{action}: {code}: {message}", "See AWS's message above.", code)
+        return _refused(exc, action)
+    return _unanswered(exc, action)
+
+
+def _refused(exc: botocore.exceptions.ClientError, action: str) -> AwsError:
+    """AWS answered with an error code: not found, changed meanwhile, denied, a bad role."""
+    err = exc.response.get("Error", {})
+    code = str(err.get("Code", "")) or "ClientError"
+    message = err.get("Message") or str(exc)
+    if code in _NOT_FOUND:
+        return NotFoundError(
+            f"{action}: not found ({message}).", "Check the name and the region.", code
+        )
+    if code in ("PreconditionFailedException", "PreconditionFailed"):
+        return ConflictError(
+            f"{action}: the function changed since mlayer read it ({message}).",
+            "Someone else updated it; run the command again to plan against its current state.",
+            code,
+        )
+    if code in _DENIED:
+        return AwsError(
+            f"{action}: AWS refused the credentials ({code}: {message}).",
+            "Check --profile / AWS_PROFILE and that the credentials may call this API.",
+            code,
+        )
+    if code == "InvalidParameterValueException" and "role" in message.lower():
+        return AwsError(
+            f"{action}: {code}: {message}",
+            "Check [function] role: the role must exist and trust lambda.amazonaws.com "
+            "(on the embedded AWS too: create it with `aws iam create-role`).",
+            code,
+        )
+    return AwsError(f"{action}: {code}: {message}", "See AWS's message above.", code)
+
+
+def _unanswered(exc: Exception, action: str) -> AwsError:
+    """No answer from AWS: no credentials or region, a timeout, no connection, no profile."""
     if isinstance(exc, botocore.exceptions.NoCredentialsError):
         return AwsError(
             f"{action}: no AWS credentials found.",
