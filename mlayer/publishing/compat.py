@@ -65,21 +65,7 @@ def check_compatibility(
     """
     problem = deps_problem(manifest, lock)
     if problem:
-        said = f"{problem[0].upper()}{problem[1:]} [layer: {lock_source}]"
-        if allow_mismatch and moving_deps:
-            return [
-                f"{said}: the live model cannot load until a model of this layer's format is "
-                "linked (--allow-version-mismatch)."
-            ]
-        flag = " (--allow-version-mismatch does not cover it)" if allow_mismatch else ""
-        raise ModelError(
-            f"{said}: the function could not start{flag}.",
-            "Attach a deps layer built from layers/onnx/requirements.txt for an ONNX model, "
-            "layers/sklearn/requirements.txt (or sklearn-pandas) for pickles, or one whose "
-            "requirements -r-include both recipes; to switch formats on one function, move the "
-            "deps layer first (`mlayer deploy-function --allow-version-mismatch`); or publish "
-            "the model in the other --format.",
-        )
+        return _format_unserved(problem, lock_source, allow_mismatch, moving_deps)
     # An ONNX model unpickles nothing and needs no pandas: onnxruntime is all it needs.
     onnx = manifest.get("format") == "onnx"
     hard, soft = ([], []) if onnx else mf.compatibility_problems(manifest, lock)
@@ -90,17 +76,49 @@ def check_compatibility(
             "--code module.py; or add the missing package to the dependencies layer.",
         )
     if lock is None:
-        if not allow_mismatch:
-            raise ModelError(
-                "No dependencies-layer lock found, so mlayer cannot check that the model will "
-                "load on Lambda.",
-                "Run `mlayer build-deps --publish` first, or pass --allow-version-mismatch to "
-                "publish unchecked.",
-            )
+        return _unchecked(allow_mismatch)
+    return _version_mismatches(soft, lock_source, allow_mismatch)
+
+
+def _format_unserved(
+    problem: str, lock_source: str, allow_mismatch: bool, moving_deps: bool
+) -> list[str]:
+    """The deps layer lacks the model format's runtime: refused, or one warning when
+    deploy-function moves the deps layer first (``moving_deps``) with the flag."""
+    said = f"{problem[0].upper()}{problem[1:]} [layer: {lock_source}]"
+    if allow_mismatch and moving_deps:
         return [
-            "No dependencies-layer lock was found: versions were NOT checked "
-            "(--allow-version-mismatch)."
+            f"{said}: the live model cannot load until a model of this layer's format is "
+            "linked (--allow-version-mismatch)."
         ]
+    flag = " (--allow-version-mismatch does not cover it)" if allow_mismatch else ""
+    raise ModelError(
+        f"{said}: the function could not start{flag}.",
+        "Attach a deps layer built from layers/onnx/requirements.txt for an ONNX model, "
+        "layers/sklearn/requirements.txt (or sklearn-pandas) for pickles, or one whose "
+        "requirements -r-include both recipes; to switch formats on one function, move the "
+        "deps layer first (`mlayer deploy-function --allow-version-mismatch`); or publish "
+        "the model in the other --format.",
+    )
+
+
+def _unchecked(allow_mismatch: bool) -> list[str]:
+    """No lock to check against: refused, unless the flag publishes unchecked."""
+    if not allow_mismatch:
+        raise ModelError(
+            "No dependencies-layer lock found, so mlayer cannot check that the model will "
+            "load on Lambda.",
+            "Run `mlayer build-deps --publish` first, or pass --allow-version-mismatch to "
+            "publish unchecked.",
+        )
+    return [
+        "No dependencies-layer lock was found: versions were NOT checked "
+        "(--allow-version-mismatch)."
+    ]
+
+
+def _version_mismatches(soft: list[str], lock_source: str, allow_mismatch: bool) -> list[str]:
+    """Versions that differ from the lock's: refused, or warnings under the flag."""
     if soft and not allow_mismatch:
         raise ModelError(
             soft[0]
