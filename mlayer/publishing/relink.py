@@ -123,37 +123,50 @@ class Relinker:
         config: FunctionConfig | None = None
         typed = settings or LinkSettings()
         if plan.changed or typed.changes:
-            while True:
-                attempts += 1
-                current = self.wait_updatable(plan.function)
-                if current.layer_arns != plan.before:
-                    raise ConflictError(
-                        f"The layers of {plan.function} changed since mlayer planned this relink.",
-                        "Someone else updated the function; run the command again to plan against its current state.",
-                        "Changed",
-                    )
-                try:
-                    self.gw.relink_function(
-                        plan.function,
-                        plan.after,
-                        current.revision_id,
-                        tmp_mb=typed.tmp_mb,
-                        environment=typed.environment,
-                    )
-                    break
-                except ConflictError:
-                    raise
-                except AwsError as exc:
-                    if exc.code in RESPONSE_LOST:  # sent: it may have landed
-                        raise self._unconfirmed(plan, alias, exc) from exc
-                    if exc.code != CONFLICT or attempts > self.max_conflicts:
-                        raise
-                    self.gw.sleep(self.backoff * 2 ** (attempts - 1))
+            attempts = self._update_layers(plan, alias, typed)
             config = self._confirm(plan, alias)
         if not alias:
             return RelinkOutcome(
                 revision_id=config.revision_id if config else None, attempts=attempts
             )
+        return self._move_alias_after(plan, alias, config, attempts)
+
+    def _update_layers(self, plan: RelinkPlan, alias: str | None, typed: LinkSettings) -> int:
+        """UpdateFunctionConfiguration on the revision read, retried on a conflict (backing
+        off); the number of attempts. A lost answer is the unconfirmed state, never a retry."""
+        attempts = 0
+        while True:
+            attempts += 1
+            current = self.wait_updatable(plan.function)
+            if current.layer_arns != plan.before:
+                raise ConflictError(
+                    f"The layers of {plan.function} changed since mlayer planned this relink.",
+                    "Someone else updated the function; run the command again to plan against its current state.",
+                    "Changed",
+                )
+            try:
+                self.gw.relink_function(
+                    plan.function,
+                    plan.after,
+                    current.revision_id,
+                    tmp_mb=typed.tmp_mb,
+                    environment=typed.environment,
+                )
+                return attempts
+            except ConflictError:
+                raise
+            except AwsError as exc:
+                if exc.code in RESPONSE_LOST:  # sent: it may have landed
+                    raise self._unconfirmed(plan, alias, exc) from exc
+                if exc.code != CONFLICT or attempts > self.max_conflicts:
+                    raise
+                self.gw.sleep(self.backoff * 2 ** (attempts - 1))
+
+    def _move_alias_after(
+        self, plan: RelinkPlan, alias: str, config: FunctionConfig | None, attempts: int
+    ) -> RelinkOutcome:
+        """The alias to the version carrying the layers; a failure after a relink (``config``
+        read) leaves $LATEST and the alias apart, and says so."""
         relinked = config is not None
         config = config or self.wait_updatable(plan.function)
         try:
