@@ -135,9 +135,26 @@ def extract(data: bytes, dest: Path) -> int:
 def materialize(cache: Path, shas: Sequence[str], load: Callable[[int], bytes]) -> Path:
     """A directory holding the zips unpacked in order, cached by their sha256s (built once).
 
-    ``load(i)`` returns the i-th zip's bytes; it is called only when the cache misses.
+    Each zip is unpacked once, into ``<cache>/../unpacked/<sha256>``; a set of several is a
+    tree of hard links to those files, later zips' files replacing earlier ones as on Lambda.
+    A deps layer unpacks to hundreds of MB, and every model version makes a new set: copies
+    would cost that much disk (and seconds of unzipping) per model version, links cost inodes.
+    ``load(i)`` returns the i-th zip's bytes; it is called only when that zip is not unpacked.
     """
+    store = cache.parent / "unpacked"
+    dirs = [_built(store, sha, _unpacking(load, i)) for i, sha in enumerate(shas)]
+    if len(dirs) == 1:
+        return dirs[0]
     key = hashlib.sha256("\n".join(shas).encode()).hexdigest()[:32]
+    return _built(cache, key, lambda staging: _link_all(dirs, staging))
+
+
+def _unpacking(load: Callable[[int], bytes], i: int) -> Callable[[Path], object]:
+    return lambda staging: extract(load(i), staging)
+
+
+def _built(cache: Path, key: str, build: Callable[[Path], object]) -> Path:
+    """``cache/key``, made by ``build(staging)`` once under a lock and moved in whole."""
     target = cache / key
     if (target / _MARKER).is_file():
         return target
@@ -148,12 +165,42 @@ def materialize(cache: Path, shas: Sequence[str], load: Callable[[int], bytes]) 
             return target
         staging = Path(tempfile.mkdtemp(prefix=f"{key}-", dir=cache))
         try:
-            for i in range(len(shas)):
-                extract(load(i), staging)
+            build(staging)
         except BaseException:
             shutil.rmtree(staging, ignore_errors=True)
             raise
-        (staging / _MARKER).write_text("\n".join(shas) + "\n")
+        (staging / _MARKER).write_text(key + "\n")
         shutil.rmtree(target, ignore_errors=True)
         os.replace(staging, target)
     return target
+
+
+def _link_all(sources: Sequence[Path], dest: Path) -> None:
+    """Each source tree linked into ``dest`` in order; a later file or folder replaces an earlier."""
+    for source in sources:
+        for here, folders, files in os.walk(source):
+            rel = Path(here).relative_to(source)
+            for name in folders:
+                _make_folder(dest / rel / name)
+            for name in files:
+                if rel == Path(".") and name == _MARKER:
+                    continue
+                _link_file(Path(here, name), dest / rel / name)
+
+
+def _make_folder(path: Path) -> None:
+    if path.is_file():
+        path.unlink()
+    path.mkdir(exist_ok=True)
+
+
+def _link_file(source: Path, path: Path) -> None:
+    """``path`` made a link to ``source`` (a copy where the file system refuses links)."""
+    if path.is_dir():
+        shutil.rmtree(path)
+    elif path.exists():
+        path.unlink()
+    try:
+        os.link(source, path)
+    except OSError:
+        shutil.copy2(source, path)

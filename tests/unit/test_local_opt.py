@@ -117,3 +117,42 @@ def test_fetch_falls_back_to_a_real_url():
 
     assert opt.fetch(FakeGateway({}), "b", art, urlopen=urlopen) == data
     assert seen == [art.location]
+
+
+def test_each_zip_is_unpacked_once_and_sets_share_its_files_by_link(tmp_path):
+    calls = []
+    zips = {
+        "d": make_zip({"python/numpy.py": b"deps\n", "python/pkg/x.py": b""}),
+        "m1": make_zip({"mlayer/manifest.json": b"1"}),
+        "m2": make_zip({"mlayer/manifest.json": b"2", "python/pkg": b"a file now"}),
+    }
+    names = list(zips)
+
+    def load(i):
+        calls.append(names[i])
+        return zips[names[i]]
+
+    one = opt.materialize(tmp_path / "opt", ["d" * 64, "1" * 64], lambda i: load([0, 1][i]))
+    two = opt.materialize(tmp_path / "opt", ["d" * 64, "2" * 64], lambda i: load([0, 2][i]))
+    assert calls == ["d", "m1", "m2"]  # the deps zip unpacked once for both sets
+    assert (one / "mlayer/manifest.json").read_text() == "1"
+    assert (two / "mlayer/manifest.json").read_text() == "2"
+    assert (one / "python/numpy.py").stat().st_ino == (two / "python/numpy.py").stat().st_ino
+    assert (one / "python/pkg").is_dir() and (two / "python/pkg").read_bytes() == b"a file now"
+    assert (tmp_path / "unpacked" / ("d" * 64) / "python/pkg/x.py").is_file()  # store untouched
+
+
+def test_a_failed_unpack_leaves_nothing_half_built(tmp_path):
+    def load(i):
+        if i == 1:
+            raise OSError("the bucket went away")
+        return make_zip({"f.txt": b"1"})
+
+    with pytest.raises(OSError, match="went away"):
+        opt.materialize(tmp_path / "opt", ["e" * 64, "f" * 64], load)
+    assert not (tmp_path / "unpacked" / ("f" * 64)).exists()
+    assert not (tmp_path / "opt").exists() or not [
+        p for p in (tmp_path / "opt").iterdir() if not p.name.endswith(".lock")
+    ]
+    again = opt.materialize(tmp_path / "opt", ["e" * 64, "f" * 64], lambda i: make_zip({"g": b""}))
+    assert (again / "g").is_file()
