@@ -8,6 +8,7 @@ a requirement without a matching wheel needs the docker builder.
 from __future__ import annotations
 
 import re
+import shutil
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -29,7 +30,16 @@ _NETWORK = (
     "Read timed out",
     "ProxyError",
     "SSLError",
+    "Connection interrupted",
+    "incomplete-download",
+    "Connection reset",
+    "RemoteDisconnected",
+    "IncompleteRead",
 )
+# pip retries a request itself and resumes a broken download 5 times; a connection that drops
+# more often than that (seen on CI: a 27.8 MB wheel cut at 3.7 MB six times) gets whole new runs,
+# which find what already arrived in pip's cache.
+PIP_ATTEMPTS = 3
 
 
 # pip's lines worth showing while it works (it prints no bars when not on a terminal).
@@ -78,11 +88,17 @@ def pip_argv(
     return argv
 
 
+def lost_network(done: Completed) -> bool:
+    """pip failed because the index or its files could not be reached or read to the end."""
+    out = done.stdout + "\n" + done.stderr
+    return any(marker in out for marker in _NETWORK)
+
+
 def explain_pip_failure(done: Completed, runtime: Runtime, arch: str) -> BuildError:
     """Turn pip's output into an error that says which package and what to do."""
     out = done.stdout + "\n" + done.stderr
     missing = _NO_MATCH.search(out) or _NO_VERSION.search(out)
-    if any(marker in out for marker in _NETWORK):
+    if lost_network(done):
         return BuildError(
             "pip could not reach the package index: " + done.tail(2).replace("\n", " "),
             "Check the network, a proxy (HTTPS_PROXY) or PIP_INDEX_URL, then run again.",
@@ -116,7 +132,24 @@ def install_with_pip(
     python: str = sys.executable,
     on_line: Callable[[str], None] | None = None,
 ) -> None:
+    """pip's install into ``target``, run again (into an emptied target) when the network failed."""
     argv = pip_argv(python, requirements, target, runtime, arch)
-    done = runner(argv, timeout=3600, on_line=on_line)
-    if not done.ok:
-        raise explain_pip_failure(done, runtime, arch)
+    for attempt in range(1, PIP_ATTEMPTS + 1):
+        done = runner(argv, timeout=3600, on_line=on_line)
+        if done.ok:
+            return
+        if not lost_network(done) or attempt == PIP_ATTEMPTS:
+            raise explain_pip_failure(done, runtime, arch)
+        if on_line is not None:
+            on_line(
+                f"Downloading again: pip lost the network (attempt {attempt + 1} of {PIP_ATTEMPTS})"
+            )
+        _empty(target)
+
+
+def _empty(folder: Path) -> None:
+    for child in folder.iterdir() if folder.is_dir() else ():
+        if child.is_dir() and not child.is_symlink():
+            shutil.rmtree(child)
+        else:
+            child.unlink()

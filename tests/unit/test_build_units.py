@@ -1,11 +1,19 @@
 """Pure parts of the layer builder: cache keys, budget, pins, pip argv and its failures."""
 
+import shutil
+
 import pytest
 
 from mlayer.build.budget import check_budget, make_budget, to_drop
 from mlayer.build.cache import cache_key
 from mlayer.build.layer import choose_builder
-from mlayer.build.pip_builder import explain_pip_failure, pip_argv, pip_progress
+from mlayer.build.pip_builder import (
+    PIP_ATTEMPTS,
+    explain_pip_failure,
+    install_with_pip,
+    pip_argv,
+    pip_progress,
+)
 from mlayer.build.requirements import (
     DEFAULT_RECIPE,
     SHIPPED_ROOT,
@@ -197,3 +205,49 @@ def test_pip_progress_shows_download_and_install_steps_only():
         "Installing collected packages: numpy",
         "Successfully installed numpy-2.2.6",
     ]
+
+
+class ScriptedPip:
+    """Answers each pip run with the next (returncode, stderr) of a script, recording the target."""
+
+    def __init__(self, target, *answers):
+        self.target, self.answers, self.runs = target, list(answers), 0
+
+    def __call__(self, argv, **_kwargs):
+        assert argv[argv.index("--target") + 1] == str(self.target)
+        assert not any(self.target.iterdir()), "each run starts from an empty target"
+        self.runs += 1
+        code, err = self.answers.pop(0)
+        (self.target / f"left-by-run-{self.runs}").mkdir()
+        return Completed(tuple(argv), code, "", err)
+
+
+_CUT = (
+    "WARNING: Connection interrupted while downloading.\n"
+    "error: incomplete-download\n× Download failed after 6 attempts\n"
+)
+
+
+def test_a_download_cut_short_is_run_again_into_an_empty_target(tmp_path):
+    reqs, target = tmp_path / "r.txt", tmp_path / "python"
+    reqs.write_text("onnxruntime==1.32.0\n")
+    target.mkdir()
+    shown = []
+    pip = ScriptedPip(target, (1, _CUT), (0, ""))
+    install_with_pip(reqs, target, get_runtime("python3.12"), "x86_64", pip, on_line=shown.append)
+    assert pip.runs == 2 and shown == ["Downloading again: pip lost the network (attempt 2 of 3)"]
+    always = ScriptedPip(target, *[(1, _CUT)] * 3)
+    shutil.rmtree(target)
+    target.mkdir()
+    with pytest.raises(BuildError, match="could not reach the package index"):
+        install_with_pip(reqs, target, get_runtime("python3.12"), "x86_64", always)
+    assert always.runs == PIP_ATTEMPTS == 3
+
+
+def test_a_failure_that_is_not_the_network_is_never_retried(tmp_path):
+    target = tmp_path / "python"
+    target.mkdir()
+    pip = ScriptedPip(target, (1, "ERROR: No matching distribution found for nmupy\n"))
+    with pytest.raises(BuildError, match="nmupy"):
+        install_with_pip(tmp_path / "r.txt", target, get_runtime("python3.12"), "x86_64", pip)
+    assert pip.runs == 1
