@@ -26,7 +26,7 @@ from typing import Any
 from mlayer.errors import ModelError, UsageError
 from mlayer.model import manifest as mf
 from mlayer.model import samples as sample_io
-from mlayer.model.load_child import load_in_child
+from mlayer.model.load_child import Loaded, load_in_child
 from mlayer.model.packaging import sha256_file
 from mlayer.model.pickles import PickleScan, scan_file
 from mlayer.publishing.models import LayerArtifact
@@ -149,47 +149,13 @@ def inspect_pipeline(
     ``sample``: a JSON-lines file of input records (``--sample``); up to 20 are kept with the
     predictions made when loading, for the function's cold-start self-check.
     """
-    paths = tuple(Path(p) for p in (*preprocessors, model))
-    for p in paths:
-        if not p.is_file():
-            raise UsageError(f"{p} does not exist.", "Check the path of the model and of every -p.")
+    paths = _existing(model, preprocessors)
     code = read_code_files(code_files)
     modules = [c.module for c in code]
     blobs = tuple(_read(p) for p in paths)
-    scans = tuple(scan_file(p, trusted, modules, data=b) for p, b in zip(paths, blobs, strict=True))
-    for path, scan in zip(paths, scans, strict=True):
-        hard = mf.global_problems(scan.globals, None, modules)
-        if hard:
-            raise ModelError(
-                f"{path}: {hard[0]}",
-                "Move that class or function into a module (e.g. my_transformers.py), import it from "
-                "there, save the model again, and publish with --code my_transformers.py.",
-            )
-    records, dropped = sample_io.read_samples(sample) if sample is not None else (None, 0)
-    found = load_in_child(
-        blobs,
-        paths,
-        [str(c.path.resolve().parent) for c in code],
-        [scan.top_class for scan in scans],
-        input_kind,
-        records,
-    )
-    artifacts = tuple(
-        LayerArtifact(
-            file=mf.artifact_file_name(
-                i, path.name, "model" if i == len(paths) - 1 else "preprocessor"
-            ),
-            role="model" if i == len(paths) - 1 else "preprocessor",
-            sha256=hashlib.sha256(blob).hexdigest(),
-            size=len(blob),
-            cls=cls,
-            sklearn_version=scan.top_sklearn_version,
-            globals=scan.globals,
-        )
-        for i, (path, blob, scan, cls) in enumerate(
-            zip(paths, blobs, scans, found.classes, strict=True)
-        )
-    )
+    scans = _scanned(paths, blobs, trusted, modules)
+    found, dropped = _load(paths, blobs, code, scans, input_kind, sample)
+    artifacts = _artifacts(paths, blobs, scans, found.classes)
     return Pipeline(
         paths=paths,
         artifacts=artifacts,
@@ -204,6 +170,78 @@ def inspect_pipeline(
         samples_dropped=dropped,
         schema_notes=found.schema_notes,
         blobs=blobs,
+    )
+
+
+def _existing(model: str | Path, preprocessors: Sequence[str | Path]) -> tuple[Path, ...]:
+    """The pipeline's files in order (preprocessors, then the model), each checked to exist
+    before any is read, so a typo is a usage error rather than a half-done scan."""
+    paths = tuple(Path(p) for p in (*preprocessors, model))
+    for p in paths:
+        if not p.is_file():
+            raise UsageError(f"{p} does not exist.", "Check the path of the model and of every -p.")
+    return paths
+
+
+def _scanned(
+    paths: tuple[Path, ...], blobs: tuple[bytes, ...], trusted: Sequence[str], modules: list[str]
+) -> tuple[PickleScan, ...]:
+    """Every file's static scan (nothing executed), then the first global no published module
+    can provide refused: such a pickle could never load on Lambda."""
+    scans = tuple(scan_file(p, trusted, modules, data=b) for p, b in zip(paths, blobs, strict=True))
+    for path, scan in zip(paths, scans, strict=True):
+        hard = mf.global_problems(scan.globals, None, modules)
+        if hard:
+            raise ModelError(
+                f"{path}: {hard[0]}",
+                "Move that class or function into a module (e.g. my_transformers.py), import it from "
+                "there, save the model again, and publish with --code my_transformers.py.",
+            )
+    return scans
+
+
+def _load(
+    paths: tuple[Path, ...],
+    blobs: tuple[bytes, ...],
+    code: tuple[CodeFile, ...],
+    scans: tuple[PickleScan, ...],
+    input_kind: str | None,
+    sample: str | Path | None,
+) -> tuple[Loaded, int]:
+    """The load-time check in a child process (a crash is a refusal, not ours), run on the
+    --sample records; with how many records past the kept ones were dropped."""
+    records, dropped = sample_io.read_samples(sample) if sample is not None else (None, 0)
+    found = load_in_child(
+        blobs,
+        paths,
+        [str(c.path.resolve().parent) for c in code],
+        [scan.top_class for scan in scans],
+        input_kind,
+        records,
+    )
+    return found, dropped
+
+
+def _artifacts(
+    paths: tuple[Path, ...],
+    blobs: tuple[bytes, ...],
+    scans: tuple[PickleScan, ...],
+    classes: Sequence[str],
+) -> tuple[LayerArtifact, ...]:
+    """The layer's entries, hashed from the very bytes that were scanned and loaded; the last
+    file is the model, the others its preprocessors."""
+    last = len(paths) - 1
+    return tuple(
+        LayerArtifact(
+            file=mf.artifact_file_name(i, path.name, "model" if i == last else "preprocessor"),
+            role="model" if i == last else "preprocessor",
+            sha256=hashlib.sha256(blob).hexdigest(),
+            size=len(blob),
+            cls=cls,
+            sklearn_version=scan.top_sklearn_version,
+            globals=scan.globals,
+        )
+        for i, (path, blob, scan, cls) in enumerate(zip(paths, blobs, scans, classes, strict=True))
     )
 
 
