@@ -102,9 +102,11 @@ def _states(gw: Gateway, bucket: str, prefixes: Iterable[str]) -> list[object]:
     return docs
 
 
-def _named_by(
-    docs: list[object], function: str, model_arn: LayerVersionArn | None
-) -> tuple[frozenset[str], frozenset[str]]:
+# (function versions, layer version ARNs) the unfinished states name
+Named = tuple[frozenset[str], frozenset[str]]
+
+
+def _named_by(docs: list[object], function: str, model_arn: LayerVersionArn | None) -> Named:
     versions: set[str] = set()
     layers: set[str] = set()
     for doc in docs:
@@ -160,6 +162,74 @@ def _elsewhere(
     return out
 
 
+def _latest(gw: Gateway, function: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """$LATEST's layers and the objects its environment names; a missing function is the
+    one read that ends the prune (there is nothing to protect or delete)."""
+    try:
+        return gw.latest_view(function)
+    except NotFoundError as exc:
+        raise NotFoundError(
+            f"Function {function} does not exist in {gw.region}: nothing to prune.",
+            "Pass --function or set [function] name.",
+            exc.code,
+        ) from exc
+
+
+def _provisioned(gw: Gateway, function: str, warnings: list[str]) -> tuple[str, ...]:
+    """Qualifiers with provisioned concurrency; where they cannot be listed, none, said in a
+    warning (aliases still protect the versions they point at)."""
+    provisioned = gw.provisioned_qualifiers(function)
+    if provisioned is None:
+        warnings.append(
+            "Provisioned concurrency cannot be listed here (the embedded AWS does not model it): "
+            "only aliases protect the versions it would be on."
+        )
+        return ()
+    return provisioned
+
+
+def _model_versions(
+    gw: Gateway, store: ArtifactStore, layer: str, now: _dt.datetime, warnings: list[str]
+) -> tuple[tuple[LayerVersionView, ...], dict[int, ModelRefs], LayerVersionArn | None]:
+    """The model layer's versions, what each one's manifest names, and the layer's ARN (state
+    documents may name a model version by number only)."""
+    views = gw.layer_version_views(layer, now)
+    refs = {v.version: _refs(store, store.bucket, v, warnings) for v in views}
+    arn = LayerVersionArn.try_parse(views[0].arn) if views else None
+    return views, refs, arn
+
+
+def _objects(gw: Gateway, bucket: str, model_layer: str) -> dict[str, int]:
+    """Key -> size of the objects a prune may delete: zips, models and this layer's labels."""
+    objects: dict[str, int] = {}
+    for prefix in ("layers/", model_store.MODELS_PREFIX, f"labels/{model_layer}/"):
+        objects.update(gw.object_sizes(bucket, prefix))
+    return objects
+
+
+def _in_flight(
+    gw: Gateway, bucket: str, function: str, model_arn: LayerVersionArn | None
+) -> tuple[Named, Named]:
+    """What unfinished rollouts, then shadows, name: a version they name is kept."""
+    rollouts = _named_by(_states(gw, bucket, [f"rollouts/{function}/"]), function, model_arn)
+    shadows = _named_by(
+        _states(gw, bucket, [f"shadows/{function}/", f"shadow/{function}.json"]),
+        function,
+        model_arn,
+    )
+    return rollouts, shadows
+
+
+def _pending(gw: Gateway, bucket: str, model_layer: str) -> dict[int, dict[str, Any]]:
+    """Versions an interrupted prune deleted without all their objects: a re-run finishes them."""
+    pending = {}
+    for key in gw.object_sizes(bucket, f"pruned/{model_layer}/pending/"):
+        doc = gw.get_json_if_exists(bucket, key)
+        if isinstance(doc, dict) and isinstance(doc.get("version"), int):
+            pending[doc["version"]] = doc
+    return pending
+
+
 def read_inventory(
     gw: Gateway, settings: Settings, now: _dt.datetime, *, elsewhere: bool = True
 ) -> Inventory:
@@ -168,44 +238,15 @@ def read_inventory(
     bucket, function = settings.artifacts.bucket, settings.function.name
     model_layer, deps_layer = settings.model.layer, settings.deps.layer
     warnings: list[str] = []
-    try:
-        latest, latest_refs = gw.latest_view(function)
-    except NotFoundError as exc:
-        raise NotFoundError(
-            f"Function {function} does not exist in {gw.region}: nothing to prune.",
-            "Pass --function or set [function] name.",
-            exc.code,
-        ) from exc
-    provisioned = gw.provisioned_qualifiers(function)
-    if provisioned is None:
-        provisioned = ()
-        warnings.append(
-            "Provisioned concurrency cannot be listed here (the embedded AWS does not model it): "
-            "only aliases protect the versions it would be on."
-        )
-    model_versions = gw.layer_version_views(model_layer, now)
+    latest, latest_refs = _latest(gw, function)
+    provisioned = _provisioned(gw, function, warnings)
     store = ArtifactStore(gw, bucket)
-    refs = {v.version: _refs(store, bucket, v, warnings) for v in model_versions}
-    model_arn = LayerVersionArn.try_parse(model_versions[0].arn) if model_versions else None
-    objects: dict[str, int] = {}
-    for prefix in ("layers/", model_store.MODELS_PREFIX, f"labels/{model_layer}/"):
-        objects.update(gw.object_sizes(bucket, prefix))
-    rollouts = _named_by(_states(gw, bucket, [f"rollouts/{function}/"]), function, model_arn)
-    shadows = _named_by(
-        _states(gw, bucket, [f"shadows/{function}/", f"shadow/{function}.json"]),
-        function,
-        model_arn,
-    )
-    others = (
-        _elsewhere(gw, store, bucket, {model_layer, deps_layer}, objects, now, warnings)
-        if elsewhere
-        else {}
-    )
-    pending = {}
-    for key in gw.object_sizes(bucket, f"pruned/{model_layer}/pending/"):
-        doc = gw.get_json_if_exists(bucket, key)
-        if isinstance(doc, dict) and isinstance(doc.get("version"), int):
-            pending[doc["version"]] = doc
+    model_versions, refs, model_arn = _model_versions(gw, store, model_layer, now, warnings)
+    objects = _objects(gw, bucket, model_layer)
+    rollouts, shadows = _in_flight(gw, bucket, function, model_arn)
+    mine = {model_layer, deps_layer}
+    others = _elsewhere(gw, store, bucket, mine, objects, now, warnings) if elsewhere else {}
+    pending = _pending(gw, bucket, model_layer)
     return Inventory(
         function=function,
         model_layer=model_layer,
