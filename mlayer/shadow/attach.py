@@ -83,20 +83,14 @@ def publish_shadow(
     now: Callable[[], str] = utc_now,
 ) -> ShadowAttachResult:
     """The whole of publish-model --shadow; ``publish`` is publish.publish_model."""
-    if request.rollout and request.rollout != "all-at-once":
-        raise UsageError(
-            "--shadow and --rollout are two stages: the shadow first, then the rollout.",
-            "Publish with --shadow; `mlayer shadow promote --rollout` starts the rollout.",
-        )
+    _refuse_rollout(request)
     function, bucket = settings.function.name, settings.artifacts.bucket
     alias = request.alias or settings.model.alias or None
     sample = sample_share(settings)
     config, live_arn, live_manifest = live_model(gw, settings)
     unaliased = dataclasses.replace(settings, model=dataclasses.replace(settings.model, alias=""))
     quiet = dataclasses.replace(request, alias=None, link=False, rollout=None)
-    dry = publish(gw, unaliased, dataclasses.replace(quiet, dry_run=True))
-    fit.check_same_input(live_manifest, dry.manifest)
-    sizes = fit.check_fit(live_manifest, dry.manifest, dry.zipped_size, dry.unzipped_size, config)
+    dry, sizes = _dry_run(gw, unaliased, quiet, publish, live_manifest, config)
     previous = state.load(gw, bucket, function)
     replaced = previous if previous and previous.active else None
     if request.dry_run:
@@ -104,16 +98,63 @@ def publish_shadow(
     question = f"Publish {dry.label} and attach it to {function} as its shadow"
     confirm(question + (f" (replacing {replaced.model_version})?" if replaced else "?"))
     published = publish(gw, unaliased, quiet)
+    _check_zip(gw, bucket, published)
+    uri = state.layer_uri(bucket, published.zip_sha256)
+    env = state.with_shadow(state.environment(config), uri, sample)
+    outcome = _attach(gw, function, config, env, alias, published)
+    live = (live_arn, live_manifest)
+    shadow = _shadow_state(function, published, live, sample, alias, outcome, replaced, now())
+    state.save(gw, bucket, shadow)
+    return ShadowAttachResult(published, shadow, sizes, replaced=replaced, outcome=outcome)
+
+
+def _refuse_rollout(request: Any) -> None:
+    """A shadow and a rollout are two stages: asked for together, neither starts."""
+    if request.rollout and request.rollout != "all-at-once":
+        raise UsageError(
+            "--shadow and --rollout are two stages: the shadow first, then the rollout.",
+            "Publish with --shadow; `mlayer shadow promote --rollout` starts the rollout.",
+        )
+
+
+def _dry_run(
+    gw: Any,
+    settings: Any,
+    quiet: Any,
+    publish: Callable[..., Any],
+    live_manifest: dict,
+    config: FunctionConfig,
+) -> tuple[Any, fit.Fit]:
+    """The candidate published as a dry run (every publish check), then checked to read the
+    live model's records and to fit beside it: every refusal before the first write."""
+    dry = publish(gw, settings, dataclasses.replace(quiet, dry_run=True))
+    fit.check_same_input(live_manifest, dry.manifest)
+    sizes = fit.check_fit(live_manifest, dry.manifest, dry.zipped_size, dry.unzipped_size, config)
+    return dry, sizes
+
+
+def _check_zip(gw: Any, bucket: str, published: Any) -> None:
+    """The candidate's zip must be in the bucket: the function fetches the shadow from there."""
     if gw.object_size(bucket, zip_key(published.zip_sha256)) is None:
         raise ModelError(
             f"s3://{bucket}/{zip_key(published.zip_sha256)} (the candidate's layer zip) is "
             "missing: the function could not fetch it.",
             "Publish the candidate with mlayer again (a new label makes a new zip).",
         )
-    uri = state.layer_uri(bucket, published.zip_sha256)
-    env = state.with_shadow(state.environment(config), uri, sample)
+
+
+def _attach(
+    gw: Any,
+    function: str,
+    config: FunctionConfig,
+    env: dict[str, str],
+    alias: str | None,
+    published: Any,
+) -> RelinkOutcome:
+    """The shadow's variables set; a failure says the version was published but not attached,
+    and that running the command again reuses it."""
     try:
-        outcome = set_variables(gw, function, config, env, alias)
+        return set_variables(gw, function, config, env, alias)
     except AwsError as exc:
         raise type(exc)(
             f"{published.layer_name} version {published.version} was published but NOT "
@@ -121,8 +162,23 @@ def publish_shadow(
             f"Run the same command again (the version is reused). {exc.hint}".strip(),
             exc.code,
         ) from exc
+
+
+def _shadow_state(
+    function: str,
+    published: Any,
+    live: tuple[str, dict],
+    sample: float,
+    alias: str | None,
+    outcome: RelinkOutcome,
+    replaced: state.ShadowState | None,
+    started_at: str,
+) -> state.ShadowState:
+    """The state file's content, written only once the function carries the shadow: the
+    candidate and the live model (``live``: its layer version ARN and manifest) beside it."""
+    live_arn, live_manifest = live
     classes = (published.manifest.get("outputs") or {}).get("classes") or ()
-    shadow = state.ShadowState(
+    return state.ShadowState(
         function=function,
         status=state.ACTIVE,
         layer_version_arn=published.layer_version_arn,
@@ -132,11 +188,9 @@ def publish_shadow(
         live_layer_version_arn=live_arn,
         live_model_version=str(live_manifest.get("model_version") or ""),
         sample=sample,
-        started_at=now(),
+        started_at=started_at,
         classes=tuple(str(c) for c in classes),
         alias=alias or "",
         function_version=str(outcome.function_version or ""),
         note=f"replaced {replaced.model_version}" if replaced else "",
     )
-    state.save(gw, bucket, shadow)
-    return ShadowAttachResult(published, shadow, sizes, replaced=replaced, outcome=outcome)
