@@ -36,20 +36,22 @@ class BytecodeResult:
         }
 
 
-def compile_argv(target: TargetPython) -> list[str]:
+def compile_argv(target: TargetPython, prefix: str = LAMBDA_PYTHON_DIR, jobs: int = 0) -> list[str]:
+    """``prefix``: where the tree sits on Lambda (its pycs name their sources there); ``jobs``:
+    compileall's workers (0: one per CPU)."""
     return [
         *target.argv,
         "-m",
         "compileall",
         "-q",
         "-j",
-        "0",
+        str(jobs),
         "--invalidation-mode",
         "unchecked-hash",
         "-s",
         target.tree,
         "-p",
-        LAMBDA_PYTHON_DIR,
+        prefix,
         target.tree,
     ]
 
@@ -59,11 +61,17 @@ def _pycs(tree: Path, runtime: Runtime) -> list[Path]:
 
 
 def compile_tree(
-    tree: Path, target: TargetPython, runtime: Runtime, runner: Runner
+    tree: Path,
+    target: TargetPython,
+    runtime: Runtime,
+    runner: Runner,
+    *,
+    prefix: str = LAMBDA_PYTHON_DIR,
+    jobs: int = 0,
 ) -> BytecodeResult:
     if not target.available:
         return BytecodeResult("skipped", 0, 0, f"skipped: {target.why_not}")
-    done = runner(compile_argv(target), timeout=1800)
+    done = runner(compile_argv(target, prefix, jobs), timeout=1800)
     pycs = _pycs(tree, runtime)
     added = sum(p.stat().st_size for p in pycs)
     if not pycs:

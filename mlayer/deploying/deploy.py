@@ -32,7 +32,7 @@ from mlayer.deploying.deploy_plan import (
     plan_trigger,
 )
 from mlayer.deploying.deploy_progress import DeployIncompleteError
-from mlayer.deploying.function_code import build_code_zip
+from mlayer.deploying.function_code import build_code_zip, code_zip
 from mlayer.errors import NotFoundError
 from mlayer.gateway import Gateway
 from mlayer.gateway.views import TMP_KEY, Alias, EventSourceMapping, FunctionConfig
@@ -161,9 +161,13 @@ def deploy_function(
     """Create or update the function, its alias and its trigger; idempotent (module docstring)."""
     relinker = relinker or Relinker(gw)
     settings, rplan = _resolve(gw, settings, request)
-    code, code_sha = build_code_zip(workdir / "function.zip", function_dir)
+    built = code_zip(workdir / "function.zip", settings.function.runtime, function_dir)
+    code = built.data
     config = _read(gw, relinker, settings.function.name)
-    result = _plan(gw, settings, request, config, rplan, code, code_sha)
+    result = _plan(gw, settings, request, config, rplan, code, built.sha256)
+    if built.note:  # no pycs for the runtime: said once, among the function's notes
+        fn = result.function
+        result = replace(result, function=replace(fn, notes=(*fn.notes, built.note)))
     if request.dry_run or not result.changed:
         return result
     confirm(f"Deploy {settings.function.name}?")

@@ -1,9 +1,13 @@
-"""The function's code zip: the ``mlayer_function`` package, deterministic (fixed times, modes)."""
+"""The function's code zip: the ``mlayer_function`` package, deterministic (fixed times, modes),
+with its bytecode for the function's runtime when that runtime's Python is here (code_bytecode)."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
+from mlayer.build.runner import Runner, run_subprocess
+from mlayer.deploying.code_bytecode import compile_function
 from mlayer.deploying.deploy_plan import PACKAGE
 from mlayer.errors import UsageError
 from mlayer.model.packaging import sha256_bytes, write_zip
@@ -41,8 +45,33 @@ def function_sources(root: Path | None = None) -> list[tuple[str, Path]]:
     return files
 
 
-def build_code_zip(dest: Path, root: Path | None = None) -> tuple[bytes, str]:
-    """The deterministic code zip (fixed times and modes) and its hex sha256."""
+@dataclass(frozen=True)
+class CodeZip:
+    data: bytes
+    sha256: str  # hex; what Lambda's CodeSha256 says of the same bytes (in base64)
+    note: str  # "" when the zip holds every module's pyc; else why it does not (a note, no error)
+
+
+def code_zip(
+    dest: Path, runtime: str, root: Path | None = None, runner: Runner = run_subprocess
+) -> CodeZip:
+    """The zip deploy-function ships: the sources and, as ``__pycache__/*.cpython-3X.pyc``,
+    their bytecode for ``runtime`` (sources only, and a note, where its Python is missing)."""
+    sources = function_sources(root)
+    bytecode = compile_function(sources, runtime, runner)
+    info = write_zip(dest, [*sources, *bytecode.pycs])
+    data = info.path.read_bytes()
+    return CodeZip(data, sha256_bytes(data), bytecode.note)
+
+
+def build_code_zip(
+    dest: Path, root: Path | None = None, runtime: str | None = None
+) -> tuple[bytes, str]:
+    """The deterministic code zip and its hex sha256: with ``runtime``, as deploy-function
+    ships it (code_zip); without, the sources only."""
+    if runtime is not None:
+        built = code_zip(dest, runtime, root)
+        return built.data, built.sha256
     info = write_zip(dest, function_sources(root))
     data = info.path.read_bytes()
     return data, sha256_bytes(data)
