@@ -109,6 +109,26 @@ def _carried(gw: Gateway, function: str, layer: str, now: _dt.datetime) -> set[i
     return {p.version for a in arns if (p := LayerVersionArn.try_parse(a)) and p.name == layer}
 
 
+class _Steps:
+    """One apply's deletions in order: each announced, done, then counted; a failure raised
+    as the state it left (what went before it, and what a re-run finishes)."""
+
+    def __init__(self, progress: Callable[[str], None] | None) -> None:
+        self.say = progress or (lambda line: None)
+        self.outcome = PruneOutcome()
+
+    def step(self, stage: str, item: Item, action: Callable[[], object]) -> None:
+        self.say(f"Deleting {item.kind.replace('_', ' ')} {short(item.name)}")
+        try:
+            action()
+        except AwsError as exc:
+            raise _failed(stage, item, exc, self.outcome) from exc
+        self.outcome.deleted.append(item)
+
+    def skip(self, item: Item, why: str) -> None:
+        self.outcome.skipped.append((item, why))
+
+
 def apply_prune(
     gw: Gateway,
     bucket: str,
@@ -118,53 +138,79 @@ def apply_prune(
     progress: Callable[[str], None] | None = None,
 ) -> PruneOutcome:
     """Delete what the plan says goes, guarded by a fresh read before each kind."""
-    say = progress or (lambda line: None)
-    outcome = PruneOutcome()
-
-    def step(stage: str, item: Item, action: Callable[[], object]) -> None:
-        say(f"Deleting {item.kind.replace('_', ' ')} {short(item.name)}")
-        try:
-            action()
-        except AwsError as exc:
-            raise _failed(stage, item, exc, outcome) from exc
-        outcome.deleted.append(item)
-
-    if plan.function_versions:
-        pointed = _on_alias(gw, plan.function)
-        for item in plan.function_versions:
-            if item.version in pointed:
-                outcome.skipped.append((item, f"alias {pointed[item.version]} points to it now"))
-                continue
-            step(
-                "function_versions",
-                item,
-                lambda v=item.version: gw.delete_function_version(plan.function, v),
-            )
+    steps = _Steps(progress)
+    _function_versions(gw, plan, steps)
     layer_stages = (
         ("model_layer_versions", plan.model_layer, plan.model_versions),
         ("deps_layer_versions", plan.deps_layer, plan.deps_versions),
     )
     for stage, layer, items in layer_stages:
-        if not items:
-            continue
-        carried = _carried(gw, plan.function, layer, now)
-        for item in items:
-            if item.version in carried:
-                outcome.skipped.append((item, "a function version or $LATEST carries it now"))
-                continue
-            record = plan.markers.get(item.version) if stage == "model_layer_versions" else None
-
-            def delete(v=item.version, record=record, layer=layer) -> None:
-                if record is not None:  # first the record, so a lost answer is still recorded
-                    gw.put_json(bucket, marker_key(layer, v), record)
-                    gw.put_json(bucket, pending_key(layer, v), record)
-                gw.delete_layer_version(layer, v)
-
-            step(stage, item, delete)
-    if outcome.skipped:  # a late guard held something back: its objects may be needed
-        return outcome
+        _layer_versions(gw, bucket, plan, (stage, layer, items), now, steps)
+    if steps.outcome.skipped:  # a late guard held something back: its objects may be needed
+        return steps.outcome
     for item in plan.objects:
-        step("objects", item, lambda key=item.name: gw.delete_object(bucket, key))
+        steps.step("objects", item, lambda key=item.name: gw.delete_object(bucket, key))
+    _clear_records(gw, bucket, plan, steps.outcome)
+    return steps.outcome
+
+
+def _function_versions(gw: Gateway, plan: PrunePlan, steps: _Steps) -> None:
+    """The planned function versions, but none an alias points or routes to now (re-read:
+    the embedded AWS would delete it where AWS refuses)."""
+    if not plan.function_versions:
+        return
+    pointed = _on_alias(gw, plan.function)
+    for item in plan.function_versions:
+        if item.version in pointed:
+            steps.skip(item, f"alias {pointed[item.version]} points to it now")
+            continue
+        steps.step(
+            "function_versions",
+            item,
+            lambda v=item.version: gw.delete_function_version(plan.function, v),
+        )
+
+
+def _layer_versions(
+    gw: Gateway,
+    bucket: str,
+    plan: PrunePlan,
+    stage: tuple[str, str, tuple[Item, ...]],
+    now: _dt.datetime,
+    steps: _Steps,
+) -> None:
+    """One layer's planned versions (``stage``: its name, the layer, the items), but none
+    $LATEST or a remaining function version carries now; a model version recorded first."""
+    name, layer, items = stage
+    if not items:
+        return
+    carried = _carried(gw, plan.function, layer, now)
+    for item in items:
+        if item.version in carried:
+            steps.skip(item, "a function version or $LATEST carries it now")
+            continue
+        record = plan.markers.get(item.version) if name == "model_layer_versions" else None
+        steps.step(
+            name,
+            item,
+            lambda v=item.version, r=record: _delete_layer_version(gw, bucket, layer, v, r),
+        )
+
+
+def _delete_layer_version(
+    gw: Gateway, bucket: str, layer: str, version: int, record: dict | None
+) -> None:
+    """The layer version deleted; a model one recorded under pruned/ first, so a lost answer
+    still leaves its record (and its pending mark, for the re-run)."""
+    if record is not None:
+        gw.put_json(bucket, marker_key(layer, version), record)
+        gw.put_json(bucket, pending_key(layer, version), record)
+    gw.delete_layer_version(layer, version)
+
+
+def _clear_records(gw: Gateway, bucket: str, plan: PrunePlan, outcome: PruneOutcome) -> None:
+    """Last, the bookkeeping: the pending marks of this prune and of earlier finished ones, and
+    both records of a version an interrupted prune recorded but left."""
     layer = plan.model_layer
     records = [pending_key(layer, v) for v in sorted({*plan.markers, *plan.finished_records})]
     for v in plan.stale_records:  # recorded, then not deleted: the version is still there
@@ -174,4 +220,3 @@ def apply_prune(
             gw.delete_object(bucket, key)
         except AwsError as exc:
             raise _failed("records", Item("object", key, 0), exc, outcome) from exc
-    return outcome
