@@ -20,6 +20,7 @@ from mlayer.demo import data as demo_data
 
 if TYPE_CHECKING:
     from mlayer.demo.host import DemoHost
+    from mlayer.gateway import Gateway
 
 FUNCTION = "mlayer-demo-files"
 INBOX, SCORES, LETTERS = "mlayer-demo-inbox", "mlayer-demo-scores", "mlayer-demo-file-letters"
@@ -33,16 +34,26 @@ class FilesStep:
         self.folder = demo.workdir / "files"
 
     def run(self, role: str, model: demo_data.DemoModel) -> None:
-        demo = self.demo
-        assert demo.gateway is not None
-        gw = demo.gateway
+        assert self.demo.gateway is not None
+        gw = self.demo.gateway
+        self._prepare(gw, role)
+        self._deploy(model)
+        texts = self._drop(gw)
+        uri = f"s3://{INBOX}/{KEY}"
+        done, lines = self._score(uri, model, texts)
+        self._check_letters(gw)
+        self._check_again(uri, done["output"], lines)
+
+    def _prepare(self, gw: Gateway, role: str) -> None:
+        """The buckets, the dead-letter queue and the function's own mlayer.toml: on the demo's
+        dependencies layer, triggered by the inbox's prefix, writing to the scores bucket."""
         from mlayer.local import sandbox
 
         for bucket in (INBOX, SCORES):
             gw.ensure_bucket(bucket)
         sandbox.ensure_queue(gw, LETTERS)
         self.folder.mkdir(parents=True, exist_ok=True)
-        main = load_settings(demo.workdir / "mlayer.toml", env={})  # the demo's function
+        main = load_settings(self.demo.workdir / "mlayer.toml", env={})  # the demo's function
         (self.folder / "mlayer.toml").write_text(
             f'[function]\nname = "{FUNCTION}"\nrole = "{role}"\n'
             f'runtime = "{main.function.runtime}"\n'
@@ -52,6 +63,10 @@ class FilesStep:
             f'[trigger]\ns3 = "s3://{INBOX}/nightly/"\nchunk_records = 16\n'
             f'[output]\nsink = "s3://{SCORES}/nightly/"\ndead_letter = "sqs://{LETTERS}"\n'
         )
+
+    def _deploy(self, model: demo_data.DemoModel) -> None:
+        """The function deployed and the demo's v1 model published on it, through the CLI."""
+        demo = self.demo
         demo.say(f"\nFiles: {FUNCTION} scores CSVs dropped in s3://{INBOX}/nightly/")
         demo.grant(self.folder)
         demo.mlayer("deploy-function", "--yes", cwd=self.folder)
@@ -59,14 +74,25 @@ class FilesStep:
         for pre in model.preprocessors:
             args += ["-p", str(pre)]
         demo.mlayer(*args, "--label", model.label, "--input", "text", "--yes", cwd=self.folder)
+
+    def _drop(self, gw: Gateway) -> list[str]:
+        """The CSV put in the inbox (quoted commas, a key with a space, one row a field short);
+        the tickets' texts, in row order."""
         texts, _ = demo_data.make_texts(ROWS, 404)
         out = io.StringIO()
         rows = [["id", "text"], *([f"f{i}", text] for i, text in enumerate(texts))]
         csv.writer(out, lineterminator="\n").writerows(rows)
         body = out.getvalue() + "f-bad\n"  # one field short: a dead letter for its line
         gw.put_bytes(INBOX, KEY, body.encode())
-        demo.say(f"  put s3://{INBOX}/{KEY}: {ROWS} tickets and one bad row")
-        uri = f"s3://{INBOX}/{KEY}"
+        self.demo.say(f"  put s3://{INBOX}/{KEY}: {ROWS} tickets and one bad row")
+        return texts
+
+    def _score(
+        self, uri: str, model: demo_data.DemoModel, texts: list[str]
+    ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+        """The S3 event run locally; every good row's prediction must be the pipeline's own.
+        The file's result and its output lines, for the re-run's check."""
+        demo = self.demo
         doc = json.loads(
             demo.mlayer("--json", "invoke", "--local", "--s3", uri, cwd=self.folder).stdout
         )
@@ -78,19 +104,28 @@ class FilesStep:
             [o["prediction"] for o in lines] == want and [o["id"] for o in lines] == rows_ids(ROWS),
             f"{len(lines)} lines in {done['output']} ({len(doc['invocations'])} invocation(s))",
         )
+        return done, lines
+
+    def _check_letters(self, gw: Gateway) -> None:
+        """The one bad row must be dead-lettered, with its line number in the file."""
+        from mlayer.local import sandbox
+
         letters = [json.loads(b) for b in sandbox.receive_all(gw, LETTERS)]
-        demo.check(
+        self.demo.check(
             "the file's bad row is dead-lettered with its line",
             [(x["line"], x["data"]) for x in letters] == [(ROWS + 2, "f-bad")],
             "; ".join(f"line {x['line']}: {x['reason']}" for x in letters) or "no letter",
         )
+
+    def _check_again(self, uri: str, output: str, lines: list[dict[str, Any]]) -> None:
+        """The same event again must be skipped and leave the output as it was."""
         again = json.loads(
-            demo.mlayer("--json", "invoke", "--local", "--s3", uri, cwd=self.folder).stdout
+            self.demo.mlayer("--json", "invoke", "--local", "--s3", uri, cwd=self.folder).stdout
         )
         status = again["response"]["files"][0]["status"]
-        demo.check(
+        self.demo.check(
             "the same S3 event again changes nothing",
-            status == "skipped" and self._lines(done["output"]) == lines,
+            status == "skipped" and self._lines(output) == lines,
             again["response"]["files"][0]["detail"],
         )
 
