@@ -317,6 +317,7 @@ def bench_poll(exe: str, rdir: Path, runtime: str) -> float:
     """What the event-source mapping adds per batch: the same batches invoked straight on a warm
     container (baseline) vs read from the embedded Kinesis, checkpointed in S3 and delivered."""
     from mlayer.gateway import Gateway
+    from mlayer.gateway.kinesis_records import StreamRecord, put_records
     from mlayer.local import sandbox
     from mlayer.local.aws import embedded_aws
     from mlayer.local.checkpoints import BucketCheckpoints
@@ -334,15 +335,8 @@ def bench_poll(exe: str, rdir: Path, runtime: str) -> float:
         gw = Gateway(region="us-east-1", endpoint_url=aws.endpoint_url)
         arn = sandbox.ensure_stream(gw, "bench")["StreamARN"]
         gw.ensure_bucket("bench")
-        for start in range(0, POLL_RECORDS, 500):
-            sandbox.put_records(
-                gw,
-                "bench",
-                [
-                    {"Data": f'{{"id": {i}}}'.encode(), "PartitionKey": "k"}
-                    for i in range(start, start + 500)
-                ],
-            )
+        records = [StreamRecord(f'{{"id": {i}}}'.encode(), "k") for i in range(POLL_RECORDS)]
+        put_records(gw, "bench", records)  # 500 per PutRecords call
         mapping = Mapping(
             "bench",
             arn,

@@ -35,14 +35,6 @@ def ensure_stream(gw: Any, name: str, shards: int = 1) -> dict[str, Any]:
         gw.sleep(0.5)
 
 
-def put_records(gw: Any, stream: str, records: list[dict[str, Any]]) -> dict[str, Any]:
-    """PutRecords (``Data``/``PartitionKey`` dicts, at most 500 per call)."""
-    answer: dict[str, Any] = gw.call(
-        "kinesis", "put_records", f"Writing to stream {stream}", StreamName=stream, Records=records
-    )
-    return answer
-
-
 def ensure_queue(gw: Any, name: str) -> str:
     """The queue's URL, creating it if absent (CreateQueue is idempotent)."""
     answer: str = gw.call("sqs", "create_queue", f"Creating queue {name}", QueueName=name)[

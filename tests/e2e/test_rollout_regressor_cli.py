@@ -14,8 +14,8 @@ import pytest
 from rollout_support import regressor_steps, rollout_demo
 
 from mlayer.demo.story import FUNCTION, STREAM
+from mlayer.gateway.kinesis_records import StreamRecord, put_records
 from mlayer.gateway.routing import read_routing
-from mlayer.local import sandbox
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
@@ -43,14 +43,11 @@ def _save(folder: Path, steps: list) -> list[str]:
 def _serve(demo, seed: int, records: int = 300) -> None:
     """Feature records on the stream, read by the alias's weights one batch at a time."""
     rows = np.random.default_rng(seed).normal(size=(records, 3)).round(3).tolist()
-    sandbox.put_records(
+    put_records(
         demo.gateway,
         STREAM,
         [
-            {
-                "Data": json.dumps({"id": f"x{seed}-{i}", "features": r}).encode(),
-                "PartitionKey": f"{seed}-{i}",
-            }
+            StreamRecord(json.dumps({"id": f"x{seed}-{i}", "features": r}).encode(), f"{seed}-{i}")
             for i, r in enumerate(rows)
         ],
     )

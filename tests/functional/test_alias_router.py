@@ -17,6 +17,7 @@ import pytest
 from publish_support import fake_zip
 
 from mlayer.gateway import Gateway
+from mlayer.gateway.kinesis_records import StreamRecord, put_records
 from mlayer.local import sandbox
 from mlayer.local.alias_router import AliasRouter, pick_version
 from mlayer.local.prepare import emulator_for
@@ -151,10 +152,10 @@ def test_poll_local_through_an_alias_routes_each_batch(gateway, tmp_path, monkey
     monkeypatch.chdir(tmp_path)
     v1, v2 = _two_versions(gateway, fail=False, weight=0.5)
     sandbox.ensure_stream(gateway, "s")
-    sandbox.put_records(
+    put_records(
         gateway,
         "s",
-        [{"Data": json.dumps({"id": i}).encode(), "PartitionKey": "p"} for i in range(30)],
+        [StreamRecord(json.dumps({"id": i}).encode(), "p") for i in range(30)],
     )
     start = time.time()
     result, doc = _cli(

@@ -22,6 +22,7 @@ from function_support import kinesis_event
 from publish_support import train_text_pipeline
 
 from mlayer.cli import cli
+from mlayer.gateway.kinesis_records import StreamRecord, put_records
 from mlayer.local import sandbox
 
 pytestmark = pytest.mark.slow
@@ -210,7 +211,7 @@ def test_poll_local_dead_letters_every_hostile_record_and_a_replay_adds_no_row(d
         raw += around(bad, f"poll-{case}")[:3]
     raw += [json.dumps({"id": f"poll-end-{i}", "text": GOOD[i % 2]}).encode() for i in range(2)]
     for i in range(0, len(raw), 4):  # PutRecords takes at most 5 MiB per call
-        sandbox.put_records(gw, STREAM, [{"Data": d, "PartitionKey": "k"} for d in raw[i : i + 4]])
+        put_records(gw, STREAM, [StreamRecord(d, "k") for d in raw[i : i + 4]])
     good_ids = sorted(json.loads(d)["id"] for d in raw if len(d) < 1000)
     bad_at = {case: 3 * n + 2 for n, case in enumerate(CASES)}  # position in the stream
 

@@ -22,6 +22,7 @@ from click.testing import CliRunner
 from publish_support import fake_zip
 
 from mlayer.cli import cli
+from mlayer.gateway.kinesis_records import StreamRecord, put_records
 from mlayer.local import sandbox
 
 pytestmark = pytest.mark.slow
@@ -86,9 +87,7 @@ max_retries = 0
     gw.update_function_code(NAME, code)
     gw.update_function_configuration(NAME, Handler="poisoned.app.handler")
     bodies = [{"id": 1}, {"id": 2, "poison": True}, {"id": 3}]
-    sandbox.put_records(
-        gw, STREAM, [{"Data": json.dumps(b).encode(), "PartitionKey": "k"} for b in bodies]
-    )
+    put_records(gw, STREAM, [StreamRecord(json.dumps(b).encode(), "k") for b in bodies])
 
     result = mlayer(config, "--json", "poll", "--local", "--stream", STREAM, "--until-empty")
     assert result.exit_code == 1, result.output

@@ -29,6 +29,7 @@ from iam_support import Enforced, enforced_aws
 from publish_support import TEXTS, publish_args, train_text_pipeline
 
 from mlayer.gateway import Gateway
+from mlayer.gateway.kinesis_records import StreamRecord, put_records
 from mlayer.gateway.routing import read_routing
 from mlayer.local import enforced as enforced_iam
 from mlayer.local import sandbox
@@ -263,11 +264,10 @@ def test_a_canary_rollout_as_the_deployer(world):
     assert result.exit_code == 0, result.output
     new = doc["rollout"]["new_version"]
     records = [
-        {"Data": json.dumps({"id": f"c{i}", "text": TEXTS[i % len(TEXTS)]}).encode(),
-         "PartitionKey": str(i)}
+        StreamRecord(json.dumps({"id": f"c{i}", "text": TEXTS[i % len(TEXTS)]}).encode(), str(i))
         for i in range(200)
-    ]  # fmt: skip
-    sandbox.put_records(world.admin, "canary-events", records)
+    ]
+    put_records(world.admin, "canary-events", records)
     poll = ("poll", "--local", "--function", "canary:live", "--batch-size", "10", "--until-empty")
     result, _ = world.mlayer(config, *poll, **ROLLOUT_ENV)
     assert result.exit_code == 0, result.output

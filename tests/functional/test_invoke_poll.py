@@ -24,6 +24,7 @@ from signals_support import interruptible
 
 from mlayer.cli import cli
 from mlayer.gateway import Gateway
+from mlayer.gateway.kinesis_records import StreamRecord, put_records
 from mlayer.local import pricing, sandbox
 
 pytestmark = pytest.mark.slow
@@ -236,9 +237,7 @@ def test_poll_local_delivers_retries_bisects_and_gives_up_to_the_destination(gat
         "id": 13,
         "fail": True,
     }  # a batchItemFailure: retried from its number, then given up
-    sandbox.put_records(
-        gateway, "events", [{"Data": json.dumps(b).encode(), "PartitionKey": "k"} for b in bodies]
-    )
+    put_records(gateway, "events", [StreamRecord(json.dumps(b).encode(), "k") for b in bodies])
 
     result = mlayer("poll", "--local", "--stream", "events", "--until-empty")
     assert result.exit_code == 1, result.output  # records were given up: the command says so
@@ -295,10 +294,10 @@ def test_poll_local_delivers_retries_bisects_and_gives_up_to_the_destination(gat
     assert info["approximateArrivalOfFirstRecord"].endswith("Z")
 
     # the mapping remembers where it stopped: a second poll sees only the new records
-    sandbox.put_records(
+    put_records(
         gateway,
         "events",
-        [{"Data": json.dumps({"id": i}).encode(), "PartitionKey": "k"} for i in range(3)],
+        [StreamRecord(json.dumps({"id": i}).encode(), "k") for i in range(3)],
     )
     again = json.loads(
         mlayer("--json", "poll", "--local", "--stream", "events", "--until-empty").stdout
@@ -315,10 +314,10 @@ def test_poll_local_batch_size_and_max_batches_stop_early_and_the_next_poll_resu
         StartingPosition="TRIM_HORIZON",
         BatchSize=100,
     )
-    sandbox.put_records(
+    put_records(
         gateway,
         "events",
-        [{"Data": json.dumps({"id": i}).encode(), "PartitionKey": "k"} for i in range(12)],
+        [StreamRecord(json.dumps({"id": i}).encode(), "k") for i in range(12)],
     )
     # no --until-empty: the mapping would keep polling; --max-batches stops it
     first = mlayer(
@@ -339,10 +338,10 @@ def test_poll_local_without_a_mapping_uses_the_trigger_settings_from_the_oldest_
 ):
     deploy(gateway)
     sandbox.ensure_stream(gateway, "events")
-    sandbox.put_records(
+    put_records(
         gateway,
         "events",
-        [{"Data": json.dumps({"id": i}).encode(), "PartitionKey": "k"} for i in range(3)],
+        [StreamRecord(json.dumps({"id": i}).encode(), "k") for i in range(3)],
     )
     monkeypatch.setenv("MLAYER_TRIGGER_BATCH_SIZE", "2")
     result = mlayer("poll", "--local", "--stream", "events", "--until-empty")
@@ -359,9 +358,7 @@ def test_poll_local_without_a_mapping_sends_what_it_gave_up_where_deploy_functio
     deploy(gateway)
     sandbox.ensure_stream(gateway, "events")
     bodies = [{"id": 1}, {"id": 2, "poison": True}]
-    sandbox.put_records(
-        gateway, "events", [{"Data": json.dumps(b).encode(), "PartitionKey": "k"} for b in bodies]
-    )
+    put_records(gateway, "events", [StreamRecord(json.dumps(b).encode(), "k") for b in bodies])
     monkeypatch.delenv("MLAYER_TRIGGER_ON_FAILURE", raising=False)
     monkeypatch.setenv("MLAYER_TRIGGER_MAX_RETRIES", "0")
     before = set(sandbox.list_keys(gateway, BUCKET))
@@ -385,9 +382,7 @@ def test_poll_local_writes_what_it_gave_up_to_an_s3_destination_with_the_batch(
     gateway.ensure_bucket("failures")
     sandbox.ensure_stream(gateway, "events")
     bodies = [{"id": 1}, {"id": 2, "poison": True}, {"id": 3}]
-    sandbox.put_records(
-        gateway, "events", [{"Data": json.dumps(b).encode(), "PartitionKey": "k"} for b in bodies]
-    )
+    put_records(gateway, "events", [StreamRecord(json.dumps(b).encode(), "k") for b in bodies])
     monkeypatch.setenv("MLAYER_TRIGGER_ON_FAILURE", "s3://failures")
     monkeypatch.setenv("MLAYER_TRIGGER_MAX_RETRIES", "0")
     result = mlayer("--json", "poll", "--local", "--stream", "events", "--until-empty")

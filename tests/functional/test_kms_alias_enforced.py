@@ -21,6 +21,7 @@ from iam_support import create_scorer
 from mlayer.cli import cli
 from mlayer.config import load_settings
 from mlayer.gateway import Gateway
+from mlayer.gateway.kinesis_records import StreamRecord, put_records
 from mlayer.local import sandbox
 from mlayer.local.aws import embedded_aws
 from mlayer.local.enforced import set_up
@@ -84,9 +85,7 @@ def test_an_alias_encrypted_stream_is_granted_on_its_keys_arn(tmp_path):
             EncryptionType="KMS",
             KeyId=ALIAS,
         )
-        sandbox.put_records(
-            admin, "sealed", [{"Data": b'{"id": "a"}', "PartitionKey": "1"} for _ in range(3)]
-        )
+        put_records(admin, "sealed", [StreamRecord(b'{"id": "a"}', "1") for _ in range(3)])
         deployer = {**principals.env(local), "AWS_SESSION_TOKEN": None}
         deployer["MLAYER_CACHE_DIR"] = os.environ.get("MLAYER_CACHE_DIR") or str(
             REPO / ".cache" / "mlayer"

@@ -18,6 +18,7 @@ from mlayer.cli import cli
 from mlayer.config import load_settings
 from mlayer.errors import AwsError
 from mlayer.gateway import Gateway
+from mlayer.gateway.kinesis_records import StreamRecord, put_records
 from mlayer.local.aws import embedded_aws
 from mlayer.local.enforced import set_up
 from mlayer.local.environment import function_aws_env
@@ -206,9 +207,7 @@ def test_poll_local_reads_the_stream_with_the_functions_role(tmp_path, reads):
         )
         admin.ensure_bucket("acme-artifacts")
         sandbox.ensure_stream(admin, "events")
-        sandbox.put_records(
-            admin, "events", [{"Data": b'{"id": "a"}', "PartitionKey": "1"} for _ in range(3)]
-        )
+        put_records(admin, "events", [StreamRecord(b'{"id": "a"}', "1") for _ in range(3)])
         policy = function_policy(settings, Arns(admin.account_id(), admin.region))
         role = admin.create_lambda_role("mlayer-scorer", "test")
         admin.put_role_policy(
@@ -261,9 +260,7 @@ def test_an_encrypted_streams_key_is_needed_to_read_it(tmp_path, granted):
             EncryptionType="KMS",
             KeyId=key["KeyId"],
         )
-        sandbox.put_records(
-            admin, "sealed", [{"Data": b'{"id": "a"}', "PartitionKey": "1"} for _ in range(3)]
-        )
+        put_records(admin, "sealed", [StreamRecord(b'{"id": "a"}', "1") for _ in range(3)])
         env = {**principals.env(local), "AWS_SESSION_TOKEN": None}
         env["MLAYER_CACHE_DIR"] = os.environ.get("MLAYER_CACHE_DIR") or str(
             REPO / ".cache" / "mlayer"
