@@ -16,7 +16,9 @@ figure is the median of the five rounds' ratios.
 
 Each round also prints the phases of the function's "model loaded" line, and for ONNX the
 function's CPU time beside the same baselines' (coldstart_cpu.py), which the machine's load
-moves far less than the REPORT figures.
+moves far less than the REPORT figures. The function runs from the code zip deploy-function
+ships (its sources and their pycs for the runtime), unpacked; after the ONNX rounds, its cold
+start's CPU with those pycs and from the sources only (coldstart_cpu.pyc_pairs).
 Run: ``make bench`` or ``.venv/bin/python -m benchmarks bench_coldstart``.
 """
 
@@ -29,6 +31,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+from dataclasses import replace
 from pathlib import Path
 
 from benchmarks.bench_handler import _corpus
@@ -43,9 +46,10 @@ from benchmarks.bench_local import (
 )
 from benchmarks.bench_onnx import forest_pipeline, records
 from benchmarks.bench_onnx import kinesis_event as table_event
-from benchmarks.coldstart_cpu import cpu_figures
+from benchmarks.coldstart_cpu import code_tasks, cpu_figures, pyc_line, pyc_pairs
 
 ROUNDS, INVOCATIONS, FLOOR_RUNS, BATCH = 5, 11, 21, 100
+PYC_PAIRS = 12
 TEXT_TARGETS = {"duration": 1.3, "init": 1.2}
 ONNX_TARGETS = {"vs_sklearn": 0.15, "vs_onnxruntime": 1.5, "init": 1.5}
 PHASES = (
@@ -140,13 +144,13 @@ def container(spec, exe: str, rdir: Path, event: dict, cpus: frozenset[int]) -> 
     }
 
 
-def text_rounds(exe: str, rdir: Path, runtime: str, tmp: Path, cpus) -> list[dict]:
+def text_rounds(exe: str, rdir: Path, runtime: str, tmp: Path, cpus, task: Path) -> list[dict]:
     opt, paths = _opt_with_model(tmp)
     manifest = json.loads((opt / "mlayer" / "manifest.json").read_text())
     modules = ",".join(sorted({a["class"].rpartition(".")[0] for a in manifest["artifacts"]}))
     event = text_event(_corpus(BATCH, seed=3)[0])
     env = {"PATH": os.environ["PATH"], "PYTHONPATH": str(opt / "python")}
-    spec = function_spec("coldstart-text", opt, runtime)
+    spec = replace(function_spec("coldstart-text", opt, runtime), task_root=task)
     rows = []
     for _ in range(ROUNDS):
         row = container(spec, exe, rdir, event, cpus)
@@ -216,10 +220,13 @@ def onnx_setup(tmp: Path) -> dict:
     }
 
 
-def onnx_rounds(exe: str, rdir: Path, runtime: str, tmp: Path, cpus) -> list[dict]:
-    made = onnx_setup(tmp)
+def onnx_rounds(
+    exe: str, rdir: Path, runtime: str, tmp: Path, cpus, tasks: dict[str, Path]
+) -> tuple[list[dict], dict]:
+    """The rounds' rows, and the code zip's pycs against its sources only (pyc_pairs)."""
+    made = {**onnx_setup(tmp), **tasks}
     layer_env = {"PATH": os.environ["PATH"], "PYTHONPATH": str(made["opt"] / "python")}
-    spec = function_spec("coldstart-onnx", made["opt"], runtime)
+    spec = replace(function_spec("coldstart-onnx", made["opt"], runtime), task_root=tasks["task"])
     warm_argv = [
         "-c",
         ONNX_WARM_FLOOR,
@@ -236,7 +243,7 @@ def onnx_rounds(exe: str, rdir: Path, runtime: str, tmp: Path, cpus) -> list[dic
         row["transport"] = transport_ms(exe, rdir, runtime, made["event"], cpus, tmp)
         row.update(cpu_figures(exe, rdir, made, tmp, cpus))
         rows.append(row)
-    return rows
+    return rows, pyc_pairs(exe, rdir, made, cpus, PYC_PAIRS)
 
 
 def transport_ms(exe: str, rdir: Path, runtime: str, event: dict, cpus, tmp: Path) -> float:
@@ -281,7 +288,7 @@ def _verdict(name: str, value: float, target: float) -> bool:
     return ok
 
 
-def report(text: list[dict], onnx: list[dict], load: tuple[float, float]) -> bool:
+def report(text: list[dict], onnx: list[dict], pycs: dict, load: tuple[float, float]) -> bool:
     ok = True
     print(
         f"load average (1 min) {load[0]:.1f} at the start, {load[1]:.1f} at the end, on "
@@ -330,6 +337,7 @@ def report(text: list[dict], onnx: list[dict], load: tuple[float, float]) -> boo
         f"the runtime client's import {_med(onnx, 'cold_cpu_ms'):.0f} ms vs import onnxruntime + "
         f"session {_med(onnx, 'cold_floor_cpu_ms'):.0f} ms, {_ratio(onnx, 'cold_cpu_ms', 'cold_floor_cpu_ms'):.2f}x"
     )
+    print(pyc_line(pycs))
     print(f"(medians of {ROUNDS} rounds' ratios; each round a fresh container of {INVOCATIONS})")
     return ok
 
@@ -347,11 +355,12 @@ def main() -> int:
     _pin_this_process(emulator_cpus)
     try:
         with tempfile.TemporaryDirectory(prefix="mlayer-coldstart-") as tmp:
-            text = text_rounds(exe, rdir, runtime, Path(tmp) / "text", same_cpu)
-            onnx = onnx_rounds(exe, rdir, runtime, Path(tmp), same_cpu)
+            tasks = code_tasks(Path(tmp), runtime)
+            text = text_rounds(exe, rdir, runtime, Path(tmp) / "text", same_cpu, tasks["task"])
+            onnx, pycs = onnx_rounds(exe, rdir, runtime, Path(tmp), same_cpu, tasks)
     finally:
         _pin_this_process(frozenset(before))
-    return 0 if report(text, onnx, (load_start, os.getloadavg()[0])) else 1
+    return 0 if report(text, onnx, pycs, (load_start, os.getloadavg()[0])) else 1
 
 
 if __name__ == "__main__":
