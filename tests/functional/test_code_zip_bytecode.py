@@ -170,6 +170,25 @@ def test_without_the_runtimes_python_the_zip_holds_the_sources_and_a_note(tmp_pa
     assert "Install Python 3.12" in built.note
 
 
+def test_a_module_the_runtime_cannot_compile_ships_as_its_source_and_is_named(tmp_path):
+    """A module in syntax newer than the runtime (PEP 695 on python3.10): the others keep their
+    pycs, and the note names the one that would not even import on Lambda."""
+    _python("python3.10")
+    package = tmp_path / "function" / "mlayer_function"
+    package.mkdir(parents=True)
+    (package / "__init__.py").write_text("")
+    (package / "handler.py").write_text("def handler(event, context):\n    return 1\n")
+    (package / "newer.py").write_text("type Pair = tuple[int, int]\n")
+    built = code_zip(tmp_path / "code.zip", "python3.10", tmp_path / "function")
+    names = zipfile.ZipFile(io.BytesIO(built.data)).namelist()
+    assert [n for n in names if n.endswith(".pyc")] == [
+        "mlayer_function/__pycache__/__init__.cpython-310.pyc",
+        "mlayer_function/__pycache__/handler.cpython-310.pyc",
+    ]
+    assert "did not compile mlayer_function/newer.py" in built.note
+    assert "python3.10" in built.note
+
+
 def _project(tmp_path: Path, gw) -> Path:
     sandbox.ensure_stream(gw, "input")
     role = sandbox.ensure_lambda_role(gw, "scorer-role")
