@@ -18,6 +18,16 @@ from mlayer.build.target import TargetPython
 from mlayer.runtimes import Runtime
 
 LAMBDA_PYTHON_DIR = "/opt/python"
+# The compiler's environment over the caller's: a fixed hash seed (python3.10 writes a frozenset
+# constant, ``x in {"a", "b"}``, in its hash order: two unseeded runs gave one module two pycs);
+# an empty value unsets the rest, which would move the pycs (a prefix), rename them (-O) or drop
+# their column table (3.11+). Not -I, which would ignore the seed too.
+COMPILE_ENV = {
+    "PYTHONHASHSEED": "0",
+    "PYTHONPYCACHEPREFIX": "",
+    "PYTHONOPTIMIZE": "",
+    "PYTHONNODEBUGRANGES": "",
+}
 
 
 @dataclass(frozen=True)
@@ -71,7 +81,7 @@ def compile_tree(
 ) -> BytecodeResult:
     if not target.available:
         return BytecodeResult("skipped", 0, 0, f"skipped: {target.why_not}")
-    done = runner(compile_argv(target, prefix, jobs), timeout=1800)
+    done = runner(compile_argv(target, prefix, jobs), env=COMPILE_ENV, timeout=1800)
     pycs = _pycs(tree, runtime)
     added = sum(p.stat().st_size for p in pycs)
     if not pycs:

@@ -5,35 +5,23 @@ function's modules (~18 ms of CPU, docs/BENCHMARKS.md). They are compiled as bui
 compiles a layer (build/bytecode.py): unchecked-hash pycs, which hold no timestamp (the same
 sources give the same bytes, so an unchanged function keeps its CodeSha256) and which Python
 never checks against the sources, naming ``/var/task/...`` as their sources. One worker, in
-file order (~40 small files), under a fixed hash seed: python3.10 writes a frozenset constant
-(``x in {"a", "b"}``) in its hash order, so two unseeded runs gave retries.py two pycs.
+file order (~40 small files), under compile_tree's fixed hash seed.
 """
 
 from __future__ import annotations
 
-import os
 import shutil
 import tempfile
-from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from mlayer.build.bytecode import compile_tree
-from mlayer.build.runner import Completed, Runner, probe_version, run_subprocess
+from mlayer.build.runner import Runner, probe_version, run_subprocess
 from mlayer.build.target import TargetPython
 from mlayer.interpreters import find_python
 from mlayer.runtimes import Runtime, get_runtime
 
 TASK_DIR = "/var/task"  # where Lambda unpacks the code zip
-# The compiler's environment over the caller's: a fixed hash seed (module docstring); an empty
-# value unsets the rest, which would move the pycs (a prefix), rename them (-O) or drop their
-# column table (3.11+). Not -I, which would ignore the seed too.
-COMPILE_ENV = {
-    "PYTHONHASHSEED": "0",
-    "PYTHONPYCACHEPREFIX": "",
-    "PYTHONOPTIMIZE": "",
-    "PYTHONNODEBUGRANGES": "",
-}
 
 
 @dataclass(frozen=True)
@@ -71,8 +59,7 @@ def compile_function(
             (stage / name).parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(path, stage / name)
         target = TargetPython((python,), str(stage), can_import=False)
-        pinned = _with_env(runner, COMPILE_ENV)
-        result = compile_tree(stage, target, runtime, pinned, prefix=TASK_DIR, jobs=1)
+        result = compile_tree(stage, target, runtime, runner, prefix=TASK_DIR, jobs=1)
         wanted = [pyc_name(name, runtime) for name, _ in sources]
         pycs = tuple((n, (stage / n).read_bytes()) for n in wanted if (stage / n).is_file())
     compiled = {n for n, _ in pycs}
@@ -85,20 +72,3 @@ def compile_function(
         f"{'they ship' if len(missing) > 1 else 'it ships'} as sources only, and may not "
         f"even import on {runtime.name}.",
     )
-
-
-def _with_env(runner: Runner, pinned: Mapping[str, str]) -> Runner:
-    """``runner`` with ``pinned`` over the environment each call passes (compile_tree: none)."""
-
-    def run(
-        argv: Sequence[str],
-        *,
-        env: Mapping[str, str] | None = None,
-        cwd: str | os.PathLike[str] | None = None,
-        timeout: float | None = None,
-        on_line: Callable[[str], None] | None = None,
-    ) -> Completed:
-        merged = {**(env or {}), **pinned}
-        return runner(argv, env=merged, cwd=cwd, timeout=timeout, on_line=on_line)
-
-    return run

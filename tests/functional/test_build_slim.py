@@ -60,3 +60,51 @@ def test_a_step_that_breaks_the_layer_is_reverted(tmp_path):
     assert sources.status == "reverted" and sources.bytes_saved == 0
     assert "pkg.h is needed" in sources.detail
     assert (tree / "pkg" / "_src.pyx").exists() and (tree / "pkg" / "include" / "pkg.h").exists()
+
+
+def _files(tree: Path) -> dict[str, bytes]:
+    return {p.relative_to(tree).as_posix(): p.read_bytes() for p in tree.rglob("*") if p.is_file()}
+
+
+def test_safe_steps_are_proven_by_one_check_and_end_as_one_at_a_time_would(tmp_path):
+    calls: list[int] = []
+
+    def always(_t: Path):
+        calls.append(1)
+        return True, "imported 1 module"
+
+    together = _tree(tmp_path / "a" / "python")
+    steps = slim_tree(together, always, tmp_path / "a" / "work", None, "no strip")
+    assert len(calls) == 1
+    assert all("one check after every step" in s.detail for s in steps if s.status == "applied")
+
+    def fails_first(_t: Path):  # the shared check fails once: the steps run one at a time
+        calls.append(1)
+        return len(calls) > 2, "imported 1 module"
+
+    alone = _tree(tmp_path / "b" / "python")
+    one_by_one = slim_tree(alone, fails_first, tmp_path / "b" / "work", None, "no strip")
+    assert len(calls) == 2 + 4  # the failed shared check, then one per step with targets
+    assert _files(together) == _files(alone)
+    assert [(s.name, s.status, s.bytes_saved, s.files) for s in steps] == [
+        (s.name, s.status, s.bytes_saved, s.files) for s in one_by_one
+    ]
+    assert not list((tmp_path / "a").glob("work/*"))  # no stash is left behind
+
+
+def test_a_failed_shared_check_puts_every_file_back_before_the_steps_run_alone(tmp_path):
+    tree = _tree(tmp_path / "python")
+    before = _files(tree)
+    seen: list[dict[str, bytes]] = []
+
+    def smoke(t: Path):
+        if not seen:
+            seen.append(_files(t))
+            return False, "the shared check failed"
+        seen.append(_files(t))
+        return False, "every step breaks it"
+
+    steps = slim_tree(tree, smoke, tmp_path / "work", None, "no strip")
+    assert len(seen[0]) < len(before)  # the shared check saw every step applied
+    assert seen[1] == {k: v for k, v in before.items() if "__pycache__" not in k}  # then one step
+    assert _files(tree) == before and all(s.status in ("reverted", "skipped") for s in steps)
