@@ -10,15 +10,19 @@ file order (~40 small files), under compile_tree's fixed hash seed.
 
 from __future__ import annotations
 
+import hashlib
+import os
 import shutil
 import tempfile
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
 from mlayer.build.bytecode import compile_tree
+from mlayer.build.cache import default_cache_dir
 from mlayer.build.runner import Runner, probe_version, run_subprocess
 from mlayer.build.target import TargetPython
-from mlayer.interpreters import find_python
+from mlayer.interpreters import candidates, find_python
 from mlayer.runtimes import Runtime, get_runtime
 
 TASK_DIR = "/var/task"  # where Lambda unpacks the code zip
@@ -44,7 +48,7 @@ def compile_function(
     found as everywhere in mlayer (PATH, then pyenv); none, and a note, without one."""
     runtime = get_runtime(runtime_name)
     version = runtime.python_version
-    python, _tried = find_python(version, lambda exe: probe_version(exe, runner))
+    python = _interpreter(version, runner)
     if python is None:
         return FunctionBytecode(
             (),
@@ -53,6 +57,10 @@ def compile_function(
             f"compiles them (~18 ms of CPU), and its sha256 differs from a zip built where "
             f"python{version} is. Install Python {version} to ship its bytecode.",
         )
+    key = _cache_key(sources, runtime, python)
+    cached = _cached(key, [pyc_name(name, runtime) for name, _ in sources])
+    if cached is not None:
+        return FunctionBytecode(cached, "")
     with tempfile.TemporaryDirectory(prefix="mlayer-code-") as tmp:
         stage = Path(tmp)
         for name, path in sources:
@@ -65,6 +73,7 @@ def compile_function(
     compiled = {n for n, _ in pycs}
     missing = [src for (src, _), n in zip(sources, wanted, strict=True) if n not in compiled]
     if not missing:
+        _keep(key, pycs)
         return FunctionBytecode(pycs, "")
     return FunctionBytecode(
         pycs,
@@ -72,3 +81,61 @@ def compile_function(
         f"{'they ship' if len(missing) > 1 else 'it ships'} as sources only, and may not "
         f"even import on {runtime.name}.",
     )
+
+
+_FOUND: dict[tuple[str, tuple[str, ...]], str | None] = {}
+
+
+def _interpreter(version: str, runner: Runner) -> str | None:
+    """The runtime's Python, found as everywhere in mlayer; the answer for the same candidates
+    is kept for the process (each probe starts an interpreter: ~75 ms, twice per deploy)."""
+    if runner is not run_subprocess:
+        return find_python(version, lambda exe: probe_version(exe, runner))[0]
+    key = (version, tuple(candidates(version)))
+    if key not in _FOUND:
+        _FOUND[key] = find_python(version, probe_version)[0]
+    return _FOUND[key]
+
+
+def _cache_key(sources: list[tuple[str, Path]], runtime: Runtime, python: str) -> str:
+    """What the pycs are a function of: the sources, the runtime and the compiler binary (its
+    path, size and mtime: an interpreter upgraded in place compiles anew)."""
+    exe = Path(python).resolve()
+    seen = exe.stat()
+    digest = hashlib.sha256(f"{runtime.name}\0{exe}\0{seen.st_size}\0{seen.st_mtime_ns}".encode())
+    for name, path in sources:
+        digest.update(b"\0" + name.encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()
+
+
+def _cache_file(key: str) -> Path:
+    return default_cache_dir() / "code-pycs" / f"{key}.zip"
+
+
+def _cached(key: str, wanted: list[str]) -> tuple[tuple[str, bytes], ...] | None:
+    """The pycs an earlier deploy compiled from the same sources by the same interpreter: every
+    deploy-function (and each rerun after a fault) would otherwise start that interpreter."""
+    try:
+        with zipfile.ZipFile(_cache_file(key)) as zf:
+            if sorted(zf.namelist()) != sorted(wanted):
+                return None
+            return tuple((name, zf.read(name)) for name in wanted)
+    except (OSError, zipfile.BadZipFile):
+        return None
+
+
+def _keep(key: str, pycs: tuple[tuple[str, bytes], ...]) -> None:
+    """Written beside, then renamed: a reader never sees half a file; a failure only costs a
+    compile next time."""
+    path = _cache_file(key)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with (
+            tempfile.NamedTemporaryFile(dir=path.parent, suffix=".tmp", delete=False) as tmp,
+            zipfile.ZipFile(tmp, "w") as zf,
+        ):
+            for name, data in pycs:
+                zf.writestr(name, data)
+        os.replace(tmp.name, path)
+    except OSError:
+        return

@@ -20,7 +20,7 @@ from click.testing import CliRunner
 from emulated_support import RUNTIME, interpreter_and_runtime, link_venv_deps
 from function_support import kinesis_event
 
-from mlayer.build.runner import probe_version
+from mlayer.build.runner import probe_version, run_subprocess
 from mlayer.cli import cli
 from mlayer.deploying.code_bytecode import TASK_DIR
 from mlayer.deploying.function_code import build_code_zip, code_zip, function_sources
@@ -69,13 +69,24 @@ def _sources() -> list[str]:
 
 @pytest.mark.parametrize("runtime", sorted(RUNTIMES))
 def test_the_zip_holds_every_modules_unchecked_pyc_for_its_runtime_and_is_deterministic(
-    runtime, tmp_path
+    runtime, tmp_path, monkeypatch
 ):
     python = _python(runtime)
+    monkeypatch.setenv("MLAYER_CACHE_DIR", str(tmp_path / "cache-a"))
     first = code_zip(tmp_path / "a.zip", runtime)
+    monkeypatch.setenv("MLAYER_CACHE_DIR", str(tmp_path / "cache-b"))  # compiled again
     second = code_zip(tmp_path / "b.zip", runtime)
     assert first.data == second.data and first.sha256 == second.sha256
     assert first.note == ""
+    started: list[list[str]] = []
+
+    def recording(argv, **kwargs):
+        started.append(list(argv))
+        return run_subprocess(argv, **kwargs)
+
+    third = code_zip(tmp_path / "c.zip", runtime, runner=recording)  # cache-b has its pycs
+    assert third.data == first.data
+    assert not [argv for argv in started if "compileall" in argv]
 
     names = zipfile.ZipFile(io.BytesIO(first.data)).namelist()
     tag = RUNTIMES[runtime].pyc_tag
