@@ -283,8 +283,7 @@ def _all_at_once(
         return None
     for stash in work.glob("together-*"):
         shutil.rmtree(stash, ignore_errors=True)
-    each = f"{detail} (one check after every step)"
-    return [s if s.status != "applied" else replace(s, detail=each) for s in steps]
+    return [s if s.status != "applied" else replace(s, detail=detail) for s in steps]
 
 
 def _strip_in_place(
