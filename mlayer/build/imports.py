@@ -8,9 +8,26 @@ from pathlib import Path
 
 def _walk(tree: ast.Module, unconditional: bool) -> list[ast.stmt]:
     # Unconditional: the module body only (not try/if/functions), what runs at every import.
-    return (
-        list(tree.body) if unconditional else [n for n in ast.walk(tree) if isinstance(n, ast.stmt)]
-    )
+    return list(tree.body) if unconditional else _statements(tree.body)
+
+
+def _statements(body: list[ast.stmt]) -> list[ast.stmt]:
+    """Every statement at any depth: what ``ast.walk`` finds of them, without visiting the
+    expressions (most of a module's nodes; no statement lives inside one)."""
+    found: list[ast.stmt] = []
+    stack: list[ast.AST] = list(body)
+    while stack:
+        node = stack.pop()
+        if isinstance(node, ast.stmt):
+            found.append(node)
+        for _name, value in ast.iter_fields(node):
+            if isinstance(value, list):
+                stack.extend(v for v in value if isinstance(v, _HOLDERS))
+    return found
+
+
+# What holds statements: statements themselves, ``except`` clauses and ``match`` cases.
+_HOLDERS = (ast.stmt, ast.excepthandler, ast.match_case)
 
 
 def imports_of(path: Path, rel: Path, unconditional: bool = True) -> tuple[set[str], set[str]]:
