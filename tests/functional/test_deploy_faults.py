@@ -138,33 +138,70 @@ def snapshot(gw: Gateway) -> dict:
     }
 
 
+READS = ("get_", "list_", "describe_", "head_")
+
+
+class Recording(Gateway):
+    """Keeps every write AWS accepted (reads left out), in order, to make them again after a
+    reset: the same writes on an empty embedded AWS give the same state."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.writes: list[tuple[str, str, str, dict]] = []
+
+    def call(self, service, operation, action, **params):
+        out = super().call(service, operation, action, **params)
+        if not operation.startswith(READS):
+            self.writes.append((service, operation, action, params))
+        return out
+
+
 @pytest.fixture
 def scene(aws, tmp_path, monkeypatch):
     """Builds the old state from scratch (moto reset each time): the function deployed with the
     old code, memory, sink, deps v1 and a legacy handler, its alias in step; then the new
-    config (deps v2 published, memory, sink, retries, code and handler all differ)."""
+    config (deps v2 published, memory, sink, retries, code and handler all differ).
+
+    The first build runs deploy-function and records the writes; later builds make the same
+    writes again through one Gateway (the RevisionIds, new on every reset, left out) and check
+    that the state is the first build's."""
     import urllib.request
 
     monkeypatch.chdir(tmp_path)
     old_code, new_code = code_dirs(tmp_path)
+    gw = Gateway(region=aws.region, endpoint_url=aws.endpoint_url)
+    first: dict = {}
 
-    def build() -> tuple[Gateway, Path]:
+    def reset() -> None:
         urllib.request.urlopen(
             urllib.request.Request(f"{aws.endpoint_url}/moto-api/reset", method="POST")
         ).read()
-        gw = Gateway(region=aws.region, endpoint_url=aws.endpoint_url)
-        sandbox.ensure_stream(gw, STREAM)
-        sandbox.ensure_queue(gw, DLQ)
-        role = sandbox.ensure_lambda_role(gw, "scorer-role")
+
+    def record() -> None:
+        rec = Recording(region=aws.region, endpoint_url=aws.endpoint_url)
+        sandbox.ensure_stream(rec, STREAM)
+        sandbox.ensure_queue(rec, DLQ)
+        role = sandbox.ensure_lambda_role(rec, "scorer-role")
         for layer in ("scorer-deps", "scorer-model"):
-            gw.publish_layer_version(layer, "v1", zip_bytes=fake_zip({"python/x.py": "X = 1\n"}))
+            rec.publish_layer_version(layer, "v1", zip_bytes=fake_zip({"python/x.py": "X = 1\n"}))
         old = write_config(tmp_path, role, memory=512, retries=2, sink="stdout://")
-        run(gw, old, old_code, tmp_path)
-        gw.update_function_configuration(NAME, Handler="legacy.handler")
-        version = gw.publish_function_version(NAME)["Version"]
-        gw.put_alias(NAME, ALIAS, version, gw.get_alias(NAME, ALIAS)["RevisionId"])
-        gw.publish_layer_version("scorer-deps", "v2", zip_bytes=fake_zip({"python/y.py": "Y=2\n"}))
-        return gw, write_config(tmp_path, role, memory=1024, retries=5, sink="sqs://out")
+        run(rec, old, old_code, tmp_path)
+        rec.update_function_configuration(NAME, Handler="legacy.handler")
+        version = rec.publish_function_version(NAME)["Version"]
+        rec.put_alias(NAME, ALIAS, version, rec.get_alias(NAME, ALIAS)["RevisionId"])
+        rec.publish_layer_version("scorer-deps", "v2", zip_bytes=fake_zip({"python/y.py": "Y=2\n"}))
+        first.update(role=role, writes=rec.writes, state=snapshot(rec))
+
+    def build() -> tuple[Gateway, Path]:
+        reset()
+        if not first:
+            record()
+        else:
+            for service, operation, action, params in first["writes"]:
+                params = {k: v for k, v in params.items() if k != "RevisionId"}
+                gw.call(service, operation, action, **params)
+            assert snapshot(gw) == first["state"]
+        return gw, write_config(tmp_path, first["role"], memory=1024, retries=5, sink="sqs://out")
 
     return build, old_code, new_code
 
