@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from mlayer.arns import LayerVersionArn
 from mlayer.errors import NotFoundError, UsageError
 from mlayer.gateway import Gateway
 from mlayer.gateway.views import FunctionConfig, LayerVersion
@@ -24,6 +25,8 @@ from mlayer.model.layer_content import LayerContent, layer_content
 from mlayer.publishing import ephemeral, labels
 from mlayer.publishing.compat import deps_lock_for
 from mlayer.publishing.models import FunctionLayers
+from mlayer.publishing.planner import same_layer
+from mlayer.publishing.publish_plan import next_arn
 from mlayer.publishing.publish_types import (
     FunctionView,
     LiveState,
@@ -146,6 +149,15 @@ def _reused(
     return ReusedVersion(found.version, found.arn, zip_sha, manifest, size, zipped)
 
 
+def _kept(function: FunctionView, versions: Sequence[LayerVersion], layer: str) -> list[str]:
+    """The function's layers the relink keeps: the budget needs their sizes, not those of the
+    model layer's version it replaces (the same layer of the same account as the target)."""
+    target = LayerVersionArn.try_parse(next_arn(versions, function, layer, 1))
+    if target is None:
+        return list(function.layers.arns)
+    return [arn for arn in function.layers.arns if not same_layer(arn, target)]
+
+
 def read_live(gw: Gateway, req: ResolvedPublish, model: ModelFacts) -> LiveState:
     """The function (required when linking), the deps lock, the layer's versions and labels,
     the version already holding this content, and the sizes a relink's budget counts."""
@@ -160,7 +172,7 @@ def read_live(gw: Gateway, req: ResolvedPublish, model: ModelFacts) -> LiveState
         sized = req.link or reused is None  # the store choice or the relink needs the budget
         function = function_view(config, store if sized else None)
         if sized:
-            sizes = store.layer_sizes(function.layers.arns, {})
+            sizes = store.layer_sizes(_kept(function, versions, req.layer), {})
     return LiveState(
         function=function,
         versions=versions,

@@ -73,6 +73,8 @@ class ArtifactStore:
         self._sizes: dict[str, int | None] = {}
         self._versions: dict[str, dict[str, Any] | None] = {}
         self._arns: dict[str, str] = {}  # zip sha256 -> the layer version read with it
+        self._locks: dict[str, dict | None] = {}  # zip sha256 -> its lock, read once
+        self._manifests: dict[str, dict | None] = {}  # zip sha256 -> its manifest, read once
 
     def layer_version(self, arn: str) -> dict[str, Any] | None:
         """GetLayerVersion's answer by the full ARN; None for another account's that cannot be
@@ -94,12 +96,23 @@ class ArtifactStore:
         return version.code_sha256
 
     def lock(self, sha: str) -> dict | None:
-        """The lock beside layers/<sha>.zip, checked to be that zip's (None when absent)."""
-        doc = self.gw.get_json_if_exists(self.bucket, lock_key(sha))
-        return self._checked(doc, sha, lock_key(sha), "lock", "mlayer build-deps --publish")
+        """The lock beside layers/<sha>.zip, checked to be that zip's (None when absent); read
+        once per store (the compatibility check and the budget both ask for the deps lock)."""
+        if sha not in self._locks:
+            doc = self.gw.get_json_if_exists(self.bucket, lock_key(sha))
+            self._locks[sha] = self._checked(
+                doc, sha, lock_key(sha), "lock", "mlayer build-deps --publish"
+            )
+        return self._locks[sha]
 
     def manifest(self, sha: str) -> dict | None:
-        """The manifest beside layers/<sha>.zip, checked to be that zip's and self-consistent."""
+        """The manifest beside layers/<sha>.zip, checked to be that zip's and self-consistent;
+        read once per store (a refusal is raised again on every ask: nothing is cached)."""
+        if sha not in self._manifests:
+            self._manifests[sha] = self._read_manifest(sha)
+        return self._manifests[sha]
+
+    def _read_manifest(self, sha: str) -> dict | None:
         key = manifest_key(sha)
         doc = self._checked(
             self._manifest_doc(sha, key),
