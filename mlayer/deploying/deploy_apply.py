@@ -97,13 +97,21 @@ class Applier:
 
     def publish(self, name: str, aplan: AliasPlan) -> str:
         """Publish $LATEST (its RevisionId), wait until the version is Active (a SnapStart
-        snapshot is taken then), and point the alias at it (the alias's RevisionId)."""
+        snapshot is taken then; an answer that says Active needs no read), and point the alias
+        at it: created when the plan's read found none, else moved with that read's RevisionId
+        (an alias made or changed since then is someone else's: AWS refuses, nothing undone)."""
         published = self.gw.publish_version(
             name, description="mlayer deploy-function", revision_id=self.revision
         )
         version = str(published.version)
-        self.wait_version(name, version)
-        self.write(self.gw.put_alias, name, aplan.alias, version, revision_id=aplan.revision_id)
+        if published.state not in (None, "Active"):
+            self.wait_version(name, version)
+        if aplan.version is None:
+            self.write(self.gw.create_alias, name, aplan.alias, version)
+        else:
+            self.write(
+                self.gw.update_alias, name, aplan.alias, version, revision_id=aplan.revision_id
+            )
         return version
 
     def wait_version(self, name: str, version: str) -> None:
