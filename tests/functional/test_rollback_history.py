@@ -1,11 +1,12 @@
-"""rollback, history and status through the CLI against the embedded AWS."""
+"""rollback, history and status through the CLI against the embedded AWS: the tests that change
+the function, each on an account of its own (those that only read or are refused share one in
+test_rollback_read_only.py)."""
 
 from __future__ import annotations
 
 import pytest
 from publish_support import (
     BUCKET,
-    DEPS,
     FUNCTION,
     MODEL,
     create_function,
@@ -61,40 +62,6 @@ def test_previous_steps_back_one_version_at_a_time(gw, three):
     result, doc = run_cli("rollback", "--previous", "--yes")
     assert result.exit_code == 1 and "oldest" in doc["message"]
     assert snapshot(gw) == before
-
-
-def test_rollback_to_the_live_version_is_a_noop(gw, three):
-    before = snapshot(gw)
-    result, doc = run_cli("rollback", "--version", "3", "--yes")
-    assert result.exit_code == 0 and doc["noop"]
-    assert snapshot(gw) == before
-
-
-def test_rollback_dry_run_changes_nothing(gw, three):
-    before = snapshot(gw)
-    result, doc = run_cli("rollback", "--version", "1", "--dry-run")
-    assert result.exit_code == 0 and doc["dry_run"] and doc["plan"]["new_arn"] == three["arns"][0]
-    assert snapshot(gw) == before
-
-
-def test_missing_version_is_refused(gw, three):
-    before = snapshot(gw)
-    result, doc = run_cli("rollback", "--version", "9", "--yes")
-    assert result.exit_code == 1 and doc["error"] == "NotFoundError"
-    assert "1, 2, 3" in doc["hint"]
-    assert snapshot(gw) == before
-
-
-def test_unknown_function_is_refused(gw, three):
-    before = snapshot(gw)
-    result, doc = run_cli("rollback", "--version", "1", "--function", "nope", "--yes")
-    assert result.exit_code == 1 and doc["error"] == "NotFoundError"
-    assert snapshot(gw) == before
-
-
-def test_version_and_previous_are_exclusive(gw, three):
-    result, doc = run_cli("rollback", "--version", "1", "--previous", "--yes")
-    assert result.exit_code == 2
 
 
 def test_rollback_refuses_a_version_incompatible_with_the_function_deps(gw, three):
@@ -153,23 +120,6 @@ def test_history_marks_the_alias(gw, three):
 def test_history_of_a_layer_without_versions(gw):
     result, doc = run_cli("history")
     assert result.exit_code == 0 and doc["versions"] == []
-
-
-def test_status_shows_layers_sizes_and_budget(gw, three):
-    result, doc = run_cli("status")
-    assert result.exit_code == 0, result.output
-    assert [ly["role"] for ly in doc["layers"]] == ["other", "deps", "model"]
-    assert doc["layers"][1]["unzipped_size"] == 120_000_000 and doc["layers"][1]["exact"]
-    assert doc["layers"][2]["label"] == "v3" and doc["layers"][2]["exact"]
-    assert not doc["layers"][0]["exact"]  # a foreign layer: only its zipped size is known
-    assert doc["budget_left"] == 262_144_000 - doc["total_unzipped"]
-    assert doc["state"] == "Active"
-    from click.testing import CliRunner
-
-    from mlayer.cli import cli
-
-    text = CliRunner().invoke(cli, ["status"]).output
-    assert "budget left" in text and DEPS in text
 
 
 def test_status_of_an_unknown_function(gw):
@@ -257,14 +207,6 @@ def test_config_alias_is_the_default_for_rollback_and_history(gw, three, tmp_pat
     assert doc["alias"] == "prod" and doc["alias_version"] == 2 and doc["live_version"] == 2
 
 
-def test_rollback_without_yes_and_without_a_terminal_changes_nothing(gw, three):
-    before = snapshot(gw)
-    result, doc = run_cli("rollback", "--version", "1")
-    assert result.exit_code == 2 and "--yes" in doc["hint"]
-    assert "Error: " in result.stderr and "Hint: " in result.stderr
-    assert snapshot(gw) == before
-
-
 def test_rollback_dry_run_changes_neither_function_nor_versions_nor_alias(gw, three):
     assert run_cli("rollback", "--version", "3", "--alias", "live", "--yes")[0].exit_code == 0
     before, versions = snapshot(gw), gw.list_layer_versions(MODEL)
@@ -274,30 +216,6 @@ def test_rollback_dry_run_changes_neither_function_nor_versions_nor_alias(gw, th
     assert doc["plan"]["after"][-1] == three["arns"][0]
     assert snapshot(gw) == before and gw.list_layer_versions(MODEL) == versions
     assert gw.get_alias(FUNCTION, "live")["FunctionVersion"] == alias["FunctionVersion"]
-
-
-def test_rollback_refusals_exit_codes_and_messages(gw, three):
-    before = snapshot(gw)
-    for args, code, hint in (
-        (["rollback", "--yes"], 2, "Hint: "),
-        (["rollback", "--version", "0", "--yes"], 2, "Hint: Run `mlayer rollback --help`"),
-        (["rollback", "--version", "1", "--previous", "--yes"], 2, "Hint: "),
-        (["rollback", "--version", "9", "--yes"], 1, "Hint: "),
-        (["rollback", "--version", "1", "--function", "nope", "--yes"], 1, "Hint: "),
-    ):
-        result, _ = run_cli(*args)
-        assert result.exit_code == code, (args, result.output)
-        assert "Error: " in result.stderr and hint in result.stderr, args
-        assert snapshot(gw) == before
-
-
-def test_history_of_an_unknown_function_warns(gw, three):
-    result, doc = run_cli("history", "--function", "nope")
-    assert result.exit_code == 0
-    assert [r["live"] for r in doc["versions"]] == [False, False, False]
-    assert "nope does not exist" in doc["warnings"][0]
-    doc = run_cli("history", "--alias", "nosuch")[1]
-    assert "no alias nosuch" in doc["warnings"][0] and doc["live_version"] == 3
 
 
 HISTORY_KEYS = {
