@@ -191,6 +191,29 @@ class S3Calls(GatewayBase):
         head = self._head("head_object", f"Reading s3://{bucket}/{key}", bucket, Key=key)
         return None if head is None else int(head["ContentLength"])
 
+    def get_tail(self, bucket: str, key: str, length: int) -> tuple[bytes, int] | None:
+        """The last ``length`` bytes of an object (all of it when shorter) and its size, in one
+        GET (a suffix range): a zip's central directory without a HEAD first. None when the
+        object is absent; an empty one is (b"", 0) (S3 refuses a range of nothing: InvalidRange)."""
+        try:
+            resp = self._s3(
+                "get_object",
+                f"Reading s3://{bucket}/{key}",
+                bucket,
+                Key=key,
+                Range=f"bytes=-{int(length)}",
+            )
+        except NotFoundError:
+            return None
+        except AwsError as exc:
+            if exc.code == "InvalidRange":
+                return b"", 0
+            raise
+        data: bytes = resp["Body"].read()
+        # "bytes 6-9/10"; a whole-object answer (200) has no Content-Range: its length is all
+        total = str(resp.get("ContentRange") or "").rpartition("/")[2]
+        return data, int(total) if total.isdigit() else len(data)
+
     def get_range(self, bucket: str, key: str, start: int, end: int) -> bytes:
         """Bytes start..end (inclusive) of an object: e.g. a zip's central directory only."""
         resp = self._s3(

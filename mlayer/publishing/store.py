@@ -179,11 +179,11 @@ class ArtifactStore:
         if sha in self._sizes:
             return self._sizes[sha]
         key = key or zip_key(sha)
-        total = self.gw.object_size(self.bucket, key)
+        read = self.gw.get_tail(self.bucket, key, _TAIL)
         size = None
-        if total:
-            start = max(0, total - _TAIL)
-            tail = self.gw.get_range(self.bucket, key, start, total - 1)
+        if read is not None and read[1]:
+            tail, total = read
+            start = total - len(tail)
             span = central_directory_span(tail, total)
             if span is not None:
                 offset, length = span

@@ -185,3 +185,24 @@ def test_a_gateway_of_stubs_never_asks_a_real_sts_for_the_account():
     assert "account=" in err.value.hint
     named = Gateway(region="us-east-1", clients={"s3": s3}, account=OTHER)
     assert named.artifact_bucket("") == f"mlayer-{OTHER}-us-east-1"
+
+
+def test_get_tail_is_one_suffix_range_get():
+    """The size from Content-Range; a whole-object answer (no Content-Range) is its length;
+    absent is None; S3's refusal of a range of an empty object is an empty object."""
+    gw, s3, sts = stubbed()
+    expect_account(sts)
+    bucket, owner = f"mlayer-{ACCOUNT}-us-east-1", {"ExpectedBucketOwner": ACCOUNT}
+    asked = {"Bucket": bucket, "Key": "k", "Range": "bytes=-4", **owner}
+    s3.add_response(
+        "get_object", {"Body": io.BytesIO(b"6789"), "ContentRange": "bytes 6-9/10"}, asked
+    )
+    s3.add_response("get_object", {"Body": io.BytesIO(b"012")}, asked)
+    s3.add_client_error("get_object", "NoSuchKey", http_status_code=404, expected_params=asked)
+    s3.add_client_error("get_object", "InvalidRange", http_status_code=416, expected_params=asked)
+    with s3, sts:
+        assert gw.get_tail(bucket, "k", 4) == (b"6789", 10)
+        assert gw.get_tail(bucket, "k", 4) == (b"012", 3)
+        assert gw.get_tail(bucket, "k", 4) is None
+        assert gw.get_tail(bucket, "k", 4) == (b"", 0)
+        s3.assert_no_pending_responses()

@@ -126,8 +126,8 @@ def test_the_plan_counts_a_foreign_layer_unknown_and_keeps_it_first(make):
             {"LayerName": name, "VersionNumber": int(number)},
         )
     for _ in range(2):  # neither has a lock nor a zip in the bucket (each read once: cached)
-        stub["s3"].add_client_error("get_object", "NoSuchKey", "absent", 404)
-        stub["s3"].add_client_error("head_object", "404", "absent", 404)
+        stub["s3"].add_client_error("get_object", "NoSuchKey", "absent", 404)  # the lock
+        stub["s3"].add_client_error("get_object", "NoSuchKey", "absent", 404)  # the zip's tail
     current = FunctionLayers((INSIGHTS, MINE, MODEL_OLD), code_size=100)
     sizes = store.layer_sizes(current.arns, {MODEL_NEW: store.layer_size(MODEL_OLD)})
     assert not sizes[INSIGHTS].known and sizes[INSIGHTS].unzipped == 0
