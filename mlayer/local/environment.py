@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import secrets
 import time
+import weakref
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -82,9 +83,25 @@ def lambda_keys() -> tuple[str, str] | None:
 def service_gateway(gateway: Any) -> Any:
     """The gateway Lambda's service itself signs with (the metrics it publishes): the stand-in's
     keys when `local-aws --enforce-iam` exported them, otherwise ``gateway``. The deployer never
-    needs cloudwatch:PutMetricData for what Lambda and CloudWatch Logs publish on AWS."""
+    needs cloudwatch:PutMetricData for what Lambda and CloudWatch Logs publish on AWS.
+
+    One per gateway and keys, kept: it is asked for after every emulated invocation, and a new
+    one is a new boto3 session and client (about 10 ms of CPU each, 30 per poll of 300 records).
+    """
     keys = lambda_keys()
-    return gateway.with_keys(*keys) if keys else gateway
+    if not keys:
+        return gateway
+    try:
+        kept = _SERVICE.get(gateway)
+    except TypeError:  # a gateway that cannot be weakly referenced: a new one each time
+        return gateway.with_keys(*keys)
+    if kept is None or kept[0] != keys:
+        kept = _SERVICE[gateway] = (keys, gateway.with_keys(*keys))
+    return kept[1]
+
+
+# gateway -> (the stand-in's keys, that gateway signing with them), while the gateway lives
+_SERVICE: weakref.WeakKeyDictionary[Any, tuple[tuple[str, str], Any]] = weakref.WeakKeyDictionary()
 
 
 def role_gateway(gateway: Any, role: str | None) -> Any:

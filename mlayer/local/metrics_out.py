@@ -12,8 +12,9 @@ CloudWatch with PutMetricData, since moto emits no AWS/Lambda metrics and parses
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from typing import Any
+from urllib.parse import quote
 
 from mlayer.gateway.metrics import MetricDatum, put_metrics
 from mlayer.local.environment import service_gateway
@@ -90,15 +91,54 @@ def publish_invocation(
 ) -> None:
     """Publish an emulated invocation's AWS/Lambda metrics and its EMF metrics, as Lambda's
     service and CloudWatch Logs would: with the service's credentials, never the caller's."""
-    gw = service_gateway(gw)
+    publish_data(gw, invocation_data(function, alias, version, result, stamp))
+
+
+def invocation_data(
+    function: str, alias: str | None, version: str, result: Any, stamp: float
+) -> list[tuple[str, MetricDatum]]:
+    """(namespace, datum) for what one emulated invocation leaves in CloudWatch."""
     error = result.error is not None
-    put_metrics(
-        gw,
-        LAMBDA_NAMESPACE,
-        lambda_metrics(function, alias, version, error, result.report.duration_ms, stamp),
-    )
+    lam = lambda_metrics(function, alias, version, error, result.report.duration_ms, stamp)
+    return [*((LAMBDA_NAMESPACE, d) for d in lam), *emf_metrics(result.logs, stamp)]
+
+
+# A PutMetricData body's budget: botocore gzips a body over 10 KB (request compression), and
+# the embedded AWS (moto's server) cannot check the signature of a gzipped body.
+BODY_BUDGET = 9000
+
+
+def publish_data(gw: Any, data: Iterable[tuple[str, MetricDatum]]) -> None:
+    """Publish (namespace, datum) pairs with the service's credentials: few PutMetricData calls
+    per namespace (each body within ``BODY_BUDGET``), each datum with its own timestamp."""
     by_namespace: dict[str, list[MetricDatum]] = {}
-    for namespace, datum in emf_metrics(result.logs, stamp):
+    for namespace, datum in data:
         by_namespace.setdefault(namespace, []).append(datum)
-    for namespace, data in by_namespace.items():
-        put_metrics(gw, namespace, data)
+    if not by_namespace:
+        return
+    gw = service_gateway(gw)
+    for namespace, batch in by_namespace.items():
+        for part in _parts(batch):
+            put_metrics(gw, namespace, part)
+
+
+def _parts(data: list[MetricDatum]) -> Iterator[list[MetricDatum]]:
+    """``data`` in runs whose encoded request stays within ``BODY_BUDGET`` (at most 1000 each)."""
+    part: list[MetricDatum] = []
+    used = 0
+    for datum in data:
+        size = _encoded_size(datum)
+        if part and (used + size > BODY_BUDGET or len(part) == 1000):
+            yield part
+            part, used = [], 0
+        part.append(datum)
+        used += size
+    if part:
+        yield part
+
+
+def _encoded_size(d: MetricDatum) -> int:
+    """An upper estimate of a datum's bytes in the form-encoded request (measured: a datum of
+    three dimensions takes about 260, estimated 330)."""
+    dims = sum(50 + len(quote(k)) + len(quote(v)) for k, v in d.dimensions.items())
+    return 100 + len(d.name) + len(d.unit) + dims + 40 * (len(d.values) + len(d.counts))

@@ -7,6 +7,7 @@ once into a cache keyed by their sha256s.
 
 from __future__ import annotations
 
+import os
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -71,12 +72,22 @@ def interpreter_for(runtime: str) -> str:
     """The runtime's own Python (PATH, then pyenv), or a LocalRuntimeError naming what to install.
 
     A launcher (pyenv's shim is a shell script running ``pyenv exec``) is resolved to the binary
-    it runs, once: otherwise every cold start would pay for it inside its Init Duration.
+    it runs, once: otherwise every cold start would pay for it inside its Init Duration. Found
+    once per process for a runtime, PATH, PYENV_ROOT and HOME: an alias's poll starts a container per
+    version, and each search runs the candidates (a pyenv shim: a dozen shell processes).
     """
-    exe = require_python(
-        runtime, "the emulation never runs a function under another Python version", probe_version
-    )
-    return real_executable(exe)
+    key = (runtime, *(os.environ.get(k, "") for k in ("PATH", "PYENV_ROOT", "HOME")))
+    if key not in _FOUND:
+        exe = require_python(
+            runtime,
+            "the emulation never runs a function under another Python version",
+            probe_version,
+        )
+        _FOUND[key] = real_executable(exe)
+    return _FOUND[key]
+
+
+_FOUND: dict[tuple[str, ...], str] = {}  # (runtime, PATH, PYENV_ROOT, HOME) -> the interpreter
 
 
 def real_executable(exe: str) -> str:
