@@ -13,6 +13,7 @@ from mlayer.prune.apply import apply_prune
 from mlayer.prune.plan import plan_prune
 from mlayer.prune.read import read_inventory
 from mlayer.prune.verdicts import PrunePlan
+from mlayer.publishing.store import ArtifactStore
 from mlayer.request_types import PruneRequest
 from mlayer.results.prune import PruneResult, plan_text
 from mlayer.results.report import human_bytes
@@ -43,11 +44,13 @@ def plan(
     now: _dt.datetime,
     *,
     objects: bool = True,
+    store: ArtifactStore | None = None,
 ) -> tuple[PrunePlan, tuple[str, ...]]:
     """The plan from one read, and the read's warnings (history uses this to mark versions;
-    ``objects`` False skips what the account's other layers name, which only objects need)."""
+    ``objects`` False skips what the account's other layers name, which only objects need;
+    ``store`` is history's, which then reads nothing twice)."""
     keep, days = limits(settings, request)
-    inventory = read_inventory(gw, settings, now, elsewhere=objects)
+    inventory = read_inventory(gw, settings, now, elsewhere=objects, store=store)
     decided = plan_prune(inventory, keep=keep, older_than_days=days, now=now, deps=request.deps)
     return decided, inventory.warnings
 
@@ -78,7 +81,10 @@ def prune(
 
 
 def would_remove(
-    gw: Gateway, settings: Settings, now: _dt.datetime | None = None
+    gw: Gateway,
+    settings: Settings,
+    now: _dt.datetime | None = None,
+    store: ArtifactStore | None = None,
 ) -> frozenset[int | None]:
     """Model layer versions `mlayer prune` (with [prune] settings) would delete now: what
     `mlayer history` marks. Empty when there is nothing to judge (no function)."""
@@ -86,7 +92,12 @@ def would_remove(
 
     try:
         decided, _ = plan(
-            gw, settings, PruneRequest(), now or _dt.datetime.now(_dt.timezone.utc), objects=False
+            gw,
+            settings,
+            PruneRequest(),
+            now or _dt.datetime.now(_dt.timezone.utc),
+            objects=False,
+            store=store,
         )
     except NotFoundError:
         return frozenset()

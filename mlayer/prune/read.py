@@ -188,12 +188,40 @@ def _provisioned(gw: Gateway, function: str, warnings: list[str]) -> tuple[str, 
     return provisioned
 
 
+def _versions_through(
+    gw: Gateway, store: ArtifactStore, layer: str, now: _dt.datetime
+) -> tuple[LayerVersionView, ...]:
+    """Every version of the layer with its zip's sha256 and size, each read through the store,
+    so what history shows of them next (the same store) is not read again."""
+    from mlayer.gateway.inventory import parse_when
+
+    out = []
+    for item in gw.layer_versions(layer):
+        try:
+            detail = store.layer_detail(item.arn)
+        except NotFoundError:  # deleted between the list and the read
+            continue
+        if detail is None:  # not readable here (another account's): nothing to judge
+            continue
+        out.append(
+            LayerVersionView(
+                name=layer,
+                version=item.version,
+                arn=item.arn,
+                code_size=detail.code_size or 0,
+                created=parse_when(item.created, now),
+                sha256=detail.code_sha256,
+            )
+        )
+    return tuple(sorted(out, key=lambda lv: lv.version))
+
+
 def _model_versions(
     gw: Gateway, store: ArtifactStore, layer: str, now: _dt.datetime, warnings: list[str]
 ) -> tuple[tuple[LayerVersionView, ...], dict[int, ModelRefs], LayerVersionArn | None]:
     """The model layer's versions, what each one's manifest names, and the layer's ARN (state
     documents may name a model version by number only)."""
-    views = gw.layer_version_views(layer, now)
+    views = _versions_through(gw, store, layer, now)
     refs = {v.version: _refs(store, store.bucket, v, warnings) for v in views}
     arn = LayerVersionArn.try_parse(views[0].arn) if views else None
     return views, refs, arn
@@ -231,16 +259,22 @@ def _pending(gw: Gateway, bucket: str, model_layer: str) -> dict[int, dict[str, 
 
 
 def read_inventory(
-    gw: Gateway, settings: Settings, now: _dt.datetime, *, elsewhere: bool = True
+    gw: Gateway,
+    settings: Settings,
+    now: _dt.datetime,
+    *,
+    elsewhere: bool = True,
+    store: ArtifactStore | None = None,
 ) -> Inventory:
     """Everything the plan decides on, read once (no write). ``elsewhere`` False skips the
-    account's other layers (what they name only matters for objects: history needs none)."""
+    account's other layers (what they name only matters for objects: history needs none);
+    ``store``: the caller's, so that what it reads next (history's rows) is not read twice."""
     bucket, function = settings.artifacts.bucket, settings.function.name
     model_layer, deps_layer = settings.model.layer, settings.deps.layer
     warnings: list[str] = []
     latest, latest_refs = _latest(gw, function)
     provisioned = _provisioned(gw, function, warnings)
-    store = ArtifactStore(gw, bucket)
+    store = store if store is not None else ArtifactStore(gw, bucket)
     model_versions, refs, model_arn = _model_versions(gw, store, model_layer, now, warnings)
     objects = _objects(gw, bucket, model_layer)
     rollouts, shadows = _in_flight(gw, bucket, function, model_arn)

@@ -72,7 +72,7 @@ def read_marks(gw: Gateway, settings: Settings, store: ArtifactStore, alias: str
             )
         else:
             marks.on_alias = set(live_arns(gw, function, alias))
-    marks.prunable = would_remove(gw, settings)
+    marks.prunable = would_remove(gw, settings, store=store)
     shadow = shadow_state.load(gw, settings.artifacts.bucket, function)
     marks.shadow_arn = shadow.layer_version_arn if shadow and shadow.active else None
     return marks
