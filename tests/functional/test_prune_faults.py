@@ -6,8 +6,16 @@ from __future__ import annotations
 
 import botocore.exceptions
 import pytest
-from prune_support import assert_everything_resolves, canary, listing, publish_many
+from prune_support import (
+    alias_versions,
+    assert_everything_resolves,
+    canary,
+    carried,
+    listing,
+    publish_many,
+)
 from publish_support import train_text_pipeline
+from replay_support import Writes
 
 from mlayer import api
 from mlayer.config import load_settings
@@ -24,9 +32,28 @@ def ten_models(tmp_path_factory):
     return [train_text_pipeline(root / f"m{i}", variant=i) for i in range(10)]
 
 
+def scene(gw) -> tuple:
+    """What the tests start from: every version and object, and what the function carries."""
+    return listing(gw), sorted(carried(gw)), sorted(alias_versions(gw))
+
+
+@pytest.fixture(scope="module")
+def recorded() -> dict:
+    return {}
+
+
 @pytest.fixture
-def account(gw, ten_models):
-    publish_many(gw, ten_models)
+def account(gw, ten_models, recorded, monkeypatch):
+    """Ten models published through the CLI; after the module's first test, the same writes
+    made again (replay_support), checked to give the same scene."""
+    if not recorded:
+        writes = Writes()
+        with writes.recording(monkeypatch):
+            publish_many(gw, ten_models)
+        recorded.update(writes=writes, scene=scene(gw))
+    else:
+        recorded["writes"].replay(gw)
+        assert scene(gw) == recorded["scene"]
     primary = canary(gw, "3", 0.2)
     return primary
 
