@@ -131,20 +131,23 @@ def test_publish_model_fails_whole_at_every_request(gw, faults, live, fault_mode
     assert total > 10
     faults.mode = mode
     seen = set()
+    before = state(gw)
     for n in range(1, total + 1):
-        before = state(gw)
         faults.arm(n)
         result, doc = publish(fault_models(n + 1))
         faults.arm(None)
         if result.exit_code == 0:  # the sequence may be shorter (a HEAD found the object)
+            before = state(gw)
             continue
         assert result.exit_code == 1, (n, result.output)
         seen.add(judge(gw, before, doc))
         result, doc = publish(fault_models(n + 1))  # running it again completes it
         assert result.exit_code == 0, (n, result.output)
-        latest, alias, _ = state(gw)
+        after = state(gw)  # also the state the next failure starts from
+        latest, alias, _ = after
         assert latest[-1] == doc["layer_version_arn"] == alias[-1], n
         assert latest[:2] == before[0][:2]  # tools and deps stay in place
+        before = after
     # an unsent alias move is the last request: nothing fails with both new; a lost answer can
     assert seen == ({"old", "apart"} if mode == "unsent" else {"old", "apart", "new"})
 
@@ -161,8 +164,8 @@ def test_rollback_fails_whole_at_every_request(gw, faults, live, fault_models, m
     faults.arm(None)
     faults.mode = mode
     seen, target = set(), 2
+    before = state(gw)
     for n in range(1, total + 1):
-        before = state(gw)
         faults.arm(n)
         result, doc = run_cli("rollback", "--version", str(target), "--yes")
         faults.arm(None)
@@ -170,7 +173,8 @@ def test_rollback_fails_whole_at_every_request(gw, faults, live, fault_models, m
         seen.add(judge(gw, before, doc))
         result, doc = run_cli("rollback", "--version", str(target), "--yes")
         assert result.exit_code == 0, (n, result.output)
-        latest, alias, _ = state(gw)
+        before = state(gw)  # also the state the next failure starts from
+        latest, alias, _ = before
         assert latest[-1].endswith(f":{target}") and alias[-1].endswith(f":{target}"), n
         assert doc["noop"] or doc["outcome"]["reused_version"], n  # nothing published
         target = 3 - target
