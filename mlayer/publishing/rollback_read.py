@@ -12,13 +12,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from mlayer.arns import layer_name
+from mlayer.arns import LayerVersionArn, layer_name
 from mlayer.config import Settings
 from mlayer.gateway import Gateway
 from mlayer.gateway.views import FunctionConfig, LayerVersion
 from mlayer.prune.read import pruned_marker
 from mlayer.publishing import model_store
 from mlayer.publishing.compat import deps_lock_for
+from mlayer.publishing.planner import same_layer
 from mlayer.publishing.publish_read import function_view
 from mlayer.publishing.publish_types import FunctionView
 from mlayer.publishing.resolved import ResolvedRollback
@@ -50,6 +51,13 @@ def read_versions(gw: Gateway, req: ResolvedRollback) -> VersionsRead:
     return VersionsRead(config, function, versions, live, pruned)
 
 
+def _kept(function: FunctionView, target: LayerVersion) -> list[str]:
+    """The function's layers the relink keeps: the budget counts them and the target, not the
+    model layer's version the target replaces (its size would be 2 reads for nothing)."""
+    parsed = LayerVersionArn.parse(target.arn)
+    return [arn for arn in function.layers.arns if not same_layer(arn, parsed)]
+
+
 def read_target(
     gw: Gateway,
     settings: Settings,
@@ -65,7 +73,7 @@ def read_target(
         return TargetRead(function, target, None)
     lock, lock_source = deps_lock_for(store, req.deps_layer, first.config.layer_arns)
     missing = model_store.missing_objects(gw, model_store.placement(manifest))
-    sizes = store.layer_sizes((*function.layers.arns, target.arn), {})
+    sizes = store.layer_sizes((*_kept(function, target), target.arn), {})
     alias_layers: tuple[str, ...] = ()
     if req.alias:
         on_alias = live_arns(gw, req.function, req.alias)
