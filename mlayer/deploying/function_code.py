@@ -3,6 +3,8 @@ with its bytecode for the function's runtime when that runtime's Python is here 
 
 from __future__ import annotations
 
+import hashlib
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -52,6 +54,23 @@ class CodeZip:
     note: str  # "" when the zip holds every module's pyc; else why it does not (a note, no error)
 
 
+# This process's code zips by what goes in them: a zip is the same bytes for the same entries,
+# so a process that deploys again (the demo, a test walk) compresses each one once.
+_ZIPS: dict[str, bytes] = {}
+
+
+def _entries_key(entries: list[tuple[str, Path | bytes]]) -> str:
+    """The sha256 of every entry's name, mode bit and content (what write_zip makes them into)."""
+    digest = hashlib.sha256()
+    for name, src in sorted(entries, key=lambda e: e[0]):
+        data = src if isinstance(src, bytes) else src.read_bytes()
+        executable = not isinstance(src, bytes) and bool(src.stat().st_mode & stat.S_IXUSR)
+        for part in (name.encode(), b"x" if executable else b"-", data):
+            digest.update(len(part).to_bytes(8, "big"))
+            digest.update(part)
+    return digest.hexdigest()
+
+
 def code_zip(
     dest: Path, runtime: str, root: Path | None = None, runner: Runner = run_subprocess
 ) -> CodeZip:
@@ -59,8 +78,15 @@ def code_zip(
     their bytecode for ``runtime`` (sources only, and a note, where its Python is missing)."""
     sources = function_sources(root)
     bytecode = compile_function(sources, runtime, runner)
-    info = write_zip(dest, [*sources, *bytecode.pycs])
-    data = info.path.read_bytes()
+    entries: list[tuple[str, Path | bytes]] = [*sources, *bytecode.pycs]
+    key = _entries_key(entries)
+    data = _ZIPS.get(key)
+    if data is None:
+        data = write_zip(dest, entries).path.read_bytes()
+        _ZIPS[key] = data
+    else:
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        dest.write_bytes(data)
     return CodeZip(data, sha256_bytes(data), bytecode.note)
 
 
