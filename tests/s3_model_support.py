@@ -57,3 +57,34 @@ def big_forest(trees: int = TREES, rows: int = ROWS) -> Path:
             _train(staging, trees, rows)
             staging.rename(path)
     return path
+
+
+def unpack_live(gw, root: Path) -> Path:
+    """The live model-layer version's zip, from the bucket, unpacked as Lambda's /opt."""
+    import io
+    import zipfile
+
+    from publish_support import BUCKET, live_model
+
+    from mlayer.gateway import code_sha256_to_hex
+
+    arn = live_model(gw)
+    name, version = arn.split(":")[-2:]
+    sha = code_sha256_to_hex(gw.get_layer_version(name, int(version))["Content"]["CodeSha256"])
+    opt = root / f"opt-{version}"
+    zipfile.ZipFile(io.BytesIO(gw.get_bytes(BUCKET, f"layers/{sha}.zip"))).extractall(opt)
+    return opt / "mlayer"
+
+
+def serve(gw, tmp_path: Path, deps_layer, runtime_dir, lambda_tmp: Path, name: str, **env: str):
+    """The real handler in a child Python on the live model layer, /tmp at ``lambda_tmp``."""
+    from function_support import HandlerProcess
+
+    lambda_tmp.mkdir(exist_ok=True)
+    return HandlerProcess(
+        model_dir=unpack_live(gw, tmp_path),
+        deps_layer=deps_layer,
+        runtime_dir=runtime_dir,
+        workdir=tmp_path / name,
+        env={"TMPDIR": str(lambda_tmp), **env},
+    )

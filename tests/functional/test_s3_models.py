@@ -5,7 +5,8 @@ GIVEN the real dependencies layer's size on the function (~188 MB of Lambda's 25
 the artifact bucket by sha256, the layer holds only the manifest, and the real handler (in a
 child process with Lambda's /opt layout and a private /tmp) downloads, verifies and serves it
 with scikit-learn's own predictions. A small model after it serves from its layer; rollback
---previous brings the big one back; a tampered or missing object fails the cold start.
+--previous brings the big one back. (A tampered or missing object, or too small a /tmp, fails
+the cold start: test_s3_model_cold_start.py, on one published forest.)
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from function_support import HandlerProcess, InitError
+from function_support import HandlerProcess
 from publish_support import (
     BUCKET,
     FUNCTION,
@@ -26,10 +27,9 @@ from publish_support import (
     publish_deps,
     run_cli,
 )
-from s3_model_support import big_forest, forest_rows
+from s3_model_support import big_forest, forest_rows, serve
 
 from mlayer.cli import cli
-from mlayer.gateway import code_sha256_to_hex
 
 MB = 1024 * 1024
 REPO = Path(__file__).resolve().parents[2]
@@ -73,29 +73,6 @@ def publish(path: Path, *extra: str):
     result, doc = run_cli("publish-model", str(path), "--input", "features", "--yes", *extra)
     assert result.exit_code == 0, result.output
     return doc
-
-
-def unpack_live(gw, root: Path) -> Path:
-    """The live model-layer version's zip, from the bucket, unpacked as Lambda's /opt."""
-    arn = live_model(gw)
-    name, version = arn.split(":")[-2:]
-    sha = code_sha256_to_hex(gw.get_layer_version(name, int(version))["Content"]["CodeSha256"])
-    opt = root / f"opt-{version}"
-    zipfile.ZipFile(io.BytesIO(gw.get_bytes(BUCKET, f"layers/{sha}.zip"))).extractall(opt)
-    return opt / "mlayer"
-
-
-def serve(
-    gw, tmp_path, deps_layer, runtime_dir, lambda_tmp: Path, name: str, **env: str
-) -> HandlerProcess:
-    lambda_tmp.mkdir(exist_ok=True)
-    return HandlerProcess(
-        model_dir=unpack_live(gw, tmp_path),
-        deps_layer=deps_layer,
-        runtime_dir=runtime_dir,
-        workdir=tmp_path / name,
-        env={"TMPDIR": str(lambda_tmp), **env},
-    )
 
 
 def predictions(proc: HandlerProcess) -> list:
@@ -175,45 +152,6 @@ def test_big_model_goes_to_s3_small_to_its_layer_and_rollback_brings_the_big_one
 
     again = publish(forest)  # idempotent: the same content is version 1, in S3
     assert again["reused"] and again["version"] == 1 and again["store"] == "s3"
-
-
-def test_a_tampered_object_is_refused_at_cold_start(
-    gw, deployed, forest, tmp_path, deps_layer, runtime_dir
-):
-    doc = publish(forest)
-    key = doc["s3_objects"][0]["key"]
-    data = bytearray(gw.get_bytes(BUCKET, key))
-    data[len(data) // 2] ^= 0xFF
-    gw.put_bytes(BUCKET, key, bytes(data))
-    with pytest.raises(InitError) as err:
-        serve(gw, tmp_path, deps_layer, runtime_dir, tmp_path / "t", "tampered")
-    assert err.value.error["errorType"] == "ArtifactMismatchError"
-    assert "differs from the manifest's" in err.value.error["errorMessage"]
-    assert list((tmp_path / "t" / "mlayer-models").iterdir()) == []
-
-
-def test_a_tmp_too_small_for_the_model_fails_the_init_naming_the_sizes(
-    gw, deployed, forest, tmp_path, deps_layer, runtime_dir
-):
-    publish(forest)
-    with pytest.raises(InitError) as err:
-        serve(
-            gw, tmp_path, deps_layer, runtime_dir, tmp_path / "t", "small-tmp",
-            MLAYER_EPHEMERAL_STORAGE_MB="100",
-        )  # fmt: skip
-    assert err.value.error["errorType"] == "EphemeralStorageError"
-    message = err.value.error["errorMessage"]
-    assert "has 100.0 MB free but the model's S3 artifacts need 120.1 MB" in message
-
-
-def test_a_missing_object_gives_its_error(gw, deployed, forest, tmp_path, deps_layer, runtime_dir):
-    doc = publish(forest)
-    key = doc["s3_objects"][0]["key"]
-    gw.call("s3", "delete_object", "test", Bucket=BUCKET, Key=key)
-    with pytest.raises(InitError) as err:
-        serve(gw, tmp_path, deps_layer, runtime_dir, tmp_path / "t", "missing")
-    assert err.value.error["errorType"] == "ArtifactMissingError"
-    assert f"s3://{BUCKET}/{key} does not exist (NoSuchKey)" in err.value.error["errorMessage"]
 
 
 def test_store_layer_refuses_the_big_model_as_before(gw, deployed, forest):
