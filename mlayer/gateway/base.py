@@ -8,6 +8,7 @@ wrapped in botocore's Stubber for the sequences the embedded AWS cannot produce.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import os
 import time
 from collections.abc import Callable, Iterator
@@ -20,7 +21,7 @@ from botocore.config import Config
 
 from mlayer.config import AwsSettings
 from mlayer.config.loading import aws_limits
-from mlayer.errors import AwsError
+from mlayer.errors import AwsError, MlayerError
 from mlayer.gateway.translate import translate
 
 DEFAULT_REGION = "us-east-1"
@@ -29,6 +30,10 @@ INVOKE_READ_TIMEOUT = 905.0
 
 
 _LOADERS: list[Any] = []  # this process's one botocore data loader, once a session made it
+# The account of a set of credentials on one endpoint never changes: asked of STS once per
+# process (a hash of everything that names the caller and where STS is, never the secrets).
+_ACCOUNTS: dict[str, str] = {}
+_ENDPOINT_VARIABLES = ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_STS", "AWS_USE_FIPS_ENDPOINT")
 
 
 def new_session(**kwargs: Any) -> Any:
@@ -157,7 +162,8 @@ class GatewayBase:
             raise translate(exc, action) from exc
 
     def account_id(self) -> str:
-        """The caller's account (STS GetCallerIdentity, asked once per gateway)."""
+        """The caller's account (STS GetCallerIdentity, asked once per process for the same
+        credentials and endpoint; a gateway given its clients asks its own STS client)."""
         if self._account is None:
             if not self._account_known:  # never reach a real STS from a gateway of stubs
                 raise AwsError(
@@ -165,10 +171,32 @@ class GatewayBase:
                     "Pass account=... or an 'sts' client (e.g. one wrapped in Stubber).",
                     "NoAccount",
                 )
-            self._account = self.call("sts", "get_caller_identity", "Reading the AWS account")[
-                "Account"
-            ]
+            key = self._caller_key()
+            known = _ACCOUNTS.get(key) if key else None
+            self._account = (
+                known
+                or self.call("sts", "get_caller_identity", "Reading the AWS account")["Account"]
+            )
+            if key:
+                _ACCOUNTS[key] = self._account
         return self._account
+
+    def _caller_key(self) -> str | None:
+        """Who asks and where STS is, hashed: the resolved credentials, the profile, the region
+        and every endpoint setting. None (ask STS) for injected clients, or when the credentials
+        cannot be read here (STS then says why, as it always did)."""
+        if self._injected:
+            return None
+        try:
+            creds = self.credentials()
+        except MlayerError:
+            return None
+        if creds is None:
+            return None
+        endpoints = [os.environ.get(name, "") for name in _ENDPOINT_VARIABLES]
+        facts = [*creds, self._profile, self.region, self.endpoint_url, *endpoints]
+        text = "\n".join(str(f or "") for f in facts)
+        return hashlib.sha256(text.encode()).hexdigest()
 
     def known_account(self) -> str | None:
         """The account when it can be known (None on a gateway of injected clients without STS)."""
