@@ -58,25 +58,31 @@ def account(gw, ten_models, recorded, monkeypatch):
     return primary
 
 
-def faulty_gateway(aws, every: int, lose_answer: bool) -> tuple[Gateway, list[str]]:
-    """A Gateway whose every ``every``-th delete fails (or, ``lose_answer``, is done by the
-    server and then reported as a read timeout). Returns it and the log of injected faults."""
-    gw = Gateway(region=aws.region, endpoint_url=aws.endpoint_url)
-    seen, faults = [0], []
+class FaultyDeletes:
+    """One Gateway whose every ``every``-th delete fails (or, ``lose_answer``, is done by the
+    server and then reported as a read timeout), counted from each ``arm``: a walk's attempts
+    share its clients. ``faults`` logs the deletes failed since then."""
 
-    def hook(model, **kwargs):
-        seen[0] += 1
-        if seen[0] % every == 0:
-            faults.append(model.name)
-            if lose_answer:
-                raise botocore.exceptions.ReadTimeoutError(endpoint_url=aws.endpoint_url)
-            raise botocore.exceptions.EndpointConnectionError(endpoint_url=aws.endpoint_url)
+    def __init__(self, aws, lose_answer: bool) -> None:
+        self.endpoint_url, self.lose_answer = aws.endpoint_url, lose_answer
+        self.gw = Gateway(region=aws.region, endpoint_url=aws.endpoint_url)
+        self.every, self.seen, self.faults = 0, 0, []
+        event = "after-call" if lose_answer else "before-call"
+        for name in DELETES:
+            service = name.split(".")[0]
+            self.gw.client(service).meta.events.register(f"{event}.{name}", self._hook)
 
-    event = "after-call" if lose_answer else "before-call"
-    for name in DELETES:
-        service = name.split(".")[0]
-        gw.client(service).meta.events.register(f"{event}.{name}", hook)
-    return gw, faults
+    def arm(self, every: int) -> Gateway:
+        self.every, self.seen, self.faults = every, 0, []
+        return self.gw
+
+    def _hook(self, model, **kwargs) -> None:
+        self.seen += 1
+        if self.seen % self.every == 0:
+            self.faults.append(model.name)
+            if self.lose_answer:
+                raise botocore.exceptions.ReadTimeoutError(endpoint_url=self.endpoint_url)
+            raise botocore.exceptions.EndpointConnectionError(endpoint_url=self.endpoint_url)
 
 
 REQUEST = PruneRequest(keep=2, older_than_days=0)
@@ -91,8 +97,9 @@ def test_reruns_after_faults_finish_the_plan_and_never_break_a_reference(
     goes = {(i.kind, i.name) for i in planned.plan.goes}
     assert goes and goes <= set(before)
     failures = []
+    deletes = FaultyDeletes(aws, lose_answer)
     for _attempt in range(80):
-        faulty, faults = faulty_gateway(aws, every, lose_answer)
+        faulty = deletes.arm(every)
         try:
             api.prune(load_settings(), REQUEST, gateway=faulty)
             break
@@ -125,7 +132,7 @@ def test_reruns_after_faults_finish_the_plan_and_never_break_a_reference(
 
 
 def test_a_failure_names_the_stage_and_what_went(gw, aws, account):
-    faulty, _ = faulty_gateway(aws, every=2, lose_answer=False)
+    faulty = FaultyDeletes(aws, lose_answer=False).arm(2)
     with pytest.raises(PruneIncompleteError) as info:
         api.prune(load_settings(), REQUEST, gateway=faulty)
     doc = info.value.to_dict()
