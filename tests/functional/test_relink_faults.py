@@ -18,6 +18,7 @@ import pytest
 import strict_requests
 from publish_support import (
     FUNCTION,
+    MODEL,
     create_function,
     foreign_layer,
     publish,
@@ -26,6 +27,7 @@ from publish_support import (
     snapshot,
     train_text_pipeline,
 )
+from replay_support import Writes
 
 
 class FailNth:
@@ -113,13 +115,40 @@ def fault_models(tmp_path_factory):
     return functools.cache(lambda i: train_text_pipeline(root / f"m{i}", variant=i))
 
 
+def scene(gw) -> tuple:
+    """The state, the function's versions (with their layers) and the model layer's versions."""
+    lam = gw.client("lambda")
+    versions = lam.list_versions_by_function(FunctionName=FUNCTION)["Versions"]
+    layers = lam.list_layer_versions(LayerName=MODEL)["LayerVersions"]
+    return (
+        state(gw),
+        [(v["Version"], [ly["Arn"] for ly in v.get("Layers", [])]) for v in versions],
+        [v["LayerVersionArn"] for v in layers],
+    )
+
+
+@pytest.fixture(scope="module")
+def recorded() -> dict:
+    return {}
+
+
 @pytest.fixture
-def live(gw, faults, fault_models):
-    deps = publish_deps(gw)
-    create_function(gw, [foreign_layer(gw, "tools"), deps])
-    result, doc = publish(fault_models(0))
-    assert result.exit_code == 0, result.output
-    return deps
+def live(gw, faults, fault_models, recorded, monkeypatch):
+    """tools, deps and model 0 on the function, its alias on them: published through the CLI
+    in the module's first test, then made again by the same writes (replay_support), checked
+    to give the same scene."""
+    if not recorded:
+        writes = Writes()
+        with writes.recording(monkeypatch):
+            deps = publish_deps(gw)
+            create_function(gw, [foreign_layer(gw, "tools"), deps])
+            result, _ = publish(fault_models(0))
+        assert result.exit_code == 0, result.output
+        recorded.update(writes=writes, deps=deps, scene=scene(gw))
+    else:
+        recorded["writes"].replay(gw)
+        assert scene(gw) == recorded["scene"]
+    return recorded["deps"]
 
 
 @pytest.mark.parametrize("mode", ["unsent", "lost"])
