@@ -156,21 +156,26 @@ class Recording(Gateway):
         return out
 
 
+@pytest.fixture(scope="module")
+def first() -> dict:
+    """The module's first build: its role, its writes and the state they made."""
+    return {}
+
+
 @pytest.fixture
-def scene(aws, tmp_path, monkeypatch):
+def scene(aws, tmp_path, monkeypatch, first):
     """Builds the old state from scratch (moto reset each time): the function deployed with the
     old code, memory, sink, deps v1 and a legacy handler, its alias in step; then the new
     config (deps v2 published, memory, sink, retries, code and handler all differ).
 
-    The first build runs deploy-function and records the writes; later builds make the same
-    writes again through one Gateway (the RevisionIds, new on every reset, left out) and check
-    that the state is the first build's."""
+    The module's first build runs deploy-function and records the writes; later builds (of
+    every test) make the same writes again through one Gateway (the RevisionIds, new on every
+    reset, left out) and check that the state is the first build's."""
     import urllib.request
 
     monkeypatch.chdir(tmp_path)
     old_code, new_code = code_dirs(tmp_path)
     gw = Gateway(region=aws.region, endpoint_url=aws.endpoint_url)
-    first: dict = {}
 
     def reset() -> None:
         urllib.request.urlopen(
