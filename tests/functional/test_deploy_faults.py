@@ -16,6 +16,7 @@ from pathlib import Path
 import botocore.exceptions
 import pytest
 from publish_support import fake_zip
+from replay_support import Writes
 
 from mlayer.config import load_settings
 from mlayer.deploying.deploy import DeployIncompleteError, deploy_function
@@ -138,24 +139,6 @@ def snapshot(gw: Gateway) -> dict:
     }
 
 
-READS = ("get_", "list_", "describe_", "head_")
-
-
-class Recording(Gateway):
-    """Keeps every write AWS accepted (reads left out), in order, to make them again after a
-    reset: the same writes on an empty embedded AWS give the same state."""
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.writes: list[tuple[str, str, str, dict]] = []
-
-    def call(self, service, operation, action, **params):
-        out = super().call(service, operation, action, **params)
-        if not operation.startswith(READS):
-            self.writes.append((service, operation, action, params))
-        return out
-
-
 @pytest.fixture(scope="module")
 def first() -> dict:
     """The module's first build: its role, its writes and the state they made."""
@@ -169,8 +152,8 @@ def scene(aws, tmp_path, monkeypatch, first):
     config (deps v2 published, memory, sink, retries, code and handler all differ).
 
     The module's first build runs deploy-function and records the writes; later builds (of
-    every test) make the same writes again through one Gateway (the RevisionIds, new on every
-    reset, left out) and check that the state is the first build's."""
+    every test) make the same writes again (replay_support) through one Gateway and check that
+    the state is the first build's."""
     import urllib.request
 
     monkeypatch.chdir(tmp_path)
@@ -183,28 +166,31 @@ def scene(aws, tmp_path, monkeypatch, first):
         ).read()
 
     def record() -> None:
-        rec = Recording(region=aws.region, endpoint_url=aws.endpoint_url)
-        sandbox.ensure_stream(rec, STREAM)
-        sandbox.ensure_queue(rec, DLQ)
-        role = sandbox.ensure_lambda_role(rec, "scorer-role")
-        for layer in ("scorer-deps", "scorer-model"):
-            rec.publish_layer_version(layer, "v1", zip_bytes=fake_zip({"python/x.py": "X = 1\n"}))
-        old = write_config(tmp_path, role, memory=512, retries=2, sink="stdout://")
-        run(rec, old, old_code, tmp_path)
-        rec.update_function_configuration(NAME, Handler="legacy.handler")
-        version = rec.publish_function_version(NAME)["Version"]
-        rec.put_alias(NAME, ALIAS, version, rec.get_alias(NAME, ALIAS)["RevisionId"])
-        rec.publish_layer_version("scorer-deps", "v2", zip_bytes=fake_zip({"python/y.py": "Y=2\n"}))
-        first.update(role=role, writes=rec.writes, state=snapshot(rec))
+        writes = Writes()
+        with writes.recording(monkeypatch):
+            sandbox.ensure_stream(gw, STREAM)
+            sandbox.ensure_queue(gw, DLQ)
+            role = sandbox.ensure_lambda_role(gw, "scorer-role")
+            for layer in ("scorer-deps", "scorer-model"):
+                gw.publish_layer_version(
+                    layer, "v1", zip_bytes=fake_zip({"python/x.py": "X = 1\n"})
+                )
+            old = write_config(tmp_path, role, memory=512, retries=2, sink="stdout://")
+            run(gw, old, old_code, tmp_path)
+            gw.update_function_configuration(NAME, Handler="legacy.handler")
+            version = gw.publish_function_version(NAME)["Version"]
+            gw.put_alias(NAME, ALIAS, version, gw.get_alias(NAME, ALIAS)["RevisionId"])
+            gw.publish_layer_version(
+                "scorer-deps", "v2", zip_bytes=fake_zip({"python/y.py": "Y=2\n"})
+            )
+        first.update(role=role, writes=writes, state=snapshot(gw))
 
     def build() -> tuple[Gateway, Path]:
         reset()
         if not first:
             record()
         else:
-            for service, operation, action, params in first["writes"]:
-                params = {k: v for k, v in params.items() if k != "RevisionId"}
-                gw.call(service, operation, action, **params)
+            first["writes"].replay(gw)
             assert snapshot(gw) == first["state"]
         return gw, write_config(tmp_path, first["role"], memory=1024, retries=5, sink="sqs://out")
 
