@@ -239,7 +239,9 @@ class _Publishing:
             return None
         try:
             settings = LinkSettings(tmp_mb=tmp.size_mb if tmp else None)
-            return Relinker(self.gw).apply(relink, alias=alias, settings=settings)
+            # A version published by this run: no function version carries it yet.
+            fresh = self.info is not None
+            return Relinker(self.gw).apply(relink, alias=alias, settings=settings, fresh=fresh)
         except AwsError as exc:
             if self.info is None or isinstance(exc, RelinkedError):  # it names its own state
                 raise

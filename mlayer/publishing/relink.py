@@ -113,11 +113,15 @@ class Relinker:
         plan: RelinkPlan,
         alias: str | None = None,
         settings: LinkSettings | None = None,
+        *,
+        fresh: bool = False,
     ) -> RelinkOutcome:
         """Relink per plan (no call at all when nothing changes), then optionally move an alias.
 
         ``settings`` go in the same UpdateFunctionConfiguration (e.g. the /tmp an S3-stored
-        model needs), so the layers and what they need land together.
+        model needs), so the layers and what they need land together. ``fresh``: the target
+        layer version was published by this command, so no function version can carry it yet
+        and the alias's version is published without listing the function's versions.
         """
         attempts = 0
         config: FunctionConfig | None = None
@@ -129,7 +133,7 @@ class Relinker:
             return RelinkOutcome(
                 revision_id=config.revision_id if config else None, attempts=attempts
             )
-        return self._move_alias_after(plan, alias, config, attempts)
+        return self._move_alias_after(plan, alias, config, attempts, fresh)
 
     def _update_layers(self, plan: RelinkPlan, alias: str | None, typed: LinkSettings) -> int:
         """UpdateFunctionConfiguration on the revision read, retried on a conflict (backing
@@ -163,14 +167,19 @@ class Relinker:
                 self.gw.sleep(self.backoff * 2 ** (attempts - 1))
 
     def _move_alias_after(
-        self, plan: RelinkPlan, alias: str, config: FunctionConfig | None, attempts: int
+        self,
+        plan: RelinkPlan,
+        alias: str,
+        config: FunctionConfig | None,
+        attempts: int,
+        fresh: bool = False,
     ) -> RelinkOutcome:
         """The alias to the version carrying the layers; a failure after a relink (``config``
         read) leaves $LATEST and the alias apart, and says so."""
         relinked = config is not None
         config = config or self.wait_updatable(plan.function)
         try:
-            version, reused = self.move_alias(plan.function, alias, config)
+            version, reused = self.move_alias(plan.function, alias, config, fresh=fresh)
         except AwsError as exc:
             if not relinked:
                 raise  # nothing was changed: the function is as it was
@@ -209,23 +218,28 @@ class Relinker:
         same = [v.version for v in self.gw.function_versions(function) if v.serves_like(latest)]
         return max((v for v in same if v is not None), key=int, default=None)
 
-    def move_alias(self, function: str, alias: str, latest: FunctionConfig) -> tuple[str, bool]:
+    def move_alias(
+        self, function: str, alias: str, latest: FunctionConfig, *, fresh: bool = False
+    ) -> tuple[str, bool]:
         """Point the alias at a version carrying $LATEST's configuration: an existing one, else
         one published from $LATEST (guarded by its RevisionId). The alias moves guarded by the
         RevisionId of the read the move was decided on. (version, reused)."""
         current = self.gw.alias(function, alias)
-        version, reused = self.version_for(function, latest)
+        version, reused = self.version_for(function, latest, fresh=fresh)
         if current is None:
             self.gw.create_alias(function, alias, version)
         elif current.function_version != version:
             self.gw.update_alias(function, alias, version, revision_id=current.revision_id)
         return version, reused
 
-    def version_for(self, function: str, latest: FunctionConfig) -> tuple[str, bool]:
-        """A published version carrying $LATEST's configuration: an existing one, else one
-        published from $LATEST (guarded by its RevisionId). (version, reused). A rollout
-        (mlayer/rollout/publishing.py) takes it without moving the alias."""
-        version = self.matching_version(function, latest)
+    def version_for(
+        self, function: str, latest: FunctionConfig, *, fresh: bool = False
+    ) -> tuple[str, bool]:
+        """A published version carrying $LATEST's configuration: an existing one (none when
+        ``fresh``: its layers are newer than every version), else one published from $LATEST
+        (guarded by its RevisionId). (version, reused). A rollout (mlayer/rollout/publishing.py)
+        takes it without moving the alias."""
+        version = None if fresh else self.matching_version(function, latest)
         reused = version is not None
         if version is None:
             published = self.gw.publish_version(

@@ -227,6 +227,21 @@ def test_alias_moves_with_revision_ids(rig):
     assert not outcome.reused_version
 
 
+def test_a_layer_version_this_command_published_is_not_looked_for_among_the_versions(rig):
+    """publish-model's own new layer version (``fresh``): no function version carries it yet,
+    so the version is published without listing them (the Stubber fails on any other call)."""
+    stub, relinker, _ = rig
+    expect_read(stub)
+    expect_update(stub, status="Successful")
+    expect_read(stub, layers=(DEPS, NEW), rev="r5")
+    expect_alias(stub)
+    expect_publish(stub, "7", rev="r5", new_rev="r6")
+    expect_update_alias(stub, "7")
+    outcome = relinker.apply(PLAN, alias="live", fresh=True)
+    assert outcome.function_version == "7" and not outcome.reused_version
+    stub.assert_no_pending_responses()
+
+
 def test_unchanged_layers_with_a_lagging_alias_move_only_the_alias(rig):
     """rollback to the version $LATEST already has, with --alias: no update, one version, the alias made."""
     stub, relinker, _ = rig
