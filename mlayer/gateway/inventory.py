@@ -12,11 +12,27 @@ from typing import Any
 
 from mlayer.errors import AwsError, NotFoundError
 from mlayer.gateway.functions import FunctionCalls
+from mlayer.gateway.views import LayerVersion
 from mlayer.prune.types import AliasView, FunctionVersionView, LayerVersionView
 
 _WHEN = re.compile(r"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(\.\d+)?(Z|[+-]\d\d:?\d\d)?$")
 # An endpoint without ListProvisionedConcurrencyConfigs (the embedded AWS: a bare 404 page).
 _NO_API = {"404", "500", "501", "NotImplemented", "NotImplementedException"}
+
+
+def version_view(
+    name: str, item: LayerVersion, detail: LayerVersion, now: _dt.datetime
+) -> LayerVersionView:
+    """A listed layer version (``item``: its ARN and date) with what only its own read gives
+    (``detail``: the zip's size and sha256), as prune judges it."""
+    return LayerVersionView(
+        name=name,
+        version=item.version,
+        arn=item.arn,
+        code_size=detail.code_size or 0,
+        created=parse_when(item.created, now),
+        sha256=detail.code_sha256,
+    )
 
 
 def parse_when(text: Any, default: _dt.datetime) -> _dt.datetime:
@@ -151,16 +167,7 @@ class InventoryCalls(FunctionCalls):
                 detail = self.layer_version_detail(name, item.version)
             except NotFoundError:  # deleted between the list and the read
                 continue
-            out.append(
-                LayerVersionView(
-                    name=name,
-                    version=item.version,
-                    arn=item.arn,
-                    code_size=detail.code_size or 0,
-                    created=parse_when(item.created, now),
-                    sha256=detail.code_sha256,
-                )
-            )
+            out.append(version_view(name, item, detail, now))
         return tuple(sorted(out, key=lambda lv: lv.version))
 
     def layer_names(self) -> tuple[str, ...]:

@@ -193,7 +193,7 @@ def _versions_through(
 ) -> tuple[LayerVersionView, ...]:
     """Every version of the layer with its zip's sha256 and size, each read through the store,
     so what history shows of them next (the same store) is not read again."""
-    from mlayer.gateway.inventory import parse_when
+    from mlayer.gateway.inventory import version_view
 
     out = []
     for item in gw.layer_versions(layer):
@@ -203,16 +203,7 @@ def _versions_through(
             continue
         if detail is None:  # not readable here (another account's): nothing to judge
             continue
-        out.append(
-            LayerVersionView(
-                name=layer,
-                version=item.version,
-                arn=item.arn,
-                code_size=detail.code_size or 0,
-                created=parse_when(item.created, now),
-                sha256=detail.code_sha256,
-            )
-        )
+        out.append(version_view(layer, item, detail, now))
     return tuple(sorted(out, key=lambda lv: lv.version))
 
 
