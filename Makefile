@@ -21,8 +21,8 @@ PYTEST_ARGS ?=
 
 # Whole modules per worker (--dist loadfile): a module's shared set-up (a deployed function, a
 # handler process, module_aws) runs once, not once on each worker. Three workers on two cores:
-# a worker waiting on its children (a CLI, a handler, moto) leaves a core idle; measured on a
-# clean clone, 2 cores: -n 3 515 s at 175% CPU; -n 2 587 s at 161% (docs/BENCHMARKS.md).
+# a worker waiting on its children (a CLI, a handler, moto) leaves a core idle. On clean
+# clones, 2 cores: 175-185% CPU with -n 3, 161% with -n 2 (docs/BENCHMARKS.md).
 test: $(STAMP)
 	$(BIN)/python -m pytest -n 3 --dist loadfile -q $(PYTEST_ARGS) tests
 
