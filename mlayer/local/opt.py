@@ -16,6 +16,7 @@ import os
 import shutil
 import stat
 import tempfile
+import time
 import urllib.request
 import zipfile
 from collections.abc import Callable, Sequence
@@ -27,6 +28,7 @@ from mlayer.errors import LocalRuntimeError, NotFoundError
 from mlayer.gateway import code_sha256_to_hex
 
 _MARKER = ".mlayer-complete"
+IDLE_DAYS = 14.0  # an unpacked zip or a set of them unused this long is removed
 
 
 @dataclass(frozen=True)
@@ -156,12 +158,12 @@ def _unpacking(load: Callable[[int], bytes], i: int) -> Callable[[Path], object]
 def _built(cache: Path, key: str, build: Callable[[Path], object]) -> Path:
     """``cache/key``, made by ``build(staging)`` once under a lock and moved in whole."""
     target = cache / key
-    if (target / _MARKER).is_file():
+    if _used(target):
         return target
     cache.mkdir(parents=True, exist_ok=True)
     with open(cache / f"{key}.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
-        if (target / _MARKER).is_file():
+        if _used(target):
             return target
         staging = Path(tempfile.mkdtemp(prefix=f"{key}-", dir=cache))
         try:
@@ -172,7 +174,48 @@ def _built(cache: Path, key: str, build: Callable[[Path], object]) -> Path:
         (staging / _MARKER).write_text(key + "\n")
         shutil.rmtree(target, ignore_errors=True)
         os.replace(staging, target)
+    evict_idle(cache, keep=key)
     return target
+
+
+def _used(target: Path) -> bool:
+    """The entry is complete; its marker's time becomes now (what eviction judges by)."""
+    try:
+        os.utime(target / _MARKER)
+    except OSError:
+        return False
+    return True
+
+
+def evict_idle(cache: Path, keep: str, idle_days: float = IDLE_DAYS) -> list[str]:
+    """Entries of ``cache`` no emulation has used for ``idle_days``, removed (``keep`` never):
+    every model version makes a new set, and nothing else would ever delete one. An entry
+    being built (its lock held) is skipped; a set's hard links keep their files when the zip
+    they came from is evicted. Returns the keys removed."""
+    cutoff = time.time() - idle_days * 86400
+    removed = []
+    for marker in cache.glob(f"*/{_MARKER}"):
+        key = marker.parent.name
+        if key == keep or _mtime(marker) > cutoff:
+            continue
+        with open(cache / f"{key}.lock", "w") as lock:
+            try:
+                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                continue
+            if _mtime(marker) > cutoff:  # used meanwhile
+                continue
+            marker.unlink(missing_ok=True)  # incomplete from here on: a reader rebuilds it
+            shutil.rmtree(marker.parent, ignore_errors=True)
+            removed.append(key)
+    return removed
+
+
+def _mtime(path: Path) -> float:
+    try:
+        return path.stat().st_mtime
+    except OSError:
+        return float("inf")  # gone already: nothing to judge
 
 
 def _link_all(sources: Sequence[Path], dest: Path) -> None:

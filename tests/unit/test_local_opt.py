@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import fcntl
 import io
+import os
 import stat
 import zipfile
 
@@ -156,3 +158,37 @@ def test_a_failed_unpack_leaves_nothing_half_built(tmp_path):
     ]
     again = opt.materialize(tmp_path / "opt", ["e" * 64, "f" * 64], lambda i: make_zip({"g": b""}))
     assert (again / "g").is_file()
+
+
+def _age(entry, days):
+    marker = entry / ".mlayer-complete"
+    then = marker.stat().st_mtime - days * 86400
+    os.utime(marker, (then, then))
+
+
+def test_sets_and_zips_unused_for_two_weeks_go_when_another_is_made(tmp_path):
+    zips = [make_zip({f"f{i}.txt": b"x"}) for i in range(4)]
+    old = opt.materialize(tmp_path / "opt", ["a" * 64, "1" * 64], lambda i: zips[i])
+    used = opt.materialize(tmp_path / "opt", ["a" * 64, "2" * 64], lambda i: zips[[0, 2][i]])
+    building = opt.materialize(tmp_path / "opt", ["a" * 64, "3" * 64], lambda i: zips[[0, 3][i]])
+    for entry in (old, used, building, tmp_path / "unpacked" / ("1" * 64)):
+        _age(entry, 15)
+    again = opt.materialize(tmp_path / "opt", ["a" * 64, "2" * 64], lambda i: zips[[0, 2][i]])
+    assert again == used  # a use makes it recent again
+    with open(tmp_path / "opt" / f"{building.name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # another process holds it: never touched
+        opt.materialize(tmp_path / "opt", ["b" * 64, "2" * 64], lambda i: zips[[1, 2][i]])
+    assert not old.exists() and used.exists() and building.exists()
+    assert (used / "f0.txt").read_bytes() == b"x"  # its links outlive any zip evicted
+    assert not (tmp_path / "unpacked" / ("1" * 64)).exists()  # its zip went when "b" came
+    assert (tmp_path / "unpacked" / ("a" * 64)).exists()  # used by every set: recent
+
+
+def test_the_entry_just_made_is_never_evicted_and_a_fresh_one_stays(tmp_path):
+    made = opt.materialize(tmp_path / "opt", ["c" * 64], lambda i: make_zip({"g": b""}))
+    assert opt.evict_idle(tmp_path / "unpacked", keep=made.name, idle_days=0) == []
+    assert opt.evict_idle(tmp_path / "unpacked", keep="", idle_days=1) == []
+    assert opt.evict_idle(tmp_path / "unpacked", keep="", idle_days=-1) == [made.name]
+    assert not made.exists()
+    rebuilt = opt.materialize(tmp_path / "opt", ["c" * 64], lambda i: make_zip({"g": b""}))
+    assert (rebuilt / "g").is_file()
