@@ -165,7 +165,11 @@ def rollout_demo(tmp_path, repo_root, monkeypatch, lines: list[str]):
         demo.deploy()
         step = RolloutStep(demo, STREAM, DEMO_FUNCTION, DEMO_BUCKET)
         step.start(live)
-        yield demo, step, live
+        try:
+            yield demo, step, live
+        except BaseException:
+            print("\n".join(lines))  # every command and its output: in the failure's report
+            raise
 
 
 def regressor_steps(kind: str, seed: int = 0, tol: float = 1e-4) -> list:
