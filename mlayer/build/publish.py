@@ -54,9 +54,10 @@ def publish_layer(
     progress: ProgressCallback = no_progress,
     confirm: Callable[[str], None] = lambda _question: None,
 ) -> Published:
+    """The zip and its lock stored by sha256, then a new layer version, unless the latest one
+    already holds these bytes: that one is given back unchanged (nothing asked, nothing made)."""
     check_budget(build.budget)
     sha = build.zip_sha256
-    key, lkey = zip_key(sha), lock_key(sha)
     latest = gateway.latest_layer_version(name)
     same = latest is not None and latest.code_sha256 == sha
     if not same:
@@ -64,29 +65,10 @@ def publish_layer(
             f"Publish {build.zip_path.name} ({human_bytes(build.budget.zipped)} zipped) "
             f"as a new version of layer {name}?"
         )
-    progress(Progress("upload", f"storing the zip in s3://{bucket}/{key}"))
-    gateway.ensure_bucket(bucket)
-    if gateway.object_size(bucket, key) != build.budget.zipped:
-        total = build.budget.zipped
-        sent = [0]
-
-        def on_bytes(n: int) -> None:
-            sent[0] += n
-            progress(Progress("upload", f"uploading {key}", sent[0], total))
-
-        gateway.upload_file(str(build.zip_path), bucket, key, callback=on_bytes)
-    gateway.put_json(bucket, lkey, build.lock())
+    key, lkey = _store(build, gateway, bucket, progress)
     if latest is not None and same:
         return Published(
-            name,
-            latest.arn,
-            latest.version,
-            bucket,
-            key,
-            lkey,
-            False,
-            "s3",
-            code_sha256(sha),
+            name, latest.arn, latest.version, bucket, key, lkey, False, "s3", code_sha256(sha)
         )
     progress(Progress("publish", f"publishing layer {name} from s3://{bucket}/{key}"))
     made = gateway.new_layer_version(
@@ -96,14 +78,32 @@ def publish_layer(
         runtimes=[build.runtime],
         architectures=[build.arch],
     )
-    return Published(
-        name,
-        made.arn,
-        made.version,
-        bucket,
-        key,
-        lkey,
-        True,
-        "s3",
-        code_sha256(made.code_sha256) if made.code_sha256 else "",
-    )
+    made_sha = code_sha256(made.code_sha256) if made.code_sha256 else ""
+    return Published(name, made.arn, made.version, bucket, key, lkey, True, "s3", made_sha)
+
+
+def _store(
+    build: LayerBuild, gateway: Any, bucket: str, progress: ProgressCallback
+) -> tuple[str, str]:
+    """(zip key, lock key): the zip uploaded unless the bucket holds it at its size already,
+    and its lock written beside it."""
+    key, lkey = zip_key(build.zip_sha256), lock_key(build.zip_sha256)
+    progress(Progress("upload", f"storing the zip in s3://{bucket}/{key}"))
+    gateway.ensure_bucket(bucket)
+    if gateway.object_size(bucket, key) != build.budget.zipped:
+        _upload(build, gateway, bucket, key, progress)
+    gateway.put_json(bucket, lkey, build.lock())
+    return key, lkey
+
+
+def _upload(
+    build: LayerBuild, gateway: Any, bucket: str, key: str, progress: ProgressCallback
+) -> None:
+    total = build.budget.zipped
+    sent = [0]
+
+    def on_bytes(n: int) -> None:
+        sent[0] += n
+        progress(Progress("upload", f"uploading {key}", sent[0], total))
+
+    gateway.upload_file(str(build.zip_path), bucket, key, callback=on_bytes)
