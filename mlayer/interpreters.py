@@ -57,6 +57,19 @@ def find_python(
     return None, tried
 
 
+_FOUND: dict[tuple[str, tuple[str, ...], Probe], str | None] = {}
+
+
+def find_python_once(version: str, probe: Probe) -> str | None:
+    """find_python's interpreter, kept for the process while the candidates stay the same:
+    each probe starts an interpreter (a pyenv shim: a dozen shell processes), and a deploy or
+    an alias's poll would ask again for every code zip or container."""
+    key = (version, tuple(candidates(version)), probe)
+    if key not in _FOUND:
+        _FOUND[key] = find_python(version, probe)[0]
+    return _FOUND[key]
+
+
 def require_python(
     runtime: str,
     purpose: str,

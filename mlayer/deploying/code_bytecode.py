@@ -22,7 +22,7 @@ from mlayer.build.bytecode import compile_tree
 from mlayer.build.cache import default_cache_dir
 from mlayer.build.runner import Runner, probe_version, run_subprocess
 from mlayer.build.target import TargetPython
-from mlayer.interpreters import candidates, find_python
+from mlayer.interpreters import find_python, find_python_once
 from mlayer.runtimes import Runtime, get_runtime
 
 TASK_DIR = "/var/task"  # where Lambda unpacks the code zip
@@ -58,7 +58,8 @@ def compile_function(
             f"python{version} is. Install Python {version} to ship its bytecode.",
         )
     key = _cache_key(sources, runtime, python)
-    cached = _cached(key, [pyc_name(name, runtime) for name, _ in sources])
+    wanted = [pyc_name(name, runtime) for name, _ in sources]
+    cached = _cached(key, wanted)
     if cached is not None:
         return FunctionBytecode(cached, "")
     with tempfile.TemporaryDirectory(prefix="mlayer-code-") as tmp:
@@ -68,7 +69,6 @@ def compile_function(
             shutil.copyfile(path, stage / name)
         target = TargetPython((python,), str(stage), can_import=False)
         result = compile_tree(stage, target, runtime, runner, prefix=TASK_DIR, jobs=1)
-        wanted = [pyc_name(name, runtime) for name, _ in sources]
         pycs = tuple((n, (stage / n).read_bytes()) for n in wanted if (stage / n).is_file())
     compiled = {n for n, _ in pycs}
     missing = [src for (src, _), n in zip(sources, wanted, strict=True) if n not in compiled]
@@ -83,18 +83,11 @@ def compile_function(
     )
 
 
-_FOUND: dict[tuple[str, tuple[str, ...]], str | None] = {}
-
-
 def _interpreter(version: str, runner: Runner) -> str | None:
-    """The runtime's Python, found as everywhere in mlayer; the answer for the same candidates
-    is kept for the process (each probe starts an interpreter: ~75 ms, twice per deploy)."""
+    """The runtime's Python, found as everywhere in mlayer (once per process by the real probe)."""
     if runner is not run_subprocess:
         return find_python(version, lambda exe: probe_version(exe, runner))[0]
-    key = (version, tuple(candidates(version)))
-    if key not in _FOUND:
-        _FOUND[key] = find_python(version, probe_version)[0]
-    return _FOUND[key]
+    return find_python_once(version, probe_version)
 
 
 def _cache_key(sources: list[tuple[str, Path]], runtime: Runtime, python: str) -> str:

@@ -7,19 +7,18 @@ once into a cache keyed by their sha256s.
 
 from __future__ import annotations
 
-import os
 import subprocess
 from pathlib import Path
 from typing import Any
 
 from mlayer.build.runner import probe_version
 from mlayer.errors import LocalRuntimeError
-from mlayer.interpreters import require_python
+from mlayer.interpreters import find_python_once, require_python
 from mlayer.local import opt
 from mlayer.local.emulator import Emulator, FunctionSpec
 from mlayer.local.environment import function_aws_env
 from mlayer.local.runtime_dir import cache_root, runtime_dir
-from mlayer.runtimes import RUNTIMES
+from mlayer.runtimes import RUNTIMES, get_runtime
 
 
 def function_spec(
@@ -72,22 +71,22 @@ def interpreter_for(runtime: str) -> str:
     """The runtime's own Python (PATH, then pyenv), or a LocalRuntimeError naming what to install.
 
     A launcher (pyenv's shim is a shell script running ``pyenv exec``) is resolved to the binary
-    it runs, once: otherwise every cold start would pay for it inside its Init Duration. Found
-    once per process for a runtime, PATH, PYENV_ROOT and HOME: an alias's poll starts a container per
-    version, and each search runs the candidates (a pyenv shim: a dozen shell processes).
+    it runs, once: otherwise every cold start would pay for it inside its Init Duration. Both
+    are found once per process (an alias's poll starts a container per version).
     """
-    key = (runtime, *(os.environ.get(k, "") for k in ("PATH", "PYENV_ROOT", "HOME")))
-    if key not in _FOUND:
+    exe = find_python_once(get_runtime(runtime).python_version, probe_version)
+    if exe is None:  # the search again, for the error naming what it tried
         exe = require_python(
             runtime,
             "the emulation never runs a function under another Python version",
             probe_version,
         )
-        _FOUND[key] = real_executable(exe)
-    return _FOUND[key]
+    if exe not in _REAL:
+        _REAL[exe] = real_executable(exe)
+    return _REAL[exe]
 
 
-_FOUND: dict[tuple[str, ...], str] = {}  # (runtime, PATH, PYENV_ROOT, HOME) -> the interpreter
+_REAL: dict[str, str] = {}  # a found interpreter -> the binary behind it
 
 
 def real_executable(exe: str) -> str:

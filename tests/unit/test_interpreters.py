@@ -8,7 +8,7 @@ import pytest
 
 from mlayer.build.runner import Completed, probe_version
 from mlayer.errors import LocalRuntimeError
-from mlayer.interpreters import candidates, find_python, require_python
+from mlayer.interpreters import candidates, find_python, find_python_once, require_python
 
 
 def fake_exe(path):
@@ -103,3 +103,23 @@ def test_the_probe_runs_isolated_through_the_injected_runner():
     assert probe_version("/opt/python3.12", runner) == "3.12"
     assert seen[0][:3] == ["/opt/python3.12", "-I", "-c"]
     assert probe_version("/opt/python3.12", lambda argv, **kw: Completed((), 1, "", "")) is None
+
+
+def test_find_python_once_probes_once_until_the_candidates_change(tmp_path, monkeypatch):
+    first, second = tmp_path / "a", tmp_path / "b"
+    for folder in (first, second):
+        fake_exe(folder / "python3.98")
+    asked: list[str] = []
+
+    def probe(exe: str) -> str:
+        asked.append(exe)
+        return "3.98"
+
+    monkeypatch.setenv("PYENV_ROOT", str(tmp_path / "no-pyenv"))
+    monkeypatch.setenv("PATH", str(first))
+    assert find_python_once("3.98", probe) == str(first / "python3.98")
+    assert find_python_once("3.98", probe) == str(first / "python3.98")
+    assert asked == [str(first / "python3.98")]
+    monkeypatch.setenv("PATH", str(second))  # another PATH: searched again
+    assert find_python_once("3.98", probe) == str(second / "python3.98")
+    assert len(asked) == 2
